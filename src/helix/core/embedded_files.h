@@ -1,0 +1,14 @@
+// Files compiled into the binary (see cmake/HelixEmbed.cmake): the paper's GPU
+// profiles and model constants, so `helix` needs no data directory at run time.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace helix::embedded {
+
+// Path relative to data/profiles (e.g. "llama2_70b/a100/decode_bs2time.csv") -> bytes.
+const std::map<std::string, std::string_view>& files();
+
+}  // namespace helix::embedded
