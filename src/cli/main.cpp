@@ -6,18 +6,26 @@
 
 #include <CLI/CLI.hpp>
 
+#include "commands.h"
 #include "helix/core/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"helix: serve LLMs over heterogeneous GPU clusters (max-flow placement and routing)"};
   app.require_subcommand(1);
+  helix::cli::register_plan(app);
+  helix::cli::register_flow(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version exit 0; any command-line mistake exits 2.
+    return app.exit(e) == 0 ? 0 : 2;
   } catch (const helix::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;
+  } catch (const std::exception& e) {
+    // Not expected: every bad input should surface as helix::Error. Still one line.
+    std::fprintf(stderr, "internal error: %s\n", e.what());
+    return 3;
   }
   return 0;
 }

@@ -1,0 +1,41 @@
+// What the `helix` subcommands share: finding the cluster (a file, or a built-in
+// example by name), the model, and printing tables.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "helix/cluster/cluster_spec.h"
+#include "helix/model/model_spec.h"
+
+namespace helix::cli {
+
+// The built-in cluster used when --cluster is not given.
+inline constexpr const char* kDefaultCluster = "single24";
+inline constexpr const char* kDefaultModel = "llama2-70b";
+
+// A cluster as loaded from the command line, plus what the paper's simulator
+// files carry beyond the cluster (their explicit directed links).
+struct LoadedCluster {
+  ClusterSpec cluster;
+  std::optional<std::vector<std::pair<int, int>>> simulator_links;  // from simulator_cluster.ini
+  std::string source;  // file name or "built-in <name>"
+};
+
+// `spec` is a path (.yaml/.yml, the paper's .ini cluster or simulator_cluster.ini)
+// or the name of a built-in example (examples/clusters/<name>.yaml).
+LoadedCluster load_cluster_arg(const std::string& spec, const std::string& machine_profiles);
+std::vector<std::string> builtin_cluster_names();
+
+// A plain text table: the first row is the header; columns are left-aligned
+// except those whose header ends with a unit in parentheses or is numeric.
+std::string format_table(const std::vector<std::vector<std::string>>& rows);
+
+std::string fixed(double value, int decimals = 2);
+
+void print_json(const nlohmann::json& json);
+
+}  // namespace helix::cli

@@ -1,0 +1,11 @@
+// Subcommand registration: each cmd_*.cpp adds its subcommand to the app.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace helix::cli {
+
+void register_plan(CLI::App& app);
+void register_flow(CLI::App& app);
+
+}  // namespace helix::cli

@@ -1,0 +1,115 @@
+// The `helix` binary as a user runs it: a separate process, real files, exit codes.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "support/test_support.h"
+
+namespace helix {
+namespace {
+
+std::string helix_cmd(const std::string& args) { return std::string(HELIX_BINARY) + " " + args; }
+
+std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+nlohmann::json run_json(const std::string& args) {
+  test::CommandResult r = test::run_command(helix_cmd(args));
+  EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.err;
+  return nlohmann::json::parse(r.out);
+}
+
+// A bad input must give exit code 1 and exactly one line on stderr that says
+// "error: " and names the place.
+void expect_one_line_error(const std::string& args, const std::string& must_contain) {
+  test::CommandResult r = test::run_command(helix_cmd(args));
+  EXPECT_EQ(r.exit_code, 1) << args << "\nstdout: " << r.out << "\nstderr: " << r.err;
+  ASSERT_FALSE(r.err.empty()) << args;
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0U) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(must_contain), std::string::npos)
+      << "expected '" << must_contain << "' in: " << r.err;
+}
+
+TEST(Cli, FlowOfThePublishedSingleClusterIlpPlacement) {
+  auto cluster = test::artifact("single_cluster/config/cluster24.ini");
+  auto sol = test::artifact("single_cluster/layout_llama70b/ilp/ilp_sol.ini");
+  nlohmann::json j = run_json("flow --json --cluster " + quoted(cluster) + " --placement " + quoted(sol));
+  EXPECT_EQ(j["format"], "helix-flow");
+  EXPECT_EQ(j["model"], "llama2-70b");
+  EXPECT_NEAR(j["planner"]["max_flow_tps"].get<double>(), 1289.556, 1e-3);
+  EXPECT_NEAR(j["simulator"]["max_flow_tps"].get<double>(), 1289.556, 1e-3);
+  EXPECT_NEAR(j["upper_bound_tps"].get<double>(), 2803.861, 1e-3);
+  // The min cut is two nodes: a T4 with 4 layers and an L4 with 7 (spec §2.12).
+  ASSERT_EQ(j["planner"]["min_cut"].size(), 2U);
+  double cut = 0;
+  for (const auto& arc : j["planner"]["min_cut"]) {
+    EXPECT_EQ(arc["kind"], "compute");
+    cut += arc["capacity_tps"].get<double>();
+  }
+  EXPECT_NEAR(cut, 1289.556, 1e-3);
+}
+
+TEST(Cli, FlowReadsThePapersSimulatorClusterFile) {
+  auto dir = test::artifact("single_cluster/layout_llama70b/petals");
+  nlohmann::json j = run_json("flow --json --semantics simulator --cluster " +
+                              quoted(dir / "simulator_cluster.ini") + " --placement " +
+                              quoted(dir / "petals_sol.ini"));
+  EXPECT_NEAR(j["simulator"]["max_flow_tps"].get<double>(), 952.107, 1e-3);
+  EXPECT_FALSE(j.contains("planner"));
+}
+
+TEST(Cli, PlanWritesAPlacementThatFlowReadsBack) {
+  test::TempDir dir;
+  auto cluster = test::artifact("single_cluster/config/cluster24.ini");
+  auto out = dir.path() / "plan.json";
+  nlohmann::json plan = run_json("plan --json --method swarm --model llama2-70b --cluster " +
+                                 quoted(cluster) + " -o " + quoted(out));
+  EXPECT_EQ(plan["format"], "helix-placement");
+  EXPECT_NEAR(plan["objective_tps"].get<double>(), 757.853, 1e-3);
+  nlohmann::json flow = run_json("flow --json --semantics planner --cluster " + quoted(cluster) +
+                                 " --placement " + quoted(out));
+  EXPECT_NEAR(flow["planner"]["max_flow_tps"].get<double>(), 757.853, 1e-3);
+}
+
+TEST(Cli, CompareOnBuiltInDefaultsRunsEveryMethod) {
+  nlohmann::json j = run_json("plan --compare --json");
+  EXPECT_EQ(j["format"], "helix-plan-compare");
+  std::set<std::string> methods;
+  for (const auto& p : j["plans"]) {
+    methods.insert(p["method"].get<std::string>());
+    EXPECT_GT(p["objective_tps"].get<double>(), 0) << p["method"];
+  }
+  EXPECT_TRUE(methods.contains("petals"));
+  EXPECT_TRUE(methods.contains("swarm"));
+  EXPECT_TRUE(methods.contains("homogeneous"));
+  test::CommandResult text = test::run_command(helix_cmd("plan --compare"));
+  EXPECT_EQ(text.exit_code, 0);
+  EXPECT_NE(text.out.find("max flow (tok/s)"), std::string::npos) << text.out;
+}
+
+TEST(Cli, BadPlacementsGiveOneLineErrors) {
+  test::TempDir dir;
+  auto cluster = quoted(test::artifact("single_cluster/config/cluster24.ini"));
+  auto gap = dir.write("gap_sol.ini", "[Settings]\noffset=2\n[Solution]\ncompute_node_2=[0, 1, 3]\n");
+  expect_one_line_error("flow --cluster " + cluster + " --placement " + quoted(gap),
+                        "gap_sol.ini:4: layers are not contiguous");
+  auto outside = dir.write("outside_sol.ini", "[Settings]\noffset=2\n[Solution]\ncompute_node_2=[78, 79, 80]\n");
+  expect_one_line_error("flow --model llama2-70b --cluster " + cluster + " --placement " + quoted(outside),
+                        "outside the model's layers 0-79");
+  // The 42-node cluster's placement on the 24-node cluster.
+  auto foreign = test::artifact("high_heterogeneity/layout_llama70b/ilp/ilp_sol.ini");
+  expect_one_line_error("flow --cluster " + cluster + " --placement " + quoted(foreign),
+                        "another cluster");
+  expect_one_line_error("flow --cluster " + cluster + " --placement " + quoted(dir.path() / "none.json"),
+                        "none.json: cannot open file");
+}
+
+TEST(Cli, BadArgumentsGiveOneLineErrors) {
+  expect_one_line_error("plan --method gurobi", "unknown placement method 'gurobi'");
+  expect_one_line_error("plan --model gpt-5", "unknown model 'gpt-5'");
+  expect_one_line_error("plan --cluster nowhere.yaml", "nowhere.yaml");
+  test::CommandResult usage = test::run_command(helix_cmd("plan --no-such-flag"));
+  EXPECT_EQ(usage.exit_code, 2);  // command-line usage errors
+}
+
+}  // namespace
+}  // namespace helix
