@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "helix/cluster/cluster_spec.h"
+#include "helix/cluster/paper_import.h"
+#include "helix/plan/paper_solution.h"
 #include "helix/flow/flow_network.h"
 #include "helix/flow/max_flow.h"
 #include "helix/model/layer_range.h"
@@ -304,7 +306,38 @@ void BM_SolvePlannerFlow(benchmark::State& state) {
   state.counters["max_flow_tps"] = value;
 }
 
+// The paper's own 42-node high-heterogeneity cluster (imported from its .ini
+// files with the paper's T(k)) and its published Swarm (arg 0) or MILP (arg 1)
+// placement. Needs ../shared/data/helix; skipped without it.
+void BM_EvaluatePaper42(benchmark::State& state) {
+  const std::string root = std::string(HELIX_SHARED_DATA) + "/artifact/high_heterogeneity/";
+  ClusterSpec cluster;
+  try {
+    cluster = import_paper_cluster(root + "config/cluster42.ini", root + "config/machine_profiles.ini");
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  const ModelSpec model = model_preset("llama2-70b");
+  const PerfModel perf = PerfModel::build(cluster, model);
+  const char* sol = state.range(0) == 0 ? "layout_llama70b/swarm/swarm_sol.ini"
+                                        : "layout_llama70b/ilp/ilp_sol.ini";
+  const auto ranges = import_paper_solution(root + sol, cluster, model.num_layers).ranges;
+  PlacementEvaluator evaluator(cluster, model, perf);
+  double value = evaluator.max_flow(ranges);
+  const std::int64_t before = g_allocations;
+  for (auto _ : state) {
+    value = evaluator.max_flow(ranges);
+    benchmark::DoNotOptimize(value);
+  }
+  const std::int64_t allocations = g_allocations - before;
+  state.counters["allocs_per_iter"] =
+      benchmark::Counter(static_cast<double>(allocations) / static_cast<double>(state.iterations()));
+  state.counters["max_flow_tps"] = value;
+}
+
 BENCHMARK(BM_Evaluate)->Arg(42)->Arg(1000);
+BENCHMARK(BM_EvaluatePaper42)->Arg(0)->Arg(1);
 BENCHMARK(BM_SolveOnly)->Arg(42)->Arg(1000);
 BENCHMARK(BM_AddArcs)->Arg(42)->Arg(1000);
 BENCHMARK(BM_CopyArcs)->Arg(42)->Arg(1000);

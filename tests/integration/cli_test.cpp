@@ -103,6 +103,56 @@ TEST(Cli, BadPlacementsGiveOneLineErrors) {
                         "none.json: cannot open file");
 }
 
+// A two-node cluster; each case below breaks one thing.
+constexpr const char* kClusterYaml = R"(format: helix-cluster/1
+name: pair
+network:
+  in_region: {bandwidth: 10 Gbps, latency: 1 ms}
+nodes:
+  - {name: a, gpu: A100}
+  - {name: b, gpu: L4}
+)";
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  auto pos = text.find(from);
+  EXPECT_NE(pos, std::string::npos) << from;
+  return text.replace(pos, from.size(), to);
+}
+
+TEST(Cli, BadClusterFilesGiveOneLineErrorsNamingFileAndLine) {
+  test::TempDir dir;
+  auto run_plan = [&](const std::string& name, const std::string& yaml, const std::string& expect) {
+    auto path = dir.write(name, yaml);
+    expect_one_line_error("plan --model llama1-30b --method petals --cluster " + quoted(path), expect);
+  };
+  // The good file plans fine.
+  auto good = dir.write("good.yaml", kClusterYaml);
+  EXPECT_EQ(test::run_command(helix_cmd("plan --model llama1-30b --method petals --cluster " + quoted(good))).exit_code, 0);
+  run_plan("missing.yaml", replaced(kClusterYaml, ", gpu: L4", ""), "missing.yaml:7");
+  run_plan("unknown_gpu.yaml", replaced(kClusterYaml, "gpu: L4", "gpu: B200"), "unknown_gpu.yaml:7");
+  run_plan("negative.yaml", replaced(kClusterYaml, "bandwidth: 10 Gbps", "bandwidth: -10 Gbps"), "negative.yaml:4");
+  run_plan("typo.yaml", replaced(kClusterYaml, "bandwidth: 10 Gbps", "bandwidth: 10 Gbsp"), "typo.yaml:4");
+  run_plan("ambiguous.yaml", replaced(kClusterYaml, "bandwidth: 10 Gbps", "bandwidth: 10 mbps"), "ambiguous");
+  run_plan("unknown_key.yaml", replaced(kClusterYaml, "name: pair", "nmae: pair"), "unknown_key.yaml:2");
+  run_plan("not_yaml.yaml", "format: [unclosed", "not_yaml.yaml");
+}
+
+TEST(Cli, BadPaperClusterFilesNameTheLine) {
+  test::TempDir dir;
+  std::string ini = test::read_file(test::artifact("single_cluster/config/t4.ini"));
+  auto profiles = test::artifact("single_cluster/config/machine_profiles.ini");
+  std::string broken = replaced(ini, "bandwidth=1000 * mbps", "bandwidth=1000 * mbsp");
+  auto path = dir.write("broken.ini", broken);
+  expect_one_line_error("plan --model llama1-30b --cluster " + quoted(path) + " --machine-profiles " +
+                            quoted(profiles),
+                        "broken.ini:");
+  std::string unknown_type = replaced(ini, "type=T4", "type=T5");
+  auto path2 = dir.write("unknown_type.ini", unknown_type);
+  expect_one_line_error("plan --model llama1-30b --cluster " + quoted(path2) + " --machine-profiles " +
+                            quoted(profiles),
+                        "T5");
+}
+
 TEST(Cli, BadArgumentsGiveOneLineErrors) {
   expect_one_line_error("plan --method gurobi", "unknown placement method 'gurobi'");
   expect_one_line_error("plan --model gpt-5", "unknown model 'gpt-5'");

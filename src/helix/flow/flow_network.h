@@ -56,8 +56,9 @@ struct FlowSolution {
 using LinkPair = std::pair<int, int>;
 
 struct LinkSelection {
-  // Also allow i -> j when j starts inside i's range and ends after it (the paper's
-  // "partial inference", used by Petals layouts: j runs only the layers past i's end).
+  // Also allow i -> j when start_j < end_i < end_j, i.e. j still holds layers past
+  // i's end (the paper's "partial inference", spec §5.1, used by Petals layouts: j
+  // runs only the layers past i's end).
   bool allow_partial = false;
   // Drop links into nodes with no way out and out of nodes with no way in (one
   // pass each, as the paper's generator does, spec §2.10).
@@ -89,7 +90,8 @@ std::vector<std::string> describe_min_cut(const FlowSolution& solution, const Cl
 
 // Evaluates the planner-semantics max flow of many placements of one cluster: the
 // planner's inner loop. Keeps its graph and work arrays between calls, so after
-// the first few calls an evaluation allocates nothing.
+// the first few calls an evaluation allocates nothing. It keeps references to
+// cluster, model and perf: they must outlive it.
 class PlacementEvaluator {
  public:
   PlacementEvaluator(const ClusterSpec& cluster, const ModelSpec& model, const PerfModel& perf);

@@ -18,9 +18,10 @@ struct LayerRange {
   friend bool operator==(const LayerRange&, const LayerRange&) = default;
 };
 
-// "53-59" (inclusive, as people say it), or "-" when empty.
+// "53-59" (inclusive, as people say it), "25" for one layer, or "-" when empty.
 inline std::string to_string(const LayerRange& r) {
   if (r.empty()) return "-";
+  if (r.size() == 1) return std::to_string(r.start);
   return fmt::format("{}-{}", r.start, r.end - 1);
 }
 
