@@ -14,6 +14,7 @@
 #include "helix/flow/flow_network.h"
 #include "helix/perf/perf_model.h"
 #include "helix/plan/placement.h"
+#include "helix/plan/placement_svg.h"
 
 namespace helix::cli {
 namespace {
@@ -25,6 +26,7 @@ struct FlowOptions {
   std::string model;
   std::string semantics = "both";
   std::string links = "auto";
+  std::string svg;  // --svg: draw the placement and its planner-semantics flow here
   bool json = false;
   bool allow_overcommit = false;
 };
@@ -58,6 +60,9 @@ void run_flow(const FlowOptions& o) {
   if (o.semantics != "planner" && o.semantics != "simulator" && o.semantics != "both") {
     fail("--semantics {}: expected planner, simulator or both", o.semantics);
   }
+  if (!o.svg.empty() && o.semantics == "simulator") {
+    fail("--svg draws the planner-semantics flow: not with --semantics simulator");
+  }
   if (o.links != "auto" && o.links != "strict" && o.links != "partial") {
     fail("--links {}: expected auto, strict or partial", o.links);
   }
@@ -86,6 +91,11 @@ void run_flow(const FlowOptions& o) {
   if (o.semantics != "simulator") {
     FlowSolution s = solve_planner_flow(loaded.cluster, model, perf, placement.ranges);
     json["planner"] = flow_to_json(s, loaded.cluster, placement.ranges);
+    if (!o.svg.empty()) {
+      const std::filesystem::path file(o.placement);
+      const std::string title = (file.parent_path().filename() / file.filename()).string();
+      save_svg(placement_svg(loaded.cluster, model, placement, s, title), o.svg);
+    }
     if (!o.json) {
       std::printf("%s\n", node_flow_table(s, loaded.cluster, placement.ranges).c_str());
       print_solution("planner semantics", s, loaded.cluster, placement);
@@ -126,6 +136,8 @@ void register_flow(CLI::App& app) {
   cmd->add_option("--links", options->links,
                   "Simulator links: auto (file's links, or partial for Petals), strict, partial")
       ->capture_default_str();
+  cmd->add_option("--svg", options->svg,
+                  "Draw the placement and its planner-semantics flow as an SVG picture here");
   cmd->add_flag("--json", options->json, "Print machine-readable JSON instead of tables");
   cmd->add_flag("--allow-overcommit", options->allow_overcommit,
                 "Accept nodes holding more layers than fit (the paper's 'force set')");

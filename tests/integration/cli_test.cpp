@@ -71,7 +71,7 @@ TEST(Cli, PlanWritesAPlacementThatFlowReadsBack) {
 }
 
 TEST(Cli, CompareOnBuiltInDefaultsRunsEveryMethod) {
-  nlohmann::json j = run_json("plan --compare --json");
+  nlohmann::json j = run_json("plan --compare --json --time-limit 1");
   EXPECT_EQ(j["format"], "helix-plan-compare");
   std::set<std::string> methods;
   for (const auto& p : j["plans"]) {
@@ -81,7 +81,7 @@ TEST(Cli, CompareOnBuiltInDefaultsRunsEveryMethod) {
   EXPECT_TRUE(methods.contains("petals"));
   EXPECT_TRUE(methods.contains("swarm"));
   EXPECT_TRUE(methods.contains("homogeneous"));
-  test::CommandResult text = test::run_command(helix_cmd("plan --compare"));
+  test::CommandResult text = test::run_command(helix_cmd("plan --compare --time-limit 1 --method swarm"));
   EXPECT_EQ(text.exit_code, 0);
   EXPECT_NE(text.out.find("max flow (tok/s)"), std::string::npos) << text.out;
 }

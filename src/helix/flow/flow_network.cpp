@@ -10,8 +10,10 @@
 #include "helix/flow/flow_network.h"
 
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "helix/core/error.h"
 #include "helix/core/units.h"
@@ -206,6 +208,115 @@ std::string describe_arc(const FlowArc& arc, const ClusterSpec& cluster, std::sp
   return "?";
 }
 
+// Grouping the min cut (describe_min_cut): a large cut reads as a few lines when
+// alike elements share one — nodes of one machine type holding one range, NICs of
+// one machine type, links between one pair of regions. Groups keep the order of
+// their first element in the cut; a group of one reads as describe_arc().
+struct CutGroup {
+  std::vector<int> arcs;  // indices into FlowSolution::arcs
+};
+
+// "coordinator" or the node's region name, for grouping links.
+std::string region_of(const ClusterSpec& cluster, int endpoint) {
+  if (endpoint == kCoordinator) return "coordinator";
+  const int region = cluster.nodes.at(at(endpoint)).region;
+  if (region >= 0 && region < static_cast<int>(cluster.regions.size())) return cluster.regions[at(region)];
+  return fmt::format("region {}", region);
+}
+
+std::string group_key(const FlowArc& arc, const ClusterSpec& cluster, std::span<const LayerRange> ranges) {
+  const int kind = static_cast<int>(arc.kind);
+  switch (arc.kind) {
+    case ArcKind::Compute:
+      return fmt::format("{}|{}|{}", kind, cluster.gpu_of(arc.node).name, to_string(ranges[at(arc.node)]));
+    case ArcKind::NicIn:
+    case ArcKind::NicOut:
+      return fmt::format("{}|{}", kind, cluster.gpu_of(arc.node).name);
+    case ArcKind::Link:
+      return fmt::format("{}|{}|{}", kind, region_of(cluster, arc.from), region_of(cluster, arc.to));
+    default:
+      return std::to_string(kind);
+  }
+}
+
+std::vector<CutGroup> group_cut(const FlowSolution& solution, const ClusterSpec& cluster,
+                                std::span<const LayerRange> ranges) {
+  std::vector<CutGroup> groups;
+  std::map<std::string, std::size_t> index;
+  for (int a : solution.min_cut) {
+    const auto [it, added] = index.emplace(group_key(solution.arcs.at(at(a)), cluster, ranges), groups.size());
+    if (added) groups.emplace_back();
+    groups[it->second].arcs.push_back(a);
+  }
+  return groups;
+}
+
+// "2 L4 holding layers 53-59", "3 receiving NICs of T4 nodes", "4 links r0 -> r1 at 1 Gbps".
+std::string group_subject(const CutGroup& group, const FlowSolution& solution, const ClusterSpec& cluster,
+                          std::span<const LayerRange> ranges) {
+  const FlowArc& first = solution.arcs.at(at(group.arcs.front()));
+  const std::size_t count = group.arcs.size();
+  switch (first.kind) {
+    case ArcKind::Compute:
+      return fmt::format("{} {} holding layers {}", count, cluster.gpu_of(first.node).name,
+                         to_string(ranges[at(first.node)]));
+    case ArcKind::NicIn:
+    case ArcKind::NicOut:
+      return fmt::format("{} {} NICs of {} nodes", count, first.kind == ArcKind::NicIn ? "receiving" : "sending",
+                         cluster.gpu_of(first.node).name);
+    default:
+      break;
+  }
+  std::string text = fmt::format("{} links {} -> {}", count, region_of(cluster, first.from), region_of(cluster, first.to));
+  const Link* link = cluster.find_link(first.from, first.to);
+  for (int a : group.arcs) {
+    const Link* other = cluster.find_link(solution.arcs.at(at(a)).from, solution.arcs.at(at(a)).to);
+    if (!link || !other || other->bandwidth_Bps != link->bandwidth_Bps) return text;
+  }
+  return text + " at " + format_bandwidth(link->bandwidth_Bps) + " each";
+}
+
+// "ComputeNode-3, ComputeNode-5" or "n0 -> n1, n2 -> n3"; long lists end in "and N more".
+std::string group_members(const CutGroup& group, const FlowSolution& solution, const ClusterSpec& cluster) {
+  constexpr std::size_t kShown = 6;
+  std::string text;
+  for (std::size_t m = 0; m < group.arcs.size() && m < kShown; ++m) {
+    const FlowArc& arc = solution.arcs.at(at(group.arcs[m]));
+    const std::string member = arc.kind == ArcKind::Link
+                                   ? cluster.endpoint_name(arc.from) + " -> " + cluster.endpoint_name(arc.to)
+                                   : cluster.endpoint_name(arc.node);
+    text += (m == 0 ? "" : ", ") + member;
+  }
+  if (group.arcs.size() > kShown) text += fmt::format(" and {} more", group.arcs.size() - kShown);
+  return text;
+}
+
+// "2 × 531.70 = 1063.40 tokens/s" when the capacities agree, "300.00 + 350.00 = 650.00
+// tokens/s" for a few that differ, "1063.40 tokens/s in total (300.00 to 350.00 each)" beyond.
+std::string group_capacity(const CutGroup& group, const FlowSolution& solution) {
+  std::vector<std::string> each;
+  double total = 0, low = 0, high = 0;
+  for (int a : group.arcs) {
+    const double cap = solution.arcs.at(at(a)).capacity_tps;
+    low = each.empty() ? cap : std::min(low, cap);
+    high = each.empty() ? cap : std::max(high, cap);
+    total += cap;
+    each.push_back(fmt::format("{:.2f}", cap));
+  }
+  if (std::all_of(each.begin(), each.end(), [&](const std::string& c) { return c == each.front(); })) {
+    return fmt::format("{} × {} = {:.2f} tokens/s", each.size(), each.front(), total);
+  }
+  if (each.size() <= 4) return fmt::format("{} = {:.2f} tokens/s", fmt::join(each, " + "), total);
+  return fmt::format("{:.2f} tokens/s in total ({:.2f} to {:.2f} each)", total, low, high);
+}
+
+std::string describe_group(const CutGroup& group, const FlowSolution& solution, const ClusterSpec& cluster,
+                           std::span<const LayerRange> ranges) {
+  if (group.arcs.size() == 1) return describe_arc(solution.arcs.at(at(group.arcs.front())), cluster, ranges);
+  return fmt::format("{} ({}): {}", group_subject(group, solution, cluster, ranges),
+                     group_members(group, solution, cluster), group_capacity(group, solution));
+}
+
 // The last line of describe_min_cut(): what kind of resource binds, and the value.
 std::string cut_summary(int nodes, int network, double value) {
   if (nodes + network == 0) {
@@ -277,10 +388,10 @@ std::vector<std::string> describe_min_cut(const FlowSolution& solution, const Cl
   std::vector<std::string> lines;
   int nodes = 0;
   int network = 0;
-  for (int a : solution.min_cut) {
-    const FlowArc& arc = solution.arcs.at(at(a));
-    lines.push_back(describe_arc(arc, cluster, ranges));
-    (arc.kind == ArcKind::Compute ? nodes : network) += 1;
+  for (const CutGroup& group : group_cut(solution, cluster, ranges)) {
+    lines.push_back(describe_group(group, solution, cluster, ranges));
+    const bool compute = solution.arcs.at(at(group.arcs.front())).kind == ArcKind::Compute;
+    (compute ? nodes : network) += static_cast<int>(group.arcs.size());
   }
   lines.push_back(cut_summary(nodes, network, solution.max_flow_tps));
   return lines;

@@ -61,6 +61,9 @@ class PerfModel {
   // of §1.8 (2803.861 for single-24 70B).
   double flow_upper_bound() const;
 
+  // Whether nodes may hold more than max_layers (PerfOptions::allow_overcommit).
+  bool allow_overcommit() const { return allow_overcommit_; }
+
   // Per machine type: T(k) table, for reports. Keyed by GpuType::name.
   const std::map<std::string, std::vector<double>>& type_throughput() const { return by_type_; }
 

@@ -5,7 +5,9 @@
 // with the flow network so that every method is scored the same way.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,12 +19,39 @@
 
 namespace helix {
 
+// Reported by anytime planners each time their best placement improves.
+struct PlanProgress {
+  double seconds = 0;        // since the planner started (wall clock)
+  double objective_tps = 0;  // best max flow so far (planner semantics)
+  double bound_tps = 0;      // best proven upper bound so far (0: none yet)
+  std::string source;        // what found it ("local search", "cbc", "start: swarm", ...)
+};
+
 struct PlanContext {
+  PlanContext(const ClusterSpec& cluster_, const ModelSpec& model_, const PerfModel& perf_,
+              std::uint64_t seed_ = 0)
+      : cluster(cluster_), model(model_), perf(perf_), seed(seed_) {}
+
   const ClusterSpec& cluster;
   const ModelSpec& model;
   const PerfModel& perf;
   std::uint64_t seed = 0;  // every random choice is seeded (the paper used 0)
+
+  // For anytime planners (helix, milp-paper); the baselines ignore these.
+  double time_limit_s = 10;   // wall clock
+  int threads = 1;
+  const Placement* start = nullptr;  // warm start / re-planning from this placement
+  double move_penalty_tps = 0;       // objective charge per layer moved away from `start`
+  std::function<void(const PlanProgress&)> on_progress;  // may be empty
+  const std::atomic<bool>* stop = nullptr;               // set to stop early (Ctrl-C); may be null
 };
+
+// Keys an anytime planner sets in Placement::details (all optional):
+//   "upper_bound_tps"  best proven upper bound on the objective
+//   "bound_method"     how the bound was obtained, in words
+//   "gap"              (bound - objective) / bound
+//   "time_to_best_s"   wall-clock seconds until the final placement was found
+//   "status"           "optimal", "time limit", "stopped", ...
 
 class Planner {
  public:

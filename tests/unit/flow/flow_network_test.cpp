@@ -88,10 +88,51 @@ TEST(PlannerFlow, ParallelStagesAddUpAndTheWeakerStageBinds) {
   const FlowSolution s = solve_planner_flow(c, flow_model(8), perf, ranges);
   EXPECT_NEAR(s.max_flow_tps, 650, 1e-9);
   const auto lines = describe_min_cut(s, c, ranges);
+  ASSERT_EQ(lines.size(), 2u);  // same machine type, same range: one line
+  EXPECT_EQ(lines[0], "2 L4 holding layers 4-7 (n2, n3): 300.00 + 350.00 = 650.00 tokens/s");
+  EXPECT_EQ(lines[1], "compute-bound: 2 nodes bind (650.00 tokens/s)");
+}
+
+// Eight L4 in one stage behind a fast A100 stage: one grouped line with the product,
+// the node list cut short; a lone T4 in the same stage keeps its own line.
+TEST(PlannerFlow, MinCutGroupsAlikeNodes) {
+  ClusterSpec c = flow_cluster({flow_gpu("A100"), flow_gpu("L4"), flow_gpu("T4")}, {0, 1, 1, 1, 1, 1, 1, 1, 1, 2});
+  connect_all(c, 1e9);
+  c.index_links();
+  std::vector<NodePerf> tables = {flow_node_perf_over_k(1e5, 8)};
+  for (int i = 1; i <= 8; ++i) tables.push_back(flow_node_perf_over_k(2000, 8));
+  tables.push_back(flow_node_perf_over_k(1000, 8));
+  const PerfModel perf = PerfModel::from_tables(8, std::move(tables));
+  std::vector<LayerRange> ranges(10, LayerRange{4, 8});
+  ranges[0] = {0, 4};
+  const FlowSolution s = solve_planner_flow(c, flow_model(8), perf, ranges);
+  EXPECT_NEAR(s.max_flow_tps, 8 * 500 + 250, 1e-6);
+  const auto lines = describe_min_cut(s, c, ranges);
   ASSERT_EQ(lines.size(), 3u);
-  EXPECT_EQ(lines[0], "node n2 (L4, layers 4-7): 300.00 tokens/s");
-  EXPECT_EQ(lines[1], "node n3 (L4, layers 4-7): 350.00 tokens/s");
-  EXPECT_EQ(lines[2], "compute-bound: 2 nodes bind (650.00 tokens/s)");
+  EXPECT_EQ(lines[0], "8 L4 holding layers 4-7 (n1, n2, n3, n4, n5, n6 and 2 more): 8 × 500.00 = 4000.00 tokens/s");
+  EXPECT_EQ(lines[1], "node n9 (T4, layers 4-7): 250.00 tokens/s");
+  EXPECT_EQ(lines[2], "compute-bound: 9 nodes bind (4250.00 tokens/s)");
+}
+
+// Two pipelines across regions, each bound by its slow cross-region link: one line per region pair.
+TEST(PlannerFlow, MinCutGroupsLinksByRegion) {
+  ClusterSpec c = flow_cluster({flow_gpu("A100")}, {0, 0, 0, 0});
+  c.regions = {"east", "west"};
+  c.nodes[1].region = 1;
+  c.nodes[3].region = 1;
+  for (int i : {0, 2}) link(c, kCoordinator, i, 1e9);
+  for (int i : {1, 3}) link(c, i, kCoordinator, 1e9);
+  link(c, 0, 1, 1.6384e6);
+  link(c, 2, 3, 1.6384e6);
+  c.index_links();
+  const PerfModel perf = PerfModel::from_tables(8, std::vector<NodePerf>(4, flow_node_perf_over_k(4000, 4)));
+  const std::vector<LayerRange> ranges = {{0, 4}, {4, 8}, {0, 4}, {4, 8}};
+  const FlowSolution s = solve_planner_flow(c, flow_model(8), perf, ranges);
+  const auto lines = describe_min_cut(s, c, ranges);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0], "2 links east -> west at " + format_bandwidth(1.6384e6) +
+                          " each (n0 -> n1, n2 -> n3): 2 × 100.00 = 200.00 tokens/s");
+  EXPECT_EQ(lines[1], "network-bound: 2 links or NICs bind (200.00 tokens/s)");
 }
 
 TEST(PlannerFlow, ComputeAndNetworkCanBindTogether) {

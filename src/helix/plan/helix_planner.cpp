@@ -1,0 +1,423 @@
+#include "helix/plan/helix_planner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <random>
+#include <thread>
+
+#include "helix/core/error.h"
+#include "helix/plan/helix_bounds.h"
+#include "helix/plan/helix_interval_milp.h"
+#include "helix/plan/helix_search.h"
+
+namespace helix {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Share of the time limit the interval MILP may use before local search takes over.
+constexpr double kIntervalShare = 0.3;
+
+struct Seed {
+  std::string name;
+  std::vector<LayerRange> ranges;
+};
+
+// Builds whole pipelines one after another along links that exist: from the
+// coordinator to a node with a link from it, then to a node the previous one has
+// a link to, until the last layer, on a node with a link back. Each step takes the
+// strongest free node at its full size. On pruned or sparse networks, where the
+// baselines often have no complete path at all, this gives the search a start
+// whose flow is not zero.
+std::vector<LayerRange> link_following_chains(const PlanContext& ctx) {
+  const int n = ctx.cluster.num_nodes();
+  const int L = ctx.model.num_layers;
+  std::vector<LayerRange> ranges(static_cast<std::size_t>(n));
+  std::vector<bool> used(static_cast<std::size_t>(n), false);
+  for (bool progress = true; progress;) {
+    progress = false;
+    std::vector<int> chain;
+    int prev = kCoordinator;
+    int pos = 0;
+    while (pos < L) {
+      int best = -1;
+      double best_cap = -1;
+      for (int j = 0; j < n; ++j) {
+        if (used[static_cast<std::size_t>(j)] || ctx.cluster.find_link(prev, j) == nullptr) continue;
+        int k = std::min(ctx.perf.node(j).max_layers, L - pos);
+        if (k < 1 || (pos + k == L && ctx.cluster.find_link(j, kCoordinator) == nullptr)) continue;
+        double cap = ctx.perf.capacity(j, k) * k;
+        if (cap > best_cap) {
+          best_cap = cap;
+          best = j;
+        }
+      }
+      if (best < 0) break;
+      int k = std::min(ctx.perf.node(best).max_layers, L - pos);
+      ranges[static_cast<std::size_t>(best)] = {pos, pos + k};
+      used[static_cast<std::size_t>(best)] = true;
+      chain.push_back(best);
+      pos += k;
+      prev = best;
+    }
+    if (pos == L) {
+      progress = true;
+    } else {
+      for (int j : chain) ranges[static_cast<std::size_t>(j)] = {};  // incomplete: undo
+    }
+  }
+  return ranges;
+}
+
+// The starting points: the placement to re-plan from, every baseline that
+// applies to this cluster, and link-following chains (in a fixed order, for
+// reproducibility).
+std::vector<Seed> seeds(const PlanContext& ctx) {
+  std::vector<Seed> out;
+  if (ctx.start != nullptr) out.push_back({"start", ctx.start->ranges});
+  for (const char* method : {"swarm", "petals", "homogeneous", "separate"}) {
+    try {
+      out.push_back({method, make_planner(method)->plan(ctx).ranges});
+    } catch (const Error&) {
+      // Not applicable to this cluster (e.g. no GPU type holds a whole copy).
+    }
+  }
+  out.push_back({"link-following chains", link_following_chains(ctx)});
+  return out;
+}
+
+// Moves per chain per epoch: ~0.2-0.5 s of work whatever the cluster size, fixed
+// by the instance (not the clock) so that runs are reproducible.
+long epoch_moves(const ClusterSpec& cluster) {
+  long n = std::max(1, cluster.num_nodes());
+  return std::clamp(100'000'000L / (n * n / 8 + 50 * n), 100L, 200'000L);
+}
+
+// Epochs without improvement before a chain jumps back to the global best: LAHC
+// needs long undisturbed walks to cross plateaus.
+constexpr int kPatienceEpochs = 5;
+
+class Orchestrator {
+ public:
+  Orchestrator(const PlanContext& ctx, long max_evaluations)
+      : ctx_(ctx), max_evaluations_(max_evaluations), t0_(Clock::now()),
+        deadline_(t0_ + std::chrono::duration_cast<Clock::duration>(
+                            std::chrono::duration<double>(std::max(0.0, ctx.time_limit_s)))) {}
+
+  Placement run() {
+    bound_ = layer_supply_bound(ctx_.perf, ctx_.model.num_layers);
+    bound_method_ = "layer-supply bound (sum over nodes of max_k k*min(cap(k), F) >= L*F)";
+    std::vector<Seed> all = seeds(ctx_);
+    chains_.push_back(std::make_unique<LocalSearch>(ctx_, ctx_.seed * 7919));
+    for (const Seed& s : all) improve(chains_[0]->score(s.ranges), s.ranges, "start: " + s.name);
+    if (auto interval = interval_model_seed()) all.push_back(std::move(*interval));
+    if (auto regional = region_sequence_seed()) all.push_back(std::move(*regional));
+    start_chains(all);
+    long moves = epoch_moves(ctx_.cluster);
+    int stalled_epochs = 0;
+    while (!finished()) {
+      run_epoch(moves);
+      stalled_epochs = merge() ? 0 : stalled_epochs + 1;
+      restart_stalled_chains(stalled_epochs);
+    }
+    return result();
+  }
+
+ private:
+  // The interval MILP (helix_interval_milp.h) on a slice of the time: an upper
+  // bound, and on fast networks often the optimum itself.
+  std::optional<Seed> interval_model_seed() {
+    if (finished()) return std::nullopt;
+    IntervalMilpOptions options;
+    options.time_limit_s = std::max(0.1, kIntervalShare * ctx_.time_limit_s);
+    options.threads = ctx_.threads;
+    options.flow_cap = bound_;
+    options.start = &best_;
+    options.stop = ctx_.stop;
+    IntervalMilpResult r = solve_interval_milp(ctx_.cluster, ctx_.model, ctx_.perf, ctx_.model.num_layers, options);
+    interval_status_ = to_string(r.status);
+    if ((r.status == MilpStatus::Optimal || r.status == MilpStatus::Feasible ||
+         r.status == MilpStatus::Infeasible) && r.bound < bound_) {
+      bound_ = std::max(r.bound, 0.0);
+      bound_method_ = r.status == MilpStatus::Optimal
+                          ? "interval MILP solved to optimality by CBC (network-free relaxation)"
+                          : "CBC bound on the interval MILP (network-free relaxation)";
+    }
+    if (r.ranges.empty()) return std::nullopt;
+    improve(chains_[0]->score(r.ranges), r.ranges, "interval MILP");
+    return Seed{"interval MILP", r.ranges};
+  }
+
+  // With several regions: pipelines that visit the regions one after another,
+  // each region serving one contiguous segment of layers with its own nodes (fast
+  // links inside), crossing between regions once, where many node pairs share the
+  // slow links. For every order of the regions, segment lengths are set so that
+  // each region's layer-supply bound on its segment is as high as possible, each
+  // segment is solved as an interval MILP on that region's nodes, and the whole is
+  // scored on the real network.
+  std::optional<Seed> region_sequence_seed() {
+    // Groups: the regions; on a one-region cluster, the GPU types (the same idea
+    // with fast crossings: each type serves one segment of layers).
+    std::vector<std::vector<int>> groups = nodes_by_region();
+    const bool regions = groups.size() >= 2;
+    if (!regions) groups = nodes_by_type();
+    if (groups.size() < 2 || finished()) return std::nullopt;
+    std::optional<Seed> best;
+    double best_score = -1;
+    const auto orders = group_orders(groups.size());
+    const double budget = std::clamp(kIntervalShare * ctx_.time_limit_s /
+                                         static_cast<double>(orders.size() * groups.size()),
+                                     0.2, 3.0);
+    // This phase may use another share of the time; local search needs the rest.
+    const auto phase_end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                              std::chrono::duration<double>(kIntervalShare * ctx_.time_limit_s));
+    for (const auto& order : orders) {
+      for (int width : regions ? std::vector<int>{1, 2, 3, 4} : std::vector<int>{0}) {
+        if (finished() || Clock::now() >= phase_end) return best;
+        auto ranges = region_sequence(groups, order, budget, width);
+        if (ranges.empty()) continue;
+        double score = chains_[0]->score(ranges);
+        improve(score, ranges, regions ? "region sequence" : "GPU-type sequence");
+        if (score > best_score) {
+          best_score = score;
+          best = Seed{regions ? "region sequence" : "GPU-type sequence", ranges};
+        }
+      }
+    }
+    return best;
+  }
+
+  // Every order of up to 4 groups; beyond, the given order and 23 seeded shuffles.
+  std::vector<std::vector<int>> group_orders(std::size_t count) const {
+    std::vector<int> order(count);
+    for (std::size_t r = 0; r < count; ++r) order[r] = static_cast<int>(r);
+    std::vector<std::vector<int>> out;
+    if (count <= 4) {
+      do out.push_back(order);
+      while (std::next_permutation(order.begin(), order.end()));
+      return out;
+    }
+    std::mt19937_64 rng(ctx_.seed + 12345);
+    out.push_back(order);
+    for (int i = 0; i < 23; ++i) {
+      std::shuffle(order.begin(), order.end(), rng);
+      out.push_back(order);
+    }
+    return out;
+  }
+
+  std::vector<std::vector<int>> nodes_by_type() const {
+    std::vector<std::vector<int>> out(ctx_.cluster.gpu_types.size());
+    for (int i = 0; i < ctx_.cluster.num_nodes(); ++i) {
+      out[static_cast<std::size_t>(ctx_.cluster.nodes[static_cast<std::size_t>(i)].gpu_type)].push_back(i);
+    }
+    std::erase_if(out, [](const auto& g) { return g.empty(); });
+    return out;
+  }
+
+  int region_of(int index, const std::vector<std::vector<int>>& regions) const {
+    return ctx_.cluster.nodes[static_cast<std::size_t>(regions[static_cast<std::size_t>(index)].front())].region;
+  }
+
+  std::vector<std::vector<int>> nodes_by_region() const {
+    std::vector<std::vector<int>> out(ctx_.cluster.regions.size());
+    for (int i = 0; i < ctx_.cluster.num_nodes(); ++i) {
+      out[static_cast<std::size_t>(ctx_.cluster.nodes[static_cast<std::size_t>(i)].region)].push_back(i);
+    }
+    std::erase_if(out, [](const auto& r) { return r.empty(); });
+    return out;
+  }
+
+  // Segment lengths: the largest F such that the regions' longest segments
+  // supporting F (by the layer-supply bound) add up to L; then each region's
+  // segment is solved in order and appended.
+  // `width`: how many partners across a region boundary each boundary node is
+  // assumed to have (caps its flow at width x the slowest link between the regions).
+  std::vector<LayerRange> region_sequence(const std::vector<std::vector<int>>& regions,
+                                          const std::vector<int>& order, double budget, int width) {
+    const int L = ctx_.model.num_layers;
+    auto longest = [&](const std::vector<int>& nodes, double flow) {
+      int m = 0;
+      while (m < L && layer_supply_bound(ctx_.perf, m + 1, nodes) >= flow) ++m;
+      return m;
+    };
+    double low = 0, high = bound_;
+    for (int it = 0; it < 40; ++it) {
+      double mid = 0.5 * (low + high);
+      int total = 0;
+      for (const auto& r : regions) total += longest(r, mid);
+      (total >= L ? low : high) = mid;
+    }
+    std::vector<int> lengths;
+    int total = 0;
+    for (int r : order) {
+      lengths.push_back(longest(regions[static_cast<std::size_t>(r)], low));
+      total += lengths.back();
+    }
+    if (total < L) return {};
+    for (std::size_t j = 0; total > L; j = (j + 1) % lengths.size()) {  // trim evenly
+      if (lengths[j] > 0) {
+        --lengths[j];
+        --total;
+      }
+    }
+    std::vector<LayerRange> ranges(static_cast<std::size_t>(ctx_.cluster.num_nodes()));
+    int start = 0;
+    for (std::size_t j = 0; j < order.size(); ++j) {
+      if (lengths[j] == 0) continue;
+      IntervalMilpOptions options;
+      options.time_limit_s = budget;
+      options.threads = 1;
+      options.nodes = regions[static_cast<std::size_t>(order[j])];
+      options.segment = {start, start + lengths[j]};
+      options.flow_cap = layer_supply_bound(ctx_.perf, lengths[j], options.nodes);
+      const int here = region_of(order[j], regions);
+      // A missing link between the regions (cap 0) would read as "no cap": use a
+      // token capacity instead, so the segment still spreads its boundary.
+      if (j > 0) {
+        options.entry_cap = width * region_pair_capacity(ctx_.cluster, ctx_.model,
+                                                         region_of(order[j - 1], regions), here);
+      }
+      if (width > 0 && j + 1 < order.size()) {
+        options.exit_cap = width * region_pair_capacity(ctx_.cluster, ctx_.model, here,
+                                                        region_of(order[j + 1], regions));
+      }
+      if (width > 0) {
+        options.entry_cap = j > 0 ? std::max(options.entry_cap, 1e-3) : 0;
+        options.exit_cap = j + 1 < order.size() ? std::max(options.exit_cap, 1e-3) : 0;
+      }
+      options.placed = &ranges;
+      options.stop = ctx_.stop;
+      IntervalMilpResult r = solve_interval_milp(ctx_.cluster, ctx_.model, ctx_.perf, L, options);
+      if (r.ranges.empty()) return {};
+      ranges = std::move(r.ranges);
+      start += lengths[j];
+    }
+    return ranges;
+  }
+
+  void start_chains(const std::vector<Seed>& all) {
+    int threads = std::max(1, ctx_.threads);
+    for (int t = 1; t < threads; ++t) {
+      chains_.push_back(std::make_unique<LocalSearch>(ctx_, ctx_.seed * 7919 + static_cast<std::uint64_t>(t)));
+    }
+    // Chain t starts from the t-th best seed (cyclically).
+    std::vector<std::pair<double, std::size_t>> ranked;
+    for (std::size_t s = 0; s < all.size(); ++s) {
+      ranked.emplace_back(-chains_[0]->score(all[s].ranges), s);
+    }
+    std::stable_sort(ranked.begin(), ranked.end());
+    for (int t = 0; t < threads; ++t) {
+      chains_[static_cast<std::size_t>(t)]->reset(all[ranked[static_cast<std::size_t>(t) % ranked.size()].second].ranges);
+    }
+    last_chain_best_.assign(chains_.size(), -1);
+    stalled_count_.assign(chains_.size(), 0);
+  }
+
+  bool finished() const {
+    if (best_score_ >= bound_ * (1 - 1e-9)) return true;  // proven optimal
+    if (Clock::now() >= deadline_) return true;
+    if (ctx_.stop != nullptr && ctx_.stop->load()) return true;
+    return max_evaluations_ > 0 && chains_.front()->evaluations() >= max_evaluations_;
+  }
+
+  void run_epoch(long moves) {
+    if (max_evaluations_ > 0) moves = std::min(moves, max_evaluations_ - chains_.front()->evaluations());
+    moves = std::max(moves, 1L);
+    if (chains_.size() == 1) {
+      chains_[0]->run(moves, deadline_, ctx_.stop);
+      return;
+    }
+    std::vector<std::thread> workers;
+    for (auto& chain : chains_) {
+      workers.emplace_back([&chain, moves, this] { chain->run(moves, deadline_, ctx_.stop); });
+    }
+    for (auto& w : workers) w.join();
+  }
+
+  // Takes the best chain result; true if the global best improved.
+  bool merge() {
+    bool improved = false;
+    for (std::size_t t = 0; t < chains_.size(); ++t) {
+      improved |= improve(chains_[t]->best_score(), chains_[t]->best(), "local search");
+    }
+    return improved;
+  }
+
+  void restart_stalled_chains(int stalled_epochs) {
+    for (std::size_t t = 0; t < chains_.size(); ++t) {
+      double chain_best = chains_[t]->best_score();
+      bool stalled = chain_best <= last_chain_best_[t];
+      last_chain_best_[t] = chain_best;
+      // Chain 0 keeps walking; the others jump back to the global best, further
+      // the longer the search has been stuck.
+      if (stalled) ++stalled_count_[t];
+      else stalled_count_[t] = 0;
+      if (stalled_count_[t] >= kPatienceEpochs && (t > 0 || stalled_epochs >= 2 * kPatienceEpochs)) {
+        stalled_count_[t] = 0;
+        chains_[t]->reset(best_);
+        chains_[t]->perturb(2 + std::min(stalled_epochs, 10));
+      }
+    }
+  }
+
+  bool improve(double score, const std::vector<LayerRange>& ranges, const std::string& source) {
+    // A relative margin keeps rounding noise from counting as progress.
+    if (!best_.empty() && score <= best_score_ * (1 + 1e-12) + 1e-12) return false;
+    best_score_ = score;
+    best_ = ranges;
+    time_to_best_ = seconds();
+    if (ctx_.on_progress) ctx_.on_progress({time_to_best_, score, bound_, source});
+    return true;
+  }
+
+  double seconds() const { return std::chrono::duration<double>(Clock::now() - t0_).count(); }
+
+  Placement result() const {
+    Placement p = empty_placement(ctx_.cluster, ctx_.model.name, ctx_.model.num_layers, "helix");
+    p.ranges = best_;
+    long evaluations = 0;
+    for (const auto& c : chains_) evaluations += c->evaluations();
+    bool optimal = best_score_ >= bound_ * (1 - 1e-9);
+    bool stopped = ctx_.stop != nullptr && ctx_.stop->load();
+    p.details = {{"upper_bound_tps", bound_},
+                 {"bound_method", bound_method_},
+                 {"interval_milp", interval_status_},
+                 {"gap", bound_ > 0 ? std::max(0.0, (bound_ - best_score_) / bound_) : 0.0},
+                 {"time_to_best_s", time_to_best_},
+                 {"seconds", seconds()},
+                 {"evaluations", evaluations},
+                 {"threads", chains_.size()},
+                 {"status", optimal ? "optimal" : stopped ? "stopped" : "time limit"}};
+    return p;
+  }
+
+  const PlanContext& ctx_;
+  long max_evaluations_;
+  Clock::time_point t0_;
+  Clock::time_point deadline_;
+  double bound_ = 0;
+  std::string bound_method_;
+  std::string interval_status_ = "not run";
+  std::vector<std::unique_ptr<LocalSearch>> chains_;
+  std::vector<double> last_chain_best_;
+  std::vector<int> stalled_count_;
+  std::vector<LayerRange> best_;
+  double best_score_ = 0;
+  double time_to_best_ = 0;
+};
+
+}  // namespace
+
+std::string HelixPlanner::description() const {
+  return "helix: parallel local search on the exact max flow, seeded by every baseline, with a "
+         "proven bound";
+}
+
+Placement HelixPlanner::plan(const PlanContext& ctx) const {
+  return Orchestrator(ctx, max_evaluations_).run();
+}
+
+}  // namespace helix

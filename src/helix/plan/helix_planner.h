@@ -1,0 +1,34 @@
+// HelixPlanner ("helix"): helix's own placement optimiser. Anytime: it returns
+// the best placement found within ctx.time_limit_s, reports every improvement,
+// stops on ctx.stop, and states a proven upper bound and the gap.
+//
+// How: every baseline placement (and ctx.start, when re-planning) seeds parallel
+// local-search chains (helix_search.h) that score candidates by the exact max flow
+// of the real cluster graph. Chains run in synchronised epochs of a fixed number of
+// moves; between epochs the global best is taken (ties to the lowest chain) and
+// stalled chains restart from it with a perturbation. The trajectory therefore
+// depends only on the seed, the thread count and how many epochs complete: with
+// --max-evaluations (a move budget) a run is exactly reproducible; with a time
+// limit it is reproducible on a machine that completes the same epochs.
+// The bound is the layer-supply bound (helix_bounds.h); when the best placement
+// reaches it the placement is optimal and the search stops.
+#pragma once
+
+#include "helix/plan/planner.h"
+
+namespace helix {
+
+class HelixPlanner final : public Planner {
+ public:
+  // max_evaluations > 0 ends the search after that many candidate evaluations per
+  // chain (on top of the time limit).
+  explicit HelixPlanner(long max_evaluations = 0) : max_evaluations_(max_evaluations) {}
+  std::string name() const override { return "helix"; }
+  std::string description() const override;
+  Placement plan(const PlanContext& ctx) const override;
+
+ private:
+  long max_evaluations_;
+};
+
+}  // namespace helix
