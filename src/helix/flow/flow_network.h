@@ -82,8 +82,10 @@ FlowSolution solve_simulator_flow(const ClusterSpec& cluster, const ModelSpec& m
                                   const PerfModel& perf, std::span<const LayerRange> ranges,
                                   std::span<const LinkPair> links);
 
-// The min cut in words, one line per binding element, e.g.
-//   "node ComputeNode-3 (T4, layers 53-56): 757.85 tokens/s".
+// The min cut in words: one line per group of alike elements (nodes of one GPU
+// type holding the same layers, links between the same regions), e.g.
+//   "node ComputeNode-3 (T4, layers 53-56): 757.85 tokens/s"
+//   "2 L4 holding layers 53-59 (ComputeNode-3, ComputeNode-5): 2 x 531.70 = 1063.40 tokens/s"
 // followed by a one-sentence summary of whether compute or the network binds.
 std::vector<std::string> describe_min_cut(const FlowSolution& solution, const ClusterSpec& cluster,
                                           std::span<const LayerRange> ranges);

@@ -9,6 +9,7 @@
 #include <CbcEventHandler.hpp>
 #include <CbcModel.hpp>
 #include <CbcSolver.hpp>
+#include <CoinError.hpp>
 #include <CoinPackedMatrix.hpp>
 #include <OsiClpSolverInterface.hpp>
 
@@ -193,8 +194,34 @@ std::string to_string(MilpStatus status) {
   return "unknown";
 }
 
+namespace {
+MilpResult solve_once(const MilpModel& model, const MilpOptions& options);
+}  // namespace
+
 MilpResult solve_with_cbc(const MilpModel& model, const MilpOptions& options) {
   check_start(model, options);
+  if (!options.mip_start.empty()) {
+    // CBC 2.10's MIP-start code can throw CoinError ("Illegal index in
+    // ClpModel::getColumnName") after preprocessing shrinks the model. A start is
+    // only a hint: solve again without it rather than fail.
+    try {
+      return solve_once(model, options);
+    } catch (const CoinError&) {
+      MilpOptions without = options;
+      without.mip_start.clear();
+      return solve_once(model, without);
+    }
+  }
+  try {
+    return solve_once(model, options);
+  } catch (const CoinError& e) {
+    fail("CBC failed: {} ({})", e.message(), e.methodName());
+  }
+}
+
+namespace {
+
+MilpResult solve_once(const MilpModel& model, const MilpOptions& options) {
   SearchState state;
   state.started = Clock::now();
   state.options = &options;
@@ -215,5 +242,7 @@ MilpResult solve_with_cbc(const MilpModel& model, const MilpOptions& options) {
   result.seconds = seconds_since(state.started);
   return result;
 }
+
+}  // namespace
 
 }  // namespace helix

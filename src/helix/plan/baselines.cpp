@@ -192,7 +192,9 @@ Placement SeparatePipelinesPlanner::plan(const PlanContext& ctx) const {
     const int n = static_cast<int>(group.size());
     int count = 1;
     if (!paper_shape_) {
-      int per_pipeline = (L + max_layers(ctx, group.front()) - 1) / max_layers(ctx, group.front());
+      int fits = L;  // nodes of one type normally share K; take the smallest to be safe
+      for (int node : group) fits = std::min(fits, max_layers(ctx, node));
+      int per_pipeline = (L + fits - 1) / fits;
       count = n / per_pipeline;
       if (count == 0) {
         skipped.push_back(fmt::format("{}: {} nodes cannot hold {} layers", type, n, L));

@@ -17,8 +17,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// Share of the time limit the interval MILP may use before local search takes over.
+// Share of the time limit the interval MILP may use before local search takes
+// over, and a cap: CBC notices the stop flag only between search nodes, so a long
+// root phase would delay a Ctrl-C by up to this long.
 constexpr double kIntervalShare = 0.3;
+constexpr double kIntervalMaxSeconds = 20;
 
 struct Seed {
   std::string name;
@@ -131,7 +134,7 @@ class Orchestrator {
   std::optional<Seed> interval_model_seed() {
     if (finished()) return std::nullopt;
     IntervalMilpOptions options;
-    options.time_limit_s = std::max(0.1, kIntervalShare * ctx_.time_limit_s);
+    options.time_limit_s = std::clamp(kIntervalShare * ctx_.time_limit_s, 0.1, kIntervalMaxSeconds);
     options.threads = ctx_.threads;
     options.flow_cap = bound_;
     options.start = &best_;
@@ -209,9 +212,19 @@ class Orchestrator {
   }
 
   std::vector<std::vector<int>> nodes_by_type() const {
-    std::vector<std::vector<int>> out(ctx_.cluster.gpu_types.size());
+    return grouped(ctx_.cluster.gpu_types.size(), [](const ComputeNode& n) { return n.gpu_type; });
+  }
+
+  std::vector<std::vector<int>> nodes_by_region() const {
+    return grouped(ctx_.cluster.regions.size(), [](const ComputeNode& n) { return n.region; });
+  }
+
+  // Node indices grouped by key(node) in [0, count), empty groups dropped.
+  template <typename Key>
+  std::vector<std::vector<int>> grouped(std::size_t count, Key key) const {
+    std::vector<std::vector<int>> out(count);
     for (int i = 0; i < ctx_.cluster.num_nodes(); ++i) {
-      out[static_cast<std::size_t>(ctx_.cluster.nodes[static_cast<std::size_t>(i)].gpu_type)].push_back(i);
+      out[static_cast<std::size_t>(key(ctx_.cluster.nodes[static_cast<std::size_t>(i)]))].push_back(i);
     }
     std::erase_if(out, [](const auto& g) { return g.empty(); });
     return out;
@@ -219,15 +232,6 @@ class Orchestrator {
 
   int region_of(int index, const std::vector<std::vector<int>>& regions) const {
     return ctx_.cluster.nodes[static_cast<std::size_t>(regions[static_cast<std::size_t>(index)].front())].region;
-  }
-
-  std::vector<std::vector<int>> nodes_by_region() const {
-    std::vector<std::vector<int>> out(ctx_.cluster.regions.size());
-    for (int i = 0; i < ctx_.cluster.num_nodes(); ++i) {
-      out[static_cast<std::size_t>(ctx_.cluster.nodes[static_cast<std::size_t>(i)].region)].push_back(i);
-    }
-    std::erase_if(out, [](const auto& r) { return r.empty(); });
-    return out;
   }
 
   // Segment lengths: the largest F such that the regions' longest segments

@@ -369,42 +369,7 @@ TEST(PaperMilpPlanner, UsesAGivenStartAndPrunes) {
   EXPECT_GE(p.objective_tps, 616.455 - 1e-3);
 }
 
-// ---- measurement (not run by default) ------------------------------------------------------
-
-// ./test_plan --gtest_also_run_disabled_tests --gtest_filter='*Measure*'
-TEST(PaperMilpPlanner, DISABLED_MeasureSingle24For60Seconds) {
-  const PaperInstance inst = instance("single_cluster/config/cluster24.ini", "llama2-70b", false);
-  PlanContext ctx{inst.cluster, inst.model, inst.perf, 0};
-  ctx.time_limit_s = 60;
-  ctx.threads = 1;
-  ctx.on_progress = [](const PlanProgress& p) {
-    std::printf("%8.2f s  objective %10.3f  bound %12.3f  (%s)\n", p.seconds, p.objective_tps, p.bound_tps,
-                p.source.c_str());
-  };
-  const Placement p = PaperMilpPlanner().plan(ctx);
-  std::printf("objective_tps %.3f\ndetails %s\n", p.objective_tps, p.details.dump(2).c_str());
-}
-
-
-// How CBC completes the §2.6 start with and without the switches (20 s each).
-TEST(PaperMilpPlanner, DISABLED_MeasurePartialStartCompletion) {
-  const PaperInstance inst = instance("single_cluster/config/cluster24.ini", "llama2-70b", false);
-  PlanContext ctx{inst.cluster, inst.model, inst.perf, 0};
-  const Placement petals = make_planner("petals")->plan(ctx);
-  const PaperMilp milp = build_paper_milp(inst.cluster, inst.model, inst.perf);
-  for (bool with_switches : {false, true}) {
-    MilpOptions options;
-    options.time_limit_s = 20;
-    options.mip_start = paper_milp_start(milp, petals.ranges, with_switches);
-    options.on_incumbent = [](const MilpIncumbent& i) {
-      std::printf("  %8.2f s  objective %10.3f  bound %12.3f\n", i.seconds, i.objective, i.bound);
-    };
-    std::printf("with_switches=%d\n", with_switches);
-    const MilpResult r = solve_with_cbc(milp.model, options);
-    std::printf("  status %s objective %.3f bound %.3f nodes %ld\n", to_string(r.status).c_str(), r.objective,
-                r.best_bound, r.nodes);
-  }
-}
+// The 60-second measurement of CBC on the paper MILP lives in bench/planner.sh.
 
 }  // namespace
 }  // namespace helix
