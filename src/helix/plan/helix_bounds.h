@@ -19,6 +19,20 @@
 namespace helix {
 
 double layer_supply_bound(const PerfModel& perf, int num_layers);
+
+// Cover-count bound: a layer is covered either by one "solo" node whose capacity
+// alone is >= F, or by at least q(F) = ceil(F / c*) nodes, where c* is the largest
+// capacity any node option has below F. Each layer therefore needs coverage weight
+// 1, where a solo node weighs 1 and any other 1/q(F); so F is feasible only if
+//     Σ_i max_k k·w_i(k, F)  >=  L.
+// It captures integrality the layer-supply bound misses (two slow nodes do not
+// make a fast one for a layer) and proves cluster10's optimum. Feasibility is not
+// monotone in F (q(F) jumps as F passes a capacity), so every interval between
+// capacities is scanned and the largest feasible F is returned.
+double cover_count_bound(const PerfModel& perf, int num_layers);
+
+// The tightest of the bounds above.
+double placement_upper_bound(const PerfModel& perf, int num_layers);
 // The same bound for `num_layers` layers served by the given nodes only.
 double layer_supply_bound(const PerfModel& perf, int num_layers, const std::vector<int>& nodes);
 

@@ -110,8 +110,12 @@ class Orchestrator {
                             std::chrono::duration<double>(std::max(0.0, ctx.time_limit_s)))) {}
 
   Placement run() {
-    bound_ = layer_supply_bound(ctx_.perf, ctx_.model.num_layers);
-    bound_method_ = "layer-supply bound (sum over nodes of max_k k*min(cap(k), F) >= L*F)";
+    const double supply = layer_supply_bound(ctx_.perf, ctx_.model.num_layers);
+    const double cover = cover_count_bound(ctx_.perf, ctx_.model.num_layers);
+    bound_ = std::min(supply, cover);
+    bound_method_ = cover < supply
+                        ? "cover-count bound (each layer needs one node of capacity >= F or ceil(F/c*) slower ones)"
+                        : "layer-supply bound (sum over nodes of max_k k*min(cap(k), F) >= L*F)";
     std::vector<Seed> all = seeds(ctx_);
     chains_.push_back(std::make_unique<LocalSearch>(ctx_, ctx_.seed * 7919));
     for (const Seed& s : all) improve(chains_[0]->score(s.ranges), s.ranges, "start: " + s.name);
