@@ -4,13 +4,13 @@
 #include <chrono>
 #include <memory>
 #include <optional>
-#include <random>
 #include <thread>
 
 #include "helix/core/error.h"
 #include "helix/plan/helix_bounds.h"
 #include "helix/plan/helix_interval_milp.h"
 #include "helix/plan/helix_search.h"
+#include "helix/plan/helix_sequences.h"
 
 namespace helix {
 namespace {
@@ -157,153 +157,24 @@ class Orchestrator {
     return Seed{"interval MILP", r.ranges};
   }
 
-  // With several regions: pipelines that visit the regions one after another,
-  // each region serving one contiguous segment of layers with its own nodes (fast
-  // links inside), crossing between regions once, where many node pairs share the
-  // slow links. For every order of the regions, segment lengths are set so that
-  // each region's layer-supply bound on its segment is as high as possible, each
-  // segment is solved as an interval MILP on that region's nodes, and the whole is
-  // scored on the real network.
+  // Region (or GPU-type) sequences (helix_sequences.h), on another share of the time.
   std::optional<Seed> region_sequence_seed() {
-    // Groups: the regions; on a one-region cluster, the GPU types (the same idea
-    // with fast crossings: each type serves one segment of layers).
-    std::vector<std::vector<int>> groups = nodes_by_region();
-    const bool regions = groups.size() >= 2;
-    if (!regions) groups = nodes_by_type();
-    if (groups.size() < 2 || finished()) return std::nullopt;
     std::optional<Seed> best;
     double best_score = -1;
-    const auto orders = group_orders(groups.size());
-    const double budget = std::clamp(kIntervalShare * ctx_.time_limit_s /
-                                         static_cast<double>(orders.size() * groups.size()),
-                                     0.2, 3.0);
-    // This phase may use another share of the time; local search needs the rest.
     const auto phase_end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                               std::chrono::duration<double>(kIntervalShare * ctx_.time_limit_s));
-    for (const auto& order : orders) {
-      for (int width : regions ? std::vector<int>{1, 2, 3, 4} : std::vector<int>{0}) {
-        if (finished() || Clock::now() >= phase_end) return best;
-        auto ranges = region_sequence(groups, order, budget, width);
-        if (ranges.empty()) continue;
-        double score = chains_[0]->score(ranges);
-        improve(score, ranges, regions ? "region sequence" : "GPU-type sequence");
-        if (score > best_score) {
-          best_score = score;
-          best = Seed{regions ? "region sequence" : "GPU-type sequence", ranges};
-        }
-      }
-    }
+    sequence_placements(
+        ctx_, kIntervalShare * ctx_.time_limit_s,
+        [&] { return !finished() && Clock::now() < phase_end; },
+        [&](const std::vector<LayerRange>& ranges, const std::string& name) {
+          double score = chains_[0]->score(ranges);
+          improve(score, ranges, name);
+          if (score > best_score) {
+            best_score = score;
+            best = Seed{name, ranges};
+          }
+        });
     return best;
-  }
-
-  // Every order of up to 4 groups; beyond, the given order and 23 seeded shuffles.
-  std::vector<std::vector<int>> group_orders(std::size_t count) const {
-    std::vector<int> order(count);
-    for (std::size_t r = 0; r < count; ++r) order[r] = static_cast<int>(r);
-    std::vector<std::vector<int>> out;
-    if (count <= 4) {
-      do out.push_back(order);
-      while (std::next_permutation(order.begin(), order.end()));
-      return out;
-    }
-    std::mt19937_64 rng(ctx_.seed + 12345);
-    out.push_back(order);
-    for (int i = 0; i < 23; ++i) {
-      std::shuffle(order.begin(), order.end(), rng);
-      out.push_back(order);
-    }
-    return out;
-  }
-
-  std::vector<std::vector<int>> nodes_by_type() const {
-    return grouped(ctx_.cluster.gpu_types.size(), [](const ComputeNode& n) { return n.gpu_type; });
-  }
-
-  std::vector<std::vector<int>> nodes_by_region() const {
-    return grouped(ctx_.cluster.regions.size(), [](const ComputeNode& n) { return n.region; });
-  }
-
-  // Node indices grouped by key(node) in [0, count), empty groups dropped.
-  template <typename Key>
-  std::vector<std::vector<int>> grouped(std::size_t count, Key key) const {
-    std::vector<std::vector<int>> out(count);
-    for (int i = 0; i < ctx_.cluster.num_nodes(); ++i) {
-      out[static_cast<std::size_t>(key(ctx_.cluster.nodes[static_cast<std::size_t>(i)]))].push_back(i);
-    }
-    std::erase_if(out, [](const auto& g) { return g.empty(); });
-    return out;
-  }
-
-  int region_of(int index, const std::vector<std::vector<int>>& regions) const {
-    return ctx_.cluster.nodes[static_cast<std::size_t>(regions[static_cast<std::size_t>(index)].front())].region;
-  }
-
-  // Segment lengths: the largest F such that the regions' longest segments
-  // supporting F (by the layer-supply bound) add up to L; then each region's
-  // segment is solved in order and appended.
-  // `width`: how many partners across a region boundary each boundary node is
-  // assumed to have (caps its flow at width x the slowest link between the regions).
-  std::vector<LayerRange> region_sequence(const std::vector<std::vector<int>>& regions,
-                                          const std::vector<int>& order, double budget, int width) {
-    const int L = ctx_.model.num_layers;
-    auto longest = [&](const std::vector<int>& nodes, double flow) {
-      int m = 0;
-      while (m < L && layer_supply_bound(ctx_.perf, m + 1, nodes) >= flow) ++m;
-      return m;
-    };
-    double low = 0, high = bound_;
-    for (int it = 0; it < 40; ++it) {
-      double mid = 0.5 * (low + high);
-      int total = 0;
-      for (const auto& r : regions) total += longest(r, mid);
-      (total >= L ? low : high) = mid;
-    }
-    std::vector<int> lengths;
-    int total = 0;
-    for (int r : order) {
-      lengths.push_back(longest(regions[static_cast<std::size_t>(r)], low));
-      total += lengths.back();
-    }
-    if (total < L) return {};
-    for (std::size_t j = 0; total > L; j = (j + 1) % lengths.size()) {  // trim evenly
-      if (lengths[j] > 0) {
-        --lengths[j];
-        --total;
-      }
-    }
-    std::vector<LayerRange> ranges(static_cast<std::size_t>(ctx_.cluster.num_nodes()));
-    int start = 0;
-    for (std::size_t j = 0; j < order.size(); ++j) {
-      if (lengths[j] == 0) continue;
-      IntervalMilpOptions options;
-      options.time_limit_s = budget;
-      options.threads = 1;
-      options.nodes = regions[static_cast<std::size_t>(order[j])];
-      options.segment = {start, start + lengths[j]};
-      options.flow_cap = layer_supply_bound(ctx_.perf, lengths[j], options.nodes);
-      const int here = region_of(order[j], regions);
-      // A missing link between the regions (cap 0) would read as "no cap": use a
-      // token capacity instead, so the segment still spreads its boundary.
-      if (j > 0) {
-        options.entry_cap = width * region_pair_capacity(ctx_.cluster, ctx_.model,
-                                                         region_of(order[j - 1], regions), here);
-      }
-      if (width > 0 && j + 1 < order.size()) {
-        options.exit_cap = width * region_pair_capacity(ctx_.cluster, ctx_.model, here,
-                                                        region_of(order[j + 1], regions));
-      }
-      if (width > 0) {
-        options.entry_cap = j > 0 ? std::max(options.entry_cap, 1e-3) : 0;
-        options.exit_cap = j + 1 < order.size() ? std::max(options.exit_cap, 1e-3) : 0;
-      }
-      options.placed = &ranges;
-      options.stop = ctx_.stop;
-      IntervalMilpResult r = solve_interval_milp(ctx_.cluster, ctx_.model, ctx_.perf, L, options);
-      if (r.ranges.empty()) return {};
-      ranges = std::move(r.ranges);
-      start += lengths[j];
-    }
-    return ranges;
   }
 
   void start_chains(const std::vector<Seed>& all) {
