@@ -139,9 +139,12 @@ class Orchestrator {
     if (finished()) return std::nullopt;
     IntervalMilpOptions options;
     options.time_limit_s = std::clamp(kIntervalShare * ctx_.time_limit_s, 0.1, kIntervalMaxSeconds);
-    options.threads = ctx_.threads;
+    // Serial CBC: its parallel search is not reproducible, and CBC 2.10 leaks the
+    // solver clones of its worker threads. The threads go to the local search.
+    options.threads = 1;
     options.flow_cap = bound_;
-    options.start = &best_;
+    // No MIP start: CBC 2.10's start handling can throw from inside CbcMain1
+    // (solve_with_cbc then retries without it, but the aborted attempt leaks).
     options.stop = ctx_.stop;
     IntervalMilpResult r = solve_interval_milp(ctx_.cluster, ctx_.model, ctx_.perf, ctx_.model.num_layers, options);
     interval_status_ = to_string(r.status);
