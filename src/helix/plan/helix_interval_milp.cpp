@@ -76,7 +76,7 @@ std::vector<Interval> add_columns(MilpModel& m, const ClusterSpec& cluster, cons
 
 void add_rows(MilpModel& m, const PerfModel& perf, const std::vector<std::vector<int>>& classes,
               const std::vector<Interval>& intervals, int L, const LayerRange& segment,
-              const IntervalMilpOptions& options, bool boundaries) {
+              const IntervalMilpOptions& options) {
   const double cap_limit = options.flow_cap;
   std::vector<std::vector<MilpTerm>> per_class(classes.size());
   std::vector<std::vector<MilpTerm>> boundary(static_cast<std::size_t>(L + 1));
@@ -95,96 +95,9 @@ void add_rows(MilpModel& m, const PerfModel& perf, const std::vector<std::vector
   for (std::size_t c = 0; c < classes.size(); ++c) {
     m.add_le(fmt::format("count_{}", c), per_class[c], static_cast<double>(classes[c].size()));
   }
-  for (int b = segment.start + 1; b < segment.end && boundaries; ++b) {
+  for (int b = segment.start + 1; b < segment.end; ++b) {
     if (!boundary[static_cast<std::size_t>(b)].empty()) {
       m.add_eq(fmt::format("boundary_{}", b), boundary[static_cast<std::size_t>(b)], 0.0);
-    }
-  }
-}
-
-// The slowest link from region r to region q, in tokens/s of activations (0 if
-// some pair of their nodes has no link): what one node pair can carry at least.
-double slowest_link(const ClusterSpec& cluster, const ModelSpec& model, int r, int q) {
-  double slowest = kMilpInfinity;
-  for (int i = 0; i < cluster.num_nodes(); ++i) {
-    if (cluster.nodes[static_cast<std::size_t>(i)].region != r) continue;
-    for (int j = 0; j < cluster.num_nodes(); ++j) {
-      if (i == j || cluster.nodes[static_cast<std::size_t>(j)].region != q) continue;
-      const Link* l = cluster.find_link(i, j);
-      slowest = std::min(slowest, l == nullptr ? 0.0 : l->bandwidth_Bps / model.activation_bytes_per_token);
-    }
-  }
-  return slowest == kMilpInfinity ? 0.0 : slowest;
-}
-
-// Regional conservation, replacing "flow in = flow out" at each boundary b: flow
-// ending at b in region r is split into x[b,r,q] towards every region q, and flow
-// starting at b in q is the sum of x[b,r,q]. Across regions x is limited by the
-// pairs of nodes that can carry it: with e nodes ending at b in r and s starting
-// in q there are e*s >= e+s-1 pairs (e, s >= 1), so
-//   x <= c·(e+s) - c·v,  x <= M·v  (v binary: the crossing is used),
-//   x <= c·S·e,  x <= c·E·s        (no pairs, no flow),
-// a restriction of the real network (never promises flow it cannot carry).
-void add_regional_rows(MilpModel& m, const ClusterSpec& cluster, const ModelSpec& model,
-                       const std::vector<std::vector<int>>& classes,
-                       const std::vector<Interval>& intervals, int L, double flow_cap) {
-  const int R = static_cast<int>(cluster.regions.size());
-  auto region_of = [&](const Interval& v) {
-    return cluster.nodes[static_cast<std::size_t>(classes[static_cast<std::size_t>(v.cls)].front())].region;
-  };
-  std::vector<int> nodes_in(static_cast<std::size_t>(R), 0);
-  for (const auto& n : cluster.nodes) ++nodes_in[static_cast<std::size_t>(n.region)];
-  const double big = flow_cap > 0 ? flow_cap : 1e7;
-  for (int b = 1; b < L; ++b) {
-    // Per region: flow arriving at / leaving b, and node counts ending / starting.
-    std::vector<std::vector<MilpTerm>> in(static_cast<std::size_t>(R)), out(static_cast<std::size_t>(R)),
-        ending(static_cast<std::size_t>(R)), starting(static_cast<std::size_t>(R));
-    for (const Interval& v : intervals) {
-      auto r = static_cast<std::size_t>(region_of(v));
-      if (v.start + v.k == b) {
-        in[r].push_back({v.f, 1.0});
-        ending[r].push_back({v.y, 1.0});
-      }
-      if (v.start == b) {
-        out[r].push_back({v.f, 1.0});
-        starting[r].push_back({v.y, 1.0});
-      }
-    }
-    std::vector<std::vector<int>> x(static_cast<std::size_t>(R), std::vector<int>(static_cast<std::size_t>(R), -1));
-    for (int r = 0; r < R; ++r) {
-      for (int q = 0; q < R; ++q) {
-        if (in[static_cast<std::size_t>(r)].empty() || out[static_cast<std::size_t>(q)].empty()) continue;
-        double c = r == q ? kMilpInfinity : slowest_link(cluster, model, r, q);
-        if (c <= 0) continue;
-        int col = m.add_continuous(fmt::format("x_{}_{}_{}", b, r, q), 0, kMilpInfinity);
-        x[static_cast<std::size_t>(r)][static_cast<std::size_t>(q)] = col;
-        if (r == q) continue;
-        int v = m.add_binary(fmt::format("v_{}_{}_{}", b, r, q));
-        std::vector<MilpTerm> pairs = {{col, 1.0}, {v, c}};
-        for (auto t : ending[static_cast<std::size_t>(r)]) pairs.push_back({t.column, -c});
-        for (auto t : starting[static_cast<std::size_t>(q)]) pairs.push_back({t.column, -c});
-        m.add_le(fmt::format("pairs_{}_{}_{}", b, r, q), pairs, 0.0);
-        m.add_le(fmt::format("used_{}_{}_{}", b, r, q), {{col, 1.0}, {v, -big}}, 0.0);
-        std::vector<MilpTerm> by_end = {{col, 1.0}}, by_start = {{col, 1.0}};
-        for (auto t : ending[static_cast<std::size_t>(r)]) by_end.push_back({t.column, -c * nodes_in[static_cast<std::size_t>(q)]});
-        for (auto t : starting[static_cast<std::size_t>(q)]) by_start.push_back({t.column, -c * nodes_in[static_cast<std::size_t>(r)]});
-        m.add_le(fmt::format("ends_{}_{}_{}", b, r, q), by_end, 0.0);
-        m.add_le(fmt::format("starts_{}_{}_{}", b, r, q), by_start, 0.0);
-      }
-    }
-    for (int r = 0; r < R; ++r) {
-      auto split = in[static_cast<std::size_t>(r)];
-      for (auto& t : split) t.coefficient = -1.0;
-      for (int q = 0; q < R; ++q) {
-        if (int col = x[static_cast<std::size_t>(r)][static_cast<std::size_t>(q)]; col >= 0) split.push_back({col, 1.0});
-      }
-      if (!split.empty()) m.add_eq(fmt::format("split_{}_{}", b, r), split, 0.0);
-      auto gather = out[static_cast<std::size_t>(r)];
-      for (auto& t : gather) t.coefficient = -1.0;
-      for (int q = 0; q < R; ++q) {
-        if (int col = x[static_cast<std::size_t>(q)][static_cast<std::size_t>(r)]; col >= 0) gather.push_back({col, 1.0});
-      }
-      if (!gather.empty()) m.add_eq(fmt::format("gather_{}_{}", b, r), gather, 0.0);
     }
   }
 }
@@ -329,18 +242,15 @@ std::vector<std::vector<int>> capacity_classes(const ClusterSpec& cluster, const
   return classes;
 }
 
-IntervalMilpResult solve_interval_milp(const ClusterSpec& cluster, const ModelSpec& model_spec,
-                                       const PerfModel& perf, int num_layers,
+IntervalMilpResult solve_interval_milp(const ClusterSpec& cluster, const PerfModel& perf, int num_layers,
                                        const IntervalMilpOptions& options) {
-  const bool regional = options.regional && cluster.regions.size() > 1;
   const LayerRange segment = options.segment.empty() ? LayerRange{0, num_layers} : options.segment;
-  auto classes = capacity_classes(cluster, perf, regional, options.nodes);
+  auto classes = capacity_classes(cluster, perf, false, options.nodes);
   MilpModel model;
   model.name = "helix interval model";
   model.set_maximize(true);
   auto intervals = add_columns(model, cluster, perf, classes, num_layers, segment, options);
-  add_rows(model, perf, classes, intervals, num_layers, segment, options, !regional);
-  if (regional) add_regional_rows(model, cluster, model_spec, classes, intervals, num_layers, options.flow_cap);
+  add_rows(model, perf, classes, intervals, num_layers, segment, options);
 
   MilpOptions milp;
   milp.time_limit_s = options.time_limit_s;

@@ -54,10 +54,6 @@ struct IntervalMilpOptions {
   // is at least this fraction of the class's best (0 keeps all). The model is then
   // a restriction: its solutions are valid, its bound is not a bound.
   double min_supply_fraction = 0;
-  // Network-aware restriction: classes split by region, and flow between regions
-  // limited by the node pairs that can carry it (see add_regional_rows). Solutions
-  // respect the links between regions; the bound is then not a bound.
-  bool regional = false;
   // A sub-problem: only these nodes (empty: all), serving only layers
   // [segment.start, segment.end) (empty: all). Coordinator links matter only at
   // layer 0 and the last layer.
@@ -87,8 +83,7 @@ std::vector<std::vector<int>> capacity_classes(const ClusterSpec& cluster, const
 
 // The placement is realised on `cluster`: each slot goes to the free node of its
 // class that connects best to the nodes already placed before it.
-IntervalMilpResult solve_interval_milp(const ClusterSpec& cluster, const ModelSpec& model,
-                                       const PerfModel& perf, int num_layers,
+IntervalMilpResult solve_interval_milp(const ClusterSpec& cluster, const PerfModel& perf, int num_layers,
                                        const IntervalMilpOptions& options);
 
 }  // namespace helix

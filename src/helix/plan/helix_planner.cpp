@@ -146,7 +146,7 @@ class Orchestrator {
     // No MIP start: CBC 2.10's start handling can throw from inside CbcMain1
     // (solve_with_cbc then retries without it, but the aborted attempt leaks).
     options.stop = ctx_.stop;
-    IntervalMilpResult r = solve_interval_milp(ctx_.cluster, ctx_.model, ctx_.perf, ctx_.model.num_layers, options);
+    IntervalMilpResult r = solve_interval_milp(ctx_.cluster, ctx_.perf, ctx_.model.num_layers, options);
     interval_status_ = to_string(r.status);
     if ((r.status == MilpStatus::Optimal || r.status == MilpStatus::Feasible ||
          r.status == MilpStatus::Infeasible) && r.bound < bound_) {

@@ -112,7 +112,7 @@ std::vector<LayerRange> region_sequence(const PlanContext& ctx,
     }
     options.placed = &ranges;
     options.stop = ctx.stop;
-    IntervalMilpResult r = solve_interval_milp(ctx.cluster, ctx.model, ctx.perf, L, options);
+    IntervalMilpResult r = solve_interval_milp(ctx.cluster, ctx.perf, L, options);
     if (r.ranges.empty()) return {};
     ranges = std::move(r.ranges);
     start += lengths[j];

@@ -92,7 +92,7 @@ TEST(HelixBounds, AreRealBoundsAndTheIntervalMilpIsExactOnFastNetworks) {
       IntervalMilpOptions options;
       options.time_limit_s = 20;
       options.flow_cap = supply;
-      IntervalMilpResult r = solve_interval_milp(t.cluster, t.model, t.perf, 6, options);
+      IntervalMilpResult r = solve_interval_milp(t.cluster, t.perf, 6, options);
       ASSERT_EQ(r.status, MilpStatus::Optimal);
       EXPECT_GE(r.bound, optimum * (1 - 1e-6));
       double realised = solve_planner_flow(t.cluster, t.model, t.perf, r.ranges).max_flow_tps;
