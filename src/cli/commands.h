@@ -7,5 +7,6 @@ namespace helix::cli {
 
 void register_plan(CLI::App& app);
 void register_flow(CLI::App& app);
+void register_simulate(CLI::App& app);
 
 }  // namespace helix::cli

@@ -127,10 +127,12 @@ void check_start(const MilpModel& model, const MilpOptions& options) {
 }
 
 // The standalone CBC strategy, as its command line would run it (deps.md §1).
-std::vector<std::string> cbc_arguments(const MilpOptions& options) {
+std::vector<std::string> cbc_arguments(const MilpOptions& options, double sign) {
   std::vector<std::string> args{"cbc", "-timeMode", "elapsed"};
+  if (!std::isnan(options.cutoff)) args.insert(args.end(), {"-cutoff", fmt::format("{}", sign * options.cutoff)});
   if (!options.show_log) args.insert(args.end(), {"-log", "0", "-slog", "0"});
   if (options.time_limit_s > 0) args.insert(args.end(), {"-sec", fmt::format("{}", options.time_limit_s)});
+  if (options.max_nodes > 0) args.insert(args.end(), {"-maxNodes", std::to_string(options.max_nodes)});
   if (options.threads > 1) args.insert(args.end(), {"-threads", std::to_string(options.threads)});
   args.insert(args.end(), {"-solve", "-quit"});
   return args;
@@ -154,7 +156,7 @@ void run_cbc(CbcModel& cbc, const MilpOptions& options, SearchState& state) {
   if (!options.mip_start.empty()) cbc.setMIPStart(options.mip_start);
   SearchEvents events(&state);
   cbc.passInEventHandler(&events);  // after CbcMain0, which would reset it (deps.md §1)
-  const std::vector<std::string> args = cbc_arguments(options);
+  const std::vector<std::string> args = cbc_arguments(options, state.sign);
   std::vector<const char*> argv;
   for (const std::string& a : args) argv.push_back(a.c_str());
   CbcMain1(static_cast<int>(argv.size()), argv.data(), cbc, no_callback, data);

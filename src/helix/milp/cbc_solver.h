@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <functional>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -51,6 +52,13 @@ struct MilpIncumbent {
 struct MilpOptions {
   double time_limit_s = 0;  // wall clock; <= 0: no limit
   int threads = 1;          // <= 1: serial and deterministic
+  // Branch-and-bound nodes before CBC stops (<= 0: no limit). Unlike a time limit,
+  // a node limit keeps a serial solve's result independent of the machine's speed.
+  long max_nodes = 0;
+  // Only solutions strictly better than this objective (in the model's sense) are
+  // wanted; CBC prunes every node that cannot beat it. NaN: none. Cheaper and more
+  // robust than a MIP start when the caller already has a solution of that value.
+  double cutoff = std::numeric_limits<double>::quiet_NaN();
   // Optional MIP start: (column name, value). Columns left out are completed by
   // CBC (it fixes the given integer columns and solves for the rest). Unknown
   // names are an Error.

@@ -173,6 +173,15 @@ int MilpModel::add_column(MilpColumn column) {
   return index;
 }
 
+void MilpModel::set_bounds(int column, double lower, double upper) {
+  MilpColumn& c = columns_.at(static_cast<std::size_t>(column));
+  check_number(lower, "lower bound", c.name);
+  check_number(upper, "upper bound", c.name);
+  if (lower > upper) fail("MILP: column '{}' would get lower bound {} > upper bound {}", c.name, lower, upper);
+  c.lower = lower;
+  c.upper = upper;
+}
+
 int MilpModel::add_continuous(std::string column_name, double lower, double upper, double objective) {
   return add_column({std::move(column_name), lower, upper, objective, false});
 }

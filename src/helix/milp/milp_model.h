@@ -61,6 +61,9 @@ class MilpModel {
   int add_ge(std::string row_name, std::vector<MilpTerm> terms, double lower);
   int add_eq(std::string row_name, std::vector<MilpTerm> terms, double value);
 
+  // Changes a column's bounds (e.g. to fix it). Throws Error as add_column does.
+  void set_bounds(int column, double lower, double upper);
+
   void set_maximize(bool maximize) { maximize_ = maximize; }
   bool maximize() const { return maximize_; }
 

@@ -8,6 +8,7 @@
 
 #include "helix/core/error.h"
 #include "helix/plan/helix_bounds.h"
+#include "helix/plan/helix_bridge.h"
 #include "helix/plan/helix_interval_milp.h"
 #include "helix/plan/helix_search.h"
 #include "helix/plan/helix_sequences.h"
@@ -20,7 +21,7 @@ using Clock = std::chrono::steady_clock;
 // Share of the time limit the interval MILP may use before local search takes
 // over, and a cap: CBC notices the stop flag only between search nodes, so a long
 // root phase would delay a Ctrl-C by up to this long.
-constexpr double kIntervalShare = 0.3;
+constexpr double kIntervalShare = 0.15;
 constexpr double kIntervalMaxSeconds = 20;
 
 struct Seed {
@@ -88,6 +89,10 @@ std::vector<Seed> seeds(const PlanContext& ctx) {
     }
   }
   out.push_back({"link-following chains", link_following_chains(ctx)});
+  PlacementEvaluator evaluator(ctx.cluster, ctx.model, ctx.perf);
+  out.push_back({"bridges", lay_bridges(ctx.cluster, ctx.model, ctx.perf, evaluator,
+                                        std::vector<LayerRange>(static_cast<std::size_t>(ctx.cluster.num_nodes())))
+                                .first});
   return out;
 }
 

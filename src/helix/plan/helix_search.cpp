@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "helix/plan/helix_bridge.h"
+
 namespace helix {
 namespace {
 
@@ -104,8 +106,41 @@ bool LocalSearch::propose() {
   if (kind < 55) return move_parallel(random_node());
   if (kind < 70) return move_split(random_node());
   if (kind < 80) return move_swap(random_node());
-  if (kind < 97) return move_shift();
+  if (kind < 95) return move_shift();
+  if (kind < 96) return move_bridge();
+  if (kind < 97) return move_rebuild();
   return move_release(random_node());
+}
+
+// A chain of flow-free nodes from a random entry the residual graph allows
+// (helix_bridge.h). Costs ~20 ordinary moves, hence its small share.
+bool LocalSearch::move_bridge() {
+  // Half the time, first release one or two random nodes: what they carried may be
+  // worth less than what a bridge through them (or around them) gains.
+  if (uniform(0, 1) == 0) {
+    for (int r = uniform(1, 2); r > 0; --r) candidate_[static_cast<std::size_t>(random_node())] = {};
+  }
+  const FlowSolution flow = solve_planner_flow(ctx_.cluster, ctx_.model, ctx_.perf, candidate_);
+  const ResidualSides sides = residual_sides(flow, ctx_.cluster.num_nodes());
+  std::vector<int> entries{kCoordinator};
+  for (int i = 0; i < ctx_.cluster.num_nodes(); ++i) {
+    if (sides.source_reaches_out[static_cast<std::size_t>(i)] && !candidate_[static_cast<std::size_t>(i)].empty()) {
+      entries.push_back(i);
+    }
+  }
+  const int entry = entries[static_cast<std::size_t>(uniform(0, static_cast<int>(entries.size()) - 1))];
+  const Bridge bridge = widest_bridge(ctx_.cluster, ctx_.model, ctx_.perf, candidate_, sides, entry);
+  if (bridge.chain.empty()) return false;
+  for (const auto& [node, range] : bridge.chain) candidate_[static_cast<std::size_t>(node)] = range;
+  return true;
+}
+
+// Ruin and recreate: clear a few nodes (binding ones first), then lay bridges
+// until none helps (helix_bridge.h). The largest move; ~1 ms on 42 nodes.
+bool LocalSearch::move_rebuild() {
+  for (int r = uniform(2, 6); r > 0; --r) candidate_[static_cast<std::size_t>(binding_or_random_node())] = {};
+  candidate_ = lay_bridges(ctx_.cluster, ctx_.model, ctx_.perf, evaluator_, std::move(candidate_)).first;
+  return true;
 }
 
 bool LocalSearch::fits(int node, const LayerRange& r) const {

@@ -14,6 +14,10 @@
 //  * attach     a node moves right behind (or in front of) a node it has a link
 //               from (to), preferably ending (starting) where one of its other
 //               neighbours starts (ends): what sparse, pruned networks need;
+//  * bridge     a chain of nodes that carry no flow is laid between a point the
+//               source still reaches and one that still reaches the sink
+//               (helix_bridge.h): several nodes move at once, as sparse networks need;
+//  * rebuild    a few nodes are cleared and bridges laid until none helps;
 //  * release    a node is left unused.
 // Binding nodes come from the min cut of the chain's best placement, refreshed as
 // it improves. LAHC accepts a candidate that is no worse than the current score or
@@ -61,6 +65,8 @@ class LocalSearch {
   bool move_shift();
   bool move_release(int node);
   bool move_attach(int node);
+  bool move_bridge();
+  bool move_rebuild();
   int random_node();
   int binding_or_random_node();
   void collect_boundaries();

@@ -1,0 +1,104 @@
+#include "helix/sim/sim_report.h"
+
+#include <algorithm>
+#include <fstream>
+#include <numeric>
+
+#include "helix/core/error.h"
+
+namespace helix::sim {
+namespace {
+
+double at_quantile(const std::vector<double>& sorted, double q) {
+  auto i = static_cast<std::size_t>(static_cast<double>(sorted.size()) * q);
+  return sorted[std::min(i, sorted.size() - 1)];
+}
+
+nlohmann::json stats_json(const LatencyStats& s) {
+  return {{"count", s.count}, {"mean_s", s.mean_s}, {"p5_s", s.p5_s},   {"p25_s", s.p25_s},
+          {"p50_s", s.p50_s}, {"p75_s", s.p75_s},   {"p95_s", s.p95_s}, {"p99_s", s.p99_s},
+          {"max_s", s.max_s}};
+}
+
+}  // namespace
+
+LatencyStats latency_stats(std::vector<double> samples) {
+  LatencyStats s;
+  s.count = static_cast<std::int64_t>(samples.size());
+  if (samples.empty()) return s;
+  std::sort(samples.begin(), samples.end());
+  s.mean_s = std::accumulate(samples.begin(), samples.end(), 0.0) / static_cast<double>(samples.size());
+  s.p5_s = at_quantile(samples, 0.05);
+  s.p25_s = at_quantile(samples, 0.25);
+  s.p50_s = at_quantile(samples, 0.5);
+  s.p75_s = at_quantile(samples, 0.75);
+  s.p95_s = at_quantile(samples, 0.95);
+  s.p99_s = at_quantile(samples, 0.99);
+  s.max_s = samples.back();
+  return s;
+}
+
+nlohmann::json report_to_json(const SimReport& r, bool with_samples) {
+  nlohmann::json j;
+  j["format"] = "helix-sim-report";
+  j["version"] = kSimReportVersion;
+  j["settings"] = r.settings;
+  j["model_loading_end_s"] = r.model_loading_end_s;
+  j["window"] = {{"start_s", r.window_start_s}, {"end_s", r.window_end_s}};
+  j["max_flow_tps"] = r.max_flow_tps;
+  j["offered_tps"] = r.offered_tps;
+  j["throughput"] = {{"decode_tps", r.decode_tps},
+                     {"prompt_tps", r.prompt_tps},
+                     {"decodes_in_window", r.decodes_in_window},
+                     {"prompts_in_window", r.prompts_in_window},
+                     {"total_time_s", r.total_time_s},
+                     {"total_tps", r.total_tps}};
+  j["latency"] = {{"prompt", stats_json(r.prompt_latency)}, {"decode", stats_json(r.decode_latency)}};
+  j["queries"] = {{"created", r.queries_created},
+                  {"finished", r.queries_finished},
+                  {"rejected", r.queries_rejected},
+                  {"deferred", r.queries_deferred}};
+  j["kv_overflows"] = r.kv_overflows;
+  j["events"] = r.events;
+  j["end_time_s"] = r.end_time_s;
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const NodeReport& n : r.nodes) {
+    nodes.push_back({{"name", n.name},
+                     {"gpu", n.gpu},
+                     {"layers", {n.first_layer, n.end_layer}},
+                     {"busy_share", n.busy_share},
+                     {"kv_peak_share", n.kv_peak_share},
+                     {"kv_capacity", n.kv_capacity},
+                     {"layer_batches", n.layer_batches}});
+  }
+  j["nodes"] = nodes;
+  nlohmann::json links = nlohmann::json::array();
+  for (const LinkReport& l : r.links) {
+    links.push_back({{"from", l.from},
+                     {"to", l.to},
+                     {"bandwidth_Bps", l.bandwidth_Bps},
+                     {"flow_tps", l.flow_tps},
+                     {"busy_share", l.busy_share},
+                     {"bytes_in_window", l.bytes_in_window},
+                     {"transmissions", l.transmissions}});
+  }
+  j["links"] = links;
+  if (with_samples) {
+    const FinishedSamples& s = r.samples;
+    j["samples"] = {{"prompt_finish_s", s.prompt_finish_s},
+                    {"prompt_latency_s", s.prompt_latency_s},
+                    {"prompt_tokens", s.prompt_tokens},
+                    {"decode_finish_s", s.decode_finish_s},
+                    {"decode_latency_s", s.decode_latency_s}};
+  }
+  return j;
+}
+
+void save_report(const SimReport& report, const std::filesystem::path& path, bool with_samples) {
+  std::ofstream out(path);
+  if (!out) fail("{}: cannot write the report", path.string());
+  out << report_to_json(report, with_samples).dump(2) << "\n";
+  if (!out) fail("{}: writing the report failed", path.string());
+}
+
+}  // namespace helix::sim
