@@ -1,0 +1,88 @@
+// `helix simulate` as a user runs it: a real process, the paper's files, reports
+// and plots written to disk, and one clear error line for each kind of bad input.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "support/test_support.h"
+
+namespace helix {
+namespace {
+
+std::string helix_cmd(const std::string& args) { return std::string(HELIX_BINARY) + " " + args; }
+std::string quoted(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+
+std::string a100_30b() {
+  const auto dir = test::artifact("single_cluster/layout_llama30b/ilp/a100");
+  return "--cluster " + quoted(dir / "simulator_cluster.ini") + " --placement " + quoted(dir / "ilp_sol.ini") +
+         " --model llama1-30b";
+}
+
+void expect_one_line_error(const std::string& args, const std::string& must_contain) {
+  test::CommandResult r = test::run_command(helix_cmd(args));
+  EXPECT_EQ(r.exit_code, 1) << args << "\nstdout: " << r.out << "\nstderr: " << r.err;
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0U) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find(must_contain), std::string::npos) << "expected '" << must_contain << "' in: " << r.err;
+}
+
+TEST(SimulateCli, WritesAVersionedReportAndPlots) {
+  test::TempDir dir;
+  const auto report = dir.path() / "report.json";
+  const auto plots = dir.path() / "plots";
+  test::CommandResult r = test::run_command(helix_cmd("simulate " + a100_30b() + " --duration 60 --report " +
+                                                      quoted(report) + " --plots " + quoted(plots)));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("decode throughput"), std::string::npos) << r.out;
+  const nlohmann::json j = nlohmann::json::parse(test::read_file(report));
+  EXPECT_EQ(j["format"], "helix-sim-report");
+  EXPECT_EQ(j["version"], 1);
+  EXPECT_EQ(j["settings"]["scheduler"], "helix");
+  EXPECT_NEAR(j["max_flow_tps"].get<double>(), 1044.533, 1e-3);
+  EXPECT_GT(j["throughput"]["decode_tps"].get<double>(), 100);
+  EXPECT_EQ(j["nodes"].size(), 4U);
+  EXPECT_GT(test::read_file(plots / "latency_cdf.svg").find("</svg>"), 0U);
+  EXPECT_GT(test::read_file(plots / "throughput.svg").find("</svg>"), 0U);
+}
+
+TEST(SimulateCli, SameSeedSameReportBytes) {
+  test::TempDir dir;
+  std::string reports[2];
+  for (int i = 0; i < 2; ++i) {
+    const auto path = dir.path() / ("r" + std::to_string(i) + ".json");
+    test::CommandResult r = test::run_command(helix_cmd("simulate " + a100_30b() +
+                                                        " --mode online --rate 400 --duration 120 --samples --report " +
+                                                        quoted(path)));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    reports[i] = test::read_file(path);
+  }
+  EXPECT_EQ(reports[0], reports[1]);
+  EXPECT_GT(reports[0].size(), 10000U);
+}
+
+TEST(SimulateCli, BadInputsGiveOneClearLine) {
+  test::TempDir dir;
+  expect_one_line_error("simulate " + a100_30b() + " --mode online --rate 0", "rate");
+  expect_one_line_error("simulate " + a100_30b() + " --scheduler fastest", "unknown scheduler 'fastest'");
+  expect_one_line_error("simulate " + a100_30b() + " --mode sometimes", "unknown mode");
+  const auto lengths = dir.write("lengths.csv", "index,input_tokens,output_tokens\n0,10,20\n1,abc,5\n");
+  expect_one_line_error("simulate " + a100_30b() + " --lengths " + quoted(lengths), "lengths.csv:3");
+  const auto trace = dir.write("trace.csv", "query_index,arrival_time_s,input_tokens,output_tokens\n0,1.5,10\n");
+  expect_one_line_error("simulate " + a100_30b() + " --mode online --trace " + quoted(trace), "trace.csv:2");
+  // Layers 45-59 of the last A100 dropped: nothing serves layer 59.
+  const auto sol = dir.write("partial_sol.ini",
+                             "[Settings]\noffset=2\n\n[Solution]\ncompute_node_2=[" + [] {
+                               std::string s;
+                               for (int l = 0; l < 45; ++l) s += (l ? ", " : "") + std::to_string(l);
+                               return s;
+                             }() + "]\ncompute_node_3=[]\ncompute_node_4=[]\ncompute_node_5=[]\n");
+  const auto cluster = test::artifact("single_cluster/layout_llama30b/ilp/a100/simulator_cluster.ini");
+  test::CommandResult r = test::run_command(helix_cmd("simulate --model llama1-30b --cluster " + quoted(cluster) +
+                                                      " --placement " + quoted(sol)));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0U) << r.err;
+}
+
+}  // namespace
+}  // namespace helix
