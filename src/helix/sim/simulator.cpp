@@ -14,6 +14,7 @@
 #include <queue>
 
 #include "helix/core/error.h"
+#include "helix/flow/networkx_flow.h"
 #include "helix/perf/machine_classes.h"
 #include "helix/perf/perf_model.h"
 #include "helix/sched/helix_router.h"
@@ -175,7 +176,7 @@ struct Simulator::Impl {
     PerfOptions options;
     options.allow_overcommit = overcommitted();
     const PerfModel perf = PerfModel::build(sim.cluster, sim.model, options);
-    flow = solve_simulator_flow(sim.cluster, sim.model, perf, sim.ranges, sim.links);
+    flow = solve_simulator_flow_networkx(sim.cluster, sim.model, perf, sim.ranges, sim.links);
     std::vector<long long> prompt_max;
     for (int i = 0; i < sim.cluster.num_nodes(); ++i) prompt_max.push_back(limits(i).prompt_max_tokens);
     view = sched::make_serving_view(sim.cluster, sim.model.num_layers, sim.ranges, sim.links,
