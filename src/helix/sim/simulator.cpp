@@ -58,8 +58,7 @@ struct Query {
   sched::Route route;        // baselines: grows hop by hop while the prompt travels
   std::size_t stage = 0;     // hop of the route the request is on (or waits to take)
   double issue_s = 0;        // when the in-flight iteration was issued
-  double link_enter_s = 0;   // Swarm: when it was put on its current link
-  bool hop_assigned = false; // Swarm: link_enter_s is set for the next hop
+  double link_enter_s = 0;   // Swarm: when it was sent on its current link
   bool reported = true;      // Swarm: its last hop's delay has been fed back
   int tokens() const { return prompt ? input : 1; }
 };
@@ -303,7 +302,6 @@ struct Simulator::Impl {
   void on_new_request(int id) {
     Query& q = queries[static_cast<std::size_t>(id)];
     q.stage = 0;
-    q.hop_assigned = false;
     q.reported = true;
     if (helix) {
       if (q.prompt) {
@@ -359,6 +357,7 @@ struct Simulator::Impl {
     transmissions[static_cast<std::size_t>(t)] = Transmission{id, link_index, bw, now, bytes};
     taken_stamp[static_cast<std::size_t>(link_index)] = pass_stamp;
     q.reported = false;
+    q.link_enter_s = now;  // Swarm's delay clock: transmission + queueing + compute at the next node
     schedule(now + bytes / bw, EventType::FinishSending, t);
   }
 
@@ -460,14 +459,8 @@ struct Simulator::Impl {
           scratch_keep.push_back(id);
           continue;
         }
-        q.link_enter_s = now;
-        q.hop_assigned = true;
       } else {
-        link = q.route.stages[q.stage].link;
-        if (!q.hop_assigned) {
-          q.link_enter_s = now;
-          q.hop_assigned = true;
-        }
+        link = q.route.stages[q.stage].link;  // decodes, and prompts whose hop is chosen but not sent
       }
       const bool idle = std::find(scratch_idle.begin(), scratch_idle.end(), link) != scratch_idle.end();
       const double bw = idle && taken_stamp[static_cast<std::size_t>(link)] != pass_stamp ? idle_bandwidth(sender, link) : 0;
@@ -595,7 +588,6 @@ struct Simulator::Impl {
       overflow = overflow || n.kv_used > n.kv_capacity;
       if (last) {
         ++q.stage;
-        q.hop_assigned = false;
         n.outbound.push_back(id);
       } else {
         n.queues[static_cast<std::size_t>(n.current + 1)].push_back(id);

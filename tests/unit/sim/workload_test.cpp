@@ -6,7 +6,6 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <regex>
 #include <set>
 
 #include "helix/core/error.h"
@@ -231,13 +230,19 @@ struct ReferenceTrace {
 
 std::vector<ReferenceTrace> online_reference_traces() {
   std::vector<ReferenceTrace> found;
-  const std::regex name(R"(online_tp(\d+)_start(\d+)\.csv)");
+  // Names are online_tp<avg>_start<t>.csv. (No std::regex: GCC 12 warns inside
+  // <regex> under the sanitizer build, and warnings are errors.)
   for (const auto& entry : fs::directory_iterator(reference_traces())) {
-    std::smatch m;
-    std::string file = entry.path().filename().string();
-    if (std::regex_match(file, m, name)) {
-      found.push_back({entry.path(), std::stod(m[1].str()), std::stod(m[2].str())});
-    }
+    const std::string file = entry.path().filename().string();
+    const std::string head = "online_tp", mid = "_start", tail = ".csv";
+    const auto at_mid = file.find(mid);
+    if (file.rfind(head, 0) != 0 || at_mid == std::string::npos || !file.ends_with(tail)) continue;
+    const std::string tp = file.substr(head.size(), at_mid - head.size());
+    const std::string start = file.substr(at_mid + mid.size(), file.size() - tail.size() - at_mid - mid.size());
+    auto digits = [](const std::string& t) {
+      return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; });
+    };
+    if (digits(tp) && digits(start)) found.push_back({entry.path(), std::stod(tp), std::stod(start)});
   }
   std::sort(found.begin(), found.end(),
             [](const auto& a, const auto& b) { return a.path < b.path; });
