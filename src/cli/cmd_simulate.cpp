@@ -40,6 +40,9 @@ struct SimulateOptions {
   double duration = 0;  // 0: the mode's default
   double warm_up = -1;  // <0: the mode's default
   double plan_time = 10;
+  double kv_hwm = 0;           // 0: the mode's default (0.85 offline, 0.9 online)
+  double kv_output_ratio = -1; // <0: the mode's default (1.0 offline, 0.6 online)
+  double feed_hwm = 0.8;
   int initial_queries = 0;  // 0: the default of make_config()
   std::uint64_t seed = 0;
   bool json = false;
@@ -60,6 +63,13 @@ sim::SimConfig make_config(const SimulateOptions& o, sim::SchedulerKind schedule
   // more; the baselines cannot reject, so they get a fixed population.
   c.initial_queries = o.initial_queries > 0 ? o.initial_queries
                                             : (scheduler == sim::SchedulerKind::Helix ? 20 : 100);
+  c.feed_hwm = o.feed_hwm;
+  if (o.kv_hwm != 0 || o.kv_output_ratio >= 0) {
+    sched::KvParameters kv = c.effective_kv();
+    if (o.kv_hwm != 0) kv.expected_kv_hwm = o.kv_hwm;
+    if (o.kv_output_ratio >= 0) kv.expected_output_ratio = o.kv_output_ratio;
+    c.kv = kv;
+  }
   if (o.duration != 0) c.duration_s = o.duration;
   if (o.warm_up >= 0) c.warm_up_s = o.warm_up;
   if (c.mode == sim::Mode::Online) {
@@ -163,7 +173,10 @@ sim::SimReport run_one(const SimulateOptions& o, const sim::SimCluster& cluster,
                 {"seed", o.seed},
                 {"initial_queries", config.initial_queries},
                 {"warm_up_s", config.effective_warm_up_s()},
-                {"duration_s", config.effective_duration_s()}};
+                {"duration_s", config.effective_duration_s()},
+                {"kv_hwm", config.effective_kv().expected_kv_hwm},
+                {"kv_output_ratio", config.effective_kv().expected_output_ratio},
+                {"feed_hwm", config.feed_hwm}};
   if (config.mode == sim::Mode::Online) {
     r.settings["arrivals"] = o.trace.empty() ? (o.poisson ? "poisson" : o.arrivals) : o.trace;
     r.settings["rate_tps"] = o.rate;
@@ -258,6 +271,13 @@ void register_simulate(CLI::App& app) {
   cmd->add_option("--initial-queries", o->initial_queries,
                   "offline: queries in flight at the start (default 20 for helix, 100 for baselines)");
   cmd->add_option("--seed", o->seed, "random seed")->capture_default_str();
+  cmd->add_option("--kv-hwm", o->kv_hwm,
+                  "Helix router: a node takes a prompt while its expected KV use stays below this share "
+                  "(default 0.85 offline, 0.9 online)");
+  cmd->add_option("--kv-output-ratio", o->kv_output_ratio,
+                  "Helix router: expected output = this x 240 tokens (default 1.0 offline, 0.6 online)");
+  cmd->add_option("--feed-hwm", o->feed_hwm, "offline Helix: admit new queries while the KV bottleneck is below this")
+      ->capture_default_str();
   cmd->add_flag("--partial-inference", o->partial, "allow links into the middle of a node's layers");
   cmd->add_option("--report", o->report, "write the JSON report here");
   cmd->add_flag("--samples", o->samples, "include every finished request in the JSON report");

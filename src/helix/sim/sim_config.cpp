@@ -56,8 +56,8 @@ void SimConfig::validate() const {
   }
   if (!(feed_hwm > 0 && feed_hwm <= 1)) fail("feed-hwm: must be in (0, 1], got {}", feed_hwm);
   const sched::KvParameters k = effective_kv();
-  if (!(k.expected_kv_hwm > 0 && k.expected_kv_hwm <= 1)) fail("kv hwm: must be in (0, 1], got {}", k.expected_kv_hwm);
-  if (!(k.expected_output_ratio >= 0)) fail("kv output ratio: must be >= 0, got {}", k.expected_output_ratio);
+  if (!(k.expected_kv_hwm > 0 && k.expected_kv_hwm <= 1)) fail("kv-hwm: must be in (0, 1], got {}", k.expected_kv_hwm);
+  if (!(k.expected_output_ratio >= 0)) fail("kv-output-ratio: must be >= 0, got {}", k.expected_output_ratio);
   if (mode == Mode::Online && online.source != OnlineWorkload::Source::File &&
       !positive(online.avg_throughput_tps)) {
     fail("rate: online mode needs an offered load > 0 tokens/s, got {}", online.avg_throughput_tps);
