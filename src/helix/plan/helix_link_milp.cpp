@@ -106,10 +106,10 @@ std::vector<int> good_lengths(const PerfModel& perf, int node, int L, const Link
 bool on_grid(int s, int k, int L, int grid) { return s % grid == 0 && ((s + k) % grid == 0 || s + k == L); }
 
 // The finest spacing of layer boundaries that keeps the model within
-// kMaxIntervals intervals. CBC's LP alone takes ~10 s on the 42-node pruned
-// cluster with every boundary (~19,000 intervals) and its heuristics then find
-// nothing; on every second boundary it finds pipelines in seconds, which the
-// local search then refines layer by layer.
+// kMaxIntervals intervals. On the 42-node pruned cluster with every boundary
+// (~16,000-19,000 intervals) CBC's LP alone takes 4-10 s and its heuristics then
+// find nothing; on every second boundary (~3,900) it finds pipelines in seconds,
+// which the local search then refines layer by layer.
 constexpr long kMaxIntervals = 8000;
 
 int boundary_grid(const std::vector<std::vector<int>>& classes, const PerfModel& perf, int L,

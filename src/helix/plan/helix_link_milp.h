@@ -20,7 +20,9 @@
 // chosen in name order) have ~10 groups, so the model stays small, and every
 // solution is a placement of the real cluster that carries the model's flow
 // whenever link bandwidth is not the binding limit (the model ignores it; the
-// real max flow scores the result).
+// real max flow scores the result). With the restrictions below (near-best
+// lengths; on large instances only every second layer boundary) it is a
+// primal heuristic: its objective is no bound.
 #pragma once
 
 #include <atomic>
