@@ -10,6 +10,7 @@
 #include "helix/plan/helix_bounds.h"
 #include "helix/plan/helix_bridge.h"
 #include "helix/plan/helix_interval_milp.h"
+#include "helix/plan/helix_link_milp.h"
 #include "helix/plan/helix_search.h"
 #include "helix/plan/helix_sequences.h"
 
@@ -23,6 +24,13 @@ using Clock = std::chrono::steady_clock;
 // root phase would delay a Ctrl-C by up to this long.
 constexpr double kIntervalShare = 0.15;
 constexpr double kIntervalMaxSeconds = 20;
+// The link-aware model is worth it only on networks with few twin groups (pruned
+// ones); with one group it is the interval MILP, with many it grows like the
+// paper's model.
+constexpr std::size_t kMaxTwinGroups = 16;
+// On the pruned 42-node cluster CBC needs ~3 s (LP and feasibility pump) for its
+// first good placement; with a shorter share a 10 s run gets a weaker seed.
+constexpr double kLinkShare = 0.35;
 
 struct Seed {
   std::string name;
@@ -124,8 +132,15 @@ class Orchestrator {
     std::vector<Seed> all = seeds(ctx_);
     chains_.push_back(std::make_unique<LocalSearch>(ctx_, ctx_.seed * 7919));
     for (const Seed& s : all) improve(chains_[0]->score(s.ranges), s.ranges, "start: " + s.name);
-    if (auto interval = interval_model_seed()) all.push_back(std::move(*interval));
-    if (auto regional = region_sequence_seed()) all.push_back(std::move(*regional));
+    // Where the link-aware model applies it supersedes the interval MILP and the
+    // sequences, whose pipelines need links a sparse network does not have (CBC
+    // finds nothing for the interval MILP there in its share of the time).
+    if (link_model_applies()) {
+      if (auto linked = link_model_seed()) all.push_back(std::move(*linked));
+    } else {
+      if (auto interval = interval_model_seed()) all.push_back(std::move(*interval));
+      if (auto regional = region_sequence_seed()) all.push_back(std::move(*regional));
+    }
     start_chains(all);
     long moves = epoch_moves(ctx_.cluster);
     int stalled_epochs = 0;
@@ -163,6 +178,26 @@ class Orchestrator {
     if (r.ranges.empty()) return std::nullopt;
     improve(chains_[0]->score(r.ranges), r.ranges, "interval MILP");
     return Seed{"interval MILP", r.ranges};
+  }
+
+  // The link-aware interval MILP (helix_link_milp.h): on sparse networks the
+  // interval MILP's pipelines need links that do not exist; this one only builds
+  // pipelines along links.
+  bool link_model_applies() const {
+    const std::size_t groups = twin_groups(ctx_.cluster).size();
+    return groups > 1 && groups <= kMaxTwinGroups;
+  }
+
+  std::optional<Seed> link_model_seed() {
+    if (finished()) return std::nullopt;
+    LinkMilpOptions options;
+    options.time_limit_s = std::clamp(kLinkShare * ctx_.time_limit_s, 0.1, kIntervalMaxSeconds);
+    options.flow_cap = bound_;
+    options.stop = ctx_.stop;
+    LinkMilpResult r = solve_link_milp(ctx_.cluster, ctx_.perf, ctx_.model.num_layers, options);
+    if (r.ranges.empty()) return std::nullopt;
+    improve(chains_[0]->score(r.ranges), r.ranges, "link-aware interval MILP");
+    return Seed{"link-aware interval MILP", r.ranges};
   }
 
   // Region (or GPU-type) sequences (helix_sequences.h), on another share of the time.

@@ -14,6 +14,7 @@
 #include "helix/flow/flow_network.h"
 #include "helix/plan/helix_bounds.h"
 #include "helix/plan/helix_interval_milp.h"
+#include "helix/plan/helix_link_milp.h"
 #include "paper_fixtures.h"
 
 namespace helix {
@@ -112,6 +113,45 @@ TEST(HelixBounds, AreRealBoundsAndTheIntervalMilpIsExactOnFastNetworks) {
       }
     }
   }
+}
+
+// Pruned but fast networks: with every length allowed, the link-aware model's
+// optimum is the real optimum and its placement realises it.
+TEST(HelixLinkMilp, IsExactOnPrunedFastNetworks) {
+  for (std::uint64_t seed = 1; seed <= 8; ++seed) {
+    Tiny t = tiny_instance(seed, 4, 6, false);
+    std::mt19937_64 rng(seed);
+    std::erase_if(t.cluster.links, [&](const Link& l) {
+      bool coordinator = l.from == kCoordinator || l.to == kCoordinator;
+      return coordinator ? (l.from + l.to) % 2 == 0 : rng() % 2 == 0;  // nodes 0 and 2 keep theirs
+    });
+    t.cluster.index_links();
+    SCOPED_TRACE(testing::Message() << "seed " << seed);
+    double optimum = exhaustive_optimum(t);
+    LinkMilpOptions options;
+    options.min_supply_fraction = 0;
+    LinkMilpResult r = solve_link_milp(t.cluster, t.perf, 6, options);
+    ASSERT_EQ(r.status, MilpStatus::Optimal);
+    EXPECT_NEAR(r.objective, optimum, 1e-6 * std::max(1.0, optimum));
+    EXPECT_NEAR(solve_planner_flow(t.cluster, t.model, t.perf, r.ranges).max_flow_tps, optimum,
+                1e-6 * std::max(1.0, optimum));
+  }
+}
+
+// The paper's pruned 42-node cluster: hubs 4-9 and 38-41 (linked to everyone),
+// and leaves that share their peers (10-19, 20-29, 30-35 with the coordinator).
+TEST(HelixLinkMilp, GroupsThePrunedHighHeterogeneityClusterIntoTwins) {
+  ClusterSpec cluster = test::paper_cluster("high_heterogeneity/layout_llama70b/ilp/pruned_cluster.ini",
+                                            "high_heterogeneity/config");
+  auto groups = twin_groups(cluster);
+  EXPECT_EQ(groups.size(), 10u);
+  auto contains = [&](const std::vector<int>& members) {
+    return std::find(groups.begin(), groups.end(), members) != groups.end();
+  };
+  EXPECT_TRUE(contains({4, 5, 6, 7, 8, 9}));
+  EXPECT_TRUE(contains({10, 11, 12, 13, 14, 15, 16, 17, 18, 19}));
+  EXPECT_TRUE(contains({30, 31, 32, 33, 34, 35}));
+  EXPECT_TRUE(contains({38, 39, 40, 41}));
 }
 
 TEST(HelixBounds, CoverCountProvesCluster10Optimal) {
