@@ -7,15 +7,10 @@
 #include <utility>
 
 #include "helix/core/error.h"
+#include "helix/core/text_lines.h"
 
 namespace helix {
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
-  return s;
-}
 
 template <typename T>
 bool parse_number(std::string_view text, T& value) {
@@ -70,9 +65,7 @@ LayerTimeTable LayerTimeTable::from_csv(std::string_view text, const std::string
   int line_no = 0;
   bool first = true;
   while (!text.empty()) {
-    auto newline = text.find('\n');
-    std::string_view line = trim(text.substr(0, newline));
-    text = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
+    const std::string_view line = take_line(text);
     ++line_no;
     if (line.empty()) continue;
     bool header = first && looks_like_header(line);

@@ -12,6 +12,7 @@
 
 #include "helix/core/embedded_files.h"
 #include "helix/core/error.h"
+#include "helix/core/text_lines.h"
 
 namespace helix::sim {
 namespace {
@@ -36,14 +37,6 @@ struct Csv {
   std::vector<std::string_view> columns;
   std::vector<CsvRow> rows;
 };
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 // Keeps messages one readable line even when a "CSV" turns out to be binary.
 std::string shown(std::string_view text) {
@@ -111,9 +104,7 @@ Csv read_csv(std::string_view text, std::string source, std::vector<std::string_
   bool have_header = false;
   int line_no = 0;
   while (!text.empty()) {
-    auto newline = text.find('\n');
-    std::string_view line = trim(text.substr(0, newline));
-    text = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
+    const std::string_view line = take_line(text);
     ++line_no;
     if (line.empty()) continue;
     CsvRow row{line_no, split_fields(line)};
