@@ -135,7 +135,7 @@ struct Simulator::Impl {
   std::vector<int> sink_inbound;
   std::deque<int> deferred;  // online: prompts waiting for room (Helix)
   std::uint64_t pass_stamp = 0;
-  std::vector<std::uint64_t> taken_stamp;  // per link: sent on in this pass
+  std::vector<char> taken;  // per link: sent on in the current baseline pass (only the sender's links are ever set)
   std::vector<int> scratch_idle, scratch_keep, first_layer_queue;
   SimReport report;
 
@@ -251,7 +251,7 @@ struct Simulator::Impl {
       s.bytes_per_token = (l.from == kSource || l.to == kSink) ? token : token + act;
       links.push_back(s);
     }
-    taken_stamp.assign(links.size(), 0);
+    taken.assign(links.size(), 0);
     first_layer_queue.assign(nodes.size(), 0);
     source_out_avail = sim.cluster.coordinator.nic_out_Bps;
     sink_in_avail = sim.cluster.coordinator.nic_in_Bps;
@@ -355,7 +355,7 @@ struct Simulator::Impl {
       transmissions.emplace_back();
     }
     transmissions[static_cast<std::size_t>(t)] = Transmission{id, link_index, bw, now, bytes};
-    taken_stamp[static_cast<std::size_t>(link_index)] = pass_stamp;
+    taken[static_cast<std::size_t>(link_index)] = 1;
     q.reported = false;
     q.link_enter_s = now;  // Swarm's delay clock: transmission + queueing + compute at the next node
     schedule(now + bytes / bw, EventType::FinishSending, t);
@@ -419,12 +419,9 @@ struct Simulator::Impl {
     if (swarm) {
       link = swarm->choose_link(sender);
     } else if (random) {
-      link = random->choose_link(scratch_idle, taken_view());
+      link = random->choose_link(scratch_idle, taken);
     } else {
-      for (std::size_t i = 0; i < nodes.size(); ++i) {
-        first_layer_queue[i] = nodes[i].queues.empty() ? 0 : static_cast<int>(nodes[i].queues[0].size());
-      }
-      link = shortest->choose_link(sender, first_layer_queue, scratch_idle, taken_view());
+      link = shortest->choose_link(sender, first_layer_queue, scratch_idle, taken);
     }
     if (link < 0) return -1;
     const int next = view.links[static_cast<std::size_t>(link)].to;
@@ -432,21 +429,19 @@ struct Simulator::Impl {
     return link;
   }
 
-  // RandomRouter/ShortestQueueRouter want "taken" per link; our stamps say it.
-  std::span<const char> taken_view() {
-    taken_flags.resize(links.size());
-    for (std::size_t l = 0; l < links.size(); ++l) taken_flags[l] = taken_stamp[l] == pass_stamp ? 1 : 0;
-    return taken_flags;
-  }
-  std::vector<char> taken_flags;
 
   void transmit_baseline(int sender) {
     std::vector<int> retrigger;
     if (swarm && sender != kSource) feed_back_swarm(sender, retrigger);
-    ++pass_stamp;
     scratch_idle.clear();
     for (int l : view.outbound(sender)) {
+      taken[static_cast<std::size_t>(l)] = 0;
       if (idle_bandwidth(sender, l) > 10) scratch_idle.push_back(l);
+    }
+    if (shortest) {  // queues do not change during a pass: read them once
+      for (std::size_t i = 0; i < nodes.size(); ++i) {
+        first_layer_queue[i] = nodes[i].queues.empty() ? 0 : static_cast<int>(nodes[i].queues[0].size());
+      }
     }
     std::vector<int>& list = outbound(sender);
     scratch_keep.clear();
@@ -463,7 +458,7 @@ struct Simulator::Impl {
         link = q.route.stages[q.stage].link;  // decodes, and prompts whose hop is chosen but not sent
       }
       const bool idle = std::find(scratch_idle.begin(), scratch_idle.end(), link) != scratch_idle.end();
-      const double bw = idle && taken_stamp[static_cast<std::size_t>(link)] != pass_stamp ? idle_bandwidth(sender, link) : 0;
+      const double bw = idle && !taken[static_cast<std::size_t>(link)] ? idle_bandwidth(sender, link) : 0;
       if (bw > 10) {
         send(id, link, bw);
       } else {
