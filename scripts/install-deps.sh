@@ -8,6 +8,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   coinor-libcbc-dev
+  libopenblas-dev libsentencepiece-dev sentencepiece libpcre2-dev
 )
 
 missing=()

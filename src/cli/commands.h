@@ -8,5 +8,8 @@ namespace helix::cli {
 void register_plan(CLI::App& app);
 void register_flow(CLI::App& app);
 void register_simulate(CLI::App& app);
+void register_model(CLI::App& app);
+void register_generate(CLI::App& app);
+void register_profile(CLI::App& app);
 
 }  // namespace helix::cli

@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   helix::cli::register_plan(app);
   helix::cli::register_flow(app);
   helix::cli::register_simulate(app);
+  helix::cli::register_model(app);
+  helix::cli::register_generate(app);
+  helix::cli::register_profile(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,70 @@
+#include "helix/engine/gguf_metadata.h"
+
+#include <nlohmann/json.hpp>
+
+#include "helix/core/error.h"
+
+namespace helix {
+namespace {
+
+auto u32(int v) { return static_cast<std::uint32_t>(v); }
+
+void add_tokenizer(std::vector<GgufEntry>& m, const nlohmann::json& tok, int vocab) {
+  std::vector<std::string> tokens(static_cast<std::size_t>(vocab));
+  std::vector<std::int32_t> types(static_cast<std::size_t>(vocab), 5);  // 5 = unused
+  for (const auto& [piece, id] : tok.at("model").at("vocab").items()) {
+    auto i = id.get<std::size_t>();
+    if (i < tokens.size()) tokens[i] = piece, types[i] = 1;  // normal
+  }
+  for (const auto& added : tok.value("added_tokens", nlohmann::json::array())) {
+    auto i = added.at("id").get<std::size_t>();
+    if (i < tokens.size()) tokens[i] = added.at("content").get<std::string>(), types[i] = 3;  // control
+  }
+  for (std::size_t i = 0; i < tokens.size(); ++i) {
+    if (tokens[i].empty()) tokens[i] = "[PAD" + std::to_string(i) + "]";
+  }
+  std::vector<std::string> merges;
+  for (const auto& mg : tok.at("model").value("merges", nlohmann::json::array())) {
+    merges.push_back(mg.is_string() ? mg.get<std::string>()
+                                    : mg.at(0).get<std::string>() + " " + mg.at(1).get<std::string>());
+  }
+  m.push_back({"tokenizer.ggml.model", std::string("gpt2")});
+  m.push_back({"tokenizer.ggml.pre", std::string("default")});
+  m.push_back({"tokenizer.ggml.tokens", tokens});
+  m.push_back({"tokenizer.ggml.token_type", types});
+  m.push_back({"tokenizer.ggml.merges", merges});
+}
+
+}  // namespace
+
+std::vector<GgufEntry> gguf_metadata_for(const LlamaConfig& c, const nlohmann::json& tokenizer_json) {
+  std::string arch = c.model_type == "qwen2" ? "qwen2" : "llama";
+  if (c.rope_scaling.kind == RopeScaling::Kind::kLlama3) {
+    fail("GGUF export of llama3 rope scaling needs a rope_freqs tensor, which is not written yet");
+  }
+  std::vector<GgufEntry> m;
+  m.push_back({"general.architecture", arch});
+  m.push_back({"general.name", std::string("helix random ") + c.model_type});
+  m.push_back({arch + ".block_count", u32(c.num_layers)});
+  m.push_back({arch + ".context_length", u32(c.max_position_embeddings)});
+  m.push_back({arch + ".embedding_length", u32(c.hidden_size)});
+  m.push_back({arch + ".feed_forward_length", u32(c.intermediate_size)});
+  m.push_back({arch + ".attention.head_count", u32(c.num_heads)});
+  m.push_back({arch + ".attention.head_count_kv", u32(c.num_kv_heads)});
+  m.push_back({arch + ".attention.key_length", u32(c.head_dim)});
+  m.push_back({arch + ".attention.value_length", u32(c.head_dim)});
+  m.push_back({arch + ".rope.dimension_count", u32(c.head_dim)});
+  m.push_back({arch + ".rope.freq_base", static_cast<float>(c.rope_theta)});
+  m.push_back({arch + ".attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps)});
+  m.push_back({arch + ".vocab_size", u32(c.vocab_size)});
+  if (c.rope_scaling.kind == RopeScaling::Kind::kLinear) {
+    m.push_back({arch + ".rope.scaling.type", std::string("linear")});
+    m.push_back({arch + ".rope.scaling.factor", static_cast<float>(c.rope_scaling.factor)});
+  }
+  if (c.bos_token_id >= 0) m.push_back({"tokenizer.ggml.bos_token_id", u32(c.bos_token_id)});
+  if (!c.eos_token_ids.empty()) m.push_back({"tokenizer.ggml.eos_token_id", u32(c.eos_token_ids.front())});
+  add_tokenizer(m, tokenizer_json, c.vocab_size);
+  return m;
+}
+
+}  // namespace helix

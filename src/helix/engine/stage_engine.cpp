@@ -1,0 +1,241 @@
+#include "helix/engine/stage_engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+#include "helix/kernels/matmul.h"
+#include "helix/kernels/vector_ops.h"
+
+namespace helix {
+namespace {
+
+// Multiply-adds below which attention is not worth handing to a second thread.
+constexpr std::int64_t kInlineAttentionWork = 1 << 16;
+
+std::size_t sz(std::int64_t n) { return static_cast<std::size_t>(n); }
+
+void grow(std::vector<float>& v, std::int64_t n) {
+  if (v.size() < sz(n)) v.resize(sz(n));
+}
+
+void add_bias(float* y, const std::vector<float>& bias, int rows) {
+  if (bias.empty()) return;
+  std::int64_t n = static_cast<std::int64_t>(bias.size());
+  for (int r = 0; r < rows; ++r) add(bias.data(), y + r * n, n);
+}
+
+}  // namespace
+
+KvCacheOptions default_kv_options(const KvCacheOptions& requested) {
+  KvCacheOptions o = requested;
+  if (o.capacity_tokens <= 0 && o.capacity_bytes == 0) o.capacity_tokens = 4096;
+  return o;
+}
+
+StageEngine::StageEngine(ModelFiles model, LayerRange layers, const EngineOptions& options)
+    : model_(std::move(model)),
+      weights_(bind_stage_weights(model_, layers)),
+      rope_(model_.config, weights_.rope_freq_factors),
+      kv_(layers.size(), model_.config.num_kv_heads, model_.config.head_dim,
+          default_kv_options(options.kv)),
+      pool_(options.threads) {}
+
+void StageEngine::validate(const StepInput& in, int tokens) const {
+  const LlamaConfig& c = model_.config;
+  if (in.chunks.empty()) fail("engine step: the batch has no chunks");
+  std::unordered_set<SequenceId> seen;
+  for (const SequenceChunk& ch : in.chunks) {
+    if (!seen.insert(ch.sequence).second) {
+      fail("engine step: sequence {} appears twice in one batch", ch.sequence);
+    }
+    if (ch.length <= 0) fail("engine step: sequence {} has a chunk of {} tokens", ch.sequence, ch.length);
+    int cached = kv_.length(ch.sequence);
+    if (!kv_.contains(ch.sequence) && ch.position != 0) {
+      fail("engine step: sequence {} is not in this stage's KV cache, so it must start at position 0, not {}",
+           ch.sequence, ch.position);
+    }
+    if (ch.position != cached) {
+      fail("engine step: sequence {} continues at position {} but {} tokens are cached", ch.sequence,
+           ch.position, cached);
+    }
+    if (static_cast<std::int64_t>(ch.position) + ch.length > c.max_position_embeddings) {
+      fail("engine step: sequence {} would reach {} tokens, beyond the model's context of {}", ch.sequence,
+           static_cast<std::int64_t>(ch.position) + ch.length, c.max_position_embeddings);
+    }
+  }
+  if (weights_.first) {
+    if (static_cast<int>(in.tokens.size()) != tokens) {
+      fail("engine step: {} token ids for chunks totalling {} tokens", in.tokens.size(), tokens);
+    }
+    for (std::int32_t id : in.tokens) {
+      if (id < 0 || id >= c.vocab_size) fail("engine step: token id {} is outside the vocabulary of {}", id, c.vocab_size);
+    }
+  } else if (in.hidden.size() != sz(tokens) * sz(c.hidden_size)) {
+    fail("engine step: {} hidden values for {} tokens of hidden size {}", in.hidden.size(), tokens,
+         c.hidden_size);
+  }
+}
+
+void StageEngine::prepare_positions(const StepInput& in, int tokens) {
+  int pairs = model_.config.head_dim / 2;
+  positions_.resize(sz(tokens));
+  seq_of_token_.resize(sz(tokens));
+  grow(rope_cos_, static_cast<std::int64_t>(tokens) * pairs);
+  grow(rope_sin_, static_cast<std::int64_t>(tokens) * pairs);
+  int t = 0;
+  for (const SequenceChunk& ch : in.chunks) {
+    for (int i = 0; i < ch.length; ++i, ++t) {
+      positions_[sz(t)] = ch.position + i;
+      seq_of_token_[sz(t)] = ch.sequence;
+      rope_.angles(ch.position + i, rope_cos_.data() + t * pairs, rope_sin_.data() + t * pairs);
+    }
+  }
+}
+
+void StageEngine::embed(std::span<const std::int32_t> tokens) {
+  const WeightMatrix& e = weights_.embedding;
+  int hidden = model_.config.hidden_size;
+  for (std::size_t t = 0; t < tokens.size(); ++t) {
+    convert_to_f32(e.dtype, e.data + sz(tokens[t]) * e.row_bytes, hidden, x_.data() + t * sz(hidden));
+  }
+}
+
+void StageEngine::write_kv(int index, int tokens) {
+  int kv_dim = model_.config.kv_dim();
+  for (int t = 0; t < tokens; ++t) {
+    SequenceId s = seq_of_token_[sz(t)];
+    int p = positions_[sz(t)];
+    std::copy_n(k_.data() + sz(t) * sz(kv_dim), kv_dim, kv_.key(index, s, p));
+    std::copy_n(v_.data() + sz(t) * sz(kv_dim), kv_dim, kv_.value(index, s, p));
+  }
+}
+
+// Causal (optionally windowed) attention of every token over its sequence's cached
+// positions, one task per (token, head), walking the block table.
+void StageEngine::attention(int index, int tokens) {
+  const LlamaConfig& c = model_.config;
+  const int hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
+  const int group = c.num_heads / c.num_kv_heads;
+  const int bt = kv_.block_tokens();
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  int longest = *std::max_element(positions_.begin(), positions_.begin() + tokens) + 1;
+  grow(scores_, static_cast<std::int64_t>(pool_.size()) * longest);
+  auto run_tasks = [&](int thread, std::int64_t begin, std::int64_t end) {
+    float* scores = scores_.data() + static_cast<std::ptrdiff_t>(thread) * longest;
+    for (std::int64_t task = begin; task < end; ++task) {
+      int t = static_cast<int>(task / c.num_heads), h = static_cast<int>(task % c.num_heads);
+      int g = h / group, p = positions_[sz(t)];
+      int lo = c.sliding_window > 0 ? std::max(0, p - c.sliding_window + 1) : 0;
+      const float* q = q_.data() + sz(t) * sz(q_dim) + sz(h) * sz(hd);
+      const auto& table = kv_.blocks(seq_of_token_[sz(t)]);
+      for (int j = lo; j <= p; ++j) {
+        const float* kp = kv_.key_block(index, table[sz(j / bt)]) + sz(j % bt) * sz(kv_dim) + sz(g) * sz(hd);
+        scores[j - lo] = dot(q, kp, hd) * scale;
+      }
+      softmax(scores, p - lo + 1);
+      float* out = attn_.data() + sz(t) * sz(q_dim) + sz(h) * sz(hd);
+      std::fill_n(out, hd, 0.0f);
+      for (int j = lo; j <= p; ++j) {
+        const float* vp = kv_.value_block(index, table[sz(j / bt)]) + sz(j % bt) * sz(kv_dim) + sz(g) * sz(hd);
+        axpy(scores[j - lo], vp, out, hd);
+      }
+    }
+  };
+  // Waking the other thread costs tens of microseconds: small steps run inline.
+  std::int64_t work = 0;
+  for (int t = 0; t < tokens; ++t) work += positions_[sz(t)] + 1;
+  work *= static_cast<std::int64_t>(c.num_heads) * hd;
+  std::int64_t tasks = static_cast<std::int64_t>(tokens) * c.num_heads;
+  if (work < kInlineAttentionWork) {
+    run_tasks(0, 0, tasks);
+  } else {
+    pool_.parallel_for_indexed(tasks, run_tasks);
+  }
+}
+
+void StageEngine::run_block(int index, int tokens) {
+  const LlamaConfig& c = model_.config;
+  const BlockWeights& b = weights_.blocks[sz(index)];
+  const int H = c.hidden_size, pairs = c.head_dim / 2;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  for (int t = 0; t < tokens; ++t) rms_norm(x_.data() + sz(t) * sz(H), b.attn_norm.data(), eps, H, h_.data() + sz(t) * sz(H));
+  matmul(b.q, h_.data(), tokens, q_.data(), pool_);
+  matmul(b.k, h_.data(), tokens, k_.data(), pool_);
+  matmul(b.v, h_.data(), tokens, v_.data(), pool_);
+  add_bias(q_.data(), b.q_bias, tokens);
+  add_bias(k_.data(), b.k_bias, tokens);
+  add_bias(v_.data(), b.v_bias, tokens);
+  for (int t = 0; t < tokens; ++t) {
+    const float* cs = rope_cos_.data() + sz(t) * sz(pairs);
+    const float* sn = rope_sin_.data() + sz(t) * sz(pairs);
+    rope_.rotate(q_.data() + sz(t) * sz(c.q_dim()), c.num_heads, cs, sn);
+    rope_.rotate(k_.data() + sz(t) * sz(c.kv_dim()), c.num_kv_heads, cs, sn);
+  }
+  write_kv(index, tokens);
+  attention(index, tokens);
+  matmul(b.o, attn_.data(), tokens, h_.data(), pool_);
+  add(h_.data(), x_.data(), static_cast<std::int64_t>(tokens) * H);
+  for (int t = 0; t < tokens; ++t) rms_norm(x_.data() + sz(t) * sz(H), b.ffn_norm.data(), eps, H, h_.data() + sz(t) * sz(H));
+  matmul(b.gate, h_.data(), tokens, gate_.data(), pool_);
+  matmul(b.up, h_.data(), tokens, up_.data(), pool_);
+  silu_mul(gate_.data(), up_.data(), static_cast<std::int64_t>(tokens) * c.intermediate_size, gate_.data());
+  matmul(b.down, gate_.data(), tokens, h_.data(), pool_);
+  add(h_.data(), x_.data(), static_cast<std::int64_t>(tokens) * H);
+}
+
+void StageEngine::output_logits(const StepInput& in, StepOutput& out) {
+  const LlamaConfig& c = model_.config;
+  const int H = c.hidden_size;
+  int rows = 0, t = 0;
+  for (const SequenceChunk& ch : in.chunks) {
+    t += ch.length;
+    if (!ch.want_logits) continue;
+    rms_norm(x_.data() + sz(t - 1) * sz(H), weights_.final_norm.data(), static_cast<float>(c.rms_norm_eps), H,
+             h_.data() + sz(rows) * sz(H));
+    ++rows;
+  }
+  out.logit_rows = rows;
+  if (rows == 0) return;
+  out.logits.resize(sz(rows) * sz(c.vocab_size));
+  matmul(weights_.lm_head, h_.data(), rows, out.logits.data(), pool_);
+}
+
+StepOutput StageEngine::step(const StepInput& in) {
+  const LlamaConfig& c = model_.config;
+  int tokens = 0;
+  for (const SequenceChunk& ch : in.chunks) tokens += std::max(0, ch.length);
+  validate(in, tokens);
+  std::vector<std::pair<SequenceId, int>> growth;
+  growth.reserve(in.chunks.size());
+  for (const SequenceChunk& ch : in.chunks) growth.emplace_back(ch.sequence, ch.position + ch.length);
+  kv_.reserve(growth);
+
+  const std::int64_t T = tokens;
+  grow(x_, T * c.hidden_size);
+  grow(h_, T * c.hidden_size);
+  grow(q_, T * c.q_dim());
+  grow(k_, T * c.kv_dim());
+  grow(v_, T * c.kv_dim());
+  grow(attn_, T * c.q_dim());
+  grow(gate_, T * c.intermediate_size);
+  grow(up_, T * c.intermediate_size);
+  prepare_positions(in, tokens);
+  if (weights_.first) {
+    embed(in.tokens);
+  } else {
+    std::copy(in.hidden.begin(), in.hidden.end(), x_.begin());
+  }
+  for (int i = 0; i < static_cast<int>(weights_.blocks.size()); ++i) run_block(i, tokens);
+  for (const auto& [id, len] : growth) kv_.set_length(id, len);
+
+  StepOutput out;
+  if (weights_.last) {
+    output_logits(in, out);
+  } else {
+    out.hidden.assign(x_.begin(), x_.begin() + T * c.hidden_size);
+  }
+  return out;
+}
+
+}  // namespace helix

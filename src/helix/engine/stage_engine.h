@@ -1,0 +1,72 @@
+// StageEngine: executes layers [a, b) of a LLaMA-family model on the CPU for a
+// mixed batch of sequences, keeping their keys and values in a paged KV cache.
+// The first stage (a = 0) embeds token ids; the last (b = L) applies the final
+// norm and the LM head and returns logits. A single stage holding [0, L) is the
+// whole model (helix generate).
+//
+// A step is validated completely before anything runs — unknown or duplicated
+// sequences, positions that do not continue the cache, token ids outside the
+// vocabulary, sequences past the context length, a KV cache that cannot hold the
+// step — and then applied whole. Weights stay in their stored dtype (see kernels/).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "helix/engine/kv_cache.h"
+#include "helix/engine/model_files.h"
+#include "helix/engine/rope.h"
+#include "helix/engine/stage_batch.h"
+#include "helix/engine/stage_weights.h"
+#include "helix/kernels/thread_pool.h"
+
+namespace helix {
+
+struct EngineOptions {
+  int threads = 2;             // compute threads, the caller's included
+  KvCacheOptions kv;           // defaults to 4096 tokens when neither capacity is set
+};
+
+class StageEngine {
+ public:
+  StageEngine(ModelFiles model, LayerRange layers, const EngineOptions& options = {});
+
+  const LlamaConfig& config() const { return model_.config; }
+  const ModelFiles& model() const { return model_; }
+  LayerRange layers() const { return weights_.layers; }
+  bool is_first() const { return weights_.first; }
+  bool is_last() const { return weights_.last; }
+  PagedKvCache& kv_cache() { return kv_; }
+  const PagedKvCache& kv_cache() const { return kv_; }
+
+  // Runs one step. Throws Error (KvCacheFull when out of KV blocks) without
+  // changing any state when the input is invalid.
+  StepOutput step(const StepInput& input);
+  // Frees a finished sequence's KV blocks.
+  void release(SequenceId id) { kv_.release(id); }
+
+ private:
+  void validate(const StepInput& input, int tokens) const;
+  void prepare_positions(const StepInput& input, int tokens);
+  void embed(std::span<const std::int32_t> tokens);
+  void run_block(int index, int tokens);
+  void attention(int index, int tokens);
+  void write_kv(int index, int tokens);
+  void output_logits(const StepInput& input, StepOutput& out);
+
+  ModelFiles model_;
+  StageWeights weights_;
+  Rope rope_;
+  PagedKvCache kv_;
+  ThreadPool pool_;
+  // Per-step scratch, grown as needed and reused.
+  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_cos_, rope_sin_;
+  std::vector<float> scores_;  // per thread: max context floats
+  std::vector<int> positions_, chunk_of_token_;
+  std::vector<SequenceId> seq_of_token_;
+};
+
+// The KV options a stage gets when the caller set no capacity.
+KvCacheOptions default_kv_options(const KvCacheOptions& requested);
+
+}  // namespace helix

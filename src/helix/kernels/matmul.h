@@ -1,0 +1,43 @@
+// matmul: y = x Wᵀ for one Linear layer, with W in its file dtype (F32, F16, BF16, Q8_0).
+//
+// y[i][j] = sum_k x[i][k] * W[j][k] for i < m, j < w.rows; x is m x w.cols row-major
+// f32, y is m x w.rows (contiguous). Weights stay in their dtype: widening and Q8_0
+// dequantisation happen inside the kernel. Activations and results are f32 and
+// accumulate in f32.
+//
+// Two strategies, chosen by m (matmul_strategy):
+//  * Streaming (small m, decode): memory-bound. Each weight row is read once and
+//    dotted against all m activation rows, several rows at a time with independent
+//    accumulators; the rows are split across the pool.
+//  * TiledGemm (large m, prefill): compute-bound. Each thread takes a contiguous
+//    share of the weight rows, decodes a tile of them to f32 into its own scratch
+//    buffer and multiplies it with single-threaded OpenBLAS sgemm (F32 weights are
+//    used in place). matmul sets OpenBLAS to one thread (it parallelises through the
+//    pool instead), so it leaves openblas_set_num_threads(1) behind.
+// Both run the AVX2 kernels or the scalar ones as active_kernel_isa() says.
+//
+// Thread-safety: concurrent calls are fine on different pools. No allocation once a
+// thread's scratch has grown to the largest tile asked for.
+#pragma once
+
+#include <cstdint>
+
+#include "helix/kernels/thread_pool.h"
+#include "helix/kernels/weight_matrix.h"
+
+namespace helix {
+
+enum class MatmulStrategy { Streaming, TiledGemm };
+
+// What matmul(w, x, m, y, pool) uses for m activation rows.
+MatmulStrategy matmul_strategy(const WeightMatrix& w, std::int64_t m);
+
+// Throws Error for m < 0, null x / y with m > 0, or a WeightMatrix that make() would
+// not have built (its row_bytes not matching dtype and cols). m == 0 does nothing.
+void matmul(const WeightMatrix& w, const float* x, std::int64_t m, float* y, ThreadPool& pool);
+// Same, with the strategy forced (tests check both on every shape; the benchmark
+// measures the crossover).
+void matmul(const WeightMatrix& w, const float* x, std::int64_t m, float* y, ThreadPool& pool,
+            MatmulStrategy strategy);
+
+}  // namespace helix

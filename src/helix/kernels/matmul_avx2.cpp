@@ -1,0 +1,280 @@
+// AVX2 + FMA + F16C matmul kernels. Every function that uses the intrinsics carries
+// the target attribute (no per-file -m flags: those would leak AVX2 into inline
+// std:: code shared with the rest of the program). Called only after
+// active_kernel_isa() said Avx2.
+//
+// Decode tile: R weight rows x M activation rows. Per 8 columns the R rows are
+// loaded and widened to f32 once (BF16: zero-extend + shift by 16; F16: vcvtph2ps;
+// Q8_0: sign-extend, convert, and the block scale applied once per block) and fed
+// to R*M independent FMA accumulators, so the loads of the weight stream dominate.
+#include "helix/kernels/matmul_kernels.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "helix/core/error.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define HELIX_AVX2 __attribute__((target("avx2,fma,f16c")))
+
+namespace helix::kernels_detail {
+namespace {
+
+// Activation rows per tile: m is processed in chunks of at most this many.
+constexpr int kMaxTileM = 4;
+// Weight rows per block: all m-chunks run over one block before the next, so a block
+// is read from memory once and from cache for the other chunks.
+constexpr std::int64_t kRowBlock = 16;
+
+// Weight rows per tile for M activation rows: enough independent accumulators to
+// hide the FMA latency, few enough to stay in the 16 ymm registers.
+constexpr int tile_rows(int m) { return m == 1 ? 8 : m == 2 ? 4 : 2; }
+
+template <DType D>
+constexpr std::size_t kElementBytes = D == DType::F32 ? 4 : 2;
+
+HELIX_AVX2 inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+inline std::uint16_t load_u16(const std::byte* p) {
+  std::uint16_t v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+// 8 consecutive weights at p, widened to f32.
+template <DType D>
+HELIX_AVX2 inline __m256 load8(const std::byte* p) {
+  if constexpr (D == DType::F32) {
+    return _mm256_loadu_ps(reinterpret_cast<const float*>(p));
+  } else if constexpr (D == DType::F16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else {
+    __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+  }
+}
+
+// One weight (for the column tail).
+template <DType D>
+HELIX_AVX2 inline float load1(const std::byte* p) {
+  if constexpr (D == DType::F32) {
+    float v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  } else if constexpr (D == DType::F16) {
+    return _cvtsh_ss(load_u16(p));
+  } else {
+    std::uint32_t bits = static_cast<std::uint32_t>(load_u16(p)) << 16;
+    float v;
+    std::memcpy(&v, &bits, sizeof v);
+    return v;
+  }
+}
+
+// Software prefetch of the next tile while the current one is computed. The rows of a
+// tile are contiguous in memory and so are consecutive tiles, so the next tile is the
+// `R * row_bytes` bytes after the current one; it is fetched into L2 at the rate the
+// current tile is consumed, one tile (tens of KiB) ahead. Short rows (8 KiB for 4096
+// BF16) are too short for the hardware prefetcher to ramp up on each of R streams.
+class TilePrefetcher {
+ public:
+  // [begin, end): the bytes to fetch (end bounds them to this thread's rows); begin
+  // null: no prefetching (the tile was already read by an earlier m-chunk).
+  TilePrefetcher(const std::byte* begin, const std::byte* end, std::size_t tile_bytes, std::int64_t steps)
+      : next_(begin), end_(begin ? std::min(end, begin + tile_bytes) : nullptr),
+        per_step_(steps > 0 ? (tile_bytes + static_cast<std::size_t>(steps) - 1) / static_cast<std::size_t>(steps) : 0) {}
+  // Called once per step of the tile's column loop.
+  void step() {
+    const std::byte* target = std::min(end_, next_ + per_step_);
+    for (; next_ < target; next_ += 64) __builtin_prefetch(next_, 0, 2);
+  }
+
+ private:
+  const std::byte* next_;
+  const std::byte* end_;
+  std::size_t per_step_;
+};
+
+// y[i * ldy + r] = row r of w (at w0, row_bytes apart) . x row i, for r < R, i < M.
+template <DType D, int R, int M>
+HELIX_AVX2 void dense_tile(const std::byte* w0, std::size_t row_bytes, std::int64_t cols, const float* x,
+                           float* y, std::int64_t ldy, const std::byte* prefetch_end) {
+  constexpr std::size_t E = kElementBytes<D>;
+  __m256 acc[R][M];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) acc[r][i] = _mm256_setzero_ps();
+
+  const std::int64_t cols8 = cols & ~std::int64_t{7};
+  TilePrefetcher prefetcher(prefetch_end ? w0 + R * row_bytes : nullptr, prefetch_end, R * row_bytes, cols8 / 8);
+  for (std::int64_t k = 0; k < cols8; k += 8) {
+    prefetcher.step();
+    __m256 xv[M];
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) xv[i] = _mm256_loadu_ps(x + i * cols + k);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      __m256 wv = load8<D>(w0 + r * row_bytes + static_cast<std::size_t>(k) * E);
+#pragma GCC unroll 4
+      for (int i = 0; i < M; ++i) acc[r][i] = _mm256_fmadd_ps(wv, xv[i], acc[r][i]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    const std::byte* row = w0 + r * row_bytes;
+    for (int i = 0; i < M; ++i) {
+      float sum = hsum(acc[r][i]);
+      for (std::int64_t k = cols8; k < cols; ++k) sum += load1<D>(row + static_cast<std::size_t>(k) * E) * x[i * cols + k];
+      y[i * ldy + r] = sum;
+    }
+  }
+}
+
+// 8 quants at p as f32 (not yet scaled).
+HELIX_AVX2 inline __m256 load8_q8(const std::int8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+
+// Q8_0 version of dense_tile. Per block and row, the 32 products are summed
+// unscaled, then scaled once into the accumulator.
+template <int R, int M>
+HELIX_AVX2 void q8_tile(const std::byte* w0, std::size_t row_bytes, std::int64_t cols, const float* x, float* y,
+                        std::int64_t ldy, const std::byte* prefetch_end) {
+  __m256 acc[R][M];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) acc[r][i] = _mm256_setzero_ps();
+
+  const std::int64_t blocks = cols / kQ8BlockElements;
+  TilePrefetcher prefetcher(prefetch_end ? w0 + R * row_bytes : nullptr, prefetch_end, R * row_bytes, blocks);
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    prefetcher.step();
+    const float* xb = x + b * kQ8BlockElements;
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const std::byte* block = w0 + r * row_bytes + static_cast<std::size_t>(b) * sizeof(BlockQ8_0);
+      const auto* qs = reinterpret_cast<const std::int8_t*>(block + offsetof(BlockQ8_0, qs));
+      __m256 scale = _mm256_set1_ps(_cvtsh_ss(load_u16(block)));
+      __m256 w = load8_q8(qs);
+      __m256 part[M];
+#pragma GCC unroll 4
+      for (int i = 0; i < M; ++i) part[i] = _mm256_mul_ps(w, _mm256_loadu_ps(xb + i * cols));
+#pragma GCC unroll 4
+      for (int s = 1; s < 4; ++s) {
+        w = load8_q8(qs + 8 * s);
+#pragma GCC unroll 4
+        for (int i = 0; i < M; ++i) part[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xb + i * cols + 8 * s), part[i]);
+      }
+#pragma GCC unroll 4
+      for (int i = 0; i < M; ++i) acc[r][i] = _mm256_fmadd_ps(part[i], scale, acc[r][i]);
+    }
+  }
+  for (int r = 0; r < R; ++r)
+    for (int i = 0; i < M; ++i) y[i * ldy + r] = hsum(acc[r][i]);
+}
+
+template <DType D, int R, int M>
+HELIX_AVX2 void tile(const WeightMatrix& w, std::int64_t row, const float* x, float* y,
+                     const std::byte* prefetch_end) {
+  if constexpr (D == DType::Q8_0) {
+    q8_tile<R, M>(w.row(row), w.row_bytes, w.cols, x, y + row, w.rows, prefetch_end);
+  } else {
+    dense_tile<D, R, M>(w.row(row), w.row_bytes, w.cols, x, y + row, w.rows, prefetch_end);
+  }
+}
+
+// Rows [row_begin, row_end) against M activation rows. prefetch_end: where this
+// thread's rows end (null: the rows are already in cache, do not prefetch).
+template <DType D, int M>
+HELIX_AVX2 void rows_against(const WeightMatrix& w, const float* x, float* y, std::int64_t row_begin,
+                             std::int64_t row_end, const std::byte* prefetch_end) {
+  constexpr int R = tile_rows(M);
+  std::int64_t r = row_begin;
+  for (; r + R <= row_end; r += R) tile<D, R, M>(w, r, x, y, prefetch_end);
+  for (; r < row_end; ++r) tile<D, 1, M>(w, r, x, y, prefetch_end);
+}
+
+template <DType D>
+HELIX_AVX2 void gemv_rows_typed(const WeightMatrix& w, const float* x, std::int64_t m, float* y,
+                                std::int64_t row_begin, std::int64_t row_end) {
+  const std::byte* rows_end = w.row(row_end);
+  for (std::int64_t block = row_begin; block < row_end; block += kRowBlock) {
+    std::int64_t block_end = std::min(row_end, block + kRowBlock);
+    for (std::int64_t i = 0; i < m; i += kMaxTileM) {
+      const float* xi = x + i * w.cols;
+      float* yi = y + i * w.rows;
+      const std::byte* prefetch_end = i == 0 ? rows_end : nullptr;  // later chunks hit the cache
+      switch (std::min<std::int64_t>(kMaxTileM, m - i)) {
+        case 1: rows_against<D, 1>(w, xi, yi, block, block_end, prefetch_end); break;
+        case 2: rows_against<D, 2>(w, xi, yi, block, block_end, prefetch_end); break;
+        case 3: rows_against<D, 3>(w, xi, yi, block, block_end, prefetch_end); break;
+        default: rows_against<D, 4>(w, xi, yi, block, block_end, prefetch_end); break;
+      }
+    }
+  }
+}
+
+template <DType D>
+HELIX_AVX2 void convert_dense(const std::byte* src, std::int64_t n, float* out) {
+  constexpr std::size_t E = kElementBytes<D>;
+  std::int64_t k = 0;
+  for (; k + 8 <= n; k += 8) _mm256_storeu_ps(out + k, load8<D>(src + static_cast<std::size_t>(k) * E));
+  for (; k < n; ++k) out[k] = load1<D>(src + static_cast<std::size_t>(k) * E);
+}
+
+HELIX_AVX2 void convert_q8(const std::byte* src, std::int64_t blocks, float* out) {
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    const std::byte* block = src + static_cast<std::size_t>(b) * sizeof(BlockQ8_0);
+    const auto* qs = reinterpret_cast<const std::int8_t*>(block + offsetof(BlockQ8_0, qs));
+    __m256 scale = _mm256_set1_ps(_cvtsh_ss(load_u16(block)));
+    float* o = out + b * kQ8BlockElements;
+    for (int s = 0; s < 4; ++s) _mm256_storeu_ps(o + 8 * s, _mm256_mul_ps(load8_q8(qs + 8 * s), scale));
+  }
+}
+
+}  // namespace
+
+HELIX_AVX2 void gemv_rows_avx2(const WeightMatrix& w, const float* x, std::int64_t m, float* y,
+                               std::int64_t row_begin, std::int64_t row_end) {
+  switch (w.dtype) {
+    case DType::F32: gemv_rows_typed<DType::F32>(w, x, m, y, row_begin, row_end); return;
+    case DType::F16: gemv_rows_typed<DType::F16>(w, x, m, y, row_begin, row_end); return;
+    case DType::BF16: gemv_rows_typed<DType::BF16>(w, x, m, y, row_begin, row_end); return;
+    case DType::Q8_0: gemv_rows_typed<DType::Q8_0>(w, x, m, y, row_begin, row_end); return;
+  }
+}
+
+HELIX_AVX2 void convert_rows_avx2(const WeightMatrix& w, std::int64_t row_begin, std::int64_t count, float* out) {
+  const std::byte* src = w.row(row_begin);
+  std::int64_t n = count * w.cols;
+  switch (w.dtype) {
+    case DType::F32: convert_dense<DType::F32>(src, n, out); return;
+    case DType::F16: convert_dense<DType::F16>(src, n, out); return;
+    case DType::BF16: convert_dense<DType::BF16>(src, n, out); return;
+    case DType::Q8_0: convert_q8(src, n / kQ8BlockElements, out); return;
+  }
+}
+
+}  // namespace helix::kernels_detail
+
+#else  // not x86: active_kernel_isa() never picks Avx2 here
+
+namespace helix::kernels_detail {
+
+void gemv_rows_avx2(const WeightMatrix&, const float*, std::int64_t, float*, std::int64_t, std::int64_t) {
+  fail("matmul: the AVX2 kernels are not built for this CPU architecture");
+}
+void convert_rows_avx2(const WeightMatrix&, std::int64_t, std::int64_t, float*) {
+  fail("matmul: the AVX2 kernels are not built for this CPU architecture");
+}
+
+}  // namespace helix::kernels_detail
+
+#endif

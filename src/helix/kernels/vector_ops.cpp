@@ -1,0 +1,89 @@
+// Dispatch between the AVX2 kernels and the portable loops below (the reference).
+#include "helix/kernels/vector_ops.h"
+
+#include <cmath>
+
+#include "helix/core/error.h"
+#include "helix/kernels/cpu_features.h"
+#include "helix/kernels/vector_ops_kernels.h"
+
+namespace helix {
+namespace {
+
+namespace kd = kernels_detail;
+
+bool use_avx2() { return active_kernel_isa() == KernelIsa::Avx2; }
+
+void check_length(const char* op, std::int64_t n) {
+  if (n < 0) fail("{}: length n must be >= 0, got {}", op, n);
+}
+
+float dot_scalar(const float* a, const float* b, std::int64_t n) {
+  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+  std::int64_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += a[k] * b[k];
+    s1 += a[k + 1] * b[k + 1];
+    s2 += a[k + 2] * b[k + 2];
+    s3 += a[k + 3] * b[k + 3];
+  }
+  for (; k < n; ++k) s0 += a[k] * b[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
+void softmax_scalar(float* x, std::int64_t n) {
+  float max = x[0];
+  for (std::int64_t k = 1; k < n; ++k) max = std::fmax(max, x[k]);
+  double sum = 0.0;  // one running sum over many terms: double keeps it exact enough
+  for (std::int64_t k = 0; k < n; ++k) {
+    x[k] = std::exp(x[k] - max);
+    sum += x[k];
+  }
+  auto inv = static_cast<float>(1.0 / sum);
+  for (std::int64_t k = 0; k < n; ++k) x[k] *= inv;
+}
+
+}  // namespace
+
+float dot(const float* a, const float* b, std::int64_t n) {
+  check_length("dot", n);
+  return use_avx2() ? kd::dot_avx2(a, b, n) : dot_scalar(a, b, n);
+}
+
+void axpy(float a, const float* x, float* y, std::int64_t n) {
+  check_length("axpy", n);
+  if (use_avx2()) return kd::axpy_avx2(a, x, y, n);
+  for (std::int64_t k = 0; k < n; ++k) y[k] += a * x[k];
+}
+
+void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, float* out) {
+  check_length("rms_norm", n);
+  if (n == 0) return;
+  if (!(eps >= 0.0f)) fail("rms_norm: eps must be >= 0, got {}", eps);
+  bool avx2 = use_avx2();
+  float sum_squares = avx2 ? kd::sum_squares_avx2(x, n) : dot_scalar(x, x, n);
+  float scale = 1.0f / std::sqrt(sum_squares / static_cast<float>(n) + eps);
+  if (avx2) return kd::scale_mul_avx2(x, scale, weight, n, out);
+  for (std::int64_t k = 0; k < n; ++k) out[k] = x[k] * scale * weight[k];
+}
+
+void silu_mul(const float* gate, const float* up, std::int64_t n, float* out) {
+  check_length("silu_mul", n);
+  if (use_avx2()) return kd::silu_mul_avx2(gate, up, n, out);
+  for (std::int64_t k = 0; k < n; ++k) out[k] = gate[k] / (1.0f + std::exp(-gate[k])) * up[k];
+}
+
+void softmax(float* x, std::int64_t n) {
+  check_length("softmax", n);
+  if (n == 0) return;
+  if (use_avx2()) return kd::softmax_avx2(x, n);
+  softmax_scalar(x, n);
+}
+
+void add(const float* x, float* y, std::int64_t n) {
+  check_length("add", n);
+  if (use_avx2()) return kd::add_avx2(x, y, n);
+  for (std::int64_t k = 0; k < n; ++k) y[k] += x[k];
+}
+
+}  // namespace helix

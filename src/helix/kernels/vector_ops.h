@@ -1,0 +1,27 @@
+// Vector operations on f32 arrays for the engine's norms, activations and attention.
+//
+// Each has an AVX2+FMA kernel and a portable one, chosen per call by
+// active_kernel_isa() (cpu_features.h); they agree within float rounding (the AVX2
+// exp is a polynomial with relative error below 2e-7). Sums are accumulated in f32
+// over several lanes. Pointers need only float alignment; in-place use is allowed
+// where the output is one of the inputs (out == x, out == gate, out == up).
+#pragma once
+
+#include <cstdint>
+
+namespace helix {
+
+// sum_k a[k] * b[k].
+float dot(const float* a, const float* b, std::int64_t n);
+// y += a * x.
+void axpy(float a, const float* x, float* y, std::int64_t n);
+// out = x / sqrt(mean(x^2) + eps) * weight (LLaMA RMSNorm).
+void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, float* out);
+// out = gate * sigmoid(gate) * up (SwiGLU's SiLU(gate) * up).
+void silu_mul(const float* gate, const float* up, std::int64_t n, float* out);
+// In place: x = exp(x - max x) / sum. Stable for large inputs; n == 0 does nothing.
+void softmax(float* x, std::int64_t n);
+// y += x.
+void add(const float* x, float* y, std::int64_t n);
+
+}  // namespace helix

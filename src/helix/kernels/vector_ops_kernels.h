@@ -1,0 +1,20 @@
+// The per-ISA vector-op kernels behind vector_ops.h (internal to the kernels module):
+// vector_ops_avx2.cpp (target attributes; called only when the CPU has AVX2+FMA)
+// and the portable ones in vector_ops.cpp. Arguments are already checked.
+#pragma once
+
+#include <cstdint>
+
+namespace helix::kernels_detail {
+
+float dot_avx2(const float* a, const float* b, std::int64_t n);
+void axpy_avx2(float a, const float* x, float* y, std::int64_t n);
+// sum_k x[k]^2.
+float sum_squares_avx2(const float* x, std::int64_t n);
+// out = x * scale * weight.
+void scale_mul_avx2(const float* x, float scale, const float* weight, std::int64_t n, float* out);
+void silu_mul_avx2(const float* gate, const float* up, std::int64_t n, float* out);
+void softmax_avx2(float* x, std::int64_t n);
+void add_avx2(const float* x, float* y, std::int64_t n);
+
+}  // namespace helix::kernels_detail

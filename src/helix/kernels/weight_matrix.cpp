@@ -1,0 +1,28 @@
+#include "helix/kernels/weight_matrix.h"
+
+#include "helix/core/error.h"
+
+namespace helix {
+
+WeightMatrix WeightMatrix::make(DType dtype, std::int64_t rows, std::int64_t cols, const std::byte* data) {
+  if (rows < 1) fail("WeightMatrix ({}): rows must be >= 1, got {}", dtype_name(dtype), rows);
+  if (cols < 1) fail("WeightMatrix ({}): cols must be >= 1, got {}", dtype_name(dtype), cols);
+  if (dtype == DType::Q8_0 && cols % kQ8BlockElements != 0) {
+    fail("WeightMatrix (Q8_0): cols must be a multiple of {} (one block per 32 inputs), got {}",
+         kQ8BlockElements, cols);
+  }
+  if (data == nullptr) fail("WeightMatrix ({}, {} x {}): data is null", dtype_name(dtype), rows, cols);
+  WeightMatrix w;
+  w.dtype = dtype;
+  w.rows = rows;
+  w.cols = cols;
+  w.data = data;
+  w.row_bytes = dtype_row_bytes(dtype, cols);
+  // The whole matrix must be addressable too (row_bytes * rows without overflow).
+  if (static_cast<std::size_t>(rows) > static_cast<std::size_t>(-1) / w.row_bytes) {
+    fail("WeightMatrix ({}): {} rows of {} bytes do not fit in memory", dtype_name(dtype), rows, w.row_bytes);
+  }
+  return w;
+}
+
+}  // namespace helix

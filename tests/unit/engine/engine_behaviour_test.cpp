@@ -1,0 +1,188 @@
+// What the engine refuses, what it frees, what it loads, and how much it touches.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "helix/engine/generator.h"
+#include "helix/engine/random_model.h"
+#include "helix/engine/stage_engine.h"
+#include "support/test_support.h"
+
+namespace helix {
+namespace {
+
+using test::TempDir;
+
+std::filesystem::path tiny_model(const TempDir& dir, DType dtype = DType::F32) {
+  RandomModelOptions o;
+  o.config = random_model_preset("tiny");
+  o.dtype = dtype;
+  auto out = dir.path() / "tiny";
+  write_random_model(o, out);
+  return out;
+}
+
+StageEngine engine(const std::filesystem::path& p, std::int64_t kv_tokens = 256, LayerRange r = {0, 4}) {
+  EngineOptions o;
+  o.kv.capacity_tokens = kv_tokens;
+  return StageEngine(open_model(p), r, o);
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+StepInput prefill(SequenceId id, const std::vector<int>& tokens, int position = 0) {
+  StepInput in;
+  in.chunks = {{id, position, static_cast<int>(tokens.size()), true}};
+  in.tokens = tokens;
+  return in;
+}
+
+TEST(EngineStep, RefusesInvalidBatchesWithoutChangingState) {
+  TempDir dir;
+  StageEngine e = engine(tiny_model(dir));
+  std::vector<int> t = {1, 2, 3};
+  e.step(prefill(1, t));
+  EXPECT_NE(error_of([&] { e.step(prefill(1, t, 5)); }).find("continues at position 5 but 3 tokens are cached"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { e.step(prefill(2, t, 4)); }).find("must start at position 0"), std::string::npos);
+  std::vector<int> bad = {1, 999};
+  EXPECT_NE(error_of([&] { e.step(prefill(3, bad)); }).find("token id 999 is outside the vocabulary of 384"),
+            std::string::npos);
+  StepInput dup;
+  std::vector<int> two = {1, 2};
+  dup.chunks = {{4, 0, 1, true}, {4, 1, 1, true}};
+  dup.tokens = two;
+  EXPECT_NE(error_of([&] { e.step(dup); }).find("appears twice"), std::string::npos);
+  StepInput wrong_count = prefill(5, t);
+  wrong_count.chunks[0].length = 2;
+  EXPECT_NE(error_of([&] { e.step(wrong_count); }).find("3 token ids for chunks totalling 2"), std::string::npos);
+  std::vector<int> long_prompt(600, 1);  // context is 512
+  EXPECT_NE(error_of([&] { e.step(prefill(6, long_prompt)); }).find("beyond the model's context of 512"),
+            std::string::npos);
+  EXPECT_EQ(e.kv_cache().num_sequences(), 1u);
+  EXPECT_EQ(e.kv_cache().length(1), 3);
+}
+
+TEST(EngineStep, FullKvCacheRefusesTheStepAndReleaseMakesRoom) {
+  TempDir dir;
+  StageEngine e = engine(tiny_model(dir), 64);  // 4 blocks of 16
+  std::vector<int> a(40, 3), b(30, 4);
+  e.step(prefill(1, a));  // 3 blocks
+  std::int64_t free_before = e.kv_cache().free_blocks();
+  EXPECT_THROW(e.step(prefill(2, b)), KvCacheFull);
+  EXPECT_EQ(e.kv_cache().free_blocks(), free_before);
+  EXPECT_FALSE(e.kv_cache().contains(2));
+  e.release(1);
+  EXPECT_NO_THROW(e.step(prefill(2, b)));
+}
+
+TEST(EngineStep, MiddleStageChecksTheHiddenStateSize) {
+  TempDir dir;
+  StageEngine mid = engine(tiny_model(dir), 64, {1, 3});
+  StepInput in;
+  std::vector<float> hidden(2 * 64 + 1, 0.5f);
+  in.chunks = {{1, 0, 2, false}};
+  in.hidden = hidden;
+  EXPECT_NE(error_of([&] { mid.step(in); }).find("129 hidden values for 2 tokens of hidden size 64"),
+            std::string::npos);
+}
+
+TEST(Generator, StopsAtMaxTokensOrAStopTokenAndFreesItsBlocks) {
+  TempDir dir;
+  StageEngine e = engine(tiny_model(dir, DType::BF16));
+  Generator g(e);
+  SamplingParams p;
+  p.max_tokens = 12;
+  std::vector<int> prompt = {382, 10, 20, 30};
+  GenerationResult r = g.generate(prompt, p);
+  EXPECT_EQ(r.tokens.size(), 12u);
+  EXPECT_EQ(r.finish_reason, "length");
+  EXPECT_EQ(e.kv_cache().num_sequences(), 0u);
+  GenerationResult again = g.generate(prompt, p);
+  EXPECT_EQ(again.tokens, r.tokens);  // greedy is deterministic
+  // Make the 5th generated token a stop token: generation ends before it.
+  p.stop_tokens = {r.tokens[4]};
+  std::size_t first = static_cast<std::size_t>(std::find(r.tokens.begin(), r.tokens.end(), r.tokens[4]) - r.tokens.begin());
+  GenerationResult stopped = g.generate(prompt, p);
+  EXPECT_EQ(stopped.finish_reason, "stop");
+  EXPECT_EQ(stopped.tokens, std::vector<int>(r.tokens.begin(), r.tokens.begin() + static_cast<std::ptrdiff_t>(first)));
+  int seen = 0;
+  GenerationResult cancelled = g.generate(prompt, SamplingParams{}, [&](int) { return ++seen < 3; });
+  EXPECT_EQ(cancelled.finish_reason, "cancelled");
+  EXPECT_EQ(cancelled.tokens.size(), 3u);
+}
+
+TEST(EngineLoading, AStageTouchesOnlyItsOwnLayers) {
+  TempDir dir;
+  RandomModelOptions o;
+  o.config = random_model_preset("small");  // 8 layers of ~3.4 MB (F32) each
+  o.dtype = DType::F32;
+  write_random_model(o, dir.path() / "small");
+  ModelFiles files = open_model(dir.path() / "small");
+  std::size_t file_bytes = files.store->file_bytes();
+  auto store = files.store;
+  {
+    EngineOptions eo;
+    eo.kv.capacity_tokens = 64;
+    StageEngine mid(std::move(files), {2, 4}, eo);
+    StepInput in;
+    std::vector<float> hidden(8 * 512, 0.1f);
+    in.chunks = {{1, 0, 8, false}};
+    in.hidden = hidden;
+    mid.step(in);
+    std::size_t resident = resident_bytes(*store);
+    if (resident == 0) GTEST_SKIP() << "/proc/self/smaps not readable";
+    std::size_t layer_bytes = 0;
+    for (int l = 2; l < 4; ++l) {
+      for (const auto& name : store->names()) {
+        if (name.starts_with("model.layers." + std::to_string(l) + ".")) layer_bytes += store->at(name).nbytes;
+      }
+    }
+    // Its two layers (plus page rounding and the header), far below the file.
+    EXPECT_GE(resident, layer_bytes);
+    EXPECT_LT(resident, layer_bytes + 256 * 1024) << "file " << file_bytes;
+    EXPECT_LT(resident * 3, file_bytes);
+  }
+}
+
+TEST(EngineLoading, BrokenFilesGiveErrorsNamingTheProblem) {
+  TempDir dir;
+  auto good = tiny_model(dir);
+  // Truncated weights.
+  auto cut = dir.path() / "cut";
+  std::filesystem::copy(good, cut);
+  std::filesystem::resize_file(cut / "model.safetensors", 1000);
+  EXPECT_NE(error_of([&] { open_model(cut); }).find("model.safetensors"), std::string::npos);
+  // A config that disagrees with the tensors.
+  auto wrong = dir.path() / "wrong";
+  std::filesystem::copy(good, wrong);
+  nlohmann::json c = nlohmann::json::parse(test::read_file(wrong / "config.json"));
+  c["intermediate_size"] = 200;
+  std::ofstream(wrong / "config.json") << c.dump();
+  std::string msg = error_of([&] { engine(wrong); });
+  EXPECT_NE(msg.find("model.layers.0.mlp.gate_proj.weight' has shape [192, 64], expected [200, 64]"), std::string::npos)
+      << msg;
+  // Unsupported architecture options are refused, not ignored.
+  c["intermediate_size"] = 192;
+  c["hidden_act"] = "gelu";
+  std::ofstream(wrong / "config.json") << c.dump();
+  EXPECT_NE(error_of([&] { open_model(wrong); }).find("hidden_act 'gelu'"), std::string::npos);
+  c["hidden_act"] = "silu";
+  c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4}};
+  std::ofstream(wrong / "config.json") << c.dump();
+  EXPECT_NE(error_of([&] { open_model(wrong); }).find("rope type 'yarn' is not supported"), std::string::npos);
+  EXPECT_NE(error_of([&] { open_model(dir.path() / "nothing"); }).find("no such model"), std::string::npos);
+  EXPECT_NE(error_of([&] { engine(good, 256, {2, 7}); }).find("layer range [2, 7)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace helix

@@ -1,0 +1,28 @@
+// Test helper: the kernel ISAs this CPU can run, and an RAII scope that forces one.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "helix/kernels/cpu_features.h"
+
+namespace helix::test {
+
+// "scalar" always; "avx2" when the CPU has AVX2 + FMA + F16C.
+inline std::vector<std::string> runnable_isas() {
+  const CpuFeatures& f = cpu_features();
+  std::vector<std::string> isas{"scalar"};
+  if (f.avx2 && f.fma && f.f16c) isas.push_back("avx2");
+  return isas;
+}
+
+// Forces `isa` for its lifetime, then returns to the default choice.
+class KernelIsaScope {
+ public:
+  explicit KernelIsaScope(const std::string& isa) { override_kernel_isa(isa); }
+  ~KernelIsaScope() { override_kernel_isa(""); }
+  KernelIsaScope(const KernelIsaScope&) = delete;
+  KernelIsaScope& operator=(const KernelIsaScope&) = delete;
+};
+
+}  // namespace helix::test

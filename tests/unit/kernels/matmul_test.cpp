@@ -1,0 +1,230 @@
+#include "helix/kernels/matmul.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "helix/core/error.h"
+#include "kernel_isa_scope.h"
+
+namespace helix {
+namespace {
+
+using test::KernelIsaScope;
+
+// A weight matrix in `dtype` built from random values, stored `offset` bytes into its
+// buffer (mmap'd weights are not aligned), with its dequantised f32 copy.
+struct TestWeights {
+  std::vector<std::byte> storage;
+  std::vector<float> dequantised;  // rows x cols, what the kernels must multiply by
+  WeightMatrix w;
+};
+
+TestWeights make_weights(DType dtype, std::int64_t rows, std::int64_t cols, std::size_t offset, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> value(-1.0f, 1.0f);
+  std::vector<float> f32(static_cast<std::size_t>(rows * cols));
+  for (float& v : f32) v = value(rng);
+  TestWeights t;
+  std::size_t bytes = dtype_row_bytes(dtype, cols) * static_cast<std::size_t>(rows);
+  t.storage.resize(bytes + offset);
+  convert_from_f32(dtype, f32.data(), rows * cols, t.storage.data() + offset);
+  t.dequantised.resize(f32.size());
+  convert_to_f32(dtype, t.storage.data() + offset, rows * cols, t.dequantised.data());
+  t.w = WeightMatrix::make(dtype, rows, cols, t.storage.data() + offset);
+  return t;
+}
+
+std::vector<float> random_activations(std::int64_t count, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> value(0.0f, 1.0f);
+  std::vector<float> x(static_cast<std::size_t>(count));
+  for (float& v : x) v = value(rng);
+  return x;
+}
+
+// y = x Wᵀ accumulated in double from the dequantised weights.
+std::vector<double> reference(const TestWeights& t, const float* x, std::int64_t m) {
+  std::int64_t rows = t.w.rows, cols = t.w.cols;
+  std::vector<double> y(static_cast<std::size_t>(m * rows));
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < rows; ++j) {
+      double sum = 0.0;
+      for (std::int64_t k = 0; k < cols; ++k)
+        sum += static_cast<double>(x[i * cols + k]) * t.dequantised[static_cast<std::size_t>(j * cols + k)];
+      y[static_cast<std::size_t>(i * rows + j)] = sum;
+    }
+  return y;
+}
+
+// max |y - ref| / max |ref|.
+double relative_error(const std::vector<float>& y, const std::vector<double>& ref) {
+  double max_diff = 0.0, max_ref = 0.0;
+  for (std::size_t i = 0; i < ref.size(); ++i) {
+    max_diff = std::max(max_diff, std::fabs(y[i] - ref[i]));
+    max_ref = std::max(max_ref, std::fabs(ref[i]));
+  }
+  return max_ref > 0.0 ? max_diff / max_ref : max_diff;
+}
+
+struct Shape {
+  std::int64_t rows, cols;
+};
+
+// Awkward shapes: rows 1, 3, 33 (not a multiple of the row tiles or the thread
+// split), cols not a multiple of 8 where the dtype allows it.
+std::vector<Shape> shapes_for(DType dtype) {
+  if (dtype == DType::Q8_0) return {{1, 32}, {3, 96}, {33, 64}, {20, 160}};
+  return {{1, 8}, {3, 37}, {33, 13}, {20, 130}, {5, 1}};
+}
+
+constexpr DType kDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0};
+constexpr std::int64_t kBatchSizes[] = {1, 2, 3, 4, 5, 8, 17, 64, 130};
+
+TEST(Matmul, MatchesADoubleReferenceForEveryDtypeShapeBatchIsaThreadCountAndStrategy) {
+  ThreadPool pool1(1), pool2(2);
+  unsigned seed = 1;
+  for (const std::string& isa : test::runnable_isas()) {
+    KernelIsaScope scope(isa);
+    ASSERT_EQ(kernel_isa(), isa);
+    for (DType dtype : kDTypes) {
+      std::size_t offset = 0;
+      for (Shape shape : shapes_for(dtype)) {
+        TestWeights t = make_weights(dtype, shape.rows, shape.cols, offset, ++seed);
+        offset = (offset + 1) % 4;  // 0, 1, 2, 3 bytes off alignment
+        for (std::int64_t m : kBatchSizes) {
+          // x one float past a 32-byte boundary: activations need not be vector-aligned.
+          std::vector<float> x_storage = random_activations(m * shape.cols + 1, ++seed);
+          const float* x = x_storage.data() + 1;
+          std::vector<double> ref = reference(t, x, m);
+          for (ThreadPool* pool : {&pool1, &pool2}) {
+            for (int strategy = 0; strategy < 3; ++strategy) {
+              std::vector<float> y(static_cast<std::size_t>(m * shape.rows), NAN);
+              if (strategy == 0) {
+                matmul(t.w, x, m, y.data(), *pool);
+              } else {
+                matmul(t.w, x, m, y.data(), *pool,
+                       strategy == 1 ? MatmulStrategy::Streaming : MatmulStrategy::TiledGemm);
+              }
+              EXPECT_LT(relative_error(y, ref), 1e-5)
+                  << isa << " " << dtype_name(dtype) << " " << shape.rows << "x" << shape.cols << " m=" << m
+                  << " threads=" << pool->size() << " strategy=" << strategy;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// A matrix larger than one thread's f32 tile (4 MiB), so the TiledGemm strategy
+// runs several tiles per thread, and rows that do not split evenly.
+TEST(Matmul, LargeMatricesSpanSeveralTilesPerThread) {
+  ThreadPool pool(2);
+  const std::int64_t rows = 1043, cols = 2048, m = 9;
+  std::vector<float> x = random_activations(m * cols, 7);
+  for (const std::string& isa : test::runnable_isas()) {
+    KernelIsaScope scope(isa);
+    for (DType dtype : {DType::BF16, DType::Q8_0}) {
+      TestWeights t = make_weights(dtype, rows, cols, 1, 11);
+      std::vector<double> ref = reference(t, x.data(), m);
+      for (MatmulStrategy strategy : {MatmulStrategy::Streaming, MatmulStrategy::TiledGemm}) {
+        std::vector<float> y(static_cast<std::size_t>(m * rows), NAN);
+        matmul(t.w, x.data(), m, y.data(), pool, strategy);
+        EXPECT_LT(relative_error(y, ref), 1e-5) << isa << " " << dtype_name(dtype);
+      }
+    }
+  }
+}
+
+TEST(Matmul, StreamingResultsDoNotDependOnTheThreadCount) {
+  ThreadPool pool1(1), pool2(2), pool3(3);
+  TestWeights t = make_weights(DType::BF16, 77, 200, 3, 5);
+  const std::int64_t m = 3;
+  std::vector<float> x = random_activations(m * 200, 6);
+  for (const std::string& isa : test::runnable_isas()) {
+    KernelIsaScope scope(isa);
+    std::vector<float> y1(m * 77), y2(m * 77), y3(m * 77);
+    matmul(t.w, x.data(), m, y1.data(), pool1, MatmulStrategy::Streaming);
+    matmul(t.w, x.data(), m, y2.data(), pool2, MatmulStrategy::Streaming);
+    matmul(t.w, x.data(), m, y3.data(), pool3, MatmulStrategy::Streaming);
+    EXPECT_EQ(y1, y2) << isa;
+    EXPECT_EQ(y1, y3) << isa;
+  }
+}
+
+TEST(Matmul, ScalarAndAvx2AgreeWithinRounding) {
+  if (test::runnable_isas().size() < 2) GTEST_SKIP() << "no AVX2 on this CPU";
+  ThreadPool pool(2);
+  for (DType dtype : kDTypes) {
+    TestWeights t = make_weights(dtype, 40, 256, 1, 9);
+    std::vector<float> x = random_activations(4 * 256, 10);
+    std::vector<float> scalar(4 * 40), avx2(4 * 40);
+    {
+      KernelIsaScope scope("scalar");
+      matmul(t.w, x.data(), 4, scalar.data(), pool);
+    }
+    {
+      KernelIsaScope scope("avx2");
+      matmul(t.w, x.data(), 4, avx2.data(), pool);
+    }
+    for (std::size_t i = 0; i < scalar.size(); ++i)
+      EXPECT_NEAR(scalar[i], avx2[i], 1e-5f * std::max(1.0f, std::fabs(scalar[i]))) << dtype_name(dtype) << " " << i;
+  }
+}
+
+TEST(Matmul, StrategyFollowsTheBatchSize) {
+  TestWeights t = make_weights(DType::BF16, 4, 32, 0, 1);
+  EXPECT_EQ(matmul_strategy(t.w, 1), MatmulStrategy::Streaming);
+  EXPECT_EQ(matmul_strategy(t.w, 512), MatmulStrategy::TiledGemm);
+}
+
+TEST(Matmul, ZeroRowsDoNothing) {
+  ThreadPool pool(2);
+  TestWeights t = make_weights(DType::F16, 4, 32, 0, 1);
+  EXPECT_NO_THROW(matmul(t.w, nullptr, 0, nullptr, pool));  // null x / y are fine: nothing is read
+}
+
+void expect_error(const std::function<void()>& body, const std::vector<std::string>& fragments) {
+  try {
+    body();
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    std::string message = e.what();
+    for (const std::string& f : fragments) EXPECT_NE(message.find(f), std::string::npos) << message;
+  }
+}
+
+TEST(Matmul, BadArgumentsAreErrorsNamingTheField) {
+  ThreadPool pool(1);
+  TestWeights t = make_weights(DType::BF16, 4, 32, 0, 1);
+  std::vector<float> x(64), y(8);
+  expect_error([&] { matmul(t.w, x.data(), -1, y.data(), pool); }, {"m (activation rows)", "-1"});
+  expect_error([&] { matmul(t.w, nullptr, 2, y.data(), pool); }, {"x is null"});
+  expect_error([&] { matmul(t.w, x.data(), 2, nullptr, pool); }, {"y is null"});
+  WeightMatrix hand_made = t.w;
+  hand_made.row_bytes = 32;  // half of what 32 BF16 cols take
+  expect_error([&] { matmul(hand_made, x.data(), 1, y.data(), pool); }, {"row_bytes is 32", "64"});
+  WeightMatrix empty;
+  expect_error([&] { matmul(empty, x.data(), 1, y.data(), pool); }, {"WeightMatrix::make"});
+}
+
+TEST(WeightMatrix, MakeChecksTheShape) {
+  std::vector<std::byte> data(4096);
+  WeightMatrix w = WeightMatrix::make(DType::Q8_0, 2, 64, data.data());
+  EXPECT_EQ(w.row_bytes, 68u);  // two 34-byte blocks
+  EXPECT_EQ(w.bytes(), 136u);
+  EXPECT_EQ(w.row(1), data.data() + 68);
+  EXPECT_EQ(WeightMatrix::make(DType::BF16, 3, 7, data.data()).row_bytes, 14u);
+  EXPECT_EQ(WeightMatrix::make(DType::F32, 3, 7, data.data()).row_bytes, 28u);
+  expect_error([&] { WeightMatrix::make(DType::Q8_0, 2, 33, data.data()); }, {"Q8_0", "cols", "multiple of 32", "33"});
+  expect_error([&] { WeightMatrix::make(DType::F16, 0, 8, data.data()); }, {"rows", ">= 1", "0"});
+  expect_error([&] { WeightMatrix::make(DType::F16, 2, -8, data.data()); }, {"cols", ">= 1", "-8"});
+  expect_error([&] { WeightMatrix::make(DType::F32, 2, 8, nullptr); }, {"data is null"});
+}
+
+}  // namespace
+}  // namespace helix

@@ -1,0 +1,148 @@
+#include "helix/kernels/vector_ops.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "helix/core/error.h"
+#include "kernel_isa_scope.h"
+
+namespace helix {
+namespace {
+
+using test::KernelIsaScope;
+
+constexpr std::int64_t kLengths[] = {0, 1, 7, 8, 9, 31, 33, 100, 1001};
+
+std::vector<float> random_vector(std::int64_t n, unsigned seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> value(0.0f, scale);
+  std::vector<float> v(static_cast<std::size_t>(n));
+  for (float& x : v) x = value(rng);
+  return v;
+}
+
+// |a - b| <= tol * max(1, |b|) element-wise.
+void expect_close(const std::vector<float>& a, const std::vector<double>& b, double tol, const std::string& what) {
+  ASSERT_EQ(a.size(), b.size()) << what;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    EXPECT_LE(std::fabs(a[i] - b[i]), tol * std::max(1.0, std::fabs(b[i]))) << what << " i=" << i;
+}
+
+class VectorOps : public ::testing::TestWithParam<std::string> {
+ protected:
+  KernelIsaScope scope_{GetParam()};
+};
+
+TEST_P(VectorOps, DotMatchesDouble) {
+  for (std::int64_t n : kLengths) {
+    std::vector<float> a = random_vector(n, 1), b = random_vector(n, 2);
+    double ref = 0.0, magnitude = 0.0;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      ref += static_cast<double>(a[i]) * b[i];
+      magnitude += std::fabs(static_cast<double>(a[i]) * b[i]);
+    }
+    EXPECT_NEAR(dot(a.data(), b.data(), n), ref, 1e-6 * std::max(1.0, magnitude)) << "n=" << n;
+  }
+}
+
+TEST_P(VectorOps, AxpyAndAdd) {
+  for (std::int64_t n : kLengths) {
+    std::vector<float> x = random_vector(n, 3), y = random_vector(n, 4), z = y;
+    axpy(0.75f, x.data(), y.data(), n);
+    add(x.data(), z.data(), n);
+    std::vector<double> ref_axpy(x.size()), ref_add(x.size());
+    std::vector<float> y0 = random_vector(n, 4);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      ref_axpy[i] = y0[i] + 0.75 * x[i];
+      ref_add[i] = y0[i] + static_cast<double>(x[i]);
+    }
+    expect_close(y, ref_axpy, 1e-6, "axpy n=" + std::to_string(n));
+    expect_close(z, ref_add, 1e-6, "add n=" + std::to_string(n));
+  }
+}
+
+TEST_P(VectorOps, RmsNormMatchesDoubleAndWorksInPlace) {
+  for (std::int64_t n : kLengths) {
+    if (n == 0) continue;
+    std::vector<float> x = random_vector(n, 5, 3.0f), weight = random_vector(n, 6), out(x.size());
+    double mean_square = 0.0;
+    for (float v : x) mean_square += static_cast<double>(v) * v;
+    mean_square /= static_cast<double>(n);
+    double inv = 1.0 / std::sqrt(mean_square + 1e-5);
+    std::vector<double> ref(x.size());
+    for (std::size_t i = 0; i < x.size(); ++i) ref[i] = x[i] * inv * weight[i];
+    rms_norm(x.data(), weight.data(), 1e-5f, n, out.data());
+    expect_close(out, ref, 2e-6, "rms_norm n=" + std::to_string(n));
+    rms_norm(x.data(), weight.data(), 1e-5f, n, x.data());
+    EXPECT_EQ(x, out) << "in place, n=" << n;
+  }
+  float x = 1.0f, w = 1.0f, out = 0.0f;
+  EXPECT_THROW(rms_norm(&x, &w, -1.0f, 1, &out), Error);
+}
+
+TEST_P(VectorOps, SiluMulMatchesDoubleIncludingLargeInputs) {
+  for (std::int64_t n : kLengths) {
+    std::vector<float> gate = random_vector(n, 7, 4.0f), up = random_vector(n, 8), out(gate.size());
+    if (n >= 9) gate[3] = 100.0f, gate[4] = -100.0f, gate[5] = 88.5f, gate[6] = -90.0f, gate[8] = 0.0f;
+    std::vector<double> ref(gate.size());
+    for (std::size_t i = 0; i < gate.size(); ++i) ref[i] = gate[i] / (1.0 + std::exp(-static_cast<double>(gate[i]))) * up[i];
+    silu_mul(gate.data(), up.data(), n, out.data());
+    expect_close(out, ref, 1e-6, "silu_mul n=" + std::to_string(n));
+  }
+}
+
+TEST_P(VectorOps, SoftmaxSumsToOneAndIsStableForLargeInputs) {
+  for (std::int64_t n : kLengths) {
+    if (n == 0) continue;
+    for (float offset : {0.0f, 1000.0f, -1000.0f}) {
+      std::vector<float> x = random_vector(n, 9, 5.0f);
+      for (float& v : x) v += offset;
+      double max = -std::numeric_limits<double>::infinity();
+      for (float v : x) max = std::max(max, static_cast<double>(v));
+      std::vector<double> ref(x.size());
+      double sum = 0.0;
+      for (std::size_t i = 0; i < x.size(); ++i) sum += ref[i] = std::exp(x[i] - max);
+      for (double& r : ref) r /= sum;
+      softmax(x.data(), n);
+      double total = 0.0;
+      for (float v : x) {
+        EXPECT_TRUE(std::isfinite(v));
+        total += v;
+      }
+      EXPECT_NEAR(total, 1.0, 1e-5) << "n=" << n << " offset=" << offset;
+      expect_close(x, ref, 2e-6, "softmax n=" + std::to_string(n));
+    }
+  }
+}
+
+TEST_P(VectorOps, SoftmaxGivesMaskedEntriesExactlyZero) {
+  std::vector<float> x(19, 0.5f);
+  for (std::size_t i = 10; i < x.size(); ++i) x[i] = -std::numeric_limits<float>::infinity();
+  softmax(x.data(), static_cast<std::int64_t>(x.size()));
+  for (std::size_t i = 0; i < 10; ++i) EXPECT_FLOAT_EQ(x[i], 0.1f);
+  for (std::size_t i = 10; i < x.size(); ++i) EXPECT_EQ(x[i], 0.0f) << i;
+  EXPECT_NO_THROW(softmax(nullptr, 0));
+}
+
+TEST_P(VectorOps, NegativeLengthsAreErrors) {
+  float v = 0.0f;
+  try {
+    add(&v, &v, -3);
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("add: length n must be >= 0, got -3"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(dot(&v, &v, -1), Error);
+  EXPECT_THROW(softmax(&v, -1), Error);
+}
+
+INSTANTIATE_TEST_SUITE_P(Isa, VectorOps, ::testing::ValuesIn(test::runnable_isas()),
+                         [](const auto& param_info) { return param_info.param; });
+
+}  // namespace
+}  // namespace helix
