@@ -30,6 +30,10 @@ struct GpuType {
   // Name of the paper's measured profile for this machine ("A100", "T4x2"), or
   // empty: then perf/ derives its speed from the numbers above.
   std::string profile_name;
+  // A directory of measured per-layer times for the served model on this machine
+  // (what `helix profile` writes: prompt_bs2time.csv, decode_bs2time.csv), or empty.
+  // Its tables replace the first-principles times; memory still comes from `vram`.
+  std::string layer_times_dir;
 };
 
 struct ComputeNode {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -100,7 +101,8 @@ class ClusterParser {
   GpuType read_gpu_type(const std::string& name, const YAML::Node& node, const std::string& field) const {
     r_.check_keys(
         node, field,
-        {"base", "vram", "memory_bandwidth", "peak_flops", "nic", "nic_in", "nic_out", "disk", "profile"});
+        {"base", "vram", "memory_bandwidth", "peak_flops", "nic", "nic_in", "nic_out", "disk", "profile",
+         "layer_times"});
     GpuType t = gpu_type_start(name, node, field);
     bool new_type = t.name.empty();
     t.name = name;
@@ -115,10 +117,12 @@ class ClusterParser {
     read_nics(node, field, t.nic_in_Bps, t.nic_out_Bps);
     if (node["disk"]) t.disk_Bps = r_.bandwidth(node["disk"], field + ".disk");
     if (node["profile"]) t.profile_name = read_profile(node["profile"], field + ".profile");
-    if (new_type && t.profile_name.empty() && (t.mem_bandwidth_Bps <= 0 || t.peak_flops <= 0)) {
+    if (node["layer_times"]) t.layer_times_dir = read_layer_times(node["layer_times"], field + ".layer_times");
+    if (new_type && t.profile_name.empty() && t.layer_times_dir.empty() &&
+        (t.mem_bandwidth_Bps <= 0 || t.peak_flops <= 0)) {
       r_.fail_at(node, field,
-                 "a GPU type not in the catalog needs 'profile' (a measured paper profile) or both "
-                 "'memory_bandwidth' and 'peak_flops'");
+                 "a GPU type not in the catalog needs 'profile' (a measured paper profile), 'layer_times' "
+                 "(a `helix profile` directory) or both 'memory_bandwidth' and 'peak_flops'");
     }
     return t;
   }
@@ -154,6 +158,18 @@ class ClusterParser {
     }
     if (node["nic_in"]) in = r_.bandwidth(node["nic_in"], field + ".nic_in");
     if (node["nic_out"]) out = r_.bandwidth(node["nic_out"], field + ".nic_out");
+  }
+
+  // Relative to the cluster file's directory; both tables must be there.
+  std::string read_layer_times(const YAML::Node& node, const std::string& field) const {
+    std::filesystem::path p = r_.text(node, field);
+    if (p.is_relative()) p = std::filesystem::path(r_.source_name()).parent_path() / p;
+    for (const char* table : {"prompt_bs2time.csv", "decode_bs2time.csv"}) {
+      if (!std::filesystem::is_regular_file(p / table)) {
+        r_.fail_at(node, field, fmt::format("{} has no {} (write it with `helix profile`)", p.string(), table));
+      }
+    }
+    return p.string();
   }
 
   std::string read_profile(const YAML::Node& node, const std::string& field) const {

@@ -6,6 +6,7 @@
 // region become one `count:` entry, and links become one default per region pair
 // (the most common value, if it covers more than half of the pair's endpoint
 // pairs) plus explicit exceptions and removals.
+#include <filesystem>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -109,6 +110,9 @@ void emit_gpu_types(YAML::Emitter& out, const ClusterSpec& c) {
     emit_nics(out, t.nic_in_Bps, t.nic_out_Bps);
     out << YAML::Key << "disk" << YAML::Value << bandwidth_text(t.disk_Bps);
     out << YAML::Key << "profile" << YAML::Value << (t.profile_name.empty() ? "none" : t.profile_name);
+    if (!t.layer_times_dir.empty()) {
+      out << YAML::Key << "layer_times" << YAML::Value << std::filesystem::absolute(t.layer_times_dir).string();
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndMap;

@@ -39,9 +39,7 @@ void add_tokenizer(std::vector<GgufEntry>& m, const nlohmann::json& tok, int voc
 
 std::vector<GgufEntry> gguf_metadata_for(const LlamaConfig& c, const nlohmann::json& tokenizer_json) {
   std::string arch = c.model_type == "qwen2" ? "qwen2" : "llama";
-  if (c.rope_scaling.kind == RopeScaling::Kind::kLlama3) {
-    fail("GGUF export of llama3 rope scaling needs a rope_freqs tensor, which is not written yet");
-  }
+  // llama3 rope scaling travels as the rope_freqs.weight tensor, not as keys.
   std::vector<GgufEntry> m;
   m.push_back({"general.architecture", arch});
   m.push_back({"general.name", std::string("helix random ") + c.model_type});

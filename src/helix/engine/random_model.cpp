@@ -9,6 +9,8 @@
 #include "helix/core/error.h"
 #include "helix/engine/gguf_metadata.h"
 #include "helix/engine/model_files.h"
+#include "helix/engine/rope.h"
+#include "helix/weights/tensor_data.h"
 #include "helix/tokenize/bpe_trainer.h"
 #include "helix/weights/gguf_writer.h"
 #include "helix/weights/safetensors_writer.h"
@@ -191,6 +193,19 @@ TensorData tensor_for(const ParamSpec& p, const RandomModelOptions& o, bool gguf
   return t;
 }
 
+// llama.cpp carries llama3 rope scaling as per-pair divisors of the base frequency.
+TensorData rope_freqs_tensor(const LlamaConfig& c) {
+  LlamaConfig unscaled = c;
+  unscaled.rope_scaling = {};
+  Rope base(unscaled), scaled(c);
+  std::vector<float> factors;
+  for (std::size_t i = 0; i < base.inv_freq().size(); ++i) {
+    factors.push_back(static_cast<float>(base.inv_freq()[i] / scaled.inv_freq()[i]));
+  }
+  std::int64_t n = static_cast<std::int64_t>(factors.size());
+  return tensor_from_f32("rope_freqs.weight", DType::F32, {n}, std::move(factors));
+}
+
 void write_json(const std::filesystem::path& path, const json& j) {
   std::ofstream out(path);
   out << j.dump(2) << "\n";
@@ -259,6 +274,7 @@ void write_random_model(const RandomModelOptions& o, const std::filesystem::path
 
   std::vector<TensorData> tensors;
   for (const ParamSpec& p : parameters(c)) tensors.push_back(tensor_for(p, o, gguf));
+  if (gguf && c.rope_scaling.kind == RopeScaling::Kind::kLlama3) tensors.push_back(rope_freqs_tensor(c));
   if (gguf) {
     write_gguf(out / "model.gguf", gguf_metadata_for(c, tokenizer), tensors);
   } else {

@@ -21,8 +21,8 @@ using kernels_detail::ScratchSlot;
 std::int64_t gemm_min_m = 8;
 // Rows are handed to threads in multiples of this (the streaming kernels' row block).
 constexpr std::int64_t kRowGrain = 16;
-// f32 bytes of one thread's decoded weight tile in the TiledGemm strategy.
-std::size_t tile_bytes = std::size_t{4} << 20;
+// Weight rows of one thread's decoded f32 tile in the TiledGemm strategy.
+std::int64_t tile_rows_max = 512;
 
 void check_arguments(const WeightMatrix& w, const float* x, std::int64_t m, const float* y) {
   if (m < 0) fail("matmul: m (activation rows) must be >= 0, got {}", m);
@@ -92,10 +92,7 @@ void tiled_gemm_share(const Call& c, std::int64_t row_begin, std::int64_t row_en
     sgemm_rows(c, reinterpret_cast<const float*>(c.w.row(row_begin)), row_begin, row_end - row_begin);
     return;
   }
-  std::size_t row_f32_bytes = static_cast<std::size_t>(c.w.cols) * sizeof(float);
-  auto tile_rows = static_cast<std::int64_t>(std::max<std::size_t>(1, tile_bytes / row_f32_bytes));
-  tile_rows = std::max(kRowGrain, tile_rows / kRowGrain * kRowGrain);
-  tile_rows = std::min(tile_rows, row_end - row_begin);
+  std::int64_t tile_rows = std::min(tile_rows_max, row_end - row_begin);
   float* tile = kernels_detail::thread_scratch(ScratchSlot::WeightTile,
                                                static_cast<std::size_t>(tile_rows * c.w.cols));
   for (std::int64_t r = row_begin; r < row_end; r += tile_rows) {
@@ -120,7 +117,7 @@ void tiled_gemm(const Call& c, ThreadPool& pool) {
 // Tuning knobs read once from the environment (development aid, see kernels_bench).
 [[maybe_unused]] const bool g_tuning_read = [] {
   if (const char* v = std::getenv("HELIX_GEMM_MIN_M")) gemm_min_m = std::atoll(v);
-  if (const char* v = std::getenv("HELIX_TILE_KB")) tile_bytes = static_cast<std::size_t>(std::atoll(v)) << 10;
+  if (const char* v = std::getenv("HELIX_TILE_ROWS")) tile_rows_max = std::atoll(v);
   return true;
 }();
 

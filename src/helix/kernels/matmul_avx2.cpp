@@ -19,6 +19,7 @@
 #define HELIX_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace helix::kernels_detail {
+Tuning g_tuning;
 namespace {
 
 // Activation rows per tile: m is processed in chunks of at most this many.
@@ -77,61 +78,56 @@ HELIX_AVX2 inline float load1(const std::byte* p) {
   }
 }
 
-// Software prefetch of the next tile while the current one is computed. The rows of a
-// tile are contiguous in memory and so are consecutive tiles, so the next tile is the
-// `R * row_bytes` bytes after the current one; it is fetched into L2 at the rate the
-// current tile is consumed, one tile (tens of KiB) ahead. Short rows (8 KiB for 4096
-// BF16) are too short for the hardware prefetcher to ramp up on each of R streams.
-class TilePrefetcher {
- public:
-  // [begin, end): the bytes to fetch (end bounds them to this thread's rows); begin
-  // null: no prefetching (the tile was already read by an earlier m-chunk).
-  TilePrefetcher(const std::byte* begin, const std::byte* end, std::size_t tile_bytes, std::int64_t steps)
-      : next_(begin), end_(begin ? std::min(end, begin + tile_bytes) : nullptr),
-        per_step_(steps > 0 ? (tile_bytes + static_cast<std::size_t>(steps) - 1) / static_cast<std::size_t>(steps) : 0) {}
-  // Called once per step of the tile's column loop.
-  void step() {
-    const std::byte* target = std::min(end_, next_ + per_step_);
-    for (; next_ < target; next_ += 64) __builtin_prefetch(next_, 0, 2);
-  }
-
- private:
-  const std::byte* next_;
-  const std::byte* end_;
-  std::size_t per_step_;
+// One tile's job: weight rows from w0 (row_bytes apart) against activation rows from
+// x (cols apart), over columns [k_begin, k_end); results to y (ldy apart), added to
+// what is there when `accumulate` (a later column chunk), else stored.
+struct TileArgs {
+  const std::byte* w0;
+  std::size_t row_bytes;
+  std::int64_t cols;
+  const float* x;
+  float* y;
+  std::int64_t ldy;
+  std::int64_t k_begin, k_end;  // multiples of 8 (of 32 for Q8_0), or k_end == cols
+  bool accumulate;
 };
 
-// y[i * ldy + r] = row r of w (at w0, row_bytes apart) . x row i, for r < R, i < M.
-template <DType D, int R, int M>
-HELIX_AVX2 void dense_tile(const std::byte* w0, std::size_t row_bytes, std::int64_t cols, const float* x,
-                           float* y, std::int64_t ldy, const std::byte* prefetch_end) {
-  constexpr std::size_t E = kElementBytes<D>;
-  __m256 acc[R][M];
+template <int R, int M>
+HELIX_AVX2 inline void zero(__m256 (&acc)[R][M]) {
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int i = 0; i < M; ++i) acc[r][i] = _mm256_setzero_ps();
+}
 
-  const std::int64_t cols8 = cols & ~std::int64_t{7};
-  TilePrefetcher prefetcher(prefetch_end ? w0 + R * row_bytes : nullptr, prefetch_end, R * row_bytes, cols8 / 8);
-  for (std::int64_t k = 0; k < cols8; k += 8) {
-    prefetcher.step();
+// y[i * ldy + r] (+)= row r . x row i over the columns, for r < R, i < M.
+template <DType D, int R, int M>
+HELIX_AVX2 void dense_tile(const TileArgs& t) {
+  constexpr std::size_t E = kElementBytes<D>;
+  __m256 acc[R][M];
+  zero(acc);
+  const std::int64_t cols8 = t.cols & ~std::int64_t{7};
+  const std::int64_t k_vec_end = std::min(t.k_end, cols8);
+  for (std::int64_t k = t.k_begin; k < k_vec_end; k += 8) {
     __m256 xv[M];
 #pragma GCC unroll 4
-    for (int i = 0; i < M; ++i) xv[i] = _mm256_loadu_ps(x + i * cols + k);
+    for (int i = 0; i < M; ++i) xv[i] = _mm256_loadu_ps(t.x + i * t.cols + k);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      __m256 wv = load8<D>(w0 + r * row_bytes + static_cast<std::size_t>(k) * E);
+      __m256 wv = load8<D>(t.w0 + r * t.row_bytes + static_cast<std::size_t>(k) * E);
 #pragma GCC unroll 4
       for (int i = 0; i < M; ++i) acc[r][i] = _mm256_fmadd_ps(wv, xv[i], acc[r][i]);
     }
   }
+  const std::int64_t tail_begin = t.k_end == t.cols ? std::max(cols8, t.k_begin) : t.k_end;
   for (int r = 0; r < R; ++r) {
-    const std::byte* row = w0 + r * row_bytes;
+    const std::byte* row = t.w0 + r * t.row_bytes;
     for (int i = 0; i < M; ++i) {
       float sum = hsum(acc[r][i]);
-      for (std::int64_t k = cols8; k < cols; ++k) sum += load1<D>(row + static_cast<std::size_t>(k) * E) * x[i * cols + k];
-      y[i * ldy + r] = sum;
+      for (std::int64_t k = tail_begin; k < t.k_end; ++k)
+        sum += load1<D>(row + static_cast<std::size_t>(k) * E) * t.x[i * t.cols + k];
+      float& out = t.y[i * t.ldy + r];
+      out = t.accumulate ? out + sum : sum;
     }
   }
 }
@@ -144,78 +140,85 @@ HELIX_AVX2 inline __m256 load8_q8(const std::int8_t* p) {
 // Q8_0 version of dense_tile. Per block and row, the 32 products are summed
 // unscaled, then scaled once into the accumulator.
 template <int R, int M>
-HELIX_AVX2 void q8_tile(const std::byte* w0, std::size_t row_bytes, std::int64_t cols, const float* x, float* y,
-                        std::int64_t ldy, const std::byte* prefetch_end) {
+HELIX_AVX2 void q8_tile(const TileArgs& t) {
   __m256 acc[R][M];
-#pragma GCC unroll 16
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 4
-    for (int i = 0; i < M; ++i) acc[r][i] = _mm256_setzero_ps();
-
-  const std::int64_t blocks = cols / kQ8BlockElements;
-  TilePrefetcher prefetcher(prefetch_end ? w0 + R * row_bytes : nullptr, prefetch_end, R * row_bytes, blocks);
-  for (std::int64_t b = 0; b < blocks; ++b) {
-    prefetcher.step();
-    const float* xb = x + b * kQ8BlockElements;
+  zero(acc);
+  for (std::int64_t b = t.k_begin / kQ8BlockElements; b < t.k_end / kQ8BlockElements; ++b) {
+    const float* xb = t.x + b * kQ8BlockElements;
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const std::byte* block = w0 + r * row_bytes + static_cast<std::size_t>(b) * sizeof(BlockQ8_0);
+      const std::byte* block = t.w0 + r * t.row_bytes + static_cast<std::size_t>(b) * sizeof(BlockQ8_0);
       const auto* qs = reinterpret_cast<const std::int8_t*>(block + offsetof(BlockQ8_0, qs));
       __m256 scale = _mm256_set1_ps(_cvtsh_ss(load_u16(block)));
       __m256 w = load8_q8(qs);
       __m256 part[M];
 #pragma GCC unroll 4
-      for (int i = 0; i < M; ++i) part[i] = _mm256_mul_ps(w, _mm256_loadu_ps(xb + i * cols));
+      for (int i = 0; i < M; ++i) part[i] = _mm256_mul_ps(w, _mm256_loadu_ps(xb + i * t.cols));
 #pragma GCC unroll 4
       for (int s = 1; s < 4; ++s) {
         w = load8_q8(qs + 8 * s);
 #pragma GCC unroll 4
-        for (int i = 0; i < M; ++i) part[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xb + i * cols + 8 * s), part[i]);
+        for (int i = 0; i < M; ++i) part[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xb + i * t.cols + 8 * s), part[i]);
       }
 #pragma GCC unroll 4
       for (int i = 0; i < M; ++i) acc[r][i] = _mm256_fmadd_ps(part[i], scale, acc[r][i]);
     }
   }
   for (int r = 0; r < R; ++r)
-    for (int i = 0; i < M; ++i) y[i * ldy + r] = hsum(acc[r][i]);
+    for (int i = 0; i < M; ++i) {
+      float& out = t.y[i * t.ldy + r];
+      out = t.accumulate ? out + hsum(acc[r][i]) : hsum(acc[r][i]);
+    }
 }
 
 template <DType D, int R, int M>
-HELIX_AVX2 void tile(const WeightMatrix& w, std::int64_t row, const float* x, float* y,
-                     const std::byte* prefetch_end) {
+HELIX_AVX2 void tile(const TileArgs& t) {
   if constexpr (D == DType::Q8_0) {
-    q8_tile<R, M>(w.row(row), w.row_bytes, w.cols, x, y + row, w.rows, prefetch_end);
+    q8_tile<R, M>(t);
   } else {
-    dense_tile<D, R, M>(w.row(row), w.row_bytes, w.cols, x, y + row, w.rows, prefetch_end);
+    dense_tile<D, R, M>(t);
   }
 }
 
-// Rows [row_begin, row_end) against M activation rows. prefetch_end: where this
-// thread's rows end (null: the rows are already in cache, do not prefetch).
+// Rows [row_begin, row_end) against M activation rows; `t` has all but w0 and y set
+// (x and y already at the first activation row).
 template <DType D, int M>
-HELIX_AVX2 void rows_against(const WeightMatrix& w, const float* x, float* y, std::int64_t row_begin,
-                             std::int64_t row_end, const std::byte* prefetch_end) {
+HELIX_AVX2 void rows_against(const WeightMatrix& w, TileArgs t, float* y, std::int64_t row_begin,
+                             std::int64_t row_end) {
   constexpr int R = tile_rows(M);
   std::int64_t r = row_begin;
-  for (; r + R <= row_end; r += R) tile<D, R, M>(w, r, x, y, prefetch_end);
-  for (; r < row_end; ++r) tile<D, 1, M>(w, r, x, y, prefetch_end);
+  for (; r + R <= row_end; r += R) {
+    t.w0 = w.row(r);
+    t.y = y + r;
+    tile<D, R, M>(t);
+  }
+  for (; r < row_end; ++r) {
+    t.w0 = w.row(r);
+    t.y = y + r;
+    tile<D, 1, M>(t);
+  }
 }
+
+// For m > kMaxTileM the columns are split into chunks of this many, so that the
+// activation rows a tile reads stay in L1 across the tiles of a row block.
+constexpr std::int64_t kColumnChunk = 512;
 
 template <DType D>
 HELIX_AVX2 void gemv_rows_typed(const WeightMatrix& w, const float* x, std::int64_t m, float* y,
                                 std::int64_t row_begin, std::int64_t row_end) {
-  const std::byte* rows_end = w.row(row_end);
+  const std::int64_t chunk = m > kMaxTileM ? kColumnChunk : w.cols;
   for (std::int64_t block = row_begin; block < row_end; block += kRowBlock) {
     std::int64_t block_end = std::min(row_end, block + kRowBlock);
-    for (std::int64_t i = 0; i < m; i += kMaxTileM) {
-      const float* xi = x + i * w.cols;
-      float* yi = y + i * w.rows;
-      const std::byte* prefetch_end = i == 0 ? rows_end : nullptr;  // later chunks hit the cache
-      switch (std::min<std::int64_t>(kMaxTileM, m - i)) {
-        case 1: rows_against<D, 1>(w, xi, yi, block, block_end, prefetch_end); break;
-        case 2: rows_against<D, 2>(w, xi, yi, block, block_end, prefetch_end); break;
-        case 3: rows_against<D, 3>(w, xi, yi, block, block_end, prefetch_end); break;
-        default: rows_against<D, 4>(w, xi, yi, block, block_end, prefetch_end); break;
+    for (std::int64_t k = 0; k < w.cols; k += chunk) {
+      for (std::int64_t i = 0; i < m; i += kMaxTileM) {
+        TileArgs t{nullptr, w.row_bytes, w.cols, x + i * w.cols, nullptr, w.rows, k, std::min(w.cols, k + chunk), k > 0};
+        float* yi = y + i * w.rows;
+        switch (std::min<std::int64_t>(kMaxTileM, m - i)) {
+          case 1: rows_against<D, 1>(w, t, yi, block, block_end); break;
+          case 2: rows_against<D, 2>(w, t, yi, block, block_end); break;
+          case 3: rows_against<D, 3>(w, t, yi, block, block_end); break;
+          default: rows_against<D, 4>(w, t, yi, block, block_end); break;
+        }
       }
     }
   }

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "helix/core/error.h"
+#include "helix/perf/measured_layer_times.h"
 
 namespace helix {
 namespace {
@@ -32,10 +33,14 @@ MachineClass measured_class(const PaperModelProfile& paper, const GpuProfile& pr
 MachineClass estimated_class(const ModelSpec& model, const GpuType& gpu,
                              const FirstPrinciplesConstants& constants) {
   MachineClass c;
-  c.profile = first_principles_profile(model, gpu, constants);
+  c.profile = gpu.layer_times_dir.empty() ? first_principles_profile(model, gpu, constants)
+                                          : measured_layer_profile(model, gpu, constants);
   c.typical_layers = first_principles_typical_layers(c.profile.max_layers);
   c.typical_layers_small = c.profile.max_layers;
   c.initial_perf = first_principles_initial_perf(gpu);
+  // A measured machine without datasheet FLOP/s: the seed only orders types, so
+  // give it a small positive weight rather than zero.
+  if (!(c.initial_perf > 0)) c.initial_perf = 1.0;
   return c;
 }
 

@@ -75,10 +75,11 @@ struct Shape {
 };
 
 // Awkward shapes: rows 1, 3, 33 (not a multiple of the row tiles or the thread
-// split), cols not a multiple of 8 where the dtype allows it.
+// split), cols not a multiple of 8 where the dtype allows it, and cols past one
+// 512-column chunk (the streaming kernels split the columns for m > 4).
 std::vector<Shape> shapes_for(DType dtype) {
-  if (dtype == DType::Q8_0) return {{1, 32}, {3, 96}, {33, 64}, {20, 160}};
-  return {{1, 8}, {3, 37}, {33, 13}, {20, 130}, {5, 1}};
+  if (dtype == DType::Q8_0) return {{1, 32}, {3, 96}, {33, 64}, {20, 160}, {7, 1056}};
+  return {{1, 8}, {3, 37}, {33, 13}, {20, 130}, {5, 1}, {7, 1029}};
 }
 
 constexpr DType kDTypes[] = {DType::F32, DType::F16, DType::BF16, DType::Q8_0};

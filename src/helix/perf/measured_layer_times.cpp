@@ -1,0 +1,59 @@
+#include "helix/perf/measured_layer_times.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "helix/core/error.h"
+
+namespace helix {
+namespace {
+
+LayerTimeTable read_table(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) fail("{}: cannot open (write it with `helix profile`)", path.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  LayerTimeTable t = LayerTimeTable::from_csv(text.str(), path.string());
+  if (t.points().size() < 3) fail("{}: needs at least two measured batch sizes besides 0", path.string());
+  return t;
+}
+
+// The measured points, then the grid points beyond them on the line through the
+// last two measured points (never decreasing).
+LayerTimeTable extended(const LayerTimeTable& t, int grid_step, int grid_end) {
+  std::vector<LayerTimeTable::Point> points = t.points();
+  const auto& a = points[points.size() - 2];
+  const auto& b = points.back();
+  double slope = std::max(0.0, (b.seconds - a.seconds) / (b.tokens - a.tokens));
+  for (int x = (b.tokens / grid_step + 1) * grid_step; x <= grid_end; x += grid_step) {
+    points.push_back({x, b.seconds + slope * (x - b.tokens)});
+  }
+  return LayerTimeTable(std::move(points), t.name() + " (extended linearly)");
+}
+
+}  // namespace
+
+GpuProfile measured_layer_profile(const ModelSpec& model, const GpuType& gpu,
+                                  const FirstPrinciplesConstants& constants) {
+  // Only the memory side of the first-principles profile is kept, so the
+  // datasheet speeds need not be known.
+  GpuType memory_only = gpu;
+  if (!(memory_only.mem_bandwidth_Bps > 0)) memory_only.mem_bandwidth_Bps = 1e12;
+  if (!(memory_only.peak_flops > 0)) memory_only.peak_flops = 1e15;
+  GpuProfile p = first_principles_profile(model, memory_only, constants);
+  std::filesystem::path dir = gpu.layer_times_dir;
+  p.prompt = extended(read_table(dir / "prompt_bs2time.csv"), 250, 15000);
+  p.decode = extended(read_table(dir / "decode_bs2time.csv"), 20, 800);
+  p.measured = true;
+  double per_prompt = p.prompt.at(kMaxInputLen);
+  int requests = static_cast<int>(std::floor(constants.prompt_budget_s / per_prompt));
+  requests = std::clamp(requests, 1, constants.max_prompt_requests);
+  p.prompt_max_requests.assign(static_cast<std::size_t>(p.max_layers), requests);
+  p.validate();
+  return p;
+}
+
+}  // namespace helix
