@@ -1,7 +1,7 @@
 // The kernels' hot path against the machine's own limits, measured in the same run:
 //  1. memory bandwidth: memcpy of a 1 GiB buffer (larger than any cache) on all pool
 //     threads, reported as GB/s of bytes READ, and a read-only streaming sum (a
-//     stricter floor: reading alone is faster than copying);
+//     stricter floor: reading alone, 4 streams per thread, is faster than copying);
 //  2. batch-1 decode: matmul m = 1 over one LLaMA-7B layer's seven matrices
 //     (q, k, v, o 4096x4096; gate, up 11008x4096; down 4096x11008) per dtype; time per
 //     layer, GB/s of weights, and % of the bandwidth floor = (weight bytes / bandwidth)
@@ -10,8 +10,9 @@
 //     own threads (as many as the pool) on F32 copies of the same shapes;
 //  4. batch scaling m = 1 ... 64: tokens/s of one layer for BF16 and Q8_0, with both
 //     matmul strategies (the automatic choice is marked).
-// A plain main (not Google Benchmark): every figure is a best-of-N wall time and the
-// output is one table per part. Usage: kernels_bench [--threads N] [--quick].
+// A plain main (not Google Benchmark): every figure is a best-of-N wall time, and the
+// tables are printed at the end (progress goes to stderr). Usage:
+//   kernels_bench [--threads N] [--quick]      (about 2 minutes; --quick: under 1)
 #include <cblas.h>
 
 #include <algorithm>
@@ -21,6 +22,7 @@
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -134,157 +136,229 @@ LayerWeights make_layer(DType dtype) {
 
 constexpr DType kDTypes[] = {DType::BF16, DType::Q8_0, DType::F16, DType::F32};
 
-// Evicts the caches by reading a 1 GiB buffer: a 7B model's decode step streams ~13 GB
-// of weights, so no layer is in cache when its turn comes; a single layer (0.2-0.8 GB)
-// can be, on a CPU with a large L3, which would flatter repeated runs.
-class CacheFlusher {
+// Sum of n words read as 4 interleaved streams (n a multiple of 16). Several streams
+// per thread read faster than one (more lines in flight): about what matmul's tiles
+// reach, which read several weight rows at once. Integer sums vectorise without
+// -ffast-math.
+std::uint64_t sum_4_streams(const std::uint64_t* p, std::int64_t n) {
+  constexpr int kStreams = 4;
+  const std::int64_t len = n / kStreams;
+  std::uint64_t acc[kStreams][4] = {};
+  for (std::int64_t k = 0; k < len; k += 4)
+#pragma GCC unroll 4
+    for (int s = 0; s < kStreams; ++s)
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) acc[s][j] += p[s * len + k + j];
+  std::uint64_t total = 0;
+  for (auto& stream : acc)
+    for (std::uint64_t a : stream) total += a;
+  return total;
+}
+
+// Two 1 GiB buffers (far larger than the caches): they measure the memory bandwidth,
+// and reading one evicts the caches before a timed decode run. A 7B model's decode
+// step streams ~13 GB of weights, so no layer is in cache when its turn comes, but a
+// single layer (0.2-0.8 GB) partly is on a CPU with a large L3, which would flatter
+// repeated runs.
+//
+// The machine is shared, so a figure taken while a neighbour runs is low. The
+// bandwidth is measured several times during the run and the best is kept: the
+// floor it gives is the strictest one.
+class Memory {
  public:
-  explicit CacheFlusher(ThreadPool& pool) : pool_(pool), buffer_((std::size_t{1} << 30) / sizeof(float), 1.0f) {}
+  explicit Memory(ThreadPool& pool) : pool_(pool), src_(kWords, 1), dst_(kWords) {}
+
+  // Measures both bandwidths (best of `repeats`) and keeps the best seen so far.
+  void measure(int repeats) {
+    double copy = best_seconds(repeats, [this] {
+      pool_.parallel_for(chunks(), [this](std::int64_t begin, std::int64_t end) {
+        std::memcpy(dst_.data() + begin * kChunk, src_.data() + begin * kChunk,
+                    static_cast<std::size_t>(end - begin) * kChunk * sizeof(std::uint64_t));
+      });
+    });
+    double read = best_seconds(repeats, [this] { flush(); });
+    copy_read_GBps = std::max(copy_read_GBps, static_cast<double>(kBytes) / copy * 1e-9);
+    read_GBps = std::max(read_GBps, static_cast<double>(kBytes) / read * 1e-9);
+  }
+
+  // Reads the whole source buffer, 64 KiB work items of 4 streams each.
   void flush() {
-    pool_.parallel_for(static_cast<std::int64_t>(buffer_.size() / 1024), [this](std::int64_t begin, std::int64_t end) {
-      sink_ += dot(buffer_.data() + begin * 1024, buffer_.data() + begin * 1024, (end - begin) * 1024);
+    pool_.parallel_for(chunks(), [this](std::int64_t begin, std::int64_t end) {
+      std::uint64_t sum = 0;
+      for (std::int64_t c = begin; c < end; ++c) sum += sum_4_streams(src_.data() + c * kChunk, kChunk);
+      sink_ += sum;
     });
   }
 
- private:
-  ThreadPool& pool_;
-  std::vector<float> buffer_;
-  std::atomic<float> sink_{0.0f};  // keeps the reads alive
-};
-
-struct Bandwidth {
   double copy_read_GBps = 0.0;  // memcpy, bytes read per second
   double read_GBps = 0.0;       // read-only streaming sum
+
+ private:
+  static constexpr std::size_t kBytes = std::size_t{1} << 30;
+  static constexpr std::size_t kWords = kBytes / sizeof(std::uint64_t);
+  static constexpr std::int64_t kChunk = 8192;  // words per work item (64 KiB)
+  static std::int64_t chunks() { return static_cast<std::int64_t>(kWords) / kChunk; }
+
+  ThreadPool& pool_;
+  std::vector<std::uint64_t> src_, dst_;  // src_ filled: real pages, not the shared zero page
+  std::atomic<std::uint64_t> sink_{0};    // keeps the reads alive
 };
 
-Bandwidth measure_bandwidth(ThreadPool& pool, int repeats) {
-  const std::size_t bytes = std::size_t{1} << 30;
-  std::vector<char> src(bytes, 1), dst(bytes, 2);  // touched: real pages, not the zero page
-  double copy = best_seconds(repeats, [&] {
-    pool.parallel_for(static_cast<std::int64_t>(bytes / 4096), [&](std::int64_t begin, std::int64_t end) {
-      std::memcpy(dst.data() + begin * 4096, src.data() + begin * 4096, static_cast<std::size_t>(end - begin) * 4096);
-    });
-  });
-  std::vector<float> sums(static_cast<std::size_t>(pool.size()));
-  const auto* floats = reinterpret_cast<const float*>(src.data());
-  double read = best_seconds(repeats, [&] {
-    pool.parallel_for_indexed(static_cast<std::int64_t>(bytes / 4096),
-                              [&](int thread, std::int64_t begin, std::int64_t end) {
-                                // dot(a, a): each cache line is loaded from memory once.
-                                sums[static_cast<std::size_t>(thread)] =
-                                    dot(floats + begin * 1024, floats + begin * 1024, (end - begin) * 1024);
-                              });
-  });
-  if (sums[0] < 0.0f) std::puts("");  // keep the sums alive
-  return {static_cast<double>(bytes) / copy * 1e-9, static_cast<double>(bytes) / read * 1e-9};
-}
-
-// Seconds for one pass over the layer's seven matrices with m activation rows.
-// The caches are flushed before each run.
-double layer_seconds(const LayerWeights& layer, std::int64_t m, ThreadPool& pool, CacheFlusher& flusher,
-                     int repeats, const MatmulStrategy* strategy) {
+// Seconds for one pass over the matrices with m activation rows, the caches flushed
+// before each run.
+double pass_seconds(const std::vector<WeightMatrix>& matrices, std::int64_t m, ThreadPool& pool, Memory& memory,
+                    int repeats, std::optional<MatmulStrategy> strategy) {
   std::vector<float> x = random_activations(m * 11008), y(static_cast<std::size_t>(m * 11008));
-  return best_seconds(repeats, [&] {
-    for (const WeightMatrix& w : layer.matrices) {
-      if (strategy) {
-        matmul(w, x.data(), m, y.data(), pool, *strategy);
-      } else {
-        matmul(w, x.data(), m, y.data(), pool);
-      }
-    }
-  }, [&] { flusher.flush(); });
-}
-
-void print_bandwidth(const Bandwidth& bw, int threads) {
-  fmt::print("## 1. Memory bandwidth (1 GiB buffers, {} threads, best of runs)\n\n", threads);
-  fmt::print("| measure | GB/s |\n|---|---:|\n");
-  fmt::print("| memcpy, bytes read | {:.1f} |\n| read-only streaming sum | {:.1f} |\n\n", bw.copy_read_GBps,
-             bw.read_GBps);
-}
-
-void decode_table(ThreadPool& pool, CacheFlusher& flusher, const Bandwidth& bw, int repeats) {
-  fmt::print("## 2. Batch-1 decode (m = 1), one 7B layer = 7 matrices\n\n");
-  fmt::print("| dtype | layer MB | ms / layer | GB/s | % of copy floor | % of read floor | per shape: ms (% copy floor) |\n");
-  fmt::print("|---|---:|---:|---:|---:|---:|---|\n");
-  for (DType dtype : kDTypes) {
-    LayerWeights layer = make_layer(dtype);
-    double t = layer_seconds(layer, 1, pool, flusher, repeats, nullptr);
-    double mb = static_cast<double>(layer.bytes) * 1e-6;
-    std::string per_shape;
-    for (const Shape& s : kLayer) {
-      LayerWeights one;
-      for (std::size_t i = 0; i < layer.matrices.size(); ++i)
-        if (layer.matrices[i].rows == s.rows && layer.matrices[i].cols == s.cols) {
-          one.matrices.push_back(layer.matrices[i]);
-          one.bytes += layer.matrices[i].bytes();
+  return best_seconds(
+      repeats,
+      [&] {
+        for (const WeightMatrix& w : matrices) {
+          if (strategy) {
+            matmul(w, x.data(), m, y.data(), pool, *strategy);
+          } else {
+            matmul(w, x.data(), m, y.data(), pool);
+          }
         }
-      double ts = layer_seconds(one, 1, pool, flusher, repeats, nullptr) / s.count;
-      double floor = static_cast<double>(one.bytes) / s.count * 1e-9 / bw.copy_read_GBps;
-      per_shape += fmt::format("{}{}: {:.2f} ({:.0f}%)", per_shape.empty() ? "" : "; ", s.name, ts * 1e3,
-                               100.0 * floor / ts);
-    }
-    double copy_floor = static_cast<double>(layer.bytes) * 1e-9 / bw.copy_read_GBps;
-    double read_floor = static_cast<double>(layer.bytes) * 1e-9 / bw.read_GBps;
-    fmt::print("| {} | {:.0f} | {:.2f} | {:.1f} | {:.0f}% | {:.0f}% | {} |\n", dtype_name(dtype), mb, t * 1e3,
-               mb * 1e-3 / t, 100.0 * copy_floor / t, 100.0 * read_floor / t, per_shape);
-  }
-  fmt::print("\n");
+      },
+      [&] { memory.flush(); });
 }
 
-void prefill_table(ThreadPool& pool, int repeats) {
-  const std::int64_t m = 512;
-  fmt::print("## 3. Prefill (m = {}): matmul vs cblas_sgemm ({} OpenBLAS threads) on F32 copies\n\n", m,
-             pool.size());
-  fmt::print("| shape | sgemm ms | sgemm GFLOP/s |");
-  for (DType d : kDTypes) fmt::print(" {} ms (% of sgemm) |", dtype_name(d));
-  fmt::print("\n|---|---:|---:|");
-  for (std::size_t i = 0; i < std::size(kDTypes); ++i) fmt::print("---:|");
-  fmt::print("\n");
+struct DecodeResult {
+  DType dtype;
+  std::size_t bytes;          // one layer
+  double seconds;             // one layer
+  double shape_seconds[3];    // one matrix of each kLayer shape
+};
+
+std::vector<DecodeResult> run_decode(ThreadPool& pool, Memory& memory, int repeats) {
+  std::vector<DecodeResult> results;
+  for (DType dtype : kDTypes) {
+    std::fprintf(stderr, "decode %s\n", std::string(dtype_name(dtype)).c_str());
+    LayerWeights layer = make_layer(dtype);
+    memory.measure(2);  // next to the decode runs, in case the machine was busy before
+    DecodeResult r{dtype, layer.bytes, pass_seconds(layer.matrices, 1, pool, memory, repeats, std::nullopt), {}};
+    std::size_t first = 0;
+    for (std::size_t s = 0; s < std::size(kLayer); ++s) {
+      std::vector<WeightMatrix> same(layer.matrices.begin() + static_cast<std::ptrdiff_t>(first),
+                                     layer.matrices.begin() + static_cast<std::ptrdiff_t>(first) + kLayer[s].count);
+      r.shape_seconds[s] = pass_seconds(same, 1, pool, memory, repeats, std::nullopt) / kLayer[s].count;
+      first += static_cast<std::size_t>(kLayer[s].count);
+    }
+    results.push_back(r);
+  }
+  return results;
+}
+
+struct PrefillResult {
+  const Shape* shape;
+  double sgemm_seconds;
+  std::vector<double> seconds;  // per kDTypes
+};
+
+std::vector<PrefillResult> run_prefill(ThreadPool& pool, std::int64_t m, int repeats) {
+  std::vector<PrefillResult> results;
   std::vector<float> x = random_activations(m * 11008), y(static_cast<std::size_t>(m * 11008));
   for (const Shape& s : kLayer) {
-    std::vector<double> ours;
+    std::fprintf(stderr, "prefill %s\n", s.name);
+    PrefillResult r{&s, 0.0, {}};
     for (DType dtype : kDTypes) {
       std::vector<std::byte> data = random_weights(dtype, s.rows, s.cols);
       WeightMatrix w = WeightMatrix::make(dtype, s.rows, s.cols, data.data());
-      ours.push_back(best_seconds(repeats, [&] { matmul(w, x.data(), m, y.data(), pool); }));
+      r.seconds.push_back(best_seconds(repeats, [&] { matmul(w, x.data(), m, y.data(), pool); }));
     }
     // The reference: OpenBLAS's own parallel sgemm on an F32 copy.
     std::vector<std::byte> f32 = random_weights(DType::F32, s.rows, s.cols);
     const auto* wf = reinterpret_cast<const float*>(f32.data());
-    openblas_set_num_threads(pool.size());
     auto k = static_cast<int>(s.cols), n = static_cast<int>(s.rows);
-    double ref = best_seconds(repeats, [&] {
+    openblas_set_num_threads(pool.size());
+    r.sgemm_seconds = best_seconds(repeats, [&] {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), n, k, 1.0f, x.data(), k, wf, k, 0.0f,
                   y.data(), n);
     });
     openblas_set_num_threads(1);
-    // OpenBLAS's threads spin for a while after a call: let them sleep before the next shape.
+    // OpenBLAS's threads spin for a while after a call: let them sleep before going on.
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    double gflop = 2.0 * static_cast<double>(m) * static_cast<double>(s.rows) * static_cast<double>(s.cols) * 1e-9;
-    fmt::print("| {} | {:.1f} | {:.0f} |", s.name, ref * 1e3, gflop / ref);
-    for (double t : ours) fmt::print(" {:.1f} ({:.0f}%) |", t * 1e3, 100.0 * ref / t);
+    results.push_back(r);
+  }
+  return results;
+}
+
+struct ScalingResult {
+  DType dtype;
+  std::int64_t m;
+  double streaming_seconds, gemm_seconds;
+  MatmulStrategy chosen;
+};
+
+std::vector<ScalingResult> run_scaling(ThreadPool& pool, Memory& memory, int repeats) {
+  std::vector<ScalingResult> results;
+  for (DType dtype : {DType::BF16, DType::Q8_0}) {
+    std::fprintf(stderr, "batch scaling %s\n", std::string(dtype_name(dtype)).c_str());
+    LayerWeights layer = make_layer(dtype);
+    for (std::int64_t m : {1, 2, 4, 8, 16, 32, 64}) {
+      results.push_back({dtype, m, pass_seconds(layer.matrices, m, pool, memory, repeats, MatmulStrategy::Streaming),
+                         pass_seconds(layer.matrices, m, pool, memory, repeats, MatmulStrategy::TiledGemm),
+                         matmul_strategy(layer.matrices[0], m)});
+    }
+  }
+  return results;
+}
+
+void print_bandwidth(const Memory& memory, int threads) {
+  fmt::print("## 1. Memory bandwidth (1 GiB buffers, {} threads, best over the run)\n\n", threads);
+  fmt::print("| measure | GB/s |\n|---|---:|\n");
+  fmt::print("| memcpy, bytes read | {:.1f} |\n| read-only streaming sum | {:.1f} |\n\n", memory.copy_read_GBps,
+             memory.read_GBps);
+}
+
+void print_decode(const std::vector<DecodeResult>& results, const Memory& memory) {
+  fmt::print("## 2. Batch-1 decode (m = 1), one 7B layer = 7 matrices, caches flushed before each run\n\n");
+  fmt::print("floor = weight bytes / bandwidth; % of floor = floor / time (100% = at the bandwidth).\n\n");
+  fmt::print("| dtype | layer MB | ms / layer | GB/s | % of copy floor | % of read floor |");
+  for (const Shape& s : kLayer) fmt::print(" {} ms (% copy floor) |", s.name);
+  fmt::print("\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (const DecodeResult& r : results) {
+    double gb = static_cast<double>(r.bytes) * 1e-9;
+    fmt::print("| {} | {:.0f} | {:.2f} | {:.1f} | {:.0f}% | {:.0f}% |", dtype_name(r.dtype), gb * 1e3, r.seconds * 1e3,
+               gb / r.seconds, 100.0 * gb / memory.copy_read_GBps / r.seconds,
+               100.0 * gb / memory.read_GBps / r.seconds);
+    for (std::size_t s = 0; s < std::size(kLayer); ++s) {
+      double shape_gb = static_cast<double>(dtype_row_bytes(r.dtype, kLayer[s].cols)) *
+                        static_cast<double>(kLayer[s].rows) * 1e-9;
+      fmt::print(" {:.2f} ({:.0f}%) |", r.shape_seconds[s] * 1e3,
+                 100.0 * shape_gb / memory.copy_read_GBps / r.shape_seconds[s]);
+    }
     fmt::print("\n");
   }
   fmt::print("\n");
 }
 
-void scaling_table(ThreadPool& pool, CacheFlusher& flusher, int repeats) {
-  fmt::print("## 4. Batch scaling: tokens/s for one 7B layer (auto strategy marked *)\n\n");
-  fmt::print("| dtype | m | streaming ms | tiled-gemm ms | tokens/s (auto) | x vs m=1 |\n|---|---:|---:|---:|---:|---:|\n");
-  for (DType dtype : {DType::BF16, DType::Q8_0}) {
-    LayerWeights layer = make_layer(dtype);
-    double base = 0.0;
-    for (std::int64_t m : {1, 2, 4, 8, 16, 32, 64}) {
-      MatmulStrategy streaming = MatmulStrategy::Streaming, gemm = MatmulStrategy::TiledGemm;
-      double ts = layer_seconds(layer, m, pool, flusher, repeats, &streaming);
-      double tg = layer_seconds(layer, m, pool, flusher, repeats, &gemm);
-      bool auto_gemm = matmul_strategy(layer.matrices[0], m) == MatmulStrategy::TiledGemm;
-      double t = auto_gemm ? tg : ts;
-      double tps = static_cast<double>(m) / t;
-      if (m == 1) base = tps;
-      fmt::print("| {} | {} | {:.2f}{} | {:.2f}{} | {:.0f} | {:.1f} |\n", dtype_name(dtype), m, ts * 1e3,
-                 auto_gemm ? "" : "*", tg * 1e3, auto_gemm ? "*" : "", tps, tps / base);
-    }
+void print_prefill(const std::vector<PrefillResult>& results, std::int64_t m, int threads) {
+  fmt::print("## 3. Prefill (m = {}): matmul vs cblas_sgemm ({} OpenBLAS threads) on F32 copies\n\n", m, threads);
+  fmt::print("| shape | sgemm ms | sgemm GFLOP/s |");
+  for (DType d : kDTypes) fmt::print(" {} ms (% of sgemm speed) |", dtype_name(d));
+  fmt::print("\n|---|---:|---:|---:|---:|---:|---:|\n");
+  for (const PrefillResult& r : results) {
+    double gflop = 2.0 * static_cast<double>(m) * static_cast<double>(r.shape->rows) *
+                   static_cast<double>(r.shape->cols) * 1e-9;
+    fmt::print("| {} | {:.1f} | {:.0f} |", r.shape->name, r.sgemm_seconds * 1e3, gflop / r.sgemm_seconds);
+    for (double t : r.seconds) fmt::print(" {:.1f} ({:.0f}%) |", t * 1e3, 100.0 * r.sgemm_seconds / t);
+    fmt::print("\n");
+  }
+  fmt::print("\n");
+}
+
+void print_scaling(const std::vector<ScalingResult>& results) {
+  fmt::print("## 4. Batch scaling: one 7B layer (7 matrices), caches flushed; * = the strategy matmul picks\n\n");
+  fmt::print("| dtype | m | streaming ms | tiled-gemm ms | tokens/s | x tokens/s of m = 1 |\n");
+  fmt::print("|---|---:|---:|---:|---:|---:|\n");
+  double base = 0.0;
+  for (const ScalingResult& r : results) {
+    bool gemm = r.chosen == MatmulStrategy::TiledGemm;
+    double tps = static_cast<double>(r.m) / (gemm ? r.gemm_seconds : r.streaming_seconds);
+    if (r.m == 1) base = tps;
+    fmt::print("| {} | {} | {:.2f}{} | {:.2f}{} | {:.0f} | {:.1f} |\n", dtype_name(r.dtype), r.m,
+               r.streaming_seconds * 1e3, gemm ? "" : " *", r.gemm_seconds * 1e3, gemm ? " *" : "", tps, tps / base);
   }
   fmt::print("\n");
 }
@@ -303,21 +377,24 @@ int run(int argc, char** argv) {
       return 2;
     }
   }
+  auto start = Clock::now();
   ThreadPool pool(threads);
   openblas_set_num_threads(1);
+  Memory memory(pool);
+  memory.measure(quick ? 2 : 5);
+  std::vector<DecodeResult> decode = run_decode(pool, memory, quick ? 3 : 10);
+  const std::int64_t prefill_m = 512;
+  std::vector<PrefillResult> prefill = run_prefill(pool, prefill_m, quick ? 1 : 3);
+  std::vector<ScalingResult> scaling = run_scaling(pool, memory, quick ? 2 : 4);
+  memory.measure(quick ? 2 : 5);
+
   const CpuFeatures& f = cpu_features();
   fmt::print("# kernels_bench: {} threads, kernel ISA {} (CPU: avx2 {}, fma {}, f16c {}, avx512f {})\n\n", threads,
              kernel_isa(), f.avx2, f.fma, f.f16c, f.avx512f);
-  auto start = Clock::now();
-  Bandwidth bw = measure_bandwidth(pool, quick ? 2 : 5);
-  print_bandwidth(bw, threads);
-  std::fflush(stdout);
-  CacheFlusher flusher(pool);
-  decode_table(pool, flusher, bw, quick ? 3 : 10);
-  std::fflush(stdout);
-  prefill_table(pool, quick ? 1 : 3);
-  std::fflush(stdout);
-  scaling_table(pool, flusher, quick ? 2 : 5);
+  print_bandwidth(memory, threads);
+  print_decode(decode, memory);
+  print_prefill(prefill, prefill_m, threads);
+  print_scaling(scaling);
   fmt::print("total {:.0f} s\n", std::chrono::duration<double>(Clock::now() - start).count());
   return 0;
 }

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstdlib>
+#include <cstdint>
 
 #include "helix/core/error.h"
 #include "helix/kernels/cpu_features.h"
@@ -16,13 +16,29 @@ namespace {
 
 using kernels_detail::ScratchSlot;
 
-// From this many activation rows on, decoding a tile to f32 once and running sgemm
-// beats converting the weights again for every 4 activation rows (bench/kernels_bench).
-std::int64_t gemm_min_m = 8;
+// From this many activation rows on, TiledGemm (decode a tile to f32 once, then
+// sgemm, near the CPU's peak: AVX-512 where there is one) beats the streaming
+// kernels (which widen the weights again for every 4 activation rows). Crossovers
+// measured on one 7B layer (bench/kernels_bench part 4 and the same sweep for the
+// other dtypes): F32 needs no conversion, Q8_0's streaming kernel is the slowest.
+std::int64_t gemm_min_m(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return 16;
+    case DType::Q8_0: return 20;
+    case DType::F16:
+    case DType::BF16: return 40;
+  }
+  return 16;
+}
 // Rows are handed to threads in multiples of this (the streaming kernels' row block).
-constexpr std::int64_t kRowGrain = 16;
-// Weight rows of one thread's decoded f32 tile in the TiledGemm strategy.
-std::int64_t tile_rows_max = 512;
+constexpr std::int64_t kRowGrain = 24;
+// Weight rows of one thread's decoded f32 tile in the TiledGemm strategy. sgemm packs
+// the whole activation matrix (m x cols) again on every call, so a tile needs many
+// rows for that to be cheap: at m = 512, L2-sized 1 MiB tiles ran at 79% (cols 4096,
+// 64 rows) and 47% (cols 11008, 23 rows) of the speed of 512-row tiles, which come
+// within ~10% of one sgemm over all rows. The scratch is 512 x cols floats per thread
+// (8 MiB for cols = 4096, 22 MiB for 11008), reused across calls.
+constexpr std::int64_t kTileRows = 512;
 
 void check_arguments(const WeightMatrix& w, const float* x, std::int64_t m, const float* y) {
   if (m < 0) fail("matmul: m (activation rows) must be >= 0, got {}", m);
@@ -60,19 +76,28 @@ struct Call {
   bool avx2;
 };
 
-// Rows [begin, end) of grains of kRowGrain rows.
+// The first row of grain `grain` (rows are handed out in grains), clamped to w.rows.
 std::int64_t grain_row(const WeightMatrix& w, std::int64_t grain) { return std::min(w.rows, grain * kRowGrain); }
+
+// Below this many multiply-adds a product takes less time than waking the other
+// thread (tens of microseconds when it sleeps): run it on the caller alone.
+constexpr std::int64_t kInlineMultiplyAdds = std::int64_t{1} << 17;
 
 void streaming(const Call& c, ThreadPool& pool) {
   std::int64_t grains = (c.w.rows + kRowGrain - 1) / kRowGrain;
-  pool.parallel_for(grains, [&c](std::int64_t begin, std::int64_t end) {
+  auto rows = [&c](std::int64_t begin, std::int64_t end) {
     std::int64_t row_begin = grain_row(c.w, begin), row_end = grain_row(c.w, end);
     if (c.avx2) {
       kernels_detail::gemv_rows_avx2(c.w, c.x, c.m, c.y, row_begin, row_end);
     } else {
       kernels_detail::gemv_rows_scalar(c.w, c.x, c.m, c.y, row_begin, row_end);
     }
-  });
+  };
+  if (c.w.rows * c.w.cols * c.m < kInlineMultiplyAdds) {
+    rows(0, grains);
+  } else {
+    pool.parallel_for(grains, rows);
+  }
 }
 
 // y[:, row_begin : row_begin + count] = x · Wtileᵀ, Wtile count x cols f32 row-major.
@@ -92,7 +117,7 @@ void tiled_gemm_share(const Call& c, std::int64_t row_begin, std::int64_t row_en
     sgemm_rows(c, reinterpret_cast<const float*>(c.w.row(row_begin)), row_begin, row_end - row_begin);
     return;
   }
-  std::int64_t tile_rows = std::min(tile_rows_max, row_end - row_begin);
+  std::int64_t tile_rows = std::min(kTileRows, row_end - row_begin);
   float* tile = kernels_detail::thread_scratch(ScratchSlot::WeightTile,
                                                static_cast<std::size_t>(tile_rows * c.w.cols));
   for (std::int64_t r = row_begin; r < row_end; r += tile_rows) {
@@ -114,17 +139,10 @@ void tiled_gemm(const Call& c, ThreadPool& pool) {
   });
 }
 
-// Tuning knobs read once from the environment (development aid, see kernels_bench).
-[[maybe_unused]] const bool g_tuning_read = [] {
-  if (const char* v = std::getenv("HELIX_GEMM_MIN_M")) gemm_min_m = std::atoll(v);
-  if (const char* v = std::getenv("HELIX_TILE_ROWS")) tile_rows_max = std::atoll(v);
-  return true;
-}();
-
 }  // namespace
 
-MatmulStrategy matmul_strategy(const WeightMatrix&, std::int64_t m) {
-  return m >= gemm_min_m ? MatmulStrategy::TiledGemm : MatmulStrategy::Streaming;
+MatmulStrategy matmul_strategy(const WeightMatrix& w, std::int64_t m) {
+  return m >= gemm_min_m(w.dtype) ? MatmulStrategy::TiledGemm : MatmulStrategy::Streaming;
 }
 
 void matmul(const WeightMatrix& w, const float* x, std::int64_t m, float* y, ThreadPool& pool) {

@@ -5,7 +5,7 @@
 // dequantisation happen inside the kernel. Activations and results are f32 and
 // accumulate in f32.
 //
-// Two strategies, chosen by m (matmul_strategy):
+// Two strategies, chosen by m and the dtype (matmul_strategy):
 //  * Streaming (small m, decode): memory-bound. Each weight row is read once and
 //    dotted against all m activation rows, several rows at a time with independent
 //    accumulators; the rows are split across the pool.

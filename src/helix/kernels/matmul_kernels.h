@@ -25,11 +25,4 @@ void gemv_rows_scalar(const WeightMatrix& w, const float* x, std::int64_t m, flo
 void convert_rows_avx2(const WeightMatrix& w, std::int64_t row_begin, std::int64_t count, float* out);
 void convert_rows_scalar(const WeightMatrix& w, std::int64_t row_begin, std::int64_t count, float* out);
 
-// TEMPORARY tuning knobs (development only).
-struct Tuning {
-  bool prefetch = true;
-  int prefetch_hint = 2;
-};
-extern Tuning g_tuning;
-
 }  // namespace helix::kernels_detail

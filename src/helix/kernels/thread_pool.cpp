@@ -77,8 +77,26 @@ void ThreadPool::parallel_for_indexed(std::int64_t n,
       &fn);
 }
 
+// Marks the pool busy for the duration of one call.
+class ThreadPool::InUse {
+ public:
+  explicit InUse(std::atomic<bool>& flag) : flag_(flag) {
+    if (flag_.exchange(true, std::memory_order_acquire)) {
+      fail("ThreadPool::parallel_for: called while the pool is already running a parallel_for "
+           "(from inside a chunk, or from a second thread); the pool is not reentrant");
+    }
+  }
+  ~InUse() { flag_.store(false, std::memory_order_release); }
+  InUse(const InUse&) = delete;
+  InUse& operator=(const InUse&) = delete;
+
+ private:
+  std::atomic<bool>& flag_;
+};
+
 void ThreadPool::run(std::int64_t n, ChunkFn fn, const void* context) {
   if (n <= 0) return;
+  InUse in_use(in_use_);
   int chunks = static_cast<int>(std::min<std::int64_t>(n, size_));
   if (chunks == 1) {  // inline: no hand-off, exceptions propagate directly
     fn(context, 0, 0, n);

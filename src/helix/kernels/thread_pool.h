@@ -14,7 +14,7 @@
 //  * An exception thrown by fn (on any thread) is rethrown in the caller after every
 //    chunk has finished (the first one, by thread index, if several throw).
 //  * Not reentrant: fn must not call back into the same pool, and one pool serves
-//    one calling thread at a time.
+//    one calling thread at a time. Either misuse throws Error (instead of hanging).
 #pragma once
 
 #include <atomic>
@@ -45,6 +45,7 @@ class ThreadPool {
  private:
   // A job type-erased by hand (no std::function built per call): run(context, ...).
   using ChunkFn = void (*)(const void* context, int thread, std::int64_t begin, std::int64_t end);
+  class InUse;
   void run(std::int64_t n, ChunkFn fn, const void* context);
   void run_chunk(int thread);
   void worker_loop(int thread);
@@ -60,6 +61,7 @@ class ThreadPool {
   alignas(64) std::atomic<std::uint32_t> generation_{0};  // bumped per job; workers wait on it
   alignas(64) std::atomic<std::uint32_t> pending_{0};     // workers still busy with the job
   std::atomic<bool> stop_{false};
+  std::atomic<bool> in_use_{false};  // a parallel_for is running (reentrancy check)
   std::vector<std::thread> workers_;
 };
 

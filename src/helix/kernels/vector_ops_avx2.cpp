@@ -73,7 +73,8 @@ HELIX_AVX2 float dot_avx2(const float* a, const float* b, std::int64_t n) {
 HELIX_AVX2 void axpy_avx2(float a, const float* x, float* y, std::int64_t n) {
   __m256 av = _mm256_set1_ps(a);
   std::int64_t k = 0;
-  for (; k + 8 <= n; k += 8) _mm256_storeu_ps(y + k, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + k), _mm256_loadu_ps(y + k)));
+  for (; k + 8 <= n; k += 8)
+    _mm256_storeu_ps(y + k, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + k), _mm256_loadu_ps(y + k)));
   for (; k < n; ++k) y[k] += a * x[k];
 }
 

@@ -121,8 +121,9 @@ TEST(Matmul, MatchesADoubleReferenceForEveryDtypeShapeBatchIsaThreadCountAndStra
   }
 }
 
-// A matrix larger than one thread's f32 tile (4 MiB), so the TiledGemm strategy
-// runs several tiles per thread, and rows that do not split evenly.
+// More rows than one thread's f32 tile (512 rows), so the TiledGemm strategy runs
+// several tiles per thread, rows that do not split evenly, and columns in several
+// chunks for the streaming kernels.
 TEST(Matmul, LargeMatricesSpanSeveralTilesPerThread) {
   ThreadPool pool(2);
   const std::int64_t rows = 1043, cols = 2048, m = 9;

@@ -138,6 +138,23 @@ TEST(ThreadPool, WorkersSleepingAfterAPauseStillWake) {
   }
 }
 
+TEST(ThreadPool, ReentrantCallsAreErrorsNotHangs) {
+  for (int threads : {1, 2}) {
+    ThreadPool pool(threads);
+    try {
+      pool.parallel_for(4, [&](std::int64_t, std::int64_t) {
+        pool.parallel_for(2, [](std::int64_t, std::int64_t) {});
+      });
+      FAIL() << "expected an error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("not reentrant"), std::string::npos) << e.what();
+    }
+    std::atomic<int> calls{0};  // usable afterwards
+    pool.parallel_for(2, [&](std::int64_t, std::int64_t) { calls.fetch_add(1); });
+    EXPECT_EQ(calls.load(), std::min(2, threads));
+  }
+}
+
 TEST(ThreadPool, RejectsFewerThanOneThread) {
   try {
     ThreadPool pool(0);

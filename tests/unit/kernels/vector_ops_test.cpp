@@ -90,7 +90,8 @@ TEST_P(VectorOps, SiluMulMatchesDoubleIncludingLargeInputs) {
     std::vector<float> gate = random_vector(n, 7, 4.0f), up = random_vector(n, 8), out(gate.size());
     if (n >= 9) gate[3] = 100.0f, gate[4] = -100.0f, gate[5] = 88.5f, gate[6] = -90.0f, gate[8] = 0.0f;
     std::vector<double> ref(gate.size());
-    for (std::size_t i = 0; i < gate.size(); ++i) ref[i] = gate[i] / (1.0 + std::exp(-static_cast<double>(gate[i]))) * up[i];
+    for (std::size_t i = 0; i < gate.size(); ++i)
+      ref[i] = gate[i] / (1.0 + std::exp(-static_cast<double>(gate[i]))) * up[i];
     silu_mul(gate.data(), up.data(), n, out.data());
     expect_close(out, ref, 1e-6, "silu_mul n=" + std::to_string(n));
   }

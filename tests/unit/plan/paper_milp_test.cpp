@@ -180,7 +180,7 @@ struct TinyInstance {
 TinyInstance tiny_instance() {
   ClusterSpec c;
   c.name = "tiny";
-  c.gpu_types.push_back(GpuType{"G", 1e10, 1e10, 1e10, 1e9, 0, 0, ""});
+  c.gpu_types.push_back(GpuType{"G", 1e10, 1e10, 1e10, 1e9, 0, 0, "", ""});
   c.regions = {"r"};
   for (int i = 0; i < 3; ++i) c.nodes.push_back({"ComputeNode-" + std::to_string(i), 0, 0});
   const double coordinator_bw[3] = {400, 120, 300};  // B/s; token = 2 B -> 200, 60, 150 tok/s

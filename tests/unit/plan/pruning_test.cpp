@@ -91,7 +91,7 @@ TEST(Pruning, UniformBandwidthKeepsTheHighestIndicesForTheCoordinator) {
 // Three nodes; every link 100 B/s except where noted.
 ClusterSpec small_cluster(double source_bw, double sink_bw) {
   ClusterSpec c;
-  c.gpu_types.push_back(GpuType{"G", 1e9, 1e9, 1e9, 1e9, 0, 0, ""});
+  c.gpu_types.push_back(GpuType{"G", 1e9, 1e9, 1e9, 1e9, 0, 0, "", ""});
   c.regions = {"r"};
   for (int i = 0; i < 3; ++i) c.nodes.push_back({"ComputeNode-" + std::to_string(i), 0, 0});
   for (int i = 0; i < 3; ++i) {
@@ -117,7 +117,7 @@ TEST(Pruning, ComputeTieBreakUsesTheLinkNameAsAString) {
   // 12 nodes, all links equal: node 0 keeps one pair, the largest name among
   // "Link-0-1" .. "Link-0-11" as strings: "Link-0-9".
   ClusterSpec c;
-  c.gpu_types.push_back(GpuType{"G", 1e9, 1e9, 1e9, 1e9, 0, 0, ""});
+  c.gpu_types.push_back(GpuType{"G", 1e9, 1e9, 1e9, 1e9, 0, 0, "", ""});
   c.regions = {"r"};
   for (int i = 0; i < 12; ++i) c.nodes.push_back({"ComputeNode-" + std::to_string(i), 0, 0});
   for (int i = 0; i < 12; ++i) {
@@ -137,7 +137,7 @@ TEST(Pruning, KeptLinksAreTheUnionOverNodes) {
   // Star: node 0 is every other node's best neighbour, so it keeps 11 pairs
   // although max_keep is 1.
   ClusterSpec c;
-  c.gpu_types.push_back(GpuType{"G", 1e9, 1e9, 1e9, 1e9, 0, 0, ""});
+  c.gpu_types.push_back(GpuType{"G", 1e9, 1e9, 1e9, 1e9, 0, 0, "", ""});
   c.regions = {"r"};
   for (int i = 0; i < 12; ++i) c.nodes.push_back({"ComputeNode-" + std::to_string(i), 0, 0});
   for (int i = 0; i < 12; ++i) {
