@@ -50,7 +50,9 @@ class StageEngine {
   void prepare_positions(const StepInput& input, int tokens);
   void embed(std::span<const std::int32_t> tokens);
   void run_block(int index, int tokens);
-  void attention(int index, int tokens);
+  void attention(int index, int tokens, const StepInput& input);
+  void attention_per_token(int index, int tokens, const std::vector<int>& token_list);
+  void attention_prefill_gemm(int index, const std::vector<SequenceChunk>& chunks, const std::vector<int>& first_token);
   void write_kv(int index, int tokens);
   void output_logits(const StepInput& input, StepOutput& out);
 
@@ -62,8 +64,10 @@ class StageEngine {
   // Per-step scratch, grown as needed and reused.
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_cos_, rope_sin_;
   std::vector<float> scores_;  // per thread: max context floats
+  std::vector<std::vector<float>> gemm_scratch_;  // per thread: gathered K, V and the score matrix
   std::vector<int> positions_, chunk_of_token_;
   std::vector<SequenceId> seq_of_token_;
+  const StepInput* input_ = nullptr;  // the step being run (for the attention paths)
 };
 
 // The KV options a stage gets when the caller set no capacity.
