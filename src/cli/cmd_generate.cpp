@@ -40,8 +40,9 @@ void run_generate(const GenerateOptions& o) {
   int context = files.config.max_position_embeddings;
   EngineOptions eo;
   eo.threads = o.threads;
-  eo.kv.capacity_tokens = o.kv_tokens > 0 ? o.kv_tokens
-                                          : std::min<long long>(context, static_cast<long long>(prompt.size()) + o.max_tokens + 16);
+  // Whole 16-token blocks, so a request may run to the model's context.
+  long long wanted = std::min<long long>(context, static_cast<long long>(prompt.size()) + o.max_tokens + 1);
+  eo.kv.capacity_tokens = o.kv_tokens > 0 ? o.kv_tokens : (wanted + 15) / 16 * 16;
   int layers = files.config.num_layers;
   StageEngine engine(std::move(files), LayerRange{0, layers}, eo);
   SamplingParams sp;

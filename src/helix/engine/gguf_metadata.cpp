@@ -40,6 +40,9 @@ void add_tokenizer(std::vector<GgufEntry>& m, const nlohmann::json& tok, int voc
 std::vector<GgufEntry> gguf_metadata_for(const LlamaConfig& c, const nlohmann::json& tokenizer_json) {
   std::string arch = c.model_type == "qwen2" ? "qwen2" : "llama";
   // llama3 rope scaling travels as the rope_freqs.weight tensor, not as keys.
+  if (c.sliding_window > 0) {
+    fail("GGUF export of a sliding-window model is not supported (llama.cpp's llama architecture has no window key)");
+  }
   std::vector<GgufEntry> m;
   m.push_back({"general.architecture", arch});
   m.push_back({"general.name", std::string("helix random ") + c.model_type});

@@ -96,6 +96,11 @@ void LlamaConfig::validate(const std::string& where) const {
   }
   if (head_dim % 2 != 0) fail("{}: head_dim {} must be even for RoPE", where, head_dim);
   if (sliding_window < 0) fail("{}: sliding_window must not be negative", where);
+  // Products used as sizes must fit in int.
+  if (static_cast<long long>(num_heads) * head_dim > (1LL << 30) ||
+      static_cast<long long>(hidden_size) * intermediate_size > (1LL << 40)) {
+    fail("{}: heads x head_dim or hidden x intermediate is too large", where);
+  }
   if (max_position_embeddings <= 0) fail("{}: max_position_embeddings must be positive", where);
 }
 
@@ -131,12 +136,26 @@ LlamaConfig llama_config_from_hf(const json& config, const std::string& where) {
   c.rope_theta = positive_number(config, "rope_theta", 10000.0, where);
   c.rope_scaling = rope_scaling_from_hf(config, where);
   c.tie_word_embeddings = optional_bool(config, "tie_word_embeddings", false, where);
-  c.attention_bias = c.model_type == "qwen2" || optional_bool(config, "attention_bias", false, where);
-  // Mistral applies its window whenever one is given; Qwen2 only with use_sliding_window.
-  bool window_on = c.model_type == "qwen2" ? optional_bool(config, "use_sliding_window", false, where)
-                                           : true;
-  auto sw = config.find("sliding_window");
-  if (window_on && sw != config.end() && !sw->is_null()) c.sliding_window = positive_int(config, "sliding_window", where);
+  // Qwen2 has Q/K/V biases; LLaMA's attention_bias also biases o_proj, which the
+  // engine does not implement — refused rather than silently dropped.
+  c.attention_bias = c.model_type == "qwen2";
+  if (c.model_type == "llama" && optional_bool(config, "attention_bias", false, where)) {
+    fail("{}: attention_bias true (biases on q/k/v/o_proj) is not supported for model_type llama", where);
+  }
+  // Only Mistral has a window on every layer (default 4096 when the key is absent,
+  // none when it is null). Qwen2 windows only layers >= max_window_layers: not
+  // implemented, so refused. LLaMA has no window, whatever the file says.
+  if (c.model_type == "mistral") {
+    auto sw = config.find("sliding_window");
+    if (sw == config.end()) {
+      c.sliding_window = 4096;
+    } else if (!sw->is_null()) {
+      c.sliding_window = positive_int(config, "sliding_window", where);
+    }
+  }
+  if (c.model_type == "qwen2" && optional_bool(config, "use_sliding_window", false, where)) {
+    fail("{}: use_sliding_window true (Qwen2's per-layer window) is not supported", where);
+  }
   auto bos = token_ids(config, "bos_token_id", where);
   if (!bos.empty()) c.bos_token_id = bos.front();
   c.eos_token_ids = token_ids(config, "eos_token_id", where);
@@ -218,11 +237,18 @@ LlamaConfig llama_config_from_gguf(const json& meta, const std::string& where) {
     fail("{}: GGUF rope scaling '{}' is not supported (supported: none, linear; llama3 comes as rope_freqs.weight)",
          where, scaling);
   }
-  if (meta.contains("tokenizer.ggml.bos_token_id")) {
-    c.bos_token_id = meta["tokenizer.ggml.bos_token_id"].get<int>();
-  }
-  if (meta.contains("tokenizer.ggml.eos_token_id")) {
-    c.eos_token_ids = {meta["tokenizer.ggml.eos_token_id"].get<int>()};
+  auto token_key = [&](const std::string& key) {
+    const json& v = meta[key];
+    if (!v.is_number_integer() || v.get<long long>() < 0 || v.get<long long>() > (1LL << 30)) {
+      fail("{}: GGUF key '{}' must be a token id, got {}", where, key, v.dump(-1, ' ', false, json::error_handler_t::replace));
+    }
+    return v.get<int>();
+  };
+  if (meta.contains("tokenizer.ggml.bos_token_id")) c.bos_token_id = token_key("tokenizer.ggml.bos_token_id");
+  if (meta.contains("tokenizer.ggml.eos_token_id")) c.eos_token_ids = {token_key("tokenizer.ggml.eos_token_id")};
+  if (meta.contains(arch + ".rope.dimension_count") &&
+      gguf_int(meta, arch + ".rope.dimension_count", where) != c.head_dim) {
+    fail("{}: partial rotary embeddings ({}.rope.dimension_count != head dim) are not supported", where, arch);
   }
   c.validate(where);
   return c;
@@ -247,7 +273,7 @@ json to_hf_json(const LlamaConfig& c) {
   j["rope_theta"] = c.rope_theta;
   j["hidden_act"] = "silu";
   j["tie_word_embeddings"] = c.tie_word_embeddings;
-  if (c.model_type == "llama") j["attention_bias"] = c.attention_bias;
+  if (c.model_type == "llama") j["attention_bias"] = false;
   switch (c.rope_scaling.kind) {
     case RopeScaling::Kind::kNone: j["rope_scaling"] = nullptr; break;
     case RopeScaling::Kind::kLinear:
@@ -261,11 +287,8 @@ json to_hf_json(const LlamaConfig& c) {
                            {"original_max_position_embeddings", c.rope_scaling.original_max_position}};
       break;
   }
-  if (c.sliding_window > 0) {
-    j["sliding_window"] = c.sliding_window;
-    if (c.model_type == "qwen2") j["use_sliding_window"] = true;
-  } else if (c.model_type == "mistral") {
-    j["sliding_window"] = nullptr;
+  if (c.model_type == "mistral") {
+    j["sliding_window"] = c.sliding_window > 0 ? nlohmann::json(c.sliding_window) : nlohmann::json(nullptr);
   }
   if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;
   if (c.eos_token_ids.size() == 1) {

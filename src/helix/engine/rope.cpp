@@ -33,7 +33,9 @@ Rope::Rope(const LlamaConfig& config, std::span<const float> freq_factors)
   for (int i = 0; i < pairs; ++i) {
     double f = 1.0 / std::pow(config.rope_theta, 2.0 * i / head_dim_);
     if (!freq_factors.empty()) {
-      f /= freq_factors[static_cast<std::size_t>(i)];
+      float factor = freq_factors[static_cast<std::size_t>(i)];
+      if (!(factor > 0) || !std::isfinite(factor)) fail("rope_freqs.weight[{}] = {} must be finite and positive", i, factor);
+      f /= factor;
     } else if (config.rope_scaling.kind == RopeScaling::Kind::kLinear) {
       f /= config.rope_scaling.factor;
     } else if (config.rope_scaling.kind == RopeScaling::Kind::kLlama3) {

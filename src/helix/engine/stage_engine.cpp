@@ -41,7 +41,10 @@ StageEngine::StageEngine(ModelFiles model, LayerRange layers, const EngineOption
       rope_(model_.config, weights_.rope_freq_factors),
       kv_(layers.size(), model_.config.num_kv_heads, model_.config.head_dim,
           default_kv_options(options.kv)),
-      pool_(options.threads) {}
+      pool_(options.threads) {
+  // Attention calls sgemm from both pool threads: OpenBLAS must not add its own.
+  openblas_set_num_threads(1);
+}
 
 void StageEngine::validate(const StepInput& in, int tokens) const {
   const LlamaConfig& c = model_.config;
@@ -282,14 +285,29 @@ void StageEngine::output_logits(const StepInput& in, StepOutput& out) {
 }
 
 StepOutput StageEngine::step(const StepInput& in) {
-  const LlamaConfig& c = model_.config;
-  int tokens = 0;
-  for (const SequenceChunk& ch : in.chunks) tokens += std::max(0, ch.length);
+  std::int64_t total = 0;
+  for (const SequenceChunk& ch : in.chunks) total += std::max(0, ch.length);
+  if (total > (std::int64_t{1} << 30)) fail("engine step: {} tokens in one batch is beyond any context", total);
+  int tokens = static_cast<int>(total);
   validate(in, tokens);
   std::vector<std::pair<SequenceId, int>> growth;
   growth.reserve(in.chunks.size());
   for (const SequenceChunk& ch : in.chunks) growth.emplace_back(ch.sequence, ch.position + ch.length);
   kv_.reserve(growth);
+  try {
+    return execute(in, tokens, growth);
+  } catch (...) {
+    // Nothing is half-applied: sequences this step created give their blocks back.
+    for (const SequenceChunk& ch : in.chunks) {
+      if (ch.position == 0) kv_.release(ch.sequence);
+    }
+    throw;
+  }
+}
+
+StepOutput StageEngine::execute(const StepInput& in, int tokens,
+                                const std::vector<std::pair<SequenceId, int>>& growth) {
+  const LlamaConfig& c = model_.config;
 
   const std::int64_t T = tokens;
   grow(x_, T * c.hidden_size);

@@ -47,6 +47,7 @@ class StageEngine {
 
  private:
   void validate(const StepInput& input, int tokens) const;
+  StepOutput execute(const StepInput& input, int tokens, const std::vector<std::pair<SequenceId, int>>& growth);
   void prepare_positions(const StepInput& input, int tokens);
   void embed(std::span<const std::int32_t> tokens);
   void run_block(int index, int tokens);

@@ -49,8 +49,10 @@ GpuProfile measured_layer_profile(const ModelSpec& model, const GpuType& gpu,
   p.decode = extended(read_table(dir / "decode_bs2time.csv"), 20, 800);
   p.measured = true;
   double per_prompt = p.prompt.at(kMaxInputLen);
-  int requests = static_cast<int>(std::floor(constants.prompt_budget_s / per_prompt));
-  requests = std::clamp(requests, 1, constants.max_prompt_requests);
+  if (!(per_prompt > 0)) fail("{}: prompt time at {} tokens must be positive", (dir / "prompt_bs2time.csv").string(), kMaxInputLen);
+  double fit = std::clamp(std::floor(constants.prompt_budget_s / per_prompt), 1.0,
+                          static_cast<double>(constants.max_prompt_requests));
+  int requests = static_cast<int>(fit);
   p.prompt_max_requests.assign(static_cast<std::size_t>(p.max_layers), requests);
   p.validate();
   return p;

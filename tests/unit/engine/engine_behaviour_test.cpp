@@ -1,11 +1,13 @@
 // What the engine refuses, what it frees, what it loads, and how much it touches.
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <fstream>
 
 #include <nlohmann/json.hpp>
 
 #include "helix/engine/generator.h"
+#include "helix/engine/llama_config.h"
 #include "helix/engine/random_model.h"
 #include "helix/engine/stage_engine.h"
 #include "support/test_support.h"
@@ -147,6 +149,8 @@ TEST(EngineLoading, AStageTouchesOnlyItsOwnLayers) {
         if (name.starts_with("model.layers." + std::to_string(l) + ".")) layer_bytes += store->at(name).nbytes;
       }
     }
+    std::printf("stage [2,4): %zu bytes of the mapping resident; its layers hold %zu; file %zu\n", resident,
+                layer_bytes, file_bytes);
     // Its two layers (plus page rounding and the header), far below the file.
     EXPECT_GE(resident, layer_bytes);
     EXPECT_LT(resident, layer_bytes + 256 * 1024) << "file " << file_bytes;
@@ -181,6 +185,24 @@ TEST(EngineLoading, BrokenFilesGiveErrorsNamingTheProblem) {
   std::ofstream(wrong / "config.json") << c.dump();
   EXPECT_NE(error_of([&] { open_model(wrong); }).find("rope type 'yarn' is not supported"), std::string::npos);
   EXPECT_NE(error_of([&] { open_model(dir.path() / "nothing"); }).find("no such model"), std::string::npos);
+  // Options whose semantics the engine does not implement are refused, not dropped.
+  nlohmann::json cfg = to_hf_json(random_model_preset("tiny"));
+  cfg["attention_bias"] = true;
+  EXPECT_NE(error_of([&] { llama_config_from_hf(cfg, "cfg"); }).find("attention_bias true"), std::string::npos);
+  nlohmann::json qwen = to_hf_json(random_model_preset("tiny-qwen2"));
+  qwen["use_sliding_window"] = true;
+  qwen["sliding_window"] = 8;
+  EXPECT_NE(error_of([&] { llama_config_from_hf(qwen, "cfg"); }).find("use_sliding_window"), std::string::npos);
+  // HF semantics of the window: Mistral defaults to 4096, null means none, LLaMA never has one.
+  nlohmann::json mistral = to_hf_json(random_model_preset("tiny-mistral"));
+  EXPECT_EQ(llama_config_from_hf(mistral, "cfg").sliding_window, 16);
+  mistral.erase("sliding_window");
+  EXPECT_EQ(llama_config_from_hf(mistral, "cfg").sliding_window, 4096);
+  mistral["sliding_window"] = nullptr;
+  EXPECT_EQ(llama_config_from_hf(mistral, "cfg").sliding_window, 0);
+  cfg["attention_bias"] = false;
+  cfg["sliding_window"] = 8;
+  EXPECT_EQ(llama_config_from_hf(cfg, "cfg").sliding_window, 0);
   EXPECT_NE(error_of([&] { engine(good, 256, {2, 7}); }).find("layer range [2, 7)"), std::string::npos);
 }
 

@@ -153,12 +153,13 @@ std::vector<std::vector<double>> ReferenceModel::logits(const std::vector<int>& 
 }
 
 double relative_error(const std::vector<float>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return 1e9;
   double diff = 0, scale = 0;
   for (std::size_t i = 0; i < b.size(); ++i) {
     diff = std::max(diff, std::abs(static_cast<double>(a[i]) - b[i]));
     scale = std::max(scale, std::abs(b[i]));
   }
-  return a.size() != b.size() ? 1e9 : diff / scale;
+  return diff / scale;
 }
 
 }  // namespace helix::test
