@@ -29,12 +29,9 @@ void write_text(const std::filesystem::path& p, const std::string& text) {
 void run_profile(const ProfileCliOptions& o) {
   ModelFiles files = open_model(o.model);
   int layers = files.config.num_layers;
-  std::int64_t need = 0;
-  for (int n : o.profile.prompt_tokens) need = std::max<std::int64_t>(need, n);
-  for (int b : o.profile.decode_batches) need = std::max<std::int64_t>(need, static_cast<std::int64_t>(b) * (o.profile.decode_context + 1));
   EngineOptions eo;
   eo.threads = o.threads;
-  eo.kv.capacity_tokens = need + 16 * 128;
+  eo.kv.capacity_tokens = profile_kv_tokens(o.profile, eo.kv.block_tokens);
   std::string dtype;
   if (!files.store->names().empty()) {
     dtype = std::string(dtype_name(files.store->at(files.layer_tensor(0, LayerTensor::kQ)).dtype));

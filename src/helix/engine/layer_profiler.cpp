@@ -24,7 +24,7 @@ double timed_step(StageEngine& e, const StepInput& in) {
 
 std::vector<std::int32_t> tokens_for(int n, int vocab) {
   std::vector<std::int32_t> t(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) t[static_cast<std::size_t>(i)] = (i * 7919 + 13) % vocab;
+  for (int i = 0; i < n; ++i) t[static_cast<std::size_t>(i)] = static_cast<std::int32_t>((i * 7919LL + 13) % vocab);
   return t;
 }
 
@@ -55,13 +55,19 @@ double decode_seconds(StageEngine& e, int batch, int context, SequenceId& next) 
 
 }  // namespace
 
+std::int64_t profile_kv_tokens(const ProfileOptions& o, int block_tokens) {
+  std::int64_t need = 0;
+  for (int n : o.prompt_tokens) need = std::max<std::int64_t>(need, (n + block_tokens - 1) / block_tokens * block_tokens);
+  std::int64_t per_sequence = (static_cast<std::int64_t>(o.decode_context) + block_tokens) / block_tokens * block_tokens;
+  for (int b : o.decode_batches) need = std::max<std::int64_t>(need, b * per_sequence);
+  return need;
+}
+
 LayerProfile profile_layers(StageEngine& e, const ProfileOptions& o) {
   if (!e.is_first()) fail("profile: the stage must start at layer 0 (it is fed token ids)");
   if (o.repeats < 1) fail("profile: repeats must be at least 1");
-  std::int64_t need = 0;
-  for (int n : o.prompt_tokens) need = std::max<std::int64_t>(need, n);
-  for (int b : o.decode_batches) need = std::max<std::int64_t>(need, static_cast<std::int64_t>(b) * (o.decode_context + 1));
-  if (e.kv_cache().capacity_tokens() < need + e.kv_cache().block_tokens() * 64) {
+  std::int64_t need = profile_kv_tokens(o, e.kv_cache().block_tokens());
+  if (e.kv_cache().capacity_tokens() < need) {
     fail("profile: the KV cache holds {} tokens, the profile needs about {}", e.kv_cache().capacity_tokens(), need);
   }
   const double layers = e.layers().size();

@@ -31,6 +31,10 @@ struct LayerProfile {
   std::vector<ProfilePoint> prompt, decode;
 };
 
+// KV tokens a profile needs: the longest prompt, or the largest decode batch with
+// each sequence's context + 1 tokens rounded up to whole blocks.
+std::int64_t profile_kv_tokens(const ProfileOptions& options, int block_tokens);
+
 // `engine` must be the first stage (it is fed token ids). Its KV cache must hold
 // max(prompt) and max(batch) * (context + 1) tokens; throws Error otherwise.
 LayerProfile profile_layers(StageEngine& engine, const ProfileOptions& options);

@@ -122,7 +122,8 @@ constexpr int kGemmAttentionMinChunk = 16;
 
 // Causal (optionally windowed) attention of the listed tokens over their
 // sequences' cached positions, one task per (token, head), walking the block table.
-void StageEngine::attention_per_token(int index, int /*tokens*/, const std::vector<int>& token_list) {
+void StageEngine::attention_per_token(int index) {
+  const std::vector<int>& token_list = per_token_;
   const LlamaConfig& c = model_.config;
   const int hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
   const int group = c.num_heads / c.num_kv_heads;
@@ -169,8 +170,9 @@ void StageEngine::attention_per_token(int index, int /*tokens*/, const std::vect
 // contiguous rows, S = Q K^T / sqrt(d) with sgemm, causal mask and softmax per row,
 // then O = S V with sgemm. Same mathematics as the per-token path; O(n * ctx) work
 // in two matrix products instead of n * ctx dot products.
-void StageEngine::attention_prefill_gemm(int index, const std::vector<SequenceChunk>& chunks,
-                                         const std::vector<int>& first_token) {
+void StageEngine::attention_prefill_gemm(int index) {
+  const std::vector<SequenceChunk>& chunks = gemm_chunks_;
+  const std::vector<int>& first_token = gemm_first_token_;
   const LlamaConfig& c = model_.config;
   const int hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
   const int group = c.num_heads / c.num_kv_heads;
@@ -217,24 +219,28 @@ void StageEngine::attention_prefill_gemm(int index, const std::vector<SequenceCh
   pool_.parallel_for_indexed(static_cast<std::int64_t>(chunks.size()) * c.num_heads, run_tasks);
 }
 
-void StageEngine::attention(int index, int tokens, const StepInput& in) {
+void StageEngine::split_attention_paths(const StepInput& in) {
   const LlamaConfig& c = model_.config;
-  std::vector<SequenceChunk> gemm_chunks;
-  std::vector<int> gemm_first, per_token;
+  gemm_chunks_.clear();
+  gemm_first_token_.clear();
+  per_token_.clear();
   int t = 0;
   for (const SequenceChunk& ch : in.chunks) {
     // A sliding window that cuts into the chunk's context needs per-row key ranges.
     bool windowed = c.sliding_window > 0 && ch.position + ch.length > c.sliding_window;
     if (ch.length >= kGemmAttentionMinChunk && !windowed) {
-      gemm_chunks.push_back(ch);
-      gemm_first.push_back(t);
+      gemm_chunks_.push_back(ch);
+      gemm_first_token_.push_back(t);
     } else {
-      for (int i = 0; i < ch.length; ++i) per_token.push_back(t + i);
+      for (int i = 0; i < ch.length; ++i) per_token_.push_back(t + i);
     }
     t += ch.length;
   }
-  attention_prefill_gemm(index, gemm_chunks, gemm_first);
-  attention_per_token(index, tokens, per_token);
+}
+
+void StageEngine::attention(int index) {
+  attention_prefill_gemm(index);
+  attention_per_token(index);
 }
 
 void StageEngine::run_block(int index, int tokens) {
@@ -256,7 +262,7 @@ void StageEngine::run_block(int index, int tokens) {
     rope_.rotate(k_.data() + sz(t) * sz(c.kv_dim()), c.num_kv_heads, cs, sn);
   }
   write_kv(index, tokens);
-  attention(index, tokens, *input_);
+  attention(index);
   matmul(b.o, attn_.data(), tokens, h_.data(), pool_);
   add(h_.data(), x_.data(), static_cast<std::int64_t>(tokens) * H);
   for (int t = 0; t < tokens; ++t) rms_norm(x_.data() + sz(t) * sz(H), b.ffn_norm.data(), eps, H, h_.data() + sz(t) * sz(H));
@@ -324,9 +330,8 @@ StepOutput StageEngine::execute(const StepInput& in, int tokens,
   } else {
     std::copy(in.hidden.begin(), in.hidden.end(), x_.begin());
   }
-  input_ = &in;
+  split_attention_paths(in);
   for (int i = 0; i < static_cast<int>(weights_.blocks.size()); ++i) run_block(i, tokens);
-  input_ = nullptr;
   for (const auto& [id, len] : growth) kv_.set_length(id, len);
 
   StepOutput out;

@@ -51,9 +51,10 @@ class StageEngine {
   void prepare_positions(const StepInput& input, int tokens);
   void embed(std::span<const std::int32_t> tokens);
   void run_block(int index, int tokens);
-  void attention(int index, int tokens, const StepInput& input);
-  void attention_per_token(int index, int tokens, const std::vector<int>& token_list);
-  void attention_prefill_gemm(int index, const std::vector<SequenceChunk>& chunks, const std::vector<int>& first_token);
+  void split_attention_paths(const StepInput& input);
+  void attention(int index);
+  void attention_per_token(int index);
+  void attention_prefill_gemm(int index);
   void write_kv(int index, int tokens);
   void output_logits(const StepInput& input, StepOutput& out);
 
@@ -68,7 +69,10 @@ class StageEngine {
   std::vector<std::vector<float>> gemm_scratch_;  // per thread: gathered K, V and the score matrix
   std::vector<int> positions_, chunk_of_token_;
   std::vector<SequenceId> seq_of_token_;
-  const StepInput* input_ = nullptr;  // the step being run (for the attention paths)
+  // This step's attention paths (the same for every layer): long prefill chunks with
+  // the index of their first token, and the tokens that walk the cache one by one.
+  std::vector<SequenceChunk> gemm_chunks_;
+  std::vector<int> gemm_first_token_, per_token_;
 };
 
 // The KV options a stage gets when the caller set no capacity.

@@ -6,31 +6,16 @@
 
 #include "helix/kernels/matmul_kernels.h"
 #include "helix/kernels/scratch.h"
+#include "helix/kernels/vector_ops_kernels.h"
 
 namespace helix::kernels_detail {
-namespace {
-
-float dot_f32(const float* a, const float* b, std::int64_t n) {
-  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-  std::int64_t k = 0;
-  for (; k + 4 <= n; k += 4) {
-    s0 += a[k] * b[k];
-    s1 += a[k + 1] * b[k + 1];
-    s2 += a[k + 2] * b[k + 2];
-    s3 += a[k + 3] * b[k + 3];
-  }
-  for (; k < n; ++k) s0 += a[k] * b[k];
-  return (s0 + s1) + (s2 + s3);
-}
-
-}  // namespace
 
 void gemv_rows_scalar(const WeightMatrix& w, const float* x, std::int64_t m, float* y, std::int64_t row_begin,
                       std::int64_t row_end) {
   float* row = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(w.cols));
   for (std::int64_t r = row_begin; r < row_end; ++r) {
     convert_to_f32(w.dtype, w.row(r), w.cols, row);
-    for (std::int64_t i = 0; i < m; ++i) y[i * w.rows + r] = dot_f32(row, x + i * w.cols, w.cols);
+    for (std::int64_t i = 0; i < m; ++i) y[i * w.rows + r] = dot_scalar(row, x + i * w.cols, w.cols);
   }
 }
 

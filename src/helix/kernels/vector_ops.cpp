@@ -18,19 +18,6 @@ void check_length(const char* op, std::int64_t n) {
   if (n < 0) fail("{}: length n must be >= 0, got {}", op, n);
 }
 
-float dot_scalar(const float* a, const float* b, std::int64_t n) {
-  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-  std::int64_t k = 0;
-  for (; k + 4 <= n; k += 4) {
-    s0 += a[k] * b[k];
-    s1 += a[k + 1] * b[k + 1];
-    s2 += a[k + 2] * b[k + 2];
-    s3 += a[k + 3] * b[k + 3];
-  }
-  for (; k < n; ++k) s0 += a[k] * b[k];
-  return (s0 + s1) + (s2 + s3);
-}
-
 void softmax_scalar(float* x, std::int64_t n) {
   float max = x[0];
   for (std::int64_t k = 1; k < n; ++k) max = std::fmax(max, x[k]);
@@ -47,7 +34,7 @@ void softmax_scalar(float* x, std::int64_t n) {
 
 float dot(const float* a, const float* b, std::int64_t n) {
   check_length("dot", n);
-  return use_avx2() ? kd::dot_avx2(a, b, n) : dot_scalar(a, b, n);
+  return use_avx2() ? kd::dot_avx2(a, b, n) : kd::dot_scalar(a, b, n);
 }
 
 void axpy(float a, const float* x, float* y, std::int64_t n) {
@@ -61,7 +48,7 @@ void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, fl
   if (n == 0) return;
   if (!(eps >= 0.0f)) fail("rms_norm: eps must be >= 0, got {}", eps);
   bool avx2 = use_avx2();
-  float sum_squares = avx2 ? kd::sum_squares_avx2(x, n) : dot_scalar(x, x, n);
+  float sum_squares = avx2 ? kd::sum_squares_avx2(x, n) : kd::dot_scalar(x, x, n);
   float scale = 1.0f / std::sqrt(sum_squares / static_cast<float>(n) + eps);
   if (avx2) return kd::scale_mul_avx2(x, scale, weight, n, out);
   for (std::int64_t k = 0; k < n; ++k) out[k] = x[k] * scale * weight[k];
@@ -86,4 +73,20 @@ void add(const float* x, float* y, std::int64_t n) {
   for (std::int64_t k = 0; k < n; ++k) y[k] += x[k];
 }
 
+namespace kernels_detail {
+
+float dot_scalar(const float* a, const float* b, std::int64_t n) {
+  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+  std::int64_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += a[k] * b[k];
+    s1 += a[k + 1] * b[k + 1];
+    s2 += a[k + 2] * b[k + 2];
+    s3 += a[k + 3] * b[k + 3];
+  }
+  for (; k < n; ++k) s0 += a[k] * b[k];
+  return (s0 + s1) + (s2 + s3);
+}
+
+}  // namespace kernels_detail
 }  // namespace helix

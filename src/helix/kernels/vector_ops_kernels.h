@@ -17,4 +17,8 @@ void silu_mul_avx2(const float* gate, const float* up, std::int64_t n, float* ou
 void softmax_avx2(float* x, std::int64_t n);
 void add_avx2(const float* x, float* y, std::int64_t n);
 
+// The portable dot product (four partial sums), shared by vector_ops and the
+// scalar matmul so both paths round the same way.
+float dot_scalar(const float* a, const float* b, std::int64_t n);
+
 }  // namespace helix::kernels_detail

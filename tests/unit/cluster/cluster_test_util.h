@@ -9,26 +9,9 @@
 #include <string_view>
 
 #include "helix/core/error.h"
+#include "support/error_expectations.h"
 
 namespace helix::test {
-
-// The message of the Error `f` throws, or "<no error>".
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-// Expects every part to occur in `message`.
-inline void expect_contains(const std::string& message, std::initializer_list<std::string_view> parts) {
-  for (auto part : parts) {
-    EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-  }
-}
 
 // 1-based number of the first line of `text` containing `needle` (0 if none).
 inline int line_of(std::string_view text, std::string_view needle) {

@@ -10,6 +10,7 @@
 #include "helix/engine/llama_config.h"
 #include "helix/engine/random_model.h"
 #include "helix/engine/stage_engine.h"
+#include "support/error_expectations.h"
 #include "support/test_support.h"
 
 namespace helix {
@@ -32,14 +33,7 @@ StageEngine engine(const std::filesystem::path& p, std::int64_t kv_tokens = 256,
   return StageEngine(open_model(p), r, o);
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_message;
 
 StepInput prefill(SequenceId id, const std::vector<int>& tokens, int position = 0) {
   StepInput in;
@@ -53,22 +47,22 @@ TEST(EngineStep, RefusesInvalidBatchesWithoutChangingState) {
   StageEngine e = engine(tiny_model(dir));
   std::vector<int> t = {1, 2, 3};
   e.step(prefill(1, t));
-  EXPECT_NE(error_of([&] { e.step(prefill(1, t, 5)); }).find("continues at position 5 but 3 tokens are cached"),
+  EXPECT_NE(error_message([&] { e.step(prefill(1, t, 5)); }).find("continues at position 5 but 3 tokens are cached"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { e.step(prefill(2, t, 4)); }).find("must start at position 0"), std::string::npos);
+  EXPECT_NE(error_message([&] { e.step(prefill(2, t, 4)); }).find("must start at position 0"), std::string::npos);
   std::vector<int> bad = {1, 999};
-  EXPECT_NE(error_of([&] { e.step(prefill(3, bad)); }).find("token id 999 is outside the vocabulary of 384"),
+  EXPECT_NE(error_message([&] { e.step(prefill(3, bad)); }).find("token id 999 is outside the vocabulary of 384"),
             std::string::npos);
   StepInput dup;
   std::vector<int> two = {1, 2};
   dup.chunks = {{4, 0, 1, true}, {4, 1, 1, true}};
   dup.tokens = two;
-  EXPECT_NE(error_of([&] { e.step(dup); }).find("appears twice"), std::string::npos);
+  EXPECT_NE(error_message([&] { e.step(dup); }).find("appears twice"), std::string::npos);
   StepInput wrong_count = prefill(5, t);
   wrong_count.chunks[0].length = 2;
-  EXPECT_NE(error_of([&] { e.step(wrong_count); }).find("3 token ids for chunks totalling 2"), std::string::npos);
+  EXPECT_NE(error_message([&] { e.step(wrong_count); }).find("3 token ids for chunks totalling 2"), std::string::npos);
   std::vector<int> long_prompt(600, 1);  // context is 512
-  EXPECT_NE(error_of([&] { e.step(prefill(6, long_prompt)); }).find("beyond the model's context of 512"),
+  EXPECT_NE(error_message([&] { e.step(prefill(6, long_prompt)); }).find("beyond the model's context of 512"),
             std::string::npos);
   EXPECT_EQ(e.kv_cache().num_sequences(), 1u);
   EXPECT_EQ(e.kv_cache().length(1), 3);
@@ -94,7 +88,7 @@ TEST(EngineStep, MiddleStageChecksTheHiddenStateSize) {
   std::vector<float> hidden(2 * 64 + 1, 0.5f);
   in.chunks = {{1, 0, 2, false}};
   in.hidden = hidden;
-  EXPECT_NE(error_of([&] { mid.step(in); }).find("129 hidden values for 2 tokens of hidden size 64"),
+  EXPECT_NE(error_message([&] { mid.step(in); }).find("129 hidden values for 2 tokens of hidden size 64"),
             std::string::npos);
 }
 
@@ -165,34 +159,34 @@ TEST(EngineLoading, BrokenFilesGiveErrorsNamingTheProblem) {
   auto cut = dir.path() / "cut";
   std::filesystem::copy(good, cut);
   std::filesystem::resize_file(cut / "model.safetensors", 1000);
-  EXPECT_NE(error_of([&] { open_model(cut); }).find("model.safetensors"), std::string::npos);
+  EXPECT_NE(error_message([&] { open_model(cut); }).find("model.safetensors"), std::string::npos);
   // A config that disagrees with the tensors.
   auto wrong = dir.path() / "wrong";
   std::filesystem::copy(good, wrong);
   nlohmann::json c = nlohmann::json::parse(test::read_file(wrong / "config.json"));
   c["intermediate_size"] = 200;
   std::ofstream(wrong / "config.json") << c.dump();
-  std::string msg = error_of([&] { engine(wrong); });
+  std::string msg = error_message([&] { engine(wrong); });
   EXPECT_NE(msg.find("model.layers.0.mlp.gate_proj.weight' has shape [192, 64], expected [200, 64]"), std::string::npos)
       << msg;
   // Unsupported architecture options are refused, not ignored.
   c["intermediate_size"] = 192;
   c["hidden_act"] = "gelu";
   std::ofstream(wrong / "config.json") << c.dump();
-  EXPECT_NE(error_of([&] { open_model(wrong); }).find("hidden_act 'gelu'"), std::string::npos);
+  EXPECT_NE(error_message([&] { open_model(wrong); }).find("hidden_act 'gelu'"), std::string::npos);
   c["hidden_act"] = "silu";
   c["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 4}};
   std::ofstream(wrong / "config.json") << c.dump();
-  EXPECT_NE(error_of([&] { open_model(wrong); }).find("rope type 'yarn' is not supported"), std::string::npos);
-  EXPECT_NE(error_of([&] { open_model(dir.path() / "nothing"); }).find("no such model"), std::string::npos);
+  EXPECT_NE(error_message([&] { open_model(wrong); }).find("rope type 'yarn' is not supported"), std::string::npos);
+  EXPECT_NE(error_message([&] { open_model(dir.path() / "nothing"); }).find("no such model"), std::string::npos);
   // Options whose semantics the engine does not implement are refused, not dropped.
   nlohmann::json cfg = to_hf_json(random_model_preset("tiny"));
   cfg["attention_bias"] = true;
-  EXPECT_NE(error_of([&] { llama_config_from_hf(cfg, "cfg"); }).find("attention_bias true"), std::string::npos);
+  EXPECT_NE(error_message([&] { llama_config_from_hf(cfg, "cfg"); }).find("attention_bias true"), std::string::npos);
   nlohmann::json qwen = to_hf_json(random_model_preset("tiny-qwen2"));
   qwen["use_sliding_window"] = true;
   qwen["sliding_window"] = 8;
-  EXPECT_NE(error_of([&] { llama_config_from_hf(qwen, "cfg"); }).find("use_sliding_window"), std::string::npos);
+  EXPECT_NE(error_message([&] { llama_config_from_hf(qwen, "cfg"); }).find("use_sliding_window"), std::string::npos);
   // HF semantics of the window: Mistral defaults to 4096, null means none, LLaMA never has one.
   nlohmann::json mistral = to_hf_json(random_model_preset("tiny-mistral"));
   EXPECT_EQ(llama_config_from_hf(mistral, "cfg").sliding_window, 16);
@@ -203,7 +197,7 @@ TEST(EngineLoading, BrokenFilesGiveErrorsNamingTheProblem) {
   cfg["attention_bias"] = false;
   cfg["sliding_window"] = 8;
   EXPECT_EQ(llama_config_from_hf(cfg, "cfg").sliding_window, 0);
-  EXPECT_NE(error_of([&] { engine(good, 256, {2, 7}); }).find("layer range [2, 7)"), std::string::npos);
+  EXPECT_NE(error_message([&] { engine(good, 256, {2, 7}); }).find("layer range [2, 7)"), std::string::npos);
 }
 
 }  // namespace

@@ -14,27 +14,10 @@
 #include <vector>
 
 #include "helix/core/error.h"
+#include "support/error_expectations.h"
 #include "helix/weights/tensor_store.h"
 
 namespace helix::test {
-
-// The message of the Error `f` throws, or "<no error>".
-template <typename F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
-
-// Expects every part to occur in `message`.
-inline void expect_contains(const std::string& message, std::initializer_list<std::string_view> parts) {
-  for (auto part : parts) {
-    EXPECT_NE(message.find(part), std::string::npos) << "'" << part << "' not in: " << message;
-  }
-}
 
 template <typename T>
 std::string le(T value) {
