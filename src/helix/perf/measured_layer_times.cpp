@@ -25,8 +25,9 @@ LayerTimeTable read_table(const std::filesystem::path& path) {
 // last two measured points (never decreasing).
 LayerTimeTable extended(const LayerTimeTable& t, int grid_step, int grid_end) {
   std::vector<LayerTimeTable::Point> points = t.points();
-  const auto& a = points[points.size() - 2];
-  const auto& b = points.back();
+  // Copies: the loop below grows `points`, which would leave references dangling.
+  const LayerTimeTable::Point a = points[points.size() - 2];
+  const LayerTimeTable::Point b = points.back();
   double slope = std::max(0.0, (b.seconds - a.seconds) / (b.tokens - a.tokens));
   for (int x = (b.tokens / grid_step + 1) * grid_step; x <= grid_end; x += grid_step) {
     points.push_back({x, b.seconds + slope * (x - b.tokens)});
