@@ -9,6 +9,7 @@ PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   coinor-libcbc-dev
   libopenblas-dev libsentencepiece-dev sentencepiece libpcre2-dev
+  libzmq3-dev cppzmq-dev libcpp-httplib-dev iproute2
 )
 
 missing=()

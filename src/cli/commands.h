@@ -11,5 +11,8 @@ void register_simulate(CLI::App& app);
 void register_model(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_profile(CLI::App& app);
+void register_serve(CLI::App& app);
+void register_worker(CLI::App& app);
+void register_up(CLI::App& app);
 
 }  // namespace helix::cli

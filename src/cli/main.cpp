@@ -18,6 +18,9 @@ int main(int argc, char** argv) {
   helix::cli::register_model(app);
   helix::cli::register_generate(app);
   helix::cli::register_profile(app);
+  helix::cli::register_serve(app);
+  helix::cli::register_worker(app);
+  helix::cli::register_up(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace helix::test {
 
@@ -38,5 +39,29 @@ struct CommandResult {
   std::string err;  // stderr
 };
 CommandResult run_command(const std::string& command);
+
+// A child process started from argv (no shell) with stdout and stderr going to
+// `log`. The destructor kills it (SIGTERM, then SIGKILL) and reaps it.
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& log);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  bool running();
+  void signal(int sig);
+  // Waits up to `timeout_s` for it to exit; its exit code, or -1 if it did not
+  // (or died of a signal).
+  int wait(double timeout_s);
+  int pid() const { return pid_; }
+
+ private:
+  int pid_ = -1;
+  int status_ = 0;
+  bool exited_ = false;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_tcp_port();
 
 }  // namespace helix::test

@@ -28,6 +28,10 @@ struct StepInput {
   std::vector<SequenceChunk> chunks;
   std::span<const std::int32_t> tokens;  // first stage: one id per token of all chunks
   std::span<const float> hidden;         // other stages: tokens x hidden_size
+  // Partial inference (planner spec §4.2): the request's previous node already ran
+  // this stage's first `skip_layers` layers, so the step starts after them and
+  // reads hidden states even on a first stage. The same for every chunk of a step.
+  int skip_layers = 0;
 };
 
 struct StepOutput {

@@ -69,7 +69,10 @@ void StageEngine::validate(const StepInput& in, int tokens) const {
            static_cast<std::int64_t>(ch.position) + ch.length, c.max_position_embeddings);
     }
   }
-  if (weights_.first) {
+  if (in.skip_layers < 0 || in.skip_layers >= static_cast<int>(weights_.blocks.size())) {
+    fail("engine step: cannot skip {} of the stage's {} layers", in.skip_layers, weights_.blocks.size());
+  }
+  if (embeds(in)) {
     if (static_cast<int>(in.tokens.size()) != tokens) {
       fail("engine step: {} token ids for chunks totalling {} tokens", in.tokens.size(), tokens);
     }
@@ -325,13 +328,13 @@ StepOutput StageEngine::execute(const StepInput& in, int tokens,
   grow(gate_, T * c.intermediate_size);
   grow(up_, T * c.intermediate_size);
   prepare_positions(in, tokens);
-  if (weights_.first) {
+  if (embeds(in)) {
     embed(in.tokens);
   } else {
     std::copy(in.hidden.begin(), in.hidden.end(), x_.begin());
   }
   split_attention_paths(in);
-  for (int i = 0; i < static_cast<int>(weights_.blocks.size()); ++i) run_block(i, tokens);
+  for (int i = in.skip_layers; i < static_cast<int>(weights_.blocks.size()); ++i) run_block(i, tokens);
   for (const auto& [id, len] : growth) kv_.set_length(id, len);
 
   StepOutput out;

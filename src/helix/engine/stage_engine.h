@@ -46,6 +46,7 @@ class StageEngine {
   void release(SequenceId id) { kv_.release(id); }
 
  private:
+  bool embeds(const StepInput& input) const { return weights_.first && input.skip_layers == 0; }
   void validate(const StepInput& input, int tokens) const;
   StepOutput execute(const StepInput& input, int tokens, const std::vector<std::pair<SequenceId, int>>& growth);
   void prepare_positions(const StepInput& input, int tokens);

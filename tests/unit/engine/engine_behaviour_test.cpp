@@ -92,6 +92,35 @@ TEST(EngineStep, MiddleStageChecksTheHiddenStateSize) {
             std::string::npos);
 }
 
+// Partial inference: a request that ran layers 0-1 on [0,2) runs only layers 2-3
+// on an overlapping stage [1,4). The result must equal the whole model exactly,
+// for the prompt and for a decode step after it.
+TEST(EngineStep, SkippedLayersOfAnOverlappingStageGiveTheWholeModelsLogits) {
+  TempDir dir;
+  auto path = tiny_model(dir);
+  StageEngine whole = engine(path, 64, {0, 4});
+  StageEngine front = engine(path, 64, {0, 2});
+  StageEngine back = engine(path, 64, {1, 4});
+  const std::vector<int> prompt = {3, 14, 15, 92, 65};
+  auto run_split = [&](const StepInput& first) {
+    StepOutput h = front.step(first);
+    StepInput rest;
+    rest.chunks = first.chunks;
+    rest.hidden = h.hidden;
+    rest.skip_layers = 1;
+    return back.step(rest).logits;
+  };
+  EXPECT_EQ(run_split(prefill(1, prompt)), whole.step(prefill(1, prompt)).logits);
+  const std::vector<int> next = {7};
+  EXPECT_EQ(run_split(prefill(1, next, 5)), whole.step(prefill(1, next, 5)).logits);
+  const std::vector<float> zeros(64, 0.f);
+  StepInput all;
+  all.chunks = {{2, 0, 1, true}};
+  all.hidden = zeros;
+  all.skip_layers = 3;
+  EXPECT_NE(error_message([&] { back.step(all); }).find("cannot skip 3 of the stage's 3 layers"), std::string::npos);
+}
+
 TEST(Generator, StopsAtMaxTokensOrAStopTokenAndFreesItsBlocks) {
   TempDir dir;
   StageEngine e = engine(tiny_model(dir, DType::BF16));

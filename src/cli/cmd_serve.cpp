@@ -1,0 +1,449 @@
+// `helix serve` (the coordinator with its HTTP API), `helix worker` (one compute
+// node) and `helix up` (a coordinator plus a worker process per placed node on
+// this machine, stopped together on Ctrl-C).
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <filesystem>
+#include <thread>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli_common.h"
+#include "commands.h"
+#include "helix/api/http_server.h"
+#include "helix/core/error.h"
+#include "helix/engine/llama_config.h"
+#include "helix/engine/model_files.h"
+#include "helix/engine/random_model.h"
+#include "helix/perf/perf_model.h"
+#include "helix/plan/planner.h"
+#include "helix/runtime/coordinator.h"
+#include "helix/runtime/worker.h"
+#include "helix/sim/sim_cluster.h"
+#include "helix/tokenize/byte_tokenizer.h"
+#include "helix/tokenize/load_tokenizer.h"
+
+extern char** environ;
+
+namespace helix::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_stop_signal(int) { g_stop = true; }
+
+void catch_stop_signals() {
+  std::signal(SIGINT, on_stop_signal);
+  std::signal(SIGTERM, on_stop_signal);
+}
+
+// Runtime logs go to stderr, so that stdout carries only answers.
+void log_to_stderr() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  auto logger = spdlog::stderr_color_mt("helix");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("[%H:%M:%S.%e] %^%l%$ %v");
+}
+
+struct ServeOptions {
+  std::string cluster = "local3";
+  std::string placement;
+  bool plan = false;
+  std::string method = "helix";
+  std::string model;
+  std::string engine = "real";
+  std::string listen = "127.0.0.1:8000";
+  std::string control = "tcp://127.0.0.1:5555";
+  std::string api_key;
+  std::string model_id;
+  int context = 0;
+  long long kv_tokens = 0;
+  double ready_timeout = 120;
+};
+
+std::pair<std::string, int> host_port(const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos) fail("--listen {}: expected HOST:PORT", listen);
+  int port = 0;
+  try {
+    std::size_t used = 0;
+    port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1) throw std::invalid_argument("trailing");
+  } catch (const std::exception&) {
+    fail("--listen {}: the port '{}' is not a number", listen, listen.substr(colon + 1));
+  }
+  if (port < 0 || port > 65535) fail("--listen {}: port {} is outside 0-65535", listen, port);
+  return {listen.substr(0, colon), port};
+}
+
+bool is_model_dir(const std::string& model) {
+  std::error_code ec;
+  const std::filesystem::path p(model);
+  return std::filesystem::is_regular_file(p / "config.json", ec) || (std::filesystem::is_regular_file(p, ec) && p.extension() == ".gguf");
+}
+
+// What the coordinator serves: the model's sizes for planning, its tokenizer and context.
+struct ServedModel {
+  ModelSpec spec;
+  std::unique_ptr<Tokenizer> tokenizer;
+  int context = 0;
+  std::string id;
+};
+
+ServedModel served_model(const ServeOptions& o) {
+  ServedModel m;
+  if (o.engine == "real") {
+    if (o.model.empty()) fail("--model DIR is required with the real engine");
+    if (!is_model_dir(o.model)) fail("--model {}: not a model directory (config.json + weights) or .gguf file", o.model);
+    ModelFiles files = open_model(o.model);
+    m.spec = model_from_hf_config(to_hf_json(files.config), o.model);
+    const std::filesystem::path dir = std::filesystem::is_regular_file(o.model) ? std::filesystem::path(o.model).parent_path()
+                                                                              : std::filesystem::path(o.model);
+    m.tokenizer = load_tokenizer(dir);
+    m.context = files.config.max_position_embeddings;
+    m.id = std::filesystem::path(o.model).filename().string();
+  } else if (o.engine == "emulated") {
+    m.spec = resolve_model(o.model.empty() ? std::string(kDefaultModel) : o.model);
+    m.tokenizer = make_byte_tokenizer();
+    m.context = 4096;
+    m.id = o.model.empty() ? std::string(kDefaultModel) : o.model;
+  } else {
+    fail("--engine must be real or emulated, not '{}'", o.engine);
+  }
+  if (o.context > 0) m.context = std::min(m.context, o.context);
+  if (!o.model_id.empty()) m.id = o.model_id;
+  return m;
+}
+
+Placement placement_for(const ServeOptions& o, const ClusterSpec& cluster, const ModelSpec& model) {
+  if (!o.placement.empty() && o.plan) fail("give --placement FILE or --plan, not both");
+  if (!o.placement.empty()) return load_placement(o.placement, cluster, model.num_layers);
+  const PerfModel perf = PerfModel::build(cluster, model);
+  PlanContext ctx{cluster, model, perf, 0};
+  ctx.time_limit_s = 10;
+  Placement p = plan_and_evaluate(*make_planner(o.method), ctx);
+  p.method = o.method;
+  spdlog::info("planned with {}: {:.1f} tokens/s (planner semantics)", o.method, p.objective_tps);
+  return p;
+}
+
+std::string placement_summary(const sim::SimCluster& s) {
+  std::string out;
+  for (int i = 0; i < s.cluster.num_nodes(); ++i) {
+    const LayerRange& r = s.ranges[static_cast<std::size_t>(i)];
+    if (r.empty()) continue;
+    out += fmt::format("{}{} [{}, {})", out.empty() ? "" : ", ", s.cluster.nodes[static_cast<std::size_t>(i)].name, r.start, r.end);
+  }
+  return out;
+}
+
+// A coordinator and its HTTP server, running until stop().
+class Service {
+ public:
+  explicit Service(const ServeOptions& o) {
+    LoadedCluster loaded = load_cluster_arg(o.cluster, "");
+    ServedModel m = served_model(o);
+    Placement placement = placement_for(o, loaded.cluster, m.spec);
+    serving_ = sim::sim_cluster_from_placement(loaded.cluster, m.spec, placement, placement.method == "petals");
+    runtime::CoordinatorOptions co;
+    co.control_endpoint = o.control;
+    co.model_id = m.id;
+    co.emulated = o.engine == "emulated";
+    co.context_length = m.context;
+    co.worker_kv_tokens = o.kv_tokens;
+    coordinator_ = std::make_unique<runtime::Coordinator>(serving_, co, std::move(m.tokenizer));
+    coordinator_->start();
+    auto [host, port] = host_port(o.listen);
+    api::HttpServerOptions ho;
+    ho.host = host;
+    ho.port = port;
+    ho.api_key = o.api_key;
+    http_ = std::make_unique<api::HttpServer>(*coordinator_, ho);
+    port_ = http_->start();
+    host_ = host;
+    spdlog::info("coordinator: model '{}' on {}: {}", m.id, loaded.source, placement_summary(serving_));
+    spdlog::info("coordinator: workers join at {}; OpenAI API at http://{}:{}/v1", coordinator_->control_endpoint(), host, port_);
+  }
+  ~Service() { stop(); }
+
+  void stop() {
+    if (http_) http_->stop();
+    if (coordinator_) coordinator_->stop();
+  }
+  runtime::Coordinator& coordinator() { return *coordinator_; }
+  const sim::SimCluster& serving() const { return serving_; }
+  int port() const { return port_; }
+  const std::string& host() const { return host_; }
+
+ private:
+  sim::SimCluster serving_;
+  std::unique_ptr<runtime::Coordinator> coordinator_;
+  std::unique_ptr<api::HttpServer> http_;
+  int port_ = 0;
+  std::string host_;
+};
+
+void wait_for_stop() {
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+}
+
+void run_serve(const ServeOptions& o) {
+  log_to_stderr();
+  catch_stop_signals();
+  Service service(o);
+  wait_for_stop();
+  spdlog::info("coordinator: stopping");
+  service.stop();
+}
+
+void add_serve_options(CLI::App* cmd, ServeOptions& o) {
+  cmd->add_option("--cluster", o.cluster, "Cluster file or built-in cluster name")->capture_default_str();
+  cmd->add_option("--placement", o.placement, "Placement file (helix JSON or the paper's *_sol.ini)");
+  cmd->add_flag("--plan", o.plan, "Plan the placement now (the default when --placement is not given)");
+  cmd->add_option("--method", o.method, "Placement method for --plan")->capture_default_str();
+  cmd->add_option("--model", o.model, "Model directory (real engine) or model name (emulated: llama2-70b, ...)");
+  cmd->add_option("--engine", o.engine, "real | emulated (workers sleep per their GPU profile)")->capture_default_str();
+  cmd->add_option("--listen", o.listen, "HTTP address HOST:PORT")->capture_default_str();
+  cmd->add_option("--control", o.control, "Where workers connect (tcp://HOST:PORT)")->capture_default_str();
+  cmd->add_option("--api-key", o.api_key, "Require 'Authorization: Bearer KEY'");
+  cmd->add_option("--model-id", o.model_id, "Model name in the API (default: the model directory's name)");
+  cmd->add_option("--context", o.context, "Cap the context length (tokens)");
+  cmd->add_option("--kv-tokens", o.kv_tokens, "KV-cache tokens each real worker allocates (default: 4096)");
+  cmd->add_option("--ready-timeout", o.ready_timeout, "Seconds to wait for the workers (up)")->capture_default_str();
+}
+
+// ---------------------------------------------------------------- worker
+
+void run_worker_command(const runtime::WorkerOptions& o) {
+  log_to_stderr();
+  catch_stop_signals();
+  runtime::run_worker(o, g_stop);
+}
+
+// ---------------------------------------------------------------- up
+
+struct UpOptions {
+  ServeOptions serve;
+  std::vector<std::string> slowdowns;  // NODE=X
+  int threads = 1;
+  std::string prompt;
+  int max_tokens = 32;
+  bool serve_after = false;
+  std::string log_dir;
+};
+
+std::map<std::string, double> parse_slowdowns(const std::vector<std::string>& items) {
+  std::map<std::string, double> out;
+  for (const std::string& s : items) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos) fail("--slowdown {}: expected NODE=FACTOR", s);
+    try {
+      out[s.substr(0, eq)] = std::stod(s.substr(eq + 1));
+    } catch (const std::exception&) {
+      fail("--slowdown {}: '{}' is not a number", s, s.substr(eq + 1));
+    }
+  }
+  return out;
+}
+
+// Worker processes started with posix_spawn; stopped (and reaped) on destruction.
+class WorkerProcesses {
+ public:
+  ~WorkerProcesses() { stop(); }
+  void spawn(const std::vector<std::string>& args, const std::string& log_file) {
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (!log_file.empty()) {
+      posix_spawn_file_actions_addopen(&actions, 2, log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    }
+    std::vector<char*> argv;
+    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) fail("cannot start a worker process: {}", std::strerror(rc));
+    pids_.push_back(pid);
+  }
+  // Exited workers (a worker that fails to load ends up here).
+  std::vector<pid_t> exited() {
+    std::vector<pid_t> gone;
+    for (pid_t& p : pids_) {
+      int status = 0;
+      if (p > 0 && waitpid(p, &status, WNOHANG) == p) {
+        gone.push_back(p);
+        p = -1;
+      }
+    }
+    return gone;
+  }
+  // Workers normally leave on the coordinator's Shutdown; SIGTERM, then SIGKILL, for the rest.
+  void stop() {
+    for (int round = 0; round < 3; ++round) {
+      bool alive = false;
+      for (pid_t& p : pids_) {
+        if (p <= 0) continue;
+        int status = 0;
+        if (waitpid(p, &status, WNOHANG) == p) p = -1;
+        else alive = true;
+      }
+      if (!alive) break;
+      if (round == 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+      for (pid_t p : pids_) {
+        if (p > 0) kill(p, round == 0 ? SIGTERM : SIGKILL);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    for (pid_t& p : pids_) {
+      if (p > 0) waitpid(p, nullptr, 0);
+      p = -1;
+    }
+  }
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
+// Makes the built-in demo model on first use: a small random-weight LLaMA.
+std::string demo_model() {
+  const std::filesystem::path dir = std::filesystem::temp_directory_path() / "helix-demo-model";
+  if (!std::filesystem::exists(dir / "config.json")) {
+    spdlog::info("up: writing the demo model (random weights, preset 'tiny') to {}", dir.string());
+    RandomModelOptions ro;
+    ro.config = random_model_preset("tiny");
+    write_random_model(ro, dir);
+  }
+  return dir.string();
+}
+
+// Streams one completion from our own API to stdout, as a client would.
+void stream_prompt(const std::string& host, int port, const std::string& model, const std::string& prompt, int max_tokens,
+                   const std::string& api_key) {
+  httplib::Client client(host, port);
+  client.set_read_timeout(120, 0);
+  nlohmann::json body = {{"model", model}, {"prompt", prompt}, {"max_tokens", max_tokens}, {"stream", true}, {"temperature", 0}};
+  httplib::Headers headers;
+  if (!api_key.empty()) headers.emplace("Authorization", "Bearer " + api_key);
+  std::string buffer;
+  std::fprintf(stdout, "%s", prompt.c_str());
+  httplib::Request req;
+  req.method = "POST";
+  req.path = "/v1/completions";
+  req.headers = headers;
+  req.set_header("Content-Type", "application/json");
+  req.body = body.dump();
+  req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    buffer.append(data, n);
+    for (std::size_t end; (end = buffer.find("\n\n")) != std::string::npos; buffer.erase(0, end + 2)) {
+      const std::string event = buffer.substr(0, end);
+      if (!event.starts_with("data: ") || event == "data: [DONE]") continue;
+      auto j = nlohmann::json::parse(event.substr(6), nullptr, false);
+      if (j.is_discarded()) continue;
+      if (j.contains("error")) fail("up: the request failed: {}", j["error"].value("message", ""));
+      if (j.contains("choices") && !j["choices"].empty()) std::fprintf(stdout, "%s", j["choices"][0].value("text", "").c_str());
+      std::fflush(stdout);
+    }
+    return true;
+  };
+  httplib::Result res = client.send(req);
+  std::fprintf(stdout, "\n");
+  if (!res) fail("up: the request to http://{}:{} failed: {}", host, port, httplib::to_string(res.error()));
+  if (res->status != 200) fail("up: the server answered {}: {}", res->status, buffer + res->body);
+}
+
+void run_up(UpOptions o) {
+  log_to_stderr();
+  catch_stop_signals();
+  if (o.serve.engine == "real" && o.serve.model.empty()) o.serve.model = demo_model();
+  const auto slowdowns = parse_slowdowns(o.slowdowns);
+  Service service(o.serve);
+  const sim::SimCluster& s = service.serving();
+  for (const auto& [node, factor] : slowdowns) {
+    bool found = false;
+    for (const ComputeNode& n : s.cluster.nodes) found = found || n.name == node;
+    if (!found) fail("--slowdown {}={}: no node '{}' in the cluster", node, factor, node);
+  }
+  WorkerProcesses workers;
+  if (!o.log_dir.empty()) std::filesystem::create_directories(o.log_dir);
+  for (int i = 0; i < s.cluster.num_nodes(); ++i) {
+    if (s.ranges[static_cast<std::size_t>(i)].empty()) continue;
+    const std::string& name = s.cluster.nodes[static_cast<std::size_t>(i)].name;
+    std::vector<std::string> args = {"helix", "worker", "--coordinator", service.coordinator().control_endpoint(),
+                                     "--node", name, "--engine", o.serve.engine, "--threads", std::to_string(o.threads)};
+    if (o.serve.engine == "real") args.insert(args.end(), {"--model", o.serve.model});
+    if (auto it = slowdowns.find(name); it != slowdowns.end()) args.insert(args.end(), {"--slowdown", fmt::format("{}", it->second)});
+    workers.spawn(args, o.log_dir.empty() ? "" : (std::filesystem::path(o.log_dir) / (name + ".log")).string());
+  }
+  const auto start = std::chrono::steady_clock::now();
+  while (!service.coordinator().wait_ready(0.2)) {
+    if (g_stop) return;
+    if (!workers.exited().empty()) fail("up: a worker process exited before the cluster was ready (see its log)");
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() > o.serve.ready_timeout) {
+      fail("up: the workers were not ready within {} s", o.serve.ready_timeout);
+    }
+  }
+  spdlog::info("up: {} workers ready", s.cluster.num_nodes());
+  const std::string id = service.coordinator().model_ids().front();
+  if (!o.prompt.empty()) stream_prompt(service.host(), service.port(), id, o.prompt, o.max_tokens, o.serve.api_key);
+  if (o.serve_after || o.prompt.empty()) {
+    spdlog::info("up: serving at http://{}:{}/v1 — Ctrl-C stops everything", service.host(), service.port());
+    wait_for_stop();
+  }
+  service.stop();
+  workers.stop();
+}
+
+}  // namespace
+
+void register_serve(CLI::App& app) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* cmd = app.add_subcommand("serve", "Run the coordinator: OpenAI-compatible API, routing over the workers");
+  add_serve_options(cmd, *o);
+  cmd->callback([o] { run_serve(*o); });
+}
+
+void register_worker(CLI::App& app) {
+  auto o = std::make_shared<runtime::WorkerOptions>();
+  CLI::App* cmd = app.add_subcommand("worker", "Run one compute node: join the coordinator and serve its layers");
+  cmd->add_option("--coordinator", o->coordinator, "The coordinator's control endpoint")->capture_default_str();
+  cmd->add_option("--node", o->node, "The cluster node this worker is")->required();
+  cmd->add_option("--model", o->model, "Model directory (real engine)");
+  cmd->add_option("--engine", o->engine, "real | emulated")->capture_default_str();
+  cmd->add_option("--gpu", o->gpu, "Emulated: the GPU type this worker claims to be (checked against the cluster)");
+  cmd->add_option("--listen", o->listen_host, "Host its data socket binds to")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Engine compute threads")->capture_default_str();
+  cmd->add_option("--slowdown", o->slowdown, "Make every step this many times slower (>= 1)")->capture_default_str();
+  cmd->add_option("--kv-tokens", o->kv_tokens, "KV-cache capacity in tokens (default: the coordinator's, else 4096)");
+  cmd->add_option("--join-timeout", o->join_timeout_s, "Seconds to wait for the coordinator")->capture_default_str();
+  cmd->callback([o] { run_worker_command(*o); });
+}
+
+void register_up(CLI::App& app) {
+  auto o = std::make_shared<UpOptions>();
+  o->serve.listen = "127.0.0.1:8000";
+  o->serve.control = "tcp://127.0.0.1:0";
+  o->prompt = "The quick brown fox";
+  CLI::App* cmd = app.add_subcommand("up", "Start a coordinator and a worker per placed node on this machine");
+  add_serve_options(cmd, o->serve);
+  cmd->add_option("--slowdown", o->slowdowns, "NODE=FACTOR: make that worker slower (repeatable)");
+  cmd->add_option("--threads", o->threads, "Compute threads per worker")->capture_default_str();
+  cmd->add_option("--prompt", o->prompt, "Stream this prompt once everyone is ready ('' = none)")->capture_default_str();
+  cmd->add_option("--max-tokens", o->max_tokens, "Tokens to generate for --prompt")->capture_default_str();
+  cmd->add_flag("--serve", o->serve_after, "Keep serving after the prompt (until Ctrl-C)");
+  cmd->add_option("--log-dir", o->log_dir, "Write each worker's log to DIR/NODE.log (default: this terminal)");
+  cmd->callback([o] { run_up(*o); });
+}
+
+}  // namespace helix::cli

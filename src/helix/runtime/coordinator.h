@@ -1,0 +1,74 @@
+// Coordinator: the serving process users talk to. It owns
+//  * membership: workers join by node name (Hello), get their layers (Assign) and
+//    report their KV (Ready); when every placed node is ready it serves;
+//  * scheduling: the max flow of the placed cluster and the same sched::HelixRouter
+//    the simulator uses, which picks each prompt's route and keeps the KV ledger;
+//  * requests: tokenising, sending prompts and then each decode token to the
+//    first worker of the request's route, detokenising the tokens that come back
+//    from the last, stop strings and limits, and the api::Backend stream events.
+// Activations never pass through it: workers send them to each other.
+//
+// One thread (the loop) owns every socket and all request state; HTTP threads
+// only hand requests over (submit) and read snapshots (metrics, health).
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "helix/api/backend.h"
+#include "helix/sched/kv_ledger.h"
+#include "helix/sim/sim_cluster.h"
+#include "helix/tokenize/tokenizer.h"
+
+namespace helix::runtime {
+
+struct CoordinatorOptions {
+  std::string control_endpoint = "tcp://127.0.0.1:5555";  // workers connect here
+  std::string model_id = "helix";                         // the name /v1/models lists
+  bool emulated = false;                                  // workers emulate their GPU
+  int context_length = 2048;                              // prompt + generated tokens at most
+  long long worker_kv_tokens = 0;                         // KV asked of each real worker (0: its default)
+  int prefill_chunk = 512;
+  int max_batch_tokens = 2048;
+  sched::KvParameters kv{0.9, 0.6};  // the paper's online settings
+  double worker_timeout_s = 10;      // silent this long: the worker is dropped
+  int max_waiting = 4096;            // requests waiting for a route before 503s
+};
+
+class Coordinator final : public api::Backend {
+ public:
+  // `serving` is the placed cluster (nodes, layers, usable links, KV estimates).
+  Coordinator(sim::SimCluster serving, CoordinatorOptions options, std::unique_ptr<Tokenizer> tokenizer);
+  ~Coordinator() override;
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  // Binds the control socket and starts the loop thread. Throws Error if the
+  // endpoint cannot be bound.
+  void start();
+  // Tells the workers to stop, ends every open request with an error, joins.
+  void stop();
+  // Waits until all placed nodes are ready (true) or the timeout passes.
+  bool wait_ready(double timeout_s) const;
+  const std::string& control_endpoint() const { return bound_endpoint_; }
+  // Planned max flow (tokens/s, simulator semantics).
+  double max_flow_tps() const;
+
+  // api::Backend
+  std::vector<std::string> model_ids() const override;
+  std::shared_ptr<api::GenerationStream> submit(const api::GenerationRequest& request) override;
+  bool healthy(std::string& detail_json) const override;
+  std::string metrics_text() const override;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string bound_endpoint_;
+};
+
+}  // namespace helix::runtime

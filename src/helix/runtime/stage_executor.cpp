@@ -1,0 +1,193 @@
+#include "helix/runtime/stage_executor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+namespace helix::runtime {
+namespace {
+
+SamplingParams sampling_params(const Sampling& s) {
+  SamplingParams p;
+  p.temperature = s.temperature;
+  p.top_k = s.top_k;
+  p.top_p = s.top_p;
+  p.seed = s.seed;
+  return p;
+}
+
+class EngineExecutor final : public StageExecutor {
+ public:
+  EngineExecutor(ModelFiles model, LayerRange layers, const EngineOptions& options)
+      : engine_(std::move(model), layers, options) {}
+
+  BatchResult run(std::span<const BatchChunk> chunks, int skip_layers, bool) override {
+    StepInput in;
+    in.skip_layers = skip_layers;
+    const bool embeds = engine_.is_first() && skip_layers == 0;
+    for (const BatchChunk& c : chunks) {
+      in.chunks.push_back({c.request, c.position, c.length, c.want_token && engine_.is_last()});
+    }
+    gather(chunks, embeds, in);
+    StepOutput out = engine_.step(in);
+    BatchResult r;
+    r.tokens.assign(chunks.size(), -1);
+    if (!engine_.is_last()) {
+      r.hidden = std::make_shared<const std::vector<float>>(std::move(out.hidden));
+      r.hidden_size = engine_.config().hidden_size;
+      return r;
+    }
+    const auto vocab = static_cast<std::size_t>(engine_.config().vocab_size);
+    std::size_t row = 0;
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+      if (!in.chunks[i].want_logits) continue;
+      std::span<const float> logits(out.logits.data() + row * vocab, vocab);
+      ++row;
+      r.tokens[i] = sampler(chunks[i]).sample(logits, chunks[i].sampling->allowed_vocab);
+    }
+    return r;
+  }
+
+  std::int64_t blocks_needed(std::uint64_t request, int new_length) const override {
+    return engine_.kv_cache().blocks_needed(request, new_length);
+  }
+  std::int64_t free_blocks() const override { return engine_.kv_cache().free_blocks(); }
+  std::int64_t total_blocks() const override { return engine_.kv_cache().total_blocks(); }
+  std::int64_t kv_capacity_tokens() const override { return engine_.kv_cache().capacity_tokens(); }
+  std::int64_t kv_used_tokens() const override {
+    const auto& kv = engine_.kv_cache();
+    return (kv.total_blocks() - kv.free_blocks()) * kv.block_tokens();
+  }
+  void release(std::uint64_t request) override {
+    engine_.release(request);
+    samplers_.erase(request);
+  }
+  int hidden_size() const override { return engine_.config().hidden_size; }
+  int vocab_size() const override { return engine_.config().vocab_size; }
+
+ private:
+  // One contiguous input for the step. A batch of one chunk reads the received
+  // frame in place; several are copied side by side (the engine copies its input
+  // into its own activations anyway).
+  void gather(std::span<const BatchChunk> chunks, bool embeds, StepInput& in) {
+    if (chunks.size() == 1) {
+      if (embeds) in.tokens = chunks[0].tokens;
+      else in.hidden = chunks[0].hidden;
+      return;
+    }
+    tokens_.clear();
+    hidden_.clear();
+    for (const BatchChunk& c : chunks) {
+      if (embeds) tokens_.insert(tokens_.end(), c.tokens.begin(), c.tokens.end());
+      else hidden_.insert(hidden_.end(), c.hidden.begin(), c.hidden.end());
+    }
+    in.tokens = tokens_;
+    in.hidden = hidden_;
+  }
+
+  // A request's sampler is made at its first sampled token and lives until release,
+  // so its seeded stream continues across decode steps.
+  Sampler& sampler(const BatchChunk& c) {
+    auto it = samplers_.find(c.request);
+    if (it == samplers_.end()) it = samplers_.emplace(c.request, Sampler(sampling_params(*c.sampling))).first;
+    return it->second;
+  }
+
+  StageEngine engine_;
+  std::unordered_map<std::uint64_t, Sampler> samplers_;
+  std::vector<std::int32_t> tokens_;
+  std::vector<float> hidden_;
+};
+
+std::vector<LayerTimeTable::Point> points(const std::vector<TimePoint>& in) {
+  std::vector<LayerTimeTable::Point> out;
+  for (const TimePoint& p : in) out.push_back({p.tokens, p.seconds});
+  return out;
+}
+
+class EmulatedExecutor final : public StageExecutor {
+ public:
+  EmulatedExecutor(const Emulation& e, LayerRange layers, double slowdown)
+      : prompt_(points(e.prompt), "emulated prompt table"),
+        decode_(points(e.decode), "emulated decode table"),
+        layers_(layers),
+        slowdown_(slowdown),
+        hidden_size_(std::max(1, e.activation_bytes_per_token / static_cast<int>(sizeof(float)))),
+        vocab_(e.vocab_size) {}
+
+  BatchResult run(std::span<const BatchChunk> chunks, int skip_layers, bool last_stage) override {
+    long long prompt_tokens = 0;
+    int decodes = 0;
+    int tokens = 0;
+    for (const BatchChunk& c : chunks) {
+      if (c.position == 0 || c.length > 1) prompt_tokens += c.length;
+      else ++decodes;
+      tokens += c.length;
+      lengths_[c.request] = c.position + c.length;
+    }
+    const double seconds =
+        slowdown_ * emulated_batch_seconds(prompt_, decode_, prompt_tokens, decodes, layers_.size() - skip_layers);
+    std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+    BatchResult r;
+    r.tokens.assign(chunks.size(), -1);
+    if (!last_stage) {
+      r.hidden = std::make_shared<const std::vector<float>>(static_cast<std::size_t>(tokens) * hidden_size_, 0.f);
+      r.hidden_size = hidden_size_;
+      return r;
+    }
+    // Text the byte tokenizer prints: letters, never a stop token.
+    for (std::size_t i = 0; i < chunks.size(); ++i) {
+      if (chunks[i].want_token) r.tokens[i] = 'a' + (chunks[i].position + chunks[i].length) % 26;
+    }
+    return r;
+  }
+
+  // Emulated KV is as large as the profile says the batch limits allow: the
+  // coordinator's ledger keeps it within bounds, as in the simulator.
+  std::int64_t blocks_needed(std::uint64_t, int) const override { return 0; }
+  std::int64_t free_blocks() const override { return 1; }
+  std::int64_t total_blocks() const override { return 1; }
+  std::int64_t kv_capacity_tokens() const override { return 0; }
+  std::int64_t kv_used_tokens() const override {
+    std::int64_t used = 0;
+    for (const auto& [request, length] : lengths_) used += length;
+    return used;
+  }
+  void release(std::uint64_t request) override { lengths_.erase(request); }
+  int hidden_size() const override { return hidden_size_; }
+  int vocab_size() const override { return vocab_; }
+
+ private:
+  LayerTimeTable prompt_, decode_;
+  LayerRange layers_;
+  double slowdown_;
+  int hidden_size_, vocab_;
+  std::unordered_map<std::uint64_t, int> lengths_;
+};
+
+}  // namespace
+
+// The table's time for x, with x clamped into the table: the worker's batch
+// limits keep x inside in practice, and an edge value beats failing a batch.
+static double clamped_at(const LayerTimeTable& table, long long x) {
+  const long long lo = table.points().front().tokens;
+  return table.at(static_cast<int>(std::clamp<long long>(x, lo, table.max_tokens())));
+}
+
+double emulated_batch_seconds(const LayerTimeTable& prompt, const LayerTimeTable& decode, long long prompt_tokens,
+                              int decodes, int layers) {
+  double per_layer = 0;
+  if (prompt_tokens > 0) per_layer += clamped_at(prompt, prompt_tokens);
+  if (decodes > 0) per_layer += clamped_at(decode, decodes) * (decodes == 1 ? 2 : 1);
+  return per_layer * layers;
+}
+
+std::unique_ptr<StageExecutor> make_engine_executor(ModelFiles model, LayerRange layers, const EngineOptions& options) {
+  return std::make_unique<EngineExecutor>(std::move(model), layers, options);
+}
+
+std::unique_ptr<StageExecutor> make_emulated_executor(const Emulation& emulation, LayerRange layers, double slowdown) {
+  return std::make_unique<EmulatedExecutor>(emulation, layers, slowdown);
+}
+
+}  // namespace helix::runtime

@@ -1,0 +1,72 @@
+// StageExecutor: what a worker runs a batch on. Two kinds:
+//  * EngineExecutor: the real transformer layers (engine/StageEngine) plus one
+//    seeded sampler per request whose route ends here;
+//  * EmulatedExecutor: sleeps for the time the node's GPU profile gives for the
+//    batch (the same per-layer tables the simulator uses) and produces
+//    activations of the model's real size, so a paper-scale cluster can run as
+//    real processes on one machine.
+// The worker (worker.h) forms the batches; executors only execute them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <unordered_map>
+#include <vector>
+
+#include "helix/engine/sampler.h"
+#include "helix/engine/stage_engine.h"
+#include "helix/perf/layer_time_table.h"
+#include "helix/runtime/wire.h"
+
+namespace helix::runtime {
+
+// One chunk of a batch: which request, where, and its input (token ids or
+// hidden rows, pointing into the received payload frame — not copied).
+struct BatchChunk {
+  std::uint64_t request = 0;
+  int position = 0;
+  int length = 0;
+  bool want_token = false;   // sample after the chunk (route ends here)
+  const Sampling* sampling = nullptr;
+  std::span<const std::int32_t> tokens;
+  std::span<const float> hidden;
+};
+
+struct BatchResult {
+  // Hidden rows of all chunks back to back (not the last stage of the batch).
+  std::shared_ptr<const std::vector<float>> hidden;
+  int hidden_size = 0;
+  // Per chunk: the sampled token, or -1 when the chunk did not want one.
+  std::vector<int> tokens;
+};
+
+class StageExecutor {
+ public:
+  virtual ~StageExecutor() = default;
+  // Runs the chunks, all skipping the first `skip_layers` layers of the stage and
+  // ending at `end_layer` (the stage's end, or the model's for the last stage).
+  virtual BatchResult run(std::span<const BatchChunk> chunks, int skip_layers, bool last_stage) = 0;
+  // KV blocks the chunk still needs and those free; the worker admits by these.
+  virtual std::int64_t blocks_needed(std::uint64_t request, int new_length) const = 0;
+  virtual std::int64_t free_blocks() const = 0;
+  virtual std::int64_t total_blocks() const = 0;
+  virtual std::int64_t kv_capacity_tokens() const = 0;
+  virtual std::int64_t kv_used_tokens() const = 0;
+  virtual void release(std::uint64_t request) = 0;
+  virtual int hidden_size() const = 0;
+  virtual int vocab_size() const = 0;
+};
+
+std::unique_ptr<StageExecutor> make_engine_executor(ModelFiles model, LayerRange layers, const EngineOptions& options);
+
+// `slowdown` multiplies the profile's times.
+std::unique_ptr<StageExecutor> make_emulated_executor(const Emulation& emulation, LayerRange layers, double slowdown);
+
+// The emulated time of a batch of `prompt_tokens` prompt tokens and `decodes`
+// decode sequences over `layers` layers: layers x (prompt(P) + decode(D) x (2 if
+// D = 1)), as the simulator charges one layer (simulator spec §5.1).
+double emulated_batch_seconds(const LayerTimeTable& prompt, const LayerTimeTable& decode, long long prompt_tokens,
+                              int decodes, int layers);
+
+}  // namespace helix::runtime

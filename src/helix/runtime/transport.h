@@ -1,0 +1,44 @@
+// Sending and receiving wire messages over ZeroMQ sockets. A message is a
+// header frame (wire.h) and, for Work, a payload frame; a ROUTER socket adds the
+// sender's identity in front. Payload frames are handed over without copying:
+// the receiver gets the zmq::message_t itself, the sender gives up a buffer that
+// ZeroMQ frees when it is on the wire.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <zmq.hpp>
+
+#include "helix/runtime/wire.h"
+
+namespace helix::runtime {
+
+struct Envelope {
+  std::string identity;   // ROUTER only: who sent it
+  Message message;
+  zmq::message_t payload; // Work only
+};
+
+// A payload frame that owns `buffer` (zero-copy: ZeroMQ releases it when sent).
+zmq::message_t payload_frame(std::shared_ptr<const std::vector<float>> buffer, std::size_t first_float,
+                             std::size_t floats);
+zmq::message_t payload_frame(std::vector<std::int32_t> tokens);
+
+// Sends header (+ payload). `identity` prefixes a ROUTER's frame. Returns false
+// when the socket would block with ZMQ_DONTWAIT (never with the default flags).
+void send(zmq::socket_t& socket, const Message& message, zmq::message_t* payload = nullptr,
+          const std::string* identity = nullptr);
+
+// Receives one multipart message without blocking; nothing when none is waiting.
+// A malformed message throws WireError *after* the whole multipart message was
+// consumed, so the socket stays usable; `identity` (ROUTER) is set before the
+// throw so the caller knows whom to blame.
+std::optional<Envelope> try_receive(zmq::socket_t& socket, bool router, std::string* identity_on_error = nullptr);
+
+// "tcp://127.0.0.1:0" style endpoints: binds and returns the endpoint actually bound.
+std::string bind_endpoint(zmq::socket_t& socket, const std::string& endpoint);
+
+}  // namespace helix::runtime

@@ -1,0 +1,161 @@
+// The wire format between coordinator and workers (docs/formats.md, "helix wire v1").
+//
+// A message is one ZeroMQ multipart message: a header frame, encoded here, and for
+// Work messages a second frame with the payload (token ids or hidden states) that
+// is sent and received without copying. The header frame is
+//
+//   u32 magic "HLXW" | u16 version | u16 type | body (little-endian fields)
+//
+// Decoding is bounds-checked field by field: a short, long or inconsistent frame
+// gives a WireError naming the message and field, never a read past the end.
+// A different version is refused, so mixed builds fail loudly at join time.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "helix/core/error.h"
+#include "helix/model/layer_range.h"
+
+namespace helix::runtime {
+
+inline constexpr std::uint32_t kWireMagic = 0x57584c48;  // "HLXW" read as little-endian bytes
+inline constexpr std::uint16_t kWireVersion = 1;
+
+class WireError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Worker -> coordinator: I am `node`, reachable for work at `data_endpoint`.
+struct Hello {
+  std::string node;
+  std::string engine;  // "real" or "emulated"
+  std::string gpu;     // emulated: the GPU type it claims to be ("" = take the cluster's)
+  std::string data_endpoint;
+};
+
+// One row of a per-layer time table (perf/layer_time_table.h).
+struct TimePoint {
+  std::int32_t tokens = 0;
+  double seconds = 0;
+};
+
+// What an emulated worker needs to behave like its GPU: the same per-layer
+// tables and batch limits the simulator uses, and the model's sizes.
+struct Emulation {
+  std::vector<TimePoint> prompt, decode;
+  std::int32_t prompt_max_tokens = 0;
+  std::int32_t prompt_max_requests = 0;
+  std::int32_t decode_max_tokens = 0;
+  std::int32_t activation_bytes_per_token = 0;
+  std::int32_t vocab_size = 0;
+};
+
+struct Peer {
+  std::int32_t node = 0;
+  std::string data_endpoint;
+};
+
+// Coordinator -> worker: your node index and layers, and where everyone is.
+struct Assign {
+  std::int32_t node = 0;
+  LayerRange layers;
+  std::int32_t num_layers = 0;
+  std::int64_t kv_tokens = 0;  // KV capacity to allocate (0 = the worker's own default)
+  std::int32_t prefill_chunk = 512;
+  std::int32_t max_batch_tokens = 2048;
+  double slowdown = 1.0;
+  bool emulated = false;
+  Emulation emulation;
+  std::vector<Peer> peers;
+};
+
+struct Refuse {
+  std::string reason;
+};
+
+// Worker -> coordinator: layers loaded, this much KV allocated.
+struct Ready {
+  std::int64_t kv_capacity_tokens = 0;
+  std::int32_t vocab_size = 0;
+  std::int32_t hidden_size = 0;
+};
+
+struct RouteHop {
+  std::int32_t node = 0;
+  LayerRange layers;  // the layers the request runs there (maybe a suffix of its range)
+};
+
+struct Sampling {
+  double temperature = 0;
+  double top_p = 1;
+  std::int32_t top_k = 0;
+  std::uint64_t seed = 0;
+  std::int32_t allowed_vocab = 0;
+};
+
+enum class Payload : std::uint8_t { Tokens = 0, Hidden = 1 };
+
+// Coordinator or worker -> worker: run `length` tokens of `request` starting at
+// `position` on hop `hop` of `route`, then pass them on. The payload frame holds
+// length int32 token ids or length x hidden float32 states.
+struct Work {
+  std::uint64_t request = 0;
+  std::int32_t position = 0;
+  std::int32_t length = 0;
+  std::int32_t hop = 0;
+  bool want_token = false;  // the chunk ends the prompt, or is a decode: sample after it
+  Payload payload = Payload::Tokens;
+  std::int32_t hidden_size = 0;  // Hidden payloads: floats per token
+  Sampling sampling;
+  std::vector<RouteHop> route;
+};
+
+// Last worker -> coordinator: the token sampled after `position`.
+struct Token {
+  std::uint64_t request = 0;
+  std::int32_t position = 0;  // the sampled token's position in the sequence
+  std::int32_t token = 0;
+};
+
+// Coordinator -> worker: the request is over; free its KV and sampler.
+struct Release {
+  std::uint64_t request = 0;
+};
+
+// Worker -> coordinator, about once a second: load and KV use (for /metrics).
+struct Heartbeat {
+  std::int32_t queued = 0;
+  std::int64_t kv_used_tokens = 0;
+  std::int64_t kv_capacity_tokens = 0;
+  std::uint64_t steps = 0;
+  std::uint64_t tokens = 0;
+  double busy_s = 0;
+};
+
+// Worker -> coordinator: the request could not run here.
+struct WorkFailed {
+  std::uint64_t request = 0;
+  std::string reason;
+};
+
+struct Shutdown {};
+
+using Message = std::variant<Hello, Assign, Refuse, Ready, Work, Token, Release, Heartbeat, WorkFailed, Shutdown>;
+
+// The message's name ("Work", ...), for logs and errors.
+std::string message_name(const Message& message);
+
+std::vector<std::uint8_t> encode(const Message& message);
+// Throws WireError.
+Message decode(std::span<const std::uint8_t> frame);
+
+// Checks a Work message against its payload frame: size and a route that
+// contains `hop`. Throws WireError.
+void check_payload(const Work& work, std::size_t payload_bytes);
+
+}  // namespace helix::runtime

@@ -1,0 +1,349 @@
+#include "helix/runtime/worker.h"
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <thread>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
+
+#include "helix/engine/model_files.h"
+#include "helix/runtime/stage_executor.h"
+#include "helix/runtime/transport.h"
+
+namespace helix::runtime {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// One received chunk waiting to run. `frame` owns the bytes the chunk reads.
+struct Pending {
+  Work work;
+  std::shared_ptr<zmq::message_t> frame;
+  std::size_t offset = 0;  // bytes into the frame where this chunk's input starts
+};
+
+class WorkerLoop {
+ public:
+  WorkerLoop(const WorkerOptions& o, const std::atomic<bool>& stop)
+      : options_(o), stop_(stop), control_(context_, zmq::socket_type::dealer), data_(context_, zmq::socket_type::pull) {
+    control_.set(zmq::sockopt::routing_id, options_.node);
+    control_.set(zmq::sockopt::linger, 200);
+    data_.set(zmq::sockopt::linger, 0);
+    data_.set(zmq::sockopt::rcvhwm, 0);  // accepted work is never dropped
+    control_.connect(options_.coordinator);
+    data_endpoint_ = bind_endpoint(data_, "tcp://" + options_.listen_host + ":0");
+  }
+
+  void run() {
+    join();
+    spdlog::info("worker {}: node {} layers [{}, {}) ready, data at {}", options_.node, assign_.node,
+                 assign_.layers.start, assign_.layers.end, data_endpoint_);
+    auto last_heartbeat = Clock::now();
+    while (!stop_ && !shutdown_) {
+      poll(pending_.empty() ? 100 : 0);
+      if (!pending_.empty()) step();
+      if (seconds_since(last_heartbeat) >= 0.5) {
+        heartbeat();
+        last_heartbeat = Clock::now();
+      }
+    }
+    spdlog::info("worker {}: stopping", options_.node);
+  }
+
+ private:
+  // ---- joining ----
+
+  void join() {
+    send(control_, Hello{options_.node, options_.engine, options_.gpu, data_endpoint_});
+    const auto start = Clock::now();
+    while (!stop_) {
+      if (seconds_since(start) > options_.join_timeout_s) {
+        fail("worker {}: no answer from the coordinator at {} within {} s", options_.node, options_.coordinator,
+             options_.join_timeout_s);
+      }
+      zmq::pollitem_t items[] = {{control_.handle(), 0, ZMQ_POLLIN, 0}};
+      zmq::poll(items, 1, std::chrono::milliseconds(100));
+      std::optional<Envelope> e;
+      try {
+        e = try_receive(control_, false);
+      } catch (const WireError& err) {
+        fail("worker {}: the coordinator sent a corrupt message: {}", options_.node, err.what());
+      }
+      if (!e) continue;
+      if (auto* refuse = std::get_if<Refuse>(&e->message)) {
+        fail("worker {}: the coordinator refused to admit it: {}", options_.node, refuse->reason);
+      }
+      if (std::holds_alternative<Shutdown>(e->message)) {
+        shutdown_ = true;
+        return;
+      }
+      if (auto* a = std::get_if<Assign>(&e->message)) {
+        assign_ = *a;
+        load();
+        return;
+      }
+    }
+    fail("worker {}: stopped before joining", options_.node);
+  }
+
+  void load() {
+    if (assign_.emulated) {
+      executor_ = make_emulated_executor(assign_.emulation, assign_.layers, assign_.slowdown);
+    } else {
+      EngineOptions eo;
+      eo.threads = options_.threads;
+      const long long kv = options_.kv_tokens > 0 ? options_.kv_tokens : assign_.kv_tokens;
+      eo.kv.capacity_tokens = kv > 0 ? kv : 4096;
+      executor_ = make_engine_executor(open_model(options_.model), assign_.layers, eo);
+    }
+    slowdown_ = std::max(options_.slowdown, assign_.slowdown);
+    for (const Peer& p : assign_.peers) peer_endpoints_[p.node] = p.data_endpoint;
+    send(control_, Ready{executor_->kv_capacity_tokens(), executor_->vocab_size(), executor_->hidden_size()});
+  }
+
+  // ---- receiving ----
+
+  void poll(int timeout_ms) {
+    zmq::pollitem_t items[] = {{control_.handle(), 0, ZMQ_POLLIN, 0}, {data_.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::poll(items, 2, std::chrono::milliseconds(timeout_ms));
+    drain(control_);
+    drain(data_);
+  }
+
+  void drain(zmq::socket_t& socket) {
+    for (;;) {
+      std::optional<Envelope> e;
+      try {
+        e = try_receive(socket, false);
+      } catch (const WireError& err) {
+        spdlog::warn("worker {}: dropped a corrupt message: {}", options_.node, err.what());
+        continue;
+      }
+      if (!e) return;
+      handle(std::move(*e));
+    }
+  }
+
+  void handle(Envelope e) {
+    if (auto* w = std::get_if<Work>(&e.message)) return accept(std::move(*w), std::move(e.payload));
+    if (auto* r = std::get_if<Release>(&e.message)) return release(r->request);
+    if (std::holds_alternative<Shutdown>(e.message)) {
+      shutdown_ = true;
+      return;
+    }
+    spdlog::warn("worker {}: ignored an unexpected {} message", options_.node, message_name(e.message));
+  }
+
+  // Queues a chunk, split into prefill chunks of at most prefill_chunk tokens,
+  // as the single-process generator splits a prompt.
+  void accept(Work w, zmq::message_t payload) {
+    // Work of a request the coordinator already ended (it failed elsewhere while
+    // this chunk was on its way) would hold KV that nobody releases.
+    if (released_set_.count(w.request)) return;
+    const RouteHop& here = w.route[static_cast<std::size_t>(w.hop)];
+    if (here.node != assign_.node) {
+      fail_request(w.request, fmt::format("work for node {} arrived at node {}", here.node, assign_.node));
+      return;
+    }
+    auto frame = std::make_shared<zmq::message_t>(std::move(payload));
+    const std::size_t row = frame->size() / static_cast<std::size_t>(w.length);
+    for (int done = 0; done < w.length;) {
+      const int n = std::min(assign_.prefill_chunk, w.length - done);
+      Pending p{w, frame, static_cast<std::size_t>(done) * row};
+      p.work.position = w.position + done;
+      p.work.length = n;
+      p.work.want_token = w.want_token && done + n == w.length;
+      pending_.push_back(std::move(p));
+      done += n;
+    }
+  }
+
+  void release(std::uint64_t request) {
+    if (executor_) executor_->release(request);
+    if (released_set_.insert(request).second) released_order_.push_back(request);
+    while (released_order_.size() > 65536) {
+      released_set_.erase(released_order_.front());
+      released_order_.pop_front();
+    }
+    std::erase_if(pending_, [&](const Pending& p) { return p.work.request == request; });
+  }
+
+  // ---- running ----
+
+  // Continuous batching: FIFO over the queue, one chunk per request per step,
+  // all with the same layers to skip, within the token budget, the profile's
+  // batch limits (emulated) and the free KV blocks (real).
+  std::vector<Pending> form_batch() {
+    std::vector<Pending> batch;
+    std::deque<Pending> keep;
+    std::unordered_set<std::uint64_t> blocked;
+    int tokens = 0, prompts = 0, decodes = 0;
+    long long prompt_tokens = 0;
+    std::int64_t blocks = executor_->free_blocks();
+    int skip = -1;
+    for (Pending& p : pending_) {
+      const Work& w = p.work;
+      const int s = skip_of(w);
+      const bool decode = w.length == 1 && w.position > 0 && w.want_token;
+      const std::int64_t need = executor_->blocks_needed(w.request, w.position + w.length);
+      bool take = !blocked.count(w.request) && (skip < 0 || s == skip) && tokens + w.length <= assign_.max_batch_tokens &&
+                  need <= blocks;
+      if (take && assign_.emulated) take = within_emulated_limits(decode, w.length, prompts, decodes, prompt_tokens);
+      if (need > executor_->total_blocks()) {  // could never run here, however long it waits
+        fail_request(w.request, fmt::format("needs {} KV blocks, the node has {} in all", need,
+                                            executor_->total_blocks()));
+        blocked.insert(w.request);
+        continue;
+      }
+      if (!take) {
+        blocked.insert(w.request);
+        keep.push_back(std::move(p));
+        continue;
+      }
+      skip = s;
+      blocked.insert(w.request);  // one chunk per request per step
+      tokens += w.length;
+      blocks -= need;
+      if (decode) ++decodes;
+      else ++prompts, prompt_tokens += w.length;
+      batch.push_back(std::move(p));
+    }
+    pending_.swap(keep);
+    return batch;
+  }
+
+  bool within_emulated_limits(bool decode, int length, int prompts, int decodes, long long prompt_tokens) const {
+    const Emulation& e = assign_.emulation;
+    if (decode) return e.decode_max_tokens <= 0 || decodes + 1 <= e.decode_max_tokens;
+    if (prompts == 0) return true;  // a prompt longer than the limit still runs alone
+    return (e.prompt_max_requests <= 0 || prompts + 1 <= e.prompt_max_requests) &&
+           (e.prompt_max_tokens <= 0 || prompt_tokens + length <= e.prompt_max_tokens);
+  }
+
+  int skip_of(const Work& w) const {
+    return w.route[static_cast<std::size_t>(w.hop)].layers.start - assign_.layers.start;
+  }
+
+  void step() {
+    std::vector<Pending> batch = form_batch();
+    if (batch.empty()) return;
+    std::vector<BatchChunk> chunks;
+    for (const Pending& p : batch) chunks.push_back(chunk_of(p));
+    const bool last = batch.front().work.hop + 1 == static_cast<int>(batch.front().work.route.size());
+    const auto start = Clock::now();
+    BatchResult result;
+    try {
+      result = executor_->run(chunks, skip_of(batch.front().work), last);
+    } catch (const Error& e) {
+      for (const Pending& p : batch) fail_request(p.work.request, e.what());
+      return;
+    }
+    const double elapsed = seconds_since(start);
+    if (slowdown_ > 1 && !assign_.emulated) {
+      std::this_thread::sleep_for(std::chrono::duration<double>((slowdown_ - 1) * elapsed));
+    }
+    busy_s_ += seconds_since(start);
+    ++steps_;
+    std::size_t row = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      tokens_ += static_cast<std::uint64_t>(batch[i].work.length);
+      forward(batch[i].work, result, i, row);
+      row += static_cast<std::size_t>(batch[i].work.length);
+    }
+  }
+
+  BatchChunk chunk_of(const Pending& p) const {
+    const Work& w = p.work;
+    BatchChunk c;
+    c.request = w.request;
+    c.position = w.position;
+    c.length = w.length;
+    c.want_token = w.want_token && w.hop + 1 == static_cast<int>(w.route.size());
+    c.sampling = &p.work.sampling;
+    const auto* bytes = static_cast<const std::uint8_t*>(p.frame->data()) + p.offset;
+    if (w.payload == Payload::Tokens) {
+      c.tokens = {reinterpret_cast<const std::int32_t*>(bytes), static_cast<std::size_t>(w.length)};
+    } else {
+      c.hidden = {reinterpret_cast<const float*>(bytes), static_cast<std::size_t>(w.length) * w.hidden_size};
+    }
+    return c;
+  }
+
+  void forward(const Work& w, const BatchResult& result, std::size_t index, std::size_t row) {
+    if (w.hop + 1 == static_cast<int>(w.route.size())) {
+      if (result.tokens[index] >= 0) send(control_, Token{w.request, w.position + w.length, result.tokens[index]});
+      return;
+    }
+    Work next = w;
+    next.hop = w.hop + 1;
+    next.payload = Payload::Hidden;
+    next.hidden_size = result.hidden_size;
+    const auto width = static_cast<std::size_t>(result.hidden_size);
+    zmq::message_t payload = payload_frame(result.hidden, row * width, static_cast<std::size_t>(w.length) * width);
+    const int to = next.route[static_cast<std::size_t>(next.hop)].node;
+    zmq::socket_t* peer = peer_socket(to);
+    if (!peer) return fail_request(w.request, fmt::format("node {} is not among this worker's peers", to));
+    send(*peer, next, &payload);
+  }
+
+  zmq::socket_t* peer_socket(int node) {
+    auto it = peers_.find(node);
+    if (it != peers_.end()) return &it->second;
+    auto ep = peer_endpoints_.find(node);
+    if (ep == peer_endpoints_.end()) return nullptr;
+    zmq::socket_t s(context_, zmq::socket_type::push);
+    s.set(zmq::sockopt::sndhwm, 0);
+    s.set(zmq::sockopt::linger, 0);
+    s.connect(ep->second);
+    return &peers_.emplace(node, std::move(s)).first->second;
+  }
+
+  void fail_request(std::uint64_t request, const std::string& reason) {
+    spdlog::warn("worker {}: request {} failed: {}", options_.node, request, reason);
+    send(control_, WorkFailed{request, reason});
+  }
+
+  void heartbeat() {
+    send(control_, Heartbeat{static_cast<std::int32_t>(pending_.size()), executor_->kv_used_tokens(),
+                             executor_->kv_capacity_tokens(), steps_, tokens_, busy_s_});
+  }
+
+  WorkerOptions options_;
+  const std::atomic<bool>& stop_;
+  zmq::context_t context_;
+  zmq::socket_t control_, data_;
+  std::string data_endpoint_;
+  Assign assign_;
+  std::unique_ptr<StageExecutor> executor_;
+  std::map<int, std::string> peer_endpoints_;
+  std::map<int, zmq::socket_t> peers_;
+  std::deque<Pending> pending_;
+  std::unordered_set<std::uint64_t> released_set_;  // recently released requests, oldest first in released_order_
+  std::deque<std::uint64_t> released_order_;
+  double slowdown_ = 1, busy_s_ = 0;
+  std::uint64_t steps_ = 0, tokens_ = 0;
+  bool shutdown_ = false;
+};
+
+void validate(const WorkerOptions& o) {
+  if (o.node.empty()) fail("worker: --node is required");
+  if (o.engine != "real" && o.engine != "emulated") fail("worker: --engine must be real or emulated, not '{}'", o.engine);
+  if (o.engine == "real" && o.model.empty()) fail("worker: --model is required for the real engine");
+  if (!(o.slowdown >= 1.0)) fail("worker: --slowdown must be at least 1, not {}", o.slowdown);
+  if (o.threads < 1) fail("worker: --threads must be at least 1");
+  if (!o.coordinator.starts_with("tcp://")) fail("worker: --coordinator must be tcp://HOST:PORT, not '{}'", o.coordinator);
+}
+
+}  // namespace
+
+void run_worker(const WorkerOptions& options, const std::atomic<bool>& stop) {
+  validate(options);
+  WorkerLoop loop(options, stop);
+  loop.run();
+}
+
+}  // namespace helix::runtime

@@ -1,0 +1,34 @@
+// Worker: one process per compute node. It joins the coordinator (Hello), gets
+// its layer range (Assign), loads only those layers, and then serves Work:
+// continuous batching over every request whose route passes through it, sending
+// each chunk's activations straight to the next worker of that request's route,
+// and — when the route ends here — the sampled token to the coordinator.
+//
+// Sockets: a DEALER to the coordinator (control, tokens, heartbeats), a PULL it
+// binds for Work and Release from anyone, and one PUSH per peer it sends to.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <string>
+
+namespace helix::runtime {
+
+struct WorkerOptions {
+  std::string coordinator = "tcp://127.0.0.1:5555";  // the coordinator's control endpoint
+  std::string node;                                  // the cluster node this worker is
+  std::filesystem::path model;                       // model directory (real engine)
+  std::string engine = "real";                       // "real" or "emulated"
+  std::string gpu;                                   // emulated: the GPU type claimed
+  std::string listen_host = "127.0.0.1";             // where its data socket binds
+  int threads = 1;                                   // engine compute threads
+  double slowdown = 1.0;                             // >= 1: every step takes this much longer
+  long long kv_tokens = 0;                           // KV capacity (0: what the coordinator asks, else 4096)
+  double join_timeout_s = 60;                        // give up if not assigned by then
+};
+
+// Runs until the coordinator says Shutdown or `stop` becomes true. Throws Error
+// for bad options, a refused join or a model that does not load.
+void run_worker(const WorkerOptions& options, const std::atomic<bool>& stop);
+
+}  // namespace helix::runtime

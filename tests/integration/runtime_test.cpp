@@ -1,0 +1,342 @@
+// The distributed runtime end to end: a `helix serve` coordinator and three
+// `helix worker` processes holding different layer ranges of a random-weight
+// model, talking over real sockets (HTTP to the coordinator, ZeroMQ between
+// everyone). Checks token-identical greedy output against `helix generate`,
+// 64 concurrent streams, refusals of bad input, and corrupt worker messages.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <thread>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "helix/engine/random_model.h"
+#include "helix/runtime/transport.h"
+#include "helix/runtime/wire.h"
+#include "support/test_support.h"
+
+namespace helix {
+namespace {
+
+using nlohmann::json;
+using test::ChildProcess;
+using test::TempDir;
+
+constexpr const char* kKey = "test-key";
+
+std::string placement_json(const std::vector<std::pair<int, int>>& ranges) {
+  const char* names[] = {"fast", "mid", "slow"};
+  const char* gpus[] = {"cpu-fast", "cpu-mid", "cpu-slow"};
+  json nodes = json::array();
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    nodes.push_back({{"name", names[i]}, {"gpu", gpus[i]}, {"start", ranges[i].first}, {"end", ranges[i].second}});
+  }
+  return json{{"format", "helix-placement"}, {"version", 1}, {"cluster", "local3"}, {"model", "llama"},
+              {"method", "manual"}, {"num_layers", 4}, {"nodes", nodes}}
+      .dump();
+}
+
+bool wait_until(double timeout_s, const std::function<bool()>& done) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < end) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
+
+// One streamed completion, parsed from its server-sent events.
+struct Streamed {
+  int status = 0;
+  std::string text, finish_reason, error;
+  bool done = false;  // saw data: [DONE]
+  json usage;
+};
+
+// A coordinator and the workers of the nodes `workers` names, on fresh ports.
+class LocalCluster {
+ public:
+  LocalCluster(const TempDir& dir, const std::filesystem::path& model, const std::string& placement,
+               const std::vector<std::string>& workers)
+      : http_port_(test::free_tcp_port()), control_port_(test::free_tcp_port()), log_(dir.path() / "serve.log") {
+    const auto placement_file = dir.write("placement.json", placement);
+    serve_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{HELIX_BINARY, "serve", "--cluster", "local3", "--placement", placement_file.string(),
+                                 "--model", model.string(), "--listen", fmt::format("127.0.0.1:{}", http_port_),
+                                 "--control", control(), "--api-key", kKey, "--model-id", "tiny"},
+        log_);
+    for (const std::string& node : workers) {
+      workers_.push_back(std::make_unique<ChildProcess>(
+          std::vector<std::string>{HELIX_BINARY, "worker", "--coordinator", control(), "--node", node, "--model",
+                                   model.string(), "--threads", "1"},
+          dir.path() / (node + ".log")));
+    }
+  }
+
+  std::string control() const { return fmt::format("tcp://127.0.0.1:{}", control_port_); }
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", http_port_);
+    c.set_read_timeout(60, 0);
+    c.set_bearer_token_auth(kKey);
+    return c;
+  }
+  int health() const {
+    auto res = client().Get("/health");
+    return res ? res->status : 0;
+  }
+  // Gives up early when the coordinator process died.
+  bool wait_healthy(double timeout_s) {
+    return wait_until(timeout_s, [&] { return health() == 200 || !serve_->running(); }) && health() == 200;
+  }
+  std::string log() const { return test::read_file(log_); }
+  bool serve_running() { return serve_->running(); }
+
+  json complete(const json& body, int* status = nullptr) const {
+    auto res = client().Post("/v1/completions", body.dump(), "application/json");
+    if (!res) return json{{"transport_error", httplib::to_string(res.error())}};
+    if (status) *status = res->status;
+    return json::parse(res->body, nullptr, false);
+  }
+
+  Streamed stream(const std::string& path, json body) const {
+    body["stream"] = true;
+    Streamed s;
+    std::string buffer;
+    httplib::Request req;
+    req.method = "POST";
+    req.path = path;
+    req.set_header("Content-Type", "application/json");
+    req.set_header("Authorization", std::string("Bearer ") + kKey);
+    req.body = body.dump();
+    req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+      buffer.append(data, n);
+      for (std::size_t end; (end = buffer.find("\n\n")) != std::string::npos; buffer.erase(0, end + 2)) {
+        const std::string event = buffer.substr(0, end);
+        if (event == "data: [DONE]") {
+          s.done = true;
+          continue;
+        }
+        json j = json::parse(event.substr(6), nullptr, false);
+        if (j.contains("error")) s.error = j["error"].value("message", "?");
+        if (j.contains("usage") && !j["usage"].is_null()) s.usage = j["usage"];
+        if (!j.contains("choices") || j["choices"].empty()) continue;
+        const json& c = j["choices"][0];
+        if (c.contains("text")) s.text += c["text"].get<std::string>();
+        if (c.contains("delta") && c["delta"].contains("content")) s.text += c["delta"]["content"].get<std::string>();
+        if (c.contains("finish_reason") && c["finish_reason"].is_string()) s.finish_reason = c["finish_reason"];
+      }
+      return true;
+    };
+    auto res = client().send(req);
+    s.status = res ? res->status : 0;
+    return s;
+  }
+
+ private:
+  int http_port_, control_port_;
+  std::filesystem::path log_;
+  std::unique_ptr<ChildProcess> serve_;
+  std::vector<std::unique_ptr<ChildProcess>> workers_;
+};
+
+std::filesystem::path write_tiny_model(const TempDir& dir) {
+  RandomModelOptions o;
+  o.config = random_model_preset("tiny");
+  o.seed = 7;
+  write_random_model(o, dir.path() / "tiny");
+  return dir.path() / "tiny";
+}
+
+// Greedy single-process reference: (text, generated token count).
+std::pair<std::string, int> generate(const std::filesystem::path& model, const std::string& prompt, int max_tokens) {
+  auto r = test::run_command(fmt::format("{} generate --model {} --prompt '{}' --max-tokens {} --json", HELIX_BINARY,
+                                         model.string(), prompt, max_tokens));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  return {j["text"].get<std::string>(), static_cast<int>(j["tokens"].size())};
+}
+
+// Three workers, three different layer ranges: fast [0,2), mid [2,3), slow [3,4).
+class PipelineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    model_ = write_tiny_model(*dir_);
+    cluster_ = new LocalCluster(*dir_, model_, placement_json({{0, 2}, {2, 3}, {3, 4}}), {"fast", "mid", "slow"});
+    ASSERT_TRUE(cluster_->wait_healthy(60)) << cluster_->log();
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    delete dir_;
+  }
+  static TempDir* dir_;
+  static std::filesystem::path model_;
+  static LocalCluster* cluster_;
+};
+TempDir* PipelineTest::dir_ = nullptr;
+std::filesystem::path PipelineTest::model_;
+LocalCluster* PipelineTest::cluster_ = nullptr;
+
+TEST_F(PipelineTest, GreedyOutputIsTokenIdenticalToSingleProcessGenerate) {
+  for (const std::string prompt : {"The quick brown fox", "helix serves models", "a"}) {
+    const auto [expected, tokens] = generate(model_, prompt, 24);
+    int status = 0;
+    json r = cluster_->complete({{"model", "tiny"}, {"prompt", prompt}, {"max_tokens", 24}, {"temperature", 0}}, &status);
+    ASSERT_EQ(status, 200) << r.dump();
+    EXPECT_EQ(r["choices"][0]["text"], expected) << prompt;
+    EXPECT_EQ(r["usage"]["completion_tokens"], tokens) << prompt;
+    EXPECT_EQ(r["choices"][0]["finish_reason"], tokens == 24 ? "length" : "stop");
+    Streamed s = cluster_->stream("/v1/completions", {{"model", "tiny"}, {"prompt", prompt}, {"max_tokens", 24}, {"temperature", 0}});
+    EXPECT_EQ(s.status, 200);
+    EXPECT_TRUE(s.done);
+    EXPECT_EQ(s.text, expected) << prompt;
+  }
+}
+
+TEST_F(PipelineTest, SixtyFourConcurrentStreamsAllFinishWithTheirOwnOutput) {
+  // Eight prompts, each sent eight times at once: every copy must equal its
+  // prompt's single-process output, whatever it was batched with.
+  std::vector<std::string> prompts;
+  std::vector<std::string> expected;
+  for (int p = 0; p < 8; ++p) {
+    prompts.push_back(fmt::format("request number {} says", p));
+    expected.push_back(generate(model_, prompts.back(), 12).first);
+  }
+  constexpr int kRequests = 64;
+  std::vector<Streamed> results(kRequests);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRequests; ++i) {
+    threads.emplace_back([&, i] {
+      results[static_cast<std::size_t>(i)] = cluster_->stream(
+          "/v1/completions", {{"model", "tiny"}, {"prompt", prompts[static_cast<std::size_t>(i % 8)]}, {"max_tokens", 12}, {"temperature", 0}});
+    });
+  }
+  for (auto& t : threads) t.join();
+  int completed = 0, errors = 0, lost = 0;
+  for (int i = 0; i < kRequests; ++i) {
+    const Streamed& s = results[static_cast<std::size_t>(i)];
+    if (s.status == 200 && s.done && !s.finish_reason.empty() && s.error.empty()) {
+      ++completed;
+      EXPECT_EQ(s.text, expected[static_cast<std::size_t>(i % 8)]) << "request " << i;
+    } else if (!s.error.empty() || (s.status >= 400 && s.status < 600)) {
+      ++errors;
+    } else {
+      ++lost;
+    }
+  }
+  EXPECT_EQ(lost, 0);
+  EXPECT_EQ(completed + errors, kRequests);
+  EXPECT_EQ(completed, kRequests) << errors << " ended with an explicit error";
+}
+
+TEST_F(PipelineTest, ChatStreamsAndStopStringsAndSeededSampling) {
+  Streamed chat = cluster_->stream("/v1/chat/completions",
+                                   {{"model", "tiny"}, {"messages", {{{"role", "user"}, {"content", "hello"}}}}, {"max_tokens", 10}, {"temperature", 0}});
+  EXPECT_EQ(chat.status, 200);
+  EXPECT_TRUE(chat.done);
+  EXPECT_FALSE(chat.text.empty());
+  // A stop string cut from the greedy output ends the text right before it.
+  const auto [full, n] = generate(model_, "The quick brown fox", 24);
+  // Two ASCII letters past the start (a cut through a multi-byte character would not be valid JSON).
+  std::size_t at = 2;
+  while (at + 1 < full.size() && !(std::isalpha(static_cast<unsigned char>(full[at])) && std::isalpha(static_cast<unsigned char>(full[at + 1])))) ++at;
+  ASSERT_LT(at + 1, full.size()) << full;
+  const std::string stop = full.substr(at, 2);
+  json r = cluster_->complete({{"model", "tiny"}, {"prompt", "The quick brown fox"}, {"max_tokens", 24}, {"temperature", 0}, {"stop", stop}});
+  EXPECT_EQ(r["choices"][0]["text"], full.substr(0, full.find(stop))) << r.dump();
+  EXPECT_EQ(r["choices"][0]["finish_reason"], "stop");
+  // The same seed gives the same sample, through different batches.
+  json a = {{"model", "tiny"}, {"prompt", "seeded"}, {"max_tokens", 16}, {"temperature", 1.0}, {"top_p", 0.9}, {"seed", 42}};
+  EXPECT_EQ(cluster_->complete(a)["choices"][0]["text"], cluster_->complete(a)["choices"][0]["text"]);
+}
+
+TEST_F(PipelineTest, BadInputGetsFourHundredsWithJsonErrors) {
+  auto post = [&](const std::string& body, const std::string& key, int expect_status, const std::string& param) {
+    httplib::Client c = cluster_->client();
+    if (!key.empty()) c.set_bearer_token_auth(key);
+    auto res = c.Post("/v1/completions", body, "application/json");
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, expect_status) << body << " -> " << res->body;
+    json j = json::parse(res->body, nullptr, false);
+    ASSERT_TRUE(j.contains("error")) << res->body;
+    if (!param.empty()) {
+      EXPECT_EQ(j["error"]["param"], param) << res->body;
+    }
+  };
+  post("{\"model\": \"tiny\", \"prompt\": ", "", 400, "");
+  post(json{{"model", "nope"}, {"prompt", "x"}}.dump(), "", 404, "model");
+  post(json{{"model", "tiny"}, {"prompt", std::string(3000, 'x')}}.dump(), "", 400, "prompt");
+  post(json{{"model", "tiny"}, {"prompt", "x"}, {"max_tokens", -5}}.dump(), "", 400, "max_tokens");
+  post(json{{"model", "tiny"}, {"prompt", "x"}}.dump(), "wrong-key", 401, "");
+  post(json{{"model", "tiny"}, {"prompt", "x"}, {"n", 2}}.dump(), "", 400, "n");
+  EXPECT_EQ(cluster_->health(), 200);
+}
+
+TEST_F(PipelineTest, CorruptMessagesFromAnUnknownPeerAreLoggedAndIgnored) {
+  zmq::context_t context;
+  zmq::socket_t peer(context, zmq::socket_type::dealer);
+  peer.set(zmq::sockopt::routing_id, "intruder");
+  peer.set(zmq::sockopt::linger, 0);
+  peer.connect(cluster_->control());
+  peer.send(zmq::str_buffer("definitely not a helix message"), zmq::send_flags::none);
+  std::vector<std::uint8_t> truncated = runtime::encode(runtime::Token{1, 2, 3});
+  truncated.resize(truncated.size() - 3);
+  peer.send(zmq::buffer(truncated), zmq::send_flags::none);
+  ASSERT_TRUE(wait_until(10, [&] { return cluster_->log().find("intruder") != std::string::npos; })) << cluster_->log();
+  EXPECT_NE(cluster_->log().find("corrupt message from unknown peer 'intruder'"), std::string::npos);
+  EXPECT_EQ(cluster_->health(), 200);
+  json r = cluster_->complete({{"model", "tiny"}, {"prompt", "still here"}, {"max_tokens", 4}, {"temperature", 0}});
+  EXPECT_EQ(r["usage"]["completion_tokens"], 4) << r.dump();
+}
+
+// A joined worker that sends garbage is dropped: its requests end with an error,
+// /health says so, and the coordinator keeps answering.
+TEST(RuntimeWorkers, AWorkerSendingACorruptMessageIsDroppedAndTheCoordinatorSurvives) {
+  TempDir dir;
+  auto model = write_tiny_model(dir);
+  LocalCluster cluster(dir, model, placement_json({{0, 2}, {2, 3}, {3, 4}}), {"fast", "mid"});
+  // The test plays node "slow".
+  zmq::context_t context;
+  zmq::socket_t control(context, zmq::socket_type::dealer);
+  control.set(zmq::sockopt::routing_id, "slow");
+  control.set(zmq::sockopt::linger, 0);
+  control.connect(cluster.control());
+  zmq::socket_t data(context, zmq::socket_type::pull);
+  const std::string endpoint = runtime::bind_endpoint(data, "tcp://127.0.0.1:0");
+  runtime::send(control, runtime::Hello{"slow", "real", "", endpoint});
+  std::optional<runtime::Envelope> assign;
+  ASSERT_TRUE(wait_until(30, [&] {
+    assign = runtime::try_receive(control, false);
+    return assign.has_value();
+  })) << cluster.log();
+  ASSERT_TRUE(std::holds_alternative<runtime::Assign>(assign->message));
+  EXPECT_EQ(std::get<runtime::Assign>(assign->message).layers.start, 3);
+  runtime::send(control, runtime::Ready{4096, 384, 64});
+  ASSERT_TRUE(cluster.wait_healthy(30)) << cluster.log();
+  // A request reaches us (the last stage) and waits for our token...
+  std::thread client([&] {
+    json r = cluster.complete({{"model", "tiny"}, {"prompt", "x"}, {"max_tokens", 4}});
+    EXPECT_TRUE(r.contains("error")) << r.dump();
+  });
+  std::optional<runtime::Envelope> work;
+  EXPECT_TRUE(wait_until(30, [&] {
+    work = runtime::try_receive(data, false);
+    return work.has_value();
+  }));
+  // ... and we answer with garbage.
+  control.send(zmq::str_buffer("\x48\x4c\x58\x57\x01\x00\x06\x00garbage"), zmq::send_flags::none);
+  client.join();
+  EXPECT_TRUE(wait_until(10, [&] { return cluster.log().find("dropping worker slow") != std::string::npos; })) << cluster.log();
+  EXPECT_EQ(cluster.health(), 503);
+  EXPECT_TRUE(cluster.serve_running());
+  auto models = cluster.client().Get("/v1/models");
+  ASSERT_TRUE(models);
+  EXPECT_EQ(models->status, 200);
+}
+
+}  // namespace
+}  // namespace helix
