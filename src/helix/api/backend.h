@@ -15,10 +15,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace helix::api {
@@ -78,7 +80,7 @@ struct GenerationEvent {
   Kind kind = Kind::Text;
   std::string text;             // Text: the new text
   int tokens = 0;               // Text: how many tokens produced this delta (>= 1)
-  std::string finish_reason;    // Finish: "stop" or "length"
+  std::string finish_reason;    // Finish: "stop" or "length" ("cancelled" after cancel())
   Usage usage;                  // Finish
   ApiError error;               // Error
 };
