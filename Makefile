@@ -1,5 +1,6 @@
 # The two entry points of the README. Both install what they need first.
-#   make demo   build, then plan the built-in cluster with every method side by side
+#   make demo   build, then serve: a coordinator and 3 worker processes of different speeds
+#               run a random-weight model and answer a streamed request
 #   make test   build, run the whole test suite, then the unit tests under ASan+UBSan
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -15,7 +16,7 @@ build: deps
 	cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	$(BUILD)/helix plan --compare
+	$(BUILD)/helix up --listen 127.0.0.1:0
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

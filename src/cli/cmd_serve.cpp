@@ -71,6 +71,9 @@ struct ServeOptions {
   int context = 0;
   long long kv_tokens = 0;
   double ready_timeout = 120;
+  int http_threads = 128;
+  double kv_hwm = 0.9;           // the paper's online settings by default
+  double kv_output_ratio = 0.6;
 };
 
 std::pair<std::string, int> host_port(const std::string& listen) {
@@ -163,6 +166,9 @@ class Service {
     co.emulated = o.engine == "emulated";
     co.context_length = m.context;
     co.worker_kv_tokens = o.kv_tokens;
+    if (!(o.kv_hwm > 0 && o.kv_hwm <= 1)) fail("--kv-hwm {}: expected a share in (0, 1]", o.kv_hwm);
+    if (!(o.kv_output_ratio > 0)) fail("--kv-output-ratio {}: must be positive", o.kv_output_ratio);
+    co.kv = sched::KvParameters{o.kv_hwm, o.kv_output_ratio};
     coordinator_ = std::make_unique<runtime::Coordinator>(serving_, co, std::move(m.tokenizer));
     coordinator_->start();
     auto [host, port] = host_port(o.listen);
@@ -170,6 +176,7 @@ class Service {
     ho.host = host;
     ho.port = port;
     ho.api_key = o.api_key;
+    ho.threads = o.http_threads;
     http_ = std::make_unique<api::HttpServer>(*coordinator_, ho);
     port_ = http_->start();
     host_ = host;
@@ -221,6 +228,12 @@ void add_serve_options(CLI::App* cmd, ServeOptions& o) {
   cmd->add_option("--model-id", o.model_id, "Model name in the API (default: the model directory's name)");
   cmd->add_option("--context", o.context, "Cap the context length (tokens)");
   cmd->add_option("--kv-tokens", o.kv_tokens, "KV-cache tokens each real worker allocates (default: 4096)");
+  cmd->add_option("--http-threads", o.http_threads, "HTTP threads: the most requests served at once (more queue)")
+      ->capture_default_str();
+  cmd->add_option("--kv-hwm", o.kv_hwm, "Helix router: a node takes a prompt while its expected KV use stays below this share")
+      ->capture_default_str();
+  cmd->add_option("--kv-output-ratio", o.kv_output_ratio, "Helix router: expected output = this x 240 tokens")
+      ->capture_default_str();
   cmd->add_option("--ready-timeout", o.ready_timeout, "Seconds to wait for the workers (up)")->capture_default_str();
 }
 

@@ -101,6 +101,10 @@ struct Coordinator::Impl {
   mutable std::mutex inbox_mutex;  // guards inbox and wake_out
   std::deque<Request> inbox;
   std::atomic<std::uint64_t> next_id{1};
+  // Counted as tokens come back (the HTTP layer counts at the end of a request):
+  // a rate over any window, for benchmarks and dashboards.
+  std::atomic<std::uint64_t> tokens_generated{0}, prompt_tokens_routed{0};
+  std::atomic<std::size_t> active_count{0}, waiting_count{0};
   std::atomic<bool> ready{false};
   mutable std::mutex stats_mutex;  // guards nodes, the ledger snapshot, edge_snapshot
   std::vector<NodeStats> nodes;
@@ -188,6 +192,8 @@ struct Coordinator::Impl {
       drain_wake();
       take_inbox();
       check_timeouts();
+      active_count = active.size();
+      waiting_count = waiting.size();
     }
     shutdown();
   }
@@ -451,6 +457,7 @@ struct Coordinator::Impl {
       }
     }
     const std::uint64_t id = r.id;
+    prompt_tokens_routed += r.prompt.size();
     auto [it, inserted] = active.emplace(id, std::move(r));
     (void)inserted;
     send_work(it->second, 0, std::vector<std::int32_t>(it->second.prompt.begin(), it->second.prompt.end()));
@@ -486,6 +493,7 @@ struct Coordinator::Impl {
     const bool stop_token = std::find(r.stop_tokens.begin(), r.stop_tokens.end(), t.token) != r.stop_tokens.end();
     if (stop_token && !r.api.ignore_eos) return finish(t.request, "stop");
     ++r.generated;
+    ++tokens_generated;
     std::string text;
     try {
       text = r.stops->push(r.decoder->push(t.token));
@@ -756,6 +764,14 @@ std::string Coordinator::metrics_text() const {
                          (k < m.edge_snapshot.size() ? m.edge_snapshot[k] : 0) / uptime);
     }
   }
+  family("helix_coordinator_generated_tokens_total", "counter", "tokens sampled and returned by the last workers");
+  out += fmt::format("helix_coordinator_generated_tokens_total {}\n", m.tokens_generated.load());
+  family("helix_coordinator_prompt_tokens_total", "counter", "prompt tokens routed into the cluster");
+  out += fmt::format("helix_coordinator_prompt_tokens_total {}\n", m.prompt_tokens_routed.load());
+  family("helix_requests_active", "gauge", "requests routed and not finished");
+  out += fmt::format("helix_requests_active {}\n", m.active_count.load());
+  family("helix_requests_waiting", "gauge", "requests accepted and waiting for a route");
+  out += fmt::format("helix_requests_waiting {}\n", m.waiting_count.load());
   family("helix_planned_max_flow_tokens_per_second", "gauge", "max flow of the placed cluster (simulator semantics)");
   out += fmt::format("helix_planned_max_flow_tokens_per_second {}\n", m.flow.max_flow_tps);
   return out;
