@@ -1,6 +1,7 @@
 // `helix serve` (the coordinator with its HTTP API), `helix worker` (one compute
 // node) and `helix up` (a coordinator plus a worker process per placed node on
 // this machine, stopped together on Ctrl-C).
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -9,7 +10,7 @@
 #include <thread>
 
 #include <fcntl.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,8 +34,6 @@
 #include "helix/sim/sim_cluster.h"
 #include "helix/tokenize/byte_tokenizer.h"
 #include "helix/tokenize/load_tokenizer.h"
-
-extern char** environ;
 
 namespace helix::cli {
 namespace {
@@ -275,19 +274,25 @@ std::map<std::string, double> parse_slowdowns(const std::vector<std::string>& it
 class WorkerProcesses {
  public:
   ~WorkerProcesses() { stop(); }
+  // fork + exec rather than posix_spawn: the child asks to be killed when this
+  // process dies (PR_SET_PDEATHSIG), so a killed `helix up` leaves no workers behind.
   void spawn(const std::vector<std::string>& args, const std::string& log_file) {
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    if (!log_file.empty()) {
-      posix_spawn_file_actions_addopen(&actions, 2, log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    }
     std::vector<char*> argv;
     for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    pid_t pid = 0;
-    const int rc = posix_spawn(&pid, "/proc/self/exe", &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) fail("cannot start a worker process: {}", std::strerror(rc));
+    const pid_t parent = getpid();
+    const pid_t pid = fork();
+    if (pid < 0) fail("cannot start a worker process: {}", std::strerror(errno));
+    if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() != parent) _exit(1);  // the parent is already gone
+      if (!log_file.empty()) {
+        const int fd = open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (fd >= 0) dup2(fd, 2);
+      }
+      execv("/proc/self/exe", argv.data());
+      _exit(127);
+    }
     pids_.push_back(pid);
   }
   // Exited workers (a worker that fails to load ends up here).

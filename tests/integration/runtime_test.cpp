@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <thread>
 
 #include <httplib.h>
@@ -61,14 +62,14 @@ struct Streamed {
 class LocalCluster {
  public:
   LocalCluster(const TempDir& dir, const std::filesystem::path& model, const std::string& placement,
-               const std::vector<std::string>& workers)
+               const std::vector<std::string>& workers, const std::vector<std::string>& extra_serve_args = {})
       : http_port_(test::free_tcp_port()), control_port_(test::free_tcp_port()), log_(dir.path() / "serve.log") {
     const auto placement_file = dir.write("placement.json", placement);
-    serve_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{HELIX_BINARY, "serve", "--cluster", "local3", "--placement", placement_file.string(),
-                                 "--model", model.string(), "--listen", fmt::format("127.0.0.1:{}", http_port_),
-                                 "--control", control(), "--api-key", kKey, "--model-id", "tiny"},
-        log_);
+    std::vector<std::string> serve = {HELIX_BINARY, "serve", "--cluster", "local3", "--placement", placement_file.string(),
+                                      "--model", model.string(), "--listen", fmt::format("127.0.0.1:{}", http_port_),
+                                      "--control", control(), "--api-key", kKey, "--model-id", "tiny"};
+    serve.insert(serve.end(), extra_serve_args.begin(), extra_serve_args.end());
+    serve_ = std::make_unique<ChildProcess>(serve, log_);
     for (const std::string& node : workers) {
       workers_.push_back(std::make_unique<ChildProcess>(
           std::vector<std::string>{HELIX_BINARY, "worker", "--coordinator", control(), "--node", node, "--model",
@@ -336,6 +337,66 @@ TEST(RuntimeWorkers, AWorkerSendingACorruptMessageIsDroppedAndTheCoordinatorSurv
   auto models = cluster.client().Get("/v1/models");
   ASSERT_TRUE(models);
   EXPECT_EQ(models->status, 200);
+}
+
+}  // namespace
+}  // namespace helix
+
+namespace helix {
+namespace {
+
+// The paper's KV ledger charges an expected output length, not max_tokens, so
+// it can admit more than the workers' KV holds. Then requests that can no longer
+// grow are preempted with an explicit error — never left hanging.
+TEST(RuntimeWorkers, KvOverAdmittedByTheLedgerEndsInAnswersOrErrorsNeverAHang) {
+  TempDir dir;
+  auto model = write_tiny_model(dir);
+  LocalCluster cluster(dir, model, placement_json({{0, 2}, {2, 3}, {3, 4}}), {"fast", "mid", "slow"},
+                       {"--kv-tokens", "96", "--kv-output-ratio", "0.01"});
+  ASSERT_TRUE(cluster.wait_healthy(60)) << cluster.log();
+  constexpr int kRequests = 12;
+  std::vector<Streamed> results(kRequests);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRequests; ++i) {
+    threads.emplace_back([&, i] {
+      results[static_cast<std::size_t>(i)] = cluster.stream(
+          "/v1/completions", {{"model", "tiny"}, {"prompt", fmt::format("kv {}", i)}, {"max_tokens", 60}, {"ignore_eos", true}});
+    });
+  }
+  for (auto& t : threads) t.join();
+  int completed = 0, errors = 0;
+  for (const Streamed& s : results) {
+    if (s.status == 200 && s.done && s.error.empty() && s.finish_reason == "length") ++completed;
+    else if (!s.error.empty() || s.status >= 400) ++errors;
+  }
+  EXPECT_EQ(completed + errors, kRequests) << cluster.log();
+  EXPECT_GT(completed, 0);
+  std::printf("KV over-admission: %d completed, %d ended with an explicit error\n", completed, errors);
+  EXPECT_EQ(cluster.health(), 200);
+}
+
+// `helix up` starts a coordinator and one worker process per placed node, answers
+// its streamed prompt, serves, and on Ctrl-C (SIGINT) stops everything: exit 0 and
+// no worker left behind.
+TEST(RuntimeUp, StartsAWorkerPerNodeAnswersAndStopsEverythingOnCtrlC) {
+  TempDir dir;
+  auto model = write_tiny_model(dir);
+  const int port = test::free_tcp_port();
+  ChildProcess up({HELIX_BINARY, "up", "--model", model.string(), "--listen", fmt::format("127.0.0.1:{}", port),
+                   "--prompt", "Once upon", "--max-tokens", "8", "--serve", "--slowdown", "slow=2"},
+                  dir.path() / "up.log");
+  httplib::Client client("127.0.0.1", port);
+  ASSERT_TRUE(wait_until(60, [&] {
+    auto res = client.Get("/health");
+    return res && res->status == 200 && test::read_file(dir.path() / "up.log").find("serving at") != std::string::npos;
+  })) << test::read_file(dir.path() / "up.log");
+  auto workers = test::run_command("pgrep -f '[w]orker --coordinator .* --model " + model.string() + "'");
+  EXPECT_EQ(std::count(workers.out.begin(), workers.out.end(), '\n'), 3) << workers.out;
+  EXPECT_NE(test::read_file(dir.path() / "up.log").find("Once upon"), std::string::npos);
+  up.signal(SIGINT);
+  EXPECT_EQ(up.wait(30), 0) << test::read_file(dir.path() / "up.log");
+  workers = test::run_command("pgrep -f '[w]orker --coordinator .* --model " + model.string() + "'");
+  EXPECT_TRUE(workers.out.empty()) << workers.out;
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "helix/runtime/coordinator.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -57,6 +58,7 @@ struct Request {
   std::unique_ptr<StopStrings> stops;
   int generated = 0;
   bool in_flight = false;  // a Work is out and its Token not back yet
+  std::chrono::steady_clock::time_point sent_at;
 };
 
 }  // namespace
@@ -68,11 +70,12 @@ struct Coordinator::Impl {
     plan_flow();
     nodes.resize(static_cast<std::size_t>(serving.cluster.num_nodes()));
     for (int i = 0; i < serving.cluster.num_nodes(); ++i) node_index[serving.cluster.nodes[static_cast<std::size_t>(i)].name] = i;
-    control.set(zmq::sockopt::linger, 0);
+    control.set(zmq::sockopt::linger, 1000);  // so that Shutdown reaches the workers
     control.set(zmq::sockopt::router_mandatory, 1);
     wake_in.bind("inproc://coordinator-wake");
     wake_out.connect("inproc://coordinator-wake");
     start_time = Clock::now();
+    effective_context = options.context_length;
   }
 
   // ---------------------------------------------------------------- inputs
@@ -95,7 +98,7 @@ struct Coordinator::Impl {
   std::unordered_map<std::uint64_t, Request> active;
   std::deque<Request> waiting;  // accepted, no route yet
   std::vector<double> edge_tokens;  // per view link: tokens sent over it
-  Clock::time_point start_time;
+  Clock::time_point start_time, last_request_scan;
 
   // ---------------------------------------------------------------- shared with HTTP threads
   mutable std::mutex inbox_mutex;  // guards inbox and wake_out
@@ -106,6 +109,7 @@ struct Coordinator::Impl {
   std::atomic<std::uint64_t> tokens_generated{0}, prompt_tokens_routed{0};
   std::atomic<std::size_t> active_count{0}, waiting_count{0};
   std::atomic<bool> ready{false};
+  std::atomic<long long> effective_context{0};  // the model's context, capped by the workers' KV
   mutable std::mutex stats_mutex;  // guards nodes, the ledger snapshot, edge_snapshot
   std::vector<NodeStats> nodes;
   std::vector<double> ledger_available, edge_snapshot;
@@ -158,14 +162,21 @@ struct Coordinator::Impl {
         prompt_max[u] = options.context_length;
       }
     }
-    view.emplace(sched::make_serving_view(serving.cluster, serving.model.num_layers, serving.ranges, serving.links, kv,
-                                          prompt_max, flow));
-    router.emplace(*view, sched::HelixRouterOptions{options.kv, 0.05});
-    edge_tokens.assign(view->links.size(), 0);
     {
+      // metrics_text() reads the view from HTTP threads.
       std::lock_guard<std::mutex> lock(stats_mutex);
+      view.emplace(sched::make_serving_view(serving.cluster, serving.model.num_layers, serving.ranges, serving.links, kv,
+                                            prompt_max, flow));
+      router.emplace(*view, sched::HelixRouterOptions{options.kv, 0.05});
+      edge_tokens.assign(view->links.size(), 0);
       edge_snapshot = edge_tokens;
       snapshot_ledger();
+    }
+    // A real worker holds at most its KV capacity of one sequence: that bounds the context.
+    if (!options.emulated) {
+      for (int i = 0; i < n; ++i) {
+        if (placed(i)) effective_context = std::min<long long>(effective_context, worker_kv_tokens[static_cast<std::size_t>(i)]);
+      }
     }
     {
       std::lock_guard<std::mutex> lock(ready_mutex);
@@ -186,16 +197,31 @@ struct Coordinator::Impl {
 
   void loop() {
     while (!stopping) {
-      zmq::pollitem_t items[] = {{control.handle(), 0, ZMQ_POLLIN, 0}, {wake_in.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 2, std::chrono::milliseconds(200));
-      drain_control();
-      drain_wake();
-      take_inbox();
-      check_timeouts();
-      active_count = active.size();
-      waiting_count = waiting.size();
+      try {
+        iterate();
+      } catch (const std::exception& e) {
+        // A bug or an unexpected socket error must not take the server down
+        // with requests open: log it and go on.
+        spdlog::error("coordinator: {}", e.what());
+      }
     }
     shutdown();
+  }
+
+  void iterate() {
+    zmq::pollitem_t items[] = {{control.handle(), 0, ZMQ_POLLIN, 0}, {wake_in.handle(), 0, ZMQ_POLLIN, 0}};
+    try {
+      zmq::poll(items, 2, std::chrono::milliseconds(200));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) throw;  // a signal only wakes us
+    }
+    drain_control();
+    drain_wake();
+    take_inbox();
+    check_timeouts();
+    check_requests();
+    active_count = active.size();
+    waiting_count = waiting.size();
   }
 
   void drain_control() {
@@ -275,6 +301,9 @@ struct Coordinator::Impl {
     const int node = it->second;
     if (!placed(node)) return refuse(identity, fmt::format("node '{}' holds no layers in this placement", h.node));
     if (nodes_joined(node)) return refuse(identity, fmt::format("node '{}' has already joined", h.node));
+    if (node_dropped(node)) {
+      return refuse(identity, fmt::format("node '{}' was dropped; re-joining needs a new coordinator (and plan)", h.node));
+    }
     if ((h.engine == "emulated") != options.emulated) {
       return refuse(identity, options.emulated ? "this coordinator serves emulated workers: start it with --engine emulated"
                                                : "this coordinator serves a real model: start it with --engine real");
@@ -283,7 +312,7 @@ struct Coordinator::Impl {
     if (!h.gpu.empty() && h.gpu != gpu) {
       return refuse(identity, fmt::format("node '{}' is a {} in the cluster, not a {}", h.node, gpu, h.gpu));
     }
-    if (!h.data_endpoint.starts_with("tcp://")) return refuse(identity, "its data endpoint must be tcp://HOST:PORT");
+    if (std::string why = bad_endpoint(h.data_endpoint); !why.empty()) return refuse(identity, why);
     {
       std::lock_guard<std::mutex> lock(stats_mutex);
       NodeStats& s = nodes[static_cast<std::size_t>(node)];
@@ -296,6 +325,23 @@ struct Coordinator::Impl {
     spdlog::info("coordinator: {} joined ({} engine, data at {})", h.node, h.engine, h.data_endpoint);
     // Peers are sent when everyone has joined (send_assignments).
     if (all_joined()) send_assignments();
+  }
+
+  // Why a worker's data endpoint cannot be used ("" if it can): it must be a
+  // concrete tcp://HOST:PORT that others can connect to.
+  std::string bad_endpoint(const std::string& endpoint) {
+    if (!endpoint.starts_with("tcp://")) return "its data endpoint must be tcp://HOST:PORT, not '" + endpoint + "'";
+    if (endpoint.starts_with("tcp://0.0.0.0:") || endpoint.starts_with("tcp://[::]:") || endpoint.starts_with("tcp://*:")) {
+      return "its data endpoint " + endpoint + " is not an address others can reach: start it with --listen <its IP>";
+    }
+    try {
+      zmq::socket_t probe(context, zmq::socket_type::push);
+      probe.set(zmq::sockopt::linger, 0);
+      probe.connect(endpoint);
+    } catch (const zmq::error_t& e) {
+      return "its data endpoint '" + endpoint + "' is invalid: " + e.what();
+    }
+    return "";
   }
 
   bool all_joined() const {
@@ -382,11 +428,34 @@ struct Coordinator::Impl {
     }
   }
 
+  // Requests whose client left (or that wait too long for their next token) end
+  // here instead of waiting for a token that may be minutes away or lost.
+  void check_requests() {
+    const auto now = Clock::now();
+    if (now - last_request_scan < std::chrono::milliseconds(200)) return;
+    last_request_scan = now;
+    std::vector<std::uint64_t> cancelled, late;
+    for (const auto& [id, r] : active) {
+      if (r.stream->cancelled()) cancelled.push_back(id);
+      else if (r.in_flight && std::chrono::duration<double>(now - r.sent_at).count() > options.request_timeout_s) late.push_back(id);
+    }
+    for (std::uint64_t id : cancelled) finish(id, "cancelled");
+    for (std::uint64_t id : late) {
+      spdlog::warn("coordinator: request {} got no token for {} s; ending it", id, options.request_timeout_s);
+      finish_with_error(id, unavailable(fmt::format("no token came back within {} s", options.request_timeout_s)));
+    }
+  }
+
   // A dropped node's requests end with an error; new routes through it are refused.
   void drop_node(int node, const std::string& reason) {
     {
       std::lock_guard<std::mutex> lock(stats_mutex);
       nodes[static_cast<std::size_t>(node)].dropped = true;
+    }
+    const std::string& name = serving.cluster.nodes[static_cast<std::size_t>(node)].name;
+    try {
+      send(control, Shutdown{}, nullptr, &name);  // it must not go on serving half a request
+    } catch (const zmq::error_t&) {  // already gone
     }
     std::vector<std::uint64_t> hit;
     for (const auto& [id, r] : active) {
@@ -427,8 +496,9 @@ struct Coordinator::Impl {
       sched::RouteFailure why;
       std::optional<sched::Route> route = router->route_prompt(static_cast<int>(r.prompt.size()), &why);
       if (!route) {
-        // Nothing running that could free KV: this prompt can never be routed.
-        if (active.empty()) {
+        // A prompt that no route could take even on an idle cluster is refused
+        // now; otherwise it waits for running requests to free KV.
+        if (active.empty() || !routable_when_idle(static_cast<int>(r.prompt.size()))) {
           r.stream->push(error_event(api::ApiError{400, "invalid_request_error",
                                                    fmt::format("the prompt of {} tokens cannot be served by this cluster: {}",
                                                                r.prompt.size(), why.describe(*view)),
@@ -442,6 +512,11 @@ struct Coordinator::Impl {
       waiting.pop_front();
       start(std::move(req), std::move(*route));
     }
+  }
+
+  bool routable_when_idle(int tokens) const {
+    sched::HelixRouter idle(*view, sched::HelixRouterOptions{options.kv, 0.05});
+    return idle.route_prompt(tokens).has_value();
   }
 
   void start(Request r, sched::Route route) {
@@ -476,6 +551,7 @@ struct Coordinator::Impl {
     zmq::message_t payload = payload_frame(std::move(tokens));
     send(data_sockets.at(r.hops.front().node), w, &payload);
     r.in_flight = true;
+    r.sent_at = Clock::now();
     for (const sched::Stage& s : r.route.stages) edge_tokens[static_cast<std::size_t>(s.link)] += w.length;
   }
 
@@ -485,6 +561,12 @@ struct Coordinator::Impl {
     Request& r = it->second;
     if (r.hops.back().node != node) {
       spdlog::warn("coordinator: a token for request {} came from node {}, not the end of its route", t.request, node);
+      return;
+    }
+    const int expected = static_cast<int>(r.prompt.size()) + r.generated;
+    if (!r.in_flight || t.position != expected) {
+      spdlog::warn("coordinator: ignored a token for request {} at position {} (expected {}{})", t.request, t.position,
+                   expected, r.in_flight ? "" : ", none in flight");
       return;
     }
     r.in_flight = false;
@@ -502,7 +584,7 @@ struct Coordinator::Impl {
     }
     if (!text.empty()) r.stream->push(api::GenerationEvent{api::GenerationEvent::Kind::Text, text, 1, "", {}, {}});
     if (r.stops->stopped()) return finish(t.request, "stop");
-    if (r.generated >= r.api.max_tokens || t.position + 1 >= options.context_length) return finish(t.request, "length");
+    if (r.generated >= r.api.max_tokens || t.position + 1 >= effective_context) return finish(t.request, "length");
     router->on_decode(r.route);
     send_work(r, t.position, {t.token});
   }
@@ -614,12 +696,13 @@ struct Coordinator::Impl {
     const char* field = q.chat ? "messages" : "prompt";
     if (r.prompt.empty()) throw api::ApiException(api::ApiError{400, "invalid_request_error", "the prompt has no tokens", field});
     const long long total = static_cast<long long>(r.prompt.size()) + q.max_tokens;
-    if (total > options.context_length) {
+    const long long limit = effective_context;
+    if (total > limit) {
       throw api::ApiException(api::ApiError{
           400, "invalid_request_error",
           fmt::format("this model's maximum context length is {} tokens; the prompt has {} and max_tokens asks for {} more",
-                      options.context_length, r.prompt.size(), q.max_tokens),
-          static_cast<long long>(r.prompt.size()) >= options.context_length ? field : "max_tokens"});
+                      limit, r.prompt.size(), q.max_tokens),
+          static_cast<long long>(r.prompt.size()) >= limit ? field : "max_tokens"});
     }
     r.sampling.temperature = q.temperature;
     r.sampling.top_p = q.top_p;
@@ -642,7 +725,9 @@ struct Coordinator::Impl {
     auto stream = r.stream;
     std::lock_guard<std::mutex> lock(inbox_mutex);
     if (stopping) throw api::ApiException(unavailable("the server is shutting down"));
-    if (static_cast<int>(inbox.size()) >= options.max_waiting) throw api::ApiException(unavailable("too many requests are waiting"));
+    if (static_cast<long long>(inbox.size() + waiting_count.load()) >= options.max_waiting) {
+      throw api::ApiException(unavailable("too many requests are waiting for a route"));
+    }
     inbox.push_back(std::move(r));
     wake_out.send(zmq::str_buffer("w"), zmq::send_flags::dontwait);
     return stream;
@@ -744,7 +829,7 @@ std::string Coordinator::metrics_text() const {
   for (std::size_t i = 0; i < m.nodes.size(); ++i) {
     if (m.placed(static_cast<int>(i))) out += fmt::format("helix_node_tokens_total{{node=\"{}\"}} {}\n", node_label(i), m.nodes[i].heartbeat.tokens);
   }
-  if (m.view) {
+  if (m.ready && m.view) {
     auto endpoint = [&](int e) { return e == kSource || e == kSink ? std::string("coordinator") : node_label(static_cast<std::size_t>(e)); };
     family("helix_edge_planned_flow_tokens_per_second", "gauge", "the max flow's flow on the link (the router's weight)");
     for (const sched::LinkView& l : m.view->links) {

@@ -36,7 +36,8 @@ struct CoordinatorOptions {
   int prefill_chunk = 512;
   int max_batch_tokens = 2048;
   sched::KvParameters kv{0.9, 0.6};  // the paper's online settings
-  double worker_timeout_s = 10;      // silent this long: the worker is dropped
+  double worker_timeout_s = 10;      // silent this long (heartbeats every 0.5 s): the worker is dropped
+  double request_timeout_s = 600;    // no token back this long: the request ends with an error
   int max_waiting = 4096;            // requests waiting for a route before 503s
 };
 

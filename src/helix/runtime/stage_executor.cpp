@@ -53,6 +53,8 @@ class EngineExecutor final : public StageExecutor {
   }
   std::int64_t free_blocks() const override { return engine_.kv_cache().free_blocks(); }
   std::int64_t total_blocks() const override { return engine_.kv_cache().total_blocks(); }
+  int cached_length(std::uint64_t request) const override { return engine_.kv_cache().length(request); }
+  std::size_t active_sequences() const override { return engine_.kv_cache().num_sequences(); }
   std::int64_t kv_capacity_tokens() const override { return engine_.kv_cache().capacity_tokens(); }
   std::int64_t kv_used_tokens() const override {
     const auto& kv = engine_.kv_cache();
@@ -147,6 +149,11 @@ class EmulatedExecutor final : public StageExecutor {
   std::int64_t blocks_needed(std::uint64_t, int) const override { return 0; }
   std::int64_t free_blocks() const override { return 1; }
   std::int64_t total_blocks() const override { return 1; }
+  std::size_t active_sequences() const override { return lengths_.size(); }
+  int cached_length(std::uint64_t request) const override {
+    auto it = lengths_.find(request);
+    return it == lengths_.end() ? 0 : it->second;
+  }
   std::int64_t kv_capacity_tokens() const override { return 0; }
   std::int64_t kv_used_tokens() const override {
     std::int64_t used = 0;

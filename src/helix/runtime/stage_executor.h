@@ -50,6 +50,10 @@ class StageExecutor {
   // KV blocks the chunk still needs and those free; the worker admits by these.
   virtual std::int64_t blocks_needed(std::uint64_t request, int new_length) const = 0;
   virtual std::int64_t free_blocks() const = 0;
+  // Tokens of the request already in this stage's KV (0 for a new one).
+  virtual int cached_length(std::uint64_t request) const = 0;
+  // Requests with KV on this stage.
+  virtual std::size_t active_sequences() const = 0;
   virtual std::int64_t total_blocks() const = 0;
   virtual std::int64_t kv_capacity_tokens() const = 0;
   virtual std::int64_t kv_used_tokens() const = 0;

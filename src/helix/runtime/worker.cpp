@@ -1,6 +1,9 @@
 #include "helix/runtime/worker.h"
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <mutex>
 #include <deque>
 #include <map>
 #include <thread>
@@ -18,6 +21,15 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+// zmq::poll throws on EINTR (Ctrl-C, SIGTERM): that is a wake-up, not an error.
+void poll_ignoring_signals(zmq::pollitem_t* items, std::size_t n, int timeout_ms) {
+  try {
+    zmq::poll(items, n, std::chrono::milliseconds(timeout_ms));
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+  }
+}
 
 // One received chunk waiting to run. `frame` owns the bytes the chunk reads.
 struct Pending {
@@ -40,17 +52,22 @@ class WorkerLoop {
 
   void run() {
     join();
+    if (shutdown_) return;
     spdlog::info("worker {}: node {} layers [{}, {}) ready, data at {}", options_.node, assign_.node,
                  assign_.layers.start, assign_.layers.end, data_endpoint_);
-    auto last_heartbeat = Clock::now();
+    // Heartbeats come from their own thread, so that a long step (a big prefill
+    // on a CPU, a slowed-down or emulated batch) does not look like a dead worker.
+    std::thread beat([this] { heartbeats(); });
+    bool ran = true;
     while (!stop_ && !shutdown_) {
-      poll(pending_.empty() ? 100 : 0);
-      if (!pending_.empty()) step();
-      if (seconds_since(last_heartbeat) >= 0.5) {
-        heartbeat();
-        last_heartbeat = Clock::now();
-      }
+      // Nothing runnable (all waiting for KV): poll briefly instead of spinning.
+      poll(pending_.empty() ? 100 : (ran ? 0 : 10));
+      ran = !pending_.empty() && step();
+      pending_size_ = pending_.size();
+      kv_used_ = executor_->kv_used_tokens();
     }
+    looping_ = false;
+    beat.join();
     spdlog::info("worker {}: stopping", options_.node);
   }
 
@@ -66,7 +83,7 @@ class WorkerLoop {
              options_.join_timeout_s);
       }
       zmq::pollitem_t items[] = {{control_.handle(), 0, ZMQ_POLLIN, 0}};
-      zmq::poll(items, 1, std::chrono::milliseconds(100));
+      poll_ignoring_signals(items, 1, 100);
       std::optional<Envelope> e;
       try {
         e = try_receive(control_, false);
@@ -103,18 +120,27 @@ class WorkerLoop {
     slowdown_ = std::max(options_.slowdown, assign_.slowdown);
     for (const Peer& p : assign_.peers) peer_endpoints_[p.node] = p.data_endpoint;
     send(control_, Ready{executor_->kv_capacity_tokens(), executor_->vocab_size(), executor_->hidden_size()});
+    looping_ = true;
   }
 
   // ---- receiving ----
 
   void poll(int timeout_ms) {
-    zmq::pollitem_t items[] = {{control_.handle(), 0, ZMQ_POLLIN, 0}, {data_.handle(), 0, ZMQ_POLLIN, 0}};
-    zmq::poll(items, 2, std::chrono::milliseconds(timeout_ms));
-    drain(control_);
-    drain(data_);
+    std::vector<Envelope> control_messages;
+    {
+      std::lock_guard<std::mutex> lock(control_mutex_);
+      zmq::pollitem_t items[] = {{control_.handle(), 0, ZMQ_POLLIN, 0}, {data_.handle(), 0, ZMQ_POLLIN, 0}};
+      poll_ignoring_signals(items, 2, timeout_ms);
+      receive_all(control_, control_messages);
+    }
+    // Handled after unlocking: handling may send on control_.
+    for (Envelope& e : control_messages) handle(std::move(e));
+    std::vector<Envelope> data_messages;
+    receive_all(data_, data_messages);
+    for (Envelope& e : data_messages) handle(std::move(e));
   }
 
-  void drain(zmq::socket_t& socket) {
+  void receive_all(zmq::socket_t& socket, std::vector<Envelope>& out) {
     for (;;) {
       std::optional<Envelope> e;
       try {
@@ -124,7 +150,7 @@ class WorkerLoop {
         continue;
       }
       if (!e) return;
-      handle(std::move(*e));
+      out.push_back(std::move(*e));
     }
   }
 
@@ -147,6 +173,12 @@ class WorkerLoop {
     const RouteHop& here = w.route[static_cast<std::size_t>(w.hop)];
     if (here.node != assign_.node) {
       fail_request(w.request, fmt::format("work for node {} arrived at node {}", here.node, assign_.node));
+      return;
+    }
+    // A hop runs a suffix of this node's layers (all of them, or fewer after a partial route).
+    if (here.layers.empty() || here.layers.start < assign_.layers.start || here.layers.end != assign_.layers.end) {
+      fail_request(w.request, fmt::format("work for layers [{}, {}) arrived at a node holding [{}, {})", here.layers.start,
+                                          here.layers.end, assign_.layers.start, assign_.layers.end));
       return;
     }
     auto frame = std::make_shared<zmq::message_t>(std::move(payload));
@@ -189,9 +221,16 @@ class WorkerLoop {
       const Work& w = p.work;
       const int s = skip_of(w);
       const bool decode = w.length == 1 && w.position > 0 && w.want_token;
+      if (!blocked.count(w.request) && executor_->cached_length(w.request) != w.position) {
+        // Only this request is wrong (a stale or duplicated chunk): fail it alone, not the batch.
+        fail_request(w.request, fmt::format("chunk at position {} but {} tokens are cached here", w.position,
+                                            executor_->cached_length(w.request)));
+        blocked.insert(w.request);
+        continue;
+      }
       const std::int64_t need = executor_->blocks_needed(w.request, w.position + w.length);
-      bool take = !blocked.count(w.request) && (skip < 0 || s == skip) && tokens + w.length <= assign_.max_batch_tokens &&
-                  need <= blocks;
+      bool take = !blocked.count(w.request) && (skip < 0 || s == skip) &&
+                  (tokens == 0 || tokens + w.length <= assign_.max_batch_tokens) && need <= blocks;
       if (take && assign_.emulated) take = within_emulated_limits(decode, w.length, prompts, decodes, prompt_tokens);
       if (need > executor_->total_blocks()) {  // could never run here, however long it waits
         fail_request(w.request, fmt::format("needs {} KV blocks, the node has {} in all", need,
@@ -213,7 +252,32 @@ class WorkerLoop {
       batch.push_back(std::move(p));
     }
     pending_.swap(keep);
+    if (batch.empty() && !pending_.empty() && deadlocked_on_kv()) preempt_for_kv();
     return batch;
+  }
+
+  // Nothing ran, and every request holding KV here is queued here waiting for
+  // more: none of them can ever run (requests elsewhere in their pipeline may
+  // still finish and free blocks, so then we wait).
+  bool deadlocked_on_kv() const {
+    std::unordered_set<std::uint64_t> holders;
+    for (const Pending& p : pending_) {
+      if (executor_->cached_length(p.work.request) > 0) holders.insert(p.work.request);
+    }
+    return !holders.empty() && holders.size() == executor_->active_sequences();
+  }
+
+  // Every queued chunk waits for KV that only queued requests hold: nothing can
+  // ever run. The newest request holding blocks gives them up, with an explicit
+  // error to its client, rather than all of them waiting forever.
+  void preempt_for_kv() {
+    for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
+      const std::uint64_t victim = it->work.request;
+      if (executor_->cached_length(victim) == 0) continue;
+      fail_request(victim, "the node's KV cache is full (more was admitted than the ledger expected); request preempted");
+      release(victim);
+      return;
+    }
   }
 
   bool within_emulated_limits(bool decode, int length, int prompts, int decodes, long long prompt_tokens) const {
@@ -228,9 +292,10 @@ class WorkerLoop {
     return w.route[static_cast<std::size_t>(w.hop)].layers.start - assign_.layers.start;
   }
 
-  void step() {
+  // Runs one batch; false when nothing could run.
+  bool step() {
     std::vector<Pending> batch = form_batch();
-    if (batch.empty()) return;
+    if (batch.empty()) return false;
     std::vector<BatchChunk> chunks;
     for (const Pending& p : batch) chunks.push_back(chunk_of(p));
     const bool last = batch.front().work.hop + 1 == static_cast<int>(batch.front().work.route.size());
@@ -240,13 +305,13 @@ class WorkerLoop {
       result = executor_->run(chunks, skip_of(batch.front().work), last);
     } catch (const Error& e) {
       for (const Pending& p : batch) fail_request(p.work.request, e.what());
-      return;
+      return true;
     }
     const double elapsed = seconds_since(start);
     if (slowdown_ > 1 && !assign_.emulated) {
       std::this_thread::sleep_for(std::chrono::duration<double>((slowdown_ - 1) * elapsed));
     }
-    busy_s_ += seconds_since(start);
+    busy_s_ = busy_s_ + seconds_since(start);
     ++steps_;
     std::size_t row = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -254,6 +319,7 @@ class WorkerLoop {
       forward(batch[i].work, result, i, row);
       row += static_cast<std::size_t>(batch[i].work.length);
     }
+    return true;
   }
 
   BatchChunk chunk_of(const Pending& p) const {
@@ -275,7 +341,7 @@ class WorkerLoop {
 
   void forward(const Work& w, const BatchResult& result, std::size_t index, std::size_t row) {
     if (w.hop + 1 == static_cast<int>(w.route.size())) {
-      if (result.tokens[index] >= 0) send(control_, Token{w.request, w.position + w.length, result.tokens[index]});
+      if (result.tokens[index] >= 0) send_control(Token{w.request, w.position + w.length, result.tokens[index]});
       return;
     }
     Work next = w;
@@ -304,12 +370,21 @@ class WorkerLoop {
 
   void fail_request(std::uint64_t request, const std::string& reason) {
     spdlog::warn("worker {}: request {} failed: {}", options_.node, request, reason);
-    send(control_, WorkFailed{request, reason});
+    send_control(WorkFailed{request, reason});
   }
 
-  void heartbeat() {
-    send(control_, Heartbeat{static_cast<std::int32_t>(pending_.size()), executor_->kv_used_tokens(),
-                             executor_->kv_capacity_tokens(), steps_, tokens_, busy_s_});
+  void send_control(const Message& m) {
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    send(control_, m);
+  }
+
+  void heartbeats() {
+    while (looping_ && !stop_) {
+      queued_ = static_cast<std::int32_t>(pending_size_.load());
+      send_control(Heartbeat{queued_, kv_used_.load(), executor_->kv_capacity_tokens(), steps_.load(), tokens_.load(),
+                             busy_s_.load()});
+      for (int i = 0; i < 10 && looping_ && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
   }
 
   WorkerOptions options_;
@@ -324,9 +399,16 @@ class WorkerLoop {
   std::deque<Pending> pending_;
   std::unordered_set<std::uint64_t> released_set_;  // recently released requests, oldest first in released_order_
   std::deque<std::uint64_t> released_order_;
-  double slowdown_ = 1, busy_s_ = 0;
-  std::uint64_t steps_ = 0, tokens_ = 0;
+  double slowdown_ = 1;
   bool shutdown_ = false;
+  // control_ is shared with the heartbeat thread; these are what it reports.
+  std::mutex control_mutex_;
+  std::atomic<bool> looping_{false};
+  std::atomic<double> busy_s_{0};
+  std::atomic<std::uint64_t> steps_{0}, tokens_{0};
+  std::atomic<std::size_t> pending_size_{0};
+  std::atomic<std::int64_t> kv_used_{0};
+  std::int32_t queued_ = 0;
 };
 
 void validate(const WorkerOptions& o) {

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <random>
 #include <string>
@@ -498,7 +497,6 @@ TEST(Wire, FuzzedFramesDecodeOrThrowWireError) {
       FAIL() << "iteration " << i << ": not a WireError: " << e.what();
     }
   }
-  std::printf("decoded %d refused %d\n", decoded, refused);
   // Both outcomes occur, or the fuzz is not exercising anything.
   EXPECT_GT(decoded, 500);
   EXPECT_GT(refused, 5000);
