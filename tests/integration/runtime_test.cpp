@@ -346,32 +346,43 @@ namespace helix {
 namespace {
 
 // The paper's KV ledger charges an expected output length, not max_tokens, so
-// it can admit more than the workers' KV holds. Then requests that can no longer
-// grow are preempted with an explicit error — never left hanging.
-TEST(RuntimeWorkers, KvOverAdmittedByTheLedgerEndsInAnswersOrErrorsNeverAHang) {
+// it can admit more than the workers' KV holds. A worker that runs out then
+// preempts a request; the coordinator re-queues it with its tokens so far
+// (recompute), and every client still gets its whole greedy answer.
+TEST(RuntimeWorkers, KvOverAdmittedByTheLedgerIsPreemptedAndRecomputedWithoutChangingAnswers) {
   TempDir dir;
   auto model = write_tiny_model(dir);
   LocalCluster cluster(dir, model, placement_json({{0, 2}, {2, 3}, {3, 4}}), {"fast", "mid", "slow"},
                        {"--kv-tokens", "96", "--kv-output-ratio", "0.01"});
   ASSERT_TRUE(cluster.wait_healthy(60)) << cluster.log();
   constexpr int kRequests = 12;
+  std::vector<std::string> expected;
+  for (int i = 0; i < kRequests; ++i) expected.push_back(generate(model, fmt::format("kv {}", i), 60).first);
   std::vector<Streamed> results(kRequests);
   std::vector<std::thread> threads;
   for (int i = 0; i < kRequests; ++i) {
     threads.emplace_back([&, i] {
       results[static_cast<std::size_t>(i)] = cluster.stream(
-          "/v1/completions", {{"model", "tiny"}, {"prompt", fmt::format("kv {}", i)}, {"max_tokens", 60}, {"ignore_eos", true}});
+          "/v1/completions", {{"model", "tiny"}, {"prompt", fmt::format("kv {}", i)}, {"max_tokens", 60}, {"temperature", 0}});
     });
   }
   for (auto& t : threads) t.join();
   int completed = 0, errors = 0;
-  for (const Streamed& s : results) {
-    if (s.status == 200 && s.done && s.error.empty() && s.finish_reason == "length") ++completed;
-    else if (!s.error.empty() || s.status >= 400) ++errors;
+  for (int i = 0; i < kRequests; ++i) {
+    const Streamed& s = results[static_cast<std::size_t>(i)];
+    if (s.status == 200 && s.done && s.error.empty() && !s.finish_reason.empty()) {
+      ++completed;
+      EXPECT_EQ(s.text, expected[static_cast<std::size_t>(i)]) << "request " << i;
+    } else if (!s.error.empty() || s.status >= 400) {
+      ++errors;
+    }
   }
   EXPECT_EQ(completed + errors, kRequests) << cluster.log();
-  EXPECT_GT(completed, 0);
-  std::printf("KV over-admission: %d completed, %d ended with an explicit error\n", completed, errors);
+  EXPECT_EQ(completed, kRequests) << cluster.log();
+  std::size_t preempted = 0;
+  for (std::size_t at = 0; (at = cluster.log().find("preempted for KV", at)) != std::string::npos; ++at) ++preempted;
+  EXPECT_GT(preempted, 0u) << "the test did not exercise preemption";
+  std::printf("KV over-admission: %d of %d completed after %zu preemptions\n", completed, kRequests, preempted);
   EXPECT_EQ(cluster.health(), 200);
 }
 

@@ -57,6 +57,10 @@ struct Request {
   std::unique_ptr<StreamDecoder> decoder;
   std::unique_ptr<StopStrings> stops;
   int generated = 0;
+  std::vector<int> output;     // generated ids (stop token excluded)
+  int prompt_tokens = 0;       // of the client's prompt (usage)
+  int folded = 0;              // generated tokens moved into `prompt` by preemptions
+  int preemptions = 0;
   bool in_flight = false;  // a Work is out and its Token not back yet
   std::chrono::steady_clock::time_point sent_at;
 };
@@ -563,7 +567,7 @@ struct Coordinator::Impl {
       spdlog::warn("coordinator: a token for request {} came from node {}, not the end of its route", t.request, node);
       return;
     }
-    const int expected = static_cast<int>(r.prompt.size()) + r.generated;
+    const int expected = static_cast<int>(r.prompt.size()) + r.generated - r.folded;
     if (!r.in_flight || t.position != expected) {
       spdlog::warn("coordinator: ignored a token for request {} at position {} (expected {}{})", t.request, t.position,
                    expected, r.in_flight ? "" : ", none in flight");
@@ -575,6 +579,7 @@ struct Coordinator::Impl {
     const bool stop_token = std::find(r.stop_tokens.begin(), r.stop_tokens.end(), t.token) != r.stop_tokens.end();
     if (stop_token && !r.api.ignore_eos) return finish(t.request, "stop");
     ++r.generated;
+    r.output.push_back(t.token);
     ++tokens_generated;
     std::string text;
     try {
@@ -593,15 +598,48 @@ struct Coordinator::Impl {
     if (!active.count(f.request)) return;
     spdlog::warn("coordinator: request {} failed on {}: {}", f.request,
                  serving.cluster.nodes[static_cast<std::size_t>(node)].name, f.reason);
-    active.at(f.request).in_flight = false;
+    Request& r = active.at(f.request);
+    r.in_flight = false;
+    if (f.reason.starts_with(kKvFullReason) && r.preemptions < kMaxPreemptions && !r.stream->cancelled()) {
+      return requeue(f.request);
+    }
     finish_with_error(f.request, unavailable("a worker could not run the request: " + f.reason));
+  }
+
+  // Recompute preemption (as vLLM): a worker ran out of KV for this request. Its
+  // KV is freed everywhere and it waits at the head of the queue to be routed
+  // again, with what it generated so far appended to its prompt — the client sees
+  // one uninterrupted stream. It gets a new id, so that no late message of its
+  // first route can touch it, and a derived seed (greedy output is unchanged).
+  static constexpr int kMaxPreemptions = 8;  // then an explicit error: it cannot make progress
+  void requeue(std::uint64_t id) {
+    Request r = std::move(active.at(id));
+    for (const RouteHop& h : r.hops) {
+      if (!node_dropped(h.node)) send(data_sockets.at(h.node), Release{id});
+    }
+    router->on_query_finished(r.route, static_cast<int>(r.prompt.size()));
+    active.erase(id);
+    r.prompt.insert(r.prompt.end(), r.output.begin() + r.folded, r.output.end());
+    r.folded = static_cast<int>(r.output.size());
+    r.route = {};
+    r.hops.clear();
+    ++r.preemptions;
+    r.sampling.seed = r.sampling.seed * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(r.preemptions);
+    r.id = next_id++;
+    spdlog::info("coordinator: request {} preempted for KV ({} tokens so far), re-queued as {}", id, r.generated, r.id);
+    waiting.push_front(std::move(r));
+    {
+      std::lock_guard<std::mutex> lock(stats_mutex);
+      snapshot_ledger();
+    }
+    dispatch_waiting();
   }
 
   api::GenerationEvent finish_event(const std::string& reason, const Request& r) const {
     api::GenerationEvent e;
     e.kind = api::GenerationEvent::Kind::Finish;
     e.finish_reason = reason;
-    e.usage = {static_cast<int>(r.prompt.size()), r.generated};
+    e.usage = {r.prompt_tokens, r.generated};
     return e;
   }
   static api::GenerationEvent error_event(api::ApiError error) {
@@ -695,6 +733,7 @@ struct Coordinator::Impl {
     }
     const char* field = q.chat ? "messages" : "prompt";
     if (r.prompt.empty()) throw api::ApiException(api::ApiError{400, "invalid_request_error", "the prompt has no tokens", field});
+    r.prompt_tokens = static_cast<int>(r.prompt.size());
     const long long total = static_cast<long long>(r.prompt.size()) + q.max_tokens;
     const long long limit = effective_context;
     if (total > limit) {

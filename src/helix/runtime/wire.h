@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -136,6 +137,10 @@ struct Heartbeat {
   std::uint64_t tokens = 0;
   double busy_s = 0;
 };
+
+// WorkFailed reasons starting with this mean "out of KV blocks here, try again
+// later" (the coordinator re-queues the request), not a broken request.
+inline constexpr std::string_view kKvFullReason = "KV cache full";
 
 // Worker -> coordinator: the request could not run here.
 struct WorkFailed {

@@ -274,7 +274,7 @@ class WorkerLoop {
     for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
       const std::uint64_t victim = it->work.request;
       if (executor_->cached_length(victim) == 0) continue;
-      fail_request(victim, "the node's KV cache is full (more was admitted than the ledger expected); request preempted");
+      fail_request(victim, std::string(kKvFullReason) + ": more was admitted than the ledger expected; request preempted");
       release(victim);
       return;
     }
