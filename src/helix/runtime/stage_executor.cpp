@@ -122,8 +122,8 @@ class EmulatedExecutor final : public StageExecutor {
     int decodes = 0;
     int tokens = 0;
     for (const BatchChunk& c : chunks) {
-      if (c.position == 0 || c.length > 1) prompt_tokens += c.length;
-      else ++decodes;
+      if (c.decode) ++decodes;
+      else prompt_tokens += c.length;
       tokens += c.length;
       lengths_[c.request] = c.position + c.length;
     }

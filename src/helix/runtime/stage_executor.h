@@ -28,6 +28,7 @@ struct BatchChunk {
   int position = 0;
   int length = 0;
   bool want_token = false;   // sample after the chunk (route ends here)
+  bool decode = false;       // one generated token (else part of a prompt): the emulated time differs
   const Sampling* sampling = nullptr;
   std::span<const std::int32_t> tokens;
   std::span<const float> hidden;

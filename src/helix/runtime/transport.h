@@ -27,8 +27,9 @@ zmq::message_t payload_frame(std::shared_ptr<const std::vector<float>> buffer, s
                              std::size_t floats);
 zmq::message_t payload_frame(std::vector<std::int32_t> tokens);
 
-// Sends header (+ payload). `identity` prefixes a ROUTER's frame. Returns false
-// when the socket would block with ZMQ_DONTWAIT (never with the default flags).
+// Sends header (+ payload), blocking if the socket's queue is full (the
+// runtime's sockets have no high-water mark). `identity` prefixes a ROUTER's
+// frame. Throws zmq::error_t, e.g. for a ROUTER peer that is gone.
 void send(zmq::socket_t& socket, const Message& message, zmq::message_t* payload = nullptr,
           const std::string* identity = nullptr);
 

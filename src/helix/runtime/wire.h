@@ -159,8 +159,8 @@ std::vector<std::uint8_t> encode(const Message& message);
 // Throws WireError.
 Message decode(std::span<const std::uint8_t> frame);
 
-// Checks a Work message against its payload frame: size and a route that
-// contains `hop`. Throws WireError.
+// Checks a Work message's payload frame size (decode() already checked that
+// the route contains `hop`). Throws WireError.
 void check_payload(const Work& work, std::size_t payload_bytes);
 
 }  // namespace helix::runtime

@@ -220,7 +220,7 @@ class WorkerLoop {
     for (Pending& p : pending_) {
       const Work& w = p.work;
       const int s = skip_of(w);
-      const bool decode = w.length == 1 && w.position > 0 && w.want_token;
+      const bool decode = is_decode(w);
       if (!blocked.count(w.request) && executor_->cached_length(w.request) != w.position) {
         // Only this request is wrong (a stale or duplicated chunk): fail it alone, not the batch.
         fail_request(w.request, fmt::format("chunk at position {} but {} tokens are cached here", w.position,
@@ -288,6 +288,10 @@ class WorkerLoop {
            (e.prompt_max_tokens <= 0 || prompt_tokens + length <= e.prompt_max_tokens);
   }
 
+  // A decode step is one token after the prompt, sampled after it; anything else
+  // is (a chunk of) a prompt.
+  static bool is_decode(const Work& w) { return w.length == 1 && w.position > 0 && w.want_token; }
+
   int skip_of(const Work& w) const {
     return w.route[static_cast<std::size_t>(w.hop)].layers.start - assign_.layers.start;
   }
@@ -329,6 +333,7 @@ class WorkerLoop {
     c.position = w.position;
     c.length = w.length;
     c.want_token = w.want_token && w.hop + 1 == static_cast<int>(w.route.size());
+    c.decode = is_decode(w);
     c.sampling = &p.work.sampling;
     const auto* bytes = static_cast<const std::uint8_t*>(p.frame->data()) + p.offset;
     if (w.payload == Payload::Tokens) {

@@ -84,6 +84,7 @@ BatchChunk chunk(std::uint64_t request, int position, int length, bool want_toke
   c.position = position;
   c.length = length;
   c.want_token = want_token;
+  c.decode = length == 1 && position > 0;  // as the worker marks decode steps
   c.sampling = &kSampling;
   return c;
 }
@@ -181,12 +182,19 @@ TEST(EmulatedExecutor, KvBookkeeping) {
   EXPECT_EQ(x->kv_used_tokens(), 10 + 21) << "each request holds position + length tokens";
   timed_run(*x, {chunk(1, 10, 1, false)}, 0, false, &r);
   EXPECT_EQ(x->kv_used_tokens(), 11 + 21) << "a request's length grows, not adds";
+  EXPECT_EQ(x->cached_length(1), 11);
+  EXPECT_EQ(x->cached_length(2), 21);
+  EXPECT_EQ(x->cached_length(3), 0) << "never seen";
+  EXPECT_EQ(x->active_sequences(), 2u);
   x->release(2);
   EXPECT_EQ(x->kv_used_tokens(), 11);
+  EXPECT_EQ(x->cached_length(2), 0);
+  EXPECT_EQ(x->active_sequences(), 1u);
   x->release(99);  // unknown: nothing happens
   EXPECT_EQ(x->kv_used_tokens(), 11);
   x->release(1);
   EXPECT_EQ(x->kv_used_tokens(), 0);
+  EXPECT_EQ(x->active_sequences(), 0u);
   timed_run(*x, {chunk(1, 0, 4, true)}, 0, true, &r);
   EXPECT_EQ(x->kv_used_tokens(), 4) << "a released request id can come back";
   EXPECT_EQ(x->blocks_needed(1, 1000000), 0) << "emulated KV never refuses: the coordinator's ledger bounds it";
