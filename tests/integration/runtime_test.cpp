@@ -70,11 +70,13 @@ class LocalCluster {
                                       "--control", control(), "--api-key", kKey, "--model-id", "tiny"};
     serve.insert(serve.end(), extra_serve_args.begin(), extra_serve_args.end());
     serve_ = std::make_unique<ChildProcess>(serve, log_);
-    for (const std::string& node : workers) {
-      workers_.push_back(std::make_unique<ChildProcess>(
-          std::vector<std::string>{HELIX_BINARY, "worker", "--coordinator", control(), "--node", node, "--model",
-                                   model.string(), "--threads", "1"},
-          dir.path() / (node + ".log")));
+    for (const std::string& spec : workers) {
+      // "node" or "node:slowdown"
+      const std::string node = spec.substr(0, spec.find(':'));
+      std::vector<std::string> args = {HELIX_BINARY, "worker", "--coordinator", control(), "--node", node, "--model",
+                                       model.string(), "--threads", "1"};
+      if (spec.find(':') != std::string::npos) args.insert(args.end(), {"--slowdown", spec.substr(spec.find(':') + 1)});
+      workers_.push_back(std::make_unique<ChildProcess>(args, dir.path() / (node + ".log")));
     }
   }
 
@@ -384,6 +386,53 @@ TEST(RuntimeWorkers, KvOverAdmittedByTheLedgerIsPreemptedAndRecomputedWithoutCha
   EXPECT_GT(preempted, 0u) << "the test did not exercise preemption";
   std::printf("KV over-admission: %d of %d completed after %zu preemptions\n", completed, kRequests, preempted);
   EXPECT_EQ(cluster.health(), 200);
+}
+
+double metric_value(const std::string& text, const std::string& key) {
+  const auto at = text.find(key + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + key.size() + 1));
+}
+
+// local3 declares three machines of 1x, 1/2x and 1/4x speed; the planner gives
+// each a full replica and the max flow weights them accordingly. With workers
+// really slowed down by 1, 2 and 4, the router must still split the traffic by
+// the plan's flows.
+TEST(RuntimeWorkers, SlowedDownReplicasGetTrafficInProportionToTheirPlannedFlow) {
+  TempDir dir;
+  auto model = write_tiny_model(dir);
+  LocalCluster cluster(dir, model, placement_json({{0, 4}, {0, 4}, {0, 4}}), {"fast", "mid:2", "slow:4"});
+  ASSERT_TRUE(cluster.wait_healthy(60)) << cluster.log();
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        json r = cluster.complete({{"model", "tiny"}, {"prompt", fmt::format("{} {}", t, i)}, {"max_tokens", 8},
+                                   {"temperature", 0}, {"ignore_eos", true}});
+        if (r.contains("usage")) ++ok;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(ok, 60);
+  const std::string m = cluster.client().Get("/metrics")->body;
+  double planned[3], routed[3], planned_sum = 0, routed_sum = 0;
+  const char* names[] = {"fast", "mid", "slow"};
+  for (int i = 0; i < 3; ++i) {
+    const std::string labels = fmt::format("{{from=\"coordinator\",to=\"{}\"}}", names[i]);
+    planned[i] = metric_value(m, "helix_edge_planned_flow_tokens_per_second" + labels);
+    routed[i] = metric_value(m, "helix_edge_tokens_total" + labels);
+    planned_sum += planned[i];
+    routed_sum += routed[i];
+  }
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NEAR(routed[i] / routed_sum, planned[i] / planned_sum, 0.07) << names[i] << "\n" << m;
+  }
+  EXPECT_GT(planned[0], 1.8 * planned[1]);
+  EXPECT_GT(planned[1], 1.8 * planned[2]);
+  std::printf("routed shares fast/mid/slow %.3f/%.3f/%.3f, planned %.3f/%.3f/%.3f\n", routed[0] / routed_sum,
+              routed[1] / routed_sum, routed[2] / routed_sum, planned[0] / planned_sum, planned[1] / planned_sum,
+              planned[2] / planned_sum);
 }
 
 // `helix up` starts a coordinator and one worker process per placed node, answers
