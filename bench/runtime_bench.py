@@ -186,7 +186,10 @@ def bench_emulated(helix, workdir, clients, warm_up, window):
     sim = subprocess.run([helix, "simulate", "--cluster", "single24", "--placement", SINGLE24_PLACEMENT, "--mode",
                           "offline", "--lengths", "azure-conv", "--warm-up", str(warm_up), "--duration", str(window),
                           "--json"], check=True, capture_output=True, text=True)
-    predicted = json.loads(sim.stdout)["throughput"]["decode_tps"]
+    report = json.loads(sim.stdout)
+    predicted = report["throughput"]["decode_tps"]
+    sim_busy = [n["busy_share"] for n in report["nodes"]]
+    sim_itl = report["latency"]["decode"]["mean_s"]
 
     cluster = Cluster(helix, workdir, ["--cluster", "single24", "--placement", SINGLE24_PLACEMENT, "--engine", "emulated",
                                        "--model", "llama2-70b", "--model-id", "m", "--kv-hwm", "0.85",
@@ -207,9 +210,15 @@ def bench_emulated(helix, workdir, clients, warm_up, window):
         print(f"  emulated: {time.time() - start:.0f} s, {m1.get('helix_requests_active', 0):.0f} active", file=sys.stderr)
         key = "helix_coordinator_generated_tokens_total"
         measured = (m1[key] - m0[key]) / (t1 - t0)
+        itl = "helix_inter_token_latency_seconds"
+        mean_itl = (m1[itl + "_sum"] - m0[itl + "_sum"]) / max(1, m1[itl + "_count"] - m0[itl + "_count"])
+        busy = [(m1[k] - m0.get(k, 0)) / (t1 - t0) for k in m1 if k.startswith("helix_node_busy_seconds_total")]
         active = m1.get("helix_requests_active", 0)
         waiting = m1.get("helix_requests_waiting", 0)
         return {"predicted_decode_tps": predicted, "measured_decode_tps": measured, "clients": clients,
+                "mean_inter_token_s": mean_itl, "simulated_mean_decode_latency_s": sim_itl,
+                "busy_share_mean": statistics.mean(busy), "busy_share_max": max(busy),
+                "simulated_busy_share_mean": statistics.mean(sim_busy), "simulated_busy_share_max": max(sim_busy),
                 "active_at_end": active, "waiting_at_end": waiting, "client_errors": sum(errors),
                 "coordinator_cpu_us_per_token": 1e6 * (cpu1 - cpu0) / max(1, m1[key] - m0[key]),
                 "load_avg": os.getloadavg()}
@@ -244,6 +253,10 @@ def main():
                   f"{r['measured_decode_tps'] / r['predicted_decode_tps']:.3f} ({r['clients']} clients, "
                   f"{r['active_at_end']:.0f} routed + {r['waiting_at_end']:.0f} waiting at the end, "
                   f"coordinator {r['coordinator_cpu_us_per_token']:.0f} us CPU per token, load {r['load_avg']})")
+            print(f"  mean time between a request's tokens {r['mean_inter_token_s']:.3f} s (simulated "
+                  f"{r['simulated_mean_decode_latency_s']:.3f} s); node busy share mean/max "
+                  f"{r['busy_share_mean']:.2f}/{r['busy_share_max']:.2f} (simulated "
+                  f"{r['simulated_busy_share_mean']:.2f}/{r['simulated_busy_share_max']:.2f})")
     print(json.dumps(results, indent=1))
 
 
