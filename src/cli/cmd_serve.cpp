@@ -445,6 +445,8 @@ void register_worker(CLI::App& app) {
   cmd->add_option("--slowdown", o->slowdown, "Make every step this many times slower (>= 1)")->capture_default_str();
   cmd->add_option("--kv-tokens", o->kv_tokens, "KV-cache capacity in tokens (default: the coordinator's, else 4096)");
   cmd->add_option("--join-timeout", o->join_timeout_s, "Seconds to wait for the coordinator")->capture_default_str();
+  cmd->add_option("--coordinator-timeout", o->coordinator_timeout_s, "Exit when the coordinator is silent this many seconds")
+      ->capture_default_str();
   cmd->callback([o] { run_worker_command(*o); });
 }
 

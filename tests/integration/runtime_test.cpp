@@ -76,11 +76,14 @@ class LocalCluster {
       std::vector<std::string> args = {HELIX_BINARY, "worker", "--coordinator", control(), "--node", node, "--model",
                                        model.string(), "--threads", "1"};
       if (spec.find(':') != std::string::npos) args.insert(args.end(), {"--slowdown", spec.substr(spec.find(':') + 1)});
+      args.insert(args.end(), {"--coordinator-timeout", "3"});
       workers_.push_back(std::make_unique<ChildProcess>(args, dir.path() / (node + ".log")));
     }
   }
 
   std::string control() const { return fmt::format("tcp://127.0.0.1:{}", control_port_); }
+  void kill_coordinator() { serve_->signal(SIGKILL); }
+  ChildProcess& worker(std::size_t i) { return *workers_.at(i); }
   httplib::Client client() const {
     httplib::Client c("127.0.0.1", http_port_);
     c.set_read_timeout(60, 0);
@@ -433,6 +436,19 @@ TEST(RuntimeWorkers, SlowedDownReplicasGetTrafficInProportionToTheirPlannedFlow)
   std::printf("routed shares fast/mid/slow %.3f/%.3f/%.3f, planned %.3f/%.3f/%.3f\n", routed[0] / routed_sum,
               routed[1] / routed_sum, routed[2] / routed_sum, planned[0] / planned_sum, planned[1] / planned_sum,
               planned[2] / planned_sum);
+}
+
+// Workers notice a coordinator that died without a word (SIGKILL) and exit with
+// an error instead of holding their KV forever.
+TEST(RuntimeWorkers, WorkersExitWhenTheCoordinatorIsGone) {
+  TempDir dir;
+  auto model = write_tiny_model(dir);
+  LocalCluster cluster(dir, model, placement_json({{0, 2}, {2, 3}, {3, 4}}), {"fast", "mid", "slow"});
+  ASSERT_TRUE(cluster.wait_healthy(60)) << cluster.log();
+  cluster.kill_coordinator();
+  for (std::size_t i = 0; i < 3; ++i) EXPECT_EQ(cluster.worker(i).wait(20), 1) << "worker " << i;
+  const std::string log = test::read_file(dir.path() / "fast.log");
+  EXPECT_NE(log.find("no word from the coordinator"), std::string::npos) << log;
 }
 
 // `helix up` starts a coordinator and one worker process per placed node, answers

@@ -411,8 +411,16 @@ struct Coordinator::Impl {
   }
 
   void on_heartbeat(int node, const Heartbeat& h) {
-    std::lock_guard<std::mutex> lock(stats_mutex);
-    nodes[static_cast<std::size_t>(node)].heartbeat = h;
+    {
+      std::lock_guard<std::mutex> lock(stats_mutex);
+      nodes[static_cast<std::size_t>(node)].heartbeat = h;
+    }
+    // The answer tells the worker we are alive (it exits when we go silent).
+    const std::string& name = serving.cluster.nodes[static_cast<std::size_t>(node)].name;
+    try {
+      send(control, Heartbeat{}, nullptr, &name);
+    } catch (const zmq::error_t&) {  // gone; check_timeouts will notice
+    }
   }
 
   void check_timeouts() {

@@ -59,7 +59,14 @@ class WorkerLoop {
     // on a CPU, a slowed-down or emulated batch) does not look like a dead worker.
     std::thread beat([this] { heartbeats(); });
     bool ran = true;
+    last_word_ = Clock::now();
+    bool lost = false;
     while (!stop_ && !shutdown_) {
+      // The coordinator answers every heartbeat: silence means it is gone.
+      if (seconds_since(last_word_) > options_.coordinator_timeout_s) {
+        lost = true;
+        break;
+      }
       // Nothing runnable (all waiting for KV): poll briefly instead of spinning.
       poll(pending_.empty() ? 100 : (ran ? 0 : 10));
       ran = !pending_.empty() && step();
@@ -68,6 +75,10 @@ class WorkerLoop {
     }
     looping_ = false;
     beat.join();
+    if (lost) {
+      fail("worker {}: no word from the coordinator at {} for {} s: it is gone", options_.node, options_.coordinator,
+           options_.coordinator_timeout_s);
+    }
     spdlog::info("worker {}: stopping", options_.node);
   }
 
@@ -134,6 +145,7 @@ class WorkerLoop {
       receive_all(control_, control_messages);
     }
     // Handled after unlocking: handling may send on control_.
+    if (!control_messages.empty()) last_word_ = Clock::now();
     for (Envelope& e : control_messages) handle(std::move(e));
     std::vector<Envelope> data_messages;
     receive_all(data_, data_messages);
@@ -161,6 +173,7 @@ class WorkerLoop {
       shutdown_ = true;
       return;
     }
+    if (std::holds_alternative<Heartbeat>(e.message)) return;  // the coordinator's answer: it is alive
     spdlog::warn("worker {}: ignored an unexpected {} message", options_.node, message_name(e.message));
   }
 
@@ -406,6 +419,7 @@ class WorkerLoop {
   std::deque<std::uint64_t> released_order_;
   double slowdown_ = 1;
   bool shutdown_ = false;
+  Clock::time_point last_word_;  // the last message from the coordinator
   // control_ is shared with the heartbeat thread; these are what it reports.
   std::mutex control_mutex_;
   std::atomic<bool> looping_{false};

@@ -25,6 +25,7 @@ struct WorkerOptions {
   double slowdown = 1.0;                             // >= 1: every step takes this much longer
   long long kv_tokens = 0;                           // KV capacity (0: what the coordinator asks, else 4096)
   double join_timeout_s = 60;                        // give up if not assigned by then
+  double coordinator_timeout_s = 30;                 // exit (with an error) when the coordinator is silent this long
 };
 
 // Runs until the coordinator says Shutdown or `stop` becomes true. Throws Error
