@@ -363,6 +363,7 @@ void stream_prompt(const std::string& host, int port, const std::string& model, 
   req.set_header("Content-Type", "application/json");
   req.body = body.dump();
   req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    if (g_stop) return false;  // Ctrl-C: stop reading, the server cancels the request
     buffer.append(data, n);
     for (std::size_t end; (end = buffer.find("\n\n")) != std::string::npos; buffer.erase(0, end + 2)) {
       const std::string event = buffer.substr(0, end);
@@ -377,6 +378,7 @@ void stream_prompt(const std::string& host, int port, const std::string& model, 
   };
   httplib::Result res = client.send(req);
   std::fprintf(stdout, "\n");
+  if (!res && g_stop) return;  // interrupted by Ctrl-C
   if (!res) fail("up: the request to http://{}:{} failed: {}", host, port, httplib::to_string(res.error()));
   if (res->status != 200) fail("up: the server answered {}: {}", res->status, buffer + res->body);
 }
