@@ -449,7 +449,16 @@ struct Coordinator::Impl {
     std::vector<std::uint64_t> cancelled, late;
     for (const auto& [id, r] : active) {
       if (r.stream->cancelled()) cancelled.push_back(id);
-      else if (r.in_flight && std::chrono::duration<double>(now - r.sent_at).count() > options.request_timeout_s) late.push_back(id);
+      else if (std::chrono::duration<double>(now - r.sent_at).count() > options.request_timeout_s) late.push_back(id);
+    }
+    // Clients that left while their request waited for a route.
+    for (auto it = waiting.begin(); it != waiting.end();) {
+      if (it->stream->cancelled()) {
+        it->stream->push(finish_event("cancelled", *it));
+        it = waiting.erase(it);
+      } else {
+        ++it;
+      }
     }
     for (std::uint64_t id : cancelled) finish(id, "cancelled");
     for (std::uint64_t id : late) {
@@ -475,7 +484,13 @@ struct Coordinator::Impl {
         if (h.node == node) hit.push_back(id);
       }
     }
-    for (std::uint64_t id : hit) finish_with_error(id, unavailable(reason));
+    for (std::uint64_t id : hit) {
+      try {
+        finish_with_error(id, unavailable(reason));
+      } catch (const std::exception& e) {
+        spdlog::error("coordinator: while ending request {}: {}", id, e.what());
+      }
+    }
   }
 
   bool node_dropped(int node) const {
@@ -510,6 +525,14 @@ struct Coordinator::Impl {
       if (!route) {
         // A prompt that no route could take even on an idle cluster is refused
         // now; otherwise it waits for running requests to free KV.
+        if (r.preemptions > 0 && !routable_when_idle(static_cast<int>(r.prompt.size()))) {
+          // Its prompt plus what it generated before preemption no longer fits any route.
+          r.stream->push(error_event(unavailable(fmt::format(
+              "the request was preempted for KV after {} tokens and its {} tokens no longer fit any route", r.generated,
+              r.prompt.size()))));
+          waiting.pop_front();
+          continue;
+        }
         if (active.empty() || !routable_when_idle(static_cast<int>(r.prompt.size()))) {
           r.stream->push(error_event(api::ApiError{400, "invalid_request_error",
                                                    fmt::format("the prompt of {} tokens cannot be served by this cluster: {}",
@@ -526,10 +549,14 @@ struct Coordinator::Impl {
     }
   }
 
-  bool routable_when_idle(int tokens) const {
+  // The view never changes, so the answer per prompt length is computed once.
+  bool routable_when_idle(int tokens) {
+    auto it = routable_cache.find(tokens);
+    if (it != routable_cache.end()) return it->second;
     sched::HelixRouter idle(*view, sched::HelixRouterOptions{options.kv, 0.05});
-    return idle.route_prompt(tokens).has_value();
+    return routable_cache[tokens] = idle.route_prompt(tokens).has_value();
   }
+  std::unordered_map<int, bool> routable_cache;
 
   void start(Request r, sched::Route route) {
     r.route = std::move(route);
@@ -544,14 +571,20 @@ struct Coordinator::Impl {
       }
     }
     const std::uint64_t id = r.id;
-    prompt_tokens_routed += r.prompt.size();
+    if (r.preemptions == 0) prompt_tokens_routed += r.prompt.size();
     auto [it, inserted] = active.emplace(id, std::move(r));
     (void)inserted;
-    send_work(it->second, 0, std::vector<std::int32_t>(it->second.prompt.begin(), it->second.prompt.end()));
+    it->second.sent_at = Clock::now();
+    try {
+      send_work(it->second, 0, std::vector<std::int32_t>(it->second.prompt.begin(), it->second.prompt.end()), true);
+    } catch (const std::exception& e) {
+      finish_with_error(id, unavailable(std::string("could not send the prompt to its first worker: ") + e.what()));
+    }
   }
 
-  void send_work(Request& r, int position, std::vector<std::int32_t> tokens) {
+  void send_work(Request& r, int position, std::vector<std::int32_t> tokens, bool prompt) {
     Work w;
+    w.prompt = prompt;
     w.request = r.id;
     w.position = position;
     w.length = static_cast<std::int32_t>(tokens.size());
@@ -599,7 +632,7 @@ struct Coordinator::Impl {
     if (r.stops->stopped()) return finish(t.request, "stop");
     if (r.generated >= r.api.max_tokens || t.position + 1 >= effective_context) return finish(t.request, "length");
     router->on_decode(r.route);
-    send_work(r, t.position, {t.token});
+    send_work(r, t.position, {t.token}, false);
   }
 
   void on_work_failed(int node, const WorkFailed& f) {
@@ -621,12 +654,10 @@ struct Coordinator::Impl {
   // first route can touch it, and a derived seed (greedy output is unchanged).
   static constexpr int kMaxPreemptions = 8;  // then an explicit error: it cannot make progress
   void requeue(std::uint64_t id) {
-    Request r = std::move(active.at(id));
-    for (const RouteHop& h : r.hops) {
-      if (!node_dropped(h.node)) send(data_sockets.at(h.node), Release{id});
-    }
+    auto entry = active.extract(id);
+    Request r = std::move(entry.mapped());
+    release_route(r, id);
     router->on_query_finished(r.route, static_cast<int>(r.prompt.size()));
-    active.erase(id);
     r.prompt.insert(r.prompt.end(), r.output.begin() + r.folded, r.output.end());
     r.folded = static_cast<int>(r.output.size());
     r.route = {};
@@ -672,20 +703,31 @@ struct Coordinator::Impl {
   }
 
   // Frees the request everywhere: KV on its nodes, the ledger, then lets waiting prompts in.
+  // The request leaves `active` first, so that nothing below can leave it
+  // half-closed (its final event has been pushed already).
   void close(std::uint64_t id) {
-    Request& r = active.at(id);
-    for (const RouteHop& h : r.hops) {
-      if (node_dropped(h.node)) continue;
-      send(data_sockets.at(h.node), Release{id});
-    }
+    auto entry = active.extract(id);
+    Request& r = entry.mapped();
+    release_route(r, id);
     router->on_query_finished(r.route, static_cast<int>(r.prompt.size()));
-    active.erase(id);
     {
       std::lock_guard<std::mutex> lock(stats_mutex);
       edge_snapshot = edge_tokens;
       snapshot_ledger();
     }
     dispatch_waiting();
+  }
+
+  // Best effort: a node that cannot be reached has nothing left to free.
+  void release_route(const Request& r, std::uint64_t id) {
+    for (const RouteHop& h : r.hops) {
+      if (node_dropped(h.node)) continue;
+      try {
+        send(data_sockets.at(h.node), Release{id});
+      } catch (const std::exception& e) {
+        spdlog::warn("coordinator: could not release request {} on node {}: {}", id, h.node, e.what());
+      }
+    }
   }
 
   void snapshot_ledger() {

@@ -216,6 +216,7 @@ void write(Writer& w, const Work& m) {
     w.put(h.node);
     w.put_range(h.layers);
   }
+  w.put_bool(m.prompt);
 }
 void read(Reader& r, Work& m) {
   m.request = r.get<std::uint64_t>("request");
@@ -247,6 +248,7 @@ void read(Reader& r, Work& m) {
   if (m.hop < 0 || m.hop >= static_cast<int>(m.route.size())) {
     r.bad("hop", fmt::format("{} is not a hop of the {}-hop route", m.hop, m.route.size()));
   }
+  m.prompt = r.get_bool("prompt");
 }
 
 void write(Writer& w, const Token& m) {

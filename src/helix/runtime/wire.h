@@ -114,6 +114,7 @@ struct Work {
   std::int32_t hidden_size = 0;  // Hidden payloads: floats per token
   Sampling sampling;
   std::vector<RouteHop> route;
+  bool prompt = false;  // (a chunk of) a prompt, not a decode step: its batch time differs
 };
 
 // Last worker -> coordinator: the token sampled after `position`.

@@ -44,6 +44,7 @@ class WorkerLoop {
       : options_(o), stop_(stop), control_(context_, zmq::socket_type::dealer), data_(context_, zmq::socket_type::pull) {
     control_.set(zmq::sockopt::routing_id, options_.node);
     control_.set(zmq::sockopt::linger, 200);
+    control_.set(zmq::sockopt::sndtimeo, 2000);  // a vanished coordinator must not block a send forever
     data_.set(zmq::sockopt::linger, 0);
     data_.set(zmq::sockopt::rcvhwm, 0);  // accepted work is never dropped
     control_.connect(options_.coordinator);
@@ -58,6 +59,15 @@ class WorkerLoop {
     // Heartbeats come from their own thread, so that a long step (a big prefill
     // on a CPU, a slowed-down or emulated batch) does not look like a dead worker.
     std::thread beat([this] { heartbeats(); });
+    // However the loop ends (also by an exception), stop and join the heartbeat thread.
+    struct JoinBeat {
+      std::atomic<bool>& looping;
+      std::thread& thread;
+      ~JoinBeat() {
+        looping = false;
+        if (thread.joinable()) thread.join();
+      }
+    } join_beat{looping_, beat};
     bool ran = true;
     last_word_ = Clock::now();
     bool lost = false;
@@ -74,7 +84,7 @@ class WorkerLoop {
       kv_used_ = executor_->kv_used_tokens();
     }
     looping_ = false;
-    beat.join();
+    if (beat.joinable()) beat.join();
     if (lost) {
       fail("worker {}: no word from the coordinator at {} for {} s: it is gone", options_.node, options_.coordinator,
            options_.coordinator_timeout_s);
@@ -130,18 +140,23 @@ class WorkerLoop {
     }
     slowdown_ = std::max(options_.slowdown, assign_.slowdown);
     for (const Peer& p : assign_.peers) peer_endpoints_[p.node] = p.data_endpoint;
-    send(control_, Ready{executor_->kv_capacity_tokens(), executor_->vocab_size(), executor_->hidden_size()});
+    kv_capacity_ = executor_->kv_capacity_tokens();
+    send(control_, Ready{kv_capacity_, executor_->vocab_size(), executor_->hidden_size()});
     looping_ = true;
   }
 
   // ---- receiving ----
 
+  // Blocks on the data socket only (the loop's own); the control socket, shared
+  // with the heartbeat thread, is read without waiting, so the lock is never
+  // held while blocking (std::mutex is not fair: a thread re-locking at once
+  // could starve the heartbeats). Control messages wait at most timeout_ms.
   void poll(int timeout_ms) {
+    zmq::pollitem_t items[] = {{data_.handle(), 0, ZMQ_POLLIN, 0}};
+    poll_ignoring_signals(items, 1, timeout_ms);
     std::vector<Envelope> control_messages;
     {
       std::lock_guard<std::mutex> lock(control_mutex_);
-      zmq::pollitem_t items[] = {{control_.handle(), 0, ZMQ_POLLIN, 0}, {data_.handle(), 0, ZMQ_POLLIN, 0}};
-      poll_ignoring_signals(items, 2, timeout_ms);
       receive_all(control_, control_messages);
     }
     // Handled after unlocking: handling may send on control_.
@@ -174,6 +189,7 @@ class WorkerLoop {
       return;
     }
     if (std::holds_alternative<Heartbeat>(e.message)) return;  // the coordinator's answer: it is alive
+    if (auto* a = std::get_if<Assign>(&e.message)) return update_peers(*a);
     spdlog::warn("worker {}: ignored an unexpected {} message", options_.node, message_name(e.message));
   }
 
@@ -204,6 +220,16 @@ class WorkerLoop {
       p.work.want_token = w.want_token && done + n == w.length;
       pending_.push_back(std::move(p));
       done += n;
+    }
+  }
+
+  // A later Assign (a peer re-joined at a new address): take the new endpoints.
+  void update_peers(const Assign& a) {
+    for (const Peer& p : a.peers) {
+      auto it = peer_endpoints_.find(p.node);
+      if (it != peer_endpoints_.end() && it->second == p.data_endpoint) continue;
+      peer_endpoints_[p.node] = p.data_endpoint;
+      peers_.erase(p.node);  // reconnect on next use
     }
   }
 
@@ -265,7 +291,17 @@ class WorkerLoop {
       batch.push_back(std::move(p));
     }
     pending_.swap(keep);
-    if (batch.empty() && !pending_.empty() && deadlocked_on_kv()) preempt_for_kv();
+    if (!batch.empty() || pending_.empty()) {
+      kv_blocked_since_.reset();
+    } else {
+      if (!kv_blocked_since_) kv_blocked_since_ = Clock::now();
+      // Waiting can also be a cycle across workers (each waits for blocks the
+      // other's queued requests hold): after a while, give one up anyway.
+      if (deadlocked_on_kv() || seconds_since(*kv_blocked_since_) > kKvWaitBeforePreempting) {
+        preempt_for_kv();
+        kv_blocked_since_.reset();
+      }
+    }
     return batch;
   }
 
@@ -303,7 +339,7 @@ class WorkerLoop {
 
   // A decode step is one token after the prompt, sampled after it; anything else
   // is (a chunk of) a prompt.
-  static bool is_decode(const Work& w) { return w.length == 1 && w.position > 0 && w.want_token; }
+  static bool is_decode(const Work& w) { return !w.prompt; }
 
   int skip_of(const Work& w) const {
     return w.route[static_cast<std::size_t>(w.hop)].layers.start - assign_.layers.start;
@@ -399,8 +435,11 @@ class WorkerLoop {
   void heartbeats() {
     while (looping_ && !stop_) {
       queued_ = static_cast<std::int32_t>(pending_size_.load());
-      send_control(Heartbeat{queued_, kv_used_.load(), executor_->kv_capacity_tokens(), steps_.load(), tokens_.load(),
-                             busy_s_.load()});
+      try {
+        send_control(Heartbeat{queued_, kv_used_.load(), kv_capacity_, steps_.load(), tokens_.load(), busy_s_.load()});
+      } catch (const std::exception& e) {  // the loop notices a lost coordinator by its silence
+        spdlog::warn("worker {}: heartbeat not sent: {}", options_.node, e.what());
+      }
       for (int i = 0; i < 10 && looping_ && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
@@ -419,7 +458,9 @@ class WorkerLoop {
   std::deque<std::uint64_t> released_order_;
   double slowdown_ = 1;
   bool shutdown_ = false;
-  Clock::time_point last_word_;  // the last message from the coordinator
+  Clock::time_point last_word_;
+  std::optional<Clock::time_point> kv_blocked_since_;  // nothing could run for want of KV since then
+  static constexpr double kKvWaitBeforePreempting = 2.0;  // the last message from the coordinator
   // control_ is shared with the heartbeat thread; these are what it reports.
   std::mutex control_mutex_;
   std::atomic<bool> looping_{false};
@@ -428,6 +469,7 @@ class WorkerLoop {
   std::atomic<std::size_t> pending_size_{0};
   std::atomic<std::int64_t> kv_used_{0};
   std::int32_t queued_ = 0;
+  std::int64_t kv_capacity_ = 0;  // set before the heartbeat thread starts
 };
 
 void validate(const WorkerOptions& o) {

@@ -59,6 +59,7 @@ Work sample_work() {
   w.sampling.seed = 0x0123456789ABCDEFULL;
   w.sampling.allowed_vocab = 31999;
   w.route = {{4, {0, 10}}, {1, {10, 42}}, {6, {45, 80}}};
+  w.prompt = true;
   return w;
 }
 
@@ -121,6 +122,7 @@ void expect_same(const Work& a, const Work& b) {
   EXPECT_EQ(a.length, b.length);
   EXPECT_EQ(a.hop, b.hop);
   EXPECT_EQ(a.want_token, b.want_token);
+  EXPECT_EQ(a.prompt, b.prompt);
   EXPECT_EQ(a.payload, b.payload);
   EXPECT_EQ(a.hidden_size, b.hidden_size);
   EXPECT_EQ(a.sampling.temperature, b.sampling.temperature);
@@ -435,10 +437,10 @@ TEST(Wire, HugeListCountsAreRefusedWithoutAllocating) {
     EXPECT_NE(error.find("field peers"), std::string::npos) << count << ": " << error;
   }
 
-  // Work: the route count sits before the route's 12-byte entries.
+  // Work: the route count sits before the route's 12-byte entries, then the 1-byte prompt flag.
   const Work w = sample_work();
   Bytes work = encode(w);
-  const std::size_t at = work.size() - 4 - 12 * w.route.size();
+  const std::size_t at = work.size() - 1 - 4 - 12 * w.route.size();
   ASSERT_EQ(get_u32(work, at), w.route.size());
   put_u32(work, at, 0xFFFFFFFFu);
   EXPECT_NE(wire_error(work).find("field route"), std::string::npos) << wire_error(work);
