@@ -61,7 +61,12 @@ TEST(CbcSolver, HonoursTheWallClockLimit) {
   options.time_limit_s = 0.5;
   MilpResult r;
   const double wall = wall_seconds([&] { r = solve_with_cbc(m, options); });
-  EXPECT_TRUE(r.status == MilpStatus::Feasible || r.status == MilpStatus::NoSolution) << to_string(r.status);
+  // Usually the limit ends the search (feasible or no solution yet); now and then
+  // CBC proves this instance optimal within the 0.5 s — also within the limit.
+  // (Seen in a clean-clone CI run: "optimal" after 0.50 s.)
+  EXPECT_TRUE(r.status == MilpStatus::Feasible || r.status == MilpStatus::NoSolution ||
+              r.status == MilpStatus::Optimal)
+      << to_string(r.status);
   EXPECT_LT(wall, 2.5);
   if (r.has_solution()) {
     EXPECT_LE(m.max_violation(r.values), 1e-6);
