@@ -9,7 +9,8 @@ PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   coinor-libcbc-dev
   libopenblas-dev libsentencepiece-dev sentencepiece libpcre2-dev
-  libzmq3-dev cppzmq-dev libcpp-httplib-dev iproute2
+  libzmq3-dev cppzmq-dev libcpp-httplib-dev
+  iproute2 procps            # ip and tc for the network-namespace test, pgrep for the helix up test
 )
 
 missing=()

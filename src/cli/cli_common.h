@@ -2,6 +2,7 @@
 // example by name), the model, and printing tables.
 #pragma once
 
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ std::vector<std::string> builtin_cluster_names();
 std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
 std::string fixed(double value, int decimals = 2);
+
+// The folder a model's tokenizer is in: `model` itself, or the folder of a .gguf file.
+std::filesystem::path model_directory(const std::string& model);
 
 void print_json(const nlohmann::json& json);
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_common.h"
 #include "commands.h"
 #include "helix/engine/generator.h"
 #include "helix/tokenize/load_tokenizer.h"
@@ -28,14 +29,9 @@ struct GenerateOptions {
   bool json = false;
 };
 
-std::filesystem::path model_dir(const std::string& model) {
-  std::filesystem::path p(model);
-  return std::filesystem::is_regular_file(p) ? p.parent_path() : p;
-}
-
 void run_generate(const GenerateOptions& o) {
   ModelFiles files = open_model(o.model);
-  auto tokenizer = load_tokenizer(model_dir(o.model));
+  auto tokenizer = load_tokenizer(model_directory(o.model));
   std::vector<int> prompt = o.no_bos ? tokenizer->encode(o.prompt) : tokenizer->encode_with_bos(o.prompt);
   int context = files.config.max_position_embeddings;
   EngineOptions eo;

@@ -90,12 +90,6 @@ std::pair<std::string, int> host_port(const std::string& listen) {
   return {listen.substr(0, colon), port};
 }
 
-bool is_model_dir(const std::string& model) {
-  std::error_code ec;
-  const std::filesystem::path p(model);
-  return std::filesystem::is_regular_file(p / "config.json", ec) || (std::filesystem::is_regular_file(p, ec) && p.extension() == ".gguf");
-}
-
 // What the coordinator serves: the model's sizes for planning, its tokenizer and context.
 struct ServedModel {
   ModelSpec spec;
@@ -108,12 +102,9 @@ ServedModel served_model(const ServeOptions& o) {
   ServedModel m;
   if (o.engine == "real") {
     if (o.model.empty()) fail("--model DIR is required with the real engine");
-    if (!is_model_dir(o.model)) fail("--model {}: not a model directory (config.json + weights) or .gguf file", o.model);
     ModelFiles files = open_model(o.model);
     m.spec = model_from_hf_config(to_hf_json(files.config), o.model);
-    const std::filesystem::path dir = std::filesystem::is_regular_file(o.model) ? std::filesystem::path(o.model).parent_path()
-                                                                              : std::filesystem::path(o.model);
-    m.tokenizer = load_tokenizer(dir);
+    m.tokenizer = load_tokenizer(model_directory(o.model));
     m.context = files.config.max_position_embeddings;
     m.id = std::filesystem::path(o.model).filename().string();
   } else if (o.engine == "emulated") {

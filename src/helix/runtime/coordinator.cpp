@@ -5,6 +5,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
+#include <tuple>
 #include <map>
 #include <optional>
 #include <random>
@@ -15,6 +17,7 @@
 #include <spdlog/spdlog.h>
 
 #include "helix/api/openai_request.h"
+#include "helix/api/prometheus.h"
 #include "helix/flow/networkx_flow.h"
 #include "helix/perf/machine_classes.h"
 #include "helix/perf/perf_model.h"
@@ -102,7 +105,7 @@ struct Coordinator::Impl {
   std::unordered_map<std::uint64_t, Request> active;
   std::deque<Request> waiting;  // accepted, no route yet
   std::vector<double> edge_tokens;  // per view link: tokens sent over it
-  Clock::time_point start_time, last_request_scan;
+  Clock::time_point start_time, last_periodic_check;
 
   // ---------------------------------------------------------------- shared with HTTP threads
   mutable std::mutex inbox_mutex;  // guards inbox and wake_out
@@ -222,8 +225,14 @@ struct Coordinator::Impl {
     drain_control();
     drain_wake();
     take_inbox();
-    check_timeouts();
-    check_requests();
+    // Liveness and deadlines need no more than a few checks a second; the loop
+    // itself wakes for every token.
+    const auto now = Clock::now();
+    if (now - last_periodic_check >= std::chrono::milliseconds(200)) {
+      last_periodic_check = now;
+      check_timeouts();
+      check_requests();
+    }
     active_count = active.size();
     waiting_count = waiting.size();
   }
@@ -444,8 +453,6 @@ struct Coordinator::Impl {
   // here instead of waiting for a token that may be minutes away or lost.
   void check_requests() {
     const auto now = Clock::now();
-    if (now - last_request_scan < std::chrono::milliseconds(200)) return;
-    last_request_scan = now;
     std::vector<std::uint64_t> cancelled, late;
     for (const auto& [id, r] : active) {
       if (r.stream->cancelled()) cancelled.push_back(id);
@@ -880,74 +887,85 @@ bool Coordinator::healthy(std::string& detail_json) const {
   return impl_->ready && !any_dropped;
 }
 
+// Prometheus text, with the HTTP layer's escaping and number formatting.
 std::string Coordinator::metrics_text() const {
   const Impl& m = *impl_;
   std::lock_guard<std::mutex> lock(m.stats_mutex);
   std::string out;
-  auto family = [&](const char* name, const char* type, const char* help) {
+  auto family = [&](std::string_view name, std::string_view type, std::string_view help) {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   };
-  auto node_label = [&](std::size_t i) { return m.serving.cluster.nodes[i].name; };
-  const std::pair<const char*, const char*> gauges[] = {
-      {"helix_node_queued_chunks", "chunks waiting on the worker (last heartbeat)"},
-      {"helix_node_kv_used_tokens", "KV-cache tokens in use on the worker"},
-      {"helix_node_kv_capacity_tokens", "KV-cache capacity of the worker in tokens"},
-      {"helix_node_up", "1 if the worker is ready and not dropped"},
-      {"helix_node_expected_kv_free_slots", "the router's KV ledger: expected free token x layer slots"}};
-  for (std::size_t g = 0; g < std::size(gauges); ++g) {
-    family(gauges[g].first, "gauge", gauges[g].second);
+  auto sample = [&](std::string_view name, std::string_view labels, double value) {
+    out += fmt::format("{}{} {}\n", name, labels, api::format_metric_value(value));
+  };
+  auto label = [](std::string_view key, std::string_view value) {
+    return fmt::format("{}=\"{}\"", key, api::escape_label_value(value));
+  };
+  auto name_of = [&](int endpoint) {
+    return endpoint == kSource || endpoint == kSink ? std::string("coordinator")
+                                                    : m.serving.cluster.nodes[static_cast<std::size_t>(endpoint)].name;
+  };
+  struct NodeFamily {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const Impl&, std::size_t);
+  };
+  static constexpr NodeFamily kNodeFamilies[] = {
+      {"helix_node_queued_chunks", "gauge", "chunks waiting on the worker (last heartbeat)",
+       [](const Impl& x, std::size_t i) { return static_cast<double>(x.nodes[i].heartbeat.queued); }},
+      {"helix_node_kv_used_tokens", "gauge", "KV-cache tokens in use on the worker",
+       [](const Impl& x, std::size_t i) { return static_cast<double>(x.nodes[i].heartbeat.kv_used_tokens); }},
+      {"helix_node_kv_capacity_tokens", "gauge", "KV-cache capacity of the worker in tokens",
+       [](const Impl& x, std::size_t i) { return static_cast<double>(x.nodes[i].heartbeat.kv_capacity_tokens); }},
+      {"helix_node_up", "gauge", "1 if the worker is ready and not dropped",
+       [](const Impl& x, std::size_t i) { return x.nodes[i].ready && !x.nodes[i].dropped ? 1.0 : 0.0; }},
+      {"helix_node_expected_kv_free_slots", "gauge", "the router's KV ledger: expected free token x layer slots",
+       [](const Impl& x, std::size_t i) { return i < x.ledger_available.size() ? x.ledger_available[i] : 0.0; }},
+      {"helix_node_busy_seconds_total", "counter", "seconds the worker spent executing batches",
+       [](const Impl& x, std::size_t i) { return x.nodes[i].heartbeat.busy_s; }},
+      {"helix_node_tokens_total", "counter", "tokens the worker ran through its layers",
+       [](const Impl& x, std::size_t i) { return static_cast<double>(x.nodes[i].heartbeat.tokens); }},
+  };
+  for (const NodeFamily& f : kNodeFamilies) {
+    family(f.name, f.type, f.help);
     for (std::size_t i = 0; i < m.nodes.size(); ++i) {
-      if (!m.placed(static_cast<int>(i))) continue;
-      const NodeStats& s = m.nodes[i];
-      double v = 0;
-      switch (g) {
-        case 0: v = s.heartbeat.queued; break;
-        case 1: v = static_cast<double>(s.heartbeat.kv_used_tokens); break;
-        case 2: v = static_cast<double>(s.heartbeat.kv_capacity_tokens); break;
-        case 3: v = s.ready && !s.dropped ? 1 : 0; break;
-        default: v = i < m.ledger_available.size() ? m.ledger_available[i] : 0; break;
-      }
-      out += fmt::format("{}{{node=\"{}\"}} {}\n", gauges[g].first, node_label(i), v);
+      if (m.placed(static_cast<int>(i))) sample(f.name, "{" + label("node", name_of(static_cast<int>(i))) + "}", f.value(m, i));
     }
-  }
-  family("helix_node_busy_seconds_total", "counter", "seconds the worker spent executing batches");
-  for (std::size_t i = 0; i < m.nodes.size(); ++i) {
-    if (m.placed(static_cast<int>(i))) out += fmt::format("helix_node_busy_seconds_total{{node=\"{}\"}} {}\n", node_label(i), m.nodes[i].heartbeat.busy_s);
-  }
-  family("helix_node_tokens_total", "counter", "tokens the worker ran through its layers");
-  for (std::size_t i = 0; i < m.nodes.size(); ++i) {
-    if (m.placed(static_cast<int>(i))) out += fmt::format("helix_node_tokens_total{{node=\"{}\"}} {}\n", node_label(i), m.nodes[i].heartbeat.tokens);
   }
   if (m.ready && m.view) {
-    auto endpoint = [&](int e) { return e == kSource || e == kSink ? std::string("coordinator") : node_label(static_cast<std::size_t>(e)); };
-    family("helix_edge_planned_flow_tokens_per_second", "gauge", "the max flow's flow on the link (the router's weight)");
-    for (const sched::LinkView& l : m.view->links) {
-      out += fmt::format("helix_edge_planned_flow_tokens_per_second{{from=\"{}\",to=\"{}\"}} {}\n", endpoint(l.from), endpoint(l.to), l.flow_tps);
-    }
-    family("helix_edge_tokens_total", "counter", "tokens routed over the link (rate() of it is the actual flow)");
     const double uptime = std::max(1e-9, seconds_since(m.start_time));
-    for (std::size_t k = 0; k < m.view->links.size(); ++k) {
-      const sched::LinkView& l = m.view->links[k];
-      out += fmt::format("helix_edge_tokens_total{{from=\"{}\",to=\"{}\"}} {}\n", endpoint(l.from), endpoint(l.to),
-                         k < m.edge_snapshot.size() ? m.edge_snapshot[k] : 0);
-    }
-    family("helix_edge_actual_flow_tokens_per_second", "gauge", "tokens routed over the link per second since start");
-    for (std::size_t k = 0; k < m.view->links.size(); ++k) {
-      const sched::LinkView& l = m.view->links[k];
-      out += fmt::format("helix_edge_actual_flow_tokens_per_second{{from=\"{}\",to=\"{}\"}} {}\n", endpoint(l.from), endpoint(l.to),
-                         (k < m.edge_snapshot.size() ? m.edge_snapshot[k] : 0) / uptime);
+    auto routed = [&](std::size_t k) { return k < m.edge_snapshot.size() ? m.edge_snapshot[k] : 0.0; };
+    const std::tuple<const char*, const char*, const char*, std::function<double(std::size_t)>> edge_families[] = {
+        {"helix_edge_planned_flow_tokens_per_second", "gauge", "the max flow's flow on the link (the router's weight)",
+         [&](std::size_t k) { return m.view->links[k].flow_tps; }},
+        {"helix_edge_tokens_total", "counter", "tokens routed over the link (rate() of it is the actual flow)", routed},
+        {"helix_edge_actual_flow_tokens_per_second", "gauge", "tokens routed over the link per second since start",
+         [&](std::size_t k) { return routed(k) / uptime; }},
+    };
+    for (const auto& [name, type, help, value] : edge_families) {
+      family(name, type, help);
+      for (std::size_t k = 0; k < m.view->links.size(); ++k) {
+        const sched::LinkView& l = m.view->links[k];
+        sample(name, "{" + label("from", name_of(l.from)) + "," + label("to", name_of(l.to)) + "}", value(k));
+      }
     }
   }
-  family("helix_coordinator_generated_tokens_total", "counter", "tokens sampled and returned by the last workers");
-  out += fmt::format("helix_coordinator_generated_tokens_total {}\n", m.tokens_generated.load());
-  family("helix_coordinator_prompt_tokens_total", "counter", "prompt tokens routed into the cluster");
-  out += fmt::format("helix_coordinator_prompt_tokens_total {}\n", m.prompt_tokens_routed.load());
-  family("helix_requests_active", "gauge", "requests routed and not finished");
-  out += fmt::format("helix_requests_active {}\n", m.active_count.load());
-  family("helix_requests_waiting", "gauge", "requests accepted and waiting for a route");
-  out += fmt::format("helix_requests_waiting {}\n", m.waiting_count.load());
-  family("helix_planned_max_flow_tokens_per_second", "gauge", "max flow of the placed cluster (simulator semantics)");
-  out += fmt::format("helix_planned_max_flow_tokens_per_second {}\n", m.flow.max_flow_tps);
+  const std::tuple<const char*, const char*, const char*, double> totals[] = {
+      {"helix_coordinator_generated_tokens_total", "counter", "tokens sampled and returned by the last workers",
+       static_cast<double>(m.tokens_generated.load())},
+      {"helix_coordinator_prompt_tokens_total", "counter", "prompt tokens routed into the cluster",
+       static_cast<double>(m.prompt_tokens_routed.load())},
+      {"helix_requests_active", "gauge", "requests routed and not finished", static_cast<double>(m.active_count.load())},
+      {"helix_requests_waiting", "gauge", "requests accepted and waiting for a route",
+       static_cast<double>(m.waiting_count.load())},
+      {"helix_planned_max_flow_tokens_per_second", "gauge", "max flow of the placed cluster (simulator semantics)",
+       m.flow.max_flow_tps},
+  };
+  for (const auto& [name, type, help, value] : totals) {
+    family(name, type, help);
+    sample(name, "", value);
+  }
   return out;
 }
 

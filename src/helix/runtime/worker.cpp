@@ -434,9 +434,9 @@ class WorkerLoop {
 
   void heartbeats() {
     while (looping_ && !stop_) {
-      queued_ = static_cast<std::int32_t>(pending_size_.load());
+      const auto queued = static_cast<std::int32_t>(pending_size_.load());
       try {
-        send_control(Heartbeat{queued_, kv_used_.load(), kv_capacity_, steps_.load(), tokens_.load(), busy_s_.load()});
+        send_control(Heartbeat{queued, kv_used_.load(), kv_capacity_, steps_.load(), tokens_.load(), busy_s_.load()});
       } catch (const std::exception& e) {  // the loop notices a lost coordinator by its silence
         spdlog::warn("worker {}: heartbeat not sent: {}", options_.node, e.what());
       }
@@ -468,7 +468,6 @@ class WorkerLoop {
   std::atomic<std::uint64_t> steps_{0}, tokens_{0};
   std::atomic<std::size_t> pending_size_{0};
   std::atomic<std::int64_t> kv_used_{0};
-  std::int32_t queued_ = 0;
   std::int64_t kv_capacity_ = 0;  // set before the heartbeat thread starts
 };
 
