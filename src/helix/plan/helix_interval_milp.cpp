@@ -254,6 +254,7 @@ IntervalMilpResult solve_interval_milp(const ClusterSpec& cluster, const PerfMod
 
   MilpOptions milp;
   milp.time_limit_s = options.time_limit_s;
+  milp.max_nodes = options.max_nodes;
   milp.threads = options.threads;
   milp.stop = options.stop;
   if (options.start != nullptr) milp.mip_start = start_values(*options.start, classes, intervals);

@@ -46,6 +46,7 @@ struct IntervalMilpResult {
 
 struct IntervalMilpOptions {
   double time_limit_s = 10;
+  long max_nodes = 0;  // > 0: CBC's branch-and-bound node budget (machine-independent)
   int threads = 1;
   double flow_cap = 0;                          // U above; 0: no cap
   const std::vector<LayerRange>* start = nullptr;  // MIP start (a placement)

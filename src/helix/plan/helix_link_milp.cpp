@@ -241,6 +241,7 @@ LinkMilpResult solve_link_milp(const ClusterSpec& cluster, const PerfModel& perf
 
   MilpOptions milp;
   milp.time_limit_s = options.time_limit_s;
+  milp.max_nodes = options.max_nodes;
   milp.threads = 1;  // serial: reproducible, and CBC 2.10 leaks its thread clones
   milp.stop = options.stop;
   MilpResult solved = solve_with_cbc(m.milp, milp);

@@ -40,6 +40,7 @@ std::vector<std::vector<int>> twin_groups(const ClusterSpec& cluster);
 
 struct LinkMilpOptions {
   double time_limit_s = 10;
+  long max_nodes = 0;  // > 0: CBC's branch-and-bound node budget (machine-independent)
   double flow_cap = 0;  // cap on any node's flow (the layer-supply bound); 0: none
   // Keep only lengths whose supply k·min(cap(k), flow_cap) is at least this
   // fraction of the node's best: a restriction that keeps CBC fast.

@@ -31,6 +31,10 @@ constexpr std::size_t kMaxTwinGroups = 16;
 // On the pruned 42-node cluster CBC needs ~3 s (LP and feasibility pump) for its
 // first good placement; with a shorter share a 10 s run gets a weaker seed.
 constexpr double kLinkShare = 0.35;
+// With an evaluation budget (reproducible runs) the MILP phases stop on a node
+// budget instead of a share of the clock, so that a slow or loaded machine gets
+// the same seeds as a fast one; the time limit then only guards against hangs.
+constexpr long kBudgetMilpNodes = 2000;
 
 struct Seed {
   std::string name;
@@ -158,7 +162,8 @@ class Orchestrator {
   std::optional<Seed> interval_model_seed() {
     if (finished()) return std::nullopt;
     IntervalMilpOptions options;
-    options.time_limit_s = std::clamp(kIntervalShare * ctx_.time_limit_s, 0.1, kIntervalMaxSeconds);
+    options.time_limit_s = milp_seconds(kIntervalShare);
+    options.max_nodes = milp_nodes();
     // Serial CBC: its parallel search is not reproducible, and CBC 2.10 leaks the
     // solver clones of its worker threads. The threads go to the local search.
     options.threads = 1;
@@ -191,7 +196,8 @@ class Orchestrator {
   std::optional<Seed> link_model_seed() {
     if (finished()) return std::nullopt;
     LinkMilpOptions options;
-    options.time_limit_s = std::clamp(kLinkShare * ctx_.time_limit_s, 0.1, kIntervalMaxSeconds);
+    options.time_limit_s = milp_seconds(kLinkShare);
+    options.max_nodes = milp_nodes();
     options.flow_cap = bound_;
     options.stop = ctx_.stop;
     LinkMilpResult r = solve_link_milp(ctx_.cluster, ctx_.perf, ctx_.model.num_layers, options);
@@ -207,8 +213,8 @@ class Orchestrator {
     const auto phase_end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                               std::chrono::duration<double>(kIntervalShare * ctx_.time_limit_s));
     sequence_placements(
-        ctx_, kIntervalShare * ctx_.time_limit_s,
-        [&] { return !finished() && Clock::now() < phase_end; },
+        ctx_, budget_mode() ? ctx_.time_limit_s : kIntervalShare * ctx_.time_limit_s, milp_nodes(),
+        [&] { return !finished() && (budget_mode() || Clock::now() < phase_end); },
         [&](const std::vector<LayerRange>& ranges, const std::string& name) {
           double score = chains_[0]->score(ranges);
           improve(score, ranges, name);
@@ -218,6 +224,13 @@ class Orchestrator {
           }
         });
     return best;
+  }
+
+  // Reproducible runs: work budgets everywhere, the clock only as a hang guard.
+  bool budget_mode() const { return max_evaluations_ > 0; }
+  long milp_nodes() const { return budget_mode() ? kBudgetMilpNodes : 0; }
+  double milp_seconds(double share) const {
+    return budget_mode() ? ctx_.time_limit_s : std::clamp(share * ctx_.time_limit_s, 0.1, kIntervalMaxSeconds);
   }
 
   void start_chains(const std::vector<Seed>& all) {

@@ -58,7 +58,7 @@ return cluster.nodes[static_cast<std::size_t>(groups[static_cast<std::size_t>(in
 // assumed to have (caps its flow at width x the slowest link between the regions).
 std::vector<LayerRange> region_sequence(const PlanContext& ctx,
                                       const std::vector<std::vector<int>>& regions,
-                                      const std::vector<int>& order, double budget, int width) {
+                                      const std::vector<int>& order, double budget, long max_nodes, int width) {
   const int L = ctx.model.num_layers;
   auto longest = [&](const std::vector<int>& nodes, double flow) {
     int m = 0;
@@ -91,6 +91,7 @@ std::vector<LayerRange> region_sequence(const PlanContext& ctx,
     if (lengths[j] == 0) continue;
     IntervalMilpOptions options;
     options.time_limit_s = budget;
+    options.max_nodes = max_nodes;
     options.threads = 1;
     options.nodes = regions[static_cast<std::size_t>(order[j])];
     options.segment = {start, start + lengths[j]};
@@ -123,7 +124,7 @@ std::vector<LayerRange> region_sequence(const PlanContext& ctx,
 }  // namespace
 
 void sequence_placements(
-    const PlanContext& ctx, double time_budget_s, const std::function<bool()>& keep_going,
+    const PlanContext& ctx, double time_budget_s, long max_nodes, const std::function<bool()>& keep_going,
     const std::function<void(const std::vector<LayerRange>&, const std::string&)>& consider) {
   // Groups: the regions; on a one-region cluster, the GPU types.
   std::vector<std::vector<int>> groups = nodes_by_region(ctx.cluster);
@@ -131,13 +132,13 @@ void sequence_placements(
   if (!regions) groups = nodes_by_type(ctx.cluster);
   if (groups.size() < 2) return;
   const auto orders = group_orders(ctx, groups.size());
-  const double budget =
-      std::clamp(time_budget_s / static_cast<double>(orders.size() * groups.size()), 0.2, 3.0);
+  const double budget = max_nodes > 0 ? time_budget_s
+                                      : std::clamp(time_budget_s / static_cast<double>(orders.size() * groups.size()), 0.2, 3.0);
   const std::string name = regions ? "region sequence" : "GPU-type sequence";
   for (const auto& order : orders) {
     for (int width : regions ? std::vector<int>{1, 2, 3, 4} : std::vector<int>{0}) {
       if (!keep_going()) return;
-      auto ranges = region_sequence(ctx, groups, order, budget, width);
+      auto ranges = region_sequence(ctx, groups, order, budget, max_nodes, width);
       if (!ranges.empty()) consider(ranges, name);
     }
   }

@@ -24,9 +24,11 @@ namespace helix {
 
 // Builds sequence placements one by one and passes each to `consider` with its
 // name ("region sequence" / "GPU-type sequence"), while `keep_going()` is true.
-// `time_budget_s` is spread over the MILP solves (each gets 0.2-3 s).
+// `time_budget_s` is spread over the MILP solves (each gets 0.2-3 s); with
+// `max_nodes` > 0 each solve stops on that node budget instead and the time is only
+// a guard against hangs (reproducible runs).
 void sequence_placements(
-    const PlanContext& ctx, double time_budget_s, const std::function<bool()>& keep_going,
+    const PlanContext& ctx, double time_budget_s, long max_nodes, const std::function<bool()>& keep_going,
     const std::function<void(const std::vector<LayerRange>&, const std::string&)>& consider);
 
 }  // namespace helix

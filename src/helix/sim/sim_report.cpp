@@ -69,7 +69,13 @@ nlohmann::json report_to_json(const SimReport& r, bool with_samples) {
                      {"busy_share", n.busy_share},
                      {"kv_peak_share", n.kv_peak_share},
                      {"kv_capacity", n.kv_capacity},
-                     {"layer_batches", n.layer_batches}});
+                     {"layer_batches", n.layer_batches},
+                     {"decode_visits", n.decode_visits},
+                     {"mean_decode_stay_s", n.mean_decode_stay_s},
+                     {"prompt_visits", n.prompt_visits},
+                     {"mean_prompt_stay_s", n.mean_prompt_stay_s},
+                     {"mean_decode_batch", n.mean_decode_batch},
+                     {"prompt_batch_share", n.prompt_batch_share}});
   }
   j["nodes"] = nodes;
   nlohmann::json links = nlohmann::json::array();
@@ -80,7 +86,9 @@ nlohmann::json report_to_json(const SimReport& r, bool with_samples) {
                      {"flow_tps", l.flow_tps},
                      {"busy_share", l.busy_share},
                      {"bytes_in_window", l.bytes_in_window},
-                     {"transmissions", l.transmissions}});
+                     {"transmissions", l.transmissions},
+                     {"decode_hops", l.decode_hops},
+                     {"mean_decode_hop_s", l.mean_decode_hop_s}});
   }
   j["links"] = links;
   if (with_samples) {

@@ -36,6 +36,12 @@ struct NodeReport {
   double kv_peak_share = 0;             // peak real KV use / capacity, whole run
   double kv_capacity = 0;               // token x layer slots
   std::int64_t layer_batches = 0;       // executed (layer, batch) pairs, whole run
+  // Where a token's time goes, over iterations that finish here inside the window:
+  // mean time from reaching the node to leaving its last layer (queueing included).
+  double mean_decode_stay_s = 0, mean_prompt_stay_s = 0;
+  std::int64_t decode_visits = 0, prompt_visits = 0;
+  double mean_decode_batch = 0;         // decodes per layer batch in the window
+  double prompt_batch_share = 0;        // share of the window's layer batches that hold a prompt
 };
 
 struct LinkReport {
@@ -45,6 +51,10 @@ struct LinkReport {
   double busy_share = 0;      // share of the window with a transmission in its sending phase
   double bytes_in_window = 0;
   std::int64_t transmissions = 0;  // whole run
+  // Decode iterations delivered inside the window: mean time from joining the
+  // sender's outbound list to delivery (waiting for the link, sending, latency).
+  double mean_decode_hop_s = 0;
+  std::int64_t decode_hops = 0;
 };
 
 // Finished iterations, kept for plots and custom analysis.

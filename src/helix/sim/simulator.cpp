@@ -60,6 +60,7 @@ struct Query {
   double issue_s = 0;        // when the in-flight iteration was issued
   double link_enter_s = 0;   // Swarm: when it was sent on its current link
   bool reported = true;      // Swarm: its last hop's delay has been fed back
+  double hop_enter_s = 0;    // when it joined the current node's queue or outbound list
   int tokens() const { return prompt ? input : 1; }
 };
 
@@ -79,6 +80,10 @@ struct NodeState {
   double busy_in_window = 0;
   std::int64_t layer_batches = 0;
   std::vector<int> outbound;  // queries waiting to leave, in arrival order
+  // Where time goes, for iterations that leave the node inside the window.
+  std::int64_t decode_visits = 0, prompt_visits = 0;
+  std::int64_t window_layer_batches = 0, decode_batch_sum = 0, prompt_batches = 0;
+  double decode_stay_s = 0, prompt_stay_s = 0;
 };
 
 struct LinkState {
@@ -88,6 +93,10 @@ struct LinkState {
   std::uint64_t stamp = 0;  // "seen in this transmission pass" marker
   double busy_in_window = 0, bytes_in_window = 0;
   std::int64_t transmissions = 0;
+  // Iterations delivered inside the window: time from joining the sender's
+  // outbound list to delivery (waiting for the link, sending, latency).
+  std::int64_t decode_hops = 0;
+  double decode_hop_s = 0;
 };
 
 struct Transmission {
@@ -97,6 +106,8 @@ struct Transmission {
   double start_s = 0;
   double bytes = 0;
 };
+
+double mean(double sum, std::int64_t count) { return count > 0 ? sum / static_cast<double>(count) : 0.0; }
 
 double overlap(double a0, double a1, double b0, double b1) {
   return std::max(0.0, std::min(a1, b1) - std::max(a0, b0));
@@ -275,6 +286,8 @@ struct Simulator::Impl {
 
   // ---------------------------------------------------------------- events
 
+  bool in_window(double t) const { return t >= window_start && t <= window_end; }
+
   void schedule(double time, EventType type, int arg) { events.push(Event{time, next_seq++, type, arg}); }
 
   int create_query(int input, int output, double issue_s) {
@@ -322,6 +335,7 @@ struct Simulator::Impl {
     } else if (q.prompt) {
       q.route.stages.clear();  // the baselines choose hop by hop
     }
+    q.hop_enter_s = now;
     source_outbound.push_back(id);
     schedule(now, EventType::StartTransmission, kSource);
   }
@@ -498,6 +512,12 @@ struct Simulator::Impl {
     free_transmissions.push_back(t);
     Query& q = queries[static_cast<std::size_t>(tr.query)];
     const int receiver = view.links[static_cast<std::size_t>(tr.link)].to;
+    if (!q.prompt && in_window(now)) {
+      LinkState& link = links[static_cast<std::size_t>(tr.link)];
+      ++link.decode_hops;
+      link.decode_hop_s += now - q.hop_enter_s;
+    }
+    q.hop_enter_s = now;
     if (receiver == kSink) {
       sink_inbound.push_back(tr.query);
       schedule(now, EventType::GatherFinished, 0);
@@ -547,6 +567,11 @@ struct Simulator::Impl {
     queue.swap(scratch_keep);
     if (n.batch.empty()) return;
     // §5.1: the ×2 fixes the missing decode-table row for a single sequence.
+    if (in_window(now)) {
+      n.decode_batch_sum += decodes;
+      n.prompt_batches += prompts > 0 ? 1 : 0;
+      ++n.window_layer_batches;
+    }
     *seconds = n.prompt_time->at(static_cast<int>(prompt_tokens)) +
                n.decode_time->at(decodes) * (decodes == 1 ? 2 : 1);
   }
@@ -582,6 +607,11 @@ struct Simulator::Impl {
       n.kv_used += q.prompt ? q.input : 1;  // §6.4: KV of this layer
       overflow = overflow || n.kv_used > n.kv_capacity;
       if (last) {
+        if (in_window(now)) {
+          (q.prompt ? n.prompt_visits : n.decode_visits) += 1;
+          (q.prompt ? n.prompt_stay_s : n.decode_stay_s) += now - q.hop_enter_s;
+        }
+        q.hop_enter_s = now;
         ++q.stage;
         n.outbound.push_back(id);
       } else {
@@ -762,6 +792,12 @@ struct Simulator::Impl {
       nr.kv_capacity = n.kv_capacity;
       nr.kv_peak_share = n.kv_capacity > 0 ? n.kv_peak / n.kv_capacity : 0;
       nr.layer_batches = n.layer_batches;
+      nr.decode_visits = n.decode_visits;
+      nr.prompt_visits = n.prompt_visits;
+      nr.mean_decode_stay_s = mean(n.decode_stay_s, n.decode_visits);
+      nr.mean_prompt_stay_s = mean(n.prompt_stay_s, n.prompt_visits);
+      nr.mean_decode_batch = mean(static_cast<double>(n.decode_batch_sum), n.window_layer_batches);
+      nr.prompt_batch_share = mean(static_cast<double>(n.prompt_batches), n.window_layer_batches);
       report.nodes.push_back(nr);
     }
     for (std::size_t l = 0; l < links.size(); ++l) {
@@ -774,6 +810,8 @@ struct Simulator::Impl {
       lr.busy_share = links[l].busy_in_window / duration;
       lr.bytes_in_window = links[l].bytes_in_window;
       lr.transmissions = links[l].transmissions;
+      lr.decode_hops = links[l].decode_hops;
+      lr.mean_decode_hop_s = mean(links[l].decode_hop_s, links[l].decode_hops);
       report.links.push_back(lr);
     }
   }
