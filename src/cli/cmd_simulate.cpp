@@ -51,6 +51,7 @@ struct SimulateOptions {
   bool plan_and_compare = false;
   bool samples = false;
   bool progress = false;
+  bool warm_start = false;
 };
 
 sim::SimConfig make_config(const SimulateOptions& o, sim::SchedulerKind scheduler) {
@@ -64,6 +65,7 @@ sim::SimConfig make_config(const SimulateOptions& o, sim::SchedulerKind schedule
   c.initial_queries = o.initial_queries > 0 ? o.initial_queries
                                             : (scheduler == sim::SchedulerKind::Helix ? 20 : 100);
   c.feed_hwm = o.feed_hwm;
+  c.warm_start = o.warm_start;
   if (o.kv_hwm != 0 || o.kv_output_ratio >= 0) {
     sched::KvParameters kv = c.effective_kv();
     if (o.kv_hwm != 0) kv.expected_kv_hwm = o.kv_hwm;
@@ -176,7 +178,8 @@ sim::SimReport run_one(const SimulateOptions& o, const sim::SimCluster& cluster,
                 {"duration_s", config.effective_duration_s()},
                 {"kv_hwm", config.effective_kv().expected_kv_hwm},
                 {"kv_output_ratio", config.effective_kv().expected_output_ratio},
-                {"feed_hwm", config.feed_hwm}};
+                {"feed_hwm", config.feed_hwm},
+                {"warm_start", config.warm_start}};
   if (config.mode == sim::Mode::Online) {
     r.settings["arrivals"] = o.trace.empty() ? (o.poisson ? "poisson" : o.arrivals) : o.trace;
     r.settings["rate_tps"] = o.rate;
@@ -278,6 +281,8 @@ void register_simulate(CLI::App& app) {
                   "Helix router: expected output = this x 240 tokens (default 1.0 offline, 0.6 online)");
   cmd->add_option("--feed-hwm", o->feed_hwm, "offline Helix: admit new queries while the KV bottleneck is below this")
       ->capture_default_str();
+  cmd->add_flag("--warm-start", o->warm_start,
+                "offline helix: start with the cluster already full of decoding queries (steady state at once)");
   cmd->add_flag("--partial-inference", o->partial, "allow links into the middle of a node's layers");
   cmd->add_option("--report", o->report, "write the JSON report here");
   cmd->add_flag("--samples", o->samples, "include every finished request in the JSON report");

@@ -55,6 +55,9 @@ void SimConfig::validate() const {
     fail("initial-queries: must be >= 1 in offline mode, got {}", initial_queries);
   }
   if (!(feed_hwm > 0 && feed_hwm <= 1)) fail("feed-hwm: must be in (0, 1], got {}", feed_hwm);
+  if (warm_start && (mode != Mode::Offline || scheduler != SchedulerKind::Helix)) {
+    fail("warm-start: only for offline runs with the helix scheduler");
+  }
   const sched::KvParameters k = effective_kv();
   if (!(k.expected_kv_hwm > 0 && k.expected_kv_hwm <= 1)) fail("kv-hwm: must be in (0, 1], got {}", k.expected_kv_hwm);
   if (!(k.expected_output_ratio >= 0)) fail("kv-output-ratio: must be >= 0, got {}", k.expected_output_ratio);

@@ -44,6 +44,14 @@ struct SimConfig {
   // bottleneck is at most feed_hwm; the baselines keep this population constant.
   int initial_queries = 20;
   double feed_hwm = 0.8;
+  // Offline: start in steady state instead of from an empty cluster. The cluster is
+  // filled at once with queries already decoding (lengths drawn in proportion to
+  // their output, so long queries are as over-represented as in a running system;
+  // each at a uniform point of its output), up to the feeder's limit (Helix) or
+  // initial_queries (baselines), their first decodes spread over the first
+  // second. What the planner uses to measure a placement's steady state in tens of
+  // simulated seconds instead of a ramp-up of minutes. Off: the paper's start.
+  bool warm_start = false;
 
   OnlineWorkload online;
 

@@ -694,6 +694,37 @@ struct Simulator::Impl {
     }
   }
 
+  // SimConfig::warm_start: the cluster as it looks once running. Queries in flight
+  // are drawn in proportion to their output length (a query stays in the system
+  // about output x time per token), each part-way through its decodes, with its
+  // real KV and its ledger charge in place, until the feeder would stop admitting.
+  void warm_fill() {
+    int longest = 1;
+    for (const LengthPair& p : lengths.pairs) longest = std::max(longest, p.output_tokens);
+    while (helix->kv().bottleneck_usage() <= config.feed_hwm) {
+      LengthPair p = sampler->next();
+      while (rng.random() * longest >= p.output_tokens) p = sampler->next();
+      std::optional<sched::Route> route = helix->route_prompt(p.input_tokens);
+      if (!route) break;
+      Query q;
+      q.input = p.input_tokens;
+      q.output = p.output_tokens;
+      q.prompt = false;
+      q.decodes_done = static_cast<int>(rng.randbelow(static_cast<std::uint64_t>(p.output_tokens)));
+      q.route = std::move(*route);
+      for (const sched::Stage& stage : q.route.stages) {
+        if (stage.node < 0) continue;
+        NodeState& n = nodes[static_cast<std::size_t>(stage.node)];
+        n.kv_used += static_cast<double>(stage.layers.size()) * (q.input + q.decodes_done);
+        n.kv_peak = std::max(n.kv_peak, n.kv_used);
+      }
+      q.issue_s = t_load + rng.random();
+      queries.push_back(std::move(q));
+      ++report.queries_created;
+      schedule(queries.back().issue_s, EventType::NewRequest, static_cast<int>(queries.size()) - 1);
+    }
+  }
+
   void dispatch(const Event& e) {
     switch (e.type) {
       case EventType::NewRequest: on_new_request(e.arg); break;
@@ -711,7 +742,9 @@ struct Simulator::Impl {
   SimReport run(const ProgressFn& progress) {
     now = t_load;
     std::size_t next_arrival = 0;
-    if (config.mode == Mode::Offline) {
+    if (config.mode == Mode::Offline && config.warm_start) {
+      warm_fill();
+    } else if (config.mode == Mode::Offline) {
       for (int i = 0; i < config.initial_queries; ++i) create_sampled_query(t_load + 0.1 * i);
     }
     const double horizon = config.mode == Mode::Offline
