@@ -73,6 +73,7 @@ struct ServeOptions {
   int http_threads = 128;
   double kv_hwm = 0.9;           // the paper's online settings by default
   double kv_output_ratio = 0.6;
+  int gather_us = 1000;
 };
 
 std::pair<std::string, int> host_port(const std::string& listen) {
@@ -159,6 +160,8 @@ class Service {
     if (!(o.kv_hwm > 0 && o.kv_hwm <= 1)) fail("--kv-hwm {}: expected a share in (0, 1]", o.kv_hwm);
     if (!(o.kv_output_ratio > 0)) fail("--kv-output-ratio {}: must be positive", o.kv_output_ratio);
     co.kv = sched::KvParameters{o.kv_hwm, o.kv_output_ratio};
+    if (o.gather_us < 0 || o.gather_us > 1'000'000) fail("--gather-us {}: expected 0 to 1000000 microseconds", o.gather_us);
+    co.gather_us = o.gather_us;
     coordinator_ = std::make_unique<runtime::Coordinator>(serving_, co, std::move(m.tokenizer));
     coordinator_->start();
     auto [host, port] = host_port(o.listen);
@@ -223,6 +226,9 @@ void add_serve_options(CLI::App* cmd, ServeOptions& o) {
   cmd->add_option("--kv-hwm", o.kv_hwm, "Helix router: a node takes a prompt while its expected KV use stays below this share")
       ->capture_default_str();
   cmd->add_option("--kv-output-ratio", o.kv_output_ratio, "Helix router: expected output = this x 240 tokens")
+      ->capture_default_str();
+  cmd->add_option("--gather-us", o.gather_us,
+                  "An idle worker waits this long (microseconds) for the rest of a batch before it steps")
       ->capture_default_str();
   cmd->add_option("--ready-timeout", o.ready_timeout, "Seconds to wait for the workers (up)")->capture_default_str();
 }

@@ -29,6 +29,11 @@ struct SimulateOptions {
   std::string placement;
   std::string model = kDefaultModel;
   std::string scheduler = "helix";
+  std::string runtime = "paper";
+  int clients = 0;
+  int prefill_chunk = 512;
+  int max_batch_tokens = 2048;
+  double gather = 0.001;
   std::string mode = "offline";
   std::string lengths = "azure-conv";
   std::string arrivals = "azure-conv";  // paper | poisson | file (with --trace)
@@ -56,6 +61,11 @@ struct SimulateOptions {
 
 sim::SimConfig make_config(const SimulateOptions& o, sim::SchedulerKind scheduler) {
   sim::SimConfig c;
+  c.runtime = sim::parse_runtime(o.runtime);
+  c.helix_runtime.clients = o.clients;
+  c.helix_runtime.prefill_chunk = o.prefill_chunk;
+  c.helix_runtime.max_batch_tokens = o.max_batch_tokens;
+  c.helix_runtime.gather_s = o.gather;
   c.scheduler = scheduler;
   c.mode = sim::parse_mode(o.mode);
   c.lengths = o.lengths;
@@ -158,6 +168,7 @@ void print_report(const sim::SimReport& r) {
               static_cast<long long>(r.queries_created), static_cast<long long>(r.queries_finished),
               static_cast<long long>(r.queries_rejected), static_cast<long long>(r.queries_deferred),
               static_cast<long long>(r.events));
+  if (r.preemptions > 0) std::printf("preemptions (KV full on a worker, recomputed): %lld\n", static_cast<long long>(r.preemptions));
   if (r.kv_overflows > 0) {
     std::printf("WARNING: %lld layer batches overfilled a node's KV cache (the scheduler admitted too much)\n",
                 static_cast<long long>(r.kv_overflows));
@@ -167,7 +178,8 @@ void print_report(const sim::SimReport& r) {
 sim::SimReport run_one(const SimulateOptions& o, const sim::SimCluster& cluster, sim::SchedulerKind kind) {
   sim::SimConfig config = make_config(o, kind);
   sim::SimReport r = sim::simulate(cluster, config, progress_bar(o.progress || isatty(2)));
-  r.settings = {{"scheduler", sim::to_string(kind)},
+  r.settings = {{"runtime", o.runtime},
+                {"scheduler", sim::to_string(kind)},
                 {"mode", o.mode},
                 {"cluster", cluster.description},
                 {"model", cluster.model.name},
@@ -180,6 +192,11 @@ sim::SimReport run_one(const SimulateOptions& o, const sim::SimCluster& cluster,
                 {"kv_output_ratio", config.effective_kv().expected_output_ratio},
                 {"feed_hwm", config.feed_hwm},
                 {"warm_start", config.warm_start}};
+  if (config.runtime == sim::Runtime::Helix) {
+    r.settings["prefill_chunk"] = config.helix_runtime.prefill_chunk;
+    r.settings["max_batch_tokens"] = config.helix_runtime.max_batch_tokens;
+    if (config.mode == sim::Mode::Offline) r.settings["clients"] = config.helix_runtime.clients;
+  }
   if (config.mode == sim::Mode::Online) {
     r.settings["arrivals"] = o.trace.empty() ? (o.poisson ? "poisson" : o.arrivals) : o.trace;
     r.settings["rate_tps"] = o.rate;
@@ -261,6 +278,18 @@ void register_simulate(CLI::App& app) {
   cmd->add_option("--placement", o->placement, "placement (.json, or the paper's *_sol.ini)");
   cmd->add_option("--model", o->model, "model preset or config.json")->capture_default_str();
   cmd->add_option("--scheduler", o->scheduler, "helix | swarm | random | shortest-queue")->capture_default_str();
+  cmd->add_option("--runtime", o->runtime,
+                  "the serving runtime simulated: paper (the paper's prototype, as its simulator has it) or helix "
+                  "(helix's workers: whole-stage batches, chunked prefill, KV admission and preemption)")
+      ->capture_default_str();
+  cmd->add_option("--clients", o->clients,
+                  "helix runtime, offline: closed-loop clients (default: enough to keep the KV ledger full)");
+  cmd->add_option("--prefill-chunk", o->prefill_chunk, "helix runtime: prompt chunk per step (tokens)")
+      ->capture_default_str();
+  cmd->add_option("--max-batch-tokens", o->max_batch_tokens, "helix runtime: tokens per worker step")
+      ->capture_default_str();
+  cmd->add_option("--gather", o->gather, "helix runtime: seconds an idle worker waits for more work before a step")
+      ->capture_default_str();
   cmd->add_option("--mode", o->mode, "offline (closed loop) | online (arrivals)")->capture_default_str();
   cmd->add_option("--rate", o->rate, "online: offered load in tokens/s (input + output)");
   cmd->add_flag("--poisson", o->poisson, "online: Poisson arrivals instead of the paper's Azure pattern");

@@ -94,4 +94,21 @@ double LayerTimeTable::at(int tokens) const {
                              double(right->tokens - left->tokens);
 }
 
+namespace {
+
+double clamped_at(const LayerTimeTable& table, long long x) {
+  const long long lo = table.points().front().tokens;
+  return table.at(static_cast<int>(std::clamp<long long>(x, lo, table.max_tokens())));
+}
+
+}  // namespace
+
+double stage_batch_seconds(const LayerTimeTable& prompt, const LayerTimeTable& decode, long long prompt_tokens,
+                           int decodes, int layers) {
+  double per_layer = 0;
+  if (prompt_tokens > 0) per_layer += clamped_at(prompt, prompt_tokens);
+  if (decodes > 0) per_layer += clamped_at(decode, decodes) * (decodes == 1 ? 2 : 1);
+  return per_layer * layers;
+}
+
 }  // namespace helix

@@ -43,4 +43,13 @@ class LayerTimeTable {
   std::string name_;
 };
 
+// Seconds a batch of `prompt_tokens` prompt tokens and `decodes` decode sequences
+// takes on `layers` layers: layers x (prompt(P) + decode(D) x (2 if D = 1)), the
+// paper simulator's per-layer charge (simulator spec §5.1) for a whole stage, with P
+// and D clamped into the tables (a worker's batch limits keep them inside in
+// practice; an edge value beats failing a batch). helix's emulated workers sleep
+// this long, and the simulator's model of helix's runtime charges it.
+double stage_batch_seconds(const LayerTimeTable& prompt, const LayerTimeTable& decode, long long prompt_tokens,
+                           int decodes, int layers);
+
 }  // namespace helix

@@ -381,7 +381,10 @@ struct Coordinator::Impl {
       a.kv_tokens = options.worker_kv_tokens;
       a.prefill_chunk = options.prefill_chunk;
       a.max_batch_tokens = options.max_batch_tokens;
+      a.gather_us = options.gather_us;
       a.emulated = options.emulated;
+      // Emulated KV is the profile's: what the ledger and the simulator assume.
+      if (options.emulated) a.kv_tokens = static_cast<std::int64_t>(serving.kv_capacity[static_cast<std::size_t>(p.node)] / range(p.node).size());
       if (options.emulated) a.emulation = emulation_of(p.node);
       a.peers = peers;
       const std::string& name = serving.cluster.nodes[static_cast<std::size_t>(p.node)].name;

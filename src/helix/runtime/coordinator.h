@@ -35,6 +35,9 @@ struct CoordinatorOptions {
   long long worker_kv_tokens = 0;                         // KV asked of each real worker (0: its default)
   int prefill_chunk = 512;
   int max_batch_tokens = 2048;
+  // An idle worker that receives work waits this long for the rest of the batch the
+  // previous worker sent on before it steps (a batch split in two costs two steps).
+  int gather_us = 1000;
   sched::KvParameters kv{0.9, 0.6};  // the paper's online settings
   double worker_timeout_s = 10;      // silent this long (heartbeats every 0.5 s): the worker is dropped
   double request_timeout_s = 600;    // no token back this long: the request ends with an error

@@ -109,8 +109,9 @@ std::vector<LayerTimeTable::Point> points(const std::vector<TimePoint>& in) {
 
 class EmulatedExecutor final : public StageExecutor {
  public:
-  EmulatedExecutor(const Emulation& e, LayerRange layers, double slowdown)
-      : prompt_(points(e.prompt), "emulated prompt table"),
+  EmulatedExecutor(const Emulation& e, LayerRange layers, double slowdown, std::int64_t kv_tokens)
+      : blocks_total_(kv_tokens > 0 ? kv_tokens / kBlockTokens : 0),
+        prompt_(points(e.prompt), "emulated prompt table"),
         decode_(points(e.decode), "emulated decode table"),
         layers_(layers),
         slowdown_(slowdown),
@@ -128,7 +129,7 @@ class EmulatedExecutor final : public StageExecutor {
       lengths_[c.request] = c.position + c.length;
     }
     const double seconds =
-        slowdown_ * emulated_batch_seconds(prompt_, decode_, prompt_tokens, decodes, layers_.size() - skip_layers);
+        slowdown_ * stage_batch_seconds(prompt_, decode_, prompt_tokens, decodes, layers_.size() - skip_layers);
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
     BatchResult r;
     r.tokens.assign(chunks.size(), -1);
@@ -144,17 +145,24 @@ class EmulatedExecutor final : public StageExecutor {
     return r;
   }
 
-  // Emulated KV is as large as the profile says the batch limits allow: the
-  // coordinator's ledger keeps it within bounds, as in the simulator.
-  std::int64_t blocks_needed(std::uint64_t, int) const override { return 0; }
-  std::int64_t free_blocks() const override { return 1; }
-  std::int64_t total_blocks() const override { return 1; }
+  // Without a capacity, emulated KV is unlimited (the coordinator's ledger bounds it).
+  std::int64_t blocks_needed(std::uint64_t request, int new_length) const override {
+    if (blocks_total_ == 0) return 0;
+    return blocks_for(new_length) - blocks_for(cached_length(request));
+  }
+  std::int64_t free_blocks() const override {
+    if (blocks_total_ == 0) return 1;
+    std::int64_t used = 0;
+    for (const auto& [request, length] : lengths_) used += blocks_for(length);
+    return blocks_total_ - used;
+  }
+  std::int64_t total_blocks() const override { return blocks_total_ == 0 ? 1 : blocks_total_; }
   std::size_t active_sequences() const override { return lengths_.size(); }
   int cached_length(std::uint64_t request) const override {
     auto it = lengths_.find(request);
     return it == lengths_.end() ? 0 : it->second;
   }
-  std::int64_t kv_capacity_tokens() const override { return 0; }
+  std::int64_t kv_capacity_tokens() const override { return blocks_total_ * kBlockTokens; }
   std::int64_t kv_used_tokens() const override {
     std::int64_t used = 0;
     for (const auto& [request, length] : lengths_) used += length;
@@ -165,6 +173,10 @@ class EmulatedExecutor final : public StageExecutor {
   int vocab_size() const override { return vocab_; }
 
  private:
+  static constexpr int kBlockTokens = 16;  // the engine's block size
+  static std::int64_t blocks_for(std::int64_t tokens) { return (tokens + kBlockTokens - 1) / kBlockTokens; }
+
+  std::int64_t blocks_total_;
   LayerTimeTable prompt_, decode_;
   LayerRange layers_;
   double slowdown_;
@@ -174,27 +186,13 @@ class EmulatedExecutor final : public StageExecutor {
 
 }  // namespace
 
-// The table's time for x, with x clamped into the table: the worker's batch
-// limits keep x inside in practice, and an edge value beats failing a batch.
-static double clamped_at(const LayerTimeTable& table, long long x) {
-  const long long lo = table.points().front().tokens;
-  return table.at(static_cast<int>(std::clamp<long long>(x, lo, table.max_tokens())));
-}
-
-double emulated_batch_seconds(const LayerTimeTable& prompt, const LayerTimeTable& decode, long long prompt_tokens,
-                              int decodes, int layers) {
-  double per_layer = 0;
-  if (prompt_tokens > 0) per_layer += clamped_at(prompt, prompt_tokens);
-  if (decodes > 0) per_layer += clamped_at(decode, decodes) * (decodes == 1 ? 2 : 1);
-  return per_layer * layers;
-}
-
 std::unique_ptr<StageExecutor> make_engine_executor(ModelFiles model, LayerRange layers, const EngineOptions& options) {
   return std::make_unique<EngineExecutor>(std::move(model), layers, options);
 }
 
-std::unique_ptr<StageExecutor> make_emulated_executor(const Emulation& emulation, LayerRange layers, double slowdown) {
-  return std::make_unique<EmulatedExecutor>(emulation, layers, slowdown);
+std::unique_ptr<StageExecutor> make_emulated_executor(const Emulation& emulation, LayerRange layers, double slowdown,
+                                                      std::int64_t kv_tokens) {
+  return std::make_unique<EmulatedExecutor>(emulation, layers, slowdown, kv_tokens);
 }
 
 }  // namespace helix::runtime

@@ -65,13 +65,10 @@ class StageExecutor {
 
 std::unique_ptr<StageExecutor> make_engine_executor(ModelFiles model, LayerRange layers, const EngineOptions& options);
 
-// `slowdown` multiplies the profile's times.
-std::unique_ptr<StageExecutor> make_emulated_executor(const Emulation& emulation, LayerRange layers, double slowdown);
-
-// The emulated time of a batch of `prompt_tokens` prompt tokens and `decodes`
-// decode sequences over `layers` layers: layers x (prompt(P) + decode(D) x (2 if
-// D = 1)), as the simulator charges one layer (simulator spec §5.1).
-double emulated_batch_seconds(const LayerTimeTable& prompt, const LayerTimeTable& decode, long long prompt_tokens,
-                              int decodes, int layers);
+// `slowdown` multiplies the profile's times. `kv_tokens` > 0 gives the emulated
+// stage a paged KV cache of that many tokens (16-token blocks, as the engine's),
+// so that admission and preemption happen as on a real worker; 0: unlimited.
+std::unique_ptr<StageExecutor> make_emulated_executor(const Emulation& emulation, LayerRange layers, double slowdown,
+                                                      std::int64_t kv_tokens = 0);
 
 }  // namespace helix::runtime

@@ -141,6 +141,7 @@ void write(Writer& w, const Assign& m) {
   w.put(m.kv_tokens);
   w.put(m.prefill_chunk);
   w.put(m.max_batch_tokens);
+  w.put(m.gather_us);
   w.put(m.slowdown);
   w.put_bool(m.emulated);
   write_points(w, m.emulation.prompt);
@@ -166,6 +167,8 @@ void read(Reader& r, Assign& m) {
   if (m.prefill_chunk < 1) r.bad("prefill_chunk", "must be at least 1");
   m.max_batch_tokens = r.get<std::int32_t>("max_batch_tokens");
   if (m.max_batch_tokens < 1) r.bad("max_batch_tokens", "must be at least 1");
+  m.gather_us = r.get<std::int32_t>("gather_us");
+  if (m.gather_us < 0 || m.gather_us > 1'000'000) r.bad("gather_us", fmt::format("{} is not in [0, 1e6]", m.gather_us));
   m.slowdown = r.get<double>("slowdown");
   if (!(m.slowdown >= 1.0 && m.slowdown < 1e6)) r.bad("slowdown", fmt::format("{} is not in [1, 1e6)", m.slowdown));
   m.emulated = r.get_bool("emulated");

@@ -24,7 +24,7 @@
 namespace helix::runtime {
 
 inline constexpr std::uint32_t kWireMagic = 0x57584c48;  // "HLXW" read as little-endian bytes
-inline constexpr std::uint16_t kWireVersion = 1;
+inline constexpr std::uint16_t kWireVersion = 2;  // 2: Assign carries gather_us
 
 class WireError : public Error {
  public:
@@ -69,6 +69,7 @@ struct Assign {
   std::int64_t kv_tokens = 0;  // KV capacity to allocate (0 = the worker's own default)
   std::int32_t prefill_chunk = 512;
   std::int32_t max_batch_tokens = 2048;
+  std::int32_t gather_us = 1000;  // an idle worker collects arriving work this long before a step
   double slowdown = 1.0;
   bool emulated = false;
   Emulation emulation;

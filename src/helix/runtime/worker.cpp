@@ -78,7 +78,9 @@ class WorkerLoop {
         break;
       }
       // Nothing runnable (all waiting for KV): poll briefly instead of spinning.
-      poll(pending_.empty() ? 100 : (ran ? 0 : 10));
+      const bool idle = pending_.empty();
+      poll(idle ? 100 : (ran ? 0 : 10));
+      if (idle && !pending_.empty()) gather();
       ran = !pending_.empty() && step();
       pending_size_ = pending_.size();
       kv_used_ = executor_->kv_used_tokens();
@@ -130,7 +132,7 @@ class WorkerLoop {
 
   void load() {
     if (assign_.emulated) {
-      executor_ = make_emulated_executor(assign_.emulation, assign_.layers, assign_.slowdown);
+      executor_ = make_emulated_executor(assign_.emulation, assign_.layers, assign_.slowdown, assign_.kv_tokens);
     } else {
       EngineOptions eo;
       eo.threads = options_.threads;
@@ -162,6 +164,16 @@ class WorkerLoop {
     // Handled after unlocking: handling may send on control_.
     if (!control_messages.empty()) last_word_ = Clock::now();
     for (Envelope& e : control_messages) handle(std::move(e));
+    std::vector<Envelope> data_messages;
+    receive_all(data_, data_messages);
+    for (Envelope& e : data_messages) handle(std::move(e));
+  }
+
+  // Work arrived at an idle worker: the previous worker sends a batch's chunks one
+  // message after another, so wait gather_us for the rest of them before stepping —
+  // a batch split in two costs two steps of nearly the same time.
+  void gather() {
+    std::this_thread::sleep_for(std::chrono::microseconds(assign_.gather_us));
     std::vector<Envelope> data_messages;
     receive_all(data_, data_messages);
     for (Envelope& e : data_messages) handle(std::move(e));

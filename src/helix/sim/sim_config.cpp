@@ -32,6 +32,14 @@ Mode parse_mode(const std::string& name) {
 
 std::string to_string(Mode mode) { return mode == Mode::Offline ? "offline" : "online"; }
 
+Runtime parse_runtime(const std::string& name) {
+  if (name == "paper") return Runtime::Paper;
+  if (name == "helix") return Runtime::Helix;
+  fail("unknown runtime '{}' (expected paper or helix)", name);
+}
+
+std::string to_string(Runtime runtime) { return runtime == Runtime::Paper ? "paper" : "helix"; }
+
 sched::KvParameters SimConfig::effective_kv() const {
   if (kv) return *kv;
   return mode == Mode::Offline ? sched::KvParameters{0.85, 1.0} : sched::KvParameters{0.9, 0.6};
@@ -55,6 +63,12 @@ void SimConfig::validate() const {
     fail("initial-queries: must be >= 1 in offline mode, got {}", initial_queries);
   }
   if (!(feed_hwm > 0 && feed_hwm <= 1)) fail("feed-hwm: must be in (0, 1], got {}", feed_hwm);
+  if (runtime == Runtime::Helix) {
+    if (scheduler != SchedulerKind::Helix) fail("scheduler: helix's runtime routes with the helix scheduler only");
+    if (helix_runtime.prefill_chunk < 1) fail("prefill-chunk: must be >= 1, got {}", helix_runtime.prefill_chunk);
+    if (helix_runtime.max_batch_tokens < 1) fail("max-batch-tokens: must be >= 1, got {}", helix_runtime.max_batch_tokens);
+    if (helix_runtime.clients < 0) fail("clients: must be >= 0, got {}", helix_runtime.clients);
+  }
   if (warm_start && (mode != Mode::Offline || scheduler != SchedulerKind::Helix)) {
     fail("warm-start: only for offline runs with the helix scheduler");
   }

@@ -17,12 +17,35 @@ namespace helix::sim {
 
 enum class SchedulerKind { Helix, Swarm, Random, ShortestQueue };
 enum class Mode { Offline, Online };
+// Which serving runtime is simulated (runtime_model.h): the paper's prototype as
+// its simulator models it, or helix's own workers and coordinator.
+enum class Runtime { Paper, Helix };
 
 // "helix", "swarm", "random", "shortest-queue"; throws Error naming the value.
 SchedulerKind parse_scheduler(const std::string& name);
 std::string to_string(SchedulerKind kind);
 Mode parse_mode(const std::string& name);
 std::string to_string(Mode mode);
+// "paper", "helix"; throws Error naming the value.
+Runtime parse_runtime(const std::string& name);
+std::string to_string(Runtime runtime);
+
+// How helix's runtime batches (the coordinator's settings, runtime/coordinator.h).
+struct HelixRuntimeSettings {
+  int prefill_chunk = 512;      // a worker splits prompts into chunks of at most this many tokens
+  int max_batch_tokens = 2048;  // tokens per step (a longer single chunk still runs)
+  // Offline: the closed loop's population — clients that each send their next
+  // request the moment the last one ends; requests the router cannot place wait
+  // at the coordinator, as in the runtime. 0: enough to keep the KV ledger full.
+  int clients = 0;
+  // An idle worker that receives work waits this long before it starts the step,
+  // so that the rest of a batch sent on by the previous worker joins it (the
+  // coordinator's gather_us; without it a batch arriving message by message is
+  // split into a step of one and a step of the rest).
+  double gather_s = 0.001;
+  // Seconds a worker's queue may wait for KV before it preempts (the worker's rule).
+  double kv_wait_before_preempting_s = 2.0;
+};
 
 // Where online arrivals come from.
 struct OnlineWorkload {
@@ -34,6 +57,8 @@ struct OnlineWorkload {
 };
 
 struct SimConfig {
+  Runtime runtime = Runtime::Paper;
+  HelixRuntimeSettings helix_runtime;  // used when runtime == Helix
   SchedulerKind scheduler = SchedulerKind::Helix;
   Mode mode = Mode::Offline;
   std::string lengths = "azure-conv";  // length dataset (name or CSV path)

@@ -38,6 +38,34 @@ LatencyStats latency_stats(std::vector<double> samples) {
   return s;
 }
 
+void summarise_samples(SimReport& r) {
+  const double duration = r.window_end_s - r.window_start_s;
+  const FinishedSamples& s = r.samples;
+  std::vector<double> prompt_lat, decode_lat;
+  double prompt_tokens = 0, all_tokens = 0, last = 0;
+  auto inside = [&](double t) { return t >= r.window_start_s && t <= r.window_end_s; };
+  for (std::size_t i = 0; i < s.prompt_finish_s.size(); ++i) {
+    all_tokens += s.prompt_tokens[i];
+    last = std::max(last, s.prompt_finish_s[i]);
+    if (!inside(s.prompt_finish_s[i])) continue;
+    prompt_lat.push_back(s.prompt_latency_s[i]);
+    prompt_tokens += s.prompt_tokens[i];
+  }
+  for (std::size_t i = 0; i < s.decode_finish_s.size(); ++i) {
+    all_tokens += 1;
+    last = std::max(last, s.decode_finish_s[i]);
+    if (inside(s.decode_finish_s[i])) decode_lat.push_back(s.decode_latency_s[i]);
+  }
+  r.prompts_in_window = static_cast<std::int64_t>(prompt_lat.size());
+  r.decodes_in_window = static_cast<std::int64_t>(decode_lat.size());
+  r.decode_tps = static_cast<double>(decode_lat.size()) / duration;
+  r.prompt_tps = prompt_tokens / duration;
+  r.prompt_latency = latency_stats(std::move(prompt_lat));
+  r.decode_latency = latency_stats(std::move(decode_lat));
+  r.total_time_s = last;
+  r.total_tps = last > 0 ? all_tokens / last : 0;
+}
+
 nlohmann::json report_to_json(const SimReport& r, bool with_samples) {
   nlohmann::json j;
   j["format"] = "helix-sim-report";
@@ -59,6 +87,7 @@ nlohmann::json report_to_json(const SimReport& r, bool with_samples) {
                   {"rejected", r.queries_rejected},
                   {"deferred", r.queries_deferred}};
   j["kv_overflows"] = r.kv_overflows;
+  j["preemptions"] = r.preemptions;
   j["events"] = r.events;
   j["end_time_s"] = r.end_time_s;
   nlohmann::json nodes = nlohmann::json::array();

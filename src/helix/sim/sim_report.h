@@ -78,12 +78,17 @@ struct SimReport {
   std::int64_t queries_created = 0, queries_finished = 0, queries_rejected = 0;
   std::int64_t queries_deferred = 0;    // online: routed later because no node had room
   std::int64_t kv_overflows = 0;        // layer executions that overfilled a node's real KV
+  std::int64_t preemptions = 0;         // helix runtime: requests a worker gave up for KV (recomputed)
   std::int64_t events = 0;
   double end_time_s = 0;                // simulated time at the end of the run
   std::vector<NodeReport> nodes;
   std::vector<LinkReport> links;
   FinishedSamples samples;
 };
+
+// Fills the window figures of `r` (throughputs, latency statistics, totals) from
+// r.samples, for the window [r.window_start_s, r.window_end_s].
+void summarise_samples(SimReport& r);
 
 // The JSON report; samples are left out unless `with_samples`.
 nlohmann::json report_to_json(const SimReport& report, bool with_samples = false);

@@ -21,44 +21,44 @@ constexpr double kTol = 1e-12;
 TEST(EmulatedBatchSeconds, PromptOnly) {
   const auto p = prompt_table(), d = decode_table();
   // P(40) = 10ms + 10ms * 24/48 = 15ms; two layers.
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 40, 0, 2), 0.030, kTol);
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 64, 0, 3), 0.060, kTol);
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 160, 0, 1), 0.035, kTol);  // 20 + 30 * 96/192
+  EXPECT_NEAR(stage_batch_seconds(p, d, 40, 0, 2), 0.030, kTol);
+  EXPECT_NEAR(stage_batch_seconds(p, d, 64, 0, 3), 0.060, kTol);
+  EXPECT_NEAR(stage_batch_seconds(p, d, 160, 0, 1), 0.035, kTol);  // 20 + 30 * 96/192
 }
 
 TEST(EmulatedBatchSeconds, DecodeOnlyWithDoubledSingleDecode) {
   const auto p = prompt_table(), d = decode_table();
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 0, 1, 5), 5 * 2 * 0.002, kTol) << "one decode costs twice D(1)";
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 0, 2, 1), 0.0025, kTol) << "D(2) = 2 + 2 * 1/4 ms, not doubled";
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 0, 3, 4), 4 * 0.003, kTol);
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 0, 5, 1), 0.004, kTol);
+  EXPECT_NEAR(stage_batch_seconds(p, d, 0, 1, 5), 5 * 2 * 0.002, kTol) << "one decode costs twice D(1)";
+  EXPECT_NEAR(stage_batch_seconds(p, d, 0, 2, 1), 0.0025, kTol) << "D(2) = 2 + 2 * 1/4 ms, not doubled";
+  EXPECT_NEAR(stage_batch_seconds(p, d, 0, 3, 4), 4 * 0.003, kTol);
+  EXPECT_NEAR(stage_batch_seconds(p, d, 0, 5, 1), 0.004, kTol);
 }
 
 TEST(EmulatedBatchSeconds, PromptAndDecodeAdd) {
   const auto p = prompt_table(), d = decode_table();
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 40, 3, 4), 4 * (0.015 + 0.003), kTol);
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 40, 1, 1), 0.015 + 2 * 0.002, kTol) << "the x2 rule holds in a mixed batch";
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 256, 9, 2), 2 * (0.050 + 0.006), kTol);
+  EXPECT_NEAR(stage_batch_seconds(p, d, 40, 3, 4), 4 * (0.015 + 0.003), kTol);
+  EXPECT_NEAR(stage_batch_seconds(p, d, 40, 1, 1), 0.015 + 2 * 0.002, kTol) << "the x2 rule holds in a mixed batch";
+  EXPECT_NEAR(stage_batch_seconds(p, d, 256, 9, 2), 2 * (0.050 + 0.006), kTol);
 }
 
 TEST(EmulatedBatchSeconds, ClampsIntoTheTables) {
   const auto p = prompt_table(), d = decode_table();
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 4, 0, 1), 0.010, kTol) << "below the first key";
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 1000, 0, 1), 0.050, kTol) << "above the last key";
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 1LL << 40, 0, 1), 0.050, kTol) << "beyond int range";
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 0, 50, 1), 0.006, kTol);
+  EXPECT_NEAR(stage_batch_seconds(p, d, 4, 0, 1), 0.010, kTol) << "below the first key";
+  EXPECT_NEAR(stage_batch_seconds(p, d, 1000, 0, 1), 0.050, kTol) << "above the last key";
+  EXPECT_NEAR(stage_batch_seconds(p, d, 1LL << 40, 0, 1), 0.050, kTol) << "beyond int range";
+  EXPECT_NEAR(stage_batch_seconds(p, d, 0, 50, 1), 0.006, kTol);
   const LayerTimeTable d2({{2, 0.003}, {4, 0.005}}, "decode from 2");
-  EXPECT_NEAR(emulated_batch_seconds(p, d2, 0, 1, 1), 2 * 0.003, kTol) << "clamped to D(2), then doubled";
+  EXPECT_NEAR(stage_batch_seconds(p, d2, 0, 1, 1), 2 * 0.003, kTol) << "clamped to D(2), then doubled";
 }
 
 TEST(EmulatedBatchSeconds, NothingCostsNothingAndLayersMultiply) {
   const auto p = prompt_table(), d = decode_table();
-  EXPECT_EQ(emulated_batch_seconds(p, d, 0, 0, 10), 0.0);
-  EXPECT_EQ(emulated_batch_seconds(p, d, 40, 3, 0), 0.0);
-  const double one = emulated_batch_seconds(p, d, 100, 4, 1);
+  EXPECT_EQ(stage_batch_seconds(p, d, 0, 0, 10), 0.0);
+  EXPECT_EQ(stage_batch_seconds(p, d, 40, 3, 0), 0.0);
+  const double one = stage_batch_seconds(p, d, 100, 4, 1);
   EXPECT_GT(one, 0.0);
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 100, 4, 7), 7 * one, kTol);
-  EXPECT_NEAR(emulated_batch_seconds(p, d, 100, 4, 80), 80 * one, kTol);
+  EXPECT_NEAR(stage_batch_seconds(p, d, 100, 4, 7), 7 * one, kTol);
+  EXPECT_NEAR(stage_batch_seconds(p, d, 100, 4, 80), 80 * one, kTol);
 }
 
 // ---- the executor ----
@@ -143,7 +143,7 @@ TEST(EmulatedExecutor, TakesAtLeastTheEmulatedTime) {
   const auto p = LayerTimeTable({{1, 0.00025}, {64, 0.0005}}, "p");
   const auto d = LayerTimeTable({{1, 0.000125}, {8, 0.00025}}, "d");
   // A 10-token prompt chunk and one decode (position > 0, length 1) over 4 layers.
-  const double want = emulated_batch_seconds(p, d, 10, 1, 4);
+  const double want = stage_batch_seconds(p, d, 10, 1, 4);
   EXPECT_NEAR(want, 4 * (0.00025 + 0.00025 * 9 / 63 + 2 * 0.000125), kTol);
   BatchResult r;
   double took = timed_run(*x, {chunk(1, 0, 10, false), chunk(2, 20, 1, false)}, 0, false, &r);
@@ -152,10 +152,10 @@ TEST(EmulatedExecutor, TakesAtLeastTheEmulatedTime) {
 
   // Two prompt chunks sum their tokens: P(30).
   took = timed_run(*x, {chunk(3, 0, 20, false), chunk(4, 0, 10, false)}, 0, false, &r);
-  EXPECT_GE(took, emulated_batch_seconds(p, d, 30, 0, 4));
+  EXPECT_GE(took, stage_batch_seconds(p, d, 30, 0, 4));
 
   // Skipping layers runs fewer of them.
-  const double skipped = emulated_batch_seconds(p, d, 64, 0, 1);
+  const double skipped = stage_batch_seconds(p, d, 64, 0, 1);
   took = timed_run(*x, {chunk(5, 0, 64, false)}, 3, false, &r);
   EXPECT_GE(took, skipped);
   EXPECT_LT(took, skipped + kSlack);
@@ -165,7 +165,7 @@ TEST(EmulatedExecutor, SlowdownMultipliesTheTime) {
   auto x = make_emulated_executor(small_emulation(), {0, 4}, 3.0);
   const auto p = LayerTimeTable({{1, 0.00025}, {64, 0.0005}}, "p");
   const auto d = LayerTimeTable({{1, 0.000125}, {8, 0.00025}}, "d");
-  const double want = 3.0 * emulated_batch_seconds(p, d, 64, 8, 4);  // 3 x 4 x 0.75ms = 9ms
+  const double want = 3.0 * stage_batch_seconds(p, d, 64, 8, 4);  // 3 x 4 x 0.75ms = 9ms
   std::vector<BatchChunk> chunks = {chunk(100, 0, 64, false)};
   for (std::uint64_t i = 0; i < 8; ++i) chunks.push_back(chunk(i, 7, 1, false));
   BatchResult r;

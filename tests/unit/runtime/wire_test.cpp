@@ -27,6 +27,7 @@ Assign sample_assign() {
   a.kv_tokens = 123456789012LL;
   a.prefill_chunk = 384;
   a.max_batch_tokens = 4096 + 3;
+  a.gather_us = 750;
   a.slowdown = 2.75;
   a.emulated = true;
   a.emulation.prompt = {{1, 0.00125}, {64, 0.0021}, {2048, 0.0375}};
@@ -95,6 +96,7 @@ void expect_same(const Assign& a, const Assign& b) {
   EXPECT_EQ(a.kv_tokens, b.kv_tokens);
   EXPECT_EQ(a.prefill_chunk, b.prefill_chunk);
   EXPECT_EQ(a.max_batch_tokens, b.max_batch_tokens);
+  EXPECT_EQ(a.gather_us, b.gather_us);
   EXPECT_EQ(a.slowdown, b.slowdown);
   EXPECT_EQ(a.emulated, b.emulated);
   expect_same_points(a.emulation.prompt, b.emulation.prompt);
@@ -215,7 +217,7 @@ TEST(Wire, HeaderIsMagicVersionAndTypeCode) {
     EXPECT_EQ(bytes[1], 'L');
     EXPECT_EQ(bytes[2], 'X');
     EXPECT_EQ(bytes[3], 'W');
-    EXPECT_EQ(bytes[4], 1);
+    EXPECT_EQ(bytes[4], kWireVersion);
     EXPECT_EQ(bytes[5], 0);
     EXPECT_EQ(bytes[6], i + 1) << "type code is the variant index + 1";
     EXPECT_EQ(bytes[7], 0);
@@ -285,8 +287,8 @@ TEST(Wire, WrongMagicIsRefused) {
 
 TEST(Wire, OtherVersionIsRefused) {
   Bytes bytes = encode(sample_token());
-  put_u16(bytes, 4, 2);
-  EXPECT_NE(wire_error(bytes).find("version 2, this build speaks version 1"), std::string::npos) << wire_error(bytes);
+  put_u16(bytes, 4, 1);
+  EXPECT_NE(wire_error(bytes).find("version 1, this build speaks version 2"), std::string::npos) << wire_error(bytes);
   put_u16(bytes, 4, 0);
   EXPECT_NE(wire_error(bytes).find("version 0"), std::string::npos) << wire_error(bytes);
 }
@@ -405,6 +407,9 @@ TEST(Wire, AssignFieldsAreChecked) {
   a = sample_assign();
   a.max_batch_tokens = 0;
   EXPECT_NE(wire_error(encode(a)).find("max_batch_tokens"), std::string::npos);
+  a = sample_assign();
+  a.gather_us = -1;
+  EXPECT_NE(wire_error(encode(a)).find("gather_us"), std::string::npos);
 }
 
 TEST(Wire, RouteLayersAreChecked) {
@@ -448,8 +453,9 @@ TEST(Wire, HugeListCountsAreRefusedWithoutAllocating) {
   EXPECT_NE(wire_error(work).find("field route"), std::string::npos) << wire_error(work);
 
   // The first list in an Assign: emulation.prompt, right after the 'emulated' bool.
-  // magic..type(8) node(4) layers(8) num_layers(4) kv_tokens(8) prefill(4) max_batch(4) slowdown(8) emulated(1)
-  constexpr std::size_t kPromptCount = 8 + 4 + 8 + 4 + 8 + 4 + 4 + 8 + 1;
+  // magic..type(8) node(4) layers(8) num_layers(4) kv_tokens(8) prefill(4) max_batch(4) gather(4) slowdown(8)
+  // emulated(1)
+  constexpr std::size_t kPromptCount = 8 + 4 + 8 + 4 + 8 + 4 + 4 + 4 + 8 + 1;
   Bytes assign = encode(sample_assign());
   ASSERT_EQ(get_u32(assign, kPromptCount), sample_assign().emulation.prompt.size());
   put_u32(assign, kPromptCount, 0xFFFFFFFFu);
