@@ -6,13 +6,17 @@ baseline measured in the same run:
             between them, HTTP in front) vs single-process `helix generate` on the
             same random-weight model, one request at a time; then 16 concurrent
             clients; coordinator CPU time per generated token (from /proc).
-  emulated  the paper's single-24 cluster (LLaMA-2-70B, the published Helix MILP
-            placement) as 24 emulated worker processes under a closed-loop load,
-            decode tokens/s vs `helix simulate` of the same cluster, placement,
-            length dataset, warm-up and window.
+  emulated  the paper's single-24 and high-heterogeneity-42 clusters (LLaMA-2-70B, the
+            published Helix MILP placements) as 24 / 42 emulated worker processes,
+            offline (a closed loop of clients) and online (Poisson arrivals at the
+            paper's rates), against `helix simulate --runtime helix` of the same
+            cluster, placement, length dataset, load and window: decode tokens/s
+            and mean time between tokens, runtime / model.
 
 Usage: bench/runtime_bench.py [--build build] [--part engine|emulated|all]
-                              [--emulated-clients 480] [--warm-up 60] [--window 180]
+                              [--clusters single24,high42] [--modes offline,online]
+                              [--emulated-clients 480] [--emulated-clients-42 900]
+                              [--warm-up 60] [--window 180]
 The machine is shared and noisy: read the ratios, not the absolute numbers.
 """
 import argparse
@@ -179,58 +183,136 @@ def bench_engine(helix, preset, workdir):
 
 # ------------------------------------------------------------------ emulated part
 
-def bench_emulated(helix, workdir, clients, warm_up, window):
+ARTIFACT = os.path.join(ROOT, "..", "shared", "data", "helix", "artifact")
+# name -> (cluster argument, placement, online rate in tokens/s as the paper's step3 runs)
+EMULATED = {
+    "single24": ("single24", SINGLE24_PLACEMENT, 700),
+    "high42": (os.path.join(ARTIFACT, "high_heterogeneity", "config", "cluster42.ini"),
+               os.path.join(ARTIFACT, "high_heterogeneity", "layout_llama70b", "ilp", "ilp_sol.ini"), 2150),
+}
+
+
+def placed_nodes(helix, cluster, placement):
+    flow = json.loads(subprocess.run([helix, "flow", "--cluster", cluster, "--placement", placement, "--model",
+                                      "llama2-70b", "--json"], check=True, capture_output=True, text=True).stdout)
+    return [n["name"] for n in flow["planner"]["nodes"] if "start" in n]
+
+
+def simulate(helix, cluster, placement, args):
+    out = subprocess.run([helix, "simulate", "--cluster", cluster, "--placement", placement, "--model", "llama2-70b",
+                          "--runtime", "helix", "--json"] + args, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)
+
+
+def poisson_trace(pairs, rate_tps, duration, seed, start):
+    """Arrivals at rate_tps offered tokens/s (input + output), as `helix simulate --poisson` draws them."""
+    rng = random.Random(seed)
+    mean_total = statistics.mean(i + o for i, o in pairs)
+    t, out = 0.0, []
+    while True:
+        t += rng.expovariate(rate_tps / mean_total)
+        if t >= duration:
+            return out
+        i, o = rng.choice(pairs)
+        out.append((start + t, i, o))
+
+
+def window_figures(m0, m1, seconds):
+    """Decode tokens/s and mean time between tokens from two /metrics snapshots."""
+    gen = m1["helix_coordinator_generated_tokens_total"] - m0["helix_coordinator_generated_tokens_total"]
+    ttft = "helix_time_to_first_token_seconds"
+    itl = "helix_inter_token_latency_seconds"
+    first = m1[ttft + "_count"] - m0.get(ttft + "_count", 0)
+    gaps = m1[itl + "_count"] - m0.get(itl + "_count", 0)
+    return {"decode_tps": (gen - first) / seconds,
+            "mean_decode_latency_s": (m1[itl + "_sum"] - m0.get(itl + "_sum", 0)) / max(1, gaps),
+            "mean_prompt_latency_s": (m1[ttft + "_sum"] - m0.get(ttft + "_sum", 0)) / max(1, first)}
+
+
+def bench_emulated(helix, workdir, name, mode, clients, warm_up, window):
+    """One emulated cluster against `helix simulate --runtime helix` on the same
+    cluster, placement, length dataset, load and window. A request (i, o) is a
+    prompt of i token ids and o decode steps after its first token (max_tokens
+    o + 1), as the simulator's query; decode tokens/s counts tokens after each
+    request's first, over the window, on both sides."""
+    cluster, placement, rate = EMULATED[name]
     lengths = list(csv.DictReader(open(os.path.join(ROOT, "data", "traces", "length_azure_conv.csv"))))
     pairs = [(int(r["input_tokens"]), int(r["output_tokens"])) for r in lengths]
+    kv = ["--kv-hwm", "0.85", "--kv-output-ratio", "1.0"] if mode == "offline" else ["--kv-hwm", "0.9",
+                                                                                    "--kv-output-ratio", "0.6"]
+    if mode == "offline":
+        sim = simulate(helix, cluster, placement, ["--mode", "offline", "--clients", str(clients), "--warm-up",
+                                                   str(warm_up), "--duration", str(window)] + kv)
+        trace = None
+    else:
+        dry = simulate(helix, cluster, placement, ["--mode", "offline", "--duration", "1"])
+        trace = poisson_trace(pairs, rate, window, 1, dry["model_loading_end_s"])
+        trace_file = os.path.join(workdir, f"trace-{name}.csv")
+        with open(trace_file, "w") as f:
+            f.write("query_index,arrival_time_s,input_tokens,output_tokens\n")
+            for k, (t, i, o) in enumerate(trace):
+                f.write(f"{k},{t!r},{i},{o}\n")
+        sim = simulate(helix, cluster, placement, ["--mode", "online", "--trace", trace_file, "--duration",
+                                                   str(window)] + kv)
+    predicted = {"decode_tps": sim["throughput"]["decode_tps"],
+                 "mean_decode_latency_s": sim["latency"]["decode"]["mean_s"],
+                 "mean_prompt_latency_s": sim["latency"]["prompt"]["mean_s"],
+                 "busy_share_mean": statistics.mean(n["busy_share"] for n in sim["nodes"])}
 
-    sim = subprocess.run([helix, "simulate", "--cluster", "single24", "--placement", SINGLE24_PLACEMENT, "--mode",
-                          "offline", "--lengths", "azure-conv", "--warm-up", str(warm_up), "--duration", str(window),
-                          "--json"], check=True, capture_output=True, text=True)
-    report = json.loads(sim.stdout)
-    predicted = report["throughput"]["decode_tps"]
-    sim_busy = [n["busy_share"] for n in report["nodes"]]
-    sim_itl = report["latency"]["decode"]["mean_s"]
-
-    cluster = Cluster(helix, workdir, ["--cluster", "single24", "--placement", SINGLE24_PLACEMENT, "--engine", "emulated",
-                                       "--model", "llama2-70b", "--model-id", "m", "--kv-hwm", "0.85",
-                                       "--kv-output-ratio", "1.0", "--http-threads", str(clients + 16)],
-                      [f"ComputeNode-{i}" for i in range(24)], ["--engine", "emulated"])
+    threads_needed = (clients if mode == "offline" else len(trace)) + 16
+    run = Cluster(helix, workdir, ["--cluster", cluster, "--placement", placement, "--engine", "emulated", "--model",
+                                   "llama2-70b", "--model-id", "m", "--http-threads", str(threads_needed)] + kv,
+                  placed_nodes(helix, cluster, placement), ["--engine", "emulated"])
     try:
-        def body(rng):
-            i, o = rng.choice(pairs)
-            return {"model": "m", "prompt": [65 + (k % 26) for k in range(i)], "max_tokens": o, "temperature": 0,
-                    "ignore_eos": True}
+        def body(i, o):
+            return {"model": "m", "prompt": [65 + (k % 26) for k in range(i)], "max_tokens": o + 1,
+                    "temperature": 0, "ignore_eos": True}
 
+        errors = []
         start = time.time()
-        threads, done, errors = closed_loop(cluster.port, clients, body, start + warm_up + window)
-        time.sleep(warm_up)
-        m0, t0, cpu0 = metrics(cluster.port), time.time(), cpu_seconds(cluster.serve.pid)
-        time.sleep(window)
-        m1, t1, cpu1 = metrics(cluster.port), time.time(), cpu_seconds(cluster.serve.pid)
-        print(f"  emulated: {time.time() - start:.0f} s, {m1.get('helix_requests_active', 0):.0f} active", file=sys.stderr)
-        key = "helix_coordinator_generated_tokens_total"
-        measured = (m1[key] - m0[key]) / (t1 - t0)
-        itl = "helix_inter_token_latency_seconds"
-        mean_itl = (m1[itl + "_sum"] - m0[itl + "_sum"]) / max(1, m1[itl + "_count"] - m0[itl + "_count"])
+        if mode == "offline":
+            _, _, errs = closed_loop(run.port, clients, lambda rng: body(*rng.choice(pairs)),
+                                     start + warm_up + window)
+            time.sleep(warm_up)
+            m0, t0 = metrics(run.port), time.time()
+            time.sleep(window)
+            m1, t1 = metrics(run.port), time.time()
+            errors = errs
+        else:
+            origin = sim["model_loading_end_s"]
+            m0, t0 = metrics(run.port), time.time()
+
+            def send(i, o):
+                try:
+                    post(run.port, body(i, o), timeout=3600)
+                except Exception:
+                    errors.append(1)
+
+            senders = [threading.Timer(t - origin, send, args=(i, o)) for t, i, o in trace]
+            for s in senders:
+                s.start()
+            time.sleep(max(0.0, t0 + window - time.time()))
+            m1, t1 = metrics(run.port), time.time()
+            for s in senders:
+                s.join()
+        measured = window_figures(m0, m1, t1 - t0)
         busy = [(m1[k] - m0.get(k, 0)) / (t1 - t0) for k in m1 if k.startswith("helix_node_busy_seconds_total")]
-        active = m1.get("helix_requests_active", 0)
-        waiting = m1.get("helix_requests_waiting", 0)
-        return {"predicted_decode_tps": predicted, "measured_decode_tps": measured, "clients": clients,
-                "mean_inter_token_s": mean_itl, "simulated_mean_decode_latency_s": sim_itl,
-                "busy_share_mean": statistics.mean(busy), "busy_share_max": max(busy),
-                "simulated_busy_share_mean": statistics.mean(sim_busy), "simulated_busy_share_max": max(sim_busy),
-                "active_at_end": active, "waiting_at_end": waiting, "client_errors": sum(errors),
-                "coordinator_cpu_us_per_token": 1e6 * (cpu1 - cpu0) / max(1, m1[key] - m0[key]),
-                "load_avg": os.getloadavg()}
+        measured["busy_share_mean"] = statistics.mean(busy)
+        return {"cluster": name, "mode": mode, "clients": clients if mode == "offline" else None,
+                "requests": len(trace) if trace else None, "predicted": predicted, "measured": measured,
+                "client_errors": sum(errors) if isinstance(errors, list) else errors, "load_avg": os.getloadavg()}
     finally:
-        cluster.stop()
+        run.stop()
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--part", default="all", choices=["engine", "emulated", "all"])
-    ap.add_argument("--emulated-clients", type=int, default=480)
+    ap.add_argument("--emulated-clients", type=int, default=480, help="offline clients, single24")
+    ap.add_argument("--emulated-clients-42", type=int, default=900, help="offline clients, high42")
+    ap.add_argument("--clusters", default="single24,high42")
+    ap.add_argument("--modes", default="offline,online")
     ap.add_argument("--warm-up", type=float, default=60)
     ap.add_argument("--window", type=float, default=180)
     args = ap.parse_args()
@@ -246,17 +328,20 @@ def main():
                       f"{r['pipeline_tps'] / r['single_tps']:>7.2f}{r['concurrent_tps']:>8.0f} t/s"
                       f"{r['concurrent_tps'] / r['single_tps']:>7.2f}{r['coordinator_cpu_us_per_token']:>19.1f} us")
         if args.part in ("emulated", "all"):
-            r = bench_emulated(helix, workdir, args.emulated_clients, args.warm_up, args.window)
-            results["emulated"] = r
-            print(f"single-24 emulated: {r['measured_decode_tps']:.1f} decode tok/s measured vs "
-                  f"{r['predicted_decode_tps']:.1f} predicted by the simulator: ratio "
-                  f"{r['measured_decode_tps'] / r['predicted_decode_tps']:.3f} ({r['clients']} clients, "
-                  f"{r['active_at_end']:.0f} routed + {r['waiting_at_end']:.0f} waiting at the end, "
-                  f"coordinator {r['coordinator_cpu_us_per_token']:.0f} us CPU per token, load {r['load_avg']})")
-            print(f"  mean time between a request's tokens {r['mean_inter_token_s']:.3f} s (simulated "
-                  f"{r['simulated_mean_decode_latency_s']:.3f} s); node busy share mean/max "
-                  f"{r['busy_share_mean']:.2f}/{r['busy_share_max']:.2f} (simulated "
-                  f"{r['simulated_busy_share_mean']:.2f}/{r['simulated_busy_share_max']:.2f})")
+            results["emulated"] = []
+            for name in args.clusters.split(","):
+                for mode in args.modes.split(","):
+                    clients = args.emulated_clients if name == "single24" else args.emulated_clients_42
+                    print(f"emulated {name} {mode} ...", file=sys.stderr)
+                    results["emulated"].append(bench_emulated(helix, workdir, name, mode, clients, args.warm_up,
+                                                              args.window))
+            print(f"{'cluster':<10}{'mode':<9}{'decode tok/s: runtime':>22}{'model':>9}{'ratio':>7}"
+                  f"{'mean decode latency: runtime':>30}{'model':>8}{'ratio':>7}")
+            for r in results["emulated"]:
+                m, p = r["measured"], r["predicted"]
+                print(f"{r['cluster']:<10}{r['mode']:<9}{m['decode_tps']:>22.1f}{p['decode_tps']:>9.1f}"
+                      f"{m['decode_tps'] / p['decode_tps']:>7.3f}{m['mean_decode_latency_s']:>28.3f} s"
+                      f"{p['mean_decode_latency_s']:>6.3f} s{m['mean_decode_latency_s'] / p['mean_decode_latency_s']:>7.3f}")
     print(json.dumps(results, indent=1))
 
 

@@ -20,6 +20,8 @@
 #include "helix/plan/placement.h"
 #include "helix/plan/placement_svg.h"
 #include "helix/plan/planner.h"
+#include "helix/served/served_planner.h"
+#include "helix/sim/sim_config.h"
 
 namespace helix::cli {
 namespace {
@@ -41,6 +43,9 @@ struct PlanOptions {
   bool compare = false;
   bool json = false;
   bool allow_overcommit = false;
+  std::string objective = "served";  // served | max-flow
+  std::string runtime = "helix";     // the runtime "served" is simulated for
+  std::string lengths = "azure-conv";
 };
 
 struct Planned {
@@ -49,9 +54,21 @@ struct Planned {
   double seconds = 0;
 };
 
-Planned run_method(const std::string& method, const PlanContext& ctx, long max_evaluations) {
-  auto planner = method == "helix" && max_evaluations > 0 ? std::make_unique<HelixPlanner>(max_evaluations)
-                                                          : make_planner(method);
+// The planner behind a method name: "helix" plans for what is served unless the
+// objective is max flow; --max-evaluations bounds its work (max-flow moves, or
+// scoring simulations) for reproducible runs.
+std::unique_ptr<Planner> planner_for(const std::string& method, const PlanOptions& o) {
+  if (method != "helix") return make_planner(method);
+  if (o.objective == "max-flow") return std::make_unique<HelixPlanner>(o.max_evaluations);
+  served::ServingTarget target;
+  target.runtime = sim::parse_runtime(o.runtime);
+  target.lengths = o.lengths;
+  target.seed = o.seed;
+  return std::make_unique<served::ServedPlanner>(target, o.max_evaluations);
+}
+
+Planned run_method(const std::string& method, const PlanContext& ctx, const PlanOptions& o) {
+  auto planner = planner_for(method, o);
   auto t0 = std::chrono::steady_clock::now();
   Placement placement = plan_and_evaluate(*planner, ctx);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -66,13 +83,39 @@ std::string header(const LoadedCluster& loaded, const ModelSpec& model) {
                      loaded.cluster.num_nodes(), composition_text(loaded.cluster));
 }
 
+// What the placement serves (the served objective's report), with the bounds
+// helix can prove.
+void print_served(const nlohmann::json& d) {
+  const nlohmann::json& s = d["served"];
+  const nlohmann::json& b = d["served_bound"];
+  std::printf("served (predicted, %s runtime): %.2f decode tokens/s, mean %.3f s between tokens, prompt latency "
+              "mean %.2f s / p95 %.2f s\n",
+              d.value("runtime", "").c_str(), s.value("decode_tps", 0.0), s.value("mean_decode_latency_s", 0.0),
+              s.value("mean_prompt_latency_s", 0.0), s.value("p95_prompt_latency_s", 0.0));
+  std::printf("  %s\n", s.value("how", "").c_str());
+  std::printf("  served bound: %.2f decode tokens/s (compute %.2f, KV-bound queries at the fastest token time %.2f); "
+              "no token faster than %.3f s\n",
+              b.value("decode_tps", 0.0), b.value("compute_decode_tps", 0.0), b.value("kv_decode_tps", 0.0),
+              b.value("min_time_per_token_s", 0.0));
+  const nlohmann::json& e = d["served_estimate"];
+  std::printf("  estimate: %.0f queries in flight (KV-bound) x 1 / %.3f s per token = %.2f tokens/s\n",
+              e.value("concurrency", 0.0), e.value("time_per_token_s", 0.0), e.value("decode_tps", 0.0));
+  std::printf("  chosen from: %s (%ld simulations, best after %.1f s)\n", d.value("chosen_from", "").c_str(),
+              d.value("simulations", 0L), d.value("time_to_best_s", 0.0));
+}
+
 void print_single(const Planned& p, const PlanContext& ctx, const LoadedCluster& loaded) {
   std::printf("helix plan: method %s, %s\n\n", p.placement.method.c_str(),
               header(loaded, ctx.model).c_str());
   std::printf("%s\n", node_flow_table(p.flow, ctx.cluster, p.placement.ranges).c_str());
   std::printf("max flow: %.2f tokens/s (planner semantics)\n", p.flow.max_flow_tps);
   const nlohmann::json& d = p.placement.details;
-  if (d.contains("upper_bound_tps")) {
+  if (d.value("objective", "") == "served") print_served(d);
+  if (d.value("objective", "") == "served" && d.contains("upper_bound_tps")) {
+    std::printf("max-flow bound: %.2f tokens/s (%s); the best max flow found: %.2f\n",
+                d["upper_bound_tps"].get<double>(), d.value("bound_method", "").c_str(),
+                d.value("upper_bound_tps", 0.0) * (1 - d.value("gap", 0.0)));
+  } else if (d.contains("upper_bound_tps")) {
     std::printf("upper bound: %.2f tokens/s (%s); gap %.2f%%; best found after %.2f s; %s\n",
                 d["upper_bound_tps"].get<double>(), d.value("bound_method", "").c_str(),
                 100.0 * d.value("gap", 0.0), d.value("time_to_best_s", 0.0),
@@ -136,6 +179,10 @@ void run_plan(const PlanOptions& o) {
   if (o.threads < 1 || o.threads > 256) fail("--threads {}: expected 1 to 256", o.threads);
   if (o.move_penalty_tps < 0) fail("--move-penalty {}: must be >= 0", o.move_penalty_tps);
   if (o.compare && !o.svg.empty()) fail("--svg draws one placement: use --method instead of --compare");
+  if (o.objective != "served" && o.objective != "max-flow") {
+    fail("--objective {}: expected served or max-flow", o.objective);
+  }
+  sim::parse_runtime(o.runtime);  // a bad name fails before any planning
   LoadedCluster loaded = load_cluster_arg(o.cluster, o.machine_profiles);
   ModelSpec model = resolve_model(o.model);
   PerfOptions perf_options;
@@ -153,7 +200,7 @@ void run_plan(const PlanOptions& o) {
   std::signal(SIGINT, on_interrupt);
 
   if (!o.compare) {
-    Planned p = run_method(o.method, ctx, o.max_evaluations);
+    Planned p = run_method(o.method, ctx, o);
     if (o.json) {
       print_json(planned_json(p, ctx));
     } else {
@@ -174,7 +221,7 @@ void run_plan(const PlanOptions& o) {
   for (const auto& method : planner_names()) {
     if (method == "separate-paper" && !perf_options.allow_overcommit) continue;
     try {
-      all.push_back(run_method(method, ctx, o.max_evaluations));
+      all.push_back(run_method(method, ctx, o));
       json_all.push_back(planned_json(all.back(), ctx));
     } catch (const Error& e) {
       failures.push_back(e.what());
@@ -213,7 +260,17 @@ void register_plan(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--threads", options->threads, "Threads for anytime methods")->capture_default_str();
   cmd->add_option("--max-evaluations", options->max_evaluations,
-                  "helix: stop after this many evaluations per thread (exactly reproducible runs)");
+                  "helix: stop after this many evaluations (max flow: per thread; served: simulations) — "
+                  "exactly reproducible runs");
+  cmd->add_option("--objective", options->objective,
+                  "helix: served (the decode tokens/s the runtime serves, simulated) or max-flow (the paper's)")
+      ->capture_default_str();
+  cmd->add_option("--runtime", options->runtime,
+                  "with --objective served: the runtime to plan for, helix or paper (the paper's prototype)")
+      ->capture_default_str();
+  cmd->add_option("--lengths", options->lengths,
+                  "with --objective served: request lengths (azure-conv, azure-code, alpaca, shared-gpt or a CSV)")
+      ->capture_default_str();
   cmd->add_option("--from", options->from,
                   "Re-plan from this placement (helix JSON or the paper's .ini): it seeds the search");
   cmd->add_option("--move-penalty", options->move_penalty_tps,

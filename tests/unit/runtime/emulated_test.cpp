@@ -201,6 +201,23 @@ TEST(EmulatedExecutor, KvBookkeeping) {
   EXPECT_GE(x->free_blocks(), x->blocks_needed(7, 5));
 }
 
+TEST(EmulatedExecutor, AKvCapacityMakesItAPagedCacheOf16TokenBlocks) {
+  auto x = make_emulated_executor(small_emulation(), {0, 2}, 1.0, 100);  // 6 blocks of 16 (96 tokens)
+  EXPECT_EQ(x->total_blocks(), 6);
+  EXPECT_EQ(x->kv_capacity_tokens(), 96);
+  EXPECT_EQ(x->free_blocks(), 6);
+  EXPECT_EQ(x->blocks_needed(1, 17), 2) << "17 tokens take two blocks";
+  BatchResult r;
+  timed_run(*x, {chunk(1, 0, 17, false)}, 0, false, &r);
+  EXPECT_EQ(x->free_blocks(), 4);
+  EXPECT_EQ(x->blocks_needed(1, 32), 0) << "growing to 32 tokens fits the two blocks it has";
+  EXPECT_EQ(x->blocks_needed(1, 33), 1);
+  EXPECT_EQ(x->blocks_needed(2, 64), 4);
+  EXPECT_GT(x->blocks_needed(2, 80), x->free_blocks()) << "a worker would have to wait for this one";
+  x->release(1);
+  EXPECT_EQ(x->free_blocks(), 6);
+}
+
 TEST(EmulatedExecutor, EmptyProfileIsRefused) {
   Emulation e = small_emulation();
   e.decode.clear();
