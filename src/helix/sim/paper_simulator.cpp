@@ -88,13 +88,15 @@ struct LinkState {
   double bandwidth = 0, latency = 0, avail = 0;
   double bytes_per_token = 0;
   int sending = 0;
-  std::uint64_t stamp = 0;  // "seen in this transmission pass" marker
   double busy_in_window = 0, bytes_in_window = 0;
   std::int64_t transmissions = 0;
   // Iterations delivered inside the window: time from joining the sender's
   // outbound list to delivery (waiting for the link, sending, latency).
   std::int64_t decode_hops = 0;
   double decode_hop_s = 0;
+  // Helix: requests waiting at the sender for this link, in the order they came
+  // (a global arrival number, the sender's outbound-dict order, first).
+  std::deque<std::pair<std::uint64_t, int>> waiting;
 };
 
 struct Transmission {
@@ -141,9 +143,11 @@ struct PaperModel final : RuntimeModel {
   double source_out_avail = 0, sink_in_avail = 0;
   std::vector<int> sink_inbound;
   std::deque<int> deferred;  // online: prompts waiting for room (Helix)
-  std::uint64_t pass_stamp = 0;
   std::vector<char> taken;  // per link: sent on in the current baseline pass (only the sender's links are ever set)
   std::vector<int> scratch_idle, scratch_keep, first_layer_queue;
+  std::vector<std::pair<std::uint64_t, int>> scratch_heads;
+  std::vector<int> waiting_at;      // Helix: requests waiting to leave, per sender (kSource last)
+  std::uint64_t next_waiting = 0;  // arrival numbers of waiting requests
   SimReport report;
 
   PaperModel(const SimCluster& s, const SimConfig& c)
@@ -199,6 +203,7 @@ struct PaperModel final : RuntimeModel {
       links.push_back(s);
     }
     taken.assign(links.size(), 0);
+    waiting_at.assign(nodes.size() + 1, 0);
     first_layer_queue.assign(nodes.size(), 0);
     source_out_avail = sim.cluster.coordinator.nic_out_Bps;
     sink_in_avail = sim.cluster.coordinator.nic_in_Bps;
@@ -247,6 +252,23 @@ struct PaperModel final : RuntimeModel {
     return sender == kSource ? source_outbound : nodes[static_cast<std::size_t>(sender)].outbound;
   }
 
+  int& waiting(int sender) { return waiting_at[sender == kSource ? nodes.size() : static_cast<std::size_t>(sender)]; }
+
+  // A request joins its sender's outbound dict. With the Helix scheduler, whose
+  // routes fix every hop, it is kept in the queue of its next link instead: the
+  // pass below then looks at one head per link rather than at every request.
+  void enqueue_outbound(int sender, int id) {
+    if (!helix) {
+      outbound(sender).push_back(id);
+      return;
+    }
+    const Query& q = queries[static_cast<std::size_t>(id)];
+    links[static_cast<std::size_t>(q.route.stages[q.stage].link)].waiting.emplace_back(next_waiting++, id);
+    ++waiting(sender);
+  }
+
+  bool has_outbound(int sender) { return helix ? waiting(sender) > 0 : !outbound(sender).empty(); }
+
   // CommandNewRequest (§3): route a prompt (Helix) and hand it to the source.
   void on_new_request(int id) {
     Query& q = queries[static_cast<std::size_t>(id)];
@@ -272,7 +294,7 @@ struct PaperModel final : RuntimeModel {
       q.route.stages.clear();  // the baselines choose hop by hop
     }
     q.hop_enter_s = now;
-    source_outbound.push_back(id);
+    enqueue_outbound(kSource, id);
     schedule(now, EventType::StartTransmission, kSource);
   }
 
@@ -312,31 +334,30 @@ struct PaperModel final : RuntimeModel {
   }
 
   // Helix: each request has its reserved share; one transmission per link in its
-  // sending phase, FIFO per link (§7.1 "Transmission").
+  // sending phase, FIFO per link (§7.1 "Transmission"). The paper walks the
+  // outbound dict in order and sends the first request it sees for each idle
+  // link: that is each idle link's queue head, taken in the order they came.
   void transmit_helix(int sender) {
-    std::vector<int>& list = outbound(sender);
-    ++pass_stamp;
-    scratch_keep.clear();
-    for (int id : list) {
+    scratch_heads.clear();
+    for (int l : view.outbound(sender)) {
+      const LinkState& link = links[static_cast<std::size_t>(l)];
+      if (link.sending == 0 && !link.waiting.empty()) scratch_heads.emplace_back(link.waiting.front().first, l);
+    }
+    std::sort(scratch_heads.begin(), scratch_heads.end());
+    for (const auto& [order, l] : scratch_heads) {
+      LinkState& link = links[static_cast<std::size_t>(l)];
+      const int id = link.waiting.front().second;
       const Query& q = queries[static_cast<std::size_t>(id)];
       const sched::Stage& stage = q.route.stages[q.stage];
-      LinkState& link = links[static_cast<std::size_t>(stage.link)];
-      if (link.stamp == pass_stamp || link.sending > 0) {
-        link.stamp = pass_stamp;
-        scratch_keep.push_back(id);
-        continue;
-      }
-      link.stamp = pass_stamp;
-      const sched::LinkView& lv = view.links[static_cast<std::size_t>(stage.link)];
+      const sched::LinkView& lv = view.links[static_cast<std::size_t>(l)];
       // The shares add up to at most each NIC, so this min only guards rounding.
       const double bw = std::min({std::floor(stage.bandwidth_Bps), out_avail(sender), link.avail, in_avail(lv.to)});
       if (bw > 0) {
-        send(id, stage.link, bw);
-      } else {
-        scratch_keep.push_back(id);
+        link.waiting.pop_front();
+        --waiting(sender);
+        send(id, l, bw);
       }
     }
-    list.swap(scratch_keep);
   }
 
   // Baselines' idle-link rule (§7.2): the link's fair share of the sender's NIC
@@ -420,7 +441,7 @@ struct PaperModel final : RuntimeModel {
   }
 
   void on_start_transmission(int sender) {
-    if (outbound(sender).empty()) return;
+    if (!has_outbound(sender)) return;
     if (helix) {
       transmit_helix(sender);
     } else {
@@ -549,7 +570,7 @@ struct PaperModel final : RuntimeModel {
         }
         q.hop_enter_s = now;
         ++q.stage;
-        n.outbound.push_back(id);
+        enqueue_outbound(node, id);
       } else {
         n.queues[static_cast<std::size_t>(n.current + 1)].push_back(id);
       }
