@@ -31,6 +31,7 @@
 
 #include "helix/core/error.h"
 #include "helix/sched/helix_router.h"
+#include "helix/sim/event_queue.h"
 #include "helix/sim/runtime_model.h"
 #include "helix/sim/serving_setup.h"
 
@@ -59,11 +60,6 @@ struct Event {
   int arg;
 };
 
-struct Later {
-  bool operator()(const Event& a, const Event& b) const {
-    return a.time != b.time ? a.time > b.time : a.seq > b.seq;
-  }
-};
 
 // A piece of a request's work for one worker (runtime/wire.h, Work).
 struct Chunk {
@@ -141,7 +137,7 @@ struct HelixRuntimeModel final : RuntimeModel {
 
   double now = 0;
   std::uint64_t next_seq = 0;
-  std::priority_queue<Event, std::vector<Event>, Later> events;
+  EventQueue<Event> events;
   std::vector<Query> queries;
   std::vector<NodeState> nodes;
   std::vector<LinkState> links;
@@ -232,7 +228,7 @@ struct HelixRuntimeModel final : RuntimeModel {
 
   // ---------------------------------------------------------------- events
 
-  void schedule(double time, EventType type, int arg) { events.push(Event{time, next_seq++, type, arg}); }
+  void schedule(double time, EventType type, int arg) { events.push(Event{time, next_seq++, type, arg}, now); }
   bool in_window(double t) const { return t >= window_start && t <= window_end; }
 
   int new_query(int input, int output, double issue_s) {

@@ -17,6 +17,7 @@
 #include "helix/sched/helix_router.h"
 #include "helix/sched/hop_routers.h"
 #include "helix/sched/serving_view.h"
+#include "helix/sim/event_queue.h"
 #include "helix/sim/serving_setup.h"
 
 namespace helix::sim {
@@ -42,11 +43,6 @@ struct Event {
   int arg;
 };
 
-struct Later {
-  bool operator()(const Event& a, const Event& b) const {
-    return a.time != b.time ? a.time > b.time : a.seq > b.seq;
-  }
-};
 
 struct Query {
   int input = 0;
@@ -133,7 +129,7 @@ struct PaperModel final : RuntimeModel {
   // ---- simulation state ----
   double now = 0;
   std::uint64_t next_seq = 0;
-  std::priority_queue<Event, std::vector<Event>, Later> events;
+  EventQueue<Event> events;
   std::vector<Query> queries;
   std::vector<NodeState> nodes;
   std::vector<LinkState> links;
@@ -229,7 +225,7 @@ struct PaperModel final : RuntimeModel {
 
   bool in_window(double t) const { return t >= window_start && t <= window_end; }
 
-  void schedule(double time, EventType type, int arg) { events.push(Event{time, next_seq++, type, arg}); }
+  void schedule(double time, EventType type, int arg) { events.push(Event{time, next_seq++, type, arg}, now); }
 
   int create_query(int input, int output, double issue_s) {
     Query q;
