@@ -118,11 +118,45 @@ SegmentPlan lanes_of(const std::vector<NodeGroup>& groups, const std::vector<int
   return s;
 }
 
+// The same segments with each group's lanes packed: lanes of the fewest nodes
+// that hold the segment at `fill` x their capacity, as many side by side as the
+// group has nodes for. Fewer, fuller stages: each stage costs a wait, so where KV
+// is plentiful a token is faster through a few full nodes than many light ones.
+std::optional<LaneDesign> packed(const LaneDesign& d, const std::vector<NodeGroup>& groups, double fill) {
+  LaneDesign out;
+  bool changed = false;
+  int start = 0;
+  for (const Segment& s : d.segments) {
+    const int length = s.end - start;
+    std::map<int, int> nodes;  // group -> its nodes in this segment
+    for (const Lane& l : s.lanes) nodes[l.group] += l.nodes;
+    Segment seg{s.end, {}};
+    for (const auto& [g, n] : nodes) {
+      const int per_node = std::max(1, static_cast<int>(fill * groups[static_cast<std::size_t>(g)].max_layers));
+      const int m = (length + per_node - 1) / per_node;
+      if (m > n) return std::nullopt;
+      for (int q = 0; q < n / m; ++q) seg.lanes.push_back({g, m});
+      changed = changed || m != n;
+    }
+    out.segments.push_back(std::move(seg));
+    start = s.end;
+  }
+  if (!changed) return std::nullopt;
+  return out;
+}
+
+void add_design(const LaneDesign& d, const std::vector<NodeGroup>& groups, std::vector<LaneDesign>& out) {
+  out.push_back(d);
+  for (double fill : {1.0, 0.75}) {
+    if (auto p = packed(d, groups, fill)) out.push_back(std::move(*p));
+  }
+}
+
 void add_with_variants(const PerfModel& perf, const std::vector<NodeGroup>& groups,
                        const std::vector<SegmentPlan>& segments, int num_layers, std::vector<LaneDesign>& out) {
   std::optional<std::vector<int>> lengths = balanced_lengths(perf, groups, segments, num_layers);
   if (!lengths) return;
-  out.push_back(with_lengths(segments, *lengths));
+  add_design(with_lengths(segments, *lengths), groups, out);
   if (segments.size() < 2) return;
   // Longer or shorter first segments: KV balance is not all (fast segments may
   // deserve more layers, slow lanes fewer).
@@ -133,7 +167,7 @@ void add_with_variants(const PerfModel& perf, const std::vector<NodeGroup>& grou
     moved[1] -= delta;
     if (moved[0] < 1 || moved[1] < 1) continue;
     if (moved[0] > longest_holding(groups, segments[0]) || moved[1] > longest_holding(groups, segments[1])) continue;
-    out.push_back(with_lengths(segments, moved));
+    add_design(with_lengths(segments, moved), groups, out);
   }
 }
 

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "helix/cluster/cluster_spec.h"
+#include "helix/flow/flow_network.h"
 #include "helix/model/model_spec.h"
 #include "helix/perf/machine_classes.h"
 #include "helix/perf/perf_model.h"
@@ -57,7 +58,11 @@ class ServedEstimator {
   ServedEstimator(const ClusterSpec& cluster, const ModelSpec& model, const PerfModel& perf,
                   const sim::LengthDataset& lengths, sched::KvParameters kv, double admission_mark);
 
+  // With helix's own max flow (fast: for ranking thousands of candidates).
   ServedEstimate estimate(std::span<const LayerRange> ranges) const;
+  // With the split the Helix router really uses (networkx's max flow over the
+  // placement's pipeline links; slower), which decides what carries traffic.
+  ServedEstimate estimate_with_router_split(std::span<const LayerRange> ranges) const;
   ServedBounds bounds(std::span<const LayerRange> ranges) const;
 
   // Calibration from simulations of this cluster (the planner's loop): the stay
@@ -82,7 +87,10 @@ class ServedEstimator {
 
  private:
   double stay_s(int node, int layers, double decode_rate, double prompt_rate) const;
-  double kv_per_layer_min(std::span<const LayerRange> ranges) const;
+  ServedEstimate estimate_from_flow(std::span<const LayerRange> ranges, const FlowSolution& flow) const;
+  // The smallest over layers of the KV slots per layer of its holders (of those
+  // marked in `only`, if given).
+  double kv_per_layer_min(std::span<const LayerRange> ranges, const std::vector<char>* only) const;
 
   int class_of(int node) const { return classes_.node_class[static_cast<std::size_t>(node)]; }
 

@@ -26,8 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 // Shares of the time limit: the max-flow planner (a candidate and the bound on
 // max flow), the two "fuller nodes" variants, and the final standard run.
-constexpr double kMaxFlowShare = 0.12;
-constexpr double kFullerShare = 0.04;
+constexpr double kMaxFlowShare = 0.08;
+constexpr double kFullerShare = 0.03;
 constexpr double kFinalShare = 0.12;
 constexpr double kScreenShare = 0.7;  // lane designs are screened until this share of the time
 // Candidates are scored by the run the report predicts (the standard offline
@@ -124,6 +124,7 @@ class Orchestrator {
     std::vector<LayerRange> ranges;
     ServedEstimate raw;
     bool simulated = false;
+    bool refined = false;  // raw is estimated with the router's own split
   };
 
   std::vector<LaneOption> lane_options() {
@@ -195,17 +196,12 @@ class Orchestrator {
       if (seen.insert(key(c.ranges)).second) unique.push_back(std::move(c));
     }
     evaluate(unique, true);
-    for (const Candidate& c : unique) learn(c, estimator_.estimate(c.ranges));
+    for (const Candidate& c : unique) learn(c, estimator_.estimate_with_router_split(c.ranges));
     std::size_t simulated_lanes = 0;
     const std::size_t round = static_cast<std::size_t>(std::max(1, ctx_.threads));
     while (simulated_lanes < kLaneCandidates && !screening_over()) {
-      std::vector<std::pair<double, std::size_t>> ranked;
-      for (std::size_t i = 0; i < lanes.size(); ++i) {
-        if (lanes[i].simulated) continue;
-        ranked.emplace_back(-ServedEstimator::calibrated_decode_tps(lanes[i].raw, calibration_), i);
-      }
+      std::vector<std::pair<double, std::size_t>> ranked = rank(lanes);
       if (ranked.empty()) break;
-      std::stable_sort(ranked.begin(), ranked.end());
       std::vector<Candidate> batch;
       std::vector<std::size_t> picked;
       for (const auto& [neg, i] : ranked) {
@@ -217,7 +213,8 @@ class Orchestrator {
       }
       evaluate(batch, true);
       for (std::size_t j = 0; j < batch.size(); ++j) {
-        learn(batch[j], lanes[picked[j]].raw);
+        learn(batch[j], lanes[picked[j]].refined ? lanes[picked[j]].raw
+                                                 : estimator_.estimate_with_router_split(batch[j].ranges));
         unique.push_back(batch[j]);
       }
       simulated_lanes += batch.size();
@@ -228,6 +225,31 @@ class Orchestrator {
                            {"error", c.result.error}});
     }
     if (!best_) fail("no candidate placement serves the model on this cluster (every one failed to simulate)");
+  }
+
+  // Unsimulated lane designs, best estimate first. The fast estimate (helix's own
+  // max flow) ranks them all; the leaders are re-estimated with the split the
+  // router really uses, which decides which lanes carry traffic at all, until
+  // the first `round` places are held by re-estimated designs.
+  std::vector<std::pair<double, std::size_t>> rank(std::vector<LaneOption>& lanes) const {
+    const std::size_t round = static_cast<std::size_t>(std::max(1, ctx_.threads));
+    std::vector<std::pair<double, std::size_t>> ranked;
+    for (int pass = 0; pass < 64; ++pass) {
+      ranked.clear();
+      for (std::size_t i = 0; i < lanes.size(); ++i) {
+        if (!lanes[i].simulated) ranked.emplace_back(-ServedEstimator::calibrated_decode_tps(lanes[i].raw, calibration_), i);
+      }
+      std::stable_sort(ranked.begin(), ranked.end());
+      bool refined_any = false;
+      for (std::size_t j = 0; j < std::min(round, ranked.size()); ++j) {
+        LaneOption& o = lanes[ranked[j].second];
+        if (o.refined) continue;
+        o.raw = estimator_.estimate_with_router_split(o.ranges);
+        o.refined = refined_any = true;
+      }
+      if (!refined_any) break;
+    }
+    return ranked;
   }
 
   // A simulated candidate teaches the estimate what its stays really were.
@@ -284,14 +306,50 @@ class Orchestrator {
   }
 
   // A random change that keeps every range inside its node's memory.
+  // Random changes, and changes aimed by what the best placement's simulation
+  // measured: a node that carried nothing takes over half of, or joins, the
+  // node where decodes spent the most time.
   std::optional<std::vector<LayerRange>> neighbour(const std::vector<LayerRange>& ranges) {
     for (int attempt = 0; attempt < 50; ++attempt) {
       std::vector<LayerRange> r = ranges;
-      const int kind = static_cast<int>(rng_() % 10);
-      const bool ok = kind < 6 ? shift_boundary(r) : kind < 8 ? release_node(r) : copy_range(r);
+      const int kind = static_cast<int>(rng_() % 12);
+      const bool ok = kind < 5 ? shift_boundary(r)
+                      : kind < 6 ? release_node(r)
+                      : kind < 8 ? copy_range(r)
+                      : relieve_hottest(r, kind < 10);
       if (ok && r != ranges) return r;
     }
     return std::nullopt;
+  }
+
+  // The node where decodes spend the most time (share x stay) gets help from a
+  // node that carried no decodes: it takes the hot node's second half (`split`)
+  // or a copy of its range.
+  bool relieve_hottest(std::vector<LayerRange>& r, bool split) {
+    const ServedResult& m = best_->result;
+    if (m.node_share.size() != r.size()) return false;
+    int hot = -1;
+    double most = 0;
+    std::vector<int> idle;
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      const double load = m.node_share[i] * m.node_stay_s[i];
+      if (load > most) most = load, hot = static_cast<int>(i);
+      if (m.node_share[i] <= 0) idle.push_back(static_cast<int>(i));
+    }
+    if (hot < 0 || idle.empty()) return false;
+    const auto helper = static_cast<std::size_t>(idle[rng_() % idle.size()]);
+    LayerRange& h = r[static_cast<std::size_t>(hot)];
+    if (split) {
+      if (h.size() < 2) return false;
+      const int mid = h.start + h.size() / 2;
+      if (!fits(static_cast<int>(helper), {mid, h.end})) return false;
+      r[helper] = {mid, h.end};
+      h.end = mid;
+      return true;
+    }
+    if (!fits(static_cast<int>(helper), h)) return false;
+    r[helper] = h;
+    return true;
   }
 
   bool fits(int node, const LayerRange& r) const {
@@ -363,7 +421,7 @@ class Orchestrator {
     ServingTarget final_target = target_;
     final_target.seed = target_.seed + 1;  // not the seed it was chosen by
     const ServedResult served = predict(ctx_.cluster, ctx_.model, p.ranges, final_target);
-    const ServedEstimate raw = estimator_.estimate(p.ranges);
+    const ServedEstimate raw = estimator_.estimate_with_router_split(p.ranges);
     const ServedBounds bounds = estimator_.bounds(p.ranges);
     const bool stopped = ctx_.stop != nullptr && ctx_.stop->load();
     nlohmann::json d = max_flow_details_;  // the max-flow phase's bound and how it was found
