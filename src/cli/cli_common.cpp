@@ -10,6 +10,9 @@
 #include "helix/cluster/paper_import.h"
 #include "helix/core/embedded_files.h"
 #include "helix/core/error.h"
+#include "helix/plan/helix_planner.h"
+#include "helix/served/served_planner.h"
+#include "helix/sim/sim_config.h"
 
 namespace helix::cli {
 namespace {
@@ -89,6 +92,19 @@ void print_json(const nlohmann::json& json) { std::printf("%s\n", json.dump(2).c
 std::filesystem::path model_directory(const std::string& model) {
   std::filesystem::path p(model);
   return std::filesystem::is_regular_file(p) ? p.parent_path() : p;
+}
+
+std::unique_ptr<Planner> make_cli_planner(const PlannerChoice& c) {
+  if (c.objective != "served" && c.objective != "max-flow") {
+    fail("--objective {}: expected served or max-flow", c.objective);
+  }
+  if (c.method != "helix") return make_planner(c.method);
+  if (c.objective == "max-flow") return std::make_unique<HelixPlanner>(c.max_work);
+  served::ServingTarget target;
+  target.runtime = sim::parse_runtime(c.runtime);
+  target.lengths = c.lengths;
+  target.seed = c.seed;
+  return std::make_unique<served::ServedPlanner>(target, c.max_work);
 }
 
 }  // namespace helix::cli

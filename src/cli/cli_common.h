@@ -2,7 +2,9 @@
 // example by name), the model, and printing tables.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -11,6 +13,7 @@
 
 #include "helix/cluster/cluster_spec.h"
 #include "helix/model/model_spec.h"
+#include "helix/plan/planner.h"
 
 namespace helix::cli {
 
@@ -41,5 +44,20 @@ std::string fixed(double value, int decimals = 2);
 std::filesystem::path model_directory(const std::string& model);
 
 void print_json(const nlohmann::json& json);
+
+// What `helix plan` and `helix simulate --plan-and-compare` mean by a method:
+// "helix" plans for what the runtime serves (objective "served", for `runtime`
+// "helix" or "paper") or for max flow ("max-flow"); the others are the baselines.
+// max_work > 0 bounds helix's work (simulations, or max-flow evaluations) for
+// reproducible runs.
+struct PlannerChoice {
+  std::string method = "helix";
+  std::string objective = "served";
+  std::string runtime = "helix";
+  std::string lengths = "azure-conv";
+  std::uint64_t seed = 0;
+  long max_work = 0;
+};
+std::unique_ptr<Planner> make_cli_planner(const PlannerChoice& choice);
 
 }  // namespace helix::cli

@@ -41,6 +41,7 @@ struct SimulateOptions {
   std::string report;
   std::string plots;
   std::string compare_methods = "helix,swarm,petals";
+  std::string objective = "served";
   double rate = 0;
   double duration = 0;  // 0: the mode's default
   double warm_up = -1;  // <0: the mode's default
@@ -232,37 +233,50 @@ std::vector<std::string> split(const std::string& text) {
   return out;
 }
 
-// Plans with each method, then simulates each placement with the Helix scheduler
-// and each with its natural pairing (Swarm placement + Swarm scheduling too).
+// Plans with each method (and takes the published placement given with
+// --placement as one more row), then simulates each with the Helix scheduler (and
+// the Swarm placement with its own scheduler too, for the paper's runtime): what
+// each serves, its latency and its max flow, side by side.
 void run_compare(const SimulateOptions& o) {
   const ModelSpec model = resolve_model(o.model);
   LoadedCluster loaded = load_cluster_arg(o.cluster, o.machine_profiles);
   const PerfModel perf = PerfModel::build(loaded.cluster, model);
-  std::vector<std::vector<std::string>> rows = {
-      {"placement", "scheduler", "max flow (tok/s)", "decode (tok/s)", "prompt p50 (s)", "prompt p95 (s)",
-       "decode p50 (s)", "decode p95 (s)"}};
-  nlohmann::json runs = nlohmann::json::array();
+  std::vector<std::pair<std::string, Placement>> plans;
+  if (!o.placement.empty()) {
+    plans.emplace_back("published", load_placement(o.placement, loaded.cluster, model.num_layers));
+  }
   for (const std::string& method : split(o.compare_methods)) {
     PlanContext ctx(loaded.cluster, model, perf, o.seed);
     ctx.time_limit_s = o.plan_time;
-    const Placement placement = plan_and_evaluate(*make_planner(method), ctx);
+    ctx.threads = 2;
+    if (!o.json) std::fprintf(stderr, "planning with %s...\n", method.c_str());
+    auto planner = make_cli_planner({method, o.objective, o.runtime, o.lengths, o.seed, 0});
+    plans.emplace_back(method, plan_and_evaluate(*planner, ctx));
+  }
+  std::vector<std::vector<std::string>> rows = {{"placement", "scheduler", "max flow (tok/s)", "decode (tok/s)", "vs " + plans.front().first,
+                                                 "decode mean (s)", "decode p95 (s)", "prompt mean (s)", "prompt p95 (s)"}};
+  nlohmann::json runs = nlohmann::json::array();
+  double reference = 0;
+  for (const auto& [name, placement] : plans) {
     const sim::SimCluster cluster = load_sim_cluster(o, model, placement);
     std::vector<sim::SchedulerKind> kinds = {sim::SchedulerKind::Helix};
-    if (method == "swarm") kinds.push_back(sim::SchedulerKind::Swarm);
+    if (name == "swarm" && sim::parse_runtime(o.runtime) == sim::Runtime::Paper) kinds.push_back(sim::SchedulerKind::Swarm);
     for (sim::SchedulerKind kind : kinds) {
-      if (!o.json) std::fprintf(stderr, "simulating %s placement with %s scheduling...\n", method.c_str(), sim::to_string(kind).c_str());
+      if (!o.json) std::fprintf(stderr, "simulating the %s placement with %s scheduling...\n", name.c_str(), sim::to_string(kind).c_str());
       const sim::SimReport r = run_one(o, cluster, kind);
-      rows.push_back({method, sim::to_string(kind), fixed(r.max_flow_tps), fixed(r.decode_tps),
-                      fixed(r.prompt_latency.p50_s, 3), fixed(r.prompt_latency.p95_s, 3),
-                      fixed(r.decode_latency.p50_s, 3), fixed(r.decode_latency.p95_s, 3)});
-      runs.push_back({{"placement", method}, {"report", sim::report_to_json(r)}});
+      if (reference == 0) reference = r.decode_tps;
+      rows.push_back({name, sim::to_string(kind), fixed(r.max_flow_tps), fixed(r.decode_tps),
+                      reference > 0 ? fixed(r.decode_tps / reference, 3) + "x" : "-", fixed(r.decode_latency.mean_s, 3),
+                      fixed(r.decode_latency.p95_s, 3), fixed(r.prompt_latency.mean_s, 3), fixed(r.prompt_latency.p95_s, 3)});
+      runs.push_back({{"placement", name}, {"placement_json", placement_to_json(placement, &loaded.cluster)},
+                      {"report", sim::report_to_json(r)}});
     }
   }
   if (o.json) {
-    print_json({{"format", "helix-sim-compare"}, {"version", 1}, {"runs", runs}});
+    print_json({{"format", "helix-sim-compare"}, {"version", 2}, {"runs", runs}});
   } else {
-    std::printf("helix simulate --plan-and-compare: %s on %s, %s\n%s", model.name.c_str(), loaded.source.c_str(),
-                o.mode.c_str(), format_table(rows).c_str());
+    std::printf("helix simulate --plan-and-compare: %s on %s, %s, %s runtime\n%s", model.name.c_str(),
+                loaded.source.c_str(), o.mode.c_str(), o.runtime.c_str(), format_table(rows).c_str());
   }
 }
 
@@ -321,6 +335,9 @@ void register_simulate(CLI::App& app) {
   cmd->add_option("--methods", o->compare_methods, "with --plan-and-compare: planners, comma-separated")
       ->capture_default_str();
   cmd->add_option("--plan-time", o->plan_time, "with --plan-and-compare: seconds per anytime planner")
+      ->capture_default_str();
+  cmd->add_option("--objective", o->objective,
+                  "with --plan-and-compare: what helix plans for, served (by the --runtime) or max-flow")
       ->capture_default_str();
   cmd->add_flag("--json", o->json, "print the report as JSON");
   cmd->callback([o] {

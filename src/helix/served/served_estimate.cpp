@@ -17,9 +17,13 @@ namespace {
 // at arrival), one and a half steps per layer held, and the wait behind prompt
 // passes in proportion to how often they come. Time per token within 10% on
 // average (28% at worst) over those placements.
-constexpr double kStageWait = 4.94;
-constexpr double kDecodeSteps = 1.53;
-constexpr double kPromptWait = 0.875;
+// helix's runtime (fitted the same way on 26 placements of its model): a smaller
+// wait per stage (workers gather a batch before they step), prompts as chunks.
+struct StayModel {
+  double stage_wait, decode_steps, prompt_wait;
+};
+constexpr StayModel kPaperStays{4.94, 1.53, 0.875};
+constexpr StayModel kHelixStays{1.03, 1.25, 1.87};
 constexpr int kTypicalBatch = 16;  // decodes per step in the simulated runs
 
 double clamped(const LayerTimeTable& t, long long x) {
@@ -30,9 +34,10 @@ double clamped(const LayerTimeTable& t, long long x) {
 }  // namespace
 
 ServedEstimator::ServedEstimator(const ClusterSpec& cluster, const ModelSpec& model, const PerfModel& perf,
-                                 const sim::LengthDataset& lengths, sched::KvParameters kv, double admission_mark)
+                                 const sim::LengthDataset& lengths, sched::KvParameters kv, double admission_mark,
+                                 sim::Runtime runtime, int prefill_chunk)
     : cluster_(cluster), model_(model), perf_(perf), classes_(resolve_machine_classes(cluster, model)), kv_(kv),
-      mark_(admission_mark) {
+      mark_(admission_mark), runtime_(runtime) {
   double out_sum = 0, weighted = 0;
   min_charge_ = std::numeric_limits<double>::infinity();
   for (const sim::LengthPair& p : lengths.pairs) {
@@ -50,9 +55,14 @@ ServedEstimator::ServedEstimator(const ClusterSpec& cluster, const ModelSpec& mo
     std::size_t n = 0;
     // Every 16th input is plenty for a mean.
     for (std::size_t i = 0; i < lengths.pairs.size(); i += 16, ++n) {
-      const double t = clamped(c.profile.prompt, lengths.pairs[i].input_tokens);
-      sum += t;
-      sq += t * t;
+      const int input = lengths.pairs[i].input_tokens;
+      sum += clamped(c.profile.prompt, input);
+      // helix's workers run a prompt as chunks of prefill_chunk tokens, one per step.
+      const int chunk = runtime == sim::Runtime::Helix ? std::max(1, prefill_chunk) : input;
+      for (int left = input; left > 0; left -= chunk) {
+        const double t = clamped(c.profile.prompt, std::min(left, chunk));
+        sq += t * t;
+      }
     }
     prompt_s_.push_back(n > 0 ? sum / static_cast<double>(n) : 0);
     prompt_sq_s_.push_back(n > 0 ? sq / static_cast<double>(n) : 0);
@@ -64,8 +74,9 @@ double ServedEstimator::stay_s(int node, int layers, double decode_rate, double 
   const auto c = static_cast<std::size_t>(class_of(node));
   const double k = layers;
   const double factor = c < calibration_.stay_factor.size() ? calibration_.stay_factor[c] : 1.0;
-  return factor * (kStageWait * decode_s_[c] + kDecodeSteps * k * decode_s_[c] +
-                   kPromptWait * prompt_rate * k * k * prompt_sq_s_[c]);
+  const StayModel& m = runtime_ == sim::Runtime::Paper ? kPaperStays : kHelixStays;
+  return factor * (m.stage_wait * decode_s_[c] + m.decode_steps * k * decode_s_[c] +
+                   m.prompt_wait * prompt_rate * k * k * prompt_sq_s_[c]);
 }
 
 double ServedEstimator::kv_per_layer_min(std::span<const LayerRange> ranges, const std::vector<char>* only) const {

@@ -25,6 +25,7 @@
 #include "helix/perf/machine_classes.h"
 #include "helix/perf/perf_model.h"
 #include "helix/sched/kv_ledger.h"
+#include "helix/sim/sim_config.h"
 #include "helix/sim/workload.h"
 
 namespace helix::served {
@@ -55,8 +56,11 @@ class ServedEstimator {
   // `admission_mark`: the share of the tightest layer's KV the queries in flight
   // fill (the paper's offline feeder stops at 0.8; helix's runtime fills to the
   // router's high-water mark). Keeps references: all must outlive it.
+  // `runtime` picks the stay model fitted to that runtime's simulation;
+  // `prefill_chunk` is helix's prompt chunk.
   ServedEstimator(const ClusterSpec& cluster, const ModelSpec& model, const PerfModel& perf,
-                  const sim::LengthDataset& lengths, sched::KvParameters kv, double admission_mark);
+                  const sim::LengthDataset& lengths, sched::KvParameters kv, double admission_mark,
+                  sim::Runtime runtime = sim::Runtime::Paper, int prefill_chunk = 512);
 
   // With helix's own max flow (fast: for ranking thousands of candidates).
   ServedEstimate estimate(std::span<const LayerRange> ranges) const;
@@ -101,6 +105,7 @@ class ServedEstimator {
   ClusterClasses classes_;
   sched::KvParameters kv_;
   double mark_;
+  sim::Runtime runtime_;
   double mean_input_ = 0, mean_output_ = 0;
   double charge_ = 0;      // the ledger's charge per query in flight (output-weighted)
   double min_charge_ = 0;  // the smallest charge any query of the dataset makes

@@ -60,7 +60,7 @@ class Orchestrator {
   Orchestrator(const PlanContext& ctx, const ServingTarget& target, long max_simulations)
       : ctx_(ctx), target_(target), max_simulations_(max_simulations), t0_(Clock::now()),
         lengths_(sim::length_dataset(target.lengths)),
-        estimator_(ctx.cluster, ctx.model, ctx.perf, lengths_, target.kv, admission_mark(target)),
+        estimator_(ctx.cluster, ctx.model, ctx.perf, lengths_, target.kv, admission_mark(target), target.runtime),
         rng_(ctx.seed * 104729 + 17) {}
 
   Placement run() {
@@ -92,7 +92,55 @@ class Orchestrator {
       pool.push_back({fmt::format("max flow, nodes >= {:.0f}% full", 100 * fill),
                       max_flow_plan(fuller, kFullerShare).ranges, {}, 0});
     }
+    for (Candidate& c : regional_candidates()) pool.push_back(std::move(c));
     return pool;
+  }
+
+  // Several regions: each region's own lane design side by side, so that no
+  // token crosses a far link inside its route (30-80 ms per crossing on the
+  // generated clusters, every token). For each region the designs over its own
+  // groups are ranked by the estimate; the best, and the second best, of every
+  // region that can hold the model are combined.
+  std::vector<Candidate> regional_candidates() {
+    if (ctx_.cluster.regions.size() < 2) return {};
+    const std::vector<NodeGroup> all = node_groups(ctx_.cluster, ctx_.perf);
+    std::vector<std::vector<std::vector<LayerRange>>> best_per_region;
+    for (std::size_t region = 0; region < ctx_.cluster.regions.size() && !finished(); ++region) {
+      std::vector<NodeGroup> groups;
+      for (const NodeGroup& g : all) {
+        if (ctx_.cluster.nodes[static_cast<std::size_t>(g.nodes.front())].region == static_cast<int>(region)) {
+          groups.push_back(g);
+        }
+      }
+      std::vector<std::pair<double, std::vector<LayerRange>>> ranked;
+      for (const LaneDesign& d : enumerate_designs(groups, ctx_.perf, ctx_.model.num_layers, 3, kDesignLimit / 4)) {
+        auto ranges = realise(d, groups, ctx_.cluster.num_nodes());
+        if (!ranges) continue;
+        const double x = estimator_.estimate(*ranges).decode_tps;
+        if (x > 0) ranked.emplace_back(-x, std::move(*ranges));
+      }
+      std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      std::vector<std::vector<LayerRange>> top;
+      for (auto& [neg, ranges] : ranked) {
+        if (top.size() == 2) break;
+        if (top.empty() || key(top.back()) != key(ranges)) top.push_back(std::move(ranges));
+      }
+      if (!top.empty()) best_per_region.push_back(std::move(top));
+    }
+    std::vector<Candidate> out;
+    if (best_per_region.size() < 2) return out;
+    for (std::size_t rank = 0; rank < 2; ++rank) {
+      std::vector<LayerRange> ranges(static_cast<std::size_t>(ctx_.cluster.num_nodes()));
+      for (const auto& top : best_per_region) {
+        const auto& mine = top[std::min(rank, top.size() - 1)];
+        for (std::size_t i = 0; i < ranges.size(); ++i) {
+          if (!mine[i].empty()) ranges[i] = mine[i];
+        }
+      }
+      out.push_back({rank == 0 ? "lanes per region (each region's best)" : "lanes per region (each region's second)",
+                     std::move(ranges), {}, 0});
+    }
+    return out;
   }
 
   Placement max_flow_plan(const PerfModel& perf, double share) const {
@@ -269,7 +317,9 @@ class Orchestrator {
   void search() {
     best_mean_ = two_seed_mean(*best_);
     int idle_rounds = 0;
-    while (!finished() && idle_rounds < kPatience) {
+    // With a time limit the search uses all of it; on a budget it gives up after
+    // kPatience rounds without a gain (the budget is then rarely reached).
+    while (!finished() && (!budget_mode() || idle_rounds < kPatience)) {
       std::vector<Candidate> batch;
       for (int t = 0; t < std::max(1, ctx_.threads); ++t) {
         std::optional<std::vector<LayerRange>> next = neighbour(best_->ranges);
