@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
-# Issue 3's planner benchmark: for each reference instance of the paper, the
-# paper's published MILP objective, the paper's MILP solved by CBC here (60 s),
-# and helix's planner at 10 s and 60 s, with upper bounds and gaps; then the
-# generated 64- and 128-node clusters against every baseline.
-# Usage: bench/planner.sh [build-dir] [shared-data-dir]   (takes ~20 minutes)
+# The planner benchmarks.
+#  max-flow (issue 3): for each reference instance of the paper, the paper's
+#    published MILP objective, the paper's MILP solved by CBC here (60 s), and
+#    helix's max-flow planner at 10 s and 60 s, with upper bounds and gaps; then
+#    the generated 64- and 128-node clusters against every baseline (~20 minutes).
+#  served (issue 12): what the placements serve — helix's (planned for the served
+#    objective in 60 s), the paper's and the baselines', simulated under the paper's
+#    runtime model and helix's: max flow, predicted and simulated served decode
+#    tokens/s and latency (bench/served_planner.py, ~25 minutes).
+# Usage: bench/planner.sh [build-dir] [shared-data-dir] [max-flow|served|all]
 set -euo pipefail
 BUILD=${1:-build}
-DATA=${2:-../shared/data/helix}/artifact
+SHARED=${2:-../shared/data/helix}
+PART=${3:-all}
+DATA=$SHARED/artifact
+if [ "$PART" = served ] || [ "$PART" = all ]; then
+  python3 "$(dirname "$0")/served_planner.py" --build "$BUILD" --shared "$SHARED"
+fi
+[ "$PART" = served ] && exit 0
 HELIX="$BUILD/helix"
 THREADS=${THREADS:-2}
 OUT=$(mktemp -d)
@@ -26,7 +37,7 @@ plan() {  # plan <out.json> <cluster> <profiles-dir> <model> <method> <seconds>
   local profiles=()
   [ -n "$3" ] && profiles=(--machine-profiles "$3/machine_profiles.ini")
   "$HELIX" plan --cluster "$2" "${profiles[@]}" --model "$4" --method "$5" --time-limit "$6" \
-    --threads "$THREADS" --json -q >"$1"
+    --objective max-flow --threads "$THREADS" --json -q >"$1"
 }
 
 i=0
@@ -42,7 +53,7 @@ done
 
 for size in 64 128; do
   echo "running: generated$size" >&2
-  "$HELIX" plan --cluster "generated$size" --compare --time-limit 60 --threads "$THREADS" --json -q \
+  "$HELIX" plan --cluster "generated$size" --compare --objective max-flow --time-limit 60 --threads "$THREADS" --json -q \
     >"$OUT/gen$size.json"
 done
 

@@ -31,10 +31,6 @@ constexpr std::size_t kMaxTwinGroups = 16;
 // On the pruned 42-node cluster CBC needs ~3 s (LP and feasibility pump) for its
 // first good placement; with a shorter share a 10 s run gets a weaker seed.
 constexpr double kLinkShare = 0.35;
-// With an evaluation budget (reproducible runs) the MILP phases stop on a node
-// budget instead of a share of the clock, so that a slow or loaded machine gets
-// the same seeds as a fast one; the time limit then only guards against hangs.
-constexpr long kBudgetMilpNodes = 2000;
 
 struct Seed {
   std::string name;
@@ -121,8 +117,11 @@ constexpr int kPatienceEpochs = 5;
 
 class Orchestrator {
  public:
-  Orchestrator(const PlanContext& ctx, long max_evaluations)
-      : ctx_(ctx), max_evaluations_(max_evaluations), t0_(Clock::now()),
+  // With an evaluation budget (reproducible runs) the MILP phases stop on a node
+  // budget instead of a share of the clock, so that a slow or loaded machine gets
+  // the same seeds as a fast one; the time limit then only guards against hangs.
+  Orchestrator(const PlanContext& ctx, long max_evaluations, long milp_nodes)
+      : ctx_(ctx), max_evaluations_(max_evaluations), milp_nodes_(std::max(1L, milp_nodes)), t0_(Clock::now()),
         deadline_(t0_ + std::chrono::duration_cast<Clock::duration>(
                             std::chrono::duration<double>(std::max(0.0, ctx.time_limit_s)))) {}
 
@@ -228,7 +227,7 @@ class Orchestrator {
 
   // Reproducible runs: work budgets everywhere, the clock only as a hang guard.
   bool budget_mode() const { return max_evaluations_ > 0; }
-  long milp_nodes() const { return budget_mode() ? kBudgetMilpNodes : 0; }
+  long milp_nodes() const { return budget_mode() ? milp_nodes_ : 0; }
   double milp_seconds(double share) const {
     return budget_mode() ? ctx_.time_limit_s : std::clamp(share * ctx_.time_limit_s, 0.1, kIntervalMaxSeconds);
   }
@@ -331,6 +330,7 @@ class Orchestrator {
 
   const PlanContext& ctx_;
   long max_evaluations_;
+  long milp_nodes_;
   Clock::time_point t0_;
   Clock::time_point deadline_;
   double bound_ = 0;
@@ -352,7 +352,7 @@ std::string HelixPlanner::description() const {
 }
 
 Placement HelixPlanner::plan(const PlanContext& ctx) const {
-  return Orchestrator(ctx, max_evaluations_).run();
+  return Orchestrator(ctx, max_evaluations_, milp_nodes_).run();
 }
 
 }  // namespace helix

@@ -24,13 +24,17 @@ class HelixPlanner final : public Planner {
  public:
   // max_evaluations > 0 ends the search after that many candidate evaluations per
   // chain (on top of the time limit).
-  explicit HelixPlanner(long max_evaluations = 0) : max_evaluations_(max_evaluations) {}
+  // With max_evaluations > 0 its MILP phases stop after `milp_nodes` branch-and-
+  // bound nodes each (instead of a share of the clock).
+  explicit HelixPlanner(long max_evaluations = 0, long milp_nodes = 2000)
+      : max_evaluations_(max_evaluations), milp_nodes_(milp_nodes) {}
   std::string name() const override { return "helix"; }
   std::string description() const override;
   Placement plan(const PlanContext& ctx) const override;
 
  private:
   long max_evaluations_;
+  long milp_nodes_;
 };
 
 }  // namespace helix

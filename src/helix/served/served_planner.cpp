@@ -150,7 +150,9 @@ class Orchestrator {
     sub.start = ctx_.start;
     sub.move_penalty_tps = ctx_.move_penalty_tps;
     sub.time_limit_s = budget_mode() ? ctx_.time_limit_s : std::max(0.2, share * ctx_.time_limit_s);
-    return HelixPlanner(budget_mode() ? 20000 : 0).plan(sub);
+    // On a budget the max-flow optimum gets the usual MILP budget (it is a
+    // candidate and gives the bound); the fuller variants only a glance.
+    return HelixPlanner(budget_mode() ? 20000 : 0, &perf == &ctx_.perf ? 2000 : 20).plan(sub);
   }
 
   // The same nodes, but holding fewer than `fill` x their maximum layers is
