@@ -74,6 +74,7 @@ struct ServeOptions {
   double kv_hwm = 0.9;           // the paper's online settings by default
   double kv_output_ratio = 0.6;
   int gather_us = 1000;
+  bool real_activations = false;
 };
 
 std::pair<std::string, int> host_port(const std::string& listen) {
@@ -162,6 +163,7 @@ class Service {
     co.kv = sched::KvParameters{o.kv_hwm, o.kv_output_ratio};
     if (o.gather_us < 0 || o.gather_us > 1'000'000) fail("--gather-us {}: expected 0 to 1000000 microseconds", o.gather_us);
     co.gather_us = o.gather_us;
+    co.emulated_real_activations = o.real_activations;
     coordinator_ = std::make_unique<runtime::Coordinator>(serving_, co, std::move(m.tokenizer));
     coordinator_->start();
     auto [host, port] = host_port(o.listen);
@@ -227,6 +229,8 @@ void add_serve_options(CLI::App* cmd, ServeOptions& o) {
       ->capture_default_str();
   cmd->add_option("--kv-output-ratio", o.kv_output_ratio, "Helix router: expected output = this x 240 tokens")
       ->capture_default_str();
+  cmd->add_flag("--real-activations", o.real_activations,
+                "Emulated engine: send activation rows of the model's real size (default: one float per token)");
   cmd->add_option("--gather-us", o.gather_us,
                   "An idle worker waits this long (microseconds) for the rest of a batch before it steps")
       ->capture_default_str();

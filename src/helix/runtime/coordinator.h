@@ -31,6 +31,9 @@ struct CoordinatorOptions {
   std::string control_endpoint = "tcp://127.0.0.1:5555";  // workers connect here
   std::string model_id = "helix";                         // the name /v1/models lists
   bool emulated = false;                                  // workers emulate their GPU
+  // Emulated workers send activation rows of the model's real size (else one float
+  // per token: the timing is the profile's either way).
+  bool emulated_real_activations = false;
   int context_length = 2048;                              // prompt + generated tokens at most
   long long worker_kv_tokens = 0;                         // KV asked of each real worker (0: its default)
   int prefill_chunk = 512;

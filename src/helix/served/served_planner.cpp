@@ -79,6 +79,8 @@ class Orchestrator {
     Placement mf = max_flow_plan(ctx_.perf, kMaxFlowShare);
     max_flow_details_ = mf.details;
     pool.push_back({"max flow", mf.ranges, {}, 0});
+    // Re-planning (--from): the current placement competes too.
+    if (ctx_.start != nullptr) pool.push_back({"start (--from)", ctx_.start->ranges, {}, 0});
     for (const char* method : {"petals", "swarm", "homogeneous", "separate"}) {
       try {
         pool.push_back({method, make_planner(method)->plan(ctx_).ranges, {}, 0});
