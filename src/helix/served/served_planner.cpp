@@ -26,8 +26,8 @@ using Clock = std::chrono::steady_clock;
 
 // Shares of the time limit: the max-flow planner (a candidate and the bound on
 // max flow), the two "fuller nodes" variants, and the final standard run.
-constexpr double kMaxFlowShare = 0.08;
-constexpr double kFullerShare = 0.03;
+constexpr double kMaxFlowShare = 0.05;
+constexpr double kFullerShare = 0.02;
 constexpr double kFinalShare = 0.12;
 constexpr double kScreenShare = 0.7;  // lane designs are screened until this share of the time
 // Candidates are scored by the run the report predicts (the standard offline
@@ -39,6 +39,7 @@ constexpr std::size_t kLaneCandidates = 48;   // lane designs simulated at most
 constexpr std::size_t kDesignLimit = 40000;   // designs the estimate ranks at most
 constexpr double kAcceptGain = 1.01;          // a change must serve this much more, on two seeds' mean
 constexpr int kPatience = 6;                  // rounds without a gain before the search stops
+constexpr int kMovesPerRound = 24;            // changes the estimate ranks per local-search round
 constexpr std::uint64_t kScoreSeed = 1000;    // scoring seeds: kScoreSeed + target seed (+1 for the second)
 
 // Placements as set keys (LayerRange has no order of its own).
@@ -324,11 +325,7 @@ class Orchestrator {
     // With a time limit the search uses all of it; on a budget it gives up after
     // kPatience rounds without a gain (the budget is then rarely reached).
     while (!finished() && (!budget_mode() || idle_rounds < kPatience)) {
-      std::vector<Candidate> batch;
-      for (int t = 0; t < std::max(1, ctx_.threads); ++t) {
-        std::optional<std::vector<LayerRange>> next = neighbour(best_->ranges);
-        if (next) batch.push_back({"local search", std::move(*next), {}, 0});
-      }
+      std::vector<Candidate> batch = promising_neighbours();
       evaluate(batch, false);
       std::optional<Candidate> winner;
       for (const Candidate& c : batch) {
@@ -349,6 +346,30 @@ class Orchestrator {
         ++idle_rounds;
       }
     }
+  }
+
+  // kMovesPerRound random changes of the best placement; the calibrated estimate
+  // picks which `threads` of them are simulated (the first always the best
+  // estimated, the others drawn from the better half, so that the search does not
+  // only follow the estimate's blind spots).
+  std::vector<Candidate> promising_neighbours() {
+    std::vector<std::pair<double, std::vector<LayerRange>>> pool;
+    for (int m = 0; m < kMovesPerRound; ++m) {
+      std::optional<std::vector<LayerRange>> next = neighbour(best_->ranges);
+      if (!next) continue;
+      const double x = ServedEstimator::calibrated_decode_tps(estimator_.estimate(*next), calibration_);
+      pool.emplace_back(-x, std::move(*next));
+    }
+    std::stable_sort(pool.begin(), pool.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<Candidate> batch;
+    const std::size_t want = static_cast<std::size_t>(std::max(1, ctx_.threads));
+    std::set<std::vector<std::pair<int, int>>> seen;
+    for (std::size_t i = 0; i < pool.size() && batch.size() < want; ++i) {
+      const std::size_t pick = i == 0 ? 0 : std::min(pool.size() - 1, i + rng_() % std::max<std::size_t>(1, pool.size() / 2));
+      if (!seen.insert(key(pool[pick].second)).second) continue;
+      batch.push_back({"local search", pool[pick].second, {}, 0});
+    }
+    return batch;
   }
 
   double two_seed_mean(const Candidate& c) {
