@@ -16,6 +16,7 @@
 #include "helix/flow/flow_network.h"
 #include "helix/plan/helix_planner.h"
 #include "helix/served/lane_design.h"
+#include "helix/served/regional_stages.h"
 #include "helix/served/served_estimate.h"
 #include "helix/sim/workload.h"
 
@@ -96,7 +97,24 @@ class Orchestrator {
                       max_flow_plan(fuller, kFullerShare).ranges, {}, 0});
     }
     for (Candidate& c : regional_candidates()) pool.push_back(std::move(c));
+    for (Candidate& c : regional_stage_candidates()) pool.push_back(std::move(c));
     return pool;
+  }
+
+  // Several regions: swarm's equal stages dealt out region by region (see
+  // regional_stages.h). The uncalibrated estimate ranks region orders badly
+  // (it routes by max flow, which a slow crossing does not stop), so the
+  // cheapest orders by crossing cost are simulated: two for the narrowest
+  // width, one for the next, each with stages shared by capacity and by KV.
+  std::vector<Candidate> regional_stage_candidates() {
+    const double prompt_bytes = lengths_.mean_input() * ctx_.model.activation_bytes_per_token;
+    std::vector<Candidate> out;
+    for (RegionalStages& layout :
+         regional_stage_layouts(ctx_.cluster, ctx_.perf, ctx_.model.num_layers, prompt_bytes, 2)) {
+      if (layout.width_rank + layout.order_rank > 1) continue;
+      out.push_back({"regional stages " + layout.describe, std::move(layout.ranges), {}, 0});
+    }
+    return out;
   }
 
   // Several regions: each region's own lane design side by side, so that no
