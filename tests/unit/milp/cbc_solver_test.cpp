@@ -90,7 +90,7 @@ TEST(CbcSolver, StopFlagKeepsTheIncumbent) {
   std::atomic<bool> stop{false};
   MilpOptions options;
   options.stop = &stop;
-  options.time_limit_s = 20;  // a safety net only
+  options.time_limit_s = 600;  // a hang guard only
   options.on_incumbent = [&](const MilpIncumbent&) { stop = true; };
   MilpResult r;
   const double wall = wall_seconds([&] { r = solve_with_cbc(m, options); });
@@ -128,7 +128,7 @@ TEST(CbcSolver, IncumbentsImproveAndEndAtTheResult) {
   const MilpModel m = test::market_split(3, 16);  // small enough to finish
   std::vector<MilpIncumbent> seen;
   MilpOptions options;
-  options.time_limit_s = 20;
+  options.time_limit_s = 600;  // a hang guard: the instance is solved to optimality
   options.on_incumbent = [&](const MilpIncumbent& i) { seen.push_back(i); };
   const MilpResult r = solve_with_cbc(m, options);
   ASSERT_EQ(r.status, MilpStatus::Optimal);
