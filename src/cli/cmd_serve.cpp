@@ -75,6 +75,9 @@ struct ServeOptions {
   double kv_output_ratio = 0.6;
   int gather_us = 1000;
   bool real_activations = false;
+  double worker_timeout = 2;
+  double move_penalty = -1;
+  long replan_evaluations = 400;
 };
 
 std::pair<std::string, int> host_port(const std::string& listen) {
@@ -164,6 +167,12 @@ class Service {
     if (o.gather_us < 0 || o.gather_us > 1'000'000) fail("--gather-us {}: expected 0 to 1000000 microseconds", o.gather_us);
     co.gather_us = o.gather_us;
     co.emulated_real_activations = o.real_activations;
+    if (!(o.worker_timeout > 0)) fail("--worker-timeout {}: must be positive seconds", o.worker_timeout);
+    co.worker_timeout_s = o.worker_timeout;
+    co.move_penalty_tps = o.move_penalty;
+    if (o.replan_evaluations < 1) fail("--replan-evaluations {}: must be at least 1", o.replan_evaluations);
+    co.replan_evaluations = o.replan_evaluations;
+    co.partial_inference = placement.method == "petals";
     coordinator_ = std::make_unique<runtime::Coordinator>(serving_, co, std::move(m.tokenizer));
     coordinator_->start();
     auto [host, port] = host_port(o.listen);
@@ -233,6 +242,13 @@ void add_serve_options(CLI::App* cmd, ServeOptions& o) {
                 "Emulated engine: send activation rows of the model's real size (default: one float per token)");
   cmd->add_option("--gather-us", o.gather_us,
                   "An idle worker waits this long (microseconds) for the rest of a batch before it steps")
+      ->capture_default_str();
+  cmd->add_option("--worker-timeout", o.worker_timeout,
+                  "Seconds of silence (heartbeats every 0.5 s) before a worker is taken as lost; a closed connection is seen at once")
+      ->capture_default_str();
+  cmd->add_option("--move-penalty", o.move_penalty,
+                  "Re-planning: tokens/s charged per layer a node must newly load (default: 1% of the first placement's max flow)");
+  cmd->add_option("--replan-evaluations", o.replan_evaluations, "Re-planning: the helix planner's evaluation budget")
       ->capture_default_str();
   cmd->add_option("--ready-timeout", o.ready_timeout, "Seconds to wait for the workers (up)")->capture_default_str();
 }
@@ -448,7 +464,7 @@ void register_worker(CLI::App& app) {
   cmd->add_option("--slowdown", o->slowdown, "Make every step this many times slower (>= 1)")->capture_default_str();
   cmd->add_option("--kv-tokens", o->kv_tokens, "KV-cache capacity in tokens (default: the coordinator's, else 4096)");
   cmd->add_option("--join-timeout", o->join_timeout_s, "Seconds to wait for the coordinator")->capture_default_str();
-  cmd->add_option("--coordinator-timeout", o->coordinator_timeout_s, "Exit when the coordinator is silent this many seconds")
+  cmd->add_option("--coordinator-timeout", o->coordinator_timeout_s, "Exit when no coordinator answers this many seconds (after 3 s of silence it re-joins, keeping its layers)")
       ->capture_default_str();
   cmd->callback([o] { run_worker_command(*o); });
 }

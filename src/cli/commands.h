@@ -14,5 +14,6 @@ void register_profile(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_worker(CLI::App& app);
 void register_up(CLI::App& app);
+void register_nodes(CLI::App& app);
 
 }  // namespace helix::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   helix::cli::register_serve(app);
   helix::cli::register_worker(app);
   helix::cli::register_up(app);
+  helix::cli::register_nodes(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

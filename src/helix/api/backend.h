@@ -123,9 +123,21 @@ class GenerationStream {
   bool cancelled_ = false;
 };
 
+// An answer of the admin API: an HTTP status and a JSON body (or, for >= 400, a
+// message that the HTTP layer wraps in its error object).
+struct AdminAnswer {
+  int status = 404;
+  std::string body = "this server has no admin API";
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
+  // The admin API (same API key): GET /admin/nodes lists the nodes; POST
+  // /admin/nodes/NAME/drain and DELETE /admin/nodes/NAME act on one. The default:
+  // no admin API (404).
+  virtual AdminAnswer admin_nodes() const { return {}; }
+  virtual AdminAnswer admin_node(const std::string& /*node*/, const std::string& /*action*/) { return {}; }
   // The model ids GET /v1/models lists; a request naming another is a 404.
   virtual std::vector<std::string> model_ids() const = 0;
   // Accepts a request or throws ApiException (oversize prompt: 400 with param

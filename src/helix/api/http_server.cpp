@@ -5,6 +5,7 @@
 #include <cctype>
 #include <csignal>
 #include <exception>
+#include <functional>
 #include <string_view>
 #include <thread>
 
@@ -154,6 +155,7 @@ struct HttpServer::Impl {
   void handle_model(const httplib::Request& req, httplib::Response& res);
   void handle_health(httplib::Response& res);
   void handle_metrics(httplib::Response& res);
+  void handle_admin(const httplib::Request& req, httplib::Response& res, const std::function<AdminAnswer()>& action);
 
   Backend& backend;
   HttpServerOptions options;
@@ -224,6 +226,15 @@ void HttpServer::Impl::install_routes(httplib::Server& s) {
   s.Get("/v1/models/(.+)", [this](const httplib::Request& req, httplib::Response& res) { handle_model(req, res); });
   s.Get("/health", [this](const httplib::Request&, httplib::Response& res) { handle_health(res); });
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) { handle_metrics(res); });
+  s.Get("/admin/nodes", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_admin(req, res, [&] { return backend.admin_nodes(); });
+  });
+  s.Post("/admin/nodes/([^/]+)/(drain|remove)", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_admin(req, res, [&] { return backend.admin_node(req.matches[1], req.matches[2]); });
+  });
+  s.Delete("/admin/nodes/([^/]+)", [this](const httplib::Request& req, httplib::Response& res) {
+    handle_admin(req, res, [&] { return backend.admin_node(req.matches[1], "remove"); });
+  });
   // Everything else: 404, or 405 on a known path. Registered last, so they only
   // see what the routes above did not match.
   httplib::Server::Handler unrouted = [](const httplib::Request& req, httplib::Response& res) {
@@ -273,6 +284,22 @@ void HttpServer::Impl::require_model(const std::string& model) const {
   std::vector<std::string> ids = backend.model_ids();
   if (std::find(ids.begin(), ids.end(), model) != ids.end()) return;
   throw ApiException(make_error(404, "not_found_error", fmt::format("the model '{}' does not exist", model), "model"));
+}
+
+void HttpServer::Impl::handle_admin(const httplib::Request& req, httplib::Response& res,
+                                    const std::function<AdminAnswer()>& action) {
+  try {
+    require_auth(req);
+    AdminAnswer a = action();
+    if (a.status >= 400) {
+      const char* type = a.status == 404 ? "not_found_error" : a.status == 409 ? "conflict_error" : "server_error";
+      return send_error(res, make_error(a.status, type, a.body));
+    }
+    res.status = a.status;
+    res.set_content(a.body, "application/json");
+  } catch (const ApiException& e) {
+    send_error(res, e.error());
+  }
 }
 
 void HttpServer::Impl::handle_generation(const httplib::Request& req, httplib::Response& res, bool chat) {

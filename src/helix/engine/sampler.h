@@ -30,6 +30,9 @@ class Sampler {
   // larger than its tokenizer's); 0 = the whole row.
   int sample(std::span<const float> logits, int allowed = 0);
   bool is_stop(int token) const;
+  // The generator's state: a Sampler made with this as its seed (and the same
+  // other parameters) draws exactly what this one would draw next.
+  std::uint64_t state() const { return state_; }
 
  private:
   double uniform();  // [0, 1) with 53 random bits

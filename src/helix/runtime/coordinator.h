@@ -1,11 +1,16 @@
 // Coordinator: the serving process users talk to. It owns
 //  * membership: workers join by node name (Hello), get their layers (Assign) and
-//    report their KV (Ready); when every placed node is ready it serves;
+//    report their KV (Ready); when every placed node is ready it serves. Later a
+//    node may be lost (silent, or its connection closed), re-join, join with no
+//    layers, be drained or removed: the router is rebuilt over the ready nodes and,
+//    when they no longer cover the model, the cluster re-plans (replan.h);
 //  * scheduling: the max flow of the placed cluster and the same sched::HelixRouter
 //    the simulator uses, which picks each prompt's route and keeps the KV ledger;
 //  * requests: tokenising, sending prompts and then each decode token to the
 //    first worker of the request's route, detokenising the tokens that come back
 //    from the last, stop strings and limits, and the api::Backend stream events.
+//    A request whose route loses a node moves to a new route: it is re-prefilled
+//    with its tokens so far, and its sampler goes on from where it stood.
 // Activations never pass through it: workers send them to each other.
 //
 // One thread (the loop) owns every socket and all request state; HTTP threads
@@ -21,6 +26,7 @@
 #include <vector>
 
 #include "helix/api/backend.h"
+#include "helix/runtime/node_state.h"
 #include "helix/sched/kv_ledger.h"
 #include "helix/sim/sim_cluster.h"
 #include "helix/tokenize/tokenizer.h"
@@ -42,7 +48,12 @@ struct CoordinatorOptions {
   // previous worker sent on before it steps (a batch split in two costs two steps).
   int gather_us = 1000;
   sched::KvParameters kv{0.9, 0.6};  // the paper's online settings
-  double worker_timeout_s = 10;      // silent this long (heartbeats every 0.5 s): the worker is dropped
+  double worker_timeout_s = 2;       // silent this long (heartbeats every 0.5 s): the worker is lost
+  // Re-planning (replan.h): the objective charge per layer a node must newly load
+  // (< 0: 1% of the first placement's max flow), and the planner's budget.
+  double move_penalty_tps = -1;
+  long replan_evaluations = 400;
+  bool partial_inference = false;    // the placement's routes may enter a node mid-range (Petals)
   double request_timeout_s = 600;    // no token back this long: the request ends with an error
   int max_waiting = 4096;            // requests waiting for a route before 503s
 };
@@ -71,6 +82,8 @@ class Coordinator final : public api::Backend {
   std::shared_ptr<api::GenerationStream> submit(const api::GenerationRequest& request) override;
   bool healthy(std::string& detail_json) const override;
   std::string metrics_text() const override;
+  api::AdminAnswer admin_nodes() const override;
+  api::AdminAnswer admin_node(const std::string& node, const std::string& action) override;
 
  private:
   struct Impl;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <thread>
+#include <unordered_set>
 
 namespace helix::runtime {
 namespace {
@@ -32,6 +33,8 @@ class EngineExecutor final : public StageExecutor {
     StepOutput out = engine_.step(in);
     BatchResult r;
     r.tokens.assign(chunks.size(), -1);
+    r.sampler_states.assign(chunks.size(), 0);
+    for (const BatchChunk& c : chunks) requests_.insert(c.request);
     if (!engine_.is_last()) {
       r.hidden = std::make_shared<const std::vector<float>>(std::move(out.hidden));
       r.hidden_size = engine_.config().hidden_size;
@@ -43,7 +46,9 @@ class EngineExecutor final : public StageExecutor {
       if (!in.chunks[i].want_logits) continue;
       std::span<const float> logits(out.logits.data() + row * vocab, vocab);
       ++row;
-      r.tokens[i] = sampler(chunks[i]).sample(logits, chunks[i].sampling->allowed_vocab);
+      Sampler& s = sampler(chunks[i]);
+      r.tokens[i] = s.sample(logits, chunks[i].sampling->allowed_vocab);
+      r.sampler_states[i] = s.state();
     }
     return r;
   }
@@ -63,6 +68,12 @@ class EngineExecutor final : public StageExecutor {
   void release(std::uint64_t request) override {
     engine_.release(request);
     samplers_.erase(request);
+    requests_.erase(request);
+  }
+  void release_all() override {
+    for (std::uint64_t request : requests_) engine_.release(request);
+    samplers_.clear();
+    requests_.clear();
   }
   int hidden_size() const override { return engine_.config().hidden_size; }
   int vocab_size() const override { return engine_.config().vocab_size; }
@@ -97,6 +108,7 @@ class EngineExecutor final : public StageExecutor {
 
   StageEngine engine_;
   std::unordered_map<std::uint64_t, Sampler> samplers_;
+  std::unordered_set<std::uint64_t> requests_;  // with KV here (release_all)
   std::vector<std::int32_t> tokens_;
   std::vector<float> hidden_;
 };
@@ -133,6 +145,7 @@ class EmulatedExecutor final : public StageExecutor {
     std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
     BatchResult r;
     r.tokens.assign(chunks.size(), -1);
+    r.sampler_states.assign(chunks.size(), 0);
     if (!last_stage) {
       r.hidden = std::make_shared<const std::vector<float>>(static_cast<std::size_t>(tokens) * hidden_size_, 0.f);
       r.hidden_size = hidden_size_;
@@ -140,7 +153,9 @@ class EmulatedExecutor final : public StageExecutor {
     }
     // Text the byte tokenizer prints: letters, never a stop token.
     for (std::size_t i = 0; i < chunks.size(); ++i) {
-      if (chunks[i].want_token) r.tokens[i] = 'a' + (chunks[i].position + chunks[i].length) % 26;
+      if (!chunks[i].want_token) continue;
+      r.tokens[i] = 'a' + (chunks[i].position + chunks[i].length) % 26;
+      r.sampler_states[i] = chunks[i].sampling->seed;  // draws nothing
     }
     return r;
   }
@@ -169,6 +184,7 @@ class EmulatedExecutor final : public StageExecutor {
     return used;
   }
   void release(std::uint64_t request) override { lengths_.erase(request); }
+  void release_all() override { lengths_.clear(); }
   int hidden_size() const override { return hidden_size_; }
   int vocab_size() const override { return vocab_; }
 

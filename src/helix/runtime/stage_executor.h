@@ -38,8 +38,10 @@ struct BatchResult {
   // Hidden rows of all chunks back to back (not the last stage of the batch).
   std::shared_ptr<const std::vector<float>> hidden;
   int hidden_size = 0;
-  // Per chunk: the sampled token, or -1 when the chunk did not want one.
+  // Per chunk: the sampled token, or -1 when the chunk did not want one, and the
+  // request's sampler state after drawing it (Token.sampler_state).
   std::vector<int> tokens;
+  std::vector<std::uint64_t> sampler_states;
 };
 
 class StageExecutor {
@@ -59,6 +61,8 @@ class StageExecutor {
   virtual std::int64_t kv_capacity_tokens() const = 0;
   virtual std::int64_t kv_used_tokens() const = 0;
   virtual void release(std::uint64_t request) = 0;
+  // Frees every request's KV and sampler (the coordinator that sent them is gone).
+  virtual void release_all() = 0;
   virtual int hidden_size() const = 0;
   virtual int vocab_size() const = 0;
 };

@@ -110,12 +110,14 @@ void write(Writer& w, const Hello& m) {
   w.put_string(m.engine);
   w.put_string(m.gpu);
   w.put_string(m.data_endpoint);
+  w.put_range(m.loaded);
 }
 void read(Reader& r, Hello& m) {
   m.node = r.get_string("node");
   m.engine = r.get_string("engine");
   m.gpu = r.get_string("gpu");
   m.data_endpoint = r.get_string("data_endpoint");
+  m.loaded = r.get_range("loaded");
 }
 
 void write_points(Writer& w, const std::vector<TimePoint>& points) {
@@ -258,11 +260,13 @@ void write(Writer& w, const Token& m) {
   w.put(m.request);
   w.put(m.position);
   w.put(m.token);
+  w.put(m.sampler_state);
 }
 void read(Reader& r, Token& m) {
   m.request = r.get<std::uint64_t>("request");
   m.position = r.get<std::int32_t>("position");
   m.token = r.get<std::int32_t>("token");
+  m.sampler_state = r.get<std::uint64_t>("sampler_state");
   if (m.position < 0 || m.token < 0) r.bad("token", "position and id must not be negative");
 }
 

@@ -24,7 +24,7 @@
 namespace helix::runtime {
 
 inline constexpr std::uint32_t kWireMagic = 0x57584c48;  // "HLXW" read as little-endian bytes
-inline constexpr std::uint16_t kWireVersion = 2;  // 2: Assign carries gather_us
+inline constexpr std::uint16_t kWireVersion = 3;  // 2: Assign carries gather_us; 3: Hello.loaded, Token.sampler_state
 
 class WireError : public Error {
  public:
@@ -37,6 +37,9 @@ struct Hello {
   std::string engine;  // "real" or "emulated"
   std::string gpu;     // emulated: the GPU type it claims to be ("" = take the cluster's)
   std::string data_endpoint;
+  // The layers it holds loaded already (a worker re-joining a restarted
+  // coordinator keeps them; empty for a fresh worker).
+  LayerRange loaded;
 };
 
 // One row of a per-layer time table (perf/layer_time_table.h).
@@ -61,7 +64,10 @@ struct Peer {
   std::string data_endpoint;
 };
 
-// Coordinator -> worker: your node index and layers, and where everyone is.
+// Coordinator -> worker: your node index and layers, and where everyone is. Sent
+// again whenever either changes (re-planning, a peer that joined or left); the
+// same layers again keep the loaded ones and their KV, other layers replace them
+// (all KV is dropped), no layers release them (the node stands by).
 struct Assign {
   std::int32_t node = 0;
   LayerRange layers;
@@ -96,6 +102,9 @@ struct Sampling {
   double temperature = 0;
   double top_p = 1;
   std::int32_t top_k = 0;
+  // The sampler's starting state: the request's seed, or — for a request that
+  // moved to a new route — the state its sampler had reached (Token.sampler_state),
+  // so its random stream goes on exactly where it was.
   std::uint64_t seed = 0;
   std::int32_t allowed_vocab = 0;
 };
@@ -123,6 +132,7 @@ struct Token {
   std::uint64_t request = 0;
   std::int32_t position = 0;  // the sampled token's position in the sequence
   std::int32_t token = 0;
+  std::uint64_t sampler_state = 0;  // the request's sampler after drawing this token
 };
 
 // Coordinator -> worker: the request is over; free its KV and sampler.

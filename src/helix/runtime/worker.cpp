@@ -42,22 +42,18 @@ class WorkerLoop {
  public:
   WorkerLoop(const WorkerOptions& o, const std::atomic<bool>& stop)
       : options_(o), stop_(stop), control_(context_, zmq::socket_type::dealer), data_(context_, zmq::socket_type::pull) {
-    control_.set(zmq::sockopt::routing_id, options_.node);
-    control_.set(zmq::sockopt::linger, 200);
-    control_.set(zmq::sockopt::sndtimeo, 2000);  // a vanished coordinator must not block a send forever
+    configure_control();
     data_.set(zmq::sockopt::linger, 0);
     data_.set(zmq::sockopt::rcvhwm, 0);  // accepted work is never dropped
-    control_.connect(options_.coordinator);
     data_endpoint_ = bind_endpoint(data_, "tcp://" + options_.listen_host + ":0");
   }
 
   void run() {
-    join();
+    join(false);
     if (shutdown_) return;
-    spdlog::info("worker {}: node {} layers [{}, {}) ready, data at {}", options_.node, assign_.node,
-                 assign_.layers.start, assign_.layers.end, data_endpoint_);
     // Heartbeats come from their own thread, so that a long step (a big prefill
     // on a CPU, a slowed-down or emulated batch) does not look like a dead worker.
+    looping_ = true;
     std::thread beat([this] { heartbeats(); });
     // However the loop ends (also by an exception), stop and join the heartbeat thread.
     struct JoinBeat {
@@ -70,12 +66,18 @@ class WorkerLoop {
     } join_beat{looping_, beat};
     bool ran = true;
     last_word_ = Clock::now();
-    bool lost = false;
     while (!stop_ && !shutdown_) {
-      // The coordinator answers every heartbeat: silence means it is gone.
-      if (seconds_since(last_word_) > options_.coordinator_timeout_s) {
-        lost = true;
-        break;
+      // The coordinator answers every heartbeat: silence means it is gone. Its
+      // requests are gone with it; the layers stay loaded for the next one.
+      if (seconds_since(last_word_) > std::min(kCoordinatorSilenceS, options_.coordinator_timeout_s)) {
+        spdlog::warn("worker {}: no word from the coordinator for {} s: dropping its requests, keeping layers [{}, {}), "
+                     "re-joining", options_.node, kCoordinatorSilenceS, assign_.layers.start, assign_.layers.end);
+        joined_ = false;
+        forget_requests();
+        reconnect_control();
+        join(true);
+        last_word_ = Clock::now();
+        continue;
       }
       // Nothing runnable (all waiting for KV): poll briefly instead of spinning.
       const bool idle = pending_.empty();
@@ -83,25 +85,34 @@ class WorkerLoop {
       if (idle && !pending_.empty()) gather();
       ran = !pending_.empty() && step();
       pending_size_ = pending_.size();
-      kv_used_ = executor_->kv_used_tokens();
-    }
-    looping_ = false;
-    if (beat.joinable()) beat.join();
-    if (lost) {
-      fail("worker {}: no word from the coordinator at {} for {} s: it is gone", options_.node, options_.coordinator,
-           options_.coordinator_timeout_s);
+      kv_used_ = executor_ ? executor_->kv_used_tokens() : 0;
     }
     spdlog::info("worker {}: stopping", options_.node);
   }
 
  private:
+  static constexpr double kCoordinatorSilenceS = 3;  // its heartbeat answers come every 0.5 s
+
   // ---- joining ----
 
-  void join() {
-    send(control_, Hello{options_.node, options_.engine, options_.gpu, data_endpoint_});
+  // Hello, then wait for the Assign. A first join gives up on a refusal; a
+  // re-join (the coordinator was lost) tries again every second, until the
+  // coordinator has been silent for coordinator_timeout_s in all.
+  void join(bool rejoin) {
+    const double timeout = rejoin ? options_.coordinator_timeout_s : options_.join_timeout_s;
     const auto start = Clock::now();
+    auto hello = [&] {
+      send_control(Hello{options_.node, options_.engine, options_.gpu, data_endpoint_,
+                         executor_ ? assign_.layers : LayerRange{}});
+    };
+    hello();
+    auto last_hello = Clock::now();
     while (!stop_) {
-      if (seconds_since(start) > options_.join_timeout_s) {
+      if (seconds_since(start) > timeout) {
+        if (rejoin) {
+          fail("worker {}: no word from the coordinator at {} for {} s: it is gone", options_.node, options_.coordinator,
+               options_.coordinator_timeout_s + kCoordinatorSilenceS);
+        }
         fail("worker {}: no answer from the coordinator at {} within {} s", options_.node, options_.coordinator,
              options_.join_timeout_s);
       }
@@ -109,25 +120,56 @@ class WorkerLoop {
       poll_ignoring_signals(items, 1, 100);
       std::optional<Envelope> e;
       try {
+        std::lock_guard<std::mutex> lock(control_mutex_);
         e = try_receive(control_, false);
       } catch (const WireError& err) {
         fail("worker {}: the coordinator sent a corrupt message: {}", options_.node, err.what());
       }
       if (!e) continue;
       if (auto* refuse = std::get_if<Refuse>(&e->message)) {
-        fail("worker {}: the coordinator refused to admit it: {}", options_.node, refuse->reason);
+        if (!rejoin) fail("worker {}: the coordinator refused to admit it: {}", options_.node, refuse->reason);
+        spdlog::warn("worker {}: the coordinator refused it for now: {}", options_.node, refuse->reason);
+        if (seconds_since(last_hello) < 1) std::this_thread::sleep_for(std::chrono::seconds(1));
+        hello();
+        last_hello = Clock::now();
+        continue;
       }
       if (std::holds_alternative<Shutdown>(e->message)) {
         shutdown_ = true;
         return;
       }
       if (auto* a = std::get_if<Assign>(&e->message)) {
-        assign_ = *a;
-        load();
+        apply_assign(*a);
         return;
       }
     }
     fail("worker {}: stopped before joining", options_.node);
+  }
+
+  // Layers (loaded only when they change), KV and peers as the coordinator says.
+  void apply_assign(const Assign& a) {
+    const bool keep = executor_ && a.layers == assign_.layers && a.emulated == assign_.emulated;
+    if (!keep) {
+      forget_requests();
+      executor_.reset();
+    }
+    const std::map<int, std::string> old_endpoints = peer_endpoints_;
+    assign_ = a;
+    if (!keep && !a.layers.empty()) load();
+    slowdown_ = std::max(options_.slowdown, assign_.slowdown);
+    peer_endpoints_.clear();
+    for (const Peer& p : assign_.peers) peer_endpoints_[p.node] = p.data_endpoint;
+    // Reconnect to peers that moved; forget those that left.
+    std::erase_if(peers_, [&](const auto& entry) {
+      auto now = peer_endpoints_.find(entry.first);
+      auto before = old_endpoints.find(entry.first);
+      return now == peer_endpoints_.end() || before == old_endpoints.end() || now->second != before->second;
+    });
+    kv_capacity_ = executor_ ? executor_->kv_capacity_tokens() : 0;
+    spdlog::info("worker {}: node {} layers [{}, {}) {}, data at {}", options_.node, assign_.node, assign_.layers.start,
+                 assign_.layers.end, keep ? "kept" : (executor_ ? "loaded" : "released"), data_endpoint_);
+    send_control(Ready{kv_capacity_.load(), executor_ ? executor_->vocab_size() : 0, executor_ ? executor_->hidden_size() : 0});
+    joined_ = true;
   }
 
   void load() {
@@ -140,11 +182,28 @@ class WorkerLoop {
       eo.kv.capacity_tokens = kv > 0 ? kv : 4096;
       executor_ = make_engine_executor(open_model(options_.model), assign_.layers, eo);
     }
-    slowdown_ = std::max(options_.slowdown, assign_.slowdown);
-    for (const Peer& p : assign_.peers) peer_endpoints_[p.node] = p.data_endpoint;
-    kv_capacity_ = executor_->kv_capacity_tokens();
-    send(control_, Ready{kv_capacity_, executor_->vocab_size(), executor_->hidden_size()});
-    looping_ = true;
+  }
+
+  // Every request in flight here is over (its coordinator is gone, or the layers change).
+  void forget_requests() {
+    pending_.clear();
+    if (executor_) executor_->release_all();
+    released_set_.clear();
+    released_order_.clear();
+  }
+
+  // A fresh control socket: nothing queued for the old coordinator is delivered to the next.
+  void reconnect_control() {
+    std::lock_guard<std::mutex> lock(control_mutex_);
+    control_ = zmq::socket_t(context_, zmq::socket_type::dealer);
+    configure_control();
+  }
+
+  void configure_control() {
+    control_.set(zmq::sockopt::routing_id, options_.node);
+    control_.set(zmq::sockopt::linger, 200);
+    control_.set(zmq::sockopt::sndtimeo, 2000);  // a vanished coordinator must not block a send forever
+    control_.connect(options_.coordinator);
   }
 
   // ---- receiving ----
@@ -201,7 +260,7 @@ class WorkerLoop {
       return;
     }
     if (std::holds_alternative<Heartbeat>(e.message)) return;  // the coordinator's answer: it is alive
-    if (auto* a = std::get_if<Assign>(&e.message)) return update_peers(*a);
+    if (auto* a = std::get_if<Assign>(&e.message)) return apply_assign(*a);
     spdlog::warn("worker {}: ignored an unexpected {} message", options_.node, message_name(e.message));
   }
 
@@ -211,6 +270,7 @@ class WorkerLoop {
     // Work of a request the coordinator already ended (it failed elsewhere while
     // this chunk was on its way) would hold KV that nobody releases.
     if (released_set_.count(w.request)) return;
+    if (!executor_) return fail_request(w.request, "this node holds no layers now");
     const RouteHop& here = w.route[static_cast<std::size_t>(w.hop)];
     if (here.node != assign_.node) {
       fail_request(w.request, fmt::format("work for node {} arrived at node {}", here.node, assign_.node));
@@ -232,16 +292,6 @@ class WorkerLoop {
       p.work.want_token = w.want_token && done + n == w.length;
       pending_.push_back(std::move(p));
       done += n;
-    }
-  }
-
-  // A later Assign (a peer re-joined at a new address): take the new endpoints.
-  void update_peers(const Assign& a) {
-    for (const Peer& p : a.peers) {
-      auto it = peer_endpoints_.find(p.node);
-      if (it != peer_endpoints_.end() && it->second == p.data_endpoint) continue;
-      peer_endpoints_[p.node] = p.data_endpoint;
-      peers_.erase(p.node);  // reconnect on next use
     }
   }
 
@@ -359,6 +409,7 @@ class WorkerLoop {
 
   // Runs one batch; false when nothing could run.
   bool step() {
+    if (!executor_) return false;
     std::vector<Pending> batch = form_batch();
     if (batch.empty()) return false;
     std::vector<BatchChunk> chunks;
@@ -407,7 +458,9 @@ class WorkerLoop {
 
   void forward(const Work& w, const BatchResult& result, std::size_t index, std::size_t row) {
     if (w.hop + 1 == static_cast<int>(w.route.size())) {
-      if (result.tokens[index] >= 0) send_control(Token{w.request, w.position + w.length, result.tokens[index]});
+      if (result.tokens[index] >= 0) {
+        send_control(Token{w.request, w.position + w.length, result.tokens[index], result.sampler_states[index]});
+      }
       return;
     }
     Work next = w;
@@ -447,8 +500,12 @@ class WorkerLoop {
   void heartbeats() {
     while (looping_ && !stop_) {
       const auto queued = static_cast<std::int32_t>(pending_size_.load());
+      if (!joined_) {  // re-joining: the coordinator would not know whose heartbeat it is
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
       try {
-        send_control(Heartbeat{queued, kv_used_.load(), kv_capacity_, steps_.load(), tokens_.load(), busy_s_.load()});
+        send_control(Heartbeat{queued, kv_used_.load(), kv_capacity_.load(), steps_.load(), tokens_.load(), busy_s_.load()});
       } catch (const std::exception& e) {  // the loop notices a lost coordinator by its silence
         spdlog::warn("worker {}: heartbeat not sent: {}", options_.node, e.what());
       }
@@ -480,7 +537,8 @@ class WorkerLoop {
   std::atomic<std::uint64_t> steps_{0}, tokens_{0};
   std::atomic<std::size_t> pending_size_{0};
   std::atomic<std::int64_t> kv_used_{0};
-  std::int64_t kv_capacity_ = 0;  // set before the heartbeat thread starts
+  std::atomic<std::int64_t> kv_capacity_{0};
+  std::atomic<bool> joined_{false};  // heartbeats only while joined
 };
 
 void validate(const WorkerOptions& o) {

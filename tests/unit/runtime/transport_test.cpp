@@ -201,7 +201,7 @@ TEST_F(Transport, PayloadFrameRefusesSliceOutsideBuffer) {
 }
 
 TEST_F(Transport, RouterGetsIdentityAndCanReply) {
-  send(dealer_, Hello{"n1", "emulated", "L4", "tcp://127.0.0.1:1"});
+  send(dealer_, Hello{"n1", "emulated", "L4", "tcp://127.0.0.1:1", {}});
   Envelope e = receive(router_, true);
   EXPECT_EQ(e.identity, "worker-7");
   EXPECT_EQ(std::get<Hello>(e.message).gpu, "L4");
@@ -227,7 +227,7 @@ TEST_F(Transport, MalformedMessagesThrowAndSocketStaysInStep) {
   std::uint64_t next = 1000;
   auto expect_next_valid = [&](const char* after) {
     const std::uint64_t id = ++next;
-    send(push_, Token{id, 3, 42});
+    send(push_, Token{id, 3, 42, 0});
     Envelope e;
     ASSERT_NO_THROW(e = receive(pull_, false)) << "after " << after;
     ASSERT_TRUE(std::holds_alternative<Token>(e.message)) << "after " << after << ": got " << message_name(e.message);
@@ -241,7 +241,7 @@ TEST_F(Transport, MalformedMessagesThrowAndSocketStaysInStep) {
   expect_next_valid("a Work without payload");
 
   zmq::message_t stray = payload_frame(std::vector<std::int32_t>{1, 2, 3});
-  send(push_, Token{1, 2, 3}, &stray);
+  send(push_, Token{1, 2, 3, 0}, &stray);
   error = receive_error(pull_, false);
   EXPECT_NE(error.find("Token message with an unexpected payload frame"), std::string::npos) << error;
   expect_next_valid("a Token with a payload");

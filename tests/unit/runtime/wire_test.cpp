@@ -17,7 +17,7 @@ using Bytes = std::vector<std::uint8_t>;
 
 // ---- sample messages with every field set to something distinctive ----
 
-Hello sample_hello() { return {"node-7", "emulated", "A100-80G", "tcp://10.0.0.7:5601"}; }
+Hello sample_hello() { return {"node-7", "emulated", "A100-80G", "tcp://10.0.0.7:5601", {3, 17}}; }
 
 Assign sample_assign() {
   Assign a;
@@ -64,7 +64,7 @@ Work sample_work() {
   return w;
 }
 
-Token sample_token() { return {77777777777ULL, 999, 31415}; }
+Token sample_token() { return {77777777777ULL, 999, 31415, 0xFEDCBA9876543210ULL}; }
 Release sample_release() { return {0xFFFFFFFFFFFFFFFEULL}; }
 Heartbeat sample_heartbeat() { return {13, 40960, 1048576, 123456, 98765432, 3.625}; }
 WorkFailed sample_work_failed() { return {42, "out of KV blocks on node 3"}; }
@@ -81,6 +81,7 @@ void expect_same(const Hello& a, const Hello& b) {
   EXPECT_EQ(a.engine, b.engine);
   EXPECT_EQ(a.gpu, b.gpu);
   EXPECT_EQ(a.data_endpoint, b.data_endpoint);
+  EXPECT_EQ(a.loaded, b.loaded);
 }
 void expect_same_points(const std::vector<TimePoint>& a, const std::vector<TimePoint>& b) {
   ASSERT_EQ(a.size(), b.size());
@@ -142,6 +143,7 @@ void expect_same(const Token& a, const Token& b) {
   EXPECT_EQ(a.request, b.request);
   EXPECT_EQ(a.position, b.position);
   EXPECT_EQ(a.token, b.token);
+  EXPECT_EQ(a.sampler_state, b.sampler_state);
 }
 void expect_same(const Release& a, const Release& b) { EXPECT_EQ(a.request, b.request); }
 void expect_same(const Heartbeat& a, const Heartbeat& b) {
@@ -232,9 +234,9 @@ TEST(Wire, EmptyStringsAndListsRoundTrip) {
   const Bytes bytes = encode(a);
   expect_same_message(a, decode_exact(bytes, bytes.size()));
 
-  Hello h;  // all strings empty
+  Hello h;  // all strings empty, no layers loaded
   const Bytes hb = encode(h);
-  EXPECT_EQ(hb.size(), 8u + 4 * 4);
+  EXPECT_EQ(hb.size(), 8u + 4 * 4 + 2 * 4);
   expect_same_message(h, decode_exact(hb, hb.size()));
 }
 
@@ -288,7 +290,7 @@ TEST(Wire, WrongMagicIsRefused) {
 TEST(Wire, OtherVersionIsRefused) {
   Bytes bytes = encode(sample_token());
   put_u16(bytes, 4, 1);
-  EXPECT_NE(wire_error(bytes).find("version 1, this build speaks version 2"), std::string::npos) << wire_error(bytes);
+  EXPECT_NE(wire_error(bytes).find("version 1, this build speaks version 3"), std::string::npos) << wire_error(bytes);
   put_u16(bytes, 4, 0);
   EXPECT_NE(wire_error(bytes).find("version 0"), std::string::npos) << wire_error(bytes);
 }
@@ -303,10 +305,10 @@ TEST(Wire, UnknownTypesAreRefused) {
 }
 
 TEST(Wire, WrongTypeCodeForBodyIsRefused) {
-  // A Token body labelled as Release: 16 bytes where Release needs 8.
+  // A Token body labelled as Release: 24 bytes where Release needs 8.
   Bytes bytes = encode(sample_token());
   put_u16(bytes, 6, 7);
-  EXPECT_NE(wire_error(bytes).find("Release message has 8 bytes left over"), std::string::npos) << wire_error(bytes);
+  EXPECT_NE(wire_error(bytes).find("Release message has 16 bytes left over"), std::string::npos) << wire_error(bytes);
 }
 
 TEST(Wire, WorkHopMustBeInRoute) {
