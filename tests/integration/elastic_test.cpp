@@ -221,6 +221,28 @@ TEST_F(ElasticTest, DrainFinishesInFlightWorkAndARestartedNodeRejoins) {
   EXPECT_NE(cluster_->log().find("d joined"), std::string::npos) << cluster_->log();
 }
 
+// The coordinator dies (SIGKILL) and a new one starts on the same port: the
+// workers re-join it with the layers they hold, which it keeps (no reload), and
+// serving resumes with the same texts.
+TEST_F(ElasticTest, WorkersKeepTheirLayersAcrossACoordinatorRestart) {
+  cluster_->kill_coordinator();
+  cluster_->restart_coordinator();
+  ASSERT_TRUE(cluster_->wait_healthy(60)) << cluster_->log();
+  const std::vector<Job> js = jobs();
+  for (std::size_t i = 0; i < 2; ++i) {
+    json r = cluster_->complete({{"model", "stories"}, {"prompt", js[i].prompt}, {"max_tokens", kMaxTokens},
+                                 {"temperature", js[i].temperature}, {"seed", js[i].seed}});
+    EXPECT_EQ(r["choices"][0]["text"], js[i].expected) << r.dump();
+  }
+  const std::string log = cluster_->log();
+  for (const char* node : {"a", "b", "c", "d"}) {
+    EXPECT_NE(log.find(fmt::format("{} joined (real engine", node)), std::string::npos) << log;
+    const std::string worker_log = test::read_file(dir_.path() / fmt::format("{}.log", node));
+    EXPECT_NE(worker_log.find("re-joining"), std::string::npos) << worker_log;
+    EXPECT_NE(worker_log.find("kept"), std::string::npos) << "layers reloaded on " << node << "\n" << worker_log;
+  }
+}
+
 // A node the placement left out joins: the coordinator re-plans it in, warm from
 // the current placement, and the planned max flow goes up.
 TEST_F(ElasticTest, ANewNodeIsPlannedIn) {

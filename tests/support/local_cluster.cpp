@@ -44,6 +44,7 @@ LocalCluster::LocalCluster(const TempDir& dir, const std::filesystem::path& mode
                                     "--model", model.string(), "--listen", fmt::format("127.0.0.1:{}", http_port_),
                                     "--control", control(), "--api-key", kApiKey, "--model-id", model_id};
   serve.insert(serve.end(), extra_serve_args.begin(), extra_serve_args.end());
+  serve_args_ = serve;
   serve_ = std::make_unique<ChildProcess>(serve, log_);
   for (const std::string& spec : workers) start_worker(spec);
 }
@@ -64,6 +65,12 @@ std::size_t LocalCluster::start_worker(const std::string& spec) {
 
 std::string LocalCluster::control() const { return fmt::format("tcp://127.0.0.1:{}", control_port_); }
 void LocalCluster::kill_coordinator() { serve_->signal(SIGKILL); }
+
+void LocalCluster::restart_coordinator() {
+  serve_->wait(10);
+  log_ = dir_.path() / fmt::format("serve.{}.log", ++coordinator_starts_);
+  serve_ = std::make_unique<ChildProcess>(serve_args_, log_);
+}
 
 httplib::Client LocalCluster::client() const {
   httplib::Client c("127.0.0.1", http_port_);

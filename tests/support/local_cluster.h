@@ -50,6 +50,9 @@ class LocalCluster {
 
   std::string control() const;
   void kill_coordinator();
+  // Starts the coordinator again with the same arguments (after kill_coordinator);
+  // its log goes to serve.2.log, ... and log() reads the newest.
+  void restart_coordinator();
   ChildProcess& worker(std::size_t i) { return *workers_.at(i); }
   // Starts a worker for `spec` ("node" or "node:slowdown"); returns its index.
   std::size_t start_worker(const std::string& spec);
@@ -74,6 +77,8 @@ class LocalCluster {
   std::filesystem::path log_;
   std::string model_id_;
   int started_workers_ = 0;
+  std::vector<std::string> serve_args_;
+  int coordinator_starts_ = 1;
   std::unique_ptr<ChildProcess> serve_;
   std::vector<std::unique_ptr<ChildProcess>> workers_;
 };
