@@ -1,4 +1,4 @@
-// The life of a node as the coordinator sees it (docs/runtime.md, "Membership").
+// The life of a node as the coordinator sees it (docs/design.md, "Elastic serving").
 #pragma once
 
 namespace helix::runtime {
