@@ -458,7 +458,7 @@ void register_worker(CLI::App& app) {
   cmd->add_option("--node", o->node, "The cluster node this worker is")->required();
   cmd->add_option("--model", o->model, "Model directory (real engine)");
   cmd->add_option("--engine", o->engine, "real | emulated")->capture_default_str();
-  cmd->add_option("--gpu", o->gpu, "Emulated: the GPU type this worker claims to be (checked against the cluster)");
+  cmd->add_option("--gpu", o->gpu, "The GPU type this worker is: checked against the cluster; a node the cluster file does not list joins as a new node of this type");
   cmd->add_option("--listen", o->listen_host, "Host its data socket binds to")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Engine compute threads")->capture_default_str();
   cmd->add_option("--slowdown", o->slowdown, "Make every step this many times slower (>= 1)")->capture_default_str();

@@ -253,9 +253,22 @@ TEST_F(ElasticTest, ANewNodeIsPlannedIn) {
       << cluster_->nodes().dump(2);
   const std::string log = cluster_->log();
   EXPECT_NE(log.find("re-planned (e joined)"), std::string::npos) << log;
+  const double with_e = cluster_->nodes()["max_flow_tokens_per_s"].get<double>();
+  // A node no cluster file lists joins with its GPU type, and is planned in too.
+  const std::size_t f = cluster_->start_worker("f", {"--gpu", "cpu"});
+  ASSERT_TRUE(test::wait_until(60, [&] { return node_state("f") == "ready"; })) << cluster_->log();
+  ASSERT_TRUE(test::wait_until(30, [&] { return cluster_->nodes()["max_flow_tokens_per_s"].get<double>() > with_e; }))
+      << cluster_->nodes().dump(2);
+  EXPECT_NE(cluster_->log().find("f added to the cluster as a cpu"), std::string::npos) << cluster_->log();
   Wave w = run_wave(*cluster_, 1, [] {});
-  check_wave(w, log);
-  std::printf("e joined: max flow %.1f -> %.1f tokens/s\n", before, cluster_->nodes()["max_flow_tokens_per_s"].get<double>());
+  check_wave(w, cluster_->log());
+  std::printf("e joined: max flow %.1f -> %.1f tokens/s; f (no cluster file entry) joined: -> %.1f tokens/s\n", before,
+              with_e, cluster_->nodes()["max_flow_tokens_per_s"].get<double>());
+  // A node of an unknown type is refused, with the reason.
+  const std::size_t g = cluster_->start_worker("g", {"--gpu", "no-such-gpu"});
+  EXPECT_EQ(cluster_->worker(g).wait(30), 1);
+  EXPECT_NE(test::read_file(dir_.path() / "g.log").find("no-such-gpu"), std::string::npos) << test::read_file(dir_.path() / "g.log");
+  (void)f;
 }
 
 }  // namespace

@@ -49,12 +49,13 @@ LocalCluster::LocalCluster(const TempDir& dir, const std::filesystem::path& mode
   for (const std::string& spec : workers) start_worker(spec);
 }
 
-std::size_t LocalCluster::start_worker(const std::string& spec) {
+std::size_t LocalCluster::start_worker(const std::string& spec, const std::vector<std::string>& extra_args) {
   const std::string node = spec.substr(0, spec.find(':'));
   std::vector<std::string> args = {HELIX_BINARY, "worker", "--coordinator", control(), "--node", node, "--model",
                                    model_.string(), "--threads", "1"};
   if (spec.find(':') != std::string::npos) args.insert(args.end(), {"--slowdown", spec.substr(spec.find(':') + 1)});
   args.insert(args.end(), {"--coordinator-timeout", "3"});
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
   // A restarted node logs to a new file: node.log, node.2.log, ...
   std::string log = node + ".log";
   for (int k = 2; std::filesystem::exists(dir_.path() / log); ++k) log = fmt::format("{}.{}.log", node, k);

@@ -55,7 +55,7 @@ class LocalCluster {
   void restart_coordinator();
   ChildProcess& worker(std::size_t i) { return *workers_.at(i); }
   // Starts a worker for `spec` ("node" or "node:slowdown"); returns its index.
-  std::size_t start_worker(const std::string& spec);
+  std::size_t start_worker(const std::string& spec, const std::vector<std::string>& extra_args = {});
   httplib::Client client() const;
   int health() const;
   // Gives up early when the coordinator process died.

@@ -191,6 +191,10 @@ struct Coordinator::Impl {
     std::lock_guard<std::mutex> lock(stats_mutex);
     return nodes[static_cast<std::size_t>(node)].state;
   }
+  void set_planned(int node, LayerRange r) {
+    std::lock_guard<std::mutex> lock(stats_mutex);  // admin_nodes() reads `planned`
+    planned[static_cast<std::size_t>(node)] = r;
+  }
   void set_state(int node, NodeState s) {
     std::lock_guard<std::mutex> lock(stats_mutex);
     nodes[static_cast<std::size_t>(node)].state = s;
@@ -432,7 +436,10 @@ struct Coordinator::Impl {
   void on_hello(const std::string& identity, const Hello& h) {
     auto it = node_index.find(h.node);
     if (h.node != identity) return refuse(identity, "its routing id must be its node name");
-    if (it == node_index.end()) return refuse(identity, fmt::format("node '{}' is not in the cluster", h.node));
+    if (it == node_index.end()) {
+      if (std::string why = add_node(h); !why.empty()) return refuse(identity, why);
+      it = node_index.find(h.node);
+    }
     const int node = it->second;
     if (!started && !placed(node)) return refuse(identity, fmt::format("node '{}' holds no layers in this placement", h.node));
     if ((h.engine == "emulated") != options.emulated) {
@@ -475,6 +482,31 @@ struct Coordinator::Impl {
     // the placement has none for stands by until the re-plan it triggers (on its Ready).
     assign(node);
     broadcast_peers(node);
+  }
+
+  // A node that no cluster file lists joins with its GPU type: it is added to the
+  // cluster (links copied from a node of the coordinator's region) and planned in
+  // on its Ready. "" or why not.
+  std::string add_node(const Hello& h) {
+    if (h.gpu.empty()) {
+      return fmt::format("node '{}' is not in the cluster: start the worker with --gpu TYPE to join as a new node", h.node);
+    }
+    if (!started) return fmt::format("node '{}' is not in the cluster: new nodes can join once it serves", h.node);
+    try {
+      ClusterSpec grown = with_new_node(cluster, h.node, h.gpu);
+      ClusterClasses grown_classes = resolve_machine_classes(grown, model);
+      std::lock_guard<std::mutex> lock(stats_mutex);
+      cluster = std::move(grown);
+      classes = std::move(grown_classes);
+      nodes.emplace_back();
+      planned.emplace_back();
+      worker_kv_tokens.push_back(0);
+    } catch (const Error& e) {
+      return fmt::format("node '{}' cannot join: {}", h.node, e.what());
+    }
+    node_index[h.node] = cluster.num_nodes() - 1;
+    event(fmt::format("{} added to the cluster as a {}", h.node, h.gpu));
+    return "";
   }
 
   // Why a worker's data endpoint cannot be used ("" if it can): it must be a
@@ -796,6 +828,7 @@ struct Coordinator::Impl {
     for (int i = 0; i < n; ++i) {
       const auto u = static_cast<std::size_t>(i);
       if (!usable[u] || p.ranges[u] == planned[u]) continue;
+      std::lock_guard<std::mutex> lock(stats_mutex);  // admin_nodes() reads `planned`
       planned[u] = p.ranges[u];
       changed.push_back(i);
     }
@@ -818,7 +851,7 @@ struct Coordinator::Impl {
         for (const RouteHop& h : r.hops) busy = busy || h.node == i;
       }
       if (busy) continue;
-      planned[static_cast<std::size_t>(i)] = {};
+      set_planned(i, {});
       assign(i);  // no layers: the worker releases them and stands by
       set_state(i, NodeState::Drained);  // not Loading: its Ready must not plan it back in
       event(fmt::format("{} drained: nothing in flight, layers released", name(i)));
@@ -841,7 +874,7 @@ struct Coordinator::Impl {
   std::string remove(int node) {
     if (!connected(node)) return fmt::format("node '{}' is {}, not connected", name(node), state_name(state(node)));
     shutdown_worker(node);
-    planned[static_cast<std::size_t>(node)] = {};
+    set_planned(node, {});
     node_lost(node, "removed by the operator");
     set_state(node, NodeState::Absent);
     return "";

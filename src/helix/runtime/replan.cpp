@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "helix/cluster/gpu_catalog.h"
 #include "helix/core/error.h"
 #include "helix/flow/flow_network.h"
 #include "helix/perf/perf_model.h"
@@ -37,6 +38,43 @@ ClusterSpec keep_nodes(const ClusterSpec& cluster, const std::vector<char>& keep
   }
   sub.index_links();
   return sub;
+}
+
+ClusterSpec with_new_node(const ClusterSpec& cluster, const std::string& name, const std::string& gpu) {
+  ClusterSpec out = cluster;
+  int type = -1;
+  for (std::size_t t = 0; t < out.gpu_types.size(); ++t) {
+    if (out.gpu_types[t].name == gpu) type = static_cast<int>(t);
+  }
+  if (type < 0) {
+    std::optional<GpuType> known = find_catalog_gpu(gpu);
+    if (!known) fail("GPU type '{}' is neither in the cluster nor in the catalog ({})", gpu, catalog_gpu_names());
+    out.gpu_types.push_back(*known);
+    type = static_cast<int>(out.gpu_types.size()) - 1;
+  }
+  const int region = cluster.coordinator.region;
+  int like = -1;  // the node whose links the new one copies: same region, same type if there is one
+  for (int i = 0; i < cluster.num_nodes(); ++i) {
+    const ComputeNode& n = cluster.nodes[static_cast<std::size_t>(i)];
+    if (n.region == region && (like < 0 || (n.gpu_type == type && cluster.nodes[static_cast<std::size_t>(like)].gpu_type != type))) like = i;
+  }
+  if (like < 0) fail("no node in the coordinator's region to copy links from for the new node '{}'", name);
+  const int added = cluster.num_nodes();
+  out.nodes.push_back({name, type, region});
+  const Link* peer_link = nullptr;  // what `like` has to another node of its region
+  for (const Link& l : cluster.links) {
+    if (l.from == like && l.to != kCoordinator && cluster.nodes[static_cast<std::size_t>(l.to)].region == region) peer_link = &l;
+  }
+  for (const Link& l : cluster.links) {
+    if (l.from == like && l.to != like) out.links.push_back({added, l.to, l.bandwidth_Bps, l.latency_s});
+    if (l.to == like && l.from != like) out.links.push_back({l.from, added, l.bandwidth_Bps, l.latency_s});
+  }
+  if (peer_link) {
+    out.links.push_back({like, added, peer_link->bandwidth_Bps, peer_link->latency_s});
+    out.links.push_back({added, like, peer_link->bandwidth_Bps, peer_link->latency_s});
+  }
+  out.index_links();
+  return out;
 }
 
 Replan replan(const ClusterSpec& cluster, const ModelSpec& model, const std::vector<LayerRange>& current,

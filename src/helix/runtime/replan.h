@@ -37,6 +37,13 @@ int layers_added(LayerRange now, LayerRange next);
 // coordinator); `index` gets each kept node's index in the whole cluster.
 ClusterSpec keep_nodes(const ClusterSpec& cluster, const std::vector<char>& keep, std::vector<int>* index);
 
+// `cluster` with one more node, `name` of GPU type `gpu` (one of the cluster's
+// types, else the built-in catalog's), in the coordinator's region, linked like an
+// existing node of that region (the same links to everyone, and to that node what
+// it has to its region's others). Throws Error for an unknown type or a cluster
+// with no node in the coordinator's region to copy links from.
+ClusterSpec with_new_node(const ClusterSpec& cluster, const std::string& name, const std::string& gpu);
+
 // A placement over the nodes `usable` marks, starting from `current` (what each
 // node holds now, per node of the whole cluster). Throws Error when those nodes
 // cannot hold the model.
