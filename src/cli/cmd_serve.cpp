@@ -31,6 +31,8 @@
 #include "helix/plan/planner.h"
 #include "helix/runtime/coordinator.h"
 #include "helix/runtime/worker.h"
+#include "helix/security/curve_auth.h"
+#include "helix/security/curve_keys.h"
 #include "helix/sim/sim_cluster.h"
 #include "helix/tokenize/byte_tokenizer.h"
 #include "helix/tokenize/load_tokenizer.h"
@@ -76,6 +78,8 @@ struct ServeOptions {
   int gather_us = 1000;
   bool real_activations = false;
   double worker_timeout = 2;
+  std::string key, trusted;  // CurveZMQ: the coordinator's .key file, the workers' public keys
+  bool insecure = false;
   double move_penalty = -1;
   long replan_evaluations = 400;
 };
@@ -147,6 +151,22 @@ std::string placement_summary(const sim::SimCluster& s) {
   return out;
 }
 
+// CurveZMQ on the control socket (and so on every data connection), or plain
+// ZeroMQ where that is safe: loopback, or the operator said --insecure.
+void secure_control(const ServeOptions& o, runtime::CoordinatorOptions& co) {
+  if (o.key.empty() != o.trusted.empty()) fail("--key and --trusted go together (make them with `helix keys`)");
+  if (!o.key.empty()) {
+    co.keys = security::load_keypair(o.key);
+    co.trusted_workers = security::load_trusted(o.trusted);
+    return;
+  }
+  if (!security::is_loopback_endpoint(o.control) && !o.insecure) {
+    fail("--control {} is reachable from other machines: give --key and --trusted (see `helix keys`) so that only "
+         "trusted workers join and traffic is encrypted, or --insecure",
+         o.control);
+  }
+}
+
 // A coordinator and its HTTP server, running until stop().
 class Service {
  public:
@@ -173,6 +193,7 @@ class Service {
     if (o.replan_evaluations < 1) fail("--replan-evaluations {}: must be at least 1", o.replan_evaluations);
     co.replan_evaluations = o.replan_evaluations;
     co.partial_inference = placement.method == "petals";
+    secure_control(o, co);
     coordinator_ = std::make_unique<runtime::Coordinator>(serving_, co, std::move(m.tokenizer));
     coordinator_->start();
     auto [host, port] = host_port(o.listen);
@@ -250,14 +271,33 @@ void add_serve_options(CLI::App* cmd, ServeOptions& o) {
                   "Re-planning: tokens/s charged per layer a node must newly load (default: 1% of the first placement's max flow)");
   cmd->add_option("--replan-evaluations", o.replan_evaluations, "Re-planning: the helix planner's evaluation budget")
       ->capture_default_str();
+  cmd->add_option("--key", o.key, "CurveZMQ: the coordinator's secret key file (helix keys coordinator)");
+  cmd->add_option("--trusted", o.trusted, "CurveZMQ: the workers' public keys: a folder of NODE.pub or a 'NODE KEY' list");
+  cmd->add_flag("--insecure", o.insecure, "Allow a non-loopback --control without keys (anyone who reaches it can join)");
   cmd->add_option("--ready-timeout", o.ready_timeout, "Seconds to wait for the workers (up)")->capture_default_str();
 }
 
 // ---------------------------------------------------------------- worker
 
-void run_worker_command(const runtime::WorkerOptions& o) {
+struct WorkerCli {
+  runtime::WorkerOptions worker;
+  std::string key, coordinator_key;  // CurveZMQ: its .key file, the coordinator's .pub file
+  bool insecure = false;
+};
+
+void run_worker_command(const WorkerCli& cli) {
   log_to_stderr();
   catch_stop_signals();
+  runtime::WorkerOptions o = cli.worker;
+  if (cli.key.empty() != cli.coordinator_key.empty()) fail("--key and --coordinator-key go together (see `helix keys`)");
+  if (!cli.key.empty()) {
+    o.keys = security::load_keypair(cli.key);
+    o.coordinator_key = security::load_public_key(cli.coordinator_key);
+  } else if (!security::is_loopback_endpoint("tcp://" + o.listen_host + ":0") && !cli.insecure) {
+    fail("--listen {} is reachable from other machines: give --key and --coordinator-key (see `helix keys`) so that "
+         "only the coordinator and trusted peers can send it work, or --insecure",
+         o.listen_host);
+  }
   runtime::run_worker(o, g_stop);
 }
 
@@ -452,7 +492,8 @@ void register_serve(CLI::App& app) {
 }
 
 void register_worker(CLI::App& app) {
-  auto o = std::make_shared<runtime::WorkerOptions>();
+  auto cli = std::make_shared<WorkerCli>();
+  runtime::WorkerOptions* o = &cli->worker;
   CLI::App* cmd = app.add_subcommand("worker", "Run one compute node: join the coordinator and serve its layers");
   cmd->add_option("--coordinator", o->coordinator, "The coordinator's control endpoint")->capture_default_str();
   cmd->add_option("--node", o->node, "The cluster node this worker is")->required();
@@ -466,7 +507,10 @@ void register_worker(CLI::App& app) {
   cmd->add_option("--join-timeout", o->join_timeout_s, "Seconds to wait for the coordinator")->capture_default_str();
   cmd->add_option("--coordinator-timeout", o->coordinator_timeout_s, "Exit when no coordinator answers this many seconds (after 3 s of silence it re-joins, keeping its layers)")
       ->capture_default_str();
-  cmd->callback([o] { run_worker_command(*o); });
+  cmd->add_option("--key", cli->key, "CurveZMQ: this worker's secret key file (helix keys NODE)");
+  cmd->add_option("--coordinator-key", cli->coordinator_key, "CurveZMQ: the coordinator's public key file (.pub)");
+  cmd->add_flag("--insecure", cli->insecure, "Allow a non-loopback --listen without keys (anyone who reaches it can send work)");
+  cmd->callback([cli] { run_worker_command(*cli); });
 }
 
 void register_up(CLI::App& app) {

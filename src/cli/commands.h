@@ -15,5 +15,6 @@ void register_serve(CLI::App& app);
 void register_worker(CLI::App& app);
 void register_up(CLI::App& app);
 void register_nodes(CLI::App& app);
+void register_keys(CLI::App& app);
 
 }  // namespace helix::cli

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   helix::cli::register_worker(app);
   helix::cli::register_up(app);
   helix::cli::register_nodes(app);
+  helix::cli::register_keys(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

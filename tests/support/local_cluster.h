@@ -63,6 +63,7 @@ class LocalCluster {
   std::string log() const;
   bool serve_running();
   const std::string& model_id() const { return model_id_; }
+  int http_port() const { return http_port_; }
 
   nlohmann::json complete(const nlohmann::json& body, int* status = nullptr) const;
   // `progress`, if given, counts the text chunks as they arrive (for tests that act mid-stream).

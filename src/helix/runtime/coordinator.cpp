@@ -26,6 +26,7 @@
 #include "helix/runtime/replan.h"
 #include "helix/runtime/stop_strings.h"
 #include "helix/runtime/transport.h"
+#include "helix/security/curve_auth.h"
 #include "helix/sched/helix_router.h"
 #include "helix/tokenize/stream_decoder.h"
 
@@ -108,6 +109,11 @@ struct Coordinator::Impl {
     // A restarted worker connects again under its node name before its old
     // connection is noticed as closed: the new connection takes the name over.
     control.set(zmq::sockopt::router_handover, 1);
+    if (options.keys) {
+      // The ZAP handler must exist before the first CURVE socket binds.
+      auth = std::make_unique<security::Authenticator>(context, options.trusted_workers);
+      security::make_curve_server(control, *options.keys);
+    }
     wake_in.bind("inproc://coordinator-wake");
     wake_out.connect("inproc://coordinator-wake");
     start_time = Clock::now();
@@ -130,6 +136,7 @@ struct Coordinator::Impl {
 
   // ---------------------------------------------------------------- loop-owned state
   zmq::context_t context;
+  std::unique_ptr<security::Authenticator> auth;  // CURVE: admits the trusted workers; outlives the sockets
   zmq::socket_t control, wake_in, wake_out;
   std::thread loop_thread;
   std::atomic<bool> stopping{false};
@@ -403,7 +410,12 @@ struct Coordinator::Impl {
 
   void on_control(const Envelope& e) {
     const auto it = node_index.find(e.identity);
-    if (const auto* hello = std::get_if<Hello>(&e.message)) return on_hello(e.identity, *hello);
+    if (const auto* hello = std::get_if<Hello>(&e.message)) {
+      if (options.keys && e.peer != hello->node) {
+        return refuse(e.identity, fmt::format("its key is trusted as '{}', not as node '{}'", e.peer, hello->node));
+      }
+      return on_hello(e.identity, *hello);
+    }
     if (it == node_index.end() || !connected(it->second)) {
       spdlog::debug("coordinator: ignored a {} message from '{}', which has not joined", message_name(e.message), e.identity);
       return;
@@ -539,6 +551,7 @@ struct Coordinator::Impl {
     DataLink link{zmq::socket_t(context, zmq::socket_type::push), zmq::socket_t(context, zmq::socket_type::pair)};
     link.push.set(zmq::sockopt::sndhwm, 0);
     link.push.set(zmq::sockopt::linger, 0);
+    if (options.keys) security::make_curve_client(link.push, *options.keys, public_key_of(node));
     const std::string monitor = fmt::format("inproc://coordinator-monitor-{}", ++monitor_serial);
     if (zmq_socket_monitor(link.push.handle(), monitor.c_str(), ZMQ_EVENT_DISCONNECTED) != 0) {
       throw zmq::error_t();
@@ -602,12 +615,20 @@ struct Coordinator::Impl {
     set_state(node, NodeState::Loading);
   }
 
+  // The node's trusted public key (it joined with it: ZAP checked it, on_control its name).
+  std::string public_key_of(int node) const {
+    for (const auto& [key, trusted_name] : options.trusted_workers.name_by_key) {
+      if (trusted_name == name(node)) return key;
+    }
+    fail("no trusted key for node '{}'", name(node));
+  }
+
   std::vector<Peer> peers() const {
     std::vector<Peer> out;
     std::lock_guard<std::mutex> lock(stats_mutex);
     for (int i = 0; i < cluster.num_nodes(); ++i) {
       const NodeStats& s = nodes[static_cast<std::size_t>(i)];
-      if (s.connected()) out.push_back({i, s.endpoint});
+      if (s.connected()) out.push_back({i, s.endpoint, options.keys ? public_key_of(i) : std::string()});
     }
     return out;
   }
@@ -1144,6 +1165,10 @@ struct Coordinator::Impl {
   }
 
   void shutdown() {
+    // Monitors are stopped before their sockets close (libzmq may otherwise stall the context).
+    std::vector<int> linked;
+    for (const auto& entry : data_links) linked.push_back(entry.first);
+    for (int node : linked) close_data_link(node);
     for (auto& [id, r] : active) r.stream->push(error_event(unavailable("the server is shutting down")));
     active.clear();
     for (Request& r : waiting) r.stream->push(error_event(unavailable("the server is shutting down")));

@@ -21,11 +21,13 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "helix/api/backend.h"
+#include "helix/security/curve_keys.h"
 #include "helix/runtime/node_state.h"
 #include "helix/sched/kv_ledger.h"
 #include "helix/sim/sim_cluster.h"
@@ -54,6 +56,12 @@ struct CoordinatorOptions {
   double move_penalty_tps = -1;
   long replan_evaluations = 400;
   bool partial_inference = false;    // the placement's routes may enter a node mid-range (Petals)
+  // CurveZMQ (security/): the coordinator's keys and the workers it admits (their
+  // public keys, by node name). A worker joins only under the name its key is
+  // trusted as; workers learn their peers' keys from the coordinator. No keys:
+  // plain ZeroMQ (the CLI allows that on loopback, or with --insecure).
+  std::optional<security::KeyPair> keys;
+  security::TrustedPeers trusted_workers;
   double request_timeout_s = 600;    // no token back this long: the request ends with an error
   int max_waiting = 4096;            // requests waiting for a route before 503s
 };

@@ -1,5 +1,7 @@
 #include "helix/runtime/transport.h"
 
+#include "helix/security/curve_auth.h"
+
 #include <cstring>
 
 namespace helix::runtime {
@@ -53,6 +55,7 @@ std::optional<Envelope> try_receive(zmq::socket_t& socket, bool router, std::str
   } else {
     header = std::move(first);
   }
+  e.peer = security::peer_name(header);
   const bool has_payload = header.more();
   if (has_payload) (void)socket.recv(e.payload, zmq::recv_flags::none);
   if (e.payload.more()) {

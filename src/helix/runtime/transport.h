@@ -18,6 +18,7 @@ namespace helix::runtime {
 
 struct Envelope {
   std::string identity;   // ROUTER only: who sent it
+  std::string peer;       // CURVE: the name its key is trusted under (ZAP User-Id); "" without CURVE
   Message message;
   zmq::message_t payload; // Work only
 };

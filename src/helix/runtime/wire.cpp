@@ -157,6 +157,7 @@ void write(Writer& w, const Assign& m) {
   for (const Peer& p : m.peers) {
     w.put(p.node);
     w.put_string(p.data_endpoint);
+    w.put_string(p.public_key);
   }
 }
 void read(Reader& r, Assign& m) {
@@ -181,10 +182,12 @@ void read(Reader& r, Assign& m) {
   m.emulation.decode_max_tokens = r.get<std::int32_t>("emulation.decode_max_tokens");
   m.emulation.activation_bytes_per_token = r.get<std::int32_t>("emulation.activation_bytes_per_token");
   m.emulation.vocab_size = r.get<std::int32_t>("emulation.vocab_size");
-  m.peers.resize(r.get_count("peers", 8));
+  m.peers.resize(r.get_count("peers", 12));
   for (Peer& p : m.peers) {
     p.node = r.get<std::int32_t>("peers.node");
     p.data_endpoint = r.get_string("peers.data_endpoint");
+    p.public_key = r.get_string("peers.public_key");
+    if (!p.public_key.empty() && p.public_key.size() != 40) r.bad("peers.public_key", "a CURVE key is 40 Z85 characters");
   }
 }
 

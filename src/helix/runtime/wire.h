@@ -24,7 +24,7 @@
 namespace helix::runtime {
 
 inline constexpr std::uint32_t kWireMagic = 0x57584c48;  // "HLXW" read as little-endian bytes
-inline constexpr std::uint16_t kWireVersion = 3;  // 2: Assign carries gather_us; 3: Hello.loaded, Token.sampler_state
+inline constexpr std::uint16_t kWireVersion = 3;  // 2: Assign carries gather_us; 3: Hello.loaded, Token.sampler_state, Peer.public_key
 
 class WireError : public Error {
  public:
@@ -62,6 +62,7 @@ struct Emulation {
 struct Peer {
   std::int32_t node = 0;
   std::string data_endpoint;
+  std::string public_key;  // CURVE: its key (Z85), which workers trust and connect with; "" without CURVE
 };
 
 // Coordinator -> worker: your node index and layers, and where everyone is. Sent

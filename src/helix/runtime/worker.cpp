@@ -14,6 +14,7 @@
 #include "helix/engine/model_files.h"
 #include "helix/runtime/stage_executor.h"
 #include "helix/runtime/transport.h"
+#include "helix/security/curve_auth.h"
 
 namespace helix::runtime {
 namespace {
@@ -42,6 +43,11 @@ class WorkerLoop {
  public:
   WorkerLoop(const WorkerOptions& o, const std::atomic<bool>& stop)
       : options_(o), stop_(stop), control_(context_, zmq::socket_type::dealer), data_(context_, zmq::socket_type::pull) {
+    if (options_.keys) {
+      // Before the data socket binds: only the coordinator, and the peers it names, get in.
+      auth_ = std::make_unique<security::Authenticator>(context_, trusted({}));
+      security::make_curve_server(data_, *options_.keys);
+    }
     configure_control();
     data_.set(zmq::sockopt::linger, 0);
     data_.set(zmq::sockopt::rcvhwm, 0);  // accepted work is never dropped
@@ -158,7 +164,11 @@ class WorkerLoop {
     if (!keep && !a.layers.empty()) load();
     slowdown_ = std::max(options_.slowdown, assign_.slowdown);
     peer_endpoints_.clear();
-    for (const Peer& p : assign_.peers) peer_endpoints_[p.node] = p.data_endpoint;
+    for (const Peer& p : assign_.peers) {
+      peer_endpoints_[p.node] = p.data_endpoint;
+      peer_keys_[p.node] = p.public_key;
+    }
+    if (auth_) auth_->set_trusted(trusted(assign_.peers));
     // Reconnect to peers that moved; forget those that left.
     std::erase_if(peers_, [&](const auto& entry) {
       auto now = peer_endpoints_.find(entry.first);
@@ -192,6 +202,16 @@ class WorkerLoop {
     released_order_.clear();
   }
 
+  // Who may send to the data socket: the coordinator and the peers it listed.
+  security::TrustedPeers trusted(const std::vector<Peer>& peers) const {
+    security::TrustedPeers t;
+    t.add("coordinator", options_.coordinator_key);
+    for (const Peer& p : peers) {
+      if (!p.public_key.empty() && !t.name_of(p.public_key)) t.add(fmt::format("node-{}", p.node), p.public_key);
+    }
+    return t;
+  }
+
   // A fresh control socket: nothing queued for the old coordinator is delivered to the next.
   void reconnect_control() {
     std::lock_guard<std::mutex> lock(control_mutex_);
@@ -203,6 +223,7 @@ class WorkerLoop {
     control_.set(zmq::sockopt::routing_id, options_.node);
     control_.set(zmq::sockopt::linger, 200);
     control_.set(zmq::sockopt::sndtimeo, 2000);  // a vanished coordinator must not block a send forever
+    if (options_.keys) security::make_curve_client(control_, *options_.keys, options_.coordinator_key);
     control_.connect(options_.coordinator);
   }
 
@@ -483,6 +504,11 @@ class WorkerLoop {
     zmq::socket_t s(context_, zmq::socket_type::push);
     s.set(zmq::sockopt::sndhwm, 0);
     s.set(zmq::sockopt::linger, 0);
+    if (options_.keys) {
+      const std::string& key = peer_keys_[node];
+      if (key.empty()) return nullptr;  // the coordinator vouched for no key: do not talk to it
+      security::make_curve_client(s, *options_.keys, key);
+    }
     s.connect(ep->second);
     return &peers_.emplace(node, std::move(s)).first->second;
   }
@@ -516,11 +542,13 @@ class WorkerLoop {
   WorkerOptions options_;
   const std::atomic<bool>& stop_;
   zmq::context_t context_;
+  std::unique_ptr<security::Authenticator> auth_;  // CURVE: before the sockets, after the context
   zmq::socket_t control_, data_;
   std::string data_endpoint_;
   Assign assign_;
   std::unique_ptr<StageExecutor> executor_;
   std::map<int, std::string> peer_endpoints_;
+  std::map<int, std::string> peer_keys_;  // CURVE: what the coordinator says each peer's key is
   std::map<int, zmq::socket_t> peers_;
   std::deque<Pending> pending_;
   std::unordered_set<std::uint64_t> released_set_;  // recently released requests, oldest first in released_order_

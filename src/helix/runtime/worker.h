@@ -10,7 +10,10 @@
 
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <string>
+
+#include "helix/security/curve_keys.h"
 
 namespace helix::runtime {
 
@@ -26,6 +29,10 @@ struct WorkerOptions {
   long long kv_tokens = 0;                           // KV capacity (0: what the coordinator asks, else 4096)
   double join_timeout_s = 60;                        // give up if not assigned by then
   double coordinator_timeout_s = 30;                 // exit (with an error) when the coordinator is silent this long
+  // CurveZMQ: its keys and the coordinator's public key. Its data socket then
+  // accepts only the coordinator and the peers the coordinator vouches for.
+  std::optional<security::KeyPair> keys;
+  std::string coordinator_key;
 };
 
 // Runs until the coordinator says Shutdown or `stop` becomes true. Throws Error

@@ -37,7 +37,7 @@ Assign sample_assign() {
   a.emulation.decode_max_tokens = 333;
   a.emulation.activation_bytes_per_token = 16384;
   a.emulation.vocab_size = 32000;
-  a.peers = {{0, "tcp://127.0.0.1:7000"}, {3, "ipc:///tmp/helix-3"}, {9, ""}};
+  a.peers = {{0, "tcp://127.0.0.1:7000", "rq2n!Ex+h%N8&]FgX@4F0HfRh8i<l1nrQf4k<pUn"}, {3, "ipc:///tmp/helix-3", ""}, {9, "", ""}};
   return a;
 }
 
@@ -111,6 +111,7 @@ void expect_same(const Assign& a, const Assign& b) {
   for (std::size_t i = 0; i < a.peers.size(); ++i) {
     EXPECT_EQ(a.peers[i].node, b.peers[i].node) << i;
     EXPECT_EQ(a.peers[i].data_endpoint, b.peers[i].data_endpoint) << i;
+    EXPECT_EQ(a.peers[i].public_key, b.peers[i].public_key) << i;
   }
 }
 void expect_same(const Refuse& a, const Refuse& b) { EXPECT_EQ(a.reason, b.reason); }
