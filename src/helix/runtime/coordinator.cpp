@@ -356,6 +356,7 @@ struct Coordinator::Impl {
       check_requests();
       check_drains();
     }
+    check_replan();
     active_count = active.size();
     waiting_count = waiting.size();
   }
@@ -815,47 +816,100 @@ struct Coordinator::Impl {
 
   // A new placement over the nodes that may serve (connected, not draining or
   // drained; `joining` too), warm from what they hold, charging each newly loaded
-  // layer. Nodes whose layers change reload them while the rest keeps serving.
+  // layer. The planner runs on its own thread (it takes seconds to a minute on a
+  // busy machine and paper-sized clusters), so that heartbeats and tokens keep
+  // flowing; check_replan() applies its answer. Nodes whose layers change reload
+  // them while the rest keeps serving.
+  struct PendingReplan {
+    std::string reason;
+    int joining = -1;
+    std::vector<char> usable;
+    std::vector<LayerRange> current;
+    std::future<Replan> result;
+    Clock::time_point started;
+  };
+  std::optional<PendingReplan> pending_replan;
+  std::optional<std::pair<std::string, int>> replan_again;  // asked for while one ran
+
   void replan(const std::string& reason, int joining) {
+    if (pending_replan) {
+      replan_again = {reason, joining};
+      return;
+    }
     const int n = cluster.num_nodes();
-    std::vector<char> usable(static_cast<std::size_t>(n), 0);
-    std::vector<LayerRange> current(static_cast<std::size_t>(n));
+    PendingReplan job;
+    job.reason = reason;
+    job.joining = joining;
+    job.usable.assign(static_cast<std::size_t>(n), 0);
+    job.current.resize(static_cast<std::size_t>(n));
     {
       std::lock_guard<std::mutex> lock(stats_mutex);
       for (int i = 0; i < n; ++i) {
         const NodeStats& s = nodes[static_cast<std::size_t>(i)];
-        usable[static_cast<std::size_t>(i)] =
-            i == joining || s.state == NodeState::Ready || s.state == NodeState::Loading;
-        current[static_cast<std::size_t>(i)] = s.loaded;
+        job.usable[static_cast<std::size_t>(i)] = i == joining || s.state == NodeState::Ready || s.state == NodeState::Loading;
+        job.current[static_cast<std::size_t>(i)] = s.loaded;
       }
     }
     ReplanOptions ro;
     ro.move_penalty_tps = move_penalty_tps;
     ro.max_evaluations = options.replan_evaluations;
+    ro.time_limit_s = 30;
+    job.started = Clock::now();
+    job.result = std::async(std::launch::async, [c = cluster, m = model, current = job.current, usable = job.usable, ro] {
+      return runtime::replan(c, m, current, usable, ro);
+    });
+    spdlog::info("coordinator: re-planning ({}); {} requests wait meanwhile", reason, waiting.size());
+    pending_replan = std::move(job);
+  }
+
+  void check_replan() {
+    if (!pending_replan || pending_replan->result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+    PendingReplan job = std::move(*pending_replan);
+    pending_replan.reset();
+    apply_replan(job);
+    if (replan_again) {
+      auto [reason, joining] = *replan_again;
+      replan_again.reset();
+      // A loss re-plans only while the ready nodes still do not cover the model.
+      if (joining >= 0 || !routing) replan(reason, joining);
+    }
+  }
+
+  void apply_replan(PendingReplan& job) {
+    const int n = cluster.num_nodes();
     Replan p;
-    const auto t0 = Clock::now();
     try {
-      p = runtime::replan(cluster, model, current, usable, ro);
+      p = job.result.get();
     } catch (const Error& e) {
-      event(fmt::format("cannot re-plan ({}): {}; {} requests wait", reason, e.what(), waiting.size()));
+      event(fmt::format("cannot re-plan ({}): {}; {} requests wait", job.reason, e.what(), waiting.size()));
+      return;
+    }
+    if (static_cast<int>(p.ranges.size()) != n) {  // a node was added meanwhile: plan again with it
+      replan_again = {job.reason, job.joining};
+      return;
+    }
+    if (job.joining < 0 && routing) {
+      event(fmt::format("re-plan ({}) not applied: the ready nodes cover the model again", job.reason));
       return;
     }
     ++replans;
     event(fmt::format("re-planned ({}) in {:.2f} s: {}; {} layers to load, {} released; max flow {:.1f} -> {:.1f} "
                       "tokens/s (planner semantics)",
-                      reason, seconds_since(t0), describe_moves(cluster, current, p.ranges), p.layers_loaded,
+                      job.reason, seconds_since(job.started), describe_moves(cluster, job.current, p.ranges), p.layers_loaded,
                       p.layers_released, p.max_flow_before_tps, p.max_flow_after_tps));
     std::vector<int> changed;
     for (int i = 0; i < n; ++i) {
       const auto u = static_cast<std::size_t>(i);
-      if (!usable[u] || p.ranges[u] == planned[u]) continue;
-      std::lock_guard<std::mutex> lock(stats_mutex);  // admin_nodes() reads `planned`
-      planned[u] = p.ranges[u];
+      const NodeState st = state(i);
+      // Nodes lost (or drained) while the planner ran keep what they have.
+      const bool serving_now = st == NodeState::Ready || st == NodeState::Loading || (i == job.joining && st == NodeState::Drained);
+      if (!job.usable[u] || !serving_now || p.ranges[u] == planned[u]) continue;
+      set_planned(i, p.ranges[u]);
       changed.push_back(i);
     }
     for (int i : changed) reroute_requests_through(i, "node " + name(i) + " changes its layers");
     for (int i : changed) assign(i);
-    reconcile_after_assign(reason);
+    reconcile_after_assign(job.reason);
   }
 
   // The nodes that keep their layers may already cover the model.
