@@ -81,7 +81,7 @@ struct ServeOptions {
   std::string key, trusted;  // CurveZMQ: the coordinator's .key file, the workers' public keys
   bool insecure = false;
   double move_penalty = -1;
-  long replan_evaluations = 400;
+  long replan_evaluations = 100;
 };
 
 std::pair<std::string, int> host_port(const std::string& listen) {

@@ -677,6 +677,7 @@ struct Coordinator::Impl {
       if (s.state == NodeState::Loading) s.state = placed(node) ? NodeState::Ready : NodeState::Drained;
     }
     if (before != NodeState::Loading) return;  // an answer to new peers
+    ++membership_epoch;
     spdlog::info("coordinator: {} ready, {} KV tokens", name(node), r.kv_capacity_tokens);
     if (!started) {
       bool all = true;
@@ -779,6 +780,7 @@ struct Coordinator::Impl {
     }
     close_data_link(node);
     ++nodes_lost;
+    ++membership_epoch;
     event(fmt::format("lost {}: {}", name(node), reason));
     reroute_requests_through(node, "node " + name(node) + " was lost");
     reconcile(fmt::format("{} lost", name(node)));
@@ -827,7 +829,11 @@ struct Coordinator::Impl {
     std::vector<LayerRange> current;
     std::future<Replan> result;
     Clock::time_point started;
+    std::uint64_t epoch = 0;  // membership_epoch when it started
   };
+  // Counts membership changes (a node lost, ready, drained, removed, added): a plan
+  // made for an older membership is not applied but made again.
+  std::uint64_t membership_epoch = 0;
   std::optional<PendingReplan> pending_replan;
   std::optional<std::pair<std::string, int>> replan_again;  // asked for while one ran
 
@@ -855,6 +861,7 @@ struct Coordinator::Impl {
     ro.max_evaluations = options.replan_evaluations;
     ro.time_limit_s = 30;
     job.started = Clock::now();
+    job.epoch = membership_epoch;
     job.result = std::async(std::launch::async, [c = cluster, m = model, current = job.current, usable = job.usable, ro] {
       return runtime::replan(c, m, current, usable, ro);
     });
@@ -890,6 +897,11 @@ struct Coordinator::Impl {
     }
     if (job.joining < 0 && routing) {
       event(fmt::format("re-plan ({}) not applied: the ready nodes cover the model again", job.reason));
+      return;
+    }
+    if (job.epoch != membership_epoch) {
+      event(fmt::format("re-plan ({}) not applied: the membership changed while it ran; planning again", job.reason));
+      replan_again = {job.reason, job.joining};
       return;
     }
     ++replans;
@@ -940,6 +952,7 @@ struct Coordinator::Impl {
       return fmt::format("node '{}' is {}, not serving: nothing to drain", name(node), state_name(s));
     }
     set_state(node, NodeState::Draining);
+    ++membership_epoch;
     event(fmt::format("draining {}", name(node)));
     reconcile(fmt::format("draining {}", name(node)));
     return "";
@@ -978,11 +991,11 @@ struct Coordinator::Impl {
         continue;
       }
       sched::RouteFailure why;
-      std::optional<sched::Route> route = router->route_prompt(static_cast<int>(r.prompt.size()), &why);
+      std::optional<sched::Route> route = router->route_prompt(routed_length(r), &why);
       if (!route) {
         // A prompt that no route could take even on an idle cluster is refused
         // now; otherwise it waits for running requests to free KV.
-        if (r.preemptions > 0 && !routable_when_idle(static_cast<int>(r.prompt.size()))) {
+        if (r.preemptions > 0 && !routable_when_idle(routed_length(r))) {
           // Its prompt plus what it generated before preemption no longer fits any route.
           r.stream->push(error_event(unavailable(fmt::format(
               "the request was preempted for KV after {} tokens and its {} tokens no longer fit any route", r.generated,
@@ -990,7 +1003,7 @@ struct Coordinator::Impl {
           waiting.pop_front();
           continue;
         }
-        if (active.empty() || !routable_when_idle(static_cast<int>(r.prompt.size()))) {
+        if (active.empty() || !routable_when_idle(routed_length(r))) {
           r.stream->push(error_event(api::ApiError{400, "invalid_request_error",
                                                    fmt::format("the prompt of {} tokens cannot be served by this cluster: {}",
                                                                r.prompt.size(), why.describe(*view)),
@@ -1004,6 +1017,14 @@ struct Coordinator::Impl {
       waiting.pop_front();
       start(std::move(req), std::move(*route));
     }
+  }
+
+  // The prompt length the router sees. A request that moved after a lost node is
+  // routed as the client's prompt: its re-prefill of prompt + output runs in
+  // prefill chunks like any prompt, and must not be refused for a length the
+  // client never sent (the paper's per-node prompt limit), nor wait forever.
+  static int routed_length(const Request& r) {
+    return r.reroutes > 0 ? r.prompt_tokens : static_cast<int>(r.prompt.size());
   }
 
   // The view never changes, so the answer per prompt length is computed once.
@@ -1135,7 +1156,7 @@ struct Coordinator::Impl {
     auto entry = active.extract(id);
     Request r = std::move(entry.mapped());
     release_route(r, id);
-    if (router && r.generation == router_generation) router->on_query_finished(r.route, static_cast<int>(r.prompt.size()));
+    if (router && r.generation == router_generation) router->on_query_finished(r.route, routed_length(r));
     r.prompt.insert(r.prompt.end(), r.output.begin() + r.folded, r.output.end());
     r.folded = static_cast<int>(r.output.size());
     r.route = {};
@@ -1190,7 +1211,7 @@ struct Coordinator::Impl {
     Request& r = entry.mapped();
     release_route(r, id);
     if (router && r.generation == router_generation) {
-      router->on_query_finished(r.route, static_cast<int>(r.prompt.size()));
+      router->on_query_finished(r.route, routed_length(r));
       std::lock_guard<std::mutex> lock(stats_mutex);
       edge_snapshot = edge_tokens;
       snapshot_ledger();

@@ -54,7 +54,7 @@ struct CoordinatorOptions {
   // Re-planning (replan.h): the objective charge per layer a node must newly load
   // (< 0: 1% of the first placement's max flow), and the planner's budget.
   double move_penalty_tps = -1;
-  long replan_evaluations = 400;
+  long replan_evaluations = 100;
   bool partial_inference = false;    // the placement's routes may enter a node mid-range (Petals)
   // CurveZMQ (security/): the coordinator's keys and the workers it admits (their
   // public keys, by node name). A worker joins only under the name its key is

@@ -17,7 +17,7 @@ namespace helix::runtime {
 
 struct ReplanOptions {
   double move_penalty_tps = 0;   // objective charge per layer a node must newly load
-  long max_evaluations = 400;    // the helix planner's budget per search chain
+  long max_evaluations = 100;    // the helix planner's budget per search chain
   double time_limit_s = 60;      // a hang guard; the budget ends the search first
   std::uint64_t seed = 0;
 };
