@@ -295,8 +295,8 @@ struct Coordinator::Impl {
       edge_snapshot = edge_tokens;
       snapshot_ledger();
     }
-    // Requests routed before keep their routes, outside the new router's books.
     ++router_generation;
+    adopt_active();
     ++router_builds;
     routable_cache.clear();
     planned_max_flow = flow.max_flow_tps;
@@ -305,6 +305,35 @@ struct Coordinator::Impl {
     event(fmt::format("routing over {} nodes ({}): max flow {:.1f} tokens/s (was {:.1f})", count, reason,
                       flow.max_flow_tps, before));
     return true;
+  }
+
+  // Requests routed before the rebuild keep their routes. Those whose nodes all
+  // serve in the new view, with the same layers, are taken into its books (KV
+  // ledger, link indices), so that the new router does not admit as if the
+  // cluster were empty; the others stay outside them until they end.
+  void adopt_active() {
+    std::map<std::pair<int, int>, int> link_of;
+    for (std::size_t k = 0; k < view->links.size(); ++k) link_of[{view->links[k].from, view->links[k].to}] = static_cast<int>(k);
+    for (auto& [id, r] : active) {
+      sched::Route moved = r.route;
+      int from = kSource;
+      bool ok = true;
+      for (sched::Stage& st : moved.stages) {
+        auto it = link_of.find({from, st.node});
+        const bool held = st.node < 0 || (serving.ranges[static_cast<std::size_t>(st.node)].start <= st.layers.start &&
+                                           serving.ranges[static_cast<std::size_t>(st.node)].end == st.layers.end);
+        if (it == link_of.end() || !held) {
+          ok = false;
+          break;
+        }
+        st.link = it->second;
+        from = st.node;
+      }
+      if (!ok) continue;
+      router->adopt(moved, routed_length(r));
+      r.route = std::move(moved);
+      r.generation = router_generation;
+    }
   }
 
   int placed_count() const {

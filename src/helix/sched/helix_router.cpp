@@ -141,6 +141,8 @@ void HelixRouter::on_decode(const Route& route) {
   }
 }
 
+void HelixRouter::adopt(const Route& route, int input_tokens) { kv_.add(input_tokens, charges(route)); }
+
 void HelixRouter::on_query_finished(const Route& route, int input_tokens) {
   kv_.remove(input_tokens, charges(route));
 }

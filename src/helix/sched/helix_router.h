@@ -44,6 +44,10 @@ class HelixRouter {
   std::optional<Route> route_prompt(int input_tokens, RouteFailure* failure = nullptr);
   // A decode iteration of a routed query: one token on each hop.
   void on_decode(const Route& route);
+  // Takes over a query routed by another router (the runtime rebuilds its router
+  // when nodes come and go): charges the KV ledger as route_prompt() would have.
+  // `route` must use this router's view's link indices.
+  void adopt(const Route& route, int input_tokens);
   // The query is over: release its KV ledger charge.
   void on_query_finished(const Route& route, int input_tokens);
 

@@ -148,6 +148,23 @@ TEST(HelixRouter, KvLedgerStopsAdmissionAndReleasesOnFinish) {
   EXPECT_TRUE(router.route_prompt(500).has_value());
 }
 
+// A router built anew (the runtime rebuilds it when nodes come and go) takes over
+// the queries of the old one: its ledger is charged as if it had routed them.
+TEST(HelixRouter, AdoptedQueriesChargeTheLedgerAsRoutedOnes) {
+  ServingView v = diamond();
+  HelixRouter first(v, HelixRouterOptions{KvParameters{0.5, 0.0}, 0.05});
+  const auto route = first.route_prompt(500);
+  ASSERT_TRUE(route.has_value());
+  HelixRouter second(v, HelixRouterOptions{KvParameters{0.5, 0.0}, 0.05});
+  std::vector<double> fresh;
+  for (int node = 0; node < 3; ++node) fresh.push_back(second.kv().available(node));
+  second.adopt(*route, 500);
+  for (int node = 0; node < 3; ++node) EXPECT_DOUBLE_EQ(second.kv().available(node), first.kv().available(node)) << node;
+  EXPECT_LT(second.kv().available(route->stages[0].node), fresh[static_cast<std::size_t>(route->stages[0].node)]);
+  second.on_query_finished(*route, 500);
+  for (int node = 0; node < 3; ++node) EXPECT_DOUBLE_EQ(second.kv().available(node), fresh[static_cast<std::size_t>(node)]) << node;
+}
+
 TEST(HelixRouter, FailedRouteLeavesLoadsUnchanged) {
   ServingView v = diamond();
   v.nodes[2].prompt_max_tokens = 100;  // C cannot take 500: fails at the second hop
