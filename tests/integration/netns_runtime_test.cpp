@@ -108,7 +108,7 @@ nodes:
   const int http = test::free_tcp_port(), control = test::free_tcp_port();
   ChildProcess serve(std::vector<std::string>{HELIX_BINARY, "serve", "--cluster", cluster.string(), "--plan", "--model", (dir.path() / "tiny").string(),
                       "--listen", fmt::format("127.0.0.1:{}", http), "--control", fmt::format("tcp://0.0.0.0:{}", control),
-                      "--model-id", "tiny"},
+                      "--model-id", "tiny", "--insecure"},  // private test namespaces: no keys needed
                      dir.path() / "serve.log");
   std::vector<std::unique_ptr<ChildProcess>> workers;
   const char* names[] = {"near", "far"};
@@ -116,7 +116,7 @@ nodes:
     workers.push_back(std::make_unique<ChildProcess>(
         std::vector<std::string>{"/usr/sbin/ip", "netns", "exec", hosts.ns(h), HELIX_BINARY, "worker", "--coordinator",
                                  fmt::format("tcp://10.231.{}.1:{}", h, control), "--node", names[h - 1], "--listen",
-                                 fmt::format("10.231.{}.2", h), "--model", (dir.path() / "tiny").string()},
+                                 fmt::format("10.231.{}.2", h), "--model", (dir.path() / "tiny").string(), "--insecure"},
         dir.path() / (std::string(names[h - 1]) + ".log")));
   }
   httplib::Client client("127.0.0.1", http);
