@@ -271,5 +271,40 @@ TEST_F(ElasticTest, ANewNodeIsPlannedIn) {
   (void)f;
 }
 
+// One emulated GPU slow enough that every step of LLaMA-2-7B takes ~2.7 s (13.5 GB
+// of weights read at 5 GB/s), far past a 1 s --worker-timeout and the worker's 3 s
+// coordinator-silence limit. Emulated steps sleep for the modelled time, so the
+// step length does not depend on this machine.
+constexpr const char* kSlowGpuYaml = R"(format: helix-cluster/1
+name: slow1
+gpu_types:
+  slowgpu: {vram: 40 GB, memory_bandwidth: 5 GB/s, peak_flops: 100 GFLOP/s, nic: 10 Gbps, profile: none}
+coordinator:
+  nic: 10 Gbps
+network:
+  in_region: {bandwidth: 10 Gbps, latency: 0.05 ms}
+nodes:
+  - {name: slow, gpu: slowgpu}
+)";
+
+TEST(ElasticDetection, AStepLongerThanTheTimeoutsIsNoFailure) {
+  TempDir dir;
+  const auto cluster_file = dir.write("slow1.yaml", kSlowGpuYaml);
+  LocalCluster cluster(dir, "llama2-7b", test::placement_json("slow1", 32, {{"slow", "slowgpu", 0, 32}}), {},
+                       {"--engine", "emulated", "--worker-timeout", "1"}, cluster_file.string(), "m");
+  cluster.start_worker("slow", {"--engine", "emulated"});
+  ASSERT_TRUE(cluster.wait_healthy(60)) << cluster.log();
+  int status = 0;
+  const json answer = cluster.complete({{"model", "m"}, {"prompt", "Hello"}, {"max_tokens", 3}}, &status);
+  ASSERT_EQ(status, 200) << answer.dump() << cluster.log();
+  EXPECT_EQ(answer["usage"]["completion_tokens"], 3);
+  const json nodes = cluster.nodes();
+  EXPECT_EQ(nodes["nodes_lost"], 0) << cluster.log();
+  EXPECT_EQ(nodes["requests_rerouted"], 0) << cluster.log();
+  EXPECT_EQ(cluster.log().find("lost slow"), std::string::npos) << cluster.log();
+  EXPECT_EQ(test::read_file(dir.path() / "slow.log").find("no word from the coordinator"), std::string::npos)
+      << test::read_file(dir.path() / "slow.log");
+}
+
 }  // namespace
 }  // namespace helix

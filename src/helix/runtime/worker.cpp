@@ -74,8 +74,10 @@ class WorkerLoop {
     last_word_ = Clock::now();
     while (!stop_ && !shutdown_) {
       // The coordinator answers every heartbeat: silence means it is gone. Its
-      // requests are gone with it; the layers stay loaded for the next one.
-      if (seconds_since(last_word_) > std::min(kCoordinatorSilenceS, options_.coordinator_timeout_s)) {
+      // requests are gone with it; the layers stay loaded for the next one. The
+      // answers that came during a long step wait unread on the socket: read them
+      // before calling the coordinator silent.
+      if (seconds_since(last_word_) > std::min(kCoordinatorSilenceS, options_.coordinator_timeout_s) && !read_control()) {
         spdlog::warn("worker {}: no word from the coordinator for {} s: dropping its requests, keeping layers [{}, {}), "
                      "re-joining", options_.node, kCoordinatorSilenceS, assign_.layers.start, assign_.layers.end);
         joined_ = false;
@@ -236,6 +238,14 @@ class WorkerLoop {
   void poll(int timeout_ms) {
     zmq::pollitem_t items[] = {{data_.handle(), 0, ZMQ_POLLIN, 0}};
     poll_ignoring_signals(items, 1, timeout_ms);
+    read_control();
+    std::vector<Envelope> data_messages;
+    receive_all(data_, data_messages);
+    for (Envelope& e : data_messages) handle(std::move(e));
+  }
+
+  // Handles what the coordinator sent; true when anything came.
+  bool read_control() {
     std::vector<Envelope> control_messages;
     {
       std::lock_guard<std::mutex> lock(control_mutex_);
@@ -244,9 +254,7 @@ class WorkerLoop {
     // Handled after unlocking: handling may send on control_.
     if (!control_messages.empty()) last_word_ = Clock::now();
     for (Envelope& e : control_messages) handle(std::move(e));
-    std::vector<Envelope> data_messages;
-    receive_all(data_, data_messages);
-    for (Envelope& e : data_messages) handle(std::move(e));
+    return !control_messages.empty();
   }
 
   // Work arrived at an idle worker: the previous worker sends a batch's chunks one
