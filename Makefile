@@ -6,6 +6,11 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 
+# Whole planner searches that take 1.5-4 minutes each under ASan (seconds in the
+# release run above, which runs them): the other plan tests cover the same code
+# under the sanitizers, and CI has to stay under 45 minutes on 2 cores.
+ASAN_SKIP ?= plan.HelixBounds.AreRealBoundsAndTheIntervalMilpIsExactOnFastNetworks|plan.HelixPlanner.IsReproducibleForASeedAndThreadCount|plan.HelixPlanner.WarmStartWithAHugeMovePenaltyKeepsThePlacement
+
 .PHONY: deps build demo test test-asan bench clean
 
 deps:
@@ -26,7 +31,7 @@ test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHELIX_SANITIZE=ON \
 	  -DHELIX_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
-	cd $(ASAN_BUILD) && ctest -L unit --output-on-failure -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest -L unit -E '$(ASAN_SKIP)' --output-on-failure -j $(JOBS)
 
 bench: build
 	bench/run.sh $(BUILD)
