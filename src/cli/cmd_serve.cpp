@@ -82,6 +82,7 @@ struct ServeOptions {
   bool insecure = false;
   double move_penalty = -1;
   long replan_evaluations = 100;
+  int max_requests = 0;
 };
 
 std::pair<std::string, int> host_port(const std::string& listen) {
@@ -192,6 +193,8 @@ class Service {
     co.move_penalty_tps = o.move_penalty;
     if (o.replan_evaluations < 1) fail("--replan-evaluations {}: must be at least 1", o.replan_evaluations);
     co.replan_evaluations = o.replan_evaluations;
+    if (o.max_requests < 0) fail("--max-requests {}: must be 0 (no limit) or more", o.max_requests);
+    co.max_requests = o.max_requests;
     co.partial_inference = placement.method == "petals";
     secure_control(o, co);
     coordinator_ = std::make_unique<runtime::Coordinator>(serving_, co, std::move(m.tokenizer));
@@ -270,6 +273,9 @@ void add_serve_options(CLI::App* cmd, ServeOptions& o) {
   cmd->add_option("--move-penalty", o.move_penalty,
                   "Re-planning: tokens/s charged per layer a node must newly load (default: 1% of the first placement's max flow)");
   cmd->add_option("--replan-evaluations", o.replan_evaluations, "Re-planning: the helix planner's evaluation budget")
+      ->capture_default_str();
+  cmd->add_option("--max-requests", o.max_requests,
+                  "Requests open at once (routed or waiting); more get a 503 at once instead of joining a backlog (0: no limit)")
       ->capture_default_str();
   cmd->add_option("--key", o.key, "CurveZMQ: the coordinator's secret key file (helix keys coordinator)");
   cmd->add_option("--trusted", o.trusted, "CurveZMQ: the workers' public keys: a folder of NODE.pub or a 'NODE KEY' list");

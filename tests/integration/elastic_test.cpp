@@ -306,5 +306,33 @@ TEST(ElasticDetection, AStepLongerThanTheTimeoutsIsNoFailure) {
       << test::read_file(dir.path() / "slow.log");
 }
 
+// --max-requests: with one request open, the next is refused at once with a 503
+// that says why (and counted), and the open one finishes untouched.
+TEST(ElasticDetection, RequestsPastMaxRequestsAreRefusedAtTheDoor) {
+  TempDir dir;
+  const auto cluster_file = dir.write("slow1.yaml", kSlowGpuYaml);
+  LocalCluster cluster(dir, "llama2-7b", test::placement_json("slow1", 32, {{"slow", "slowgpu", 0, 32}}), {},
+                       {"--engine", "emulated", "--max-requests", "1"}, cluster_file.string(), "m");
+  cluster.start_worker("slow", {"--engine", "emulated"});
+  ASSERT_TRUE(cluster.wait_healthy(60)) << cluster.log();
+  auto metric = [&](const std::string& line) {
+    auto res = cluster.client().Get("/metrics");
+    return res && res->body.find(line) != std::string::npos;
+  };
+  json first;
+  int first_status = 0;
+  std::thread open_one([&] { first = cluster.complete({{"model", "m"}, {"prompt", "Hello"}, {"max_tokens", 2}}, &first_status); });
+  const bool opened = test::wait_until(30, [&] { return metric("\nhelix_requests_active 1\n"); });
+  int status = 0;
+  const json refused = opened ? cluster.complete({{"model", "m"}, {"prompt", "Hi"}, {"max_tokens", 2}}, &status) : json();
+  open_one.join();
+  ASSERT_TRUE(opened) << cluster.log();
+  EXPECT_EQ(status, 503) << refused.dump();
+  EXPECT_NE(refused.dump().find("overloaded"), std::string::npos) << refused.dump();
+  EXPECT_TRUE(metric("\nhelix_requests_refused_overloaded_total 1\n"));
+  EXPECT_EQ(first_status, 200) << first.dump() << cluster.log();
+  EXPECT_EQ(first["usage"]["completion_tokens"], 2);
+}
+
 }  // namespace
 }  // namespace helix

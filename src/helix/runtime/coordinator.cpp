@@ -161,7 +161,7 @@ struct Coordinator::Impl {
   // Counted as tokens come back (the HTTP layer counts at the end of a request):
   // a rate over any window, for benchmarks and dashboards.
   std::atomic<std::uint64_t> tokens_generated{0}, prompt_tokens_routed{0};
-  std::atomic<std::uint64_t> nodes_lost{0}, requests_rerouted{0}, replans{0}, router_builds{0};
+  std::atomic<std::uint64_t> nodes_lost{0}, requests_rerouted{0}, replans{0}, router_builds{0}, refused_overloaded{0};
   std::atomic<std::size_t> active_count{0}, waiting_count{0};
   std::atomic<bool> ready{false}, routing{false};
   std::atomic<double> planned_max_flow{0};
@@ -1354,6 +1354,12 @@ struct Coordinator::Impl {
     if (static_cast<long long>(inbox.size() + waiting_count.load()) >= options.max_waiting) {
       throw api::ApiException(unavailable("too many requests are waiting for a route"));
     }
+    const std::size_t open = inbox.size() + waiting_count.load() + active_count.load();
+    if (options.max_requests > 0 && open >= static_cast<std::size_t>(options.max_requests)) {
+      ++refused_overloaded;
+      throw api::ApiException(unavailable(
+          fmt::format("overloaded: {} requests are open (--max-requests {}); retry later", open, options.max_requests)));
+    }
     inbox.push_back(std::move(r));
     wake_out.send(zmq::str_buffer("w"), zmq::send_flags::dontwait);
     return stream;
@@ -1579,6 +1585,8 @@ std::string Coordinator::metrics_text() const {
       {"helix_replans_total", "counter", "placements re-planned while serving", static_cast<double>(m.replans.load())},
       {"helix_router_builds_total", "counter", "times the router was rebuilt for a membership change",
        static_cast<double>(m.router_builds.load())},
+      {"helix_requests_refused_overloaded_total", "counter", "requests refused with a 503 because --max-requests were open",
+       static_cast<double>(m.refused_overloaded.load())},
   };
   for (const auto& [name, type, help, value] : totals) {
     family(name, type, help);

@@ -64,6 +64,11 @@ struct CoordinatorOptions {
   security::TrustedPeers trusted_workers;
   double request_timeout_s = 600;    // no token back this long: the request ends with an error
   int max_waiting = 4096;            // requests waiting for a route before 503s
+  // Requests open at once (routed, waiting or just accepted); the next gets a 503
+  // at once (0: no limit). Under overload -- a lost node's requests re-prefilling
+  // while new ones keep coming -- a request refused at the door can be retried,
+  // one accepted into a growing backlog stalls.
+  int max_requests = 0;
 };
 
 class Coordinator final : public api::Backend {
