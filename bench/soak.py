@@ -46,7 +46,7 @@ directory, printed).
 
 Usage: bench/soak.py [--build build] [--duration 600] [--rate 700] [--churn-every 20]
                      [--down 10] [--seed 0] [--window 10] [--warm-up 60] [--drain 600] [--stall 120]
-                     [--worker-timeout S] [--svg docs/soak.svg] [--json docs/soak.json]
+                     [--worker-timeout S] [--max-requests N] [--svg docs/soak.svg] [--json docs/soak.json]
                      [--logs DIR]
 The machine is shared and noisy: 25 processes on a few cores; compare runs made alike.
 """
@@ -664,6 +664,8 @@ def main():
                     help="an accepted stream with no event for this long is lost")
     ap.add_argument("--worker-timeout", type=float, default=None,
                     help="passed to `helix serve --worker-timeout` (default: serve's own, 2 s)")
+    ap.add_argument("--max-requests", type=int, default=None,
+                    help="passed to `helix serve --max-requests` (default: serve's own, no limit)")
     ap.add_argument("--svg", default=os.path.join("docs", "soak.svg"))
     ap.add_argument("--json", default=os.path.join("docs", "soak.json"))
     ap.add_argument("--logs", default=None, help="directory for the processes' logs (default: a new temporary one)")
@@ -686,6 +688,8 @@ def main():
                   "--model-id", "m", "--http-threads", str(len(trace) + 16)] + ONLINE_KV_ARGS
     if args.worker_timeout is not None:
         serve_args += ["--worker-timeout", str(args.worker_timeout)]
+    if args.max_requests is not None:
+        serve_args += ["--max-requests", str(args.max_requests)]
     worker_args = ["--engine", "emulated"]
     schedule = churn_schedule(args.duration, args.churn_every, args.down)
     print(f"soak: {len(nodes)} workers, {len(trace)} requests over {args.duration:g} s at {rate:g} tok/s offered, "
@@ -799,7 +803,7 @@ def main():
                    "offered_decode_tokens_per_s": offered_decode, "lengths": "data/traces/length_azure_conv.csv",
                    "churn_every_s": args.churn_every, "down_s": args.down, "seed": args.seed, "window_s": args.window,
                    "warm_up_s": args.warm_up, "drain_s": args.drain, "stall_s": args.stall,
-                   "worker_timeout_s": args.worker_timeout,
+                   "worker_timeout_s": args.worker_timeout, "max_requests": args.max_requests,
                    "serve_args": serve_args, "worker_args": worker_args, "helix": os.path.abspath(helix),
                    "logs": logdir},
         "planned_max_flow_tokens_per_s": max_flow,
