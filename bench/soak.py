@@ -76,7 +76,7 @@ import runtime_bench  # noqa: E402  (the cluster launcher, placements, trace and
 ROOT = runtime_bench.ROOT
 # runtime_bench.py's online mode: the router's KV ledger (high-water mark, expected output share)
 ONLINE_KV_ARGS = ["--kv-hwm", "0.9", "--kv-output-ratio", "0.6"]
-# What the coordinator logs when membership changes (src/helix/runtime/coordinator.cpp).
+# What the coordinator logs when membership changes (src/helix/runtime/coordinator_*.cpp).
 MEMBERSHIP_WORDS = (" joined", "lost ", "dropping worker", " ready", "re-planned", "cannot re-plan", "routing over",
                     "refused", "no route", "draining", "drained")
 LOG_LINE = re.compile(r"^\[(\d\d):(\d\d):(\d\d)\.(\d{3})\]\s+(\w+)\s+(.*)$")

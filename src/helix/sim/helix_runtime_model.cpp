@@ -1,6 +1,6 @@
 // helix's own runtime as the simulator models it (runtime_model.h). Each piece
 // mirrors the code it stands for:
-//  * the coordinator (runtime/coordinator.cpp) routes each prompt with the Helix
+//  * the coordinator (runtime/coordinator_requests.cpp) routes each prompt with the Helix
 //    router, keeps the prompts it cannot place yet in a FIFO at its door, sends the
 //    prompt and then every decode step to the route's first worker, takes each
 //    token back from the last one, frees the route's KV when the query ends, and
