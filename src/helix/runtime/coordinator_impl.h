@@ -252,6 +252,12 @@ struct Coordinator::Impl {
   // unreachable) — as good as a missed heartbeat, and seen at once.
   void check_monitor(int node);
 
+  // What the node is to hold and run, and its peers; `emulated_sim` is
+  // emulated_sim() (computed once per round of assignments).
+  Assign assignment(int node, const std::optional<sim::SimCluster>& emulated_sim, std::vector<Peer> current_peers) const;
+  // With emulated workers, the placement as the simulator derives it (their KV); else none.
+  std::optional<sim::SimCluster> emulated_sim() const;
+
   // Sends the node its layers and the peers (Loading until its Ready).
   void assign(int node);
 

@@ -189,8 +189,10 @@ void Coordinator::Impl::check_monitor(int node) {
   if (disconnected && connected(node)) node_lost(node, "its data connection closed");
 }
 
-// Sends the node its layers and the peers (Loading until its Ready).
-void Coordinator::Impl::assign(int node) {
+// What node `node` is to hold and run, and who its peers are. `emulated_sim`:
+// with emulated workers, the placement as the simulator derives it (their KV).
+Assign Coordinator::Impl::assignment(int node, const std::optional<sim::SimCluster>& emulated_sim,
+                                     std::vector<Peer> current_peers) const {
   Assign a;
   a.node = node;
   a.layers = range(node);
@@ -200,13 +202,23 @@ void Coordinator::Impl::assign(int node) {
   a.max_batch_tokens = options.max_batch_tokens;
   a.gather_us = options.gather_us;
   a.emulated = options.emulated;
-  if (options.emulated && placed(node)) {
+  if (emulated_sim && placed(node)) {
     // Emulated KV is the profile's: what the ledger and the simulator assume.
-    const sim::SimCluster s = sim_of(planned);
-    a.kv_tokens = static_cast<std::int64_t>(s.kv_capacity[static_cast<std::size_t>(node)] / range(node).size());
+    a.kv_tokens = static_cast<std::int64_t>(emulated_sim->kv_capacity[static_cast<std::size_t>(node)] / range(node).size());
     a.emulation = emulation_of(node);
   }
-  a.peers = peers();
+  a.peers = std::move(current_peers);
+  return a;
+}
+
+std::optional<sim::SimCluster> Coordinator::Impl::emulated_sim() const {
+  if (!options.emulated) return std::nullopt;
+  return sim_of(planned);
+}
+
+// Sends the node its layers and the peers (Loading until its Ready).
+void Coordinator::Impl::assign(int node) {
+  const Assign a = assignment(node, emulated_sim(), peers());
   try {
     send(control, a, nullptr, &name(node));
   } catch (const zmq::error_t& e) {  // it left between Hello and now
@@ -236,26 +248,13 @@ std::vector<Peer> Coordinator::Impl::peers() const {
 
 // Tells every other serving node the peers changed (their layers stay).
 void Coordinator::Impl::broadcast_peers(int except) {
+  const std::optional<sim::SimCluster> sim = emulated_sim();
+  const std::vector<Peer> current_peers = peers();
   for (int i = 0; i < cluster.num_nodes(); ++i) {
     const NodeState s = state(i);
     if (i == except || (s != NodeState::Ready && s != NodeState::Draining && s != NodeState::Drained)) continue;
-    Assign a;
-    a.node = i;
-    a.layers = range(i);
-    a.num_layers = model.num_layers;
-    a.kv_tokens = options.worker_kv_tokens;
-    a.prefill_chunk = options.prefill_chunk;
-    a.max_batch_tokens = options.max_batch_tokens;
-    a.gather_us = options.gather_us;
-    a.emulated = options.emulated;
-    if (options.emulated && placed(i)) {
-      const sim::SimCluster sim = sim_of(planned);
-      a.kv_tokens = static_cast<std::int64_t>(sim.kv_capacity[static_cast<std::size_t>(i)] / range(i).size());
-      a.emulation = emulation_of(i);
-    }
-    a.peers = peers();
     try {
-      send(control, a, nullptr, &name(i));
+      send(control, assignment(i, sim, current_peers), nullptr, &name(i));
     } catch (const zmq::error_t&) {  // gone: its monitor or timeout tells
     }
   }
