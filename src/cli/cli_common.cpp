@@ -89,11 +89,6 @@ std::string fixed(double value, int decimals) { return fmt::format("{:.{}f}", va
 
 void print_json(const nlohmann::json& json) { std::printf("%s\n", json.dump(2).c_str()); }
 
-std::filesystem::path model_directory(const std::string& model) {
-  std::filesystem::path p(model);
-  return std::filesystem::is_regular_file(p) ? p.parent_path() : p;
-}
-
 std::unique_ptr<Planner> make_cli_planner(const PlannerChoice& c) {
   if (c.objective != "served" && c.objective != "max-flow") {
     fail("--objective {}: expected served or max-flow", c.objective);

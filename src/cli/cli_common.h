@@ -40,9 +40,6 @@ std::string format_table(const std::vector<std::vector<std::string>>& rows);
 
 std::string fixed(double value, int decimals = 2);
 
-// The folder a model's tokenizer is in: `model` itself, or the folder of a .gguf file.
-std::filesystem::path model_directory(const std::string& model);
-
 void print_json(const nlohmann::json& json);
 
 // What `helix plan` and `helix simulate --plan-and-compare` mean by a method:

@@ -31,7 +31,7 @@ struct GenerateOptions {
 
 void run_generate(const GenerateOptions& o) {
   ModelFiles files = open_model(o.model);
-  auto tokenizer = load_tokenizer(model_directory(o.model));
+  auto tokenizer = load_model_tokenizer(o.model);
   std::vector<int> prompt = o.no_bos ? tokenizer->encode(o.prompt) : tokenizer->encode_with_bos(o.prompt);
   int context = files.config.max_position_embeddings;
   EngineOptions eo;

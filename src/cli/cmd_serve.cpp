@@ -114,7 +114,7 @@ ServedModel served_model(const ServeOptions& o) {
     if (o.model.empty()) fail("--model DIR is required with the real engine");
     ModelFiles files = open_model(o.model);
     m.spec = model_from_hf_config(to_hf_json(files.config), o.model);
-    m.tokenizer = load_tokenizer(model_directory(o.model));
+    m.tokenizer = load_model_tokenizer(o.model);
     m.context = files.config.max_position_embeddings;
     m.id = std::filesystem::path(o.model).filename().string();
   } else if (o.engine == "emulated") {

@@ -56,6 +56,24 @@ TEST(EngineCli, InitThenGenerateIsDeterministicAcrossFormats) {
   EXPECT_NE(s1["tokens"], a["tokens"]);
 }
 
+// A GGUF as people download it: one file, its tokenizer inside. stories260K
+// (llama2.c's model, converted by llama.cpp) gives llama2.c's published sample.
+TEST(EngineCli, AGgufFileAloneGivesThePublishedStory) {
+  test::TempDir dir;
+  const auto gguf = dir.path() / "stories260K-f32.gguf";
+  std::filesystem::copy_file(test::source_dir() / "data" / "models" / "stories260K" / "model.gguf", gguf);
+  test::CommandResult r =
+      test::run_command(helix_cmd("generate --model " + quoted(gguf) + " --prompt '' --max-tokens 62 --json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json out = nlohmann::json::parse(r.out);
+  EXPECT_EQ(out["text"].get<std::string>().rfind(
+                "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One "
+                "day, she saw a big, red ball. She wanted to play with it, but it was too high.",
+                0),
+            0U)
+      << out["text"];
+}
+
 TEST(EngineCli, GenerateStreamsTextAndReportsSpeed) {
   test::TempDir dir;
   auto m = dir.path() / "m";

@@ -3,6 +3,8 @@
 #include <nlohmann/json.hpp>
 
 #include "helix/core/error.h"
+#include "helix/tokenize/gguf_pre_tokenizers.h"
+#include "helix/tokenize/hf_bpe_tokenizer.h"
 
 namespace helix {
 namespace {
@@ -18,7 +20,9 @@ void add_tokenizer(std::vector<GgufEntry>& m, const nlohmann::json& tok, int voc
   }
   for (const auto& added : tok.value("added_tokens", nlohmann::json::array())) {
     auto i = added.at("id").get<std::size_t>();
-    if (i < tokens.size()) tokens[i] = added.at("content").get<std::string>(), types[i] = 3;  // control
+    if (i >= tokens.size()) continue;
+    tokens[i] = added.at("content").get<std::string>();
+    types[i] = added.value("special", true) ? 3 : 4;  // control : user-defined
   }
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     if (tokens[i].empty()) tokens[i] = "[PAD" + std::to_string(i) + "]";
@@ -29,15 +33,37 @@ void add_tokenizer(std::vector<GgufEntry>& m, const nlohmann::json& tok, int voc
                                     : mg.at(0).get<std::string>() + " " + mg.at(1).get<std::string>());
   }
   m.push_back({"tokenizer.ggml.model", std::string("gpt2")});
-  m.push_back({"tokenizer.ggml.pre", std::string("default")});
+  // The pre-tokenizer by its llama.cpp name: with "default" llama.cpp would split
+  // digits and punctuation differently from the tokenizer the model was made with.
+  m.push_back({"tokenizer.ggml.pre", gguf_pre_name(tok.value("pre_tokenizer", nlohmann::json()))});
   m.push_back({"tokenizer.ggml.tokens", tokens});
   m.push_back({"tokenizer.ggml.token_type", types});
   m.push_back({"tokenizer.ggml.merges", merges});
+  // Whether encoding starts with the bos, as the tokenizer's post-processor says
+  // (llama.cpp's default for "gpt-2" is no bos).
+  const auto parsed = HfBpeTokenizer::from_json(tok);
+  m.push_back({"tokenizer.ggml.add_bos_token", parsed->add_bos()});
+  m.push_back({"tokenizer.ggml.add_eos_token", false});
+}
+
+// llama.cpp's llama_ftype: what most of the tensors are.
+std::uint32_t file_type_of(DType dtype) {
+  switch (dtype) {
+    case DType::F32:
+      return 0;
+    case DType::F16:
+      return 1;
+    case DType::Q8_0:
+      return 7;
+    case DType::BF16:
+      return 32;
+  }
+  fail("GGUF export: no llama.cpp file type for this dtype");
 }
 
 }  // namespace
 
-std::vector<GgufEntry> gguf_metadata_for(const LlamaConfig& c, const nlohmann::json& tokenizer_json) {
+std::vector<GgufEntry> gguf_metadata_for(const LlamaConfig& c, const nlohmann::json& tokenizer_json, DType dtype) {
   std::string arch = c.model_type == "qwen2" ? "qwen2" : "llama";
   // llama3 rope scaling travels as the rope_freqs.weight tensor, not as keys.
   if (c.sliding_window > 0) {
@@ -46,6 +72,7 @@ std::vector<GgufEntry> gguf_metadata_for(const LlamaConfig& c, const nlohmann::j
   std::vector<GgufEntry> m;
   m.push_back({"general.architecture", arch});
   m.push_back({"general.name", std::string("helix random ") + c.model_type});
+  m.push_back({"general.file_type", file_type_of(dtype)});
   m.push_back({arch + ".block_count", u32(c.num_layers)});
   m.push_back({arch + ".context_length", u32(c.max_position_embeddings)});
   m.push_back({arch + ".embedding_length", u32(c.hidden_size)});

@@ -13,6 +13,7 @@
 
 namespace helix {
 
-std::vector<GgufEntry> gguf_metadata_for(const LlamaConfig& config, const nlohmann::json& tokenizer_json);
+// `dtype` is what the weight matrices are stored as (general.file_type).
+std::vector<GgufEntry> gguf_metadata_for(const LlamaConfig& config, const nlohmann::json& tokenizer_json, DType dtype);
 
 }  // namespace helix

@@ -276,7 +276,7 @@ void write_random_model(const RandomModelOptions& o, const std::filesystem::path
   for (const ParamSpec& p : parameters(c)) tensors.push_back(tensor_for(p, o, gguf));
   if (gguf && c.rope_scaling.kind == RopeScaling::Kind::kLlama3) tensors.push_back(rope_freqs_tensor(c));
   if (gguf) {
-    write_gguf(out / "model.gguf", gguf_metadata_for(c, tokenizer), tensors);
+    write_gguf(out / "model.gguf", gguf_metadata_for(c, tokenizer, o.dtype), tensors);
   } else {
     write_json(out / "config.json", to_hf_json(c));
     if (o.max_shard_bytes > 0) {

@@ -80,8 +80,16 @@ void BpeModel::read_vocab(const nlohmann::json& vocab, std::string_view path) {
       other_.emplace(text, id);
     }
   }
+  index_bytes(path, /*allow_missing=*/false);
+}
+
+void BpeModel::index_bytes(std::string_view path, bool allow_missing) {
   for (unsigned byte = 0; byte < 256; ++byte) {
     const auto it = ids_.find(std::string(1, static_cast<char>(byte)));
+    if (it == ids_.end() && allow_missing) {
+      byte_ids_[byte] = -1;
+      continue;
+    }
     if (it == ids_.end()) {
       fail("{}: has no entry for byte 0x{:02X} (\"{}\"); a byte-level vocabulary needs all 256", path, byte,
            to_byte_level(std::string(1, static_cast<char>(byte))));
@@ -109,6 +117,43 @@ void BpeModel::read_merges(const nlohmann::json& merges, std::string_view path) 
   }
 }
 
+BpeModel BpeModel::from_token_list(const std::vector<std::string>& byte_level_texts,
+                                   const std::vector<std::string>& merges, bool ignore_merges,
+                                   std::string_view tokens_key, std::string_view merges_key) {
+  BpeModel result;
+  result.ignore_merges_ = ignore_merges;
+  result.id_bytes_.resize(byte_level_texts.size());
+  for (std::size_t id = 0; id < byte_level_texts.size(); ++id) {
+    const std::string& text = byte_level_texts[id];
+    if (std::optional<std::string> raw = from_byte_level(text)) {
+      result.id_bytes_[id] = *raw;
+      result.ids_.insert_or_assign(std::move(*raw), static_cast<int>(id));
+    } else {
+      result.id_bytes_[id] = text;
+      result.other_.insert_or_assign(text, static_cast<int>(id));
+    }
+  }
+  result.index_bytes(tokens_key, /*allow_missing=*/true);
+  result.merges_.reserve(merges.size());
+  for (std::size_t rank = 0; rank < merges.size(); ++rank) {
+    const std::string& merge = merges[rank];
+    // The halves are split at the first space after the first character (a
+    // half never is empty).
+    const std::size_t space = merge.empty() ? std::string::npos : merge.find(' ', 1);
+    if (space == std::string::npos) {
+      fail("{}[{}]: expected \"left right\", found \"{}\"", merges_key, rank, merge);
+    }
+    const std::string left = merge.substr(0, space);
+    const std::string right = merge.substr(space + 1);
+    const std::optional<int> left_id = result.find_text(left);
+    const std::optional<int> right_id = result.find_text(right);
+    const std::optional<int> merged_id = result.find_text(left + right);
+    if (!left_id || !right_id || !merged_id) continue;
+    result.merges_.emplace(pair_key(*left_id, *right_id), Merge{static_cast<int>(rank), *merged_id});
+  }
+  return result;
+}
+
 std::optional<int> BpeModel::find_text(std::string_view byte_level_text) const {
   if (std::optional<std::string> raw = from_byte_level(byte_level_text)) {
     const auto it = ids_.find(*raw);
@@ -130,7 +175,7 @@ void BpeModel::encode_word(std::string_view word, std::vector<int>& out) const {
     }
   }
   if (word.size() == 1) {
-    out.push_back(byte_ids_[static_cast<unsigned char>(word[0])]);
+    if (const int id = byte_ids_[static_cast<unsigned char>(word[0])]; id >= 0) out.push_back(id);
     return;
   }
   if (cache_->append_cached(word, out)) return;
@@ -183,8 +228,10 @@ void BpeModel::merge_word(std::string_view word, std::vector<int>& out) const {
     consider(symbol.prev);
     consider(left);
   }
+  // A byte the vocabulary lacks (possible only in GGUF vocabularies) is dropped,
+  // as llama.cpp drops it.
   for (int i = 0; i >= 0; i = symbols[static_cast<std::size_t>(i)].next) {
-    out.push_back(symbols[static_cast<std::size_t>(i)].id);
+    if (symbols[static_cast<std::size_t>(i)].id >= 0) out.push_back(symbols[static_cast<std::size_t>(i)].id);
   }
 }
 

@@ -32,6 +32,13 @@ class BpeModel {
  public:
   // From tokenizer.json's "model" object; errors name fields under `path`.
   static BpeModel from_json(const nlohmann::json& model, std::string_view path = "model");
+  // From a GGUF vocabulary (tokenizer.ggml.tokens / merges): the byte-level text
+  // of each id and "left right" merges, best first. As in llama.cpp, a text given
+  // to several ids maps to the last one; a merge whose halves or result are not
+  // tokens is skipped, and a byte without a token is dropped. Errors name `tokens_key` / `merges_key`.
+  static BpeModel from_token_list(const std::vector<std::string>& byte_level_texts,
+                                  const std::vector<std::string>& merges, bool ignore_merges,
+                                  std::string_view tokens_key, std::string_view merges_key);
 
   // Appends the ids of one pre-token (raw bytes) to `out`.
   void encode_word(std::string_view word, std::vector<int>& out) const;
@@ -55,6 +62,8 @@ class BpeModel {
   }
   void read_vocab(const nlohmann::json& vocab, std::string_view path);
   void read_merges(const nlohmann::json& merges, std::string_view path);
+  // allow_missing: a byte without a token gets id -1 (dropped when encoding).
+  void index_bytes(std::string_view path, bool allow_missing);
   void merge_word(std::string_view word, std::vector<int>& out) const;
 
   std::unordered_map<std::string, int> ids_;   // raw bytes -> id

@@ -9,9 +9,11 @@
 #include <nlohmann/json.hpp>
 
 #include "helix/core/error.h"
+#include "helix/tokenize/gguf_tokenizer.h"
 #include "helix/tokenize/hf_bpe_tokenizer.h"
 #include "helix/tokenize/json_fields.h"
 #include "helix/tokenize/sentencepiece_tokenizer.h"
+#include "helix/weights/tensor_store.h"
 
 namespace helix {
 namespace {
@@ -20,9 +22,6 @@ namespace fs = std::filesystem;
 
 constexpr std::array<std::string_view, 5> kEosNames = {"</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>", "<|eos|>"};
 constexpr std::array<std::string_view, 3> kBosNames = {"<s>", "<|begin_of_text|>", "<bos>"};
-constexpr std::array<std::string_view, 8> kEndOfTurnNames = {"<|eot_id|>",   "<|im_end|>",      "<|end|>",
-                                                             "<|eom_id|>",   "<end_of_turn>",   "<|endoftext|>",
-                                                             "<|end_of_text|>", "</s>"};
 
 std::optional<nlohmann::json> read_json_if_present(const fs::path& file) {
   std::error_code ec;
@@ -157,7 +156,7 @@ void apply_model_configs(Tokenizer& tokenizer, const fs::path& model_dir) {
     if (special.bos_id >= 0) break;
     if (const auto id = special_named(tokenizer, name)) special.bos_id = *id;
   }
-  for (std::string_view name : kEndOfTurnNames) {
+  for (std::string_view name : kEndOfTurnTokenNames) {
     if (const auto id = special_named(tokenizer, name)) stops.push_back(*id);
   }
   if (special.add_bos && special.bos_id < 0) {
@@ -171,6 +170,19 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir) {
   std::unique_ptr<Tokenizer> tokenizer = load_tokenizer_file(model_dir);
   apply_model_configs(*tokenizer, model_dir);
   return tokenizer;
+}
+
+std::unique_ptr<Tokenizer> load_model_tokenizer(const fs::path& model) {
+  std::error_code ec;
+  if (fs::is_regular_file(model, ec) && model.extension() == ".gguf") {
+    const TensorStore store = TensorStore::open(model);
+    if (has_gguf_vocab(store.metadata())) {
+      return GgufTokenizer::from_vocab(read_gguf_vocab(store.metadata(), model.string()), model.string());
+    }
+    return load_tokenizer(model.parent_path().empty() ? fs::path(".") : model.parent_path());
+  }
+  if (fs::is_regular_file(model, ec)) return load_tokenizer(model.parent_path().empty() ? fs::path(".") : model.parent_path());
+  return load_tokenizer(model);
 }
 
 }  // namespace helix

@@ -1,5 +1,7 @@
 #include "helix/tokenize/pre_tokenizer.h"
 
+#include <fmt/format.h>
+
 #include "helix/core/error.h"
 #include "helix/tokenize/json_fields.h"
 
@@ -113,6 +115,16 @@ PreTokenizer PreTokenizer::gpt2() {
   step.regex = std::make_shared<const PcreRegex>(kGpt2SplitPattern, "ByteLevel pre-tokenizer");
   result.steps_.push_back(std::move(step));
   result.has_byte_level_ = true;
+  return result;
+}
+
+PreTokenizer PreTokenizer::isolated_splits(const std::vector<std::string>& patterns, std::string_view where) {
+  PreTokenizer result;
+  for (std::size_t i = 0; i < patterns.size(); ++i) {
+    Step step;
+    step.regex = std::make_shared<const PcreRegex>(patterns[i], fmt::format("{}[{}]", where, i));
+    result.steps_.push_back(std::move(step));
+  }
   return result;
 }
 

@@ -31,6 +31,10 @@ class PreTokenizer {
   static PreTokenizer from_json(const nlohmann::json& config, std::string_view path = "pre_tokenizer");
   // ByteLevel with the GPT-2 pattern and no prefix space.
   static PreTokenizer gpt2();
+  // Split steps with the Isolated behaviour, one per pattern, applied in order
+  // (how llama.cpp pre-tokenizes a GGUF "gpt2" vocabulary). `where` names the
+  // patterns' origin in errors.
+  static PreTokenizer isolated_splits(const std::vector<std::string>& patterns, std::string_view where);
 
   std::vector<std::string> split(std::string_view segment) const;
   // Whether a ByteLevel step is present (a byte-level BPE needs one).

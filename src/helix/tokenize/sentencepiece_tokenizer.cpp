@@ -98,14 +98,16 @@ std::vector<int> SentencePieceTokenizer::encode(std::string_view text) const {
 
 std::string SentencePieceTokenizer::decode(std::span<const int> ids) const {
   std::string out;
+  bool first_text = true;  // only the first piece with text loses its leading space
   for (int id : ids) {
     check_id(id);
     const Piece& piece = pieces_[static_cast<std::size_t>(id)];
-    if (out.empty() && strips_first_space_ && piece.leading_space) {
+    if (first_text && strips_first_space_ && piece.leading_space) {
       out.append(piece.bytes, 1);
     } else {
       out += piece.bytes;
     }
+    if (!piece.bytes.empty()) first_text = false;
   }
   return out;
 }

@@ -13,6 +13,7 @@
 // method may be called concurrently.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <span>
 #include <string>
@@ -20,6 +21,11 @@
 #include <vector>
 
 namespace helix {
+
+// Texts of special tokens that end a turn in the chat formats of common model
+// families; a vocabulary's special token with one of these names stops generation.
+inline constexpr std::array<std::string_view, 8> kEndOfTurnTokenNames = {
+    "<|eot_id|>", "<|im_end|>", "<|end|>", "<|eom_id|>", "<end_of_turn>", "<|endoftext|>", "<|end_of_text|>", "</s>"};
 
 // The special ids a tokenizer knows about; the loader fills them from the
 // tokenizer file and then from tokenizer_config.json / config.json.
