@@ -1,6 +1,6 @@
 # The two entry points of the README. Both install what they need first.
 #   make demo   build, then serve: a coordinator and 3 worker processes of different speeds
-#               run a random-weight model and answer a streamed request
+#               run a real trained model (stories260K, data/models) and stream a story
 #   make test   build, run the whole test suite, then the unit tests under ASan+UBSan
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -20,8 +20,10 @@ build: deps
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD) -j $(JOBS)
 
+DEMO_MODEL ?= data/models/stories260K/model.gguf
+
 demo: build
-	$(BUILD)/helix up --listen 127.0.0.1:0
+	$(BUILD)/helix up --listen 127.0.0.1:0 --model $(DEMO_MODEL) --prompt 'Once upon a time' --max-tokens 200
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
