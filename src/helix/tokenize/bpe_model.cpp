@@ -3,9 +3,12 @@
 #include <functional>
 #include <queue>
 
+#include <fmt/format.h>
+
 #include "helix/core/error.h"
 #include "helix/tokenize/byte_level_alphabet.h"
 #include "helix/tokenize/json_fields.h"
+#include "helix/tokenize/utf8.h"
 
 namespace helix {
 namespace {
@@ -34,6 +37,18 @@ std::pair<std::string, std::string> merge_halves(const nlohmann::json& entry, st
   fail("{}: expected a string \"left right\" or a pair [left, right], found {}", path, entry.dump());
 }
 
+// "<0xAB>" -> the byte 0xAB; nullopt for any other text.
+std::optional<std::string> byte_token_text(std::string_view text) {
+  if (text.size() != 6 || text.substr(0, 3) != "<0x" || text[5] != '>') return std::nullopt;
+  unsigned value = 0;
+  for (char c : text.substr(3, 2)) {
+    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (digit < 0) return std::nullopt;
+    value = value * 16 + static_cast<unsigned>(digit);
+  }
+  return std::string(1, static_cast<char>(value));
+}
+
 }  // namespace
 
 BpeModel BpeModel::from_json(const nlohmann::json& model, std::string_view path) {
@@ -42,16 +57,16 @@ BpeModel BpeModel::from_json(const nlohmann::json& model, std::string_view path)
     const std::string name = json_string(*type, json_path(path, "type"));
     if (name != "BPE") fail("{}: model type \"{}\" is not supported (only BPE)", json_path(path, "type"), name);
   }
-  if (json_bool_or(model, "byte_fallback", path, false)) {
-    fail("{}: true is not supported (byte-level BPE needs no byte fallback)", json_path(path, "byte_fallback"));
-  }
+  BpeModel result;
+  // byte_fallback: a character BPE (LLaMA-2, Mistral tokenizer.json) whose
+  // unknown characters become <0xAB> byte tokens; otherwise byte-level.
+  result.characters_ = json_bool_or(model, "byte_fallback", path, false);
   if (const auto* dropout = json_optional_member(model, "dropout", path);
       dropout != nullptr && !(dropout->is_number() && dropout->get<double>() == 0.0)) {
     fail("{}: BPE dropout {} is not supported (expected null)", json_path(path, "dropout"), dropout->dump());
   }
   require_unset_or(model, "continuing_subword_prefix", path, "");
   require_unset_or(model, "end_of_word_suffix", path, "");
-  BpeModel result;
   result.ignore_merges_ = json_bool_or(model, "ignore_merges", path, false);
   result.read_vocab(json_member(model, "vocab", path), json_path(path, "vocab"));
   result.read_merges(json_member(model, "merges", path), json_path(path, "merges"));
@@ -72,7 +87,10 @@ void BpeModel::read_vocab(const nlohmann::json& vocab, std::string_view path) {
     }
     if (used[index]) fail("{}: id {} is given to more than one entry (again to \"{}\")", path, id, text);
     used[index] = true;
-    if (std::optional<std::string> raw = from_byte_level(text)) {
+    if (characters_) {
+      id_bytes_[static_cast<std::size_t>(id)] = byte_token_text(text).value_or(text);
+      ids_.emplace(text, id);
+    } else if (std::optional<std::string> raw = from_byte_level(text)) {
       id_bytes_[static_cast<std::size_t>(id)] = *raw;
       ids_.emplace(std::move(*raw), id);
     } else {
@@ -80,7 +98,20 @@ void BpeModel::read_vocab(const nlohmann::json& vocab, std::string_view path) {
       other_.emplace(text, id);
     }
   }
-  index_bytes(path, /*allow_missing=*/false);
+  if (characters_) {
+    index_byte_tokens(path);
+  } else {
+    index_bytes(path, /*allow_missing=*/false);
+  }
+}
+
+void BpeModel::index_byte_tokens(std::string_view path) {
+  for (unsigned byte = 0; byte < 256; ++byte) {
+    const std::string name = fmt::format("<0x{:02X}>", byte);
+    const auto it = ids_.find(name);
+    if (it == ids_.end()) fail("{}: has no byte token {}; byte_fallback needs all 256", path, name);
+    byte_ids_[byte] = it->second;
+  }
 }
 
 void BpeModel::index_bytes(std::string_view path, bool allow_missing) {
@@ -155,6 +186,11 @@ BpeModel BpeModel::from_token_list(const std::vector<std::string>& byte_level_te
 }
 
 std::optional<int> BpeModel::find_text(std::string_view byte_level_text) const {
+  if (characters_) {
+    const auto it = ids_.find(std::string(byte_level_text));
+    if (it == ids_.end()) return std::nullopt;
+    return it->second;
+  }
   if (std::optional<std::string> raw = from_byte_level(byte_level_text)) {
     const auto it = ids_.find(*raw);
     if (it != ids_.end()) return it->second;
@@ -174,7 +210,7 @@ void BpeModel::encode_word(std::string_view word, std::vector<int>& out) const {
       return;
     }
   }
-  if (word.size() == 1) {
+  if (word.size() == 1 && !characters_) {
     if (const int id = byte_ids_[static_cast<unsigned char>(word[0])]; id >= 0) out.push_back(id);
     return;
   }
@@ -185,6 +221,33 @@ void BpeModel::encode_word(std::string_view word, std::vector<int>& out) const {
   cache_->put(word, std::move(ids));
 }
 
+bool BpeModel::is_byte_token(int id) const {
+  if (!characters_ || id < 0 || id >= id_end()) return false;
+  const std::string& bytes = id_bytes_[static_cast<std::size_t>(id)];
+  return bytes.size() == 1 && byte_ids_[static_cast<unsigned char>(bytes[0])] == id;
+}
+
+std::vector<int> BpeModel::initial_ids(std::string_view word) const {
+  std::vector<int> ids;
+  ids.reserve(word.size());
+  if (!characters_) {
+    for (char byte : word) ids.push_back(byte_ids_[static_cast<unsigned char>(byte)]);
+    return ids;
+  }
+  // One symbol per character; a character outside the vocabulary is its bytes.
+  for (std::size_t pos = 0; pos < word.size();) {
+    const Utf8Char c = decode_utf8_at(word, pos);
+    const std::string_view character = word.substr(pos, c.length);
+    if (const auto it = ids_.find(std::string(character)); c.valid && it != ids_.end()) {
+      ids.push_back(it->second);
+    } else {
+      for (char byte : character) ids.push_back(byte_ids_[static_cast<unsigned char>(byte)]);
+    }
+    pos += c.length;
+  }
+  return ids;
+}
+
 void BpeModel::merge_word(std::string_view word, std::vector<int>& out) const {
   // The symbols form a doubly linked list over positions; a merge absorbs the
   // right neighbour into the left one.
@@ -193,11 +256,11 @@ void BpeModel::merge_word(std::string_view word, std::vector<int>& out) const {
     int prev;
     int next;
   };
-  const int n = static_cast<int>(word.size());
-  std::vector<Symbol> symbols(word.size());
+  const std::vector<int> initial = initial_ids(word);
+  const int n = static_cast<int>(initial.size());
+  std::vector<Symbol> symbols(initial.size());
   for (int i = 0; i < n; ++i) {
-    symbols[static_cast<std::size_t>(i)] = {byte_ids_[static_cast<unsigned char>(word[static_cast<std::size_t>(i)])],
-                                            i - 1, i + 1 < n ? i + 1 : -1};
+    symbols[static_cast<std::size_t>(i)] = {initial[static_cast<std::size_t>(i)], i - 1, i + 1 < n ? i + 1 : -1};
   }
   // Candidates (rank, left position), smallest first; stale ones are skipped.
   using Candidate = std::pair<int, int>;
@@ -211,7 +274,7 @@ void BpeModel::merge_word(std::string_view word, std::vector<int>& out) const {
     if (it != merges_.end()) queue.emplace(it->second.rank, left);
   };
   for (int i = 0; i + 1 < n; ++i) consider(i);
-  std::vector<bool> removed(word.size(), false);
+  std::vector<bool> removed(initial.size(), false);
   while (!queue.empty()) {
     const auto [rank, left] = queue.top();
     queue.pop();

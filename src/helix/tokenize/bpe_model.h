@@ -6,7 +6,10 @@
 // symbols; results are cached per word.
 //
 // Vocabulary entries are stored in the byte-level alphabet in the file; here
-// they are raw bytes. With ignore_merges (LLaMA-3), a pre-token that is itself
+// they are raw bytes. With byte_fallback (SentencePiece-style tokenizer.json of
+// LLaMA-2 and Mistral) the vocabulary is plain text, a word starts as its
+// characters, and a character outside the vocabulary becomes its byte tokens
+// <0xAB>. With ignore_merges (LLaMA-3), a pre-token that is itself
 // in the vocabulary is one token without merging.
 #pragma once
 
@@ -45,12 +48,15 @@ class BpeModel {
 
   // One past the largest id of the vocabulary.
   int id_end() const { return static_cast<int>(id_bytes_.size()); }
-  // The bytes of `id` (a vocabulary entry outside the byte-level alphabet: its
-  // text as is; an unused id: ""). Requires 0 <= id < id_end().
+  // The bytes of `id` (a vocabulary entry outside the byte-level alphabet, or
+  // of a character BPE: its text as is; a byte token: its byte; an unused id: ""). Requires 0 <= id < id_end().
   const std::string& id_bytes(int id) const { return id_bytes_[static_cast<std::size_t>(id)]; }
   // The id of a vocabulary entry given in byte-level text (as in the file).
   std::optional<int> find_text(std::string_view byte_level_text) const;
   std::size_t merge_count() const { return merges_.size(); }
+  bool is_byte_level() const { return !characters_; }
+  // Whether `id` is a byte token <0xAB> of a character BPE.
+  bool is_byte_token(int id) const;
 
  private:
   struct Merge {
@@ -64,6 +70,10 @@ class BpeModel {
   void read_merges(const nlohmann::json& merges, std::string_view path);
   // allow_missing: a byte without a token gets id -1 (dropped when encoding).
   void index_bytes(std::string_view path, bool allow_missing);
+  void index_byte_tokens(std::string_view path);
+  // The symbols a word starts as: its bytes, or (characters_) its characters
+  // with unknown ones as byte tokens.
+  std::vector<int> initial_ids(std::string_view word) const;
   void merge_word(std::string_view word, std::vector<int>& out) const;
 
   std::unordered_map<std::string, int> ids_;   // raw bytes -> id
@@ -72,6 +82,7 @@ class BpeModel {
   std::array<int, 256> byte_ids_{};
   std::unordered_map<std::uint64_t, Merge> merges_;
   bool ignore_merges_ = false;
+  bool characters_ = false;  // a character BPE with byte fallback (else byte-level)
   std::unique_ptr<WordCache> cache_ = std::make_unique<WordCache>();
 };
 

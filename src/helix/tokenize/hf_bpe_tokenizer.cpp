@@ -9,20 +9,61 @@
 namespace helix {
 namespace {
 
-// Accepts null, ByteLevel, or a Sequence of ByteLevel decoders.
-void check_decoder(const nlohmann::json& config, std::string_view path) {
-  if (config.is_null()) fail("{}: missing; a byte-level BPE needs the ByteLevel decoder", path);
+// Reads the decoder: ByteLevel for a byte-level BPE; for a character BPE the
+// SentencePiece-style chain (Replace "▁" -> " ", ByteFallback, Fuse, Strip) or
+// Metaspace. Anything else is refused.
+void read_decoder(const nlohmann::json& config, std::string_view path, bool byte_level,
+                  HfBpeTokenizer::DecoderSteps& steps) {
+  if (config.is_null()) {
+    if (byte_level) fail("{}: missing; a byte-level BPE needs the ByteLevel decoder", path);
+    return;
+  }
   const std::string type_path = json_path(path, "type");
   const std::string type = json_string(json_member(config, "type", path), type_path);
-  if (type == "ByteLevel") return;
   if (type == "Sequence") {
     const std::string list_path = json_path(path, "decoders");
     const nlohmann::json& list = json_member(config, "decoders", path);
     if (!list.is_array() || list.empty()) fail("{}: expected a non-empty array", list_path);
-    for (std::size_t i = 0; i < list.size(); ++i) check_decoder(list[i], json_path(list_path, i));
+    for (std::size_t i = 0; i < list.size(); ++i) read_decoder(list[i], json_path(list_path, i), byte_level, steps);
     return;
   }
-  fail("{}: decoder \"{}\" is not supported (only ByteLevel)", type_path, type);
+  if (byte_level) {
+    if (type != "ByteLevel") fail("{}: decoder \"{}\" is not supported for byte-level BPE (only ByteLevel)", type_path, type);
+    return;
+  }
+  if (type == "ByteFallback" || type == "Fuse") return;  // byte tokens are bytes; tokens are joined anyway
+  if (type == "Replace") {
+    const std::string pattern_path = json_path(path, "pattern");
+    const nlohmann::json& pattern = json_member(config, "pattern", path);
+    json_expect_object(pattern, pattern_path);
+    if (json_optional_member(pattern, "String", pattern_path) == nullptr) {
+      fail("{}: only a {{\"String\": ...}} pattern is supported", pattern_path);
+    }
+    steps.replacements.emplace_back(json_string(pattern["String"], json_path(pattern_path, "String")),
+                                    json_string(json_member(config, "content", path), json_path(path, "content")));
+    return;
+  }
+  if (type == "Strip") {
+    if (json_string(json_member(config, "content", path), json_path(path, "content")) != " ") {
+      fail("{}: only stripping spaces is supported", json_path(path, "content"));
+    }
+    const int stop = json_int(json_member(config, "stop", path), json_path(path, "stop"));
+    if (stop != 0) fail("{}: stripping at the end is not supported", json_path(path, "stop"));
+    steps.strip_leading_spaces = json_int(json_member(config, "start", path), json_path(path, "start"));
+    return;
+  }
+  if (type == "Metaspace") {
+    const std::string replacement =
+        json_string(json_member(config, "replacement", path), json_path(path, "replacement"));
+    steps.replacements.emplace_back(replacement, " ");
+    const nlohmann::json* scheme = json_optional_member(config, "prepend_scheme", path);
+    const bool prepends = scheme != nullptr ? json_string(*scheme, json_path(path, "prepend_scheme")) != "never"
+                                            : json_bool_or(config, "add_prefix_space", path, true);
+    if (prepends) steps.strip_leading_spaces = 1;
+    return;
+  }
+  fail("{}: decoder \"{}\" is not supported (supported: Replace, ByteFallback, Fuse, Strip, Metaspace, Sequence)",
+       type_path, type);
 }
 
 nlohmann::json parse_json_file(const std::filesystem::path& file) {
@@ -54,13 +95,18 @@ std::unique_ptr<HfBpeTokenizer> HfBpeTokenizer::from_json(const nlohmann::json& 
     };
     BpeModel model = BpeModel::from_json(json_member(tokenizer, "model", ""), "model");
     PreTokenizer pre_tokenizer = PreTokenizer::from_json(optional("pre_tokenizer"), "pre_tokenizer");
-    if (!pre_tokenizer.has_byte_level()) {
-      fail("pre_tokenizer: has no ByteLevel step; only byte-level BPE tokenizers are supported");
+    if (model.is_byte_level() && !pre_tokenizer.has_byte_level()) {
+      fail("pre_tokenizer: has no ByteLevel step, which a byte-level BPE needs (model.byte_fallback is false)");
+    }
+    if (!model.is_byte_level() && pre_tokenizer.has_byte_level()) {
+      fail("pre_tokenizer: a ByteLevel step does not go with model.byte_fallback (a character BPE)");
     }
     Normalizer normalizer = Normalizer::from_json(optional("normalizer"), "normalizer");
-    check_decoder(optional("decoder"), "decoder");
+    DecoderSteps decoder;
+    read_decoder(optional("decoder"), "decoder", model.is_byte_level(), decoder);
     std::unique_ptr<HfBpeTokenizer> result(
         new HfBpeTokenizer(std::move(model), std::move(pre_tokenizer), std::move(normalizer)));
+    result->decoder_ = std::move(decoder);
     if (const nlohmann::json* added = json_optional_member(tokenizer, "added_tokens", "")) {
       result->read_added_tokens(*added);
     }
@@ -154,8 +200,8 @@ void HfBpeTokenizer::read_post_processor(const nlohmann::json& config, std::stri
   }
 }
 
-std::vector<std::string> HfBpeTokenizer::pre_tokens(std::string_view text) const {
-  return pre_tokenizer_.split(normalizer_.apply(text));
+std::vector<std::string> HfBpeTokenizer::pre_tokens(std::string_view text, bool at_input_start) const {
+  return pre_tokenizer_.split(normalizer_.apply(text), at_input_start);
 }
 
 std::vector<int> HfBpeTokenizer::encode(std::string_view text) const {
@@ -166,7 +212,8 @@ std::vector<int> HfBpeTokenizer::encode(std::string_view text) const {
       ids.push_back(segment.token_id);
       continue;
     }
-    for (const std::string& piece : pre_tokens(segment.text)) model_.encode_word(piece, ids);
+    const bool at_input_start = segment.text.data() == text.data();
+    for (const std::string& piece : pre_tokens(segment.text, at_input_start)) model_.encode_word(piece, ids);
   }
   return ids;
 }
@@ -178,12 +225,34 @@ void HfBpeTokenizer::append_token_bytes(int id, std::string& out) const {
     if (!token.special) out += token.content;
     return;
   }
-  if (id < model_.id_end()) out += model_.id_bytes(id);
+  if (id >= model_.id_end()) return;
+  if (decoder_.replacements.empty() || model_.is_byte_token(id)) {
+    out += model_.id_bytes(id);
+    return;
+  }
+  std::string text = model_.id_bytes(id);
+  for (const auto& [from, to] : decoder_.replacements) {
+    for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+      text.replace(at, from.size(), to);
+    }
+  }
+  out += text;
 }
 
 std::string HfBpeTokenizer::decode(std::span<const int> ids) const {
   std::string out;
-  for (int id : ids) append_token_bytes(id, out);
+  // Strip removes the leading spaces of the first text decoded (the "▁" the
+  // encoder prepended), as SentencePiece does.
+  int strip = decoder_.strip_leading_spaces;
+  for (int id : ids) {
+    const std::size_t before = out.size();
+    append_token_bytes(id, out);
+    while (strip > 0 && out.size() > before && out[before] == ' ') {
+      out.erase(before, 1);
+      --strip;
+    }
+    if (out.size() > before) strip = 0;
+  }
   return out;
 }
 

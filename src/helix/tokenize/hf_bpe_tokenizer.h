@@ -1,8 +1,10 @@
-// The Hugging Face byte-level BPE tokenizer (tokenizer.json of GPT-2, LLaMA-3,
-// Qwen2 and of `helix model init`): added tokens are split off first, the rest
-// is normalized (null/NFC), pre-tokenized (ByteLevel / Split / Digits) and each
-// pre-token is BPE-encoded over its bytes. Decoding is the ByteLevel decoder:
-// the tokens' bytes concatenated, special tokens dropped.
+// The Hugging Face BPE tokenizer: byte-level (tokenizer.json of GPT-2, LLaMA-3,
+// Qwen2 and of `helix model init`) or SentencePiece-style with byte fallback
+// (LLaMA-2, Mistral: Prepend/Replace normalizers or a Metaspace pre-tokenizer).
+// Added tokens are split off first, the rest is normalized, pre-tokenized and
+// each pre-token is BPE-encoded. Decoding joins the tokens' bytes (special
+// tokens dropped); a SentencePiece-style decoder also turns "▁" into spaces and
+// strips the first leading space.
 //
 // The post_processor matters only for the bos: a TemplateProcessing whose single
 // template starts with a special token (LLaMA-3's <|begin_of_text|>) makes that
@@ -44,7 +46,13 @@ class HfBpeTokenizer final : public Tokenizer {
 
   // The pre-tokens of plain `text` (no added tokens), after normalization; lets
   // tests and tools see how the text is split.
-  std::vector<std::string> pre_tokens(std::string_view text) const;
+  std::vector<std::string> pre_tokens(std::string_view text, bool at_input_start = true) const;
+
+  // What the decoder does beyond joining token bytes (character BPE only).
+  struct DecoderSteps {
+    std::vector<std::pair<std::string, std::string>> replacements;  // e.g. "▁" -> " "
+    int strip_leading_spaces = 0;                                   // of the first text decoded
+  };
   const std::vector<AddedToken>& added_tokens() const { return added_list_; }
 
  protected:
@@ -64,6 +72,7 @@ class HfBpeTokenizer final : public Tokenizer {
   std::unordered_map<int, std::size_t> added_by_id_;         // id -> index into added_list_
   std::unordered_map<std::string, int> added_by_content_;
   int vocab_size_ = 0;
+  DecoderSteps decoder_;
 };
 
 }  // namespace helix

@@ -1,10 +1,14 @@
 // The "normalizer" of a Hugging Face tokenizer.json, applied to the text between
-// added tokens before pre-tokenization. Supported: null (none), NFC, and a
-// Sequence of those; anything else is refused with an error naming the field.
+// added tokens before pre-tokenization. Supported, in any Sequence:
+//   NFC;
+//   Prepend {prepend}                      (LLaMA-2/Mistral: "▁" before each non-empty segment);
+//   Replace {pattern: {String}, content}   (LLaMA-2/Mistral: " " -> "▁").
+// Anything else is refused with an error naming the field.
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -16,10 +20,17 @@ class Normalizer {
   static Normalizer none() { return Normalizer(); }
 
   std::string apply(std::string_view text) const;
-  bool is_identity() const { return !nfc_; }
+  bool is_identity() const { return steps_.empty(); }
 
  private:
-  bool nfc_ = false;
+  struct Step {
+    enum class Kind { kNfc, kPrepend, kReplace } kind = Kind::kNfc;
+    std::string text;     // Prepend: what; Replace: the literal pattern
+    std::string content;  // Replace: the replacement
+  };
+  void add_step(const nlohmann::json& config, std::string_view path);
+
+  std::vector<Step> steps_;
 };
 
 }  // namespace helix

@@ -138,6 +138,10 @@ void PreTokenizer::add_step(const nlohmann::json& config, std::string_view path)
     for (std::size_t i = 0; i < list.size(); ++i) add_step(list[i], json_path(list_path, i));
     return;
   }
+  if (type == "Metaspace") {
+    add_metaspace(config, path);
+    return;
+  }
   Step step;
   if (type == "ByteLevel") {
     step.add_prefix_space = json_bool_or(config, "add_prefix_space", path, true);
@@ -154,10 +158,58 @@ void PreTokenizer::add_step(const nlohmann::json& config, std::string_view path)
     const bool individual = json_bool_or(config, "individual_digits", path, false);
     step.regex = std::make_shared<const PcreRegex>(individual ? R"(\p{N})" : R"(\p{N}+)", path);
   } else {
-    fail("{}: pre-tokenizer \"{}\" is not supported (supported: ByteLevel, Split, Digits, Sequence)", type_path,
+    fail("{}: pre-tokenizer \"{}\" is not supported (supported: ByteLevel, Split, Digits, Metaspace, Sequence)",
+         type_path,
          type);
   }
   steps_.push_back(std::move(step));
+}
+
+void PreTokenizer::add_metaspace(const nlohmann::json& config, std::string_view path) {
+  Step step;
+  step.metaspace = true;
+  step.replacement = json_string(json_member(config, "replacement", path), json_path(path, "replacement"));
+  if (step.replacement.empty()) fail("{}: is empty", json_path(path, "replacement"));
+  if (const nlohmann::json* scheme = json_optional_member(config, "prepend_scheme", path)) {
+    const std::string where = json_path(path, "prepend_scheme");
+    const std::string name = json_string(*scheme, where);
+    if (name == "always") {
+      step.prepend = Step::Prepend::kAlways;
+    } else if (name == "first") {
+      step.prepend = Step::Prepend::kFirst;
+    } else if (name == "never") {
+      step.prepend = Step::Prepend::kNever;
+    } else {
+      fail("{}: unknown scheme \"{}\" (expected always, first or never)", where, name);
+    }
+  } else {
+    // Older files: add_prefix_space (default true) means "always".
+    step.prepend = json_bool_or(config, "add_prefix_space", path, true) ? Step::Prepend::kAlways : Step::Prepend::kNever;
+  }
+  // split: each word, from one replacement to the next, is a piece of its own.
+  if (json_bool_or(config, "split", path, true)) {
+    step.regex = std::make_shared<const PcreRegex>(step.replacement, path, PcreRegex::Syntax::kLiteral);
+    step.behavior = Behavior::kMergedWithNext;
+  }
+  steps_.push_back(std::move(step));
+}
+
+std::string PreTokenizer::apply_metaspace(const Step& step, std::string_view piece, bool at_input_start) {
+  // As tokenizers does: spaces are replaced, then the replacement is prepended
+  // unless the piece already starts with one (a leading space counts).
+  std::string out;
+  const bool prepend = step.prepend == Step::Prepend::kAlways || (step.prepend == Step::Prepend::kFirst && at_input_start);
+  if (prepend && !piece.empty() && !piece.starts_with(' ') && !piece.starts_with(step.replacement)) {
+    out = step.replacement;
+  }
+  for (char c : piece) {
+    if (c == ' ') {
+      out += step.replacement;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
 }
 
 void PreTokenizer::apply(const Step& step, std::string_view piece, std::vector<std::string>& out) {
@@ -176,14 +228,20 @@ void PreTokenizer::apply(const Step& step, std::string_view piece, std::vector<s
   }
 }
 
-std::vector<std::string> PreTokenizer::split(std::string_view segment) const {
+std::vector<std::string> PreTokenizer::split(std::string_view segment, bool at_input_start) const {
   std::vector<std::string> pieces;
   if (segment.empty()) return pieces;
   pieces.emplace_back(segment);
   for (const Step& step : steps_) {
     std::vector<std::string> next;
     next.reserve(pieces.size());
-    for (const std::string& piece : pieces) apply(step, piece, next);
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      if (step.metaspace) {
+        apply(step, apply_metaspace(step, pieces[i], at_input_start && i == 0), next);
+      } else {
+        apply(step, pieces[i], next);
+      }
+    }
     pieces = std::move(next);
   }
   return pieces;

@@ -4,6 +4,9 @@
 //   ByteLevel {add_prefix_space, use_regex}  (use_regex: the GPT-2 pattern)
 //   Split {pattern: {Regex|String}, behavior, invert}
 //   Digits {individual_digits}
+//   Metaspace {replacement, prepend_scheme (always/first/never) or add_prefix_space, split}
+//             (SentencePiece-style: spaces become the replacement, "▁"; with split,
+//             each word starts at one)
 //   Sequence {pretokenizers: [...]} of these.
 // Anything else is refused with an error naming the field. The byte-level
 // mapping itself is done by the BPE model (it works on raw bytes).
@@ -36,7 +39,9 @@ class PreTokenizer {
   // patterns' origin in errors.
   static PreTokenizer isolated_splits(const std::vector<std::string>& patterns, std::string_view where);
 
-  std::vector<std::string> split(std::string_view segment) const;
+  // `at_input_start`: the segment begins the input (not after an added token);
+  // Metaspace's prepend_scheme "first" prepends only there.
+  std::vector<std::string> split(std::string_view segment, bool at_input_start = true) const;
   // Whether a ByteLevel step is present (a byte-level BPE needs one).
   bool has_byte_level() const { return has_byte_level_; }
 
@@ -49,7 +54,13 @@ class PreTokenizer {
     Behavior behavior = Behavior::kIsolated;
     bool invert = false;
     bool add_prefix_space = false;
+    // Metaspace: spaces -> `replacement`, which is prepended per `prepend`.
+    bool metaspace = false;
+    std::string replacement;
+    enum class Prepend { kAlways, kFirst, kNever } prepend = Prepend::kAlways;
   };
+  void add_metaspace(const nlohmann::json& config, std::string_view path);
+  static std::string apply_metaspace(const Step& step, std::string_view piece, bool at_input_start);
   void add_step(const nlohmann::json& config, std::string_view path);
   static void apply(const Step& step, std::string_view piece, std::vector<std::string>& out);
 
