@@ -74,6 +74,23 @@ TEST(EngineCli, AGgufFileAloneGivesThePublishedStory) {
       << out["text"];
 }
 
+// A folder holding just a GGUF works like the file; paths in messages are
+// normalized ("x//model.gguf" is named "x/model.gguf").
+TEST(EngineCli, AFolderWithOneGgufAndCleanPathsInErrors) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "m");
+  std::filesystem::copy_file(test::source_dir() / "data" / "models" / "stories260K" / "model.gguf",
+                             dir.path() / "m" / "stories.gguf");
+  test::CommandResult r = test::run_command(
+      helix_cmd("generate --model " + quoted(dir.path() / "m") + "/ --prompt 'Once upon a time' --max-tokens 8"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.rfind(", there was a little girl", 0), 0U) << r.out;
+  test::TempDir bad;
+  bad.write("model.gguf", "not a gguf");
+  expect_one_line_error("generate --model " + quoted(bad.path()) + "//model.gguf --prompt x",
+                        (bad.path() / "model.gguf").string() + ": bad magic");
+}
+
 TEST(EngineCli, GenerateStreamsTextAndReportsSpeed) {
   test::TempDir dir;
   auto m = dir.path() / "m";

@@ -85,7 +85,9 @@ std::string ModelFiles::rope_freqs_tensor() const {
   return naming == TensorNaming::kGguf ? "rope_freqs.weight" : "";
 }
 
-ModelFiles open_model(const std::filesystem::path& path) {
+ModelFiles open_model(const std::filesystem::path& given) {
+  // Messages name the path as the user meant it: "x//model.gguf" -> "x/model.gguf".
+  const std::filesystem::path path = given.lexically_normal();
   std::error_code ec;
   if (std::filesystem::is_regular_file(path, ec)) {
     if (is_gguf_file(path)) return open_gguf(path);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string_view>
 
@@ -172,16 +173,47 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir) {
   return tokenizer;
 }
 
-std::unique_ptr<Tokenizer> load_model_tokenizer(const fs::path& model) {
+namespace {
+
+std::unique_ptr<Tokenizer> load_gguf_tokenizer(const fs::path& gguf) {
+  const TensorStore store = TensorStore::open(gguf);
+  if (has_gguf_vocab(store.metadata())) {
+    return GgufTokenizer::from_vocab(read_gguf_vocab(store.metadata(), gguf.string()), gguf.string());
+  }
+  return nullptr;
+}
+
+// The only .gguf file of a directory, if it has exactly one.
+std::optional<fs::path> sole_gguf_in(const fs::path& dir) {
+  std::optional<fs::path> found;
   std::error_code ec;
-  if (fs::is_regular_file(model, ec) && model.extension() == ".gguf") {
-    const TensorStore store = TensorStore::open(model);
-    if (has_gguf_vocab(store.metadata())) {
-      return GgufTokenizer::from_vocab(read_gguf_vocab(store.metadata(), model.string()), model.string());
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (!entry.is_regular_file() || entry.path().extension() != ".gguf") continue;
+    if (found) return std::nullopt;
+    found = entry.path();
+  }
+  return found;
+}
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_model_tokenizer(const fs::path& given) {
+  const fs::path model = given.lexically_normal();
+  std::error_code ec;
+  if (fs::is_regular_file(model, ec)) {
+    if (model.extension() == ".gguf") {
+      if (auto tokenizer = load_gguf_tokenizer(model)) return tokenizer;
     }
     return load_tokenizer(model.parent_path().empty() ? fs::path(".") : model.parent_path());
   }
-  if (fs::is_regular_file(model, ec)) return load_tokenizer(model.parent_path().empty() ? fs::path(".") : model.parent_path());
+  // A directory: its tokenizer files, else the vocabulary of its one GGUF.
+  const bool has_files = fs::is_regular_file(model / "tokenizer.json", ec) ||
+                         fs::is_regular_file(model / "tokenizer.model", ec);
+  if (!has_files && fs::is_directory(model, ec)) {
+    if (const std::optional<fs::path> gguf = sole_gguf_in(model)) {
+      if (auto tokenizer = load_gguf_tokenizer(*gguf)) return tokenizer;
+    }
+  }
   return load_tokenizer(model);
 }
 

@@ -26,8 +26,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir
 // The tokenizer of a model as `--model` names it: a GGUF file's own vocabulary
 // (tokenizer.ggml.*, see gguf_tokenizer.h) when it has one -- the way GGUF
 // models are distributed, with nothing beside them -- else the tokenizer files
-// of the file's directory (load_tokenizer), or of `model` itself when it is a
-// directory.
+// of the file's directory (load_tokenizer). For a directory: its tokenizer
+// files, else the vocabulary of the one .gguf file in it.
 std::unique_ptr<Tokenizer> load_model_tokenizer(const std::filesystem::path& model);
 
 // Applies the directory's config files (above) to `tokenizer`; missing files are
