@@ -57,6 +57,20 @@ std::uint32_t file_type_of(DType dtype) {
       return 7;
     case DType::BF16:
       return 32;
+    case DType::Q4_0:
+      return 2;
+    case DType::Q4_1:
+      return 3;
+    case DType::Q5_0:
+      return 8;
+    case DType::Q5_1:
+      return 9;
+    case DType::Q4_K:
+      return 15;  // Q4_K_M
+    case DType::Q5_K:
+      return 17;  // Q5_K_M
+    case DType::Q6_K:
+      return 18;
   }
   fail("GGUF export: no llama.cpp file type for this dtype");
 }

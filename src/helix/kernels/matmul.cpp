@@ -27,6 +27,7 @@ std::int64_t gemm_min_m(DType dtype) {
     case DType::Q8_0: return 20;
     case DType::F16:
     case DType::BF16: return 40;
+    default: return 16;  // the other block types decode a row at a time in the streaming kernel
   }
   return 16;
 }
@@ -46,8 +47,8 @@ void check_arguments(const WeightMatrix& w, const float* x, std::int64_t m, cons
     fail("matmul: WeightMatrix {} x {} (data {}) is empty; build it with WeightMatrix::make", w.rows, w.cols,
          w.data == nullptr ? "null" : "set");
   }
-  if (w.dtype == DType::Q8_0 && w.cols % kQ8BlockElements != 0) {
-    fail("matmul: Q8_0 WeightMatrix cols must be a multiple of 32, got {}", w.cols);
+  if (const int block = dtype_block_elements(w.dtype); block > 1 && w.cols % block != 0) {
+    fail("matmul: {} WeightMatrix cols must be a multiple of {}, got {}", dtype_name(w.dtype), block, w.cols);
   }
   std::size_t expected = dtype_row_bytes(w.dtype, w.cols);
   if (w.row_bytes != expected) {

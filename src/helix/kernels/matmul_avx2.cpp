@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "helix/core/error.h"
+#include "helix/kernels/scratch.h"
+#include "helix/kernels/vector_ops_kernels.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -264,6 +266,19 @@ HELIX_AVX2 void convert_q8(const std::byte* src, std::int64_t blocks, float* out
   }
 }
 
+// The other block types (Q4_0 ... Q6_K): each weight row is decoded from its
+// blocks into a per-thread f32 row, then dotted against every activation row.
+// Correct and memory-light (the matrix stays in its blocks), but not yet at
+// llama.cpp's speed: its kernels dot the blocks against quantized activations.
+HELIX_AVX2 void gemv_rows_decoded(const WeightMatrix& w, const float* x, std::int64_t m, float* y,
+                                  std::int64_t row_begin, std::int64_t row_end) {
+  float* row = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(w.cols));
+  for (std::int64_t r = row_begin; r < row_end; ++r) {
+    convert_to_f32(w.dtype, w.row(r), w.cols, row);
+    for (std::int64_t i = 0; i < m; ++i) y[i * w.rows + r] = dot_avx2(row, x + i * w.cols, w.cols);
+  }
+}
+
 }  // namespace
 
 HELIX_AVX2 void gemv_rows_avx2(const WeightMatrix& w, const float* x, std::int64_t m, float* y,
@@ -273,6 +288,7 @@ HELIX_AVX2 void gemv_rows_avx2(const WeightMatrix& w, const float* x, std::int64
     case DType::F16: gemv_rows_typed<DType::F16>(w, x, m, y, row_begin, row_end); return;
     case DType::BF16: gemv_rows_typed<DType::BF16>(w, x, m, y, row_begin, row_end); return;
     case DType::Q8_0: gemv_rows_typed<DType::Q8_0>(w, x, m, y, row_begin, row_end); return;
+    default: gemv_rows_decoded(w, x, m, y, row_begin, row_end); return;
   }
 }
 
@@ -284,6 +300,7 @@ HELIX_AVX2 void convert_rows_avx2(const WeightMatrix& w, std::int64_t row_begin,
     case DType::F16: convert_dense<DType::F16>(src, n, out); return;
     case DType::BF16: convert_dense<DType::BF16>(src, n, out); return;
     case DType::Q8_0: convert_q8(src, n / kQ8BlockElements, out); return;
+    default: convert_to_f32(w.dtype, src, n, out); return;
   }
 }
 

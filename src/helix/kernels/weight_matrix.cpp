@@ -7,9 +7,9 @@ namespace helix {
 WeightMatrix WeightMatrix::make(DType dtype, std::int64_t rows, std::int64_t cols, const std::byte* data) {
   if (rows < 1) fail("WeightMatrix ({}): rows must be >= 1, got {}", dtype_name(dtype), rows);
   if (cols < 1) fail("WeightMatrix ({}): cols must be >= 1, got {}", dtype_name(dtype), cols);
-  if (dtype == DType::Q8_0 && cols % kQ8BlockElements != 0) {
-    fail("WeightMatrix (Q8_0): cols must be a multiple of {} (one block per 32 inputs), got {}",
-         kQ8BlockElements, cols);
+  if (const int block = dtype_block_elements(dtype); block > 1 && cols % block != 0) {
+    fail("WeightMatrix ({}): cols must be a multiple of {} (one block per {} inputs), got {}", dtype_name(dtype),
+         block, block, cols);
   }
   if (data == nullptr) fail("WeightMatrix ({}, {} x {}): data is null", dtype_name(dtype), rows, cols);
   WeightMatrix w;

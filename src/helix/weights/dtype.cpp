@@ -9,6 +9,7 @@
 #include <string>
 
 #include "helix/core/error.h"
+#include "helix/weights/block_quants.h"
 
 namespace helix {
 
@@ -70,9 +71,39 @@ void dequantize_q8_block(const std::byte* src, float* y) {
   for (int i = 0; i < kQ8BlockElements; ++i) y[i] = static_cast<float>(block.qs[i]) * d;
 }
 
-void require_block_multiple(std::int64_t elements, const char* what) {
-  if (elements % kQ8BlockElements != 0) {
-    fail("{}: Q8_0 needs a multiple of {} elements, got {}", what, kQ8BlockElements, elements);
+void require_block_multiple(DType dtype, std::int64_t elements, const char* what) {
+  const int block = dtype_block_elements(dtype);
+  if (elements % block != 0) {
+    fail("{}: {} needs a multiple of {} elements, got {}", what, dtype_name(dtype), block, elements);
+  }
+}
+
+using BlockCodec = void (*)(const std::byte*, float*);
+using BlockQuantizer = void (*)(const float*, std::byte*);
+
+BlockCodec dequantizer_of(DType dtype) {
+  switch (dtype) {
+    case DType::Q4_0: return dequantize_q4_0;
+    case DType::Q4_1: return dequantize_q4_1;
+    case DType::Q5_0: return dequantize_q5_0;
+    case DType::Q5_1: return dequantize_q5_1;
+    case DType::Q4_K: return dequantize_q4_k;
+    case DType::Q5_K: return dequantize_q5_k;
+    case DType::Q6_K: return dequantize_q6_k;
+    default: return nullptr;
+  }
+}
+
+BlockQuantizer quantizer_of(DType dtype) {
+  switch (dtype) {
+    case DType::Q4_0: return quantize_q4_0;
+    case DType::Q4_1: return quantize_q4_1;
+    case DType::Q5_0: return quantize_q5_0;
+    case DType::Q5_1: return quantize_q5_1;
+    case DType::Q4_K: return quantize_q4_k;
+    case DType::Q5_K: return quantize_q5_k;
+    case DType::Q6_K: return quantize_q6_k;
+    default: return nullptr;
   }
 }
 
@@ -84,6 +115,13 @@ std::string_view dtype_name(DType dtype) {
     case DType::F16: return "F16";
     case DType::BF16: return "BF16";
     case DType::Q8_0: return "Q8_0";
+    case DType::Q4_0: return "Q4_0";
+    case DType::Q4_1: return "Q4_1";
+    case DType::Q5_0: return "Q5_0";
+    case DType::Q5_1: return "Q5_1";
+    case DType::Q4_K: return "Q4_K";
+    case DType::Q5_K: return "Q5_K";
+    case DType::Q6_K: return "Q6_K";
   }
   return "?";
 }
@@ -93,25 +131,54 @@ std::optional<DType> parse_dtype(std::string_view name) {
   if (s == "f32" || s == "float32") return DType::F32;
   if (s == "f16" || s == "float16" || s == "half") return DType::F16;
   if (s == "bf16" || s == "bfloat16") return DType::BF16;
-  if (s == "q8_0") return DType::Q8_0;
+  for (DType d : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K,
+                  DType::Q6_K}) {
+    if (s == lower(dtype_name(d))) return d;
+  }
   return std::nullopt;
 }
 
+int dtype_block_elements(DType dtype) {
+  switch (dtype) {
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16: return 1;
+    case DType::Q8_0:
+    case DType::Q4_0:
+    case DType::Q4_1:
+    case DType::Q5_0:
+    case DType::Q5_1: return 32;
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K: return 256;
+  }
+  return 1;
+}
+
+std::size_t dtype_block_bytes(DType dtype) {
+  switch (dtype) {
+    case DType::F32: return 4;
+    case DType::F16:
+    case DType::BF16: return 2;
+    case DType::Q8_0: return sizeof(BlockQ8_0);
+    case DType::Q4_0: return sizeof(BlockQ4_0);
+    case DType::Q4_1: return sizeof(BlockQ4_1);
+    case DType::Q5_0: return sizeof(BlockQ5_0);
+    case DType::Q5_1: return sizeof(BlockQ5_1);
+    case DType::Q4_K: return sizeof(BlockQ4_K);
+    case DType::Q5_K: return sizeof(BlockQ5_K);
+    case DType::Q6_K: return sizeof(BlockQ6_K);
+  }
+  return 4;
+}
+
+bool is_block_quantized(DType dtype) { return dtype_block_elements(dtype) > 1; }
+
 std::size_t dtype_row_bytes(DType dtype, std::int64_t elements) {
   if (elements < 0) fail("dtype_row_bytes: negative element count {}", elements);
-  auto n = static_cast<std::uint64_t>(elements);
-  std::uint64_t unit_bytes = 0;
-  std::uint64_t units = n;
-  switch (dtype) {
-    case DType::F32: unit_bytes = 4; break;
-    case DType::F16:
-    case DType::BF16: unit_bytes = 2; break;
-    case DType::Q8_0:
-      require_block_multiple(elements, "dtype_row_bytes");
-      unit_bytes = sizeof(BlockQ8_0);
-      units = n / kQ8BlockElements;
-      break;
-  }
+  require_block_multiple(dtype, elements, "dtype_row_bytes");
+  const auto units = static_cast<std::uint64_t>(elements) / static_cast<std::uint64_t>(dtype_block_elements(dtype));
+  const std::uint64_t unit_bytes = dtype_block_bytes(dtype);
   if (units > std::numeric_limits<std::size_t>::max() / unit_bytes) {
     fail("dtype_row_bytes: {} elements of {} do not fit in memory", elements, dtype_name(dtype));
   }
@@ -193,12 +260,19 @@ void convert_to_f32(DType dtype, const std::byte* src, std::int64_t elements, fl
       for (std::size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(load_u16(src + 2 * i));
       return;
     case DType::Q8_0:
-      require_block_multiple(elements, "convert_to_f32");
+      require_block_multiple(dtype, elements, "convert_to_f32");
       for (std::size_t b = 0; b < n / kQ8BlockElements; ++b) {
         dequantize_q8_block(src + b * sizeof(BlockQ8_0), dst + b * kQ8BlockElements);
       }
       return;
+    default:
+      break;
   }
+  require_block_multiple(dtype, elements, "convert_to_f32");
+  const auto block = static_cast<std::size_t>(dtype_block_elements(dtype));
+  const std::size_t bytes = dtype_block_bytes(dtype);
+  const BlockCodec dequantize = dequantizer_of(dtype);
+  for (std::size_t b = 0; b < n / block; ++b) dequantize(src + b * bytes, dst + b * block);
 }
 
 void convert_from_f32(DType dtype, const float* src, std::int64_t elements, std::byte* dst) {
@@ -215,13 +289,26 @@ void convert_from_f32(DType dtype, const float* src, std::int64_t elements, std:
       for (std::size_t i = 0; i < n; ++i) store_u16(dst + 2 * i, f32_to_bf16(src[i]));
       return;
     case DType::Q8_0:
-      require_block_multiple(elements, "convert_from_f32");
+      require_block_multiple(dtype, elements, "convert_from_f32");
       for (std::size_t b = 0; b < n / kQ8BlockElements; ++b) {
         quantize_q8_block(src + b * kQ8BlockElements, dst + b * sizeof(BlockQ8_0),
                           static_cast<std::int64_t>(b));
       }
       return;
+    default:
+      break;
   }
+  require_block_multiple(dtype, elements, "convert_from_f32");
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(src[i])) {
+      fail("{} quantization: element {} is {}, which {} cannot represent", dtype_name(dtype), i, src[i],
+           dtype_name(dtype));
+    }
+  }
+  const auto block = static_cast<std::size_t>(dtype_block_elements(dtype));
+  const std::size_t bytes = dtype_block_bytes(dtype);
+  const BlockQuantizer quantize = quantizer_of(dtype);
+  for (std::size_t b = 0; b < n / block; ++b) quantize(src + b * block, dst + b * bytes);
 }
 
 }  // namespace helix

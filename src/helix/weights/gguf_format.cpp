@@ -8,6 +8,13 @@ std::optional<DType> dtype_of(std::uint32_t ggml_type) {
     case TensorType::F16: return DType::F16;
     case TensorType::Q8_0: return DType::Q8_0;
     case TensorType::BF16: return DType::BF16;
+    case TensorType::Q4_0: return DType::Q4_0;
+    case TensorType::Q4_1: return DType::Q4_1;
+    case TensorType::Q5_0: return DType::Q5_0;
+    case TensorType::Q5_1: return DType::Q5_1;
+    case TensorType::Q4_K: return DType::Q4_K;
+    case TensorType::Q5_K: return DType::Q5_K;
+    case TensorType::Q6_K: return DType::Q6_K;
   }
   return std::nullopt;
 }
@@ -18,6 +25,13 @@ TensorType tensor_type_of(DType dtype) {
     case DType::F16: return TensorType::F16;
     case DType::Q8_0: return TensorType::Q8_0;
     case DType::BF16: return TensorType::BF16;
+    case DType::Q4_0: return TensorType::Q4_0;
+    case DType::Q4_1: return TensorType::Q4_1;
+    case DType::Q5_0: return TensorType::Q5_0;
+    case DType::Q5_1: return TensorType::Q5_1;
+    case DType::Q4_K: return TensorType::Q4_K;
+    case DType::Q5_K: return TensorType::Q5_K;
+    case DType::Q6_K: return TensorType::Q6_K;
   }
   return TensorType::F32;
 }

@@ -38,7 +38,19 @@ enum class ValueType : std::uint32_t {
 };
 
 // ggml tensor types this module reads and writes (ggml numbers the others too).
-enum class TensorType : std::uint32_t { F32 = 0, F16 = 1, Q8_0 = 8, BF16 = 30 };
+enum class TensorType : std::uint32_t {
+  F32 = 0,
+  F16 = 1,
+  Q4_0 = 2,
+  Q4_1 = 3,
+  Q5_0 = 6,
+  Q5_1 = 7,
+  Q8_0 = 8,
+  Q4_K = 12,
+  Q5_K = 13,
+  Q6_K = 14,
+  BF16 = 30,
+};
 
 std::optional<DType> dtype_of(std::uint32_t ggml_type);
 TensorType tensor_type_of(DType dtype);

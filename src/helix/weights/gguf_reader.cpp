@@ -180,14 +180,16 @@ class GgufParser {
 
     std::optional<DType> dtype = gguf::dtype_of(type);
     if (!dtype) {
-      fail("{}: unsupported ggml type {} (supported: F32=0, F16=1, Q8_0=8, BF16=30)", what, ggml_type_text(type));
+      fail("{}: unsupported ggml type {} (supported: F32=0, F16=1, Q4_0=2, Q4_1=3, Q5_0=6, Q5_1=7, Q8_0=8, Q4_K=12, "
+           "Q5_K=13, Q6_K=14, BF16=30)",
+           what, ggml_type_text(type));
     }
     ref.dtype = *dtype;
     ref.shape.assign(ne.rbegin(), ne.rend());
     std::int64_t elements = shape_elements(ref.shape, what);
-    if (ref.dtype == DType::Q8_0 && !ne.empty() && ne[0] % kQ8BlockElements != 0) {
-      fail("{}: Q8_0 needs ne[0] (the innermost dimension) to be a multiple of {}, got {}", what, kQ8BlockElements,
-           ne[0]);
+    if (const int block = dtype_block_elements(ref.dtype); block > 1 && !ne.empty() && ne[0] % block != 0) {
+      fail("{}: {} needs ne[0] (the innermost dimension) to be a multiple of {}, got {}", what,
+           dtype_name(ref.dtype), block, ne[0]);
     }
     ref.nbytes = in_context(what, [&] { return dtype_row_bytes(ref.dtype, elements); });
     if (offset % alignment != 0) {

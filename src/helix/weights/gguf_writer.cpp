@@ -106,8 +106,9 @@ std::size_t checked_size(const TensorData& t, const std::string& where) {
   if (t.name.empty()) fail("{}: a tensor has an empty name", where);
   if (t.name.size() > kMaxNameBytes) fail("{}: the name is longer than ggml's {} bytes", what, kMaxNameBytes);
   if (t.shape.size() > gguf::kMaxDims) fail("{}: GGUF allows at most {} dimensions, got {}", what, gguf::kMaxDims, t.shape.size());
-  if (t.dtype == DType::Q8_0 && (t.shape.empty() || t.shape.back() % kQ8BlockElements != 0)) {
-    fail("{}: Q8_0 needs the innermost dimension to be a multiple of {}", what, kQ8BlockElements);
+  if (const int block = dtype_block_elements(t.dtype);
+      block > 1 && (t.shape.empty() || t.shape.back() % block != 0)) {
+    fail("{}: {} needs the innermost dimension to be a multiple of {}", what, dtype_name(t.dtype), block);
   }
   if (!t.fill) fail("{}: no fill callback", what);
   return in_context(where, [&] { return tensor_nbytes(t); });

@@ -22,8 +22,9 @@ std::vector<std::size_t> checked_sizes(const std::vector<TensorData>& tensors, c
     if (t.name.empty()) fail("{}: a tensor has an empty name", where);
     if (t.name == "__metadata__") fail("{}: '__metadata__' is reserved and cannot name a tensor", where);
     if (!seen.insert(t.name).second) fail("{}: tensor '{}' is given twice", where, t.name);
-    if (t.dtype == DType::Q8_0) {
-      fail("{}: tensor '{}': Q8_0 is not a safetensors dtype (write it as GGUF, or as F32/F16/BF16)", where, t.name);
+    if (is_block_quantized(t.dtype)) {
+      fail("{}: tensor '{}': {} is not a safetensors dtype (write it as GGUF, or as F32/F16/BF16)", where, t.name,
+           dtype_name(t.dtype));
     }
     if (!t.fill) fail("{}: tensor '{}' has no fill callback", where, t.name);
     sizes.push_back(in_context(where, [&] { return tensor_nbytes(t); }));

@@ -157,9 +157,14 @@ TEST(GgufErrors, UnsupportedTensorTypes) {
   RawGguf raw = one_tensor();
   raw.infos.clear();
   raw.tensor_count = 0;
+  raw.tensor("blk.0.attn_q.weight", {4, 2}, 10, 0);
+  expect_contains(open_error(raw), {"bad.gguf", "tensor 'blk.0.attn_q.weight'", "unsupported ggml type 10 (Q2_K)",
+                                    "F32=0, F16=1, Q4_0=2"});
+  // A supported block type whose rows are not whole blocks.
+  raw.infos.clear();
+  raw.tensor_count = 0;
   raw.tensor("blk.0.attn_q.weight", {4, 2}, 2, 0);
-  expect_contains(open_error(raw), {"bad.gguf", "tensor 'blk.0.attn_q.weight'", "unsupported ggml type 2 (Q4_0)",
-                                    "F32=0, F16=1, Q8_0=8, BF16=30"});
+  expect_contains(open_error(raw), {"tensor 'blk.0.attn_q.weight'", "Q4_0 needs ne[0]", "multiple of 32, got 4"});
   raw.infos.clear();
   raw.tensor_count = 0;
   raw.tensor("w", {4, 2}, 99, 0);

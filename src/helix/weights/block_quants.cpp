@@ -1,0 +1,327 @@
+#include "helix/weights/block_quants.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "helix/weights/dtype.h"
+
+namespace helix {
+namespace {
+
+template <typename Block>
+Block load(const std::byte* src) {
+  Block block;
+  std::memcpy(&block, src, sizeof block);
+  return block;
+}
+
+template <typename Block>
+void store(const Block& block, std::byte* dst) {
+  std::memcpy(dst, &block, sizeof block);
+}
+
+// Sub-block j's 6-bit scale and min from the 12 packed bytes of Q4_K/Q5_K:
+// j < 4 in the low 6 bits of bytes j and j + 4; j >= 4 in the nibbles of byte
+// j + 4 with the top two bits in bytes j - 4 (scale) and j (min).
+void scale_min_k4(int j, const std::uint8_t* q, std::uint8_t& scale, std::uint8_t& min) {
+  if (j < 4) {
+    scale = q[j] & 63;
+    min = q[j + 4] & 63;
+  } else {
+    scale = static_cast<std::uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    min = static_cast<std::uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+void pack_scales_mins(const std::uint8_t* scale, const std::uint8_t* min, std::uint8_t* q) {
+  for (int j = 0; j < 4; ++j) {
+    q[j] = static_cast<std::uint8_t>(scale[j] | ((scale[j + 4] >> 4) << 6));
+    q[j + 4] = static_cast<std::uint8_t>(min[j] | ((min[j + 4] >> 4) << 6));
+    q[j + 8] = static_cast<std::uint8_t>((scale[j + 4] & 0xF) | ((min[j + 4] & 0xF) << 4));
+  }
+}
+
+// The value of largest magnitude, with its sign (the _0 quantizers map it to -8 / -16).
+float signed_absmax(const float* x, int n) {
+  float amax = 0, max = 0;
+  for (int i = 0; i < n; ++i) {
+    if (std::fabs(x[i]) > amax) {
+      amax = std::fabs(x[i]);
+      max = x[i];
+    }
+  }
+  return max;
+}
+
+// Q4_K/Q5_K: per sub-block of 32 a scale and a (non-negative) min such that
+// x ~ q * scale - min with q in [0, levels]; then both quantized to 6 bits
+// against the super-block's d and dmin, and the values quantized with the
+// quantized scales.
+struct KQuant {
+  std::uint16_t d = 0, dmin = 0;
+  std::uint8_t scales[8] = {}, mins[8] = {};
+  std::uint8_t q[256] = {};
+};
+
+KQuant quantize_k(const float* x, int levels) {
+  float scale[8], min[8];
+  float max_scale = 0, max_min = 0;
+  for (int j = 0; j < 8; ++j) {
+    const float* s = x + 32 * j;
+    float lo = std::min(0.0f, *std::min_element(s, s + 32));
+    float hi = *std::max_element(s, s + 32);
+    scale[j] = (hi - lo) / static_cast<float>(levels);
+    min[j] = -lo;
+    max_scale = std::max(max_scale, scale[j]);
+    max_min = std::max(max_min, min[j]);
+  }
+  KQuant out;
+  out.d = f32_to_f16(max_scale / 63.0f);
+  out.dmin = f32_to_f16(max_min / 63.0f);
+  const float d = f16_to_f32(out.d), dmin = f16_to_f32(out.dmin);
+  for (int j = 0; j < 8; ++j) {
+    out.scales[j] = static_cast<std::uint8_t>(d > 0 ? std::clamp(std::lround(scale[j] / d), 0L, 63L) : 0);
+    out.mins[j] = static_cast<std::uint8_t>(dmin > 0 ? std::clamp(std::lround(min[j] / dmin), 0L, 63L) : 0);
+    const float step = d * out.scales[j], offset = dmin * out.mins[j];
+    for (int i = 0; i < 32; ++i) {
+      const long q = step > 0 ? std::lround((x[32 * j + i] + offset) / step) : 0;
+      out.q[32 * j + i] = static_cast<std::uint8_t>(std::clamp(q, 0L, static_cast<long>(levels)));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+void dequantize_q4_0(const std::byte* src, float* y) {
+  const auto b = load<BlockQ4_0>(src);
+  const float d = f16_to_f32(b.d);
+  for (int j = 0; j < 16; ++j) {
+    y[j] = static_cast<float>((b.qs[j] & 0xF) - 8) * d;
+    y[j + 16] = static_cast<float>((b.qs[j] >> 4) - 8) * d;
+  }
+}
+
+void dequantize_q4_1(const std::byte* src, float* y) {
+  const auto b = load<BlockQ4_1>(src);
+  const float d = f16_to_f32(b.d), m = f16_to_f32(b.m);
+  for (int j = 0; j < 16; ++j) {
+    y[j] = static_cast<float>(b.qs[j] & 0xF) * d + m;
+    y[j + 16] = static_cast<float>(b.qs[j] >> 4) * d + m;
+  }
+}
+
+void dequantize_q5_0(const std::byte* src, float* y) {
+  const auto b = load<BlockQ5_0>(src);
+  const float d = f16_to_f32(b.d);
+  std::uint32_t qh;
+  std::memcpy(&qh, b.qh, sizeof qh);
+  for (int j = 0; j < 16; ++j) {
+    const int high0 = static_cast<int>((qh >> j) & 1U) << 4, high1 = static_cast<int>((qh >> (j + 16)) & 1U) << 4;
+    y[j] = static_cast<float>(((b.qs[j] & 0xF) | high0) - 16) * d;
+    y[j + 16] = static_cast<float>(((b.qs[j] >> 4) | high1) - 16) * d;
+  }
+}
+
+void dequantize_q5_1(const std::byte* src, float* y) {
+  const auto b = load<BlockQ5_1>(src);
+  const float d = f16_to_f32(b.d), m = f16_to_f32(b.m);
+  std::uint32_t qh;
+  std::memcpy(&qh, b.qh, sizeof qh);
+  for (int j = 0; j < 16; ++j) {
+    const int high0 = static_cast<int>((qh >> j) & 1U) << 4, high1 = static_cast<int>((qh >> (j + 16)) & 1U) << 4;
+    y[j] = static_cast<float>((b.qs[j] & 0xF) | high0) * d + m;
+    y[j + 16] = static_cast<float>((b.qs[j] >> 4) | high1) * d + m;
+  }
+}
+
+void dequantize_q4_k(const std::byte* src, float* y) {
+  const auto b = load<BlockQ4_K>(src);
+  const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
+  for (int c = 0; c < 4; ++c) {  // 64 values: sub-blocks 2c (low nibbles) and 2c + 1 (high)
+    std::uint8_t sc0, m0, sc1, m1;
+    scale_min_k4(2 * c, b.scales, sc0, m0);
+    scale_min_k4(2 * c + 1, b.scales, sc1, m1);
+    const std::uint8_t* q = b.qs + 32 * c;
+    for (int l = 0; l < 32; ++l) {
+      y[64 * c + l] = d * sc0 * static_cast<float>(q[l] & 0xF) - dmin * m0;
+      y[64 * c + 32 + l] = d * sc1 * static_cast<float>(q[l] >> 4) - dmin * m1;
+    }
+  }
+}
+
+void dequantize_q5_k(const std::byte* src, float* y) {
+  const auto b = load<BlockQ5_K>(src);
+  const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
+  for (int c = 0; c < 4; ++c) {
+    std::uint8_t sc0, m0, sc1, m1;
+    scale_min_k4(2 * c, b.scales, sc0, m0);
+    scale_min_k4(2 * c + 1, b.scales, sc1, m1);
+    const std::uint8_t* q = b.qs + 32 * c;
+    const unsigned bit0 = 1U << (2 * c), bit1 = 1U << (2 * c + 1);
+    for (int l = 0; l < 32; ++l) {
+      const int q0 = (q[l] & 0xF) + ((b.qh[l] & bit0) != 0 ? 16 : 0);
+      const int q1 = (q[l] >> 4) + ((b.qh[l] & bit1) != 0 ? 16 : 0);
+      y[64 * c + l] = d * sc0 * static_cast<float>(q0) - dmin * m0;
+      y[64 * c + 32 + l] = d * sc1 * static_cast<float>(q1) - dmin * m1;
+    }
+  }
+}
+
+void dequantize_q6_k(const std::byte* src, float* y) {
+  const auto b = load<BlockQ6_K>(src);
+  const float d = f16_to_f32(b.d);
+  for (int n = 0; n < 2; ++n) {  // halves of 128 values
+    const std::uint8_t* ql = b.ql + 64 * n;
+    const std::uint8_t* qh = b.qh + 32 * n;
+    const std::int8_t* sc = b.scales + 8 * n;
+    float* out = y + 128 * n;
+    for (int l = 0; l < 32; ++l) {
+      const int is = l / 16;
+      const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+      const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+      const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+      const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+      out[l] = d * sc[is] * static_cast<float>(q1);
+      out[l + 32] = d * sc[is + 2] * static_cast<float>(q2);
+      out[l + 64] = d * sc[is + 4] * static_cast<float>(q3);
+      out[l + 96] = d * sc[is + 6] * static_cast<float>(q4);
+    }
+  }
+}
+
+void quantize_q4_0(const float* x, std::byte* dst) {
+  const float max = signed_absmax(x, 32);
+  const float d = max / -8, id = d != 0 ? 1 / d : 0;
+  BlockQ4_0 b{};
+  b.d = f32_to_f16(d);
+  for (int j = 0; j < 16; ++j) {
+    const auto q0 = std::min<std::uint8_t>(15, static_cast<std::uint8_t>(static_cast<std::int8_t>(x[j] * id + 8.5f)));
+    const auto q1 =
+        std::min<std::uint8_t>(15, static_cast<std::uint8_t>(static_cast<std::int8_t>(x[j + 16] * id + 8.5f)));
+    b.qs[j] = static_cast<std::uint8_t>(q0 | (q1 << 4));
+  }
+  store(b, dst);
+}
+
+void quantize_q4_1(const float* x, std::byte* dst) {
+  const float lo = *std::min_element(x, x + 32), hi = *std::max_element(x, x + 32);
+  const float d = (hi - lo) / 15, id = d != 0 ? 1 / d : 0;
+  BlockQ4_1 b{};
+  b.d = f32_to_f16(d);
+  b.m = f32_to_f16(lo);
+  for (int j = 0; j < 16; ++j) {
+    const auto q0 = std::min<std::uint8_t>(15, static_cast<std::uint8_t>((x[j] - lo) * id + 0.5f));
+    const auto q1 = std::min<std::uint8_t>(15, static_cast<std::uint8_t>((x[j + 16] - lo) * id + 0.5f));
+    b.qs[j] = static_cast<std::uint8_t>(q0 | (q1 << 4));
+  }
+  store(b, dst);
+}
+
+void quantize_q5_0(const float* x, std::byte* dst) {
+  const float max = signed_absmax(x, 32);
+  const float d = max / -16, id = d != 0 ? 1 / d : 0;
+  BlockQ5_0 b{};
+  b.d = f32_to_f16(d);
+  std::uint32_t qh = 0;
+  for (int j = 0; j < 16; ++j) {
+    const auto q0 =
+        std::min<std::uint8_t>(31, static_cast<std::uint8_t>(static_cast<std::int8_t>(x[j] * id + 16.5f)));
+    const auto q1 =
+        std::min<std::uint8_t>(31, static_cast<std::uint8_t>(static_cast<std::int8_t>(x[j + 16] * id + 16.5f)));
+    b.qs[j] = static_cast<std::uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
+    qh |= static_cast<std::uint32_t>((q0 & 0x10U) >> 4) << j;
+    qh |= static_cast<std::uint32_t>((q1 & 0x10U) >> 4) << (j + 16);
+  }
+  std::memcpy(b.qh, &qh, sizeof qh);
+  store(b, dst);
+}
+
+void quantize_q5_1(const float* x, std::byte* dst) {
+  const float lo = *std::min_element(x, x + 32), hi = *std::max_element(x, x + 32);
+  const float d = (hi - lo) / 31, id = d != 0 ? 1 / d : 0;
+  BlockQ5_1 b{};
+  b.d = f32_to_f16(d);
+  b.m = f32_to_f16(lo);
+  std::uint32_t qh = 0;
+  for (int j = 0; j < 16; ++j) {
+    const auto q0 = static_cast<std::uint8_t>((x[j] - lo) * id + 0.5f);
+    const auto q1 = static_cast<std::uint8_t>((x[j + 16] - lo) * id + 0.5f);
+    b.qs[j] = static_cast<std::uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
+    qh |= static_cast<std::uint32_t>((q0 & 0x10U) >> 4) << j;
+    qh |= static_cast<std::uint32_t>((q1 & 0x10U) >> 4) << (j + 16);
+  }
+  std::memcpy(b.qh, &qh, sizeof qh);
+  store(b, dst);
+}
+
+void quantize_q4_k(const float* x, std::byte* dst) {
+  const KQuant k = quantize_k(x, 15);
+  BlockQ4_K b{};
+  b.d = k.d;
+  b.dmin = k.dmin;
+  pack_scales_mins(k.scales, k.mins, b.scales);
+  for (int c = 0; c < 4; ++c) {
+    for (int l = 0; l < 32; ++l) {
+      b.qs[32 * c + l] = static_cast<std::uint8_t>(k.q[64 * c + l] | (k.q[64 * c + 32 + l] << 4));
+    }
+  }
+  store(b, dst);
+}
+
+void quantize_q5_k(const float* x, std::byte* dst) {
+  const KQuant k = quantize_k(x, 31);
+  BlockQ5_K b{};
+  b.d = k.d;
+  b.dmin = k.dmin;
+  pack_scales_mins(k.scales, k.mins, b.scales);
+  for (int c = 0; c < 4; ++c) {
+    for (int l = 0; l < 32; ++l) {
+      const std::uint8_t q0 = k.q[64 * c + l], q1 = k.q[64 * c + 32 + l];
+      b.qs[32 * c + l] = static_cast<std::uint8_t>((q0 & 0xF) | ((q1 & 0xF) << 4));
+      if ((q0 & 0x10) != 0) b.qh[l] = static_cast<std::uint8_t>(b.qh[l] | (1U << (2 * c)));
+      if ((q1 & 0x10) != 0) b.qh[l] = static_cast<std::uint8_t>(b.qh[l] | (1U << (2 * c + 1)));
+    }
+  }
+  store(b, dst);
+}
+
+void quantize_q6_k(const float* x, std::byte* dst) {
+  // Per sub-block of 16 a signed scale that maps its largest value to -32,
+  // then the scales as int8 against d = max |scale| / 127.
+  float scale[16];
+  float max_scale = 0, max_abs_scale = 0;
+  for (int j = 0; j < 16; ++j) {
+    scale[j] = signed_absmax(x + 16 * j, 16) / -32;
+    if (std::fabs(scale[j]) > max_abs_scale) {
+      max_abs_scale = std::fabs(scale[j]);
+      max_scale = scale[j];
+    }
+  }
+  BlockQ6_K b{};
+  const float d_wanted = max_scale / -127;
+  b.d = f32_to_f16(d_wanted);
+  const float d = f16_to_f32(b.d);
+  std::uint8_t q[256];
+  for (int j = 0; j < 16; ++j) {
+    b.scales[j] = static_cast<std::int8_t>(d != 0 ? std::clamp(std::lround(scale[j] / d), -127L, 127L) : 0);
+    const float step = d * b.scales[j];
+    for (int i = 0; i < 16; ++i) {
+      const long v = step != 0 ? std::lround(x[16 * j + i] / step) : 0;
+      q[16 * j + i] = static_cast<std::uint8_t>(std::clamp(v, -32L, 31L) + 32);
+    }
+  }
+  for (int n = 0; n < 2; ++n) {
+    for (int l = 0; l < 32; ++l) {
+      const std::uint8_t q1 = q[128 * n + l], q2 = q[128 * n + l + 32], q3 = q[128 * n + l + 64],
+                         q4 = q[128 * n + l + 96];
+      b.ql[64 * n + l] = static_cast<std::uint8_t>((q1 & 0xF) | ((q3 & 0xF) << 4));
+      b.ql[64 * n + l + 32] = static_cast<std::uint8_t>((q2 & 0xF) | ((q4 & 0xF) << 4));
+      b.qh[32 * n + l] = static_cast<std::uint8_t>((q1 >> 4) | ((q2 >> 4) << 2) | ((q3 >> 4) << 4) | ((q4 >> 4) << 6));
+    }
+  }
+  store(b, dst);
+}
+
+}  // namespace helix
