@@ -1,5 +1,8 @@
 // `helix model init`: writes a random-weight model (config.json + safetensors, or
 // GGUF, plus a tokenizer) so the real loading path can be tried without a download.
+// `helix model quantize`: rewrites a GGUF in another type (engine/quantize_model.h).
+#include <map>
+
 #include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
@@ -7,6 +10,7 @@
 #include "commands.h"
 #include "helix/core/error.h"
 #include "helix/core/units.h"
+#include "helix/engine/quantize_model.h"
 #include "helix/engine/random_model.h"
 
 namespace helix::cli {
@@ -29,7 +33,7 @@ void run_init(const InitOptions& o) {
   if (o.layers > 0) r.config.num_layers = o.layers;
   r.seed = o.seed;
   auto dtype = parse_dtype(o.dtype);
-  if (!dtype) fail("--dtype '{}': expected f32, f16, bf16 or q8_0", o.dtype);
+  if (!dtype) fail("--dtype '{}': expected f32, f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k or q6_k", o.dtype);
   r.dtype = *dtype;
   if (o.format == "safetensors") {
     r.format = WeightFormat::kSafetensors;
@@ -50,6 +54,30 @@ void run_init(const InitOptions& o) {
              c.num_kv_heads, c.vocab_size, dtype_name(r.dtype), r.seed);
 }
 
+struct QuantizeOptions {
+  std::string in, out, type;
+  bool json = false;
+};
+
+void run_quantize(const QuantizeOptions& o) {
+  const QuantizeReport report = quantize_gguf(o.in, o.out, o.type);
+  std::map<std::string, int> counts;  // "FROM -> TO": tensors
+  for (const auto& t : report.tensors) counts[fmt::format("{} -> {}", dtype_name(t.from), dtype_name(t.to))]++;
+  if (o.json) {
+    nlohmann::json j = {{"format", "helix-quantize"}, {"version", 1}, {"out", o.out}, {"type", o.type},
+                        {"bytes_before", report.bytes_before}, {"bytes_after", report.bytes_after},
+                        {"tensors", nlohmann::json::array()}};
+    for (const auto& t : report.tensors) {
+      j["tensors"].push_back({{"name", t.name}, {"from", dtype_name(t.from)}, {"to", dtype_name(t.to)}});
+    }
+    fmt::print("{}\n", j.dump(2));
+    return;
+  }
+  fmt::print("wrote {} ({}): {:.1f} MB -> {:.1f} MB\n", o.out, o.type, static_cast<double>(report.bytes_before) / 1e6,
+             static_cast<double>(report.bytes_after) / 1e6);
+  for (const auto& [change, n] : counts) fmt::print("  {:>4} tensors {}\n", n, change);
+}
+
 }  // namespace
 
 void register_model(CLI::App& app) {
@@ -63,11 +91,22 @@ void register_model(CLI::App& app) {
   init->add_option("--config", options->config, "A Hugging Face config.json to use instead of a preset");
   init->add_option("--layers", options->layers, "Override the number of layers");
   init->add_option("--seed", options->seed, "Seed of the random weights")->capture_default_str();
-  init->add_option("--dtype", options->dtype, "f32, f16, bf16, or q8_0 (GGUF only)")->capture_default_str();
+  init->add_option("--dtype", options->dtype, "f32, f16, bf16, or (GGUF only) q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k")
+      ->capture_default_str();
   init->add_option("--format", options->format, "safetensors or gguf")->capture_default_str();
   init->add_option("--max-shard-size", options->max_shard, "Shard safetensors, e.g. '100 MB'");
   init->add_option("--out", options->out, "Output directory (new or empty)")->required();
   init->callback([options] { run_init(*options); });
+
+  auto quantize = std::make_shared<QuantizeOptions>();
+  CLI::App* q = model->add_subcommand("quantize", "Rewrite a GGUF model with its weight matrices in another type");
+  q->add_option("in", quantize->in, "The GGUF model to read")->required();
+  q->add_option("out", quantize->out, "The GGUF file to write")->required();
+  std::string preset_names;
+  for (const auto& n : quantize_preset_names()) preset_names += (preset_names.empty() ? "" : ", ") + n;
+  q->add_option("--type", quantize->type, "Target: " + preset_names)->required();
+  q->add_flag("--json", quantize->json, "Print the report as JSON");
+  q->callback([quantize] { run_quantize(*quantize); });
 }
 
 }  // namespace helix::cli

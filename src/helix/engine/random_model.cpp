@@ -167,7 +167,7 @@ std::string gguf_name(const std::string& hf) {
 TensorData tensor_for(const ParamSpec& p, const RandomModelOptions& o, bool gguf) {
   // Vectors are kept in F32 in GGUF (as llama.cpp does), and in the model dtype in safetensors.
   DType dtype = o.dtype;
-  if (p.shape.size() == 1 && (gguf || dtype == DType::Q8_0)) dtype = DType::F32;
+  if (p.shape.size() == 1 && (gguf || is_block_quantized(dtype))) dtype = DType::F32;
   bool permute = gguf && o.config.model_type != "qwen2" &&
                  (p.hf_name.ends_with("q_proj.weight") || p.hf_name.ends_with("k_proj.weight"));
   TensorData t;
@@ -247,9 +247,13 @@ void write_random_model(const RandomModelOptions& o, const std::filesystem::path
   LlamaConfig c = o.config;
   c.validate("model config");
   bool gguf = o.format == WeightFormat::kGguf;
-  if (o.dtype == DType::Q8_0 && !gguf) fail("--dtype q8_0 needs --format gguf (safetensors has no Q8_0)");
-  if (o.dtype == DType::Q8_0 && (c.hidden_size % 32 != 0 || c.intermediate_size % 32 != 0 || c.q_dim() % 32 != 0)) {
-    fail("Q8_0 needs hidden, intermediate and attention sizes that are multiples of 32");
+  if (is_block_quantized(o.dtype)) {
+    const std::string name(dtype_name(o.dtype));
+    if (!gguf) fail("--dtype {} needs --format gguf (safetensors has no block types)", name);
+    const int block = dtype_block_elements(o.dtype);
+    if (c.hidden_size % block != 0 || c.intermediate_size % block != 0 || c.q_dim() % block != 0) {
+      fail("{} needs hidden, intermediate and attention sizes that are multiples of {}", name, block);
+    }
   }
   std::error_code ec;
   if (std::filesystem::exists(out, ec) && !std::filesystem::is_empty(out, ec)) {

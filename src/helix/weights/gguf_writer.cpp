@@ -66,7 +66,10 @@ class HeaderBytes {
     std::visit(
         [this](const auto& v) {
           using T = std::decay_t<decltype(v)>;
-          if constexpr (IsVector<T>::value) {
+          if constexpr (std::is_same_v<T, GgufRawValue>) {
+            put(v.type);
+            put_bytes(v.bytes);
+          } else if constexpr (IsVector<T>::value) {
             put_type(ValueType::Array);
             put_type(value_type_of<typename T::value_type>());
             put<std::uint64_t>(v.size());

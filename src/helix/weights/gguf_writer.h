@@ -23,10 +23,17 @@
 
 namespace helix {
 
+// A value copied verbatim from another GGUF file: its type and its encoded bytes
+// (what follows the type field), so a rewritten file keeps every type exactly.
+struct GgufRawValue {
+  std::uint32_t type = 0;
+  std::string bytes;
+};
+
 using GgufValue = std::variant<std::uint8_t, std::int8_t, std::uint16_t, std::int16_t, std::uint32_t, std::int32_t,
                                float, bool, std::string, std::uint64_t, std::int64_t, double,
                                std::vector<std::string>, std::vector<float>, std::vector<std::int32_t>,
-                               std::vector<std::uint32_t>, std::vector<std::int64_t>>;
+                               std::vector<std::uint32_t>, std::vector<std::int64_t>, GgufRawValue>;
 
 struct GgufEntry {
   std::string key;
