@@ -9,7 +9,7 @@ PACKAGES=(
   nlohmann-json3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   coinor-libcbc-dev
   libopenblas-dev libsentencepiece-dev sentencepiece libpcre2-dev
-  libzmq3-dev cppzmq-dev libcpp-httplib-dev
+  libzmq3-dev cppzmq-dev libcpp-httplib-dev python3-jinja2   # jinja2: chat-template reference renders
   iproute2 procps            # ip and tc for the network-namespace test, pgrep for the helix up test
 )
 
