@@ -4,7 +4,7 @@
 //     bandwidth of this machine: every hardware thread streaming 256-bit loads);
 //   - prefill of 512 tokens vs OpenBLAS sgemm (2 threads) on the layer's 7 matrices;
 //   - decode throughput for batch 1..64.
-// BF16 (safetensors) and Q8_0 (GGUF) weights; the stage is the middle layer of a
+// BF16 (safetensors), Q8_0 and Q4_K (GGUF) weights; the stage is the middle layer of a
 // 3-layer random model written by `helix model init`'s code, fed hidden states.
 //
 // Usage: engine_bench [work-dir] [--quick]   (writes ~2.6 GB of model files there; --help)
@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdint>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -133,14 +134,17 @@ double sgemm_layer_seconds(int m) {
 }
 
 std::filesystem::path make_model(const std::filesystem::path& dir, DType dtype) {
-  auto out = dir / (dtype == DType::Q8_0 ? "llama7b-3l-q8_0" : "llama7b-3l-bf16");
-  if (std::filesystem::exists(out / (dtype == DType::Q8_0 ? "model.gguf" : "config.json"))) return out;
+  const bool gguf = helix::is_block_quantized(dtype);
+  std::string name = "llama7b-3l-" + std::string(helix::dtype_name(dtype));
+  for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  auto out = dir / name;
+  if (std::filesystem::exists(out / (gguf ? "model.gguf" : "config.json"))) return out;
   std::filesystem::remove_all(out);
   helix::RandomModelOptions o;
   o.config = helix::random_model_preset("llama-7b-1l");
   o.config.num_layers = 3;
   o.dtype = dtype;
-  o.format = dtype == DType::Q8_0 ? helix::WeightFormat::kGguf : helix::WeightFormat::kSafetensors;
+  o.format = gguf ? helix::WeightFormat::kGguf : helix::WeightFormat::kSafetensors;
   o.seed = 1;
   auto start = Clock::now();
   helix::write_random_model(o, out);
@@ -220,7 +224,7 @@ int main(int argc, char** argv) {
   std::printf("OpenBLAS sgemm, 7 layer matrices, M=512: %.1f ms (%.1f GFLOP/s)\n\n", sgemm512 * 1e3,
               2.0 * 512 * 202383360.0 / sgemm512 / 1e9);
   const std::vector<int> batches = quick ? std::vector<int>{1, 8, 64} : std::vector<int>{1, 2, 4, 8, 16, 32, 64};
-  for (DType dtype : {DType::BF16, DType::Q8_0}) {
+  for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K}) {
     auto path = make_model(dir, dtype);
     helix::EngineOptions eo;
     eo.threads = 2;

@@ -9,6 +9,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "helix/engine/generator.h"
+#include "helix/engine/model_tokenizer.h"
 #include "helix/tokenize/load_tokenizer.h"
 #include "helix/tokenize/stream_decoder.h"
 

@@ -35,6 +35,7 @@
 #include "helix/security/curve_keys.h"
 #include "helix/sim/sim_cluster.h"
 #include "helix/tokenize/byte_tokenizer.h"
+#include "helix/engine/model_tokenizer.h"
 #include "helix/tokenize/load_tokenizer.h"
 
 namespace helix::cli {
@@ -104,6 +105,7 @@ std::pair<std::string, int> host_port(const std::string& listen) {
 struct ServedModel {
   ModelSpec spec;
   std::unique_ptr<Tokenizer> tokenizer;
+  api::ChatPrompt chat_prompt;  // the model's chat template, else the plain one
   int context = 0;
   std::string id;
 };
@@ -115,6 +117,10 @@ ServedModel served_model(const ServeOptions& o) {
     ModelFiles files = open_model(o.model);
     m.spec = model_from_hf_config(to_hf_json(files.config), o.model);
     m.tokenizer = load_model_tokenizer(o.model);
+    if (const auto chat = load_model_chat_template(o.model)) {
+      m.chat_prompt = api::ChatPrompt(api::ChatFormat{chat->text, chat->bos_token, chat->eos_token, chat->source});
+      spdlog::info("serve: chat requests use the model's template ({})", chat->source);
+    }
     m.context = files.config.max_position_embeddings;
     m.id = std::filesystem::path(o.model).filename().string();
   } else if (o.engine == "emulated") {
@@ -181,6 +187,7 @@ class Service {
     co.model_id = m.id;
     co.emulated = o.engine == "emulated";
     co.context_length = m.context;
+    co.chat_prompt = m.chat_prompt;
     co.worker_kv_tokens = o.kv_tokens;
     if (!(o.kv_hwm > 0 && o.kv_hwm <= 1)) fail("--kv-hwm {}: expected a share in (0, 1]", o.kv_hwm);
     if (!(o.kv_output_ratio > 0)) fail("--kv-output-ratio {}: must be positive", o.kv_output_ratio);

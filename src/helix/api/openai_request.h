@@ -26,8 +26,9 @@ GenerationRequest parse_completion_request(std::string_view body);
 // A /v1/chat/completions body. Throws ApiException (400) naming the field at fault.
 GenerationRequest parse_chat_request(std::string_view body);
 
-// The prompt a chat request is generated from. A plain, model-independent
-// template (no Jinja chat templates are run), one block per message:
+// The prompt of a chat request for a model without a chat template of its own
+// (chat_prompt.h renders the model's template when there is one). A plain,
+// model-independent template, one block per message:
 //
 //   <|system|>\n{content}\n<|user|>\n{content}\n<|assistant|>\n{content}\n ...
 //

@@ -31,6 +31,7 @@
 #include "helix/runtime/node_state.h"
 #include "helix/sched/kv_ledger.h"
 #include "helix/sim/sim_cluster.h"
+#include "helix/api/chat_prompt.h"
 #include "helix/tokenize/tokenizer.h"
 
 namespace helix::runtime {
@@ -43,6 +44,7 @@ struct CoordinatorOptions {
   // per token: the timing is the profile's either way).
   bool emulated_real_activations = false;
   int context_length = 2048;                              // prompt + generated tokens at most
+  api::ChatPrompt chat_prompt;                            // chat requests: the model's template, else plain
   long long worker_kv_tokens = 0;                         // KV asked of each real worker (0: its default)
   int prefill_chunk = 512;
   int max_batch_tokens = 2048;

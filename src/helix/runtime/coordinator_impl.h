@@ -393,6 +393,7 @@ struct Coordinator::Impl {
   // ================================================================ HTTP side
 
   Request prepare(const api::GenerationRequest& q) const;
+  std::vector<int> encode_chat(const std::vector<api::ChatMessage>& messages) const;
 
   std::shared_ptr<api::GenerationStream> submit(const api::GenerationRequest& q);
 

@@ -277,6 +277,23 @@ void Coordinator::Impl::release_route(const Request& r, std::uint64_t id) {
   }
 }
 
+// A model's own template writes the bos text itself (as transformers, the text
+// is then encoded without adding one); the bos is turned into its id here so
+// that tokenizers that do not parse special tokens in text (the SentencePiece
+// library) see it too.
+std::vector<int> Coordinator::Impl::encode_chat(const std::vector<api::ChatMessage>& messages) const {
+  const std::string text = options.chat_prompt.render(messages);
+  if (!options.chat_prompt.uses_model_template()) return tokenizer->encode_with_bos(text);
+  const std::string& bos = options.chat_prompt.bos_token();
+  if (!bos.empty() && tokenizer->bos_id() >= 0 && text.starts_with(bos)) {
+    std::vector<int> ids = {tokenizer->bos_id()};
+    const std::vector<int> rest = tokenizer->encode(std::string_view(text).substr(bos.size()));
+    ids.insert(ids.end(), rest.begin(), rest.end());
+    return ids;
+  }
+  return tokenizer->encode(text);
+}
+
 Request Coordinator::Impl::prepare(const api::GenerationRequest& q) const {
   Request r;
   r.api = q;
@@ -290,8 +307,7 @@ Request Coordinator::Impl::prepare(const api::GenerationRequest& q) const {
     }
     r.prompt.assign(q.prompt_tokens.begin(), q.prompt_tokens.end());
   } else {
-    const std::string text = q.chat ? api::render_chat_prompt(q.messages) : q.prompt;
-    r.prompt = tokenizer->encode_with_bos(text);
+    r.prompt = q.chat ? encode_chat(q.messages) : tokenizer->encode_with_bos(q.prompt);
   }
   const char* field = q.chat ? "messages" : "prompt";
   if (r.prompt.empty()) throw api::ApiException(api::ApiError{400, "invalid_request_error", "the prompt has no tokens", field});

@@ -10,11 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "helix/core/error.h"
-#include "helix/tokenize/gguf_tokenizer.h"
 #include "helix/tokenize/hf_bpe_tokenizer.h"
 #include "helix/tokenize/json_fields.h"
 #include "helix/tokenize/sentencepiece_tokenizer.h"
-#include "helix/weights/tensor_store.h"
 
 namespace helix {
 namespace {
@@ -171,50 +169,6 @@ std::unique_ptr<Tokenizer> load_tokenizer(const fs::path& model_dir) {
   std::unique_ptr<Tokenizer> tokenizer = load_tokenizer_file(model_dir);
   apply_model_configs(*tokenizer, model_dir);
   return tokenizer;
-}
-
-namespace {
-
-std::unique_ptr<Tokenizer> load_gguf_tokenizer(const fs::path& gguf) {
-  const TensorStore store = TensorStore::open(gguf);
-  if (has_gguf_vocab(store.metadata())) {
-    return GgufTokenizer::from_vocab(read_gguf_vocab(store.metadata(), gguf.string()), gguf.string());
-  }
-  return nullptr;
-}
-
-// The only .gguf file of a directory, if it has exactly one.
-std::optional<fs::path> sole_gguf_in(const fs::path& dir) {
-  std::optional<fs::path> found;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (!entry.is_regular_file() || entry.path().extension() != ".gguf") continue;
-    if (found) return std::nullopt;
-    found = entry.path();
-  }
-  return found;
-}
-
-}  // namespace
-
-std::unique_ptr<Tokenizer> load_model_tokenizer(const fs::path& given) {
-  const fs::path model = given.lexically_normal();
-  std::error_code ec;
-  if (fs::is_regular_file(model, ec)) {
-    if (model.extension() == ".gguf") {
-      if (auto tokenizer = load_gguf_tokenizer(model)) return tokenizer;
-    }
-    return load_tokenizer(model.parent_path().empty() ? fs::path(".") : model.parent_path());
-  }
-  // A directory: its tokenizer files, else the vocabulary of its one GGUF.
-  const bool has_files = fs::is_regular_file(model / "tokenizer.json", ec) ||
-                         fs::is_regular_file(model / "tokenizer.model", ec);
-  if (!has_files && fs::is_directory(model, ec)) {
-    if (const std::optional<fs::path> gguf = sole_gguf_in(model)) {
-      if (auto tokenizer = load_gguf_tokenizer(*gguf)) return tokenizer;
-    }
-  }
-  return load_tokenizer(model);
 }
 
 }  // namespace helix

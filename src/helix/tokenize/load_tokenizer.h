@@ -1,4 +1,5 @@
-// Finding and loading the tokenizer of a model directory or GGUF file.
+// Finding and loading the tokenizer of a model directory (a GGUF file's own
+// vocabulary: engine/model_tokenizer.h).
 //
 // tokenizer.json (Hugging Face byte-level BPE) is used when present -- unless it
 // is not byte-level (LLaMA-2/Mistral ship a SentencePiece-style tokenizer.json
@@ -23,12 +24,6 @@ namespace helix {
 // Throws Error naming the directory and what it looked for.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::filesystem::path& model_dir);
 
-// The tokenizer of a model as `--model` names it: a GGUF file's own vocabulary
-// (tokenizer.ggml.*, see gguf_tokenizer.h) when it has one -- the way GGUF
-// models are distributed, with nothing beside them -- else the tokenizer files
-// of the file's directory (load_tokenizer). For a directory: its tokenizer
-// files, else the vocabulary of the one .gguf file in it.
-std::unique_ptr<Tokenizer> load_model_tokenizer(const std::filesystem::path& model);
 
 // Applies the directory's config files (above) to `tokenizer`; missing files are
 // fine, malformed ones are errors naming the file and field.

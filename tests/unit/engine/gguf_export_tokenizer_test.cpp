@@ -7,6 +7,7 @@
 #include "helix/engine/random_model.h"
 #include "helix/tokenize/gguf_tokenizer.h"
 #include "helix/tokenize/hf_bpe_tokenizer.h"
+#include "helix/engine/model_tokenizer.h"
 #include "helix/tokenize/load_tokenizer.h"
 #include "helix/weights/tensor_store.h"
 #include "support/test_support.h"

@@ -9,6 +9,7 @@
 
 #include "helix/core/error.h"
 #include "helix/tokenize/gguf_pre_tokenizers.h"
+#include "helix/engine/model_tokenizer.h"
 #include "helix/tokenize/load_tokenizer.h"
 #include "helix/tokenize/sentencepiece_tokenizer.h"
 #include "helix/tokenize/special_partition.h"
