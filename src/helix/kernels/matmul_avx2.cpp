@@ -266,6 +266,86 @@ HELIX_AVX2 void convert_q8(const std::byte* src, std::int64_t blocks, float* out
   }
 }
 
+// Q4_K straight from its blocks (block_quants.h): per 32 values the nibbles are
+// widened to f32 once and dotted with every activation row; a sub-block's scale
+// multiplies its partial sum, and its min is applied once through the sum of
+// the activations over the sub-block (computed once per call).
+HELIX_AVX2 void q4k_sub_sums(const float* x, std::int64_t m, std::int64_t cols, float* sums) {
+  const std::int64_t subs = cols / 32;
+  for (std::int64_t i = 0; i < m; ++i) {
+    for (std::int64_t s = 0; s < subs; ++s) {
+      const float* p = x + i * cols + 32 * s;
+      __m256 a = _mm256_add_ps(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8));
+      a = _mm256_add_ps(a, _mm256_add_ps(_mm256_loadu_ps(p + 16), _mm256_loadu_ps(p + 24)));
+      sums[i * subs + s] = hsum(a);
+    }
+  }
+}
+
+// Sub-block j's 6-bit scale and min of a Q4_K block (the packing of block_quants.cpp).
+inline void q4k_scale_min(int j, const std::uint8_t* q, float& scale, float& min) {
+  if (j < 4) {
+    scale = static_cast<float>(q[j] & 63);
+    min = static_cast<float>(q[j + 4] & 63);
+  } else {
+    scale = static_cast<float>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+    min = static_cast<float>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+  }
+}
+
+HELIX_AVX2 inline __m256 widen_u8(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(bytes)); }
+
+HELIX_AVX2 void gemv_rows_q4k(const WeightMatrix& w, const float* x, std::int64_t m, float* y,
+                              std::int64_t row_begin, std::int64_t row_end) {
+  const std::int64_t cols = w.cols, blocks = cols / 256, subs = cols / 32;
+  float* sums = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(m * subs));
+  q4k_sub_sums(x, m, cols, sums);
+  const __m256i low_nibbles = _mm256_set1_epi8(0x0F);
+  for (std::int64_t r = row_begin; r < row_end; ++r) {
+    for (std::int64_t i0 = 0; i0 < m; i0 += kMaxTileM) {
+      const int mc = static_cast<int>(std::min<std::int64_t>(kMaxTileM, m - i0));
+      __m256 acc[kMaxTileM];
+      float mins[kMaxTileM] = {};
+      for (int i = 0; i < mc; ++i) acc[i] = _mm256_setzero_ps();
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        const std::byte* block = w.row(r) + static_cast<std::size_t>(b) * 144;
+        const float d = _cvtsh_ss(load_u16(block)), dmin = _cvtsh_ss(load_u16(block + 2));
+        const auto* scales = reinterpret_cast<const std::uint8_t*>(block + 4);
+        const auto* qs = reinterpret_cast<const std::uint8_t*>(block + 16);
+        for (int c = 0; c < 4; ++c) {
+          float sc0, m0, sc1, m1;
+          q4k_scale_min(2 * c, scales, sc0, m0);
+          q4k_scale_min(2 * c + 1, scales, sc1, m1);
+          const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * c));
+          const __m256i lo = _mm256_and_si256(q, low_nibbles);
+          const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_nibbles);
+          const __m128i lo0 = _mm256_castsi256_si128(lo), lo1 = _mm256_extracti128_si256(lo, 1);
+          const __m128i hi0 = _mm256_castsi256_si128(hi), hi1 = _mm256_extracti128_si256(hi, 1);
+          const __m256 wl[4] = {widen_u8(lo0), widen_u8(_mm_srli_si128(lo0, 8)), widen_u8(lo1),
+                                widen_u8(_mm_srli_si128(lo1, 8))};
+          const __m256 wh[4] = {widen_u8(hi0), widen_u8(_mm_srli_si128(hi0, 8)), widen_u8(hi1),
+                                widen_u8(_mm_srli_si128(hi1, 8))};
+          const __m256 s0 = _mm256_set1_ps(d * sc0), s1 = _mm256_set1_ps(d * sc1);
+          for (int i = 0; i < mc; ++i) {
+            const float* xi = x + (i0 + i) * cols + 256 * b + 64 * c;
+            __m256 p0 = _mm256_mul_ps(wl[0], _mm256_loadu_ps(xi));
+            __m256 p1 = _mm256_mul_ps(wh[0], _mm256_loadu_ps(xi + 32));
+            for (int k = 1; k < 4; ++k) {
+              p0 = _mm256_fmadd_ps(wl[k], _mm256_loadu_ps(xi + 8 * k), p0);
+              p1 = _mm256_fmadd_ps(wh[k], _mm256_loadu_ps(xi + 32 + 8 * k), p1);
+            }
+            acc[i] = _mm256_fmadd_ps(s0, p0, acc[i]);
+            acc[i] = _mm256_fmadd_ps(s1, p1, acc[i]);
+            const float* sub = sums + (i0 + i) * subs + 8 * b + 2 * c;
+            mins[i] += dmin * (m0 * sub[0] + m1 * sub[1]);
+          }
+        }
+      }
+      for (int i = 0; i < mc; ++i) y[(i0 + i) * w.rows + r] = hsum(acc[i]) - mins[i];
+    }
+  }
+}
+
 // The other block types (Q4_0 ... Q6_K): each weight row is decoded from its
 // blocks into a per-thread f32 row, then dotted against every activation row.
 // Correct and memory-light (the matrix stays in its blocks), but not yet at
@@ -288,6 +368,7 @@ HELIX_AVX2 void gemv_rows_avx2(const WeightMatrix& w, const float* x, std::int64
     case DType::F16: gemv_rows_typed<DType::F16>(w, x, m, y, row_begin, row_end); return;
     case DType::BF16: gemv_rows_typed<DType::BF16>(w, x, m, y, row_begin, row_end); return;
     case DType::Q8_0: gemv_rows_typed<DType::Q8_0>(w, x, m, y, row_begin, row_end); return;
+    case DType::Q4_K: gemv_rows_q4k(w, x, m, y, row_begin, row_end); return;
     default: gemv_rows_decoded(w, x, m, y, row_begin, row_end); return;
   }
 }
