@@ -346,7 +346,66 @@ HELIX_AVX2 void gemv_rows_q4k(const WeightMatrix& w, const float* x, std::int64_
   }
 }
 
-// The other block types (Q4_0 ... Q6_K): each weight row is decoded from its
+HELIX_AVX2 inline __m256 widen_s8(__m128i bytes) { return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(bytes)); }
+
+// Bits shift..shift+1 of each byte of qh, moved to bits 4..5 (a quant's top two bits).
+template <int shift>
+HELIX_AVX2 inline __m256i q6k_high(__m256i h, __m256i pair) {
+  return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, shift), pair), 4);
+}
+
+// Q6_K straight from its blocks: per 128 values, four groups of 32 six-bit
+// quants are assembled from ql's nibbles and qh's bit pairs, made signed
+// (q - 32), widened once and dotted with every activation row; each 16 values
+// have their own int8 scale.
+HELIX_AVX2 void gemv_rows_q6k(const WeightMatrix& w, const float* x, std::int64_t m, float* y,
+                              std::int64_t row_begin, std::int64_t row_end) {
+  const std::int64_t cols = w.cols, blocks = cols / 256;
+  const __m256i nibble = _mm256_set1_epi8(0x0F), pair = _mm256_set1_epi8(0x03), offset = _mm256_set1_epi8(32);
+  for (std::int64_t r = row_begin; r < row_end; ++r) {
+    for (std::int64_t i0 = 0; i0 < m; i0 += kMaxTileM) {
+      const int mc = static_cast<int>(std::min<std::int64_t>(kMaxTileM, m - i0));
+      __m256 acc[kMaxTileM];
+      for (int i = 0; i < mc; ++i) acc[i] = _mm256_setzero_ps();
+      for (std::int64_t b = 0; b < blocks; ++b) {
+        const std::byte* block = w.row(r) + static_cast<std::size_t>(b) * 210;
+        const auto* ql = reinterpret_cast<const std::uint8_t*>(block);
+        const auto* qh = reinterpret_cast<const std::uint8_t*>(block + 128);
+        const auto* sc = reinterpret_cast<const std::int8_t*>(block + 192);
+        const float d = _cvtsh_ss(load_u16(block + 208));
+        for (int n = 0; n < 2; ++n) {
+          const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 64 * n));
+          const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 64 * n + 32));
+          const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh + 32 * n));
+          const __m256i groups[4] = {
+              _mm256_or_si256(_mm256_and_si256(l0, nibble), q6k_high<0>(h, pair)),
+              _mm256_or_si256(_mm256_and_si256(l1, nibble), q6k_high<2>(h, pair)),
+              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), nibble), q6k_high<4>(h, pair)),
+              _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), nibble), q6k_high<6>(h, pair)),
+          };
+          for (int k = 0; k < 4; ++k) {
+            const __m256i q = _mm256_sub_epi8(groups[k], offset);
+            const __m128i q0 = _mm256_castsi256_si128(q), q1 = _mm256_extracti128_si256(q, 1);
+            const __m256 wq[4] = {widen_s8(q0), widen_s8(_mm_srli_si128(q0, 8)), widen_s8(q1),
+                                  widen_s8(_mm_srli_si128(q1, 8))};
+            const __m256 s0 = _mm256_set1_ps(d * sc[8 * n + 2 * k]), s1 = _mm256_set1_ps(d * sc[8 * n + 2 * k + 1]);
+            for (int i = 0; i < mc; ++i) {
+              const float* xi = x + (i0 + i) * cols + 256 * b + 128 * n + 32 * k;
+              const __m256 p0 = _mm256_fmadd_ps(wq[1], _mm256_loadu_ps(xi + 8), _mm256_mul_ps(wq[0], _mm256_loadu_ps(xi)));
+              const __m256 p1 =
+                  _mm256_fmadd_ps(wq[3], _mm256_loadu_ps(xi + 24), _mm256_mul_ps(wq[2], _mm256_loadu_ps(xi + 16)));
+              acc[i] = _mm256_fmadd_ps(s0, p0, acc[i]);
+              acc[i] = _mm256_fmadd_ps(s1, p1, acc[i]);
+            }
+          }
+        }
+      }
+      for (int i = 0; i < mc; ++i) y[(i0 + i) * w.rows + r] = hsum(acc[i]);
+    }
+  }
+}
+
+// The other block types (Q4_0, Q4_1, Q5_0, Q5_1, Q5_K): each weight row is decoded from its
 // blocks into a per-thread f32 row, then dotted against every activation row.
 // Correct and memory-light (the matrix stays in its blocks), but not yet at
 // llama.cpp's speed: its kernels dot the blocks against quantized activations.
@@ -369,6 +428,7 @@ HELIX_AVX2 void gemv_rows_avx2(const WeightMatrix& w, const float* x, std::int64
     case DType::BF16: gemv_rows_typed<DType::BF16>(w, x, m, y, row_begin, row_end); return;
     case DType::Q8_0: gemv_rows_typed<DType::Q8_0>(w, x, m, y, row_begin, row_end); return;
     case DType::Q4_K: gemv_rows_q4k(w, x, m, y, row_begin, row_end); return;
+    case DType::Q6_K: gemv_rows_q6k(w, x, m, y, row_begin, row_end); return;
     default: gemv_rows_decoded(w, x, m, y, row_begin, row_end); return;
   }
 }
