@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <optional>
-#include <regex>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -44,11 +43,18 @@ bool more_bits(int layer, int layers) {
   return layer < layers / 8 || layer >= 7 * layers / 8 || (layer - layers / 8) % 3 == 2;
 }
 
+// The N of a "blk.N." tensor name.
 std::optional<int> layer_of(const std::string& name) {
-  static const std::regex pattern(R"(^blk\.(\d+)\.)");
-  std::smatch m;
-  if (!std::regex_search(name, m, pattern)) return std::nullopt;
-  return std::stoi(m[1].str());
+  constexpr std::string_view kPrefix = "blk.";
+  if (!name.starts_with(kPrefix)) return std::nullopt;
+  const std::size_t dot = name.find('.', kPrefix.size());
+  if (dot == std::string::npos || dot == kPrefix.size()) return std::nullopt;
+  int layer = 0;
+  for (std::size_t i = kPrefix.size(); i < dot; ++i) {
+    if (name[i] < '0' || name[i] > '9' || layer > 1'000'000) return std::nullopt;
+    layer = layer * 10 + (name[i] - '0');
+  }
+  return layer;
 }
 
 // What llama.cpp falls back to when rows are not whole blocks.
