@@ -31,7 +31,7 @@ test: build
 
 test-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DHELIX_SANITIZE=ON \
-	  -DHELIX_BUILD_BENCH=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
+	  -DHELIX_BUILD_BENCH=OFF -DHELIX_BUILD_INTEGRATION_TESTS=OFF -DCMAKE_CXX_FLAGS_DEBUG="-O1 -g"
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ctest -L unit -E '$(ASAN_SKIP)' --output-on-failure -j $(JOBS)
 
