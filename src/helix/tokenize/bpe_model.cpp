@@ -8,6 +8,7 @@
 #include "helix/core/error.h"
 #include "helix/tokenize/byte_level_alphabet.h"
 #include "helix/tokenize/json_fields.h"
+#include "helix/tokenize/sentencepiece_pieces.h"
 #include "helix/tokenize/utf8.h"
 
 namespace helix {
@@ -35,18 +36,6 @@ std::pair<std::string, std::string> merge_halves(const nlohmann::json& entry, st
     return {json_string(entry[0], json_path(path, 0)), json_string(entry[1], json_path(path, 1))};
   }
   fail("{}: expected a string \"left right\" or a pair [left, right], found {}", path, entry.dump());
-}
-
-// "<0xAB>" -> the byte 0xAB; nullopt for any other text.
-std::optional<std::string> byte_token_text(std::string_view text) {
-  if (text.size() != 6 || text.substr(0, 3) != "<0x" || text[5] != '>') return std::nullopt;
-  unsigned value = 0;
-  for (char c : text.substr(3, 2)) {
-    const int digit = c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-    if (digit < 0) return std::nullopt;
-    value = value * 16 + static_cast<unsigned>(digit);
-  }
-  return std::string(1, static_cast<char>(value));
 }
 
 }  // namespace
@@ -88,7 +77,8 @@ void BpeModel::read_vocab(const nlohmann::json& vocab, std::string_view path) {
     if (used[index]) fail("{}: id {} is given to more than one entry (again to \"{}\")", path, id, text);
     used[index] = true;
     if (characters_) {
-      id_bytes_[static_cast<std::size_t>(id)] = byte_token_text(text).value_or(text);
+      const auto byte = byte_piece_value(text);
+      id_bytes_[static_cast<std::size_t>(id)] = byte ? std::string(1, static_cast<char>(*byte)) : text;
       ids_.emplace(text, id);
     } else if (std::optional<std::string> raw = from_byte_level(text)) {
       id_bytes_[static_cast<std::size_t>(id)] = *raw;

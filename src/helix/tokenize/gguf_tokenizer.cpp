@@ -5,59 +5,13 @@
 #include "helix/core/error.h"
 #include "helix/tokenize/byte_level_alphabet.h"
 #include "helix/tokenize/gguf_pre_tokenizers.h"
+#include "helix/tokenize/sentencepiece_pieces.h"
 
 namespace helix {
 namespace {
 
-constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581, SentencePiece's space
 // What <unk> decodes to: SentencePiece's " \u2047 " (llama.cpp prints U+2585 instead).
 constexpr std::string_view kUnknownSurface = " \xE2\x81\x87 ";
-
-std::string unescape_spaces(std::string_view piece) {
-  std::string out;
-  out.reserve(piece.size());
-  for (std::size_t pos = 0; pos < piece.size();) {
-    if (piece.substr(pos, kSpaceSymbol.size()) == kSpaceSymbol) {
-      out.push_back(' ');
-      pos += kSpaceSymbol.size();
-    } else {
-      out.push_back(piece[pos++]);
-    }
-  }
-  return out;
-}
-
-std::string escape_spaces(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + text.size() / 2);
-  for (char c : text) {
-    if (c == ' ') {
-      out += kSpaceSymbol;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-// "<0x41>" -> 0x41; -1 if the text is not a byte piece.
-int byte_piece_value(std::string_view piece) {
-  if (piece.size() != 6 || piece.substr(0, 3) != "<0x" || piece[5] != '>') return -1;
-  int value = 0;
-  for (char c : piece.substr(3, 2)) {
-    value *= 16;
-    if (c >= '0' && c <= '9') {
-      value += c - '0';
-    } else if (c >= 'A' && c <= 'F') {
-      value += c - 'A' + 10;
-    } else if (c >= 'a' && c <= 'f') {
-      value += c - 'a' + 10;
-    } else {
-      return -1;
-    }
-  }
-  return value;
-}
 
 bool is_special_type(GgufTokenType type) {
   return type == GgufTokenType::kControl || type == GgufTokenType::kUserDefined || type == GgufTokenType::kUnknown;
@@ -106,14 +60,14 @@ void GgufTokenizer::build_pieces() {
       case GgufTokenType::kUnused:
         break;
       case GgufTokenType::kUserDefined:
-        piece.bytes = spm_ ? unescape_spaces(text) : text;
+        piece.bytes = spm_ ? unescape_space_symbols(text) : text;
         break;
       case GgufTokenType::kUnknown:
         piece.bytes = kUnknownSurface;
         break;
       case GgufTokenType::kByte:
-        if (const int byte = byte_piece_value(text); byte >= 0) {
-          piece.bytes.assign(1, static_cast<char>(byte));
+        if (const auto byte = byte_piece_value(text)) {
+          piece.bytes.assign(1, static_cast<char>(*byte));
         } else {
           fail("tokenizer.ggml.tokens[{}]: byte token \"{}\" is not <0xHH>", id, text);
         }
@@ -121,7 +75,7 @@ void GgufTokenizer::build_pieces() {
       case GgufTokenType::kNormal:
       case GgufTokenType::kUndefined:
         if (spm_) {
-          piece.bytes = unescape_spaces(text);
+          piece.bytes = unescape_space_symbols(text);
           piece.leading_space = text.starts_with(kSpaceSymbol);
         } else {
           piece.bytes = from_byte_level(text).value_or(text);

@@ -3,38 +3,9 @@
 #include <sentencepiece_processor.h>
 
 #include "helix/core/error.h"
+#include "helix/tokenize/sentencepiece_pieces.h"
 
 namespace helix {
-namespace {
-
-constexpr std::string_view kSpaceSymbol = "\xE2\x96\x81";  // U+2581, SentencePiece's space
-
-std::string replace_space_symbols(std::string_view piece) {
-  std::string out;
-  out.reserve(piece.size());
-  std::size_t pos = 0;
-  while (pos < piece.size()) {
-    if (piece.substr(pos, kSpaceSymbol.size()) == kSpaceSymbol) {
-      out.push_back(' ');
-      pos += kSpaceSymbol.size();
-    } else {
-      out.push_back(piece[pos++]);
-    }
-  }
-  return out;
-}
-
-// "<0x41>" -> 0x41.
-int parse_byte_piece(const std::string& piece) {
-  if (piece.size() != 6 || piece.compare(0, 3, "<0x") != 0 || piece[5] != '>') return -1;
-  try {
-    return std::stoi(piece.substr(3, 2), nullptr, 16);
-  } catch (const std::exception&) {
-    return -1;
-  }
-}
-
-}  // namespace
 
 SentencePieceTokenizer::SentencePieceTokenizer(std::unique_ptr<sentencepiece::SentencePieceProcessor> processor,
                                                std::string source)
@@ -70,16 +41,16 @@ void SentencePieceTokenizer::build_piece_table() {
     const std::string& text = processor_->IdToPiece(id);
     if (processor_->IsControl(id)) continue;
     if (processor_->IsByte(id)) {
-      const int byte = parse_byte_piece(text);
-      if (byte < 0) fail("{}: byte piece {} is \"{}\", expected <0xHH>", source_, id, text);
-      piece.bytes.assign(1, static_cast<char>(static_cast<unsigned char>(byte)));
+      const auto byte = byte_piece_value(text);
+      if (!byte) fail("{}: byte piece {} is \"{}\", expected <0xHH>", source_, id, text);
+      piece.bytes.assign(1, static_cast<char>(*byte));
       continue;
     }
     if (processor_->IsUnknown(id)) {
       piece.bytes = processor_->DecodeIds({id});  // the model's unknown surface, e.g. " \u2047 "
       continue;
     }
-    piece.bytes = replace_space_symbols(text);
+    piece.bytes = unescape_space_symbols(text);
     piece.leading_space = text.compare(0, kSpaceSymbol.size(), kSpaceSymbol) == 0;
     if (piece.leading_space && probe < 0) probe = id;
   }
