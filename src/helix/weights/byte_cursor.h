@@ -43,6 +43,12 @@ class ByteCursor {
     return out;
   }
 
+  // Moves past `bytes` bytes (failing unless they are there).
+  void skip(std::uint64_t bytes, std::string_view what) {
+    require(bytes, what);
+    offset_ += static_cast<std::size_t>(bytes);
+  }
+
   // Fails unless `bytes` more bytes are there.
   void require(std::uint64_t bytes, std::string_view what) const {
     if (bytes > remaining()) {

@@ -1,8 +1,10 @@
 #include "helix/weights/gguf_raw_metadata.h"
 
+#include <array>
 #include <cstring>
 
 #include "helix/core/error.h"
+#include "helix/weights/byte_cursor.h"
 #include "helix/weights/gguf_format.h"
 #include "helix/weights/mapped_file.h"
 
@@ -10,37 +12,6 @@ namespace helix {
 namespace {
 
 using gguf::ValueType;
-
-// A bounds-checked reader over the mapped file.
-class Reader {
- public:
-  Reader(const std::byte* data, std::size_t size) : data_(data), size_(size) {}
-
-  template <typename T>
-  T get() {
-    T value;
-    std::memcpy(&value, take(sizeof value), sizeof value);
-    return value;
-  }
-  const std::byte* take(std::size_t n) {
-    if (n > size_ - pos_) fail("the header is cut short at byte {}", pos_);
-    const std::byte* p = data_ + pos_;
-    pos_ += n;
-    return p;
-  }
-  std::string string() {
-    const auto n = get<std::uint64_t>();
-    if (n > size_ - pos_) fail("a string of {} bytes at byte {} goes past the end", n, pos_);
-    const std::byte* p = take(static_cast<std::size_t>(n));
-    return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)};
-  }
-  std::size_t pos() const { return pos_; }
-
- private:
-  const std::byte* data_;
-  std::size_t size_;
-  std::size_t pos_ = 0;
-};
 
 std::size_t scalar_size(std::uint32_t type) {
   switch (static_cast<ValueType>(type)) {
@@ -60,18 +31,18 @@ std::size_t scalar_size(std::uint32_t type) {
 }
 
 // Moves past one value of `type` (nested arrays included).
-void skip_value(Reader& in, std::uint32_t type, int depth) {
+void skip_value(ByteCursor& in, std::uint32_t type, int depth) {
   if (type == static_cast<std::uint32_t>(ValueType::String)) {
-    in.string();
+    in.read_string("a string value");
     return;
   }
   if (type == static_cast<std::uint32_t>(ValueType::Array)) {
     if (depth > 4) fail("arrays nested deeper than 4");
-    const auto element = in.get<std::uint32_t>();
-    const auto count = in.get<std::uint64_t>();
+    const auto element = in.read<std::uint32_t>("an array's element type");
+    const auto count = in.read<std::uint64_t>("an array's length");
     if (const std::size_t size = scalar_size(element); size > 0) {
       if (count > (std::uint64_t{1} << 40) / size) fail("an array of {} elements is implausibly long", count);
-      in.take(static_cast<std::size_t>(count) * size);
+      in.skip(count * size, "an array's elements");
       return;
     }
     for (std::uint64_t i = 0; i < count; ++i) skip_value(in, element, depth + 1);
@@ -79,7 +50,7 @@ void skip_value(Reader& in, std::uint32_t type, int depth) {
   }
   const std::size_t size = scalar_size(type);
   if (size == 0) fail("unknown value type {}", type);
-  in.take(size);
+  in.skip(size, "a value");
 }
 
 }  // namespace
@@ -87,21 +58,22 @@ void skip_value(Reader& in, std::uint32_t type, int depth) {
 std::vector<GgufEntry> read_gguf_raw_metadata(const std::filesystem::path& file) {
   const auto mapped = MappedFile::open(file);
   return in_context(file.string(), [&] {
-    Reader in(mapped->data(), mapped->size());
-    if (std::memcmp(in.take(4), gguf::kMagic, 4) != 0) fail("bad magic: not a GGUF file");
-    const auto version = in.get<std::uint32_t>();
+    ByteCursor in(mapped->data(), mapped->size(), "header");  // in_context names the file
+    const auto magic = in.read<std::array<char, 4>>("the magic");
+    if (std::memcmp(magic.data(), gguf::kMagic, 4) != 0) fail("bad magic: not a GGUF file");
+    const auto version = in.read<std::uint32_t>("the version");
     if (version < 2) fail("GGUF version {} is not supported (2 or 3)", version);
-    in.get<std::uint64_t>();  // tensor count
-    const auto count = in.get<std::uint64_t>();
+    in.read<std::uint64_t>("the tensor count");
+    const auto count = in.read<std::uint64_t>("the key/value count");
     std::vector<GgufEntry> entries;
     for (std::uint64_t i = 0; i < count; ++i) {
       GgufEntry entry;
-      entry.key = in.string();
+      entry.key = in.read_string("a key");
       GgufRawValue raw;
-      raw.type = in.get<std::uint32_t>();
-      const std::size_t begin = in.pos();
+      raw.type = in.read<std::uint32_t>("a value type");
+      const std::size_t begin = in.offset();
       in_context(entry.key, [&] { skip_value(in, raw.type, 0); });
-      raw.bytes.assign(reinterpret_cast<const char*>(mapped->data()) + begin, in.pos() - begin);
+      raw.bytes.assign(reinterpret_cast<const char*>(mapped->data()) + begin, in.offset() - begin);
       entry.value = std::move(raw);
       entries.push_back(std::move(entry));
     }
