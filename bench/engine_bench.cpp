@@ -29,84 +29,16 @@
 #include "helix/engine/random_model.h"
 #include "helix/engine/stage_engine.h"
 #include "helix/kernels/cpu_features.h"
+#include "baselines.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using helix::DType;
-
-double seconds(Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// Bytes read per second by memcpy of a buffer far larger than the caches, split over two threads.
-double copy_bandwidth() {
-  const std::size_t n = std::size_t{1} << 30;
-  std::vector<char> src(n, 1), dst(n, 0);
-  double best = 0;
-  for (int r = 0; r < 5; ++r) {
-    auto start = Clock::now();
-    std::thread t([&] { std::memcpy(dst.data() + n / 2, src.data() + n / 2, n / 2); });
-    std::memcpy(dst.data(), src.data(), n / 2);
-    t.join();
-    best = std::max(best, static_cast<double>(n) / seconds(start));
-  }
-  return best;
-}
-
-// Sums 64-byte-aligned words [begin, end) with 256-bit loads and eight
-// independent accumulators, so that the loads, not the adds, are the limit.
-__attribute__((target("avx2"))) std::uint64_t sum_words_avx2(const std::uint64_t* begin, const std::uint64_t* end) {
-  __m256i acc[8];
-  for (__m256i& a : acc) a = _mm256_setzero_si256();
-  for (const std::uint64_t* p = begin; p + 32 <= end; p += 32) {
-    for (int k = 0; k < 8; ++k) {
-      acc[k] = _mm256_add_epi64(acc[k], _mm256_load_si256(reinterpret_cast<const __m256i*>(p + 4 * k)));
-    }
-  }
-  __m256i total = acc[0];
-  for (int k = 1; k < 8; ++k) total = _mm256_add_epi64(total, acc[k]);
-  alignas(32) std::uint64_t lanes[4];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), total);
-  return lanes[0] + lanes[1] + lanes[2] + lanes[3];
-}
-
-std::uint64_t sum_words_scalar(const std::uint64_t* begin, const std::uint64_t* end) {
-  std::uint64_t a = 0, b = 0, c = 0, d = 0;
-  for (const std::uint64_t* p = begin; p + 4 <= end; p += 4) a += p[0], b += p[1], c += p[2], d += p[3];
-  return a + b + c + d;
-}
-
-// The machine's read bandwidth, the honest floor for batch-1 decode (which
-// only reads weights): a 1 GiB buffer read by every hardware thread at once
-// with wide loads; the best of 5 runs.
-double read_bandwidth() {
-  const std::size_t n = std::size_t{1} << 27;  // words: 1 GiB
-  auto* words = static_cast<std::uint64_t*>(std::aligned_alloc(64, n * sizeof(std::uint64_t)));
-  std::fill(words, words + n, std::uint64_t{1});
-  const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
-  const std::size_t chunk = n / threads / 32 * 32;
-  const auto sum_words = __builtin_cpu_supports("avx2") ? sum_words_avx2 : sum_words_scalar;
-  double best = 0;
-  for (int r = 0; r < 5; ++r) {
-    std::vector<std::uint64_t> sums(threads, 0);
-    auto start = Clock::now();
-    std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) {
-      pool.emplace_back([&, t] { sums[t] = sum_words(words + t * chunk, words + (t + 1) * chunk); });
-    }
-    for (std::thread& t : pool) t.join();
-    const double bw = static_cast<double>(chunk * threads * sizeof(std::uint64_t)) / seconds(start);
-    std::uint64_t total = 0;
-    for (std::uint64_t s : sums) total += s;
-    if (total == chunk * threads) best = std::max(best, bw);  // the loads really happened
-  }
-  std::free(words);
-  return best;
-}
+using helix::bench::Clock;
+using helix::bench::copy_bandwidth;
+using helix::bench::median;
+using helix::bench::read_bandwidth;
+using helix::bench::seconds;
 
 struct Shape {
   int rows, cols;

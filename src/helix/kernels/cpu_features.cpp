@@ -20,27 +20,47 @@ CpuFeatures ask_cpu() {
   f.fma = __builtin_cpu_supports("fma");
   f.f16c = __builtin_cpu_supports("f16c");
   f.avx512f = __builtin_cpu_supports("avx512f");
+  f.avx512bw = __builtin_cpu_supports("avx512bw");
+  f.avx512vl = __builtin_cpu_supports("avx512vl");
+  f.avx512dq = __builtin_cpu_supports("avx512dq");
+  f.avx512vnni = __builtin_cpu_supports("avx512vnni");
+  f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
 #endif
   return f;
 }
 
-bool has_avx2_path() {
-  const CpuFeatures& f = cpu_features();
-  return f.avx2 && f.fma && f.f16c;
-}
-
 // `name` as an ISA; `where` names the source of the name for the error message.
 KernelIsa parse_isa(std::string_view name, std::string_view where) {
-  if (name.empty() || name == "auto") return has_avx2_path() ? KernelIsa::Avx2 : KernelIsa::Scalar;
+  if (name.empty() || name == "auto") {
+    if (cpu_supports(KernelIsa::Avx512)) return KernelIsa::Avx512;
+    return cpu_supports(KernelIsa::Avx2) ? KernelIsa::Avx2 : KernelIsa::Scalar;
+  }
   if (name == "scalar") return KernelIsa::Scalar;
   if (name == "avx2") {
-    if (!has_avx2_path()) fail("{}: 'avx2' asked for, but this CPU lacks AVX2, FMA or F16C", where);
+    if (!cpu_supports(KernelIsa::Avx2)) fail("{}: 'avx2' asked for, but this CPU lacks AVX2, FMA or F16C", where);
     return KernelIsa::Avx2;
   }
-  fail("{}: unknown kernel ISA '{}' (expected 'scalar', 'avx2' or 'auto')", where, name);
+  if (name == "avx512") {
+    if (!cpu_supports(KernelIsa::Avx512)) {
+      fail("{}: 'avx512' asked for, but this CPU lacks one of AVX2/FMA/F16C, AVX-512 F/BW/VL/DQ or VNNI", where);
+    }
+    return KernelIsa::Avx512;
+  }
+  fail("{}: unknown kernel ISA '{}' (expected 'scalar', 'avx2', 'avx512' or 'auto')", where, name);
 }
 
 }  // namespace
+
+bool cpu_supports(KernelIsa isa) {
+  const CpuFeatures& f = cpu_features();
+  const bool avx2 = f.avx2 && f.fma && f.f16c;
+  switch (isa) {
+    case KernelIsa::Scalar: return true;
+    case KernelIsa::Avx2: return avx2;
+    case KernelIsa::Avx512: return avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni;
+  }
+  return false;
+}
 
 const CpuFeatures& cpu_features() {
   static const CpuFeatures features = ask_cpu();
@@ -56,7 +76,14 @@ KernelIsa active_kernel_isa() {
   return chosen;
 }
 
-std::string_view kernel_isa() { return active_kernel_isa() == KernelIsa::Avx2 ? "avx2" : "scalar"; }
+std::string_view kernel_isa() {
+  switch (active_kernel_isa()) {
+    case KernelIsa::Avx512: return "avx512";
+    case KernelIsa::Avx2: return "avx2";
+    case KernelIsa::Scalar: return "scalar";
+  }
+  return "scalar";
+}
 
 void override_kernel_isa(std::string_view isa) {
   if (isa.empty() || isa == "auto") {

@@ -2,15 +2,23 @@
 // vector ops use.
 //
 // Why run-time: the binary is built for baseline x86-64 (never -march=native), so
-// it runs on any CI machine; the fast kernels are compiled for AVX2+FMA+F16C with
-// function attributes and chosen here once the CPU has been asked. A scalar path
-// always exists and gives the same results within float rounding.
+// it runs on any CI machine; the fast kernels are compiled for AVX2+FMA+F16C and for
+// AVX-512 with function attributes and chosen here once the CPU has been asked. A
+// scalar path always exists.
+//
+// The levels:
+//  * scalar: portable C++, f32 arithmetic throughout (the reference).
+//  * avx2: AVX2+FMA+F16C; same arithmetic as scalar, within float rounding.
+//  * avx512: AVX-512 F/BW/VL/DQ + VNNI on top of avx2. Float weights as avx2 with
+//    16-lane vectors; the int8 block types (Q8_0, Q4_K, Q6_K) in decode multiply
+//    int8 activations (quantized per 32 values, as llama.cpp does) with VNNI, so
+//    their results differ from scalar by that rounding (matmul.h says how much).
 //
 // Choice of ISA, in order:
-//  1. an override set with override_kernel_isa() (tests run both paths in one process);
-//  2. the environment variable HELIX_KERNELS = "scalar" | "avx2" | "auto" (or unset);
-//  3. "avx2" when the CPU has AVX2, FMA and F16C, else "scalar".
-// Asking for "avx2" on a CPU without it is an error, not a silent fallback.
+//  1. an override set with override_kernel_isa() (tests run every path in one process);
+//  2. the environment variable HELIX_KERNELS = "scalar" | "avx2" | "avx512" | "auto" (or unset);
+//  3. the best level this CPU has.
+// Asking for a level the CPU lacks is an error, not a silent fallback.
 #pragma once
 
 #include <string_view>
@@ -18,23 +26,28 @@
 namespace helix {
 
 struct CpuFeatures {
-  bool avx2 = false, fma = false, f16c = false, avx512f = false;
+  bool avx2 = false, fma = false, f16c = false;
+  bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false,
+       avx512bf16 = false;
 };
 
 // What this CPU supports (asked once).
 const CpuFeatures& cpu_features();
 
-enum class KernelIsa { Scalar, Avx2 };
+enum class KernelIsa { Scalar, Avx2, Avx512 };
+
+// Whether this CPU can run `isa`.
+bool cpu_supports(KernelIsa isa);
 
 // The ISA matmul and the vector ops use now (see the order above). Throws Error
 // if HELIX_KERNELS holds anything else, or asks for avx2 on a CPU without it.
 KernelIsa active_kernel_isa();
-// Its name: "avx2" or "scalar".
+// Its name: "avx512", "avx2" or "scalar".
 std::string_view kernel_isa();
 
-// Forces an ISA for this process: "scalar", "avx2", or "" / "auto" to go back to
-// the environment / CPU choice. Throws Error on another name or on "avx2" without
-// CPU support. Not meant to be called while kernels run on other threads.
+// Forces an ISA for this process: "scalar", "avx2", "avx512", or "" / "auto" to go
+// back to the environment / CPU choice. Throws Error on another name or on a level
+// the CPU lacks. Not meant to be called while kernels run on other threads.
 void override_kernel_isa(std::string_view isa);
 
 }  // namespace helix

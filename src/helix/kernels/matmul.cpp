@@ -74,7 +74,8 @@ struct Call {
   const float* x;
   std::int64_t m;
   float* y;
-  bool avx2;
+  KernelIsa isa;
+  const kernels_detail::Avx512Activations* prepared = nullptr;  // set for the AVX-512 kernels
 };
 
 // The first row of grain `grain` (rows are handed out in grains), clamped to w.rows.
@@ -84,14 +85,23 @@ std::int64_t grain_row(const WeightMatrix& w, std::int64_t grain) { return std::
 // thread (tens of microseconds when it sleeps): run it on the caller alone.
 constexpr std::int64_t kInlineMultiplyAdds = std::int64_t{1} << 17;
 
-void streaming(const Call& c, ThreadPool& pool) {
+void streaming(Call c, ThreadPool& pool) {
+  // The AVX-512 kernels share one rounded copy of x, made here before the split (in
+  // the calling thread's scratch, which the pool threads only read).
+  kernels_detail::Avx512Activations prepared;
+  if (c.isa == KernelIsa::Avx512) {
+    prepared = kernels_detail::prepare_activations_avx512(c.w, c.x, c.m);
+    c.prepared = &prepared;
+  }
   std::int64_t grains = (c.w.rows + kRowGrain - 1) / kRowGrain;
   auto rows = [&c](std::int64_t begin, std::int64_t end) {
     std::int64_t row_begin = grain_row(c.w, begin), row_end = grain_row(c.w, end);
-    if (c.avx2) {
-      kernels_detail::gemv_rows_avx2(c.w, c.x, c.m, c.y, row_begin, row_end);
-    } else {
-      kernels_detail::gemv_rows_scalar(c.w, c.x, c.m, c.y, row_begin, row_end);
+    switch (c.isa) {
+      case KernelIsa::Avx512:
+        kernels_detail::gemv_rows_avx512(c.w, c.x, *c.prepared, c.m, c.y, row_begin, row_end);
+        break;
+      case KernelIsa::Avx2: kernels_detail::gemv_rows_avx2(c.w, c.x, c.m, c.y, row_begin, row_end); break;
+      case KernelIsa::Scalar: kernels_detail::gemv_rows_scalar(c.w, c.x, c.m, c.y, row_begin, row_end); break;
     }
   };
   if (c.w.rows * c.w.cols * c.m < kInlineMultiplyAdds) {
@@ -123,7 +133,7 @@ void tiled_gemm_share(const Call& c, std::int64_t row_begin, std::int64_t row_en
                                                static_cast<std::size_t>(tile_rows * c.w.cols));
   for (std::int64_t r = row_begin; r < row_end; r += tile_rows) {
     std::int64_t count = std::min(tile_rows, row_end - r);
-    if (c.avx2) {
+    if (c.isa != KernelIsa::Scalar) {
       kernels_detail::convert_rows_avx2(c.w, r, count, tile);
     } else {
       kernels_detail::convert_rows_scalar(c.w, r, count, tile);
@@ -143,7 +153,21 @@ void tiled_gemm(const Call& c, ThreadPool& pool) {
 }  // namespace
 
 MatmulStrategy matmul_strategy(const WeightMatrix& w, std::int64_t m) {
+  // The AVX-512 int8 and bf16 kernels beat decoding to f32 + sgemm at every batch
+  // measured, prefill included (4096x4096, m = 512: BF16 175 vs 89 GMAC/s, Q4_K 130
+  // vs 94, Q8_0 level; docs/performance.md), so they stream at every m.
+  if (active_kernel_isa() == KernelIsa::Avx512 &&
+      kernels_detail::avx512_activation_rounding(w.dtype) != ActivationRounding::None) {
+    return MatmulStrategy::Streaming;
+  }
   return m >= gemm_min_m(w.dtype) ? MatmulStrategy::TiledGemm : MatmulStrategy::Streaming;
+}
+
+ActivationRounding matmul_activation_rounding(DType dtype, MatmulStrategy strategy) {
+  if (strategy != MatmulStrategy::Streaming || active_kernel_isa() != KernelIsa::Avx512) {
+    return ActivationRounding::None;
+  }
+  return kernels_detail::avx512_activation_rounding(dtype);
 }
 
 void matmul(const WeightMatrix& w, const float* x, std::int64_t m, float* y, ThreadPool& pool) {
@@ -154,7 +178,7 @@ void matmul(const WeightMatrix& w, const float* x, std::int64_t m, float* y, Thr
             MatmulStrategy strategy) {
   check_arguments(w, x, m, y);
   if (m == 0) return;
-  Call call{w, x, m, y, active_kernel_isa() == KernelIsa::Avx2};
+  Call call{w, x, m, y, active_kernel_isa()};
   if (strategy == MatmulStrategy::Streaming) {
     streaming(call, pool);
   } else {

@@ -1,13 +1,17 @@
 // The per-ISA building blocks of matmul (internal to the kernels module).
 //
 // matmul.cpp decides the strategy and splits the work over the pool; these do one
-// thread's share. Each exists twice, for AVX2+FMA+F16C (matmul_avx2.cpp, compiled
-// with target attributes, called only when the CPU has them) and portable C++
-// (matmul_scalar.cpp). Both must give the same results within float rounding.
+// thread's share. They exist for AVX-512 + VNNI (matmul_avx512.cpp), AVX2+FMA+F16C
+// (matmul_avx2.cpp) — both compiled with target attributes and called only when the
+// CPU has them — and portable C++ (matmul_scalar.cpp). AVX2 and scalar give the same
+// results within float rounding; so does AVX-512, except where it multiplies int8
+// activations (below).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
+#include "helix/kernels/matmul.h"
 #include "helix/kernels/weight_matrix.h"
 
 namespace helix::kernels_detail {
@@ -24,5 +28,38 @@ void gemv_rows_scalar(const WeightMatrix& w, const float* x, std::int64_t m, flo
 // row-major), for the sgemm path.
 void convert_rows_avx2(const WeightMatrix& w, std::int64_t row_begin, std::int64_t count, float* out);
 void convert_rows_scalar(const WeightMatrix& w, std::int64_t row_begin, std::int64_t count, float* out);
+
+// Activations quantized for the VNNI kernels: each run of 32 values of a row gets a
+// scale s = max|x| / 127 and int8 quants q = round(x / s), as llama.cpp's Q8_0. The
+// extra arrays are what the kernels need per block, laid out so that each is one
+// vector load: a VNNI lane covers 4 values, so the per-lane arrays hold one entry
+// per 4 values.
+struct Int8Activations {
+  std::int64_t m = 0, cols = 0;  // cols a multiple of 32
+  const std::int8_t* q = nullptr;         // m x cols
+  const float* lane_scale = nullptr;      // m x cols/4: the block's s, in each of its 8 lanes
+  const std::int32_t* q8_bias = nullptr;  // m x cols/4: -128 * sum(q) of the block in its first lane, else 0
+  const float* sum16 = nullptr;           // m x cols/16: s * sum(q) over each 16 values
+  const float* sum32 = nullptr;           // m x cols/32: s * sum(q) over each 32 values
+};
+
+// What the AVX-512 streaming kernel for a dtype multiplies: int8 activations
+// (Q8_0, Q4_K, Q6_K), bf16 activations (BF16 weights, where the CPU has
+// AVX512_BF16: vdpbf16ps), or the f32 ones (the AVX2 kernels, for the rest).
+ActivationRounding avx512_activation_rounding(DType dtype);
+
+// x prepared once per matmul call for the AVX-512 streaming kernels.
+struct Avx512Activations {
+  Int8Activations int8;              // for ActivationRounding::Int8Blocks
+  const std::uint16_t* bf16 = nullptr;  // m x cols bf16 (round to nearest even), for ActivationRounding::Bf16
+};
+
+// Prepares x (m x cols) for w's kernel, in the calling thread's scratch (valid until
+// its next call).
+Avx512Activations prepare_activations_avx512(const WeightMatrix& w, const float* x, std::int64_t m);
+
+// The AVX-512 streaming kernel: as gemv_rows_avx2, with `a` from prepare_activations_avx512.
+void gemv_rows_avx512(const WeightMatrix& w, const float* x, const Avx512Activations& a, std::int64_t m, float* y,
+                      std::int64_t row_begin, std::int64_t row_end);
 
 }  // namespace helix::kernels_detail

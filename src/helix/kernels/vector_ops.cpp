@@ -12,7 +12,8 @@ namespace {
 
 namespace kd = kernels_detail;
 
-bool use_avx2() { return active_kernel_isa() == KernelIsa::Avx2; }
+// The avx512 level uses the AVX2 vector ops: they are a small share of a layer's time.
+bool use_avx2() { return active_kernel_isa() != KernelIsa::Scalar; }
 
 void check_length(const char* op, std::int64_t n) {
   if (n < 0) fail("{}: length n must be >= 0, got {}", op, n);

@@ -43,7 +43,8 @@ bool cpu_has_avx2_path() {
 TEST(CpuFeatures, DefaultIsaFollowsTheCpu) {
   EnvScope env("HELIX_KERNELS", "auto");
   override_kernel_isa("");
-  EXPECT_EQ(kernel_isa(), cpu_has_avx2_path() ? "avx2" : "scalar");
+  const char* best = cpu_supports(KernelIsa::Avx512) ? "avx512" : cpu_has_avx2_path() ? "avx2" : "scalar";
+  EXPECT_EQ(kernel_isa(), best);
 }
 
 TEST(CpuFeatures, EnvironmentForcesScalar) {
@@ -80,6 +81,20 @@ TEST(CpuFeatures, UnknownIsaNamesAreErrors) {
   if (!cpu_has_avx2_path()) {
     EXPECT_THROW(override_kernel_isa("avx2"), Error);
   }
+  if (!cpu_supports(KernelIsa::Avx512)) {
+    EXPECT_THROW(override_kernel_isa("avx512"), Error);
+  }
+}
+
+TEST(CpuFeatures, Avx512LevelNeedsItsFeaturesAndTheAvx2Level) {
+  const CpuFeatures& f = cpu_features();
+  EXPECT_EQ(cpu_supports(KernelIsa::Avx512),
+            cpu_supports(KernelIsa::Avx2) && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni);
+  if (!cpu_supports(KernelIsa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  EnvScope env("HELIX_KERNELS", "avx512");
+  override_kernel_isa("");
+  EXPECT_EQ(kernel_isa(), "avx512");
+  EXPECT_EQ(active_kernel_isa(), KernelIsa::Avx512);
 }
 
 TEST(CpuFeatures, Avx2ImpliesTheFeaturesItNeedsOnThisMachine) {

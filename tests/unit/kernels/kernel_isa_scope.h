@@ -8,11 +8,11 @@
 
 namespace helix::test {
 
-// "scalar" always; "avx2" when the CPU has AVX2 + FMA + F16C.
+// "scalar" always; "avx2" and "avx512" where the CPU has them.
 inline std::vector<std::string> runnable_isas() {
-  const CpuFeatures& f = cpu_features();
   std::vector<std::string> isas{"scalar"};
-  if (f.avx2 && f.fma && f.f16c) isas.push_back("avx2");
+  if (cpu_supports(KernelIsa::Avx2)) isas.push_back("avx2");
+  if (cpu_supports(KernelIsa::Avx512)) isas.push_back("avx512");
   return isas;
 }
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -92,6 +93,82 @@ double relative_error(const std::vector<float>& y, const std::vector<double>& re
   return max_ref > 0.0 ? max_diff / max_ref : max_diff;
 }
 
+// x as the AVX-512 int8 kernels see it (matmul.h): each 32 values scaled by
+// s = max|x| / 127, rounded to the nearest integer (ties to even, as the kernels'
+// conversion does) and scaled back.
+std::vector<float> int8_rounded(const float* x, std::int64_t count) {
+  std::vector<float> out(static_cast<std::size_t>(count));
+  for (std::int64_t b = 0; b < count; b += 32) {
+    float amax = 0.0f;
+    for (std::int64_t k = b; k < b + 32; ++k) amax = std::max(amax, std::fabs(x[k]));
+    const float inverse = amax > 0.0f ? 127.0f / amax : 0.0f, scale = amax / 127.0f;
+    for (std::int64_t k = b; k < b + 32; ++k) out[k] = std::nearbyint(x[k] * inverse) * scale;
+  }
+  return out;
+}
+
+// The bound matmul.h gives for the int8 activations' rounding, per result:
+// sum_k |W[j][k]| * s(k) / 2.
+std::vector<double> int8_rounding_bound(const TestWeights& t, const float* x, std::int64_t m) {
+  const std::int64_t rows = t.w.rows, cols = t.w.cols;
+  std::vector<double> half_scale(static_cast<std::size_t>(m * cols));
+  for (std::int64_t b = 0; b < m * cols; b += 32) {
+    double amax = 0.0;
+    for (std::int64_t k = b; k < b + 32; ++k) amax = std::max(amax, std::fabs(static_cast<double>(x[k])));
+    for (std::int64_t k = b; k < b + 32; ++k) half_scale[static_cast<std::size_t>(k)] = amax / 127.0 / 2.0;
+  }
+  std::vector<double> bound(static_cast<std::size_t>(m * rows));
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < rows; ++j) {
+      double sum = 0.0;
+      for (std::int64_t k = 0; k < cols; ++k)
+        sum += std::fabs(t.dequantised[static_cast<std::size_t>(j * cols + k)]) *
+               half_scale[static_cast<std::size_t>(i * cols + k)];
+      bound[static_cast<std::size_t>(i * rows + j)] = sum;
+    }
+  return bound;
+}
+
+// x rounded to bf16, nearest even (as vcvtneps2bf16; x is finite here).
+std::vector<float> bf16_rounded(const float* x, std::int64_t count) {
+  std::vector<float> out(static_cast<std::size_t>(count));
+  for (std::int64_t k = 0; k < count; ++k) {
+    std::uint32_t bits;
+    std::memcpy(&bits, &x[k], sizeof bits);
+    bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000u;
+    std::memcpy(&out[static_cast<std::size_t>(k)], &bits, sizeof bits);
+  }
+  return out;
+}
+
+// The bound matmul.h gives for bf16 activations: 2^-8 sum_k |W[j][k] x[k]|.
+std::vector<double> bf16_rounding_bound(const TestWeights& t, const float* x, std::int64_t m) {
+  std::vector<double> bound(static_cast<std::size_t>(m * t.w.rows));
+  for (std::int64_t i = 0; i < m; ++i)
+    for (std::int64_t j = 0; j < t.w.rows; ++j) {
+      double sum = 0.0;
+      for (std::int64_t k = 0; k < t.w.cols; ++k)
+        sum += std::fabs(t.dequantised[static_cast<std::size_t>(j * t.w.cols + k)] * static_cast<double>(x[i * t.w.cols + k]));
+      bound[static_cast<std::size_t>(i * t.w.rows + j)] = sum / 256.0;
+    }
+  return bound;
+}
+
+// Checks a result that used rounded activations: equal (within float rounding) to
+// the product with the rounded x, and within the documented bound of the exact one.
+void expect_rounded_activation_result(ActivationRounding rounding, const TestWeights& t, const float* x,
+                                      std::int64_t m, const std::vector<float>& y, const std::vector<double>& exact,
+                                      const std::string& what) {
+  const bool int8 = rounding == ActivationRounding::Int8Blocks;
+  std::vector<float> rounded = int8 ? int8_rounded(x, m * t.w.cols) : bf16_rounded(x, m * t.w.cols);
+  EXPECT_LT(scaled_error(y, reference(t, rounded.data(), m), magnitude(t, rounded.data(), m)), 1e-6) << what;
+  std::vector<double> bound = int8 ? int8_rounding_bound(t, x, m) : bf16_rounding_bound(t, x, m);
+  const double slack = 1e-6 * magnitude(t, x, m);  // float accumulation
+  for (std::size_t n = 0; n < y.size(); ++n) {
+    ASSERT_LE(std::fabs(y[n] - exact[n]), bound[n] * 1.001 + slack) << what << " result " << n;
+  }
+}
+
 struct Shape {
   std::int64_t rows, cols;
 };
@@ -135,9 +212,18 @@ TEST(Matmul, MatchesADoubleReferenceForEveryDtypeShapeBatchIsaThreadCountAndStra
                 matmul(t.w, x, m, y.data(), *pool,
                        strategy == 1 ? MatmulStrategy::Streaming : MatmulStrategy::TiledGemm);
               }
-              EXPECT_LT(scaled_error(y, ref, scale), 1e-6)
-                  << isa << " " << dtype_name(dtype) << " " << shape.rows << "x" << shape.cols << " m=" << m
-                  << " threads=" << pool->size() << " strategy=" << strategy;
+              const std::string what = isa + " " + std::string(dtype_name(dtype)) + " " + std::to_string(shape.rows) +
+                                       "x" + std::to_string(shape.cols) + " m=" + std::to_string(m) +
+                                       " threads=" + std::to_string(pool->size()) +
+                                       " strategy=" + std::to_string(strategy);
+              const MatmulStrategy used = strategy == 0   ? matmul_strategy(t.w, m)
+                                          : strategy == 1 ? MatmulStrategy::Streaming
+                                                          : MatmulStrategy::TiledGemm;
+              if (const auto rounding = matmul_activation_rounding(dtype, used); rounding != ActivationRounding::None) {
+                expect_rounded_activation_result(rounding, t, x, m, y, ref, what);
+              } else {
+                EXPECT_LT(scaled_error(y, ref, scale), 1e-6) << what;
+              }
             }
           }
         }
@@ -161,7 +247,11 @@ TEST(Matmul, LargeMatricesSpanSeveralTilesPerThread) {
       for (MatmulStrategy strategy : {MatmulStrategy::Streaming, MatmulStrategy::TiledGemm}) {
         std::vector<float> y(static_cast<std::size_t>(m * rows), NAN);
         matmul(t.w, x.data(), m, y.data(), pool, strategy);
-        EXPECT_LT(relative_error(y, ref), 1e-5) << isa << " " << dtype_name(dtype);
+        if (const auto rounding = matmul_activation_rounding(dtype, strategy); rounding != ActivationRounding::None) {
+          expect_rounded_activation_result(rounding, t, x.data(), m, y, ref, isa + " " + std::string(dtype_name(dtype)));
+        } else {
+          EXPECT_LT(relative_error(y, ref), 1e-5) << isa << " " << dtype_name(dtype);
+        }
       }
     }
   }
@@ -169,17 +259,19 @@ TEST(Matmul, LargeMatricesSpanSeveralTilesPerThread) {
 
 TEST(Matmul, StreamingResultsDoNotDependOnTheThreadCount) {
   ThreadPool pool1(1), pool2(2), pool3(3);
-  TestWeights t = make_weights(DType::BF16, 77, 200, 3, 5);
   const std::int64_t m = 3;
-  std::vector<float> x = random_activations(m * 200, 6);
-  for (const std::string& isa : test::runnable_isas()) {
-    KernelIsaScope scope(isa);
-    std::vector<float> y1(m * 77), y2(m * 77), y3(m * 77);
-    matmul(t.w, x.data(), m, y1.data(), pool1, MatmulStrategy::Streaming);
-    matmul(t.w, x.data(), m, y2.data(), pool2, MatmulStrategy::Streaming);
-    matmul(t.w, x.data(), m, y3.data(), pool3, MatmulStrategy::Streaming);
-    EXPECT_EQ(y1, y2) << isa;
-    EXPECT_EQ(y1, y3) << isa;
+  for (auto [dtype, cols] : {std::pair{DType::BF16, 200}, {DType::Q8_0, 224}, {DType::Q4_K, 256}, {DType::Q6_K, 512}}) {
+    TestWeights t = make_weights(dtype, 77, cols, 3, 5);
+    std::vector<float> x = random_activations(m * cols, 6);
+    for (const std::string& isa : test::runnable_isas()) {
+      KernelIsaScope scope(isa);
+      std::vector<float> y1(m * 77), y2(m * 77), y3(m * 77);
+      matmul(t.w, x.data(), m, y1.data(), pool1, MatmulStrategy::Streaming);
+      matmul(t.w, x.data(), m, y2.data(), pool2, MatmulStrategy::Streaming);
+      matmul(t.w, x.data(), m, y3.data(), pool3, MatmulStrategy::Streaming);
+      EXPECT_EQ(y1, y2) << isa << " " << dtype_name(dtype);
+      EXPECT_EQ(y1, y3) << isa << " " << dtype_name(dtype);
+    }
   }
 }
 
@@ -203,10 +295,22 @@ TEST(Matmul, ScalarAndAvx2AgreeWithinRounding) {
   }
 }
 
-TEST(Matmul, StrategyFollowsTheBatchSize) {
-  TestWeights t = make_weights(DType::BF16, 4, 32, 0, 1);
-  EXPECT_EQ(matmul_strategy(t.w, 1), MatmulStrategy::Streaming);
-  EXPECT_EQ(matmul_strategy(t.w, 512), MatmulStrategy::TiledGemm);
+// Decode streams; prefill runs the tiled GEMM, except where the AVX-512 kernels
+// round the activations: those stream at every batch (they are the faster path).
+TEST(Matmul, StrategyFollowsTheBatchSizeAndTheKernels) {
+  for (const std::string& isa : test::runnable_isas()) {
+    KernelIsaScope scope(isa);
+    for (DType dtype : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K}) {
+      TestWeights t = make_weights(dtype, 4, 256, 0, 1);
+      EXPECT_EQ(matmul_strategy(t.w, 1), MatmulStrategy::Streaming) << isa << " " << dtype_name(dtype);
+      const bool rounded = matmul_activation_rounding(dtype, MatmulStrategy::Streaming) != ActivationRounding::None;
+      EXPECT_EQ(rounded, isa == "avx512" && dtype != DType::F16 &&
+                             (dtype != DType::BF16 || cpu_features().avx512bf16))
+          << isa << " " << dtype_name(dtype);
+      EXPECT_EQ(matmul_strategy(t.w, 512), rounded ? MatmulStrategy::Streaming : MatmulStrategy::TiledGemm)
+          << isa << " " << dtype_name(dtype);
+    }
+  }
 }
 
 TEST(Matmul, ZeroRowsDoNothing) {
