@@ -85,6 +85,7 @@ HELIX_AVX512 inline __m512 dot64(__m512 acc, __m512i lanes_init, __m512i w, cons
 // column chunk), else stored.
 struct RowJob {
   const std::byte* row;
+  std::size_t row_bytes;  // to the next row, for kernels that take two rows at once (Q8_0)
   // The row the next call reads (or `row`): Q8_0 fetches it ahead while this one is
   // dotted, so that memory serves two rows at once (one stream per core reached 23
   // GB/s at batch 1, below AVX2's 8-row tiles; 31-47 GB/s with it). Measured no
@@ -102,49 +103,57 @@ inline void put(const RowJob& j, int i, float value) {
   out = j.accumulate ? out + value : value;
 }
 
-// 64 Q8_0 quants (two blocks from p0) against activation row a at column k:
-// acc += lane sums x weight scale x activation scale. `lanes` masks the second
-// block off for an odd last block.
-HELIX_AVX512 inline __m512 q8_0_pair(__m512 acc, __m512i w, __m512 scale, const ActRow& a, std::int64_t k,
-                                     __mmask16 lanes) {
-  const __m512i bias = _mm512_maskz_loadu_epi32(lanes, a.q8_bias + k / 4);
-  const __m512i q = lanes == 0xFFFF ? _mm512_loadu_si512(a.q + k) : _mm512_maskz_loadu_epi8(0xFFFFFFFFULL, a.q + k);
-  const __m512i sums = _mm512_dpbusd_epi32(bias, w, q);
-  const __m512 act_scale = _mm512_maskz_loadu_ps(lanes, a.lane_scale + k / 4);
-  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(scale, act_scale), acc);
-}
-
-// Q8_0: two blocks (68 bytes) per step; an odd last block runs in the lower half.
-template <int M>
-HELIX_AVX512 void q8_0_row(const RowJob& j) {
-  __m512 acc[M];
-#pragma GCC unroll 8
-  for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps();
+// Q8_0: R rows from j.row (results to y[i * ldy + r]), two blocks (68 bytes) per
+// step; an odd last block runs in the lower half. Two rows share each activation
+// load (the float work per block and row pair is the limit in batches).
+template <int R, int M>
+HELIX_AVX512 void q8_0_rows(const RowJob& j) {
+  __m512 acc[R][M];
+#pragma GCC unroll 2
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) acc[r][i] = _mm512_setzero_ps();
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   for (std::int64_t b = j.b_begin; b < j.b_end; b += 2) {
-    const std::byte* p0 = j.row + static_cast<std::size_t>(b) * sizeof(BlockQ8_0);
-    const std::byte* ahead = j.next_row + static_cast<std::size_t>(b) * sizeof(BlockQ8_0);
-    _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(ahead + 64), _MM_HINT_T0);
     const bool pair = b + 1 < j.b_end;
-    const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0 + 2));
-    // The missing second block of an odd tail: quants 0x80 ^ 0x80 = 0 (unsigned) and scale 0.
-    const __m256i q1 = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0 + sizeof(BlockQ8_0) + 2))
-                            : _mm256_set1_epi8(static_cast<char>(0x80));
-    const __m512i w = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), flip);
-    const __m512 scale = _mm512_mask_mov_ps(_mm512_set1_ps(f16(p0)), 0xFF00,
-                                            _mm512_set1_ps(pair ? f16(p0 + sizeof(BlockQ8_0)) : 0.0f));
+    const __mmask16 lanes = pair ? 0xFFFF : 0x00FF;
     const std::int64_t k = b * kQ8BlockElements;
-    if (pair) {
-#pragma GCC unroll 8
-      for (int i = 0; i < M; ++i) acc[i] = q8_0_pair(acc[i], w, scale, j.a[i], k, 0xFFFF);
-    } else {
-#pragma GCC unroll 8
-      for (int i = 0; i < M; ++i) acc[i] = q8_0_pair(acc[i], w, scale, j.a[i], k, 0x00FF);
+    __m512i w[R];
+    __m512 scale[R];
+#pragma GCC unroll 2
+    for (int r = 0; r < R; ++r) {
+      const std::byte* p0 = j.row + r * j.row_bytes + static_cast<std::size_t>(b) * sizeof(BlockQ8_0);
+      const std::byte* ahead = j.next_row + r * j.row_bytes + static_cast<std::size_t>(b) * sizeof(BlockQ8_0);
+      _mm_prefetch(reinterpret_cast<const char*>(ahead), _MM_HINT_T0);
+      _mm_prefetch(reinterpret_cast<const char*>(ahead + 64), _MM_HINT_T0);
+      const __m256i q0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0 + 2));
+      // The missing second block of an odd tail: quants 0x80 ^ 0x80 = 0 (unsigned) and scale 0.
+      const __m256i q1 = pair ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p0 + sizeof(BlockQ8_0) + 2))
+                              : _mm256_set1_epi8(static_cast<char>(0x80));
+      w[r] = _mm512_xor_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q0), q1, 1), flip);
+      scale[r] = _mm512_mask_mov_ps(_mm512_set1_ps(f16(p0)), 0xFF00,
+                                    _mm512_set1_ps(pair ? f16(p0 + sizeof(BlockQ8_0)) : 0.0f));
+    }
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) {
+      const __m512i bias = _mm512_maskz_loadu_epi32(lanes, j.a[i].q8_bias + k / 4);
+      const __m512i q = _mm512_maskz_loadu_epi8(pair ? ~0ULL : 0xFFFFFFFFULL, j.a[i].q + k);
+      const __m512 act_scale = _mm512_maskz_loadu_ps(lanes, j.a[i].lane_scale + k / 4);
+#pragma GCC unroll 2
+      for (int r = 0; r < R; ++r) {
+        const __m512i sums = _mm512_dpbusd_epi32(bias, w[r], q);
+        acc[r][i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(scale[r], act_scale), acc[r][i]);
+      }
     }
   }
-#pragma GCC unroll 8
-  for (int i = 0; i < M; ++i) put(j, i, _mm512_reduce_add_ps(acc[i]));
+#pragma GCC unroll 2
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) {
+      float& out = j.y[i * j.ldy + r];
+      const float value = _mm512_reduce_add_ps(acc[r][i]);
+      out = j.accumulate ? out + value : value;
+    }
 }
 
 // Q4_K's 12 bytes of 6-bit scales and mins as 16 f32: d * scale[0..7], dmin * min[0..7].
@@ -252,10 +261,17 @@ HELIX_AVX512 void q6_k_row(const RowJob& j) {
   for (int i = 0; i < M; ++i) put(j, i, _mm512_reduce_add_ps(acc[i]) - 32.0f * _mm512_reduce_add_ps(offset_acc[i]));
 }
 
+// Rows j.row .. (two for Q8_0 when `pair`, else one) against M activation rows.
 template <int M>
-HELIX_AVX512 void int8_row(DType dtype, const RowJob& j) {
+HELIX_AVX512 void int8_rows(DType dtype, const RowJob& j, bool pair) {
   switch (dtype) {
-    case DType::Q8_0: q8_0_row<M>(j); return;
+    case DType::Q8_0:
+      if (pair) {
+        q8_0_rows<2, M>(j);
+      } else {
+        q8_0_rows<1, M>(j);
+      }
+      return;
     case DType::Q4_K: q4_k_row<M>(j); return;
     default: q6_k_row<M>(j); return;
   }
@@ -282,18 +298,17 @@ HELIX_AVX512 void gemv_rows_int8(const WeightMatrix& w, const Int8Activations& q
         ActRow a[kMaxGroupM];
         const auto group = static_cast<int>(std::min<std::int64_t>(kMaxGroupM, m - i));
         for (int g = 0; g < group; ++g) a[g] = act_row(qx, i + g);
-        for (std::int64_t r = block; r < block_end; ++r) {
-          const RowJob j{w.row(r), w.row(r + 1 < block_end ? r + 1 : r), k / block_values, k_end / block_values, a,
+        const std::int64_t step = w.dtype == DType::Q8_0 ? 2 : 1;
+        for (std::int64_t r = block; r < block_end; r += step) {
+          const bool pair = step == 2 && r + 1 < block_end;
+          const std::int64_t next = std::min(r + step, block_end - 1);
+          const RowJob j{w.row(r), w.row_bytes, w.row(next), k / block_values, k_end / block_values, a,
                          y + i * w.rows + r, w.rows, k > 0};
           switch (group) {
-            case 1: int8_row<1>(w.dtype, j); break;
-            case 2: int8_row<2>(w.dtype, j); break;
-            case 3: int8_row<3>(w.dtype, j); break;
-            case 4: int8_row<4>(w.dtype, j); break;
-            case 5: int8_row<5>(w.dtype, j); break;
-            case 6: int8_row<6>(w.dtype, j); break;
-            case 7: int8_row<7>(w.dtype, j); break;
-            default: int8_row<8>(w.dtype, j); break;
+            case 1: int8_rows<1>(w.dtype, j, pair); break;
+            case 2: int8_rows<2>(w.dtype, j, pair); break;
+            case 3: int8_rows<3>(w.dtype, j, pair); break;
+            default: int8_rows<4>(w.dtype, j, pair); break;
           }
         }
       }
@@ -336,6 +351,33 @@ HELIX_AVX512_BF16 void round_to_bf16(const float* x, std::int64_t count, std::ui
   }
 }
 
+template <bool Masked>
+HELIX_AVX512_BF16 inline __m512i load_bf16x32(const std::uint16_t* p, __mmask32 mask) {
+  if constexpr (Masked) {
+    return _mm512_maskz_loadu_epi16(mask, p);
+  } else {
+    return _mm512_loadu_si512(p);
+  }
+}
+
+// One 32-value step of bf16_tile.
+template <int R, int M, bool Masked>
+HELIX_AVX512_BF16 inline void bf16_step(__m512 (&acc)[R][M], const std::byte* w, std::size_t row_bytes,
+                                        const std::uint16_t* const* x, std::int64_t k, __mmask32 mask) {
+  __m512i xv[M];
+#pragma GCC unroll 4
+  for (int i = 0; i < M; ++i) xv[i] = load_bf16x32<Masked>(x[i] + k, mask);
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const __m512i wv = load_bf16x32<Masked>(reinterpret_cast<const std::uint16_t*>(w + r * row_bytes) + k, mask);
+#pragma GCC unroll 4
+    for (int i = 0; i < M; ++i) {
+      acc[r][i] =
+          _mm512_dpbf16_ps(acc[r][i], reinterpret_cast<const __m512bh&>(wv), reinterpret_cast<const __m512bh&>(xv[i]));
+    }
+  }
+}
+
 // R weight rows (bf16, row_bytes apart from w) against M bf16 activation rows over
 // [k_begin, k_end): per 32 values one vdpbf16ps per row pair (16 lanes of pair
 // sums, f32); R*M independent accumulators hide its latency.
@@ -347,23 +389,10 @@ HELIX_AVX512_BF16 void bf16_tile(const std::byte* w, std::size_t row_bytes, std:
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int i = 0; i < M; ++i) acc[r][i] = _mm512_setzero_ps();
-  for (std::int64_t k = k_begin; k < k_end; k += 32) {
-    const std::int64_t left = k_end - k;
-    const __mmask32 mask = left >= 32 ? __mmask32(0xFFFFFFFFu) : static_cast<__mmask32>((1u << left) - 1);
-    __m512i xv[M];
-#pragma GCC unroll 4
-    for (int i = 0; i < M; ++i) xv[i] = _mm512_maskz_loadu_epi16(mask, x[i] + k);
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const __m512i wv =
-          _mm512_maskz_loadu_epi16(mask, reinterpret_cast<const std::uint16_t*>(w + r * row_bytes) + k);
-#pragma GCC unroll 4
-      for (int i = 0; i < M; ++i) {
-        acc[r][i] =
-            _mm512_dpbf16_ps(acc[r][i], reinterpret_cast<const __m512bh&>(wv), reinterpret_cast<const __m512bh&>(xv[i]));
-      }
-    }
-  }
+  // Whole 32-value steps with plain loads, then the tail (if any) through a mask.
+  std::int64_t k = k_begin;
+  for (; k + 32 <= k_end; k += 32) bf16_step<R, M, false>(acc, w, row_bytes, x, k, 0);
+  if (k < k_end) bf16_step<R, M, true>(acc, w, row_bytes, x, k, static_cast<__mmask32>((1u << (k_end - k)) - 1));
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
