@@ -73,11 +73,21 @@ inline ActRow act_row(const Int8Activations& a, std::int64_t i) {
           a.sum32 + i * (a.cols / 32)};
 }
 
-// acc += (sum of 64 products w x q, in 16 lanes) x weight scale x activation scale.
-HELIX_AVX512 inline __m512 dot64(__m512 acc, __m512i lanes_init, __m512i w, const std::int8_t* q, __m512 w_scale,
-                                 const float* lane_scale) {
-  const __m512i sums = _mm512_dpbusd_epi32(lanes_init, w, _mm512_loadu_si512(q));
-  return _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(w_scale, _mm512_loadu_ps(lane_scale)), acc);
+// A 256-value K-quant block against M activation rows at column k: w[t] holds
+// values 64t..64t+63 as unsigned bytes, scale[t] their per-lane weight scales;
+// acc[i] += lane sums x weight scale x activation scale.
+template <int M>
+HELIX_AVX512 inline void dot256(__m512 (&acc)[M], const __m512i (&w)[4], const __m512 (&scale)[4], const ActRow* a,
+                                std::int64_t k) {
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i) {
+#pragma GCC unroll 4
+    for (int t = 0; t < 4; ++t) {
+      const __m512i sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), w[t], _mm512_loadu_si512(a[i].q + k + 64 * t));
+      const __m512 act_scale = _mm512_loadu_ps(a[i].lane_scale + (k + 64 * t) / 4);
+      acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(scale[t], act_scale), acc[i]);
+    }
+  }
 }
 
 // One kernel call: a weight row's blocks [b_begin, b_end) against M activation
@@ -192,15 +202,9 @@ HELIX_AVX512 void q4_k_row(const RowJob& j) {
       scale[c] = _mm512_permutexvar_ps(which, scales_mins);
     }
     const std::int64_t k = b * 256;
+    dot256<M>(acc, w, scale, j.a, k);
 #pragma GCC unroll 8
-    for (int i = 0; i < M; ++i) {
-#pragma GCC unroll 4
-      for (int c = 0; c < 4; ++c) {
-        acc[i] = dot64(acc[i], _mm512_setzero_si512(), w[c], j.a[i].q + k + 64 * c, scale[c],
-                       j.a[i].lane_scale + (k + 64 * c) / 4);
-      }
-      mins_acc[i] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(j.a[i].sum32 + k / 32), mins_acc[i]);
-    }
+    for (int i = 0; i < M; ++i) mins_acc[i] = _mm256_fmadd_ps(mins, _mm256_loadu_ps(j.a[i].sum32 + k / 32), mins_acc[i]);
   }
 #pragma GCC unroll 8
   for (int i = 0; i < M; ++i) {
@@ -247,13 +251,9 @@ HELIX_AVX512 void q6_k_row(const RowJob& j) {
       scale[t] = _mm512_permutexvar_ps(which, groups);
     }
     const std::int64_t k = b * 256;
+    dot256<M>(acc, w, scale, j.a, k);
 #pragma GCC unroll 8
     for (int i = 0; i < M; ++i) {
-#pragma GCC unroll 4
-      for (int t = 0; t < 4; ++t) {
-        acc[i] = dot64(acc[i], _mm512_setzero_si512(), w[t], j.a[i].q + k + 64 * t, scale[t],
-                       j.a[i].lane_scale + (k + 64 * t) / 4);
-      }
       offset_acc[i] = _mm512_fmadd_ps(groups, _mm512_loadu_ps(j.a[i].sum16 + k / 16), offset_acc[i]);
     }
   }
