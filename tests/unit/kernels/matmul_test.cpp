@@ -241,7 +241,7 @@ TEST(Matmul, LargeMatricesSpanSeveralTilesPerThread) {
   std::vector<float> x = random_activations(m * cols, 7);
   for (const std::string& isa : test::runnable_isas()) {
     KernelIsaScope scope(isa);
-    for (DType dtype : {DType::BF16, DType::Q8_0}) {
+    for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
       TestWeights t = make_weights(dtype, rows, cols, 1, 11);
       std::vector<double> ref = reference(t, x.data(), m);
       for (MatmulStrategy strategy : {MatmulStrategy::Streaming, MatmulStrategy::TiledGemm}) {
