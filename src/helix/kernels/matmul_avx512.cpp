@@ -280,24 +280,28 @@ HELIX_AVX512 void int8_rows(DType dtype, const RowJob& j, bool pair) {
 // Weight rows per block: every activation group and column chunk runs over one
 // block of rows before the next, so the block is read from memory once.
 constexpr std::int64_t kRowBlock = 24;
-// With 3 to kChunkMaxRows activation rows the columns are split into chunks of this
-// many values, so that the activation data of a group (3 bytes per value and row)
-// stays in L1 while it meets every row of the block: streaming all of it from L2 for
-// every weight row was the limit at batch 16 (4x slower). Larger batches run whole
-// rows: each chunk ends in a horizontal sum per result, and at batch 64-512 that cost
-// more than the L1 misses (bench/matmul_bench: 10-20% for BF16, Q4_K, Q6_K).
+// With more than two activation rows the columns are split into chunks of this many
+// values, so that the activation data of a group stays in L1 while it meets every
+// row of the block: streaming all of it from L2 for every weight row was the limit
+// at batch 16 (4x slower). Each chunk ends in a horizontal sum per result, though:
+// for bf16 activations (2 bytes a value, no side arrays) whole rows measured faster
+// from batch 17 on (bench/matmul_bench, 4096 columns: +5-10% at 64-512, and prefill
+// of the whole model 163-218 -> 232 tokens/s); the int8 kernels (3 bytes a value)
+// were measured faster whole only on 4096 columns and slower in the whole model
+// (11008-column down projection), so they keep chunking.
 constexpr std::int64_t kColumnChunk = 1024;
-constexpr std::int64_t kChunkMaxRows = 16;
+constexpr std::int64_t kBf16ChunkMaxRows = 16;
 
-// The column chunk for m activation rows.
-std::int64_t column_chunk(std::int64_t m, std::int64_t cols) {
-  return m > 2 && m <= kChunkMaxRows ? kColumnChunk : cols;  // a multiple of 2 Q8_0 blocks and of 256
+// The column chunk for m activation rows; a multiple of 2 Q8_0 blocks and of 256.
+std::int64_t column_chunk(std::int64_t m, std::int64_t cols, bool bf16) {
+  if (m <= 2 || (bf16 && m > kBf16ChunkMaxRows)) return cols;
+  return kColumnChunk;
 }
 
 HELIX_AVX512 void gemv_rows_int8(const WeightMatrix& w, const Int8Activations& qx, std::int64_t m, float* y,
                                  std::int64_t row_begin, std::int64_t row_end) {
   const std::int64_t block_values = w.dtype == DType::Q8_0 ? kQ8BlockElements : 256;
-  const std::int64_t chunk = column_chunk(m, w.cols);
+  const std::int64_t chunk = column_chunk(m, w.cols, false);
   for (std::int64_t block = row_begin; block < row_end; block += kRowBlock) {
     const std::int64_t block_end = std::min(row_end, block + kRowBlock);
     for (std::int64_t k = 0; k < w.cols; k += chunk) {
@@ -424,7 +428,7 @@ HELIX_AVX512_BF16 void bf16_rows(const WeightMatrix& w, std::int64_t row_begin, 
 
 HELIX_AVX512_BF16 void gemv_rows_bf16(const WeightMatrix& w, const std::uint16_t* x, std::int64_t m, float* y,
                                       std::int64_t row_begin, std::int64_t row_end) {
-  const std::int64_t chunk = column_chunk(m, w.cols);
+  const std::int64_t chunk = column_chunk(m, w.cols, true);
   for (std::int64_t block = row_begin; block < row_end; block += kRowBlock) {
     const std::int64_t block_end = std::min(row_end, block + kRowBlock);
     for (std::int64_t k = 0; k < w.cols; k += chunk) {
