@@ -298,34 +298,46 @@ std::int64_t column_chunk(std::int64_t m, std::int64_t cols, bool bf16) {
   return kColumnChunk;
 }
 
-HELIX_AVX512 void gemv_rows_int8(const WeightMatrix& w, const Int8Activations& qx, std::int64_t m, float* y,
-                                 std::int64_t row_begin, std::int64_t row_end) {
-  const std::int64_t block_values = w.dtype == DType::Q8_0 ? kQ8BlockElements : 256;
-  const std::int64_t chunk = column_chunk(m, w.cols, false);
+// Walks rows [row_begin, row_end) in blocks of kRowBlock, the columns in chunks of
+// `chunk` and the activation rows in groups of up to kMaxGroupM, every chunk and
+// group over one block before the next (so the block is read from memory once):
+// body(block, block_end, k, k_end, i, group) for each.
+template <typename Body>
+void for_each_tile(const WeightMatrix& w, std::int64_t m, std::int64_t chunk, std::int64_t row_begin,
+                   std::int64_t row_end, const Body& body) {
   for (std::int64_t block = row_begin; block < row_end; block += kRowBlock) {
     const std::int64_t block_end = std::min(row_end, block + kRowBlock);
     for (std::int64_t k = 0; k < w.cols; k += chunk) {
       const std::int64_t k_end = std::min(w.cols, k + chunk);
       for (std::int64_t i = 0; i < m; i += kMaxGroupM) {
-        ActRow a[kMaxGroupM];
-        const auto group = static_cast<int>(std::min<std::int64_t>(kMaxGroupM, m - i));
-        for (int g = 0; g < group; ++g) a[g] = act_row(qx, i + g);
-        const std::int64_t step = w.dtype == DType::Q8_0 ? 2 : 1;
-        for (std::int64_t r = block; r < block_end; r += step) {
-          const bool pair = step == 2 && r + 1 < block_end;
-          const std::int64_t next = std::min(r + step, block_end - 1);
-          const RowJob j{w.row(r), w.row_bytes, w.row(next), k / block_values, k_end / block_values, a,
-                         y + i * w.rows + r, w.rows, k > 0};
-          switch (group) {
-            case 1: int8_rows<1>(w.dtype, j, pair); break;
-            case 2: int8_rows<2>(w.dtype, j, pair); break;
-            case 3: int8_rows<3>(w.dtype, j, pair); break;
-            default: int8_rows<4>(w.dtype, j, pair); break;
-          }
-        }
+        body(block, block_end, k, k_end, i, static_cast<int>(std::min<std::int64_t>(kMaxGroupM, m - i)));
       }
     }
   }
+}
+
+HELIX_AVX512 void gemv_rows_int8(const WeightMatrix& w, const Int8Activations& qx, std::int64_t m, float* y,
+                                 std::int64_t row_begin, std::int64_t row_end) {
+  const std::int64_t block_values = w.dtype == DType::Q8_0 ? kQ8BlockElements : 256;
+  const std::int64_t step = w.dtype == DType::Q8_0 ? 2 : 1;  // Q8_0 takes rows in pairs
+  auto tile = [&](std::int64_t block, std::int64_t block_end, std::int64_t k, std::int64_t k_end, std::int64_t i,
+                  int group) {
+    ActRow a[kMaxGroupM];
+    for (int g = 0; g < group; ++g) a[g] = act_row(qx, i + g);
+    for (std::int64_t r = block; r < block_end; r += step) {
+      const bool pair = step == 2 && r + 1 < block_end;
+      const std::int64_t next = std::min(r + step, block_end - 1);
+      const RowJob j{w.row(r), w.row_bytes, w.row(next), k / block_values, k_end / block_values, a,
+                     y + i * w.rows + r, w.rows, k > 0};
+      switch (group) {
+        case 1: int8_rows<1>(w.dtype, j, pair); break;
+        case 2: int8_rows<2>(w.dtype, j, pair); break;
+        case 3: int8_rows<3>(w.dtype, j, pair); break;
+        default: int8_rows<4>(w.dtype, j, pair); break;
+      }
+    }
+  };
+  for_each_tile(w, m, column_chunk(m, w.cols, false), row_begin, row_end, tile);
 }
 
 // One 32-value block of x into its quants and per-block sums.
@@ -428,38 +440,33 @@ HELIX_AVX512_BF16 void bf16_rows(const WeightMatrix& w, std::int64_t row_begin, 
 
 HELIX_AVX512_BF16 void gemv_rows_bf16(const WeightMatrix& w, const std::uint16_t* x, std::int64_t m, float* y,
                                       std::int64_t row_begin, std::int64_t row_end) {
-  const std::int64_t chunk = column_chunk(m, w.cols, true);
-  for (std::int64_t block = row_begin; block < row_end; block += kRowBlock) {
-    const std::int64_t block_end = std::min(row_end, block + kRowBlock);
-    for (std::int64_t k = 0; k < w.cols; k += chunk) {
-      const std::int64_t k_end = std::min(w.cols, k + chunk);
-      for (std::int64_t i = 0; i < m; i += kMaxGroupM) {
-        const std::uint16_t* rows[kMaxGroupM];
-        const auto group = static_cast<int>(std::min<std::int64_t>(kMaxGroupM, m - i));
-        for (int g = 0; g < group; ++g) rows[g] = x + (i + g) * w.cols;
-        float* yi = y + i * w.rows;
-        switch (group) {
-          case 1: bf16_rows<1>(w, block, block_end, k, k_end, rows, yi, k > 0); break;
-          case 2: bf16_rows<2>(w, block, block_end, k, k_end, rows, yi, k > 0); break;
-          case 3: bf16_rows<3>(w, block, block_end, k, k_end, rows, yi, k > 0); break;
-          default: bf16_rows<4>(w, block, block_end, k, k_end, rows, yi, k > 0); break;
-        }
-      }
+  auto tile = [&](std::int64_t block, std::int64_t block_end, std::int64_t k, std::int64_t k_end, std::int64_t i,
+                  int group) {
+    const std::uint16_t* rows[kMaxGroupM];
+    for (int g = 0; g < group; ++g) rows[g] = x + (i + g) * w.cols;
+    float* yi = y + i * w.rows;
+    switch (group) {
+      case 1: bf16_rows<1>(w, block, block_end, k, k_end, rows, yi, k > 0); break;
+      case 2: bf16_rows<2>(w, block, block_end, k, k_end, rows, yi, k > 0); break;
+      case 3: bf16_rows<3>(w, block, block_end, k, k_end, rows, yi, k > 0); break;
+      default: bf16_rows<4>(w, block, block_end, k, k_end, rows, yi, k > 0); break;
     }
-  }
+  };
+  for_each_tile(w, m, column_chunk(m, w.cols, true), row_begin, row_end, tile);
 }
 
+// n floats rounded up to whole cache lines (each array of the int8 form starts on one).
+std::size_t cache_line_floats(std::int64_t n) { return (static_cast<std::size_t>(n) + 15) / 16 * 16; }
+
 // Floats of scratch for the int8 form of m x cols: q (cols bytes), lane_scale and
-// q8_bias (cols/4 each), sum16, sum32; each array rounded up to a cache line.
+// q8_bias (cols/4 each), sum16, sum32.
 std::size_t int8_activation_floats(std::int64_t m, std::int64_t cols) {
-  auto floats = [](std::int64_t n) { return (static_cast<std::size_t>(n) + 15) / 16 * 16; };
-  return floats(m * cols / 4) * 3 + floats(m * cols / 16) + floats(m * cols / 32);
+  return cache_line_floats(m * cols / 4) * 3 + cache_line_floats(m * cols / 16) + cache_line_floats(m * cols / 32);
 }
 
 HELIX_AVX512 Int8Activations quantize_activations(const float* x, std::int64_t m, std::int64_t cols, float* storage) {
-  auto floats = [](std::int64_t n) { return (static_cast<std::size_t>(n) + 15) / 16 * 16; };
+  const auto floats = cache_line_floats;
   Int8Activations a;
-  a.m = m;
   a.cols = cols;
   auto* q = reinterpret_cast<std::int8_t*>(storage);
   float* lane_scale = storage + floats(m * cols / 4);

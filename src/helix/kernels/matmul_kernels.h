@@ -35,7 +35,7 @@ void convert_rows_scalar(const WeightMatrix& w, std::int64_t row_begin, std::int
 // vector load: a VNNI lane covers 4 values, so the per-lane arrays hold one entry
 // per 4 values.
 struct Int8Activations {
-  std::int64_t m = 0, cols = 0;  // cols a multiple of 32
+  std::int64_t cols = 0;  // a multiple of 32; the rows are cols apart
   const std::int8_t* q = nullptr;         // m x cols
   const float* lane_scale = nullptr;      // m x cols/4: the block's s, in each of its 8 lanes
   const std::int32_t* q8_bias = nullptr;  // m x cols/4: -128 * sum(q) of the block in its first lane, else 0
