@@ -57,6 +57,16 @@ double gmacs(const Matrix& m, std::int64_t batch, MatmulStrategy strategy, helix
   return static_cast<double>(kRows * kCols * batch) / best / 1e9;
 }
 
+const char* rounding_name(helix::ActivationRounding rounding) {
+  switch (rounding) {
+    case helix::ActivationRounding::Int8Blocks: return "int8 x";
+    case helix::ActivationRounding::Bf16: return "bf16 x";
+    case helix::ActivationRounding::Bf16WithWeights: return "bf16 x and W";
+    case helix::ActivationRounding::None: return "f32";
+  }
+  return "f32";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,13 +75,15 @@ int main(int argc, char** argv) {
   app.add_flag("--quick", quick, "Fewer repetitions");
   CLI11_PARSE(app, argc, argv);
   std::vector<std::string> isas;
-  for (auto [isa, name] : {std::pair{helix::KernelIsa::Avx2, "avx2"}, {helix::KernelIsa::Avx512, "avx512"}}) {
+  for (auto [isa, name] : {std::pair{helix::KernelIsa::Avx2, "avx2"},
+                           {helix::KernelIsa::Avx512, "avx512"},
+                           {helix::KernelIsa::Amx, "amx"}}) {
     if (helix::cpu_supports(isa)) isas.emplace_back(name);
   }
   helix::ThreadPool pool(2);
   std::printf("# matmul_bench: 2 threads, 4096x4096, GMAC/s (best of %d); * = the strategy matmul picks\n\n",
               quick ? 3 : 10);
-  std::printf("| dtype | batch | isa | streaming | tiled-gemm | activations |\n|---|---:|---|---:|---:|---|\n");
+  std::printf("| dtype | batch | isa | streaming | tiled-gemm | rounded (streaming / tiled) |\n|---|---:|---|---:|---:|---|\n");
   for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
     const Matrix m = make_matrix(dtype);
     for (std::int64_t batch : {1, 4, 16, 64, 512}) {
@@ -81,12 +93,10 @@ int main(int argc, char** argv) {
         const bool streams = helix::matmul_strategy(m.w, batch) == MatmulStrategy::Streaming;
         const double s = gmacs(m, batch, MatmulStrategy::Streaming, pool, repeats);
         const double t = gmacs(m, batch, MatmulStrategy::TiledGemm, pool, repeats);
-        const auto rounding = helix::matmul_activation_rounding(dtype, MatmulStrategy::Streaming);
-        std::printf("| %s | %lld | %s | %.1f%s | %.1f%s | %s |\n", std::string(helix::dtype_name(dtype)).c_str(),
+        std::printf("| %s | %lld | %s | %.1f%s | %.1f%s | %s / %s |\n", std::string(helix::dtype_name(dtype)).c_str(),
                     static_cast<long long>(batch), isa.c_str(), s, streams ? " *" : "", t, streams ? "" : " *",
-                    rounding == helix::ActivationRounding::Int8Blocks ? "int8 (streaming)"
-                    : rounding == helix::ActivationRounding::Bf16     ? "bf16 (streaming)"
-                                                                      : "f32");
+                    rounding_name(helix::matmul_activation_rounding(dtype, MatmulStrategy::Streaming)),
+                    rounding_name(helix::matmul_activation_rounding(dtype, MatmulStrategy::TiledGemm)));
         std::fflush(stdout);
       }
     }

@@ -4,6 +4,11 @@
 #include <cstdlib>
 #include <string>
 
+#if defined(__linux__) && (defined(__x86_64__) || defined(__i386__))
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 #include "helix/core/error.h"
 
 namespace helix {
@@ -11,6 +16,18 @@ namespace {
 
 // -1: not decided yet; otherwise a KernelIsa value.
 std::atomic<int> g_isa{-1};
+
+// Linux keeps the AMX tile data out of a thread's saved state until the process
+// asks for it; without this, the first tile instruction faults (SIGILL).
+bool request_amx_state() {
+#if defined(__linux__) && defined(__x86_64__)
+  constexpr long kArchReqXcompPerm = 0x1023;  // arch_prctl code, asm/prctl.h
+  constexpr long kXfeatureXtiledata = 18;     // the tile data state component
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+#else
+  return false;
+#endif
+}
 
 CpuFeatures ask_cpu() {
   CpuFeatures f;
@@ -25,6 +42,9 @@ CpuFeatures ask_cpu() {
   f.avx512dq = __builtin_cpu_supports("avx512dq");
   f.avx512vnni = __builtin_cpu_supports("avx512vnni");
   f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
+  f.amx_tile = __builtin_cpu_supports("amx-tile");
+  f.amx_bf16 = __builtin_cpu_supports("amx-bf16");
+  f.amx_granted = f.amx_tile && f.amx_bf16 && request_amx_state();
 #endif
   return f;
 }
@@ -32,6 +52,7 @@ CpuFeatures ask_cpu() {
 // `name` as an ISA; `where` names the source of the name for the error message.
 KernelIsa parse_isa(std::string_view name, std::string_view where) {
   if (name.empty() || name == "auto") {
+    if (cpu_supports(KernelIsa::Amx)) return KernelIsa::Amx;
     if (cpu_supports(KernelIsa::Avx512)) return KernelIsa::Avx512;
     return cpu_supports(KernelIsa::Avx2) ? KernelIsa::Avx2 : KernelIsa::Scalar;
   }
@@ -46,7 +67,15 @@ KernelIsa parse_isa(std::string_view name, std::string_view where) {
     }
     return KernelIsa::Avx512;
   }
-  fail("{}: unknown kernel ISA '{}' (expected 'scalar', 'avx2', 'avx512' or 'auto')", where, name);
+  if (name == "amx") {
+    if (!cpu_supports(KernelIsa::Amx)) {
+      fail("{}: 'amx' asked for, but this CPU lacks the avx512 level, AVX512_BF16 or AMX-TILE/AMX-BF16, or the OS "
+           "did not grant the tile state",
+           where);
+    }
+    return KernelIsa::Amx;
+  }
+  fail("{}: unknown kernel ISA '{}' (expected 'scalar', 'avx2', 'avx512', 'amx' or 'auto')", where, name);
 }
 
 }  // namespace
@@ -58,6 +87,7 @@ bool cpu_supports(KernelIsa isa) {
     case KernelIsa::Scalar: return true;
     case KernelIsa::Avx2: return avx2;
     case KernelIsa::Avx512: return avx2 && f.avx512f && f.avx512bw && f.avx512vl && f.avx512dq && f.avx512vnni;
+    case KernelIsa::Amx: return cpu_supports(KernelIsa::Avx512) && f.avx512bf16 && f.amx_granted;
   }
   return false;
 }
@@ -78,6 +108,7 @@ KernelIsa active_kernel_isa() {
 
 std::string_view kernel_isa() {
   switch (active_kernel_isa()) {
+    case KernelIsa::Amx: return "amx";
     case KernelIsa::Avx512: return "avx512";
     case KernelIsa::Avx2: return "avx2";
     case KernelIsa::Scalar: return "scalar";

@@ -13,10 +13,15 @@
 //    16-lane vectors; the int8 block types (Q8_0, Q4_K, Q6_K) in decode multiply
 //    int8 activations (quantized per 32 values, as llama.cpp does) with VNNI, so
 //    their results differ from scalar by that rounding (matmul.h says how much).
+//  * amx: avx512 plus AVX512_BF16 and the AMX tile unit (AMX-TILE, AMX-BF16), which
+//    the OS must grant (Linux: arch_prctl ARCH_REQ_XCOMP_PERM, asked once here).
+//    Decode as avx512; prefill (the TiledGemm strategy) multiplies 16x32 bf16
+//    tiles with tdpbf16ps instead of sgemm, so weights and activations are rounded
+//    to bf16 there (matmul.h says how much).
 //
 // Choice of ISA, in order:
 //  1. an override set with override_kernel_isa() (tests run every path in one process);
-//  2. the environment variable HELIX_KERNELS = "scalar" | "avx2" | "avx512" | "auto" (or unset);
+//  2. the environment variable HELIX_KERNELS = "scalar" | "avx2" | "avx512" | "amx" | "auto" (or unset);
 //  3. the best level this CPU has.
 // Asking for a level the CPU lacks is an error, not a silent fallback.
 #pragma once
@@ -29,12 +34,17 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false,
        avx512bf16 = false;
+  bool amx_tile = false, amx_bf16 = false;
+  bool amx_granted = false;  // the OS let this process use the tile registers
 };
 
 // What this CPU supports (asked once).
 const CpuFeatures& cpu_features();
 
-enum class KernelIsa { Scalar, Avx2, Avx512 };
+enum class KernelIsa { Scalar, Avx2, Avx512, Amx };
+
+// Whether `isa` includes the AVX-512 kernels (avx512 and amx do).
+constexpr bool has_avx512_kernels(KernelIsa isa) { return isa == KernelIsa::Avx512 || isa == KernelIsa::Amx; }
 
 // Whether this CPU can run `isa`.
 bool cpu_supports(KernelIsa isa);
@@ -42,10 +52,10 @@ bool cpu_supports(KernelIsa isa);
 // The ISA matmul and the vector ops use now (see the order above). Throws Error
 // if HELIX_KERNELS holds anything else, or asks for avx2 on a CPU without it.
 KernelIsa active_kernel_isa();
-// Its name: "avx512", "avx2" or "scalar".
+// Its name: "amx", "avx512", "avx2" or "scalar".
 std::string_view kernel_isa();
 
-// Forces an ISA for this process: "scalar", "avx2", "avx512", or "" / "auto" to go
+// Forces an ISA for this process: "scalar", "avx2", "avx512", "amx", or "" / "auto" to go
 // back to the environment / CPU choice. Throws Error on another name or on a level
 // the CPU lacks. Not meant to be called while kernels run on other threads.
 void override_kernel_isa(std::string_view isa);

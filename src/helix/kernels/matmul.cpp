@@ -31,6 +31,10 @@ std::int64_t gemm_min_m(DType dtype) {
   }
   return 16;
 }
+// From this many activation rows on, the AMX kernel beats the AVX-512 streaming ones
+// (bench/matmul_bench, 4096 x 4096, batch 16: 118-149 vs 90-102 GMAC/s for BF16,
+// Q8_0, Q4_K, Q6_K; batch 4: 30-38 vs 89-96).
+constexpr std::int64_t kAmxMinM = 16;
 // Rows are handed to threads in multiples of this (the streaming kernels' row block).
 constexpr std::int64_t kRowGrain = 24;
 // Weight rows of one thread's decoded f32 tile in the TiledGemm strategy. sgemm packs
@@ -89,7 +93,7 @@ void streaming(Call c, ThreadPool& pool) {
   // The AVX-512 kernels share one rounded copy of x, made here before the split (in
   // the calling thread's scratch, which the pool threads only read).
   kernels_detail::Avx512Activations prepared;
-  if (c.isa == KernelIsa::Avx512) {
+  if (has_avx512_kernels(c.isa)) {
     prepared = kernels_detail::prepare_activations_avx512(c.w, c.x, c.m);
     c.prepared = &prepared;
   }
@@ -97,6 +101,7 @@ void streaming(Call c, ThreadPool& pool) {
   auto rows = [&c](std::int64_t begin, std::int64_t end) {
     std::int64_t row_begin = grain_row(c.w, begin), row_end = grain_row(c.w, end);
     switch (c.isa) {
+      case KernelIsa::Amx:
       case KernelIsa::Avx512:
         kernels_detail::gemv_rows_avx512(c.w, c.x, *c.prepared, c.m, c.y, row_begin, row_end);
         break;
@@ -142,7 +147,33 @@ void tiled_gemm_share(const Call& c, std::int64_t row_begin, std::int64_t row_en
   }
 }
 
+// The AMX kernel works on blocks of this many weight rows; threads get whole blocks.
+constexpr std::int64_t kAmxRowGrain = 32;
+
+void amx_tiled_gemm(const Call& c, ThreadPool& pool) {
+  // One bf16 copy of x for all threads, in the calling thread's scratch.
+  const kernels_detail::AmxActivations x = kernels_detail::prepare_activations_amx(c.x, c.m, c.w.cols);
+  const std::int64_t grains = (c.w.rows + kAmxRowGrain - 1) / kAmxRowGrain;
+  auto rows = [&](std::int64_t begin, std::int64_t end) {
+    kernels_detail::gemm_rows_amx(c.w, x, c.y, begin * kAmxRowGrain, std::min(c.w.rows, end * kAmxRowGrain));
+  };
+  if (c.w.rows * c.w.cols * c.m < kInlineMultiplyAdds) {
+    rows(0, grains);
+  } else {
+    pool.parallel_for(grains, rows);
+  }
+}
+
+// Whether the AMX kernel multiplies this dtype. F32 and F16 weights keep sgemm: their
+// extra mantissa bits would be lost to bf16, where BF16 and the block types lose
+// nothing of their own (their quantization error is above bf16's rounding).
+bool amx_multiplies(DType dtype) { return dtype != DType::F32 && dtype != DType::F16; }
+
 void tiled_gemm(const Call& c, ThreadPool& pool) {
+  if (c.isa == KernelIsa::Amx && amx_multiplies(c.w.dtype)) {
+    amx_tiled_gemm(c, pool);
+    return;
+  }
   use_single_threaded_openblas();
   std::int64_t grains = (c.w.rows + kRowGrain - 1) / kRowGrain;
   pool.parallel_for(grains, [&c](std::int64_t begin, std::int64_t end) {
@@ -153,6 +184,9 @@ void tiled_gemm(const Call& c, ThreadPool& pool) {
 }  // namespace
 
 MatmulStrategy matmul_strategy(const WeightMatrix& w, std::int64_t m) {
+  if (active_kernel_isa() == KernelIsa::Amx && amx_multiplies(w.dtype)) {
+    return m >= kAmxMinM ? MatmulStrategy::TiledGemm : MatmulStrategy::Streaming;
+  }
   // The AVX-512 int8 and bf16 kernels beat decoding to f32 + sgemm at every batch
   // measured, prefill included (4096x4096, m = 512: BF16 175 vs 89 GMAC/s, Q4_K 130
   // vs 94, Q8_0 level; docs/performance.md), so they stream at every m.
@@ -164,9 +198,12 @@ MatmulStrategy matmul_strategy(const WeightMatrix& w, std::int64_t m) {
 }
 
 ActivationRounding matmul_activation_rounding(DType dtype, MatmulStrategy strategy) {
-  if (strategy != MatmulStrategy::Streaming || active_kernel_isa() != KernelIsa::Avx512) {
-    return ActivationRounding::None;
+  const KernelIsa isa = active_kernel_isa();
+  if (strategy == MatmulStrategy::TiledGemm) {
+    if (isa != KernelIsa::Amx || !amx_multiplies(dtype)) return ActivationRounding::None;
+    return dtype == DType::BF16 ? ActivationRounding::Bf16 : ActivationRounding::Bf16WithWeights;
   }
+  if (!has_avx512_kernels(isa)) return ActivationRounding::None;
   return kernels_detail::avx512_activation_rounding(dtype);
 }
 

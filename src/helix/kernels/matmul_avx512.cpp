@@ -36,22 +36,14 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
-#define HELIX_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx2,fma,f16c")))
+
+#include "helix/kernels/k_quant_unpack_avx512.h"
 
 namespace helix::kernels_detail {
 namespace {
 
-inline std::uint16_t load_u16(const std::byte* p) {
-  std::uint16_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline std::uint32_t load_u32(const std::byte* p) {
-  std::uint32_t v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-HELIX_AVX512 inline float f16(const std::byte* p) { return _cvtsh_ss(load_u16(p)); }
+using k_quants::f16;
+using k_quants::load_u32;
 
 // ---- Int8 block weights ------------------------------------------------------------
 
@@ -96,10 +88,10 @@ HELIX_AVX512 inline void dot256(__m512 (&acc)[M], const __m512i (&w)[4], const _
 struct RowJob {
   const std::byte* row;
   std::size_t row_bytes;  // to the next row, for kernels that take two rows at once (Q8_0)
-  // The row the next call reads (or `row`): Q8_0 fetches it ahead while this one is
-  // dotted, so that memory serves two rows at once (one stream per core reached 23
-  // GB/s at batch 1, below AVX2's 8-row tiles; 31-47 GB/s with it). Measured no
-  // better for Q4_K (noisy), so only Q8_0 does it.
+  // The row the next call reads (or `row`): the kernels fetch it ahead while this one
+  // is dotted, so that memory serves two rows at once (Q8_0: one stream per core
+  // reached 23 GB/s at batch 1, below AVX2's 8-row tiles; 31-47 GB/s with it. Q4_K_M
+  // decode on an AMX Xeon: 20.7 -> see docs/performance.md).
   const std::byte* next_row;
   std::int64_t b_begin, b_end;
   const ActRow* a;
@@ -166,18 +158,10 @@ HELIX_AVX512 void q8_0_rows(const RowJob& j) {
     }
 }
 
-// Q4_K's 12 bytes of 6-bit scales and mins as 16 f32: d * scale[0..7], dmin * min[0..7].
-HELIX_AVX512 inline __m512 q4k_scales_mins(const std::byte* block) {
-  const std::uint32_t a = load_u32(block + 4), b = load_u32(block + 8), c = load_u32(block + 12);
-  // Sub-blocks 0-3 keep their 6 bits in bytes 0-3 (scales) and 4-7 (mins); 4-7 have
-  // their low 4 bits in bytes 8-11 and their top 2 bits in the top of bytes 0-7.
-  const std::uint32_t scales_lo = a & 0x3F3F3F3F, mins_lo = b & 0x3F3F3F3F;
-  const std::uint32_t scales_hi = (c & 0x0F0F0F0F) | ((a >> 2) & 0x30303030);
-  const std::uint32_t mins_hi = ((c >> 4) & 0x0F0F0F0F) | ((b >> 2) & 0x30303030);
-  const __m128i bytes = _mm_set_epi32(static_cast<int>(mins_hi), static_cast<int>(mins_lo),
-                                      static_cast<int>(scales_hi), static_cast<int>(scales_lo));
-  const __m512 d = _mm512_mask_mov_ps(_mm512_set1_ps(f16(block)), 0xFF00, _mm512_set1_ps(f16(block + 2)));
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes)), d);
+// Fetches the cache lines of [p, p + bytes) into L1.
+HELIX_AVX512 inline void prefetch_bytes(const std::byte* p, std::size_t bytes) {
+  for (std::size_t offset = 0; offset < bytes; offset += 64) _mm_prefetch(reinterpret_cast<const char*>(p + offset), _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(p + bytes - 1), _MM_HINT_T0);
 }
 
 // Q4_K: per 64 values (two 32-value sub-blocks) 32 bytes of nibbles, low nibbles first.
@@ -187,17 +171,16 @@ HELIX_AVX512 void q4_k_row(const RowJob& j) {
   __m256 mins_acc[M];
 #pragma GCC unroll 8
   for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps(), mins_acc[i] = _mm256_setzero_ps();
-  const __m512i nibble = _mm512_set1_epi8(0x0F);
   for (std::int64_t b = j.b_begin; b < j.b_end; ++b) {
-    const std::byte* block = j.row + static_cast<std::size_t>(b) * 144;
-    const __m512 scales_mins = q4k_scales_mins(block);
+    const std::byte* block = j.row + static_cast<std::size_t>(b) * k_quants::kQ4KBlockBytes;
+    prefetch_bytes(j.next_row + static_cast<std::size_t>(b) * k_quants::kQ4KBlockBytes, k_quants::kQ4KBlockBytes);
+    const __m512 scales_mins = k_quants::q4k_scales_mins(block);
     const __m256 mins = _mm512_extractf32x8_ps(scales_mins, 1);
     __m512i w[4];
     __m512 scale[4];
 #pragma GCC unroll 4
     for (int c = 0; c < 4; ++c) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 16 + 32 * c));
-      w[c] = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1), nibble);
+      w[c] = k_quants::q4k_quants(block, c);
       const __m512i which = _mm512_mask_mov_epi32(_mm512_set1_epi32(2 * c), 0xFF00, _mm512_set1_epi32(2 * c + 1));
       scale[c] = _mm512_permutexvar_ps(which, scales_mins);
     }
@@ -223,24 +206,12 @@ HELIX_AVX512 void q6_k_row(const RowJob& j) {
   __m512 acc[M], offset_acc[M];
 #pragma GCC unroll 8
   for (int i = 0; i < M; ++i) acc[i] = _mm512_setzero_ps(), offset_acc[i] = _mm512_setzero_ps();
-  const __m512i nibble = _mm512_set1_epi8(0x0F), pair = _mm512_set1_epi8(0x03);
   for (std::int64_t b = j.b_begin; b < j.b_end; ++b) {
-    const std::byte* block = j.row + static_cast<std::size_t>(b) * 210;
-    const __m128i scale_bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 192));
-    const __m512 groups = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(scale_bytes)),
-                                        _mm512_set1_ps(f16(block + 208)));
+    const std::byte* block = j.row + static_cast<std::size_t>(b) * k_quants::kQ6KBlockBytes;
+    prefetch_bytes(j.next_row + static_cast<std::size_t>(b) * k_quants::kQ6KBlockBytes, k_quants::kQ6KBlockBytes);
+    const __m512 groups = k_quants::q6k_group_scales(block);
     __m512i w[4];
-#pragma GCC unroll 2
-    for (int n = 0; n < 2; ++n) {
-      const __m512i low = _mm512_loadu_si512(block + 64 * n);
-      const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 128 + 32 * n));
-      // Values 0-31 take bits 0-1 of qh, 32-63 bits 2-3, 64-95 bits 4-5, 96-127 bits 6-7.
-      const __m512i high = _mm512_inserti64x4(_mm512_castsi256_si512(h), _mm256_srli_epi16(h, 2), 1);
-      w[2 * n] = _mm512_or_si512(_mm512_and_si512(low, nibble),
-                                 _mm512_slli_epi16(_mm512_and_si512(high, pair), 4));
-      w[2 * n + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(low, 4), nibble),
-                                     _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(high, 4), pair), 4));
-    }
+    k_quants::q6k_quants(block, w);
     __m512 scale[4];
 #pragma GCC unroll 4
     for (int t = 0; t < 4; ++t) {
@@ -509,7 +480,8 @@ Avx512Activations prepare_activations_avx512(const WeightMatrix& w, const float*
       a.bf16 = out;
       break;
     }
-    case ActivationRounding::None: break;
+    case ActivationRounding::None:
+    case ActivationRounding::Bf16WithWeights: break;  // not a streaming rounding
   }
   return a;
 }
@@ -519,7 +491,8 @@ HELIX_AVX512 void gemv_rows_avx512(const WeightMatrix& w, const float* x, const 
   switch (avx512_activation_rounding(w.dtype)) {
     case ActivationRounding::Int8Blocks: gemv_rows_int8(w, a.int8, m, y, row_begin, row_end); return;
     case ActivationRounding::Bf16: gemv_rows_bf16(w, a.bf16, m, y, row_begin, row_end); return;
-    case ActivationRounding::None: gemv_rows_avx2(w, x, m, y, row_begin, row_end); return;
+    case ActivationRounding::None:
+    case ActivationRounding::Bf16WithWeights: gemv_rows_avx2(w, x, m, y, row_begin, row_end); return;
   }
 }
 

@@ -62,4 +62,22 @@ Avx512Activations prepare_activations_avx512(const WeightMatrix& w, const float*
 void gemv_rows_avx512(const WeightMatrix& w, const float* x, const Avx512Activations& a, std::int64_t m, float* y,
                       std::int64_t row_begin, std::int64_t row_end);
 
+// x rounded to bf16 for the AMX kernel: rows padded to a multiple of 32 tokens and
+// columns to a multiple of 32 values, the padding zero.
+struct AmxActivations {
+  const std::uint16_t* x = nullptr;  // rows x stride
+  std::int64_t m = 0;                // real tokens
+  std::int64_t rows = 0;             // m rounded up to 32
+  std::int64_t stride = 0;           // cols rounded up to 32
+};
+
+// Prepares x (m x cols) in the calling thread's scratch (valid until its next call).
+AmxActivations prepare_activations_amx(const float* x, std::int64_t m, std::int64_t cols);
+
+// The AMX TiledGemm kernel (matmul_amx.cpp): y[i * w.rows + r] for all tokens and
+// weight rows r in [row_begin, row_end), from bf16 tiles of x and of the weights
+// (any dtype, decoded and rounded to bf16). row_begin is a multiple of 32.
+void gemm_rows_amx(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+                   std::int64_t row_end);
+
 }  // namespace helix::kernels_detail

@@ -43,7 +43,10 @@ bool cpu_has_avx2_path() {
 TEST(CpuFeatures, DefaultIsaFollowsTheCpu) {
   EnvScope env("HELIX_KERNELS", "auto");
   override_kernel_isa("");
-  const char* best = cpu_supports(KernelIsa::Avx512) ? "avx512" : cpu_has_avx2_path() ? "avx2" : "scalar";
+  const char* best = cpu_supports(KernelIsa::Amx)      ? "amx"
+                     : cpu_supports(KernelIsa::Avx512) ? "avx512"
+                     : cpu_has_avx2_path()             ? "avx2"
+                                                       : "scalar";
   EXPECT_EQ(kernel_isa(), best);
 }
 
@@ -84,6 +87,9 @@ TEST(CpuFeatures, UnknownIsaNamesAreErrors) {
   if (!cpu_supports(KernelIsa::Avx512)) {
     EXPECT_THROW(override_kernel_isa("avx512"), Error);
   }
+  if (!cpu_supports(KernelIsa::Amx)) {
+    EXPECT_THROW(override_kernel_isa("amx"), Error);
+  }
 }
 
 TEST(CpuFeatures, Avx512LevelNeedsItsFeaturesAndTheAvx2Level) {
@@ -95,6 +101,17 @@ TEST(CpuFeatures, Avx512LevelNeedsItsFeaturesAndTheAvx2Level) {
   override_kernel_isa("");
   EXPECT_EQ(kernel_isa(), "avx512");
   EXPECT_EQ(active_kernel_isa(), KernelIsa::Avx512);
+}
+
+TEST(CpuFeatures, AmxLevelNeedsTheAvx512LevelBf16AndTheGrantedTileUnit) {
+  const CpuFeatures& f = cpu_features();
+  EXPECT_EQ(cpu_supports(KernelIsa::Amx), cpu_supports(KernelIsa::Avx512) && f.avx512bf16 && f.amx_granted);
+  EXPECT_TRUE(!f.amx_granted || (f.amx_tile && f.amx_bf16));  // asked for only where the CPU has the unit
+  if (!cpu_supports(KernelIsa::Amx)) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+  EnvScope env("HELIX_KERNELS", "amx");
+  override_kernel_isa("");
+  EXPECT_EQ(kernel_isa(), "amx");
+  EXPECT_EQ(active_kernel_isa(), KernelIsa::Amx);
 }
 
 TEST(CpuFeatures, Avx2ImpliesTheFeaturesItNeedsOnThisMachine) {

@@ -8,11 +8,12 @@
 
 namespace helix::test {
 
-// "scalar" always; "avx2" and "avx512" where the CPU has them.
+// "scalar" always; "avx2", "avx512" and "amx" where the CPU has them.
 inline std::vector<std::string> runnable_isas() {
   std::vector<std::string> isas{"scalar"};
   if (cpu_supports(KernelIsa::Avx2)) isas.push_back("avx2");
   if (cpu_supports(KernelIsa::Avx512)) isas.push_back("avx512");
+  if (cpu_supports(KernelIsa::Amx)) isas.push_back("amx");
   return isas;
 }
 

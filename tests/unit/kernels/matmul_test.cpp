@@ -154,15 +154,30 @@ std::vector<double> bf16_rounding_bound(const TestWeights& t, const float* x, st
   return bound;
 }
 
-// Checks a result that used rounded activations: equal (within float rounding) to
-// the product with the rounded x, and within the documented bound of the exact one.
+// t with its dequantised weights rounded to bf16 (as the AMX kernel decodes them).
+TestWeights with_bf16_weights(const TestWeights& t) {
+  TestWeights rounded;
+  rounded.w = t.w;
+  rounded.dequantised = bf16_rounded(t.dequantised.data(), static_cast<std::int64_t>(t.dequantised.size()));
+  return rounded;
+}
+
+// Checks a result that used rounded activations (and, for Bf16WithWeights, rounded
+// weights): equal (within float rounding) to the product of the rounded operands,
+// and within the documented bound of the exact one.
 void expect_rounded_activation_result(ActivationRounding rounding, const TestWeights& t, const float* x,
                                       std::int64_t m, const std::vector<float>& y, const std::vector<double>& exact,
                                       const std::string& what) {
   const bool int8 = rounding == ActivationRounding::Int8Blocks;
+  const bool weights_rounded = rounding == ActivationRounding::Bf16WithWeights;
   std::vector<float> rounded = int8 ? int8_rounded(x, m * t.w.cols) : bf16_rounded(x, m * t.w.cols);
-  EXPECT_LT(scaled_error(y, reference(t, rounded.data(), m), magnitude(t, rounded.data(), m)), 1e-6) << what;
+  const TestWeights& multiplied = weights_rounded ? with_bf16_weights(t) : t;
+  EXPECT_LT(scaled_error(y, reference(multiplied, rounded.data(), m), magnitude(multiplied, rounded.data(), m)), 1e-6)
+      << what;
   std::vector<double> bound = int8 ? int8_rounding_bound(t, x, m) : bf16_rounding_bound(t, x, m);
+  if (weights_rounded) {
+    for (double& b : bound) b *= 2;  // 2^-7: both operands rounded
+  }
   const double slack = 1e-6 * magnitude(t, x, m);  // float accumulation
   for (std::size_t n = 0; n < y.size(); ++n) {
     ASSERT_LE(std::fabs(y[n] - exact[n]), bound[n] * 1.001 + slack) << what << " result " << n;
@@ -257,6 +272,26 @@ TEST(Matmul, LargeMatricesSpanSeveralTilesPerThread) {
   }
 }
 
+// The AMX kernel takes the columns in chunks whose slice of x fits L2 (768 columns
+// at 600 tokens), adding each chunk's sums to the earlier ones in y, and blocks of
+// 32 weight rows and 32 tokens (67 rows and 600 tokens end in partial blocks).
+TEST(Matmul, AmxTilesSpanSeveralColumnChunksAndPartialBlocks) {
+  if (!cpu_supports(KernelIsa::Amx)) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+  KernelIsaScope scope("amx");
+  ThreadPool pool(2);
+  const std::int64_t rows = 67, cols = 1280, m = 600;
+  std::vector<float> x = random_activations(m * cols, 12);
+  for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    TestWeights t = make_weights(dtype, rows, cols, 2, 13);
+    std::vector<double> ref = reference(t, x.data(), m);
+    std::vector<float> y(static_cast<std::size_t>(m * rows), NAN);
+    ASSERT_EQ(matmul_strategy(t.w, m), MatmulStrategy::TiledGemm);
+    matmul(t.w, x.data(), m, y.data(), pool);
+    expect_rounded_activation_result(matmul_activation_rounding(dtype, MatmulStrategy::TiledGemm), t, x.data(), m, y,
+                                     ref, "amx " + std::string(dtype_name(dtype)));
+  }
+}
+
 TEST(Matmul, StreamingResultsDoNotDependOnTheThreadCount) {
   ThreadPool pool1(1), pool2(2), pool3(3);
   const std::int64_t m = 3;
@@ -296,19 +331,30 @@ TEST(Matmul, ScalarAndAvx2AgreeWithinRounding) {
 }
 
 // Decode streams; prefill runs the tiled GEMM, except where the AVX-512 kernels
-// round the activations: those stream at every batch (they are the faster path).
+// round the activations: those stream at every batch (they beat sgemm). Under amx
+// BF16 and the block types prefill on the tile unit, in bf16; F16 keeps sgemm.
 TEST(Matmul, StrategyFollowsTheBatchSizeAndTheKernels) {
   for (const std::string& isa : test::runnable_isas()) {
     KernelIsaScope scope(isa);
+    const bool avx512 = isa == "avx512" || isa == "amx";
     for (DType dtype : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K}) {
+      const std::string what = isa + " " + std::string(dtype_name(dtype));
       TestWeights t = make_weights(dtype, 4, 256, 0, 1);
-      EXPECT_EQ(matmul_strategy(t.w, 1), MatmulStrategy::Streaming) << isa << " " << dtype_name(dtype);
+      EXPECT_EQ(matmul_strategy(t.w, 1), MatmulStrategy::Streaming) << what;
       const bool rounded = matmul_activation_rounding(dtype, MatmulStrategy::Streaming) != ActivationRounding::None;
-      EXPECT_EQ(rounded, isa == "avx512" && dtype != DType::F16 &&
-                             (dtype != DType::BF16 || cpu_features().avx512bf16))
-          << isa << " " << dtype_name(dtype);
-      EXPECT_EQ(matmul_strategy(t.w, 512), rounded ? MatmulStrategy::Streaming : MatmulStrategy::TiledGemm)
-          << isa << " " << dtype_name(dtype);
+      EXPECT_EQ(rounded, avx512 && dtype != DType::F16 && (dtype != DType::BF16 || cpu_features().avx512bf16))
+          << what;
+      if (isa == "amx") {
+        EXPECT_EQ(matmul_strategy(t.w, 512), MatmulStrategy::TiledGemm) << what;
+        EXPECT_EQ(matmul_activation_rounding(dtype, MatmulStrategy::TiledGemm),
+                  dtype == DType::F16    ? ActivationRounding::None
+                  : dtype == DType::BF16 ? ActivationRounding::Bf16
+                                         : ActivationRounding::Bf16WithWeights)
+            << what;
+      } else {
+        EXPECT_EQ(matmul_strategy(t.w, 512), rounded ? MatmulStrategy::Streaming : MatmulStrategy::TiledGemm) << what;
+        EXPECT_EQ(matmul_activation_rounding(dtype, MatmulStrategy::TiledGemm), ActivationRounding::None) << what;
+      }
     }
   }
 }
