@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <optional>
+#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "helix/core/error.h"
+#include "helix/kernels/thread_pool.h"
 #include "helix/weights/gguf_raw_metadata.h"
 #include "helix/weights/gguf_writer.h"
 #include "helix/weights/tensor_data.h"
@@ -103,12 +105,16 @@ TensorData converted(const TensorRef& t, DType to) {
       std::copy_n(t.data, bytes.size(), bytes.data());
       return;
     }
-    std::vector<float> row(static_cast<std::size_t>(cols));
     const std::size_t in_row = dtype_row_bytes(t.dtype, cols), out_row = dtype_row_bytes(to, cols);
-    for (std::int64_t r = 0; r < rows; ++r) {
-      convert_to_f32(t.dtype, t.data + static_cast<std::size_t>(r) * in_row, cols, row.data());
-      convert_from_f32(to, row.data(), cols, bytes.data() + static_cast<std::size_t>(r) * out_row);
-    }
+    // Rows are independent: one share per core (the K quantizers search scales).
+    ThreadPool pool(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    pool.parallel_for(rows, [&](std::int64_t begin, std::int64_t end) {
+      std::vector<float> row(static_cast<std::size_t>(cols));
+      for (std::int64_t r = begin; r < end; ++r) {
+        convert_to_f32(t.dtype, t.data + static_cast<std::size_t>(r) * in_row, cols, row.data());
+        convert_from_f32(to, row.data(), cols, bytes.data() + static_cast<std::size_t>(r) * out_row);
+      }
+    });
   };
   return out;
 }

@@ -4,8 +4,6 @@
 #include <cmath>
 #include <unordered_set>
 
-#include <cblas.h>
-
 #include "helix/kernels/matmul.h"
 #include "helix/kernels/vector_ops.h"
 
@@ -41,10 +39,7 @@ StageEngine::StageEngine(ModelFiles model, LayerRange layers, const EngineOption
       rope_(model_.config, weights_.rope_freq_factors),
       kv_(layers.size(), model_.config.num_kv_heads, model_.config.head_dim,
           default_kv_options(options.kv)),
-      pool_(options.threads) {
-  // Attention calls sgemm from both pool threads: OpenBLAS must not add its own.
-  openblas_set_num_threads(1);
-}
+      pool_(options.threads) {}
 
 void StageEngine::validate(const StepInput& in, int tokens) const {
   const LlamaConfig& c = model_.config;
@@ -119,27 +114,29 @@ void StageEngine::write_kv(int index, int tokens) {
   }
 }
 
-// Prefill chunks at least this long take the GEMM path (scores as one matrix
-// product per head); shorter chunks and decode tokens walk the cache per token.
-constexpr int kGemmAttentionMinChunk = 16;
-
-// Causal (optionally windowed) attention of the listed tokens over their
-// sequences' cached positions, one task per (token, head), walking the block table.
-void StageEngine::attention_per_token(int index) {
-  const std::vector<int>& token_list = per_token_;
+// Causal (optionally windowed) attention of every token of the step over its
+// sequence's cached positions, one task per (token, head), walking the block table.
+//
+// Why one path for prefill and decode: a token's result must not depend on how it
+// was batched. A preempted request is recomputed as one prefill chunk where it was
+// first decoded token by token; an sgemm over a chunk sums in another order than
+// these dot products, and the kernels that round activations (bf16, int8) turn
+// such 1e-7 differences into different tokens (the KV-preemption test caught it).
+// The work is the same n x ctx dot products either way.
+void StageEngine::attention(int index, int tokens) {
   const LlamaConfig& c = model_.config;
   const int hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
   const int group = c.num_heads / c.num_kv_heads;
   const int bt = kv_.block_tokens();
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  if (token_list.empty()) return;
+  if (tokens == 0) return;
   int longest = 0;
-  for (int t : token_list) longest = std::max(longest, positions_[sz(t)] + 1);
+  for (int t = 0; t < tokens; ++t) longest = std::max(longest, positions_[sz(t)] + 1);
   grow(scores_, static_cast<std::int64_t>(pool_.size()) * longest);
   auto run_tasks = [&](int thread, std::int64_t begin, std::int64_t end) {
     float* scores = scores_.data() + static_cast<std::ptrdiff_t>(thread) * longest;
     for (std::int64_t task = begin; task < end; ++task) {
-      int t = token_list[sz(task / c.num_heads)], h = static_cast<int>(task % c.num_heads);
+      int t = static_cast<int>(task / c.num_heads), h = static_cast<int>(task % c.num_heads);
       int g = h / group, p = positions_[sz(t)];
       int lo = c.sliding_window > 0 ? std::max(0, p - c.sliding_window + 1) : 0;
       const float* q = q_.data() + sz(t) * sz(q_dim) + sz(h) * sz(hd);
@@ -159,9 +156,9 @@ void StageEngine::attention_per_token(int index) {
   };
   // Waking the other thread costs tens of microseconds: small steps run inline.
   std::int64_t work = 0;
-  for (int t : token_list) work += positions_[sz(t)] + 1;
+  for (int t = 0; t < tokens; ++t) work += positions_[sz(t)] + 1;
   work *= static_cast<std::int64_t>(c.num_heads) * hd;
-  std::int64_t tasks = static_cast<std::int64_t>(token_list.size()) * c.num_heads;
+  std::int64_t tasks = static_cast<std::int64_t>(tokens) * c.num_heads;
   if (work < kInlineAttentionWork) {
     run_tasks(0, 0, tasks);
   } else {
@@ -169,82 +166,6 @@ void StageEngine::attention_per_token(int index) {
   }
 }
 
-// Long prefill chunks: per (chunk, head), gather the sequence's K and V into
-// contiguous rows, S = Q K^T / sqrt(d) with sgemm, causal mask and softmax per row,
-// then O = S V with sgemm. Same mathematics as the per-token path; O(n * ctx) work
-// in two matrix products instead of n * ctx dot products.
-void StageEngine::attention_prefill_gemm(int index) {
-  const std::vector<SequenceChunk>& chunks = gemm_chunks_;
-  const std::vector<int>& first_token = gemm_first_token_;
-  const LlamaConfig& c = model_.config;
-  const int hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
-  const int group = c.num_heads / c.num_kv_heads;
-  const int bt = kv_.block_tokens();
-  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  if (chunks.empty()) return;
-  std::size_t need = 0;
-  for (const SequenceChunk& ch : chunks) {
-    std::size_t ctx = sz(ch.position + ch.length);
-    need = std::max(need, 2 * ctx * sz(hd) + sz(ch.length) * ctx);
-  }
-  gemm_scratch_.resize(sz(pool_.size()));
-  for (auto& v : gemm_scratch_) {
-    if (v.size() < need) v.resize(need);
-  }
-  auto run_tasks = [&](int thread, std::int64_t begin, std::int64_t end) {
-    float* scratch = gemm_scratch_[sz(thread)].data();
-    for (std::int64_t task = begin; task < end; ++task) {
-      const SequenceChunk& ch = chunks[sz(task / c.num_heads)];
-      int t0 = first_token[sz(task / c.num_heads)], h = static_cast<int>(task % c.num_heads), g = h / group;
-      int n = ch.length, ctx = ch.position + ch.length;
-      float* keys = scratch;
-      float* values = keys + sz(ctx) * sz(hd);
-      float* scores = values + sz(ctx) * sz(hd);
-      const auto& table = kv_.blocks(ch.sequence);
-      for (int j = 0; j < ctx; ++j) {
-        std::size_t off = sz(j % bt) * sz(kv_dim) + sz(g) * sz(hd);
-        std::copy_n(kv_.key_block(index, table[sz(j / bt)]) + off, hd, keys + sz(j) * sz(hd));
-        std::copy_n(kv_.value_block(index, table[sz(j / bt)]) + off, hd, values + sz(j) * sz(hd));
-      }
-      const float* q = q_.data() + sz(t0) * sz(q_dim) + sz(h) * sz(hd);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, ctx, hd, scale, q, q_dim, keys, hd, 0.0f, scores, ctx);
-      for (int i = 0; i < n; ++i) {
-        float* row = scores + sz(i) * sz(ctx);
-        int p = ch.position + i;  // keys 0..p are visible
-        softmax(row, p + 1);
-        std::fill(row + p + 1, row + ctx, 0.0f);
-      }
-      float* out = attn_.data() + sz(t0) * sz(q_dim) + sz(h) * sz(hd);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, hd, ctx, 1.0f, scores, ctx, values, hd, 0.0f, out,
-                  q_dim);
-    }
-  };
-  pool_.parallel_for_indexed(static_cast<std::int64_t>(chunks.size()) * c.num_heads, run_tasks);
-}
-
-void StageEngine::split_attention_paths(const StepInput& in) {
-  const LlamaConfig& c = model_.config;
-  gemm_chunks_.clear();
-  gemm_first_token_.clear();
-  per_token_.clear();
-  int t = 0;
-  for (const SequenceChunk& ch : in.chunks) {
-    // A sliding window that cuts into the chunk's context needs per-row key ranges.
-    bool windowed = c.sliding_window > 0 && ch.position + ch.length > c.sliding_window;
-    if (ch.length >= kGemmAttentionMinChunk && !windowed) {
-      gemm_chunks_.push_back(ch);
-      gemm_first_token_.push_back(t);
-    } else {
-      for (int i = 0; i < ch.length; ++i) per_token_.push_back(t + i);
-    }
-    t += ch.length;
-  }
-}
-
-void StageEngine::attention(int index) {
-  attention_prefill_gemm(index);
-  attention_per_token(index);
-}
 
 void StageEngine::run_block(int index, int tokens) {
   const LlamaConfig& c = model_.config;
@@ -265,7 +186,7 @@ void StageEngine::run_block(int index, int tokens) {
     rope_.rotate(k_.data() + sz(t) * sz(c.kv_dim()), c.num_kv_heads, cs, sn);
   }
   write_kv(index, tokens);
-  attention(index);
+  attention(index, tokens);
   matmul(b.o, attn_.data(), tokens, h_.data(), pool_);
   add(h_.data(), x_.data(), static_cast<std::int64_t>(tokens) * H);
   for (int t = 0; t < tokens; ++t) rms_norm(x_.data() + sz(t) * sz(H), b.ffn_norm.data(), eps, H, h_.data() + sz(t) * sz(H));
@@ -333,7 +254,6 @@ StepOutput StageEngine::execute(const StepInput& in, int tokens,
   } else {
     std::copy(in.hidden.begin(), in.hidden.end(), x_.begin());
   }
-  split_attention_paths(in);
   for (int i = in.skip_layers; i < static_cast<int>(weights_.blocks.size()); ++i) run_block(i, tokens);
   for (const auto& [id, len] : growth) kv_.set_length(id, len);
 

@@ -52,10 +52,7 @@ class StageEngine {
   void prepare_positions(const StepInput& input, int tokens);
   void embed(std::span<const std::int32_t> tokens);
   void run_block(int index, int tokens);
-  void split_attention_paths(const StepInput& input);
-  void attention(int index);
-  void attention_per_token(int index);
-  void attention_prefill_gemm(int index);
+  void attention(int index, int tokens);
   void write_kv(int index, int tokens);
   void output_logits(const StepInput& input, StepOutput& out);
 
@@ -67,13 +64,8 @@ class StageEngine {
   // Per-step scratch, grown as needed and reused.
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_cos_, rope_sin_;
   std::vector<float> scores_;  // per thread: max context floats
-  std::vector<std::vector<float>> gemm_scratch_;  // per thread: gathered K, V and the score matrix
   std::vector<int> positions_, chunk_of_token_;
   std::vector<SequenceId> seq_of_token_;
-  // This step's attention paths (the same for every layer): long prefill chunks with
-  // the index of their first token, and the tokens that walk the cache one by one.
-  std::vector<SequenceChunk> gemm_chunks_;
-  std::vector<int> gemm_first_token_, per_token_;
 };
 
 // The KV options a stage gets when the caller set no capacity.

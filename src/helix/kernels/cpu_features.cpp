@@ -52,7 +52,7 @@ CpuFeatures ask_cpu() {
 // `name` as an ISA; `where` names the source of the name for the error message.
 KernelIsa parse_isa(std::string_view name, std::string_view where) {
   if (name.empty() || name == "auto") {
-    if (cpu_supports(KernelIsa::Amx)) return KernelIsa::Amx;
+    // amx is asked for by name only: its results depend on the batch (below).
     if (cpu_supports(KernelIsa::Avx512)) return KernelIsa::Avx512;
     return cpu_supports(KernelIsa::Avx2) ? KernelIsa::Avx2 : KernelIsa::Scalar;
   }

@@ -17,12 +17,17 @@
 //    the OS must grant (Linux: arch_prctl ARCH_REQ_XCOMP_PERM, asked once here).
 //    Decode as avx512; prefill (the TiledGemm strategy) multiplies 16x32 bf16
 //    tiles with tdpbf16ps instead of sgemm, so weights and activations are rounded
-//    to bf16 there (matmul.h says how much).
+//    to bf16 there (matmul.h says how much). Opt-in (never chosen by "auto"): a
+//    row's result then depends on whether its batch reached 16 rows, so a request
+//    recomputed after preemption may continue differently from its first run.
+//    avx512 gives every row the same arithmetic at every batch size; scalar and
+//    avx2 switch to sgemm from 16-40 rows, which changes only the f32 summation
+//    order (their activations are never rounded, so it stays at 1e-7).
 //
 // Choice of ISA, in order:
 //  1. an override set with override_kernel_isa() (tests run every path in one process);
 //  2. the environment variable HELIX_KERNELS = "scalar" | "avx2" | "avx512" | "amx" | "auto" (or unset);
-//  3. the best level this CPU has.
+//  3. the best level this CPU has, amx excepted (asked for by name only).
 // Asking for a level the CPU lacks is an error, not a silent fallback.
 #pragma once
 

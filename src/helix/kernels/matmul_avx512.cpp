@@ -251,23 +251,14 @@ HELIX_AVX512 void int8_rows(DType dtype, const RowJob& j, bool pair) {
 // Weight rows per block: every activation group and column chunk runs over one
 // block of rows before the next, so the block is read from memory once.
 constexpr std::int64_t kRowBlock = 24;
-// With more than two activation rows the columns are split into chunks of this many
-// values, so that the activation data of a group stays in L1 while it meets every
-// row of the block: streaming all of it from L2 for every weight row was the limit
-// at batch 16 (4x slower). Each chunk ends in a horizontal sum per result, though:
-// for bf16 activations (2 bytes a value, no side arrays) whole rows measured faster
-// from batch 17 on (bench/matmul_bench, 4096 columns: +5-10% at 64-512, and prefill
-// of the whole model 163-218 -> 232 tokens/s); the int8 kernels (3 bytes a value)
-// were measured faster whole only on 4096 columns and slower in the whole model
-// (11008-column down projection), so they keep chunking.
+// The columns are split into chunks of this many values, so that the activation
+// data of a group stays in L1 while it meets every row of the block (streaming all
+// of it from L2 for every weight row was the limit at batch 16: 4x slower). Every
+// batch size chunks alike, batch 1 included, so that a row's result never depends
+// on the batch it came in: the chunk sums are added in the same order at every m,
+// and a preempted request recomputed in a prefill gives the tokens it gave when
+// decoded (whole rows had measured 5-10% faster for bf16 from batch 17 on).
 constexpr std::int64_t kColumnChunk = 1024;
-constexpr std::int64_t kBf16ChunkMaxRows = 16;
-
-// The column chunk for m activation rows; a multiple of 2 Q8_0 blocks and of 256.
-std::int64_t column_chunk(std::int64_t m, std::int64_t cols, bool bf16) {
-  if (m <= 2 || (bf16 && m > kBf16ChunkMaxRows)) return cols;
-  return kColumnChunk;
-}
 
 // Walks rows [row_begin, row_end) in blocks of kRowBlock, the columns in chunks of
 // `chunk` and the activation rows in groups of up to kMaxGroupM, every chunk and
@@ -308,7 +299,7 @@ HELIX_AVX512 void gemv_rows_int8(const WeightMatrix& w, const Int8Activations& q
       }
     }
   };
-  for_each_tile(w, m, column_chunk(m, w.cols, false), row_begin, row_end, tile);
+  for_each_tile(w, m, kColumnChunk, row_begin, row_end, tile);
 }
 
 // One 32-value block of x into its quants and per-block sums.
@@ -423,7 +414,7 @@ HELIX_AVX512_BF16 void gemv_rows_bf16(const WeightMatrix& w, const std::uint16_t
       default: bf16_rows<4>(w, block, block_end, k, k_end, rows, yi, k > 0); break;
     }
   };
-  for_each_tile(w, m, column_chunk(m, w.cols, true), row_begin, row_end, tile);
+  for_each_tile(w, m, kColumnChunk, row_begin, row_end, tile);
 }
 
 // n floats rounded up to whole cache lines (each array of the int8 form starts on one).

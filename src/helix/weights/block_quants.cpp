@@ -54,9 +54,105 @@ float signed_absmax(const float* x, int n) {
   return max;
 }
 
+// The K quantizers pick each sub-block's scale by search, not from its min/max
+// alone: the min/max scale wastes levels on a lone outlier, and rounding to it is
+// not the least-squares choice. For each candidate grid (the min/max one and
+// kScaleCandidates around it), the values are rounded to the grid, then the scale
+// (and offset) that fit those quants best in least squares are solved for, and the
+// candidate with the smallest squared error wins. A search over a fixed set of
+// candidates: deterministic, and never worse than the min/max grid it includes.
+constexpr int kScaleCandidates = 20;  // grids with (levels - 1) .. (levels + 1) steps across the range
+
+// Nearest integer for the scale search (halves away from zero; the final
+// quantization rounds with lround). std::lround is a library call on baseline
+// x86-64, and the search rounds every value ~20 times.
+inline int round_nearest(float v) { return static_cast<int>(v + (v >= 0 ? 0.5f : -0.5f)); }
+
+// Least-squares x ~ scale * q + offset over n values, q fixed; offset <= 0 when
+// `offset_allowed` (Q4_K/Q5_K store -offset as a non-negative min), else 0.
+struct Fit {
+  float scale = 0, offset = 0;
+};
+
+Fit fit(const float* x, const int* q, int n, bool offset_allowed) {
+  double sum_q = 0, sum_qq = 0, sum_x = 0, sum_qx = 0;
+  for (int i = 0; i < n; ++i) {
+    sum_q += q[i], sum_qq += static_cast<double>(q[i]) * q[i], sum_x += x[i];
+    sum_qx += static_cast<double>(q[i]) * x[i];
+  }
+  Fit f;
+  const double det = n * sum_qq - sum_q * sum_q;
+  if (offset_allowed && det > 0) {
+    f.scale = static_cast<float>((n * sum_qx - sum_q * sum_x) / det);
+    f.offset = static_cast<float>((sum_x - f.scale * sum_q) / n);
+    if (f.offset <= 0) return f;
+  }
+  f.offset = 0;
+  f.scale = sum_qq > 0 ? static_cast<float>(sum_qx / sum_qq) : 0.0f;
+  return f;
+}
+
+double squared_error(const float* x, const int* q, int n, Fit f) {
+  double e = 0;
+  for (int i = 0; i < n; ++i) {
+    const double d = static_cast<double>(f.scale) * q[i] + f.offset - x[i];
+    e += d * d;
+  }
+  return e;
+}
+
+// Q4_K/Q5_K sub-block: x ~ q * scale - min, q in [0, levels], scale >= 0, min >= 0.
+void search_scale_min(const float* x, int n, int levels, float& scale, float& min) {
+  const float lo = std::min(0.0f, *std::min_element(x, x + n)), hi = *std::max_element(x, x + n);
+  scale = (hi - lo) / static_cast<float>(levels);
+  min = -lo;
+  if (hi <= lo) return;
+  int q[32];
+  double best = -1;
+  for (int c = 0; c <= kScaleCandidates; ++c) {
+    // c = 0: the min/max grid itself; then steps across the range from levels - 1 to levels + 1.
+    const float steps = c == 0 ? static_cast<float>(levels)
+                               : static_cast<float>(levels) - 1.0f + 2.0f * static_cast<float>(c - 1) / (kScaleCandidates - 1);
+    const float inverse = steps / (hi - lo);
+    for (int i = 0; i < n; ++i) q[i] = std::clamp(round_nearest((x[i] - lo) * inverse), 0, levels);
+    const Fit f = c == 0 ? Fit{scale, lo} : fit(x, q, n, true);
+    if (f.scale <= 0) continue;
+    const double e = squared_error(x, q, n, f);
+    if (best < 0 || e < best) best = e, scale = f.scale, min = -f.offset;
+  }
+  // Then round to the winner's own grid and fit again, while that helps.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (int i = 0; i < n; ++i) q[i] = std::clamp(round_nearest((x[i] + min) / scale), 0, levels);
+    const Fit f = fit(x, q, n, true);
+    if (f.scale <= 0) return;
+    const double e = squared_error(x, q, n, f);
+    if (e >= best) return;
+    best = e, scale = f.scale, min = -f.offset;
+  }
+}
+
+// Q6_K sub-block: x ~ q * scale, q in [-32, 31], scale of either sign (the value of
+// largest magnitude goes to -32 on the min/max grid, as llama.cpp's reference does).
+float search_scale_q6(const float* x, int n) {
+  const float max = signed_absmax(x, n);
+  float scale = max / -32;
+  if (max == 0) return 0;
+  int q[16];
+  double best = -1;
+  for (int c = 0; c <= kScaleCandidates; ++c) {
+    const float steps = c == 0 ? 32.0f : 31.0f + 2.0f * static_cast<float>(c - 1) / (kScaleCandidates - 1);
+    const float inverse = -steps / max;
+    for (int i = 0; i < n; ++i) q[i] = std::clamp(round_nearest(x[i] * inverse), -32, 31);
+    const Fit f = c == 0 ? Fit{max / -32, 0} : fit(x, q, n, false);
+    const double e = squared_error(x, q, n, f);
+    if (best < 0 || e < best) best = e, scale = f.scale;
+  }
+  return scale;
+}
+
 // Q4_K/Q5_K: per sub-block of 32 a scale and a (non-negative) min such that
-// x ~ q * scale - min with q in [0, levels]; then both quantized to 6 bits
-// against the super-block's d and dmin, and the values quantized with the
+// x ~ q * scale - min with q in [0, levels] (search_scale_min); then both quantized
+// to 6 bits against the super-block's d and dmin, and the values quantized with the
 // quantized scales.
 struct KQuant {
   std::uint16_t d = 0, dmin = 0;
@@ -68,11 +164,7 @@ KQuant quantize_k(const float* x, int levels) {
   float scale[8], min[8];
   float max_scale = 0, max_min = 0;
   for (int j = 0; j < 8; ++j) {
-    const float* s = x + 32 * j;
-    float lo = std::min(0.0f, *std::min_element(s, s + 32));
-    float hi = *std::max_element(s, s + 32);
-    scale[j] = (hi - lo) / static_cast<float>(levels);
-    min[j] = -lo;
+    search_scale_min(x + 32 * j, 32, levels, scale[j], min[j]);
     max_scale = std::max(max_scale, scale[j]);
     max_min = std::max(max_min, min[j]);
   }
@@ -288,12 +380,12 @@ void quantize_q5_k(const float* x, std::byte* dst) {
 }
 
 void quantize_q6_k(const float* x, std::byte* dst) {
-  // Per sub-block of 16 a signed scale that maps its largest value to -32,
-  // then the scales as int8 against d = max |scale| / 127.
+  // Per sub-block of 16 a signed scale (search_scale_q6), then the scales as int8
+  // against d = max |scale| / 127.
   float scale[16];
   float max_scale = 0, max_abs_scale = 0;
   for (int j = 0; j < 16; ++j) {
-    scale[j] = signed_absmax(x + 16 * j, 16) / -32;
+    scale[j] = search_scale_q6(x + 16 * j, 16);
     if (std::fabs(scale[j]) > max_abs_scale) {
       max_abs_scale = std::fabs(scale[j]);
       max_scale = scale[j];

@@ -43,10 +43,8 @@ bool cpu_has_avx2_path() {
 TEST(CpuFeatures, DefaultIsaFollowsTheCpu) {
   EnvScope env("HELIX_KERNELS", "auto");
   override_kernel_isa("");
-  const char* best = cpu_supports(KernelIsa::Amx)      ? "amx"
-                     : cpu_supports(KernelIsa::Avx512) ? "avx512"
-                     : cpu_has_avx2_path()             ? "avx2"
-                                                       : "scalar";
+  // amx is never the default (its results depend on the batch size).
+  const char* best = cpu_supports(KernelIsa::Avx512) ? "avx512" : cpu_has_avx2_path() ? "avx2" : "scalar";
   EXPECT_EQ(kernel_isa(), best);
 }
 

@@ -310,6 +310,36 @@ TEST(Matmul, StreamingResultsDoNotDependOnTheThreadCount) {
   }
 }
 
+// On the avx512 level every batch size streams and chunks the columns alike, so a
+// row's result is the same bits whether it comes alone or in a batch of any size:
+// what lets a preempted request be recomputed in a prefill without changing its
+// tokens. (scalar and avx2 switch to sgemm, amx to tiles, for larger batches.)
+// 2304 columns: several column chunks.
+TEST(Matmul, OneRowGivesTheSameBitsAloneAndInAnyBatch) {
+  if (!cpu_supports(KernelIsa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  ThreadPool pool(2);
+  const std::int64_t cols = 2304, rows = 50;
+  std::vector<float> x = random_activations(40 * cols, 21);
+  {
+    const std::string isa = "avx512";
+    KernelIsaScope scope(isa);
+    for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+      TestWeights t = make_weights(dtype, rows, cols, 1, 22);
+      std::vector<float> alone(rows);
+      const float* row = x.data() + 7 * cols;  // activation row 7 of the batches below
+      matmul(t.w, row, 1, alone.data(), pool);
+      for (std::int64_t m : {8, 17, 40}) {
+        std::vector<float> batch(static_cast<std::size_t>(m * rows));
+        matmul(t.w, x.data(), m, batch.data(), pool);
+        for (std::int64_t j = 0; j < rows; ++j) {
+          ASSERT_EQ(alone[j], batch[static_cast<std::size_t>(7 * rows + j)])
+              << isa << " " << dtype_name(dtype) << " m=" << m << " row " << j;
+        }
+      }
+    }
+  }
+}
+
 TEST(Matmul, ScalarAndAvx2AgreeWithinRounding) {
   if (test::runnable_isas().size() < 2) GTEST_SKIP() << "no AVX2 on this CPU";
   ThreadPool pool(2);
