@@ -136,21 +136,30 @@ void StageEngine::attention(int index, int tokens) {
   auto run_tasks = [&](int thread, std::int64_t begin, std::int64_t end) {
     float* scores = scores_.data() + static_cast<std::ptrdiff_t>(thread) * longest;
     for (std::int64_t task = begin; task < end; ++task) {
-      int t = static_cast<int>(task / c.num_heads), h = static_cast<int>(task % c.num_heads);
+      // Head-major: a thread's consecutive tasks share a head, whose keys and values
+      // (positions x head_dim, strided by kv_dim in the cache) then stay in its L2;
+      // token-major order re-read every head's keys per token from L3 (4x slower
+      // prefill at 512 tokens).
+      int t = static_cast<int>(task % tokens), h = static_cast<int>(task / tokens);
       int g = h / group, p = positions_[sz(t)];
       int lo = c.sliding_window > 0 ? std::max(0, p - c.sliding_window + 1) : 0;
       const float* q = q_.data() + sz(t) * sz(q_dim) + sz(h) * sz(hd);
       const auto& table = kv_.blocks(seq_of_token_[sz(t)]);
-      for (int j = lo; j <= p; ++j) {
+      // Positions in runs that stay within one cache block (rows kv_dim apart).
+      for (int j = lo; j <= p;) {
+        const int run = std::min(p + 1, (j / bt + 1) * bt) - j;
         const float* kp = kv_.key_block(index, table[sz(j / bt)]) + sz(j % bt) * sz(kv_dim) + sz(g) * sz(hd);
-        scores[j - lo] = dot(q, kp, hd) * scale;
+        dot_rows(q, kp, kv_dim, run, hd, scale, scores + (j - lo));
+        j += run;
       }
       softmax(scores, p - lo + 1);
       float* out = attn_.data() + sz(t) * sz(q_dim) + sz(h) * sz(hd);
       std::fill_n(out, hd, 0.0f);
-      for (int j = lo; j <= p; ++j) {
+      for (int j = lo; j <= p;) {
+        const int run = std::min(p + 1, (j / bt + 1) * bt) - j;
         const float* vp = kv_.value_block(index, table[sz(j / bt)]) + sz(j % bt) * sz(kv_dim) + sz(g) * sz(hd);
-        axpy(scores[j - lo], vp, out, hd);
+        axpy_rows(scores + (j - lo), vp, kv_dim, run, hd, out);
+        j += run;
       }
     }
   };

@@ -187,9 +187,12 @@ MatmulStrategy matmul_strategy(const WeightMatrix& w, std::int64_t m) {
   if (active_kernel_isa() == KernelIsa::Amx && amx_multiplies(w.dtype)) {
     return m >= kAmxMinM ? MatmulStrategy::TiledGemm : MatmulStrategy::Streaming;
   }
-  // The AVX-512 int8 and bf16 kernels beat decoding to f32 + sgemm at every batch
-  // measured, prefill included (4096x4096, m = 512: BF16 175 vs 89 GMAC/s, Q4_K 130
-  // vs 94, Q8_0 level; docs/performance.md), so they stream at every m.
+  // The AVX-512 int8 and bf16 kernels stream at every m: a row then gets the same
+  // arithmetic in any batch (a recomputed request keeps its tokens; the rounded
+  // activations would turn sgemm's other summation order into other tokens). On Zen
+  // they also beat decoding to f32 + sgemm at every batch (4096x4096, m = 512: BF16
+  // 175 vs 89 GMAC/s, Q4_K 130 vs 94); on an AMX Xeon sgemm is faster at 512 rows
+  // (docs/performance.md), and the opt-in amx level faster still.
   if (active_kernel_isa() == KernelIsa::Avx512 &&
       kernels_detail::avx512_activation_rounding(w.dtype) != ActivationRounding::None) {
     return MatmulStrategy::Streaming;

@@ -282,21 +282,39 @@ HELIX_AVX512 void gemv_rows_int8(const WeightMatrix& w, const Int8Activations& q
                                  std::int64_t row_begin, std::int64_t row_end) {
   const std::int64_t block_values = w.dtype == DType::Q8_0 ? kQ8BlockElements : 256;
   const std::int64_t step = w.dtype == DType::Q8_0 ? 2 : 1;  // Q8_0 takes rows in pairs
+  // Rows r.. (a pair for Q8_0 when `pair`) over columns [k, k_end) against activation rows i..i+group.
+  auto run = [&](std::int64_t r, bool pair, std::int64_t next, std::int64_t k, std::int64_t k_end,
+                 const ActRow* a, std::int64_t i, int group) {
+    const RowJob j{w.row(r), w.row_bytes, w.row(next), k / block_values, k_end / block_values, a,
+                   y + i * w.rows + r, w.rows, k > 0};
+    switch (group) {
+      case 1: int8_rows<1>(w.dtype, j, pair); break;
+      case 2: int8_rows<2>(w.dtype, j, pair); break;
+      case 3: int8_rows<3>(w.dtype, j, pair); break;
+      default: int8_rows<4>(w.dtype, j, pair); break;
+    }
+  };
+  if (m <= 2) {
+    // Decode: rows in memory order, each row's column chunks in turn: the same
+    // sums as the tiles below (so batch-invariant), read as one stream per row
+    // (chunk-major reads cost batch-1 decode 18-23% on an AMX Xeon).
+    ActRow a[2];
+    for (int g = 0; g < m; ++g) a[g] = act_row(qx, g);
+    for (std::int64_t r = row_begin; r < row_end; r += step) {
+      const bool pair = step == 2 && r + 1 < row_end;
+      const std::int64_t next = std::min(r + step, row_end - 1);
+      for (std::int64_t k = 0; k < w.cols; k += kColumnChunk) {
+        run(r, pair, next, k, std::min(w.cols, k + kColumnChunk), a, 0, static_cast<int>(m));
+      }
+    }
+    return;
+  }
   auto tile = [&](std::int64_t block, std::int64_t block_end, std::int64_t k, std::int64_t k_end, std::int64_t i,
                   int group) {
     ActRow a[kMaxGroupM];
     for (int g = 0; g < group; ++g) a[g] = act_row(qx, i + g);
     for (std::int64_t r = block; r < block_end; r += step) {
-      const bool pair = step == 2 && r + 1 < block_end;
-      const std::int64_t next = std::min(r + step, block_end - 1);
-      const RowJob j{w.row(r), w.row_bytes, w.row(next), k / block_values, k_end / block_values, a,
-                     y + i * w.rows + r, w.rows, k > 0};
-      switch (group) {
-        case 1: int8_rows<1>(w.dtype, j, pair); break;
-        case 2: int8_rows<2>(w.dtype, j, pair); break;
-        case 3: int8_rows<3>(w.dtype, j, pair); break;
-        default: int8_rows<4>(w.dtype, j, pair); break;
-      }
+      run(r, step == 2 && r + 1 < block_end, std::min(r + step, block_end - 1), k, k_end, a, i, group);
     }
   };
   for_each_tile(w, m, kColumnChunk, row_begin, row_end, tile);
@@ -414,6 +432,15 @@ HELIX_AVX512_BF16 void gemv_rows_bf16(const WeightMatrix& w, const std::uint16_t
       default: bf16_rows<4>(w, block, block_end, k, k_end, rows, yi, k > 0); break;
     }
   };
+  if (m == 1) {
+    // Decode: 8 rows (one tile of bf16_rows<1>) at a time, their column chunks in
+    // turn: the tiles' sums, in memory order (as gemv_rows_int8).
+    for (std::int64_t r = row_begin; r < row_end; r += 8) {
+      const std::int64_t r_end = std::min(row_end, r + 8);
+      for (std::int64_t k = 0; k < w.cols; k += kColumnChunk) tile(r, r_end, k, std::min(w.cols, k + kColumnChunk), 0, 1);
+    }
+    return;
+  }
   for_each_tile(w, m, kColumnChunk, row_begin, row_end, tile);
 }
 

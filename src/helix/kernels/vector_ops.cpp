@@ -44,6 +44,23 @@ void axpy(float a, const float* x, float* y, std::int64_t n) {
   for (std::int64_t k = 0; k < n; ++k) y[k] += a * x[k];
 }
 
+void dot_rows(const float* q, const float* keys, std::int64_t stride, std::int64_t count, std::int64_t n, float scale,
+              float* scores) {
+  check_length("dot_rows", n);
+  check_length("dot_rows", count);
+  if (use_avx2()) return kd::dot_rows_avx2(q, keys, stride, count, n, scale, scores);
+  for (std::int64_t j = 0; j < count; ++j) scores[j] = kd::dot_scalar(q, keys + j * stride, n) * scale;
+}
+
+void axpy_rows(const float* weights, const float* values, std::int64_t stride, std::int64_t count, std::int64_t n,
+               float* out) {
+  check_length("axpy_rows", n);
+  check_length("axpy_rows", count);
+  if (use_avx2()) return kd::axpy_rows_avx2(weights, values, stride, count, n, out);
+  for (std::int64_t j = 0; j < count; ++j)
+    for (std::int64_t k = 0; k < n; ++k) out[k] += weights[j] * values[j * stride + k];
+}
+
 void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, float* out) {
   check_length("rms_norm", n);
   if (n == 0) return;

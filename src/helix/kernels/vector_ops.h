@@ -15,6 +15,16 @@ namespace helix {
 float dot(const float* a, const float* b, std::int64_t n);
 // y += a * x.
 void axpy(float a, const float* x, float* y, std::int64_t n);
+
+// Attention's two loops over cached positions, rows `stride` floats apart:
+// scores[j] = scale * sum_k q[k] * keys[j * stride + k] for j < count, and
+// out[k] += sum_j weights[j] * values[j * stride + k], added in the order j = 0, 1,
+// ... Each row's arithmetic never depends on count or on the other rows, so
+// splitting the rows into consecutive calls gives the same bits.
+void dot_rows(const float* q, const float* keys, std::int64_t stride, std::int64_t count, std::int64_t n, float scale,
+              float* scores);
+void axpy_rows(const float* weights, const float* values, std::int64_t stride, std::int64_t count, std::int64_t n,
+               float* out);
 // out = x / sqrt(mean(x^2) + eps) * weight (LLaMA RMSNorm).
 void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, float* out);
 // out = gate * sigmoid(gate) * up (SwiGLU's SiLU(gate) * up).

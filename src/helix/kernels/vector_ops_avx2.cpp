@@ -78,6 +78,72 @@ HELIX_AVX2 void axpy_avx2(float a, const float* x, float* y, std::int64_t n) {
   for (; k < n; ++k) y[k] += a * x[k];
 }
 
+// One row's dot product for dot_rows: two 8-lane partial sums over steps of 16.
+HELIX_AVX2 inline float dot_row16(const float* q, const float* k, std::int64_t n, float scale) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+  for (std::int64_t i = 0; i < n; i += 16) {
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_loadu_ps(k + i + 8), a1);
+  }
+  return hsum(_mm256_add_ps(a0, a1)) * scale;
+}
+
+// Four rows at a time share each load of q; every row gets dot_row16's arithmetic
+// whether it is in a group or left over, so a row's score never depends on how the
+// positions were split into calls. Dimensions that are not a multiple of 16 use
+// dot_avx2 for every row.
+HELIX_AVX2 void dot_rows_avx2(const float* q, const float* keys, std::int64_t stride, std::int64_t count,
+                              std::int64_t n, float scale, float* scores) {
+  if (n % 16 != 0) {
+    for (std::int64_t j = 0; j < count; ++j) scores[j] = dot_avx2(q, keys + j * stride, n) * scale;
+    return;
+  }
+  std::int64_t j = 0;
+  for (; j + 4 <= count; j += 4) {
+    const float* k0 = keys + j * stride;
+    const float* k1 = k0 + stride;
+    const float* k2 = k1 + stride;
+    const float* k3 = k2 + stride;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
+    for (std::int64_t i = 0; i < n; i += 16) {
+      const __m256 q0 = _mm256_loadu_ps(q + i), q1 = _mm256_loadu_ps(q + i + 8);
+      a0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k0 + i), a0);
+      a1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k0 + i + 8), a1);
+      b0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k1 + i), b0);
+      b1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k1 + i + 8), b1);
+      c0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k2 + i), c0);
+      c1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k2 + i + 8), c1);
+      d0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k3 + i), d0);
+      d1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k3 + i + 8), d1);
+    }
+    scores[j] = hsum(_mm256_add_ps(a0, a1)) * scale;
+    scores[j + 1] = hsum(_mm256_add_ps(b0, b1)) * scale;
+    scores[j + 2] = hsum(_mm256_add_ps(c0, c1)) * scale;
+    scores[j + 3] = hsum(_mm256_add_ps(d0, d1)) * scale;
+  }
+  for (; j < count; ++j) scores[j] = dot_row16(q, keys + j * stride, n, scale);
+}
+
+// out kept in registers 64 floats at a time while every row is added to it: one
+// fma per row and value, in row order, as repeated axpy_avx2 calls would do.
+HELIX_AVX2 void axpy_rows_avx2(const float* weights, const float* values, std::int64_t stride, std::int64_t count,
+                               std::int64_t n, float* out) {
+  std::int64_t k = 0;
+  for (; k + 64 <= n; k += 64) {
+    __m256 acc[8];
+    for (int i = 0; i < 8; ++i) acc[i] = _mm256_loadu_ps(out + k + 8 * i);
+    for (std::int64_t j = 0; j < count; ++j) {
+      const __m256 w = _mm256_set1_ps(weights[j]);
+      const float* v = values + j * stride + k;
+      for (int i = 0; i < 8; ++i) acc[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8 * i), acc[i]);
+    }
+    for (int i = 0; i < 8; ++i) _mm256_storeu_ps(out + k + 8 * i, acc[i]);
+  }
+  if (k < n) {
+    for (std::int64_t j = 0; j < count; ++j) axpy_avx2(weights[j], values + j * stride + k, out + k, n - k);
+  }
+}
+
 HELIX_AVX2 float sum_squares_avx2(const float* x, std::int64_t n) {
   __m256 s0 = _mm256_setzero_ps(), s1 = s0;
   std::int64_t k = 0;
@@ -154,6 +220,8 @@ namespace {
 }  // namespace
 float dot_avx2(const float*, const float*, std::int64_t) { no_avx2(); }
 void axpy_avx2(float, const float*, float*, std::int64_t) { no_avx2(); }
+void dot_rows_avx2(const float*, const float*, std::int64_t, std::int64_t, std::int64_t, float, float*) { no_avx2(); }
+void axpy_rows_avx2(const float*, const float*, std::int64_t, std::int64_t, std::int64_t, float*) { no_avx2(); }
 float sum_squares_avx2(const float*, std::int64_t) { no_avx2(); }
 void scale_mul_avx2(const float*, float, const float*, std::int64_t, float*) { no_avx2(); }
 void silu_mul_avx2(const float*, const float*, std::int64_t, float*) { no_avx2(); }

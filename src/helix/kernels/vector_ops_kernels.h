@@ -9,6 +9,10 @@ namespace helix::kernels_detail {
 
 float dot_avx2(const float* a, const float* b, std::int64_t n);
 void axpy_avx2(float a, const float* x, float* y, std::int64_t n);
+void dot_rows_avx2(const float* q, const float* keys, std::int64_t stride, std::int64_t count, std::int64_t n,
+                   float scale, float* scores);
+void axpy_rows_avx2(const float* weights, const float* values, std::int64_t stride, std::int64_t count, std::int64_t n,
+                    float* out);
 // sum_k x[k]^2.
 float sum_squares_avx2(const float* x, std::int64_t n);
 // out = x * scale * weight.
