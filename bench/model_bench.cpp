@@ -9,8 +9,10 @@
 // read bandwidth (every hardware thread streaming; batch-1 decode reads every
 // weight once, so bytes / bandwidth is its floor) and OpenBLAS sgemm's rate on
 // 4096 x 4096 x 512 (the f32 peak the prefill of float weights builds on).
-// llama.cpp's figures are those issue 14 measured on this machine kind (v0.4.0,
-// 2 threads); llama.cpp itself is not run here.
+// llama.cpp's figures printed are those issue 14 measured (v0.4.0, 2 threads, on a
+// machine of this kind, not necessarily this CPU). To compare on the same CPU, run
+// llama.cpp's llama-bench / llama-batched-bench on the files this writes, between
+// runs of this program (docs/performance.md gives the commands).
 //
 // Usage: model_bench [work-dir] [--quick]   (writes ~3.8 GB of models there once)
 #include <cblas.h>

@@ -66,6 +66,40 @@ TEST_P(VectorOps, AxpyAndAdd) {
   }
 }
 
+// Attention's row loops: rows `stride` apart (as in the KV cache), head sizes with
+// and without a multiple of 16; the results match double, and splitting the rows
+// into consecutive calls (as the engine does at cache-block boundaries) gives the
+// same bits: a row's arithmetic must not depend on the call it is in.
+TEST_P(VectorOps, DotRowsAndAxpyRowsMatchDoubleAndDoNotDependOnTheSplit) {
+  for (std::int64_t n : {16, 100, 128}) {
+    const std::int64_t stride = n + 13, count = 23;
+    const std::vector<float> q = random_vector(n, 31), rows = random_vector(stride * count, 32);
+    const std::vector<float> weights = random_vector(count, 33);
+    const std::string what = GetParam() + " n=" + std::to_string(n);
+    std::vector<float> scores(count), split_scores(count);
+    dot_rows(q.data(), rows.data(), stride, count, n, 0.5f, scores.data());
+    dot_rows(q.data(), rows.data(), stride, 5, n, 0.5f, split_scores.data());
+    dot_rows(q.data(), rows.data() + 5 * stride, stride, count - 5, n, 0.5f, split_scores.data() + 5);
+    std::vector<double> expected_scores(count);
+    for (std::int64_t j = 0; j < count; ++j) {
+      for (std::int64_t k = 0; k < n; ++k) expected_scores[j] += 0.5 * q[k] * rows[j * stride + k];
+    }
+    expect_close(scores, expected_scores, 1e-5, what + " dot_rows");
+    EXPECT_EQ(scores, split_scores) << what;
+
+    std::vector<float> out(n, 1.0f), split_out(n, 1.0f);
+    axpy_rows(weights.data(), rows.data(), stride, count, n, out.data());
+    axpy_rows(weights.data(), rows.data(), stride, 9, n, split_out.data());
+    axpy_rows(weights.data() + 9, rows.data() + 9 * stride, stride, count - 9, n, split_out.data());
+    std::vector<double> expected_out(n, 1.0);
+    for (std::int64_t j = 0; j < count; ++j) {
+      for (std::int64_t k = 0; k < n; ++k) expected_out[k] += static_cast<double>(weights[j]) * rows[j * stride + k];
+    }
+    expect_close(out, expected_out, 1e-5, what + " axpy_rows");
+    EXPECT_EQ(out, split_out) << what;
+  }
+}
+
 TEST_P(VectorOps, RmsNormMatchesDoubleAndWorksInPlace) {
   for (std::int64_t n : kLengths) {
     if (n == 0) continue;
