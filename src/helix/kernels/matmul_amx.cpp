@@ -37,6 +37,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include "helix/kernels/bf16_round_avx512.h"
 #include "helix/kernels/k_quant_unpack_avx512.h"
 
 #define HELIX_AMX                                                                                             \
@@ -75,16 +76,6 @@ HELIX_AMX void configure_tiles() {
     config.rows[t] = kTileTokens;
   }
   _tile_loadconfig(&config);
-}
-
-// f32 to bf16, nearest even, `count` values (a tail through a mask).
-HELIX_AMX void to_bf16(const float* x, std::int64_t count, std::uint16_t* out) {
-  for (std::int64_t k = 0; k < count; k += 16) {
-    const std::int64_t left = count - k;
-    const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
-    const __m256bh rounded = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, x + k));
-    _mm256_mask_storeu_epi16(out + k, mask, reinterpret_cast<const __m256i&>(rounded));
-  }
 }
 
 // Q8_0 blocks to f32 (values = d * q).
@@ -160,7 +151,7 @@ HELIX_AMX void row_to_bf16(const WeightMatrix& w, std::int64_t r, std::int64_t k
     case DType::Q6_K: q6_k_to_f32(src, count / 256, scratch); break;
     default: convert_to_f32(w.dtype, src, count, scratch); break;
   }
-  to_bf16(scratch, count, out);
+  round_to_bf16(scratch, count, out);
 }
 
 // Weight rows [r0, r0 + rows_here) and columns [k0, k0 + width) (width a multiple of
@@ -284,7 +275,7 @@ AmxActivations prepare_activations_amx(const float* x, std::int64_t m, std::int6
   for (std::int64_t i = 0; i < a.rows; ++i) {
     std::uint16_t* row = out + i * a.stride;
     const std::int64_t valid = i < m ? cols : 0;
-    if (valid > 0) to_bf16(x + i * cols, cols, row);
+    if (valid > 0) round_to_bf16(x + i * cols, cols, row);
     std::memset(row + valid, 0, static_cast<std::size_t>(a.stride - valid) * 2);
   }
   a.x = out;

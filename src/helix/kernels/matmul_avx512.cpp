@@ -37,6 +37,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include "helix/kernels/bf16_round_avx512.h"
 #include "helix/kernels/k_quant_unpack_avx512.h"
 
 namespace helix::kernels_detail {
@@ -341,19 +342,6 @@ HELIX_AVX512 void quantize_block(const float* x, std::int8_t* q, float* lane_sca
 }
 
 // ---- BF16 weights with bf16 activations (AVX512_BF16) ------------------------------
-
-#define HELIX_AVX512_BF16 \
-  __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512bf16,avx2,fma,f16c")))
-
-// x rounded to bf16 (nearest even), 16 values at a time; the tail through a mask.
-HELIX_AVX512_BF16 void round_to_bf16(const float* x, std::int64_t count, std::uint16_t* out) {
-  for (std::int64_t k = 0; k < count; k += 16) {
-    const std::int64_t left = count - k;
-    const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
-    const __m256bh rounded = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(mask, x + k));
-    _mm256_mask_storeu_epi16(out + k, mask, reinterpret_cast<const __m256i&>(rounded));
-  }
-}
 
 template <bool Masked>
 HELIX_AVX512_BF16 inline __m512i load_bf16x32(const std::uint16_t* p, __mmask32 mask) {
