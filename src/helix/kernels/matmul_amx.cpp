@@ -3,8 +3,12 @@
 // target attribute; called only after active_kernel_isa() said Amx.
 //
 // Why AMX: one tdpbf16ps multiplies a 16x32 bf16 tile by a 32x16 one into 16x16 f32
-// sums, 8192 multiply-adds, where vdpbf16ps does 32; prefill is compute-bound, and
-// the AVX-512 kernels stopped at ~60% of their own peak (docs/performance.md).
+// sums, 8192 multiply-adds, where vdpbf16ps does 32; prefill is compute-bound
+// (4096 x 4096 at 512 rows on an AMX Xeon: 422-577 GMAC/s here vs 76-106 for the
+// AVX-512 kernels, bench/matmul_bench).
+//
+// Its results depend on the batch (tiles from 16 rows on, streaming below), which
+// is why the amx level is opt-in (cpu_features.h).
 //
 // Tiles (8 registers of 16 rows x 64 bytes):
 //   tmm4, tmm5  A: 16 tokens x 32 values of x (bf16, row-major, read in place from
@@ -18,7 +22,7 @@
 //
 // Blocking: the columns are taken in chunks whose slice of x (all m tokens) stays in
 // L2 (about 1 MiB) while every block of 32 weight rows of the thread's share meets
-// it; each block is decoded once per chunk into bf16 tiles (a few percent of the
+// it; each block is decoded once per chunk into bf16 tiles (once per 512 tokens'
 // products at m = 512), and the partial sums of earlier chunks are loaded from y.
 // So the weights are read from memory once and x from L2.
 #include "helix/kernels/matmul_kernels.h"
