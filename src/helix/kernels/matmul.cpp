@@ -193,7 +193,7 @@ MatmulStrategy matmul_strategy(const WeightMatrix& w, std::int64_t m) {
   // they also beat decoding to f32 + sgemm at every batch (4096x4096, m = 512: BF16
   // 175 vs 89 GMAC/s, Q4_K 130 vs 94); on an AMX Xeon sgemm is faster at 512 rows
   // (docs/performance.md), and the opt-in amx level faster still.
-  if (active_kernel_isa() == KernelIsa::Avx512 &&
+  if (has_avx512_kernels(active_kernel_isa()) &&
       kernels_detail::avx512_activation_rounding(w.dtype) != ActivationRounding::None) {
     return MatmulStrategy::Streaming;
   }

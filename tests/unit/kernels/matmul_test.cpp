@@ -320,21 +320,18 @@ TEST(Matmul, OneRowGivesTheSameBitsAloneAndInAnyBatch) {
   ThreadPool pool(2);
   const std::int64_t cols = 2304, rows = 50;
   std::vector<float> x = random_activations(40 * cols, 21);
-  {
-    const std::string isa = "avx512";
-    KernelIsaScope scope(isa);
-    for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
-      TestWeights t = make_weights(dtype, rows, cols, 1, 22);
-      std::vector<float> alone(rows);
-      const float* row = x.data() + 7 * cols;  // activation row 7 of the batches below
-      matmul(t.w, row, 1, alone.data(), pool);
-      for (std::int64_t m : {8, 17, 40}) {
-        std::vector<float> batch(static_cast<std::size_t>(m * rows));
-        matmul(t.w, x.data(), m, batch.data(), pool);
-        for (std::int64_t j = 0; j < rows; ++j) {
-          ASSERT_EQ(alone[j], batch[static_cast<std::size_t>(7 * rows + j)])
-              << isa << " " << dtype_name(dtype) << " m=" << m << " row " << j;
-        }
+  KernelIsaScope scope("avx512");
+  for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    TestWeights t = make_weights(dtype, rows, cols, 1, 22);
+    std::vector<float> alone(rows);
+    const float* row = x.data() + 7 * cols;  // activation row 7 of the batches below
+    matmul(t.w, row, 1, alone.data(), pool);
+    for (std::int64_t m : {8, 17, 40}) {
+      std::vector<float> batch(static_cast<std::size_t>(m * rows));
+      matmul(t.w, x.data(), m, batch.data(), pool);
+      for (std::int64_t j = 0; j < rows; ++j) {
+        ASSERT_EQ(alone[j], batch[static_cast<std::size_t>(7 * rows + j)])
+            << dtype_name(dtype) << " m=" << m << " row " << j;
       }
     }
   }
