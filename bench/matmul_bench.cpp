@@ -61,7 +61,6 @@ const char* rounding_name(helix::ActivationRounding rounding) {
   switch (rounding) {
     case helix::ActivationRounding::Int8Blocks: return "int8 x";
     case helix::ActivationRounding::Bf16: return "bf16 x";
-    case helix::ActivationRounding::Bf16WithWeights: return "bf16 x and W";
     case helix::ActivationRounding::None: return "f32";
   }
   return "f32";

@@ -44,7 +44,8 @@ CpuFeatures ask_cpu() {
   f.avx512bf16 = __builtin_cpu_supports("avx512bf16");
   f.amx_tile = __builtin_cpu_supports("amx-tile");
   f.amx_bf16 = __builtin_cpu_supports("amx-bf16");
-  f.amx_granted = f.amx_tile && f.amx_bf16 && request_amx_state();
+  f.amx_int8 = __builtin_cpu_supports("amx-int8");
+  f.amx_granted = f.amx_tile && f.amx_bf16 && f.amx_int8 && request_amx_state();
 #endif
   return f;
 }
@@ -52,7 +53,7 @@ CpuFeatures ask_cpu() {
 // `name` as an ISA; `where` names the source of the name for the error message.
 KernelIsa parse_isa(std::string_view name, std::string_view where) {
   if (name.empty() || name == "auto") {
-    // amx is asked for by name only: its results depend on the batch (below).
+    if (cpu_supports(KernelIsa::Amx)) return KernelIsa::Amx;
     if (cpu_supports(KernelIsa::Avx512)) return KernelIsa::Avx512;
     return cpu_supports(KernelIsa::Avx2) ? KernelIsa::Avx2 : KernelIsa::Scalar;
   }
@@ -69,7 +70,7 @@ KernelIsa parse_isa(std::string_view name, std::string_view where) {
   }
   if (name == "amx") {
     if (!cpu_supports(KernelIsa::Amx)) {
-      fail("{}: 'amx' asked for, but this CPU lacks the avx512 level, AVX512_BF16 or AMX-TILE/AMX-BF16, or the OS "
+      fail("{}: 'amx' asked for, but this CPU lacks the avx512 level, AVX512_BF16 or AMX-TILE/BF16/INT8, or the OS "
            "did not grant the tile state",
            where);
     }

@@ -13,21 +13,22 @@
 //    16-lane vectors; the int8 block types (Q8_0, Q4_K, Q6_K) in decode multiply
 //    int8 activations (quantized per 32 values, as llama.cpp does) with VNNI, so
 //    their results differ from scalar by that rounding (matmul.h says how much).
-//  * amx: avx512 plus AVX512_BF16 and the AMX tile unit (AMX-TILE, AMX-BF16), which
-//    the OS must grant (Linux: arch_prctl ARCH_REQ_XCOMP_PERM, asked once here).
-//    Decode as avx512; prefill (the TiledGemm strategy) multiplies 16x32 bf16
-//    tiles with tdpbf16ps instead of sgemm, so weights and activations are rounded
-//    to bf16 there (matmul.h says how much). Opt-in (never chosen by "auto"): a
-//    row's result then depends on whether its batch reached 16 rows, so a request
-//    recomputed after preemption may continue differently from its first run.
-//    avx512 gives every row the same arithmetic at every batch size; scalar and
-//    avx2 switch to sgemm from 16-40 rows, which changes only the f32 summation
-//    order (their activations are never rounded, so it stays at 1e-7).
+//  * amx: avx512 plus AVX512_BF16 and the AMX tile unit (AMX-TILE, AMX-BF16,
+//    AMX-INT8), which the OS must grant (Linux: arch_prctl ARCH_REQ_XCOMP_PERM, asked
+//    once here). BF16, Q8_0, Q4_K and Q6_K weights multiply on the tile unit at every
+//    batch size (bf16 activations for BF16, the avx512 level's int8 activations for
+//    the block types); the other dtypes as avx512.
+// Batch invariance: under avx512 and amx a row's result is the same bits whatever
+// batch it comes in (one arithmetic per row at every batch size), so a request
+// recomputed after preemption continues as it began. scalar and avx2 switch to
+// sgemm from 16-40 rows, which changes only the f32 summation order (their
+// activations are never rounded, so it stays at 1e-7); so do F32, F16 and the
+// block types other than Q8_0/Q4_K/Q6_K under avx512 and amx.
 //
 // Choice of ISA, in order:
 //  1. an override set with override_kernel_isa() (tests run every path in one process);
 //  2. the environment variable HELIX_KERNELS = "scalar" | "avx2" | "avx512" | "amx" | "auto" (or unset);
-//  3. the best level this CPU has, amx excepted (asked for by name only).
+//  3. the best level this CPU has.
 // Asking for a level the CPU lacks is an error, not a silent fallback.
 #pragma once
 
@@ -39,7 +40,7 @@ struct CpuFeatures {
   bool avx2 = false, fma = false, f16c = false;
   bool avx512f = false, avx512bw = false, avx512vl = false, avx512dq = false, avx512vnni = false,
        avx512bf16 = false;
-  bool amx_tile = false, amx_bf16 = false;
+  bool amx_tile = false, amx_bf16 = false, amx_int8 = false;
   bool amx_granted = false;  // the OS let this process use the tile registers
 };
 

@@ -50,20 +50,24 @@ HELIX_AVX512 inline __m512i q4k_quants(const std::byte* block, int c) {
                           _mm512_set1_epi8(0x0F));
 }
 
-// Q6_K's 256 quants as unsigned 6-bit values (the stored q + 32), 64 per register in
-// value order: per 128 values, 64 bytes of low nibbles and 32 bytes of 2-bit tops.
-HELIX_AVX512 inline void q6k_quants(const std::byte* block, __m512i (&w)[4]) {
+// Q6_K's quants 128h .. 128h + 127 as unsigned 6-bit values (the stored q + 32), in
+// value order, 64 per register: per 128 values, 64 bytes of low nibbles and 32 bytes
+// of 2-bit tops.
+HELIX_AVX512 inline void q6k_quant_pair(const std::byte* block, int half, __m512i& first, __m512i& second) {
   const __m512i nibble = _mm512_set1_epi8(0x0F), pair = _mm512_set1_epi8(0x03);
-#pragma GCC unroll 2
-  for (int n = 0; n < 2; ++n) {
-    const __m512i low = _mm512_loadu_si512(block + 64 * n);
-    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 128 + 32 * n));
-    // Values 0-31 take bits 0-1 of qh, 32-63 bits 2-3, 64-95 bits 4-5, 96-127 bits 6-7.
-    const __m512i high = _mm512_inserti64x4(_mm512_castsi256_si512(h), _mm256_srli_epi16(h, 2), 1);
-    w[2 * n] = _mm512_or_si512(_mm512_and_si512(low, nibble), _mm512_slli_epi16(_mm512_and_si512(high, pair), 4));
-    w[2 * n + 1] = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(low, 4), nibble),
-                                   _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(high, 4), pair), 4));
-  }
+  const __m512i low = _mm512_loadu_si512(block + 64 * half);
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 128 + 32 * half));
+  // Values 0-31 take bits 0-1 of qh, 32-63 bits 2-3, 64-95 bits 4-5, 96-127 bits 6-7.
+  const __m512i high = _mm512_inserti64x4(_mm512_castsi256_si512(h), _mm256_srli_epi16(h, 2), 1);
+  first = _mm512_or_si512(_mm512_and_si512(low, nibble), _mm512_slli_epi16(_mm512_and_si512(high, pair), 4));
+  second = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(low, 4), nibble),
+                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(high, 4), pair), 4));
+}
+
+// All 256 quants, 64 per register in value order.
+HELIX_AVX512 inline void q6k_quants(const std::byte* block, __m512i (&w)[4]) {
+  q6k_quant_pair(block, 0, w[0], w[1]);
+  q6k_quant_pair(block, 1, w[2], w[3]);
 }
 
 // Q6_K's 16 group scales (one per 16 values) times d, as f32.

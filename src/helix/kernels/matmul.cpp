@@ -31,10 +31,6 @@ std::int64_t gemm_min_m(DType dtype) {
   }
   return 16;
 }
-// From this many activation rows on, the AMX kernel beats the AVX-512 streaming ones
-// (bench/matmul_bench, 4096 x 4096, batch 16: 118-149 vs 90-102 GMAC/s for BF16,
-// Q8_0, Q4_K, Q6_K; batch 4: 30-38 vs 89-96).
-constexpr std::int64_t kAmxMinM = 16;
 // Rows are handed to threads in multiples of this (the streaming kernels' row block).
 constexpr std::int64_t kRowGrain = 24;
 // Weight rows of one thread's decoded f32 tile in the TiledGemm strategy. sgemm packs
@@ -147,12 +143,12 @@ void tiled_gemm_share(const Call& c, std::int64_t row_begin, std::int64_t row_en
   }
 }
 
-// The AMX kernel works on blocks of this many weight rows; threads get whole blocks.
-constexpr std::int64_t kAmxRowGrain = 32;
+// The AMX kernel works on groups of 16 weight rows; threads get whole groups.
+constexpr std::int64_t kAmxRowGrain = 16;
 
 void amx_tiled_gemm(const Call& c, ThreadPool& pool) {
-  // One bf16 copy of x for all threads, in the calling thread's scratch.
-  const kernels_detail::AmxActivations x = kernels_detail::prepare_activations_amx(c.x, c.m, c.w.cols);
+  // One prepared copy of x for all threads, in the calling thread's scratch.
+  const kernels_detail::AmxActivations x = kernels_detail::prepare_activations_amx(c.w, c.x, c.m);
   const std::int64_t grains = (c.w.rows + kAmxRowGrain - 1) / kAmxRowGrain;
   auto rows = [&](std::int64_t begin, std::int64_t end) {
     kernels_detail::gemm_rows_amx(c.w, x, c.y, begin * kAmxRowGrain, std::min(c.w.rows, end * kAmxRowGrain));
@@ -164,13 +160,12 @@ void amx_tiled_gemm(const Call& c, ThreadPool& pool) {
   }
 }
 
-// Whether the AMX kernel multiplies this dtype. F32 and F16 weights keep sgemm: their
-// extra mantissa bits would be lost to bf16, where BF16 and the block types lose
-// nothing of their own (their quantization error is above bf16's rounding).
-bool amx_multiplies(DType dtype) { return dtype != DType::F32 && dtype != DType::F16; }
+bool amx_multiplies(KernelIsa isa, DType dtype) {
+  return isa == KernelIsa::Amx && kernels_detail::amx_multiplies(dtype);
+}
 
 void tiled_gemm(const Call& c, ThreadPool& pool) {
-  if (c.isa == KernelIsa::Amx && amx_multiplies(c.w.dtype)) {
+  if (amx_multiplies(c.isa, c.w.dtype)) {
     amx_tiled_gemm(c, pool);
     return;
   }
@@ -184,15 +179,15 @@ void tiled_gemm(const Call& c, ThreadPool& pool) {
 }  // namespace
 
 MatmulStrategy matmul_strategy(const WeightMatrix& w, std::int64_t m) {
-  if (active_kernel_isa() == KernelIsa::Amx && amx_multiplies(w.dtype)) {
-    return m >= kAmxMinM ? MatmulStrategy::TiledGemm : MatmulStrategy::Streaming;
-  }
+  // The AMX kernel runs at every batch size, decode included: one arithmetic per
+  // row whatever its batch (matmul_amx.cpp), at least as fast as streaming.
+  if (amx_multiplies(active_kernel_isa(), w.dtype)) return MatmulStrategy::TiledGemm;
   // The AVX-512 int8 and bf16 kernels stream at every m: a row then gets the same
   // arithmetic in any batch (a recomputed request keeps its tokens; the rounded
   // activations would turn sgemm's other summation order into other tokens). On Zen
   // they also beat decoding to f32 + sgemm at every batch (4096x4096, m = 512: BF16
   // 175 vs 89 GMAC/s, Q4_K 130 vs 94); on an AMX Xeon sgemm is faster at 512 rows
-  // (docs/performance.md), and the opt-in amx level faster still.
+  // (docs/performance.md), and the amx level faster still.
   if (has_avx512_kernels(active_kernel_isa()) &&
       kernels_detail::avx512_activation_rounding(w.dtype) != ActivationRounding::None) {
     return MatmulStrategy::Streaming;
@@ -203,8 +198,8 @@ MatmulStrategy matmul_strategy(const WeightMatrix& w, std::int64_t m) {
 ActivationRounding matmul_activation_rounding(DType dtype, MatmulStrategy strategy) {
   const KernelIsa isa = active_kernel_isa();
   if (strategy == MatmulStrategy::TiledGemm) {
-    if (isa != KernelIsa::Amx || !amx_multiplies(dtype)) return ActivationRounding::None;
-    return dtype == DType::BF16 ? ActivationRounding::Bf16 : ActivationRounding::Bf16WithWeights;
+    if (!amx_multiplies(isa, dtype)) return ActivationRounding::None;
+    return dtype == DType::BF16 ? ActivationRounding::Bf16 : ActivationRounding::Int8Blocks;
   }
   if (!has_avx512_kernels(isa)) return ActivationRounding::None;
   return kernels_detail::avx512_activation_rounding(dtype);

@@ -14,15 +14,17 @@
 //    buffer and multiplies it with single-threaded OpenBLAS sgemm (F32 weights are
 //    used in place). matmul sets OpenBLAS to one thread (it parallelises through the
 //    pool instead), so it leaves openblas_set_num_threads(1) behind. Under the amx
-//    level, BF16 and block-type tiles are bf16 and the products run on the AMX unit
-//    instead (matmul_amx.cpp); F32 and F16 weights keep sgemm and f32.
+//    level, BF16, Q8_0, Q4_K and Q6_K weights take the AMX kernel instead
+//    (matmul_amx.cpp), at every m, decode included: one arithmetic per row whatever
+//    its batch. The other dtypes keep the avx512 level's choice.
 // Both run the AMX, AVX-512, AVX2 or scalar kernels as active_kernel_isa() says.
 //
 // Activations are f32 throughout, except in the AVX-512 streaming kernels, which
 // round them as llama.cpp does before multiplying, and the AMX kernel
 // (matmul_activation_rounding):
 //  * Int8Blocks (Q8_0, Q4_K, Q6_K weights): each 32 values of x get the scale
-//    s = max|x| / 127 and int8 quants q = round(x / s), multiplied with VNNI. Each
+//    s = max|x| / 127 and int8 quants q = round(x / s), multiplied with VNNI or the
+//    AMX unit's int8 products (exact integer sums per weight-scale group). Each
 //    result differs from the f32 product by at most sum_k |W[j][k]| * s(k) / 2
 //    (s(k): the scale of k's block), about 0.4% of a block's largest activation
 //    per weight, below these weights' own rounding.
@@ -30,9 +32,6 @@
 //    x rounded to bf16 (nearest even), multiplied with vdpbf16ps or tdpbf16ps, f32
 //    sums. Each result differs by at most 2^-8 * sum_k |W[j][k] x[k]|, as the BF16
 //    weights themselves were rounded.
-//  * Bf16WithWeights (the block types, TiledGemm under amx): x and the decoded
-//    weights both rounded to bf16: at most 2^-7 * sum_k |W[j][k] x[k]|, below the
-//    weights' own quantization error.
 //
 // Thread-safety: concurrent calls are fine on different pools. No allocation once a
 // thread's scratch has grown to the largest tile asked for.
@@ -50,7 +49,7 @@ enum class MatmulStrategy { Streaming, TiledGemm };
 // What matmul(w, x, m, y, pool) uses for m activation rows.
 MatmulStrategy matmul_strategy(const WeightMatrix& w, std::int64_t m);
 
-enum class ActivationRounding { None, Int8Blocks, Bf16, Bf16WithWeights };
+enum class ActivationRounding { None, Int8Blocks, Bf16 };
 
 // How matmul rounds the activations (above) for this dtype and strategy under the
 // active ISA.

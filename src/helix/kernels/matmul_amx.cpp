@@ -1,30 +1,27 @@
-// AMX matmul kernel for the TiledGemm (prefill) strategy: y = x Wᵀ on the tile
-// unit, in bf16 with f32 sums. Every function that uses the intrinsics carries the
-// target attribute; called only after active_kernel_isa() said Amx.
+// The amx level's matmul kernel: y = x Wᵀ on the tile unit, for BF16 at every batch
+// size and for the int8 block types (Q8_0, Q4_K, Q6_K) from 16 tokens on; their
+// smaller batches go to matmul_amx_vnni.cpp, which gives the same bits. Every
+// function that uses the intrinsics carries the target attribute; called only after
+// active_kernel_isa() said Amx.
 //
-// Why AMX: one tdpbf16ps multiplies a 16x32 bf16 tile by a 32x16 one into 16x16 f32
-// sums, 8192 multiply-adds, where vdpbf16ps does 32; prefill is compute-bound
-// (4096 x 4096 at 512 rows on an AMX Xeon: 422-577 GMAC/s here vs 76-106 for the
-// AVX-512 kernels, bench/matmul_bench).
+// Why one arithmetic at every batch: a row's result then never depends on the batch
+// it came in, so a request recomputed after preemption keeps its tokens, and the
+// level can be the default on CPUs that have it. Prefill is compute-bound, and one
+// tile product does 16 x 16 x 32 multiply-adds where an AVX-512 instruction does
+// 16 x 4.
 //
-// Its results depend on the batch (tiles from 16 rows on, streaming below), which
-// is why the amx level is opt-in (cpu_features.h).
+// Orientation: the weights are the A operand (16 weight rows x 32 values, row-major:
+// a weight row's values are already contiguous, so BF16 rows load straight from the
+// matrix, the int8 types from a decoded panel of 16 rows x 1024 values), the
+// activations the B operand (the unit's "VNNI" layout: row p holds, for each token,
+// values 4p..4p+3 (int8) or 2p, 2p+1 (bf16)), and C is 16 weight rows x up to 16
+// tokens. BF16 batches of m < 16 tokens use tiles m tokens wide.
 //
-// Tiles (8 registers of 16 rows x 64 bytes):
-//   tmm4, tmm5  A: 16 tokens x 32 values of x (bf16, row-major, read in place from
-//               the rounded copy of x);
-//   tmm6, tmm7  B: 32 values x 16 weight rows, in the "VNNI" layout the unit wants
-//               (row p holds, for each of 16 weight rows, values 2p and 2p+1);
-//   tmm0..tmm3  C: 16 tokens x 16 weight rows of f32 sums, so results go to y
-//               (m x rows) directly, 16 rows of 64 bytes each.
-// Each step of 32 values loads 2 A and 2 B tiles for 4 products (32 tokens x 32
-// weight rows).
-//
-// Blocking: the columns are taken in chunks whose slice of x (all m tokens) stays in
-// L2 (about 1 MiB) while every block of 32 weight rows of the thread's share meets
-// it; each block is decoded once per chunk into bf16 tiles (once per 512 tokens'
-// products at m = 512), and the partial sums of earlier chunks are loaded from y.
-// So the weights are read from memory once and x from L2.
+// The arithmetic, per output element (weight row n, token t):
+//  * BF16: x rounded to bf16; tdpbf16ps sums the pairs of each 32 values in order
+//    into the f32 C element, from k = 0 to the end.
+//  * Int8 types: amx_int8_arithmetic.h (exact integer group sums from the tiles,
+//    then one fma per group in group order).
 #include "helix/kernels/matmul_kernels.h"
 
 #include <algorithm>
@@ -41,29 +38,19 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
+#include "helix/kernels/amx_int8_arithmetic.h"
 #include "helix/kernels/bf16_round_avx512.h"
 #include "helix/kernels/k_quant_unpack_avx512.h"
-
-#define HELIX_AMX                                                                                             \
-  __attribute__((target("amx-tile,amx-bf16,avx512f,avx512bw,avx512vl,avx512dq,avx512bf16,avx2,fma,f16c")))
 
 namespace helix::kernels_detail {
 namespace {
 
-constexpr std::int64_t kTileTokens = 16;     // rows of an A or C tile
-constexpr std::int64_t kTileValues = 32;     // bf16 values in a 64-byte tile row
-constexpr std::int64_t kBlockRows = 32;      // weight rows per block: two B tiles
-constexpr std::int64_t kBlockTokens = 32;    // tokens per step: two A tiles
-constexpr std::int64_t kTileElements = 512;  // bf16 values in one B tile (16 x 64 bytes)
-// Bytes of x's column slice kept in L2 across the weight blocks (L2 is 2 MiB per core
-// on the CPUs with AMX; the decoded block and the C tiles use part of the rest).
-constexpr std::int64_t kSliceBytes = std::int64_t{1} << 20;
-// Chunks are multiples of the largest block (256 values), so they start on block boundaries.
-constexpr std::int64_t kChunkQuantum = 256;
+constexpr std::int64_t kBlockValues = 32;     // values per 32-value block of x
+constexpr std::int64_t kChunkValues = 1024;   // int8 panel: values of 16 rows decoded at once (L1)
+constexpr int kTileBytes = 1024;              // one 16 x 64-byte tile
 
-std::int64_t round_up(std::int64_t n, std::int64_t to) { return (n + to - 1) / to * to; }
 
-// The palette-1 tile configuration: every tile 16 rows of 64 bytes.
+// The palette-1 tile configuration.
 struct alignas(64) TileConfig {
   std::uint8_t palette = 1;
   std::uint8_t start_row = 0;
@@ -73,257 +60,465 @@ struct alignas(64) TileConfig {
 };
 static_assert(sizeof(TileConfig) == 64, "the tile configuration is one 64-byte record");
 
-HELIX_AMX void configure_tiles() {
+// tmm0-3: C (16 weight rows x `tokens` f32/int32); tmm4-5: A (16 rows x a_bytes);
+// tmm6-7: B (b_rows x `tokens` 4-byte words).
+HELIX_AMX void configure_tiles(int a_bytes, int b_rows, int tokens) {
   TileConfig config;
-  for (int t = 0; t < 8; ++t) {
-    config.colsb[t] = 64;
-    config.rows[t] = kTileTokens;
+  for (int t = 0; t < 4; ++t) config.rows[t] = kTileRows, config.colsb[t] = static_cast<std::uint16_t>(4 * tokens);
+  for (int t = 4; t < 6; ++t) config.rows[t] = kTileRows, config.colsb[t] = static_cast<std::uint16_t>(a_bytes);
+  for (int t = 6; t < 8; ++t) {
+    config.rows[t] = static_cast<std::uint8_t>(b_rows);
+    config.colsb[t] = static_cast<std::uint16_t>(4 * tokens);
   }
+  // GCC's _tile_loadconfig tells the compiler it reads one pointer's worth of the
+  // record, so without this barrier the stores to colsb and rows are dropped.
+  __asm__ __volatile__("" : : "r"(&config) : "memory");
   _tile_loadconfig(&config);
 }
 
-// Q8_0 blocks to f32 (values = d * q).
-HELIX_AMX void q8_0_to_f32(const std::byte* src, std::int64_t blocks, float* out) {
-  for (std::int64_t b = 0; b < blocks; ++b) {
-    const std::byte* block = src + b * static_cast<std::int64_t>(sizeof(BlockQ8_0));
-    std::uint16_t d;
-    std::memcpy(&d, block, sizeof d);
-    const __m512 scale = _mm512_set1_ps(_cvtsh_ss(d));
-    const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
-    const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_castsi256_si128(q)));
-    const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm256_extracti128_si256(q, 1)));
-    _mm512_storeu_ps(out + 32 * b, _mm512_mul_ps(lo, scale));
-    _mm512_storeu_ps(out + 32 * b + 16, _mm512_mul_ps(hi, scale));
-  }
+// Writes C (16 weight rows x `tokens`, row-major in `c`) to y[t * ldy + n] for the
+// valid rows and tokens.
+void store_transposed(const float* c, int tokens, int rows_here, int tokens_here, float* y, std::int64_t ldy) {
+  for (int t = 0; t < tokens_here; ++t)
+    for (int n = 0; n < rows_here; ++n) y[t * ldy + n] = c[n * tokens + t];
 }
 
-// 16 unsigned quants (bytes) to f32: q * scale - offset.
-HELIX_AMX inline void sixteen_to_f32(__m128i q, float scale, float offset, float* out) {
-  const __m512 v = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q));
-  _mm512_storeu_ps(out, _mm512_fmsub_ps(v, _mm512_set1_ps(scale), _mm512_set1_ps(offset)));
-}
+// ---- Int8 block types ----------------------------------------------------------------
 
-// 64 unsigned quants (one register of bytes) to f32, each 16 with its own scale and
-// offset (scale[0..3], offset[0..3]).
-HELIX_AMX inline void quants_to_f32(__m512i q, const float* scale, const float* offset, float* out) {
-  sixteen_to_f32(_mm512_castsi512_si128(q), scale[0], offset[0], out);
-  sixteen_to_f32(_mm512_extracti32x4_epi32(q, 1), scale[1], offset[1], out + 16);
-  sixteen_to_f32(_mm512_extracti32x4_epi32(q, 2), scale[2], offset[2], out + 32);
-  sixteen_to_f32(_mm512_extracti32x4_epi32(q, 3), scale[3], offset[3], out + 48);
-}
-
-// Q4_K blocks to f32: d * scale * q - dmin * min per 32-value sub-block.
-HELIX_AMX void q4_k_to_f32(const std::byte* src, std::int64_t blocks, float* out) {
-  for (std::int64_t b = 0; b < blocks; ++b) {
-    const std::byte* block = src + b * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes);
-    alignas(64) float scales_mins[16];
-    _mm512_store_ps(scales_mins, k_quants::q4k_scales_mins(block));
-    for (int c = 0; c < 4; ++c) {
-      // Sub-block 2c covers quants 0-31 of this register, 2c + 1 quants 32-63.
-      const float scale[4] = {scales_mins[2 * c], scales_mins[2 * c], scales_mins[2 * c + 1], scales_mins[2 * c + 1]};
-      const float offset[4] = {scales_mins[8 + 2 * c], scales_mins[8 + 2 * c], scales_mins[9 + 2 * c],
-                               scales_mins[9 + 2 * c]};
-      quants_to_f32(k_quants::q4k_quants(block, c), scale, offset, out + 256 * b + 64 * c);
-    }
-  }
-}
-
-// Q6_K blocks to f32: d * scale * (q - 32) per 16-value group.
-HELIX_AMX void q6_k_to_f32(const std::byte* src, std::int64_t blocks, float* out) {
-  for (std::int64_t b = 0; b < blocks; ++b) {
-    const std::byte* block = src + b * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes);
-    alignas(64) float scale[16], offset[16];
-    const __m512 groups = k_quants::q6k_group_scales(block);
-    _mm512_store_ps(scale, groups);
-    _mm512_store_ps(offset, _mm512_mul_ps(groups, _mm512_set1_ps(32.0f)));
-    __m512i w[4];
-    k_quants::q6k_quants(block, w);
-    for (int t = 0; t < 4; ++t) quants_to_f32(w[t], scale + 4 * t, offset + 4 * t, out + 256 * b + 64 * t);
-  }
-}
-
-// Weight row r's values [k0, k0 + count) as bf16 into out (count is whole blocks of
-// the dtype); `scratch` holds count floats.
-HELIX_AMX void row_to_bf16(const WeightMatrix& w, std::int64_t r, std::int64_t k0, std::int64_t count, float* scratch,
-                           std::uint16_t* out) {
-  const std::byte* src = w.row(r) + dtype_row_bytes(w.dtype, k0);
-  switch (w.dtype) {
-    case DType::BF16: std::memcpy(out, src, static_cast<std::size_t>(count) * 2); return;
-    case DType::F32: std::memcpy(scratch, src, static_cast<std::size_t>(count) * 4); break;
-    case DType::Q8_0: q8_0_to_f32(src, count / kQ8BlockElements, scratch); break;
-    case DType::Q4_K: q4_k_to_f32(src, count / 256, scratch); break;
-    case DType::Q6_K: q6_k_to_f32(src, count / 256, scratch); break;
-    default: convert_to_f32(w.dtype, src, count, scratch); break;
-  }
-  round_to_bf16(scratch, count, out);
-}
-
-// Weight rows [r0, r0 + rows_here) and columns [k0, k0 + width) (width a multiple of
-// 32; values past w.cols and rows past rows_here are zero) into B tiles: tile
-// (kb * 2 + half) holds values 32kb.. of weight rows 16 half.., pair p of row n at
-// dword 16p + n. Staged row-major in `rows_bf16` (32 x width), then transposed
-// 16 x 16 dwords per tile with gathers.
-HELIX_AMX void decode_block(const WeightMatrix& w, std::int64_t r0, std::int64_t rows_here, std::int64_t k0,
-                            std::int64_t width, float* scratch, std::uint16_t* rows_bf16, std::uint16_t* tiles) {
-  const std::int64_t valid = std::min(width, w.cols - k0);
-  for (std::int64_t n = 0; n < kBlockRows; ++n) {
-    std::uint16_t* row = rows_bf16 + n * width;
-    if (n < rows_here) {
-      row_to_bf16(w, r0 + n, k0, valid, scratch, row);
-      std::memset(row + valid, 0, static_cast<std::size_t>(width - valid) * 2);
-    } else {
-      std::memset(row, 0, static_cast<std::size_t>(width) * 2);
-    }
-  }
-  // Dword n of a gathered vector is row n's pair: index n * (width / 2) dwords.
-  const __m512i row_starts = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                _mm512_set1_epi32(static_cast<int>(width / 2)));
-  for (std::int64_t kb = 0; kb < width / kTileValues; ++kb) {
-    for (int half = 0; half < 2; ++half) {
-      const auto* base = reinterpret_cast<const int*>(rows_bf16 + half * kTileTokens * width + kb * kTileValues);
-      auto* tile = reinterpret_cast<int*>(tiles + (kb * 2 + half) * kTileElements);
-      for (int p = 0; p < 16; ++p) _mm512_storeu_si512(tile + 16 * p, _mm512_i32gather_epi32(row_starts, base + p, 4));
-    }
-  }
-}
-
-// Where a 32 x 32 block of C lives: in y when whole, else in a staging copy of its
-// valid part (tokens past m, weight rows past the share's end).
-struct CBlock {
-  float* at;
-  std::int64_t stride;  // bytes between token rows
+// The chunk decoded after this one (rows r0.., values [k0, k_end)), whose bytes each
+// row's decode fetches ahead: 16 short runs of a row at a time are too short for
+// the hardware prefetchers (Q8_0 decode ran at half the read bandwidth without).
+struct Ahead {
+  std::int64_t r0 = 0;
+  std::size_t begin = 0, end = 0;  // bytes of each row
+  Ahead(const WeightMatrix& w, std::int64_t rows_from, std::int64_t k0, std::int64_t k_end)
+      : r0(rows_from), begin(dtype_row_bytes(w.dtype, k0)), end(dtype_row_bytes(w.dtype, k_end)) {}
 };
 
-// C tiles 0 and 1 hold tokens 0-15 (weight rows 0-15, 16-31), tiles 2 and 3 tokens
-// 16-31; Halves = 1 uses only the first two (a block of at most 16 tokens).
-template <int Halves>
-HELIX_AMX void load_c(const CBlock& c, bool zero) {
-  if (zero) {
-    _tile_zero(0);
-    _tile_zero(1);
-    if constexpr (Halves == 2) {
-      _tile_zero(2);
-      _tile_zero(3);
+HELIX_AMX inline void fetch_ahead(const WeightMatrix& w, const Ahead& ahead, int n) {
+  if (ahead.r0 + n >= w.rows) return;
+  const std::byte* row = w.row(ahead.r0 + n);
+  for (std::size_t at = ahead.begin; at < ahead.end; at += 64)
+    _mm_prefetch(reinterpret_cast<const char*>(row + at), _MM_HINT_T0);
+}
+
+// Row n's decoded scales (or offsets) in the lanes of `lanes`, lane j for group
+// first + j, into the panel's [group][row] vectors.
+HELIX_AMX inline void scatter_scales(float* vectors, std::int64_t first, int n, __m512 values,
+                                     __mmask16 lanes = 0xFFFF) {
+  const __m512i at = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(first * kTileRows + n)),
+                                      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
+                                                                           14, 15),
+                                                         _mm512_set1_epi32(kTileRows)));
+  _mm512_mask_i32scatter_ps(vectors, lanes, at, values, 4);
+}
+
+HELIX_AMX void decode_q8_0(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
+                           std::int64_t groups, const Ahead& ahead, const Panel& p) {
+  const std::int64_t first_block = k0 / 32, block_bytes = sizeof(BlockQ8_0);
+  for (int n = 0; n < kTileRows; ++n) {
+    fetch_ahead(w, ahead, n);
+    std::uint8_t* q = p.q + n * kChunkValues;
+    if (n >= rows_here) {
+      std::memset(q, 0, static_cast<std::size_t>(groups * 32));
+      continue;
     }
-    return;
+    const std::byte* block = w.row(r0 + n) + first_block * block_bytes;
+    for (std::int64_t g = 0; g < groups; ++g, block += block_bytes)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * g), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)));
   }
-  _tile_loadd(0, c.at, c.stride);
-  _tile_loadd(1, c.at + 16, c.stride);
-  if constexpr (Halves == 2) {
-    _tile_loadd(2, reinterpret_cast<char*>(c.at) + 16 * c.stride, c.stride);
-    _tile_loadd(3, reinterpret_cast<char*>(c.at) + 16 * c.stride + 64, c.stride);
-  }
-}
-
-template <int Halves>
-HELIX_AMX void store_c(const CBlock& c) {
-  _tile_stored(0, c.at, c.stride);
-  _tile_stored(1, c.at + 16, c.stride);
-  if constexpr (Halves == 2) {
-    _tile_stored(2, reinterpret_cast<char*>(c.at) + 16 * c.stride, c.stride);
-    _tile_stored(3, reinterpret_cast<char*>(c.at) + 16 * c.stride + 64, c.stride);
+  // The scales (f16, first in each block) of the 16 rows, gathered per group; rows
+  // past the matrix read row r0 again and are zeroed.
+  const __mmask16 valid = static_cast<__mmask16>((1u << rows_here) - 1);
+  const __m512i row_offsets = _mm512_maskz_mullo_epi32(
+      valid, _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+      _mm512_set1_epi32(static_cast<int>(w.row_bytes)));
+  const std::byte* first = w.row(r0) + first_block * block_bytes;
+  for (std::int64_t g = 0; g < groups; ++g) {
+    const __m512i bits = _mm512_i32gather_epi32(row_offsets, first + g * block_bytes, 1);
+    const __m512 scale = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(bits));  // the low 16 bits of each
+    _mm512_storeu_ps(p.scale + g * kTileRows, _mm512_maskz_mov_ps(valid, scale));
   }
 }
 
-// C (16 x Halves tokens x 32 weight rows) += x[t0.., kchunk] · Wblock[.., kchunk]ᵀ
-// over `steps` steps of 32 values. x_at: x's bf16 at token t0, column k0.
-template <int Halves>
-HELIX_AMX void multiply_block(const std::uint16_t* x_at, std::int64_t x_stride_bytes, const std::uint16_t* tiles,
-                              std::int64_t steps) {
-  const char* x0 = reinterpret_cast<const char*>(x_at);
-  const char* x1 = x0 + 16 * x_stride_bytes;
-  for (std::int64_t kb = 0; kb < steps; ++kb) {
-    _tile_loadd(4, x0 + kb * 64, x_stride_bytes);
-    _tile_loadd(6, tiles + (kb * 2) * kTileElements, 64);
-    _tile_loadd(7, tiles + (kb * 2 + 1) * kTileElements, 64);
+HELIX_AMX void decode_q4_k(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
+                           std::int64_t groups, const Ahead& ahead, const Panel& p) {
+  const std::int64_t blocks = groups / 8;
+  for (int n = 0; n < kTileRows; ++n) {
+    fetch_ahead(w, ahead, n);
+    if (n >= rows_here) {
+      std::memset(p.q + n * kChunkValues, 0, static_cast<std::size_t>(groups * 32));
+      for (std::int64_t g = 0; g < groups; ++g) p.scale[g * kTileRows + n] = p.min[g * kTileRows + n] = 0.0f;
+      continue;
+    }
+    const std::byte* row = w.row(r0 + n) + (k0 / 256) * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes);
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::byte* block = row + b * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes);
+      // scales_mins: 8 scales then 8 mins; the mins' vectors follow the scales' in the panel.
+      const __m512 scales_mins = k_quants::q4k_scales_mins(block);
+      scatter_scales(p.scale, 8 * b, n, scales_mins, 0x00FF);
+      scatter_scales(p.min, 8 * b - 8, n, scales_mins, 0xFF00);
+      for (int c = 0; c < 4; ++c) {  // values 64c.. (sub-blocks 2c, 2c + 1)
+        _mm512_storeu_si512(p.q + n * kChunkValues + 256 * b + 64 * c, k_quants::q4k_quants(block, c));
+      }
+    }
+  }
+}
+
+HELIX_AMX void decode_q6_k(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
+                           std::int64_t groups, const Ahead& ahead, const Panel& p) {
+  const std::int64_t blocks = groups / 16;
+  for (int n = 0; n < kTileRows; ++n) {
+    fetch_ahead(w, ahead, n);
+    if (n >= rows_here) {
+      std::memset(p.q + n * kChunkValues, 0, static_cast<std::size_t>(groups * 16));
+      for (std::int64_t g = 0; g < groups; ++g) p.scale[g * kTileRows + n] = p.min[g * kTileRows + n] = 0.0f;
+      continue;
+    }
+    const std::byte* row = w.row(r0 + n) + (k0 / 256) * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes);
+    for (std::int64_t b = 0; b < blocks; ++b) {
+      const std::byte* block = row + b * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes);
+      __m512i v[4];
+      k_quants::q6k_quants(block, v);  // values 64t.. in v[t], as q + 32
+      for (int t = 0; t < 4; ++t)
+        _mm512_storeu_si512(p.q + n * kChunkValues + 256 * b + 64 * t, _mm512_sub_epi8(v[t], _mm512_set1_epi8(32)));
+      scatter_scales(p.scale, 16 * b, n, k_quants::q6k_group_scales(block));
+    }
+  }
+}
+
+// One token block's view of the activations for the int8 kernel.
+struct Int8Tokens {
+  const AmxActivations& a;
+  std::int64_t tb;  // token block
+  const std::byte* b_tile(std::int64_t group, int group_size) const {
+    const std::int64_t kb = group * group_size / kBlockValues;
+    const std::int64_t half = group_size == 16 ? group % 2 : 0;  // rows 4-7 of the block's tile
+    return a.b_tiles + (tb * a.blocks + kb) * a.block_bytes + half * 4 * (4 * a.tokens);
+  }
+  const float* x_scale(std::int64_t group, int group_size) const {
+    return a.scale + (tb * a.blocks + group * group_size / kBlockValues) * a.tokens;
+  }
+  const float* x_sum(std::int64_t group, int group_size) const {
+    return group_size == 16 ? a.sum16 + (tb * 2 * a.blocks + group) * a.tokens
+                            : a.sum32 + (tb * a.blocks + group) * a.tokens;
+  }
+};
+
+// One group's tile product into C tile `c` (integer sums, 16 rows x tokens). The
+// intrinsics paste the tile numbers into the assembly text, hence a macro.
+#define HELIX_GROUP_PRODUCT(TC, TA, TB, G)                                      \
+  do {                                                                           \
+    _tile_zero(TC);                                                              \
+    _tile_loadd(TA, p.q + (G) * group, kChunkValues);                            \
+    _tile_loadd(TB, x.b_tile(first_group + (G), group), 4 * x.a.tokens);         \
+    if constexpr (Signed) {                                                      \
+      _tile_dpbssd(TC, TA, TB);                                                  \
+    } else {                                                                     \
+      _tile_dpbusd(TC, TA, TB);                                                  \
+    }                                                                            \
+  } while (false)
+
+// The tile products of groups g0 .. g0 + Count - 1 (Count 1 or 4) into c[j] (16 x
+// tokens int32 each): all issued before the first is stored, so they overlap.
+template <bool Signed, int Count>
+HELIX_AMX void group_products(const Panel& p, const Int8Tokens& x, std::int64_t g0, std::int64_t first_group,
+                              int group, std::int32_t* c) {
+  const std::int64_t b_stride = 4 * x.a.tokens, c_bytes = kTileRows * b_stride;
+  HELIX_GROUP_PRODUCT(0, 4, 6, g0);
+  if constexpr (Count == 4) {
+    HELIX_GROUP_PRODUCT(1, 5, 7, g0 + 1);
+    HELIX_GROUP_PRODUCT(2, 4, 6, g0 + 2);
+    HELIX_GROUP_PRODUCT(3, 5, 7, g0 + 3);
+  }
+  _tile_stored(0, c, b_stride);
+  if constexpr (Count == 4) {
+    _tile_stored(1, reinterpret_cast<char*>(c) + c_bytes, b_stride);
+    _tile_stored(2, reinterpret_cast<char*>(c) + 2 * c_bytes, b_stride);
+    _tile_stored(3, reinterpret_cast<char*>(c) + 3 * c_bytes, b_stride);
+  }
+}
+
+// The accumulators of a block of 16 tokens: a vector over the tokens per weight row.
+struct SixteenTokens {
+  __m512 acc[kTileRows];
+  HELIX_AMX void scale(const Panel& p, const Int8Tokens& x, std::int64_t g, std::int64_t ga, const Int8Format& f,
+                       const std::int32_t* c) {
+    scale_tokens(acc, c, p, g, x.x_scale(ga, f.group), f.has_min ? x.x_sum(ga, f.group) : nullptr, f.has_min);
+  }
+};
+
+// The panel's groups against one token block, into its accumulators.
+template <bool Signed, typename Acc>
+HELIX_AMX void multiply_panel(const Panel& p, std::int64_t groups, std::int64_t first_group, const Int8Tokens& x,
+                              const Int8Format& f, std::int32_t* c, Acc& acc) {
+  const std::int64_t tile_ints = kTileRows * x.a.tokens;
+  std::int64_t g = 0;
+  for (; g + 4 <= groups; g += 4) {
+    group_products<Signed, 4>(p, x, g, first_group, f.group, c);
+    for (int j = 0; j < 4; ++j) acc.scale(p, x, g + j, first_group + g + j, f, c + j * tile_ints);
+  }
+  for (; g < groups; ++g) {
+    group_products<Signed, 1>(p, x, g, first_group, f.group, c);
+    acc.scale(p, x, g, first_group + g, f, c);
+  }
+}
+
+// multiply_panel with the token block's accumulators (block_acc: [row][token])
+// loaded before and stored after.
+template <bool Signed>
+HELIX_AMX void multiply_token_block(const Panel& p, std::int64_t groups, std::int64_t first_group,
+                                    const Int8Tokens& x, const Int8Format& f, std::int32_t* c, float* block_acc) {
+  SixteenTokens acc;
+  for (int n = 0; n < kTileRows; ++n) acc.acc[n] = _mm512_load_ps(block_acc + n * kMaxTokens);
+  multiply_panel<Signed>(p, groups, first_group, x, f, c, acc);
+  for (int n = 0; n < kTileRows; ++n) _mm512_store_ps(block_acc + n * kMaxTokens, acc.acc[n]);
+}
+
+HELIX_AMX void gemm_rows_int8(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+                              std::int64_t row_end) {
+  const Int8Format f = int8_format(w.dtype);
+  const std::int64_t chunk = std::min(kChunkValues, w.cols), max_groups = kChunkValues / f.group;
+  // Scratch: the panel (quants, scales, offsets, staging), then the accumulators of
+  // every token block and the four product tiles.
+  float* panel_memory = thread_scratch(
+      ScratchSlot::WeightTile, static_cast<std::size_t>(kChunkValues * kTileRows / 4 + 2 * max_groups * kTileRows + 16));
+  Panel p{reinterpret_cast<std::uint8_t*>(panel_memory), panel_memory + kChunkValues * kTileRows / 4, nullptr, nullptr};
+  p.min = p.scale + max_groups * kTileRows;
+  p.staging = p.min + max_groups * kTileRows;
+  const std::int64_t acc_floats = a.token_blocks * kTileRows * kMaxTokens;
+  float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(acc_floats + 4 * kTileRows * kMaxTokens));
+  auto* c = reinterpret_cast<std::int32_t*>(acc + acc_floats);
+  configure_tiles(f.group, f.group / 4, kMaxTokens);
+  for (std::int64_t r0 = row_begin; r0 < row_end; r0 += kTileRows) {
+    const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, row_end - r0));
+    std::fill(acc, acc + acc_floats, 0.0f);
+    for (std::int64_t k0 = 0; k0 < w.cols; k0 += chunk) {
+      const std::int64_t groups = std::min(chunk, w.cols - k0) / f.group;
+      const Ahead ahead = k0 + chunk < w.cols ? Ahead(w, r0, k0 + chunk, std::min(w.cols, k0 + 2 * chunk))
+                                              : Ahead(w, r0 + kTileRows, 0, chunk);
+      switch (w.dtype) {
+        case DType::Q8_0: decode_q8_0(w, r0, rows_here, k0, groups, ahead, p); break;
+        case DType::Q4_K: decode_q4_k(w, r0, rows_here, k0, groups, ahead, p); break;
+        default: decode_q6_k(w, r0, rows_here, k0, groups, ahead, p); break;
+      }
+      for (std::int64_t tb = 0; tb < a.token_blocks; ++tb) {
+        const Int8Tokens x{a, tb};
+        float* block_acc = acc + tb * kTileRows * kMaxTokens;
+        if (f.is_signed) {
+          multiply_token_block<true>(p, groups, k0 / f.group, x, f, c, block_acc);
+        } else {
+          multiply_token_block<false>(p, groups, k0 / f.group, x, f, c, block_acc);
+        }
+      }
+    }
+    for (std::int64_t tb = 0; tb < a.token_blocks; ++tb) {
+      const int tokens_here = static_cast<int>(std::min(a.tokens, a.m - tb * a.tokens));
+      store_transposed(acc + tb * kTileRows * kMaxTokens, kMaxTokens, rows_here, tokens_here,
+                       y + tb * a.tokens * w.rows + r0, w.rows);
+    }
+  }
+  _tile_release();
+}
+
+// ---- BF16 ----------------------------------------------------------------------------
+
+// Where a group of 16 weight rows' A tiles come from: blocks below `direct` straight
+// from the matrix (row stride), the rest from zero-padded copies (a partial group,
+// or the last block of rows whose length is not a multiple of 32).
+struct Bf16Rows {
+  const std::byte* base = nullptr;
+  std::int64_t stride = 0;
+  std::int64_t direct = 0;
+  const std::byte* copies = nullptr;  // [block - direct][16][64 bytes]
+  const std::byte* tile(std::int64_t kb) const { return kb < direct ? base + kb * 64 : copies + (kb - direct) * kTileBytes; }
+  std::int64_t tile_stride(std::int64_t kb) const { return kb < direct ? stride : 64; }
+};
+
+// Copies rows [r0, r0 + rows_here) of w, 32-value blocks from `first_block` on, into
+// zero-padded tiles.
+void copy_bf16_tiles(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t first_block,
+                     std::int64_t blocks, std::byte* out) {
+  std::memset(out, 0, static_cast<std::size_t>((blocks - first_block) * kTileBytes));
+  for (int n = 0; n < rows_here; ++n) {
+    for (std::int64_t kb = first_block; kb < blocks; ++kb) {
+      const std::int64_t values = std::min(kBlockValues, w.cols - kb * kBlockValues);
+      std::memcpy(out + (kb - first_block) * kTileBytes + n * 64, w.row(r0 + n) + kb * 64,
+                  static_cast<std::size_t>(values) * 2);
+    }
+  }
+}
+
+// Up to four groups of 16 weight rows (C tiles 0..Groups-1) against one token block.
+template <int Groups>
+HELIX_AMX void bf16_groups(const Bf16Rows* rows, const AmxActivations& a, std::int64_t tb, float* c) {
+  const std::int64_t b_stride = 4 * a.tokens;
+  _tile_zero(0);
+  if constexpr (Groups > 1) _tile_zero(1);
+  if constexpr (Groups > 2) _tile_zero(2);
+  if constexpr (Groups > 3) _tile_zero(3);
+  const std::byte* b = a.b_tiles + tb * a.blocks * a.block_bytes;
+  for (std::int64_t kb = 0; kb < a.blocks; ++kb) {
+    _tile_loadd(6, b + kb * a.block_bytes, b_stride);
+    _tile_loadd(4, rows[0].tile(kb), rows[0].tile_stride(kb));
     _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(1, 4, 7);
-    if constexpr (Halves == 2) {
-      _tile_loadd(5, x1 + kb * 64, x_stride_bytes);
-      _tile_dpbf16ps(2, 5, 6);
-      _tile_dpbf16ps(3, 5, 7);
+    if constexpr (Groups > 1) {
+      _tile_loadd(5, rows[1].tile(kb), rows[1].tile_stride(kb));
+      _tile_dpbf16ps(1, 5, 6);
+    }
+    if constexpr (Groups > 2) {
+      _tile_loadd(4, rows[2].tile(kb), rows[2].tile_stride(kb));
+      _tile_dpbf16ps(2, 4, 6);
+    }
+    if constexpr (Groups > 3) {
+      _tile_loadd(5, rows[3].tile(kb), rows[3].tile_stride(kb));
+      _tile_dpbf16ps(3, 5, 6);
     }
   }
+  const std::int64_t c_bytes = kTileRows * b_stride;
+  _tile_stored(0, c, b_stride);
+  if constexpr (Groups > 1) _tile_stored(1, reinterpret_cast<char*>(c) + c_bytes, b_stride);
+  if constexpr (Groups > 2) _tile_stored(2, reinterpret_cast<char*>(c) + 2 * c_bytes, b_stride);
+  if constexpr (Groups > 3) _tile_stored(3, reinterpret_cast<char*>(c) + 3 * c_bytes, b_stride);
 }
 
-// One block of up to 32 tokens against the decoded weight block; 16 or fewer tokens
-// take half the tile work (batches of 16-31 prefill or decode on the unit too).
-HELIX_AMX void token_block(const CBlock& c, bool first_chunk, std::int64_t tokens_here, const std::uint16_t* x_at,
-                           std::int64_t x_stride_bytes, const std::uint16_t* tiles, std::int64_t steps) {
-  if (tokens_here <= kTileTokens) {
-    load_c<1>(c, first_chunk);
-    multiply_block<1>(x_at, x_stride_bytes, tiles, steps);
-    store_c<1>(c);
-  } else {
-    load_c<2>(c, first_chunk);
-    multiply_block<2>(x_at, x_stride_bytes, tiles, steps);
-    store_c<2>(c);
-  }
-}
-
-// The column chunk: x's slice of m_pad tokens fits kSliceBytes, at least one quantum.
-std::int64_t chunk_width(std::int64_t m_pad, std::int64_t k_pad) {
-  const std::int64_t fit = kSliceBytes / (m_pad * 2) / kChunkQuantum * kChunkQuantum;
-  return std::min(k_pad, std::max(kChunkQuantum, fit));
-}
-
-}  // namespace
-
-AmxActivations prepare_activations_amx(const float* x, std::int64_t m, std::int64_t cols) {
-  AmxActivations a;
-  a.m = m;
-  a.rows = round_up(m, kBlockTokens);
-  a.stride = round_up(cols, kTileValues);
-  auto* out = reinterpret_cast<std::uint16_t*>(
-      thread_scratch(ScratchSlot::Activations, static_cast<std::size_t>(a.rows * a.stride / 2)));
-  for (std::int64_t i = 0; i < a.rows; ++i) {
-    std::uint16_t* row = out + i * a.stride;
-    const std::int64_t valid = i < m ? cols : 0;
-    if (valid > 0) round_to_bf16(x + i * cols, cols, row);
-    std::memset(row + valid, 0, static_cast<std::size_t>(a.stride - valid) * 2);
-  }
-  a.x = out;
-  return a;
-}
-
-HELIX_AMX void gemm_rows_amx(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
-                             std::int64_t row_end) {
-  const std::int64_t chunk = chunk_width(a.rows, a.stride);
-  // Scratch: the block staged row-major, then as tiles (32 x chunk bf16 each); one
-  // row of f32; a 32 x 32 staging copy of C for edge blocks.
-  float* block_scratch = thread_scratch(ScratchSlot::WeightTile, static_cast<std::size_t>(kBlockRows * chunk));
-  auto* rows_bf16 = reinterpret_cast<std::uint16_t*>(block_scratch);
-  std::uint16_t* tiles = rows_bf16 + kBlockRows * chunk;
-  float* row_f32 = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(chunk + kBlockRows * kBlockTokens));
-  float* staging = row_f32 + chunk;
-  const std::int64_t x_stride = a.stride * 2, y_stride = w.rows * 4;
-  configure_tiles();
-  for (std::int64_t k0 = 0; k0 < a.stride; k0 += chunk) {
-    const std::int64_t width = std::min(chunk, a.stride - k0);
-    for (std::int64_t r0 = row_begin; r0 < row_end; r0 += kBlockRows) {
-      const std::int64_t rows_here = std::min(kBlockRows, row_end - r0);
-      decode_block(w, r0, rows_here, k0, width, row_f32, rows_bf16, tiles);
-      for (std::int64_t t0 = 0; t0 < a.rows; t0 += kBlockTokens) {
-        const std::int64_t tokens_here = std::min(kBlockTokens, a.m - t0);
-        // A block of 16 tokens or fewer runs on half the tiles (token_block).
-        const std::int64_t block_tokens = tokens_here <= kTileTokens ? kTileTokens : kBlockTokens;
-        const bool whole = rows_here == kBlockRows && tokens_here == block_tokens;
-        float* y_at = y + t0 * w.rows + r0;
-        CBlock c{whole ? y_at : staging, whole ? y_stride : kBlockRows * 4};
-        if (!whole && k0 > 0) {
-          std::fill(staging, staging + kBlockRows * kBlockTokens, 0.0f);
-          for (std::int64_t t = 0; t < tokens_here; ++t)
-            std::memcpy(staging + t * kBlockRows, y_at + t * w.rows, static_cast<std::size_t>(rows_here) * 4);
-        }
-        token_block(c, k0 == 0, tokens_here, a.x + t0 * a.stride + k0, x_stride, tiles, width / kTileValues);
-        if (!whole) {
-          for (std::int64_t t = 0; t < tokens_here; ++t)
-            std::memcpy(y_at + t * w.rows, staging + t * kBlockRows, static_cast<std::size_t>(rows_here) * 4);
-        }
+HELIX_AMX void gemm_rows_bf16(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+                              std::int64_t row_end) {
+  const std::int64_t full_blocks = w.cols / kBlockValues;
+  // Scratch: copies for at most one partial group (all blocks) and four tails; C.
+  auto* copies = reinterpret_cast<std::byte*>(
+      thread_scratch(ScratchSlot::WeightTile, static_cast<std::size_t>((a.blocks + 4) * kTileBytes / 4)));
+  float* c = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(4 * kTileRows * kMaxTokens));
+  configure_tiles(64, 16, static_cast<int>(a.tokens));
+  for (std::int64_t q0 = row_begin; q0 < row_end; q0 += 4 * kTileRows) {
+    const int groups = static_cast<int>(std::min<std::int64_t>(4, (row_end - q0 + kTileRows - 1) / kTileRows));
+    Bf16Rows rows[4];
+    std::byte* next_copy = copies;
+    for (int g = 0; g < groups; ++g) {
+      const std::int64_t r0 = q0 + g * kTileRows;
+      const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, row_end - r0));
+      rows[g].base = w.row(r0);
+      rows[g].stride = static_cast<std::int64_t>(w.row_bytes);
+      rows[g].direct = rows_here == kTileRows ? full_blocks : 0;
+      if (rows[g].direct < a.blocks) {
+        copy_bf16_tiles(w, r0, rows_here, rows[g].direct, a.blocks, next_copy);
+        rows[g].copies = next_copy;
+        next_copy += (a.blocks - rows[g].direct) * kTileBytes;
+      }
+    }
+    for (std::int64_t tb = 0; tb < a.token_blocks; ++tb) {
+      switch (groups) {
+        case 1: bf16_groups<1>(rows, a, tb, c); break;
+        case 2: bf16_groups<2>(rows, a, tb, c); break;
+        case 3: bf16_groups<3>(rows, a, tb, c); break;
+        default: bf16_groups<4>(rows, a, tb, c); break;
+      }
+      const int tokens_here = static_cast<int>(std::min(a.tokens, a.m - tb * a.tokens));
+      for (int g = 0; g < groups; ++g) {
+        const std::int64_t r0 = q0 + g * kTileRows;
+        const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, row_end - r0));
+        store_transposed(c + g * kTileRows * a.tokens, static_cast<int>(a.tokens), rows_here, tokens_here,
+                         y + tb * a.tokens * w.rows + r0, w.rows);
       }
     }
   }
   _tile_release();
+}
+
+// ---- Activations ---------------------------------------------------------------------
+
+// x's rows (m rows of `stride_words` 4-byte words) into B tiles: [token block][32-value
+// block][tile row p][token], word kb * tile_rows + p of each token; tokens past m zero.
+void to_b_tiles(const std::uint32_t* x, std::int64_t stride_words, const AmxActivations& a, int tile_rows,
+                std::uint32_t* out) {
+  for (std::int64_t tb = 0; tb < a.token_blocks; ++tb) {
+    for (std::int64_t kb = 0; kb < a.blocks; ++kb) {
+      std::uint32_t* tile = out + (tb * a.blocks + kb) * tile_rows * a.tokens;
+      for (int p = 0; p < tile_rows; ++p) {
+        for (std::int64_t t = 0; t < a.tokens; ++t) {
+          const std::int64_t token = tb * a.tokens + t;
+          tile[p * a.tokens + t] = token < a.m ? x[token * stride_words + kb * tile_rows + p] : 0;
+        }
+      }
+    }
+  }
+}
+
+// Per token block and group, the tokens' entries of a per-token array (entry
+// `spacing * group` of token t's row of `row_length`), as one vector; padding zero.
+void per_block_vectors(const float* per_token, std::int64_t row_length, std::int64_t groups, std::int64_t spacing,
+                       const AmxActivations& a, float* out) {
+  for (std::int64_t tb = 0; tb < a.token_blocks; ++tb)
+    for (std::int64_t g = 0; g < groups; ++g)
+      for (std::int64_t t = 0; t < a.tokens; ++t) {
+        const std::int64_t token = tb * a.tokens + t;
+        out[(tb * groups + g) * a.tokens + t] = token < a.m ? per_token[token * row_length + spacing * g] : 0.0f;
+      }
+}
+
+}  // namespace
+
+bool amx_multiplies(DType dtype) {
+  return dtype == DType::BF16 || dtype == DType::Q8_0 || dtype == DType::Q4_K || dtype == DType::Q6_K;
+}
+
+HELIX_AMX AmxActivations prepare_activations_amx(const WeightMatrix& w, const float* x, std::int64_t m) {
+  AmxActivations a;
+  a.m = m;
+  a.tokens = std::min<std::int64_t>(m, kMaxTokens);
+  a.token_blocks = (m + a.tokens - 1) / a.tokens;
+  a.blocks = (w.cols + kBlockValues - 1) / kBlockValues;
+  const std::int64_t tokens_padded = a.token_blocks * a.tokens;
+  if (w.dtype == DType::BF16) {
+    const int tile_rows = 16;  // pairs per 32 values
+    a.block_bytes = tile_rows * 4 * a.tokens;
+    const std::int64_t stride = a.blocks * kBlockValues;  // bf16 values per padded row
+    auto* rounded = reinterpret_cast<std::uint16_t*>(
+        thread_scratch(ScratchSlot::Activations, static_cast<std::size_t>(m * stride / 2)));
+    for (std::int64_t i = 0; i < m; ++i) {
+      round_to_bf16(x + i * w.cols, w.cols, rounded + i * stride);
+      std::memset(rounded + i * stride + w.cols, 0, static_cast<std::size_t>(stride - w.cols) * 2);
+    }
+    auto* tiles = thread_scratch(ScratchSlot::ActivationTiles, static_cast<std::size_t>(tokens_padded * stride / 2));
+    to_b_tiles(reinterpret_cast<const std::uint32_t*>(rounded), stride / 2, a, tile_rows,
+               reinterpret_cast<std::uint32_t*>(tiles));
+    a.b_tiles = reinterpret_cast<const std::byte*>(tiles);
+    return a;
+  }
+  // Int8: quantized as the avx512 level does, then (16 tokens and more) laid out as tiles.
+  const Int8Activations q = prepare_activations_avx512(w, x, m).int8;
+  a.int8 = q;
+  if (a.tokens < kMaxTokens) return a;  // VNNI reads q as it is
+  const int tile_rows = 8;  // 4-byte words per 32 values
+  a.block_bytes = tile_rows * 4 * a.tokens;
+  const std::int64_t tile_floats = tokens_padded * w.cols / 4, vector_floats = tokens_padded * a.blocks;
+  float* storage = thread_scratch(ScratchSlot::ActivationTiles,
+                                  static_cast<std::size_t>(tile_floats + 4 * vector_floats));
+  to_b_tiles(reinterpret_cast<const std::uint32_t*>(q.q), w.cols / 4, a, tile_rows,
+             reinterpret_cast<std::uint32_t*>(storage));
+  float* scale = storage + tile_floats;
+  float* sum32 = scale + vector_floats;
+  float* sum16 = sum32 + vector_floats;
+  // lane_scale holds a block's scale in each of its 8 lanes: entry 8 * block.
+  per_block_vectors(q.lane_scale, w.cols / 4, a.blocks, 8, a, scale);
+  per_block_vectors(q.sum32, w.cols / 32, a.blocks, 1, a, sum32);
+  per_block_vectors(q.sum16, w.cols / 16, 2 * a.blocks, 1, a, sum16);
+  a.b_tiles = reinterpret_cast<const std::byte*>(storage);
+  a.scale = scale;
+  a.sum32 = sum32;
+  a.sum16 = sum16;
+  return a;
+}
+
+void gemm_rows_amx(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+                   std::int64_t row_end) {
+  if (w.dtype == DType::BF16) {
+    gemm_rows_bf16(w, a, y, row_begin, row_end);
+  } else if (a.tokens < kMaxTokens) {
+    gemv_rows_amx_vnni(w, a, y, row_begin, row_end);
+  } else {
+    gemm_rows_int8(w, a, y, row_begin, row_end);
+  }
 }
 
 }  // namespace helix::kernels_detail
@@ -332,7 +527,8 @@ HELIX_AMX void gemm_rows_amx(const WeightMatrix& w, const AmxActivations& a, flo
 
 namespace helix::kernels_detail {
 
-AmxActivations prepare_activations_amx(const float*, std::int64_t, std::int64_t) {
+bool amx_multiplies(DType) { return false; }
+AmxActivations prepare_activations_amx(const WeightMatrix&, const float*, std::int64_t) {
   fail("matmul: the AMX kernels are not built for this CPU architecture");
 }
 void gemm_rows_amx(const WeightMatrix&, const AmxActivations&, float*, std::int64_t, std::int64_t) {

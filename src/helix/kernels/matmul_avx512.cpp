@@ -486,8 +486,7 @@ Avx512Activations prepare_activations_avx512(const WeightMatrix& w, const float*
       a.bf16 = out;
       break;
     }
-    case ActivationRounding::None:
-    case ActivationRounding::Bf16WithWeights: break;  // not a streaming rounding
+    case ActivationRounding::None: break;
   }
   return a;
 }
@@ -497,8 +496,7 @@ HELIX_AVX512 void gemv_rows_avx512(const WeightMatrix& w, const float* x, const 
   switch (avx512_activation_rounding(w.dtype)) {
     case ActivationRounding::Int8Blocks: gemv_rows_int8(w, a.int8, m, y, row_begin, row_end); return;
     case ActivationRounding::Bf16: gemv_rows_bf16(w, a.bf16, m, y, row_begin, row_end); return;
-    case ActivationRounding::None:
-    case ActivationRounding::Bf16WithWeights: gemv_rows_avx2(w, x, m, y, row_begin, row_end); return;
+    case ActivationRounding::None: gemv_rows_avx2(w, x, m, y, row_begin, row_end); return;
   }
 }
 

@@ -62,22 +62,38 @@ Avx512Activations prepare_activations_avx512(const WeightMatrix& w, const float*
 void gemv_rows_avx512(const WeightMatrix& w, const float* x, const Avx512Activations& a, std::int64_t m, float* y,
                       std::int64_t row_begin, std::int64_t row_end);
 
-// x rounded to bf16 for the AMX kernel: rows padded to a multiple of 32 tokens and
-// columns to a multiple of 32 values, the padding zero.
+// Whether the AMX kernel multiplies this dtype (BF16 and the int8 block types Q8_0,
+// Q4_K, Q6_K); the other dtypes take the avx512 level's kernels under amx too.
+bool amx_multiplies(DType dtype);
+
+// x prepared once per matmul call for the AMX kernel (matmul_amx.cpp): as tiles of
+// the unit's B operand, `tokens` tokens wide (min(m, 16)), per token block and
+// 32-value block; BF16 weights get x rounded to bf16, the int8 types x quantized as
+// Int8Activations with its per-block scales and sums regrouped per token block.
 struct AmxActivations {
-  const std::uint16_t* x = nullptr;  // rows x stride
-  std::int64_t m = 0;                // real tokens
-  std::int64_t rows = 0;             // m rounded up to 32
-  std::int64_t stride = 0;           // cols rounded up to 32
+  std::int64_t m = 0;             // real tokens
+  std::int64_t tokens = 0;        // tokens per tile: min(m, 16)
+  std::int64_t token_blocks = 0;  // ceil(m / tokens); tokens past m are zero
+  std::int64_t blocks = 0;        // 32-value blocks per row (cols rounded up)
+  const std::byte* b_tiles = nullptr;  // [token block][block] tiles of block_bytes
+  std::int64_t block_bytes = 0;
+  Int8Activations int8;  // int8 only: x quantized (batches below 16 use it as it is)
+  // Int8 with 16 tokens or more, [token block][block][token] (sum16: [token block][16-value group][token]):
+  const float* scale = nullptr;  // the block's activation scale
+  const float* sum32 = nullptr;  // scale * sum of the block's quants
+  const float* sum16 = nullptr;  // scale * sum of each 16 quants
 };
 
-// Prepares x (m x cols) in the calling thread's scratch (valid until its next call).
-AmxActivations prepare_activations_amx(const float* x, std::int64_t m, std::int64_t cols);
+// Prepares x (m x w.cols) for w's AMX kernel, in the calling thread's scratch (valid
+// until its next call). amx_multiplies(w.dtype) must hold.
+AmxActivations prepare_activations_amx(const WeightMatrix& w, const float* x, std::int64_t m);
 
-// The AMX TiledGemm kernel (matmul_amx.cpp): y[i * w.rows + r] for all tokens and
-// weight rows r in [row_begin, row_end), from bf16 tiles of x and of the weights
-// (any dtype, decoded and rounded to bf16). row_begin is a multiple of 32.
+// The amx level's kernel: y[i * w.rows + r] for all tokens and weight rows r in
+// [row_begin, row_end); row_begin is a multiple of 16. Int8 types below 16 tokens
+// go to gemv_rows_amx_vnni (matmul_amx_vnni.cpp), with the same arithmetic.
 void gemm_rows_amx(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
                    std::int64_t row_end);
+void gemv_rows_amx_vnni(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+                        std::int64_t row_end);
 
 }  // namespace helix::kernels_detail

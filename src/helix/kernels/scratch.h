@@ -11,7 +11,7 @@
 namespace helix::kernels_detail {
 
 // Buffers a thread may hold at once, one per purpose.
-enum class ScratchSlot { WeightTile, WeightRow, Activations, Count };
+enum class ScratchSlot { WeightTile, WeightRow, Activations, ActivationTiles, Count };
 
 // At least `floats` floats, 64-byte aligned, owned by the calling thread; contents
 // are unspecified. Valid until the same thread asks for the same slot again.

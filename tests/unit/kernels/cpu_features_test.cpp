@@ -43,8 +43,10 @@ bool cpu_has_avx2_path() {
 TEST(CpuFeatures, DefaultIsaFollowsTheCpu) {
   EnvScope env("HELIX_KERNELS", "auto");
   override_kernel_isa("");
-  // amx is never the default (its results depend on the batch size).
-  const char* best = cpu_supports(KernelIsa::Avx512) ? "avx512" : cpu_has_avx2_path() ? "avx2" : "scalar";
+  const char* best = cpu_supports(KernelIsa::Amx)      ? "amx"
+                     : cpu_supports(KernelIsa::Avx512) ? "avx512"
+                     : cpu_has_avx2_path()             ? "avx2"
+                                                       : "scalar";
   EXPECT_EQ(kernel_isa(), best);
 }
 
@@ -104,8 +106,8 @@ TEST(CpuFeatures, Avx512LevelNeedsItsFeaturesAndTheAvx2Level) {
 TEST(CpuFeatures, AmxLevelNeedsTheAvx512LevelBf16AndTheGrantedTileUnit) {
   const CpuFeatures& f = cpu_features();
   EXPECT_EQ(cpu_supports(KernelIsa::Amx), cpu_supports(KernelIsa::Avx512) && f.avx512bf16 && f.amx_granted);
-  EXPECT_TRUE(!f.amx_granted || (f.amx_tile && f.amx_bf16));  // asked for only where the CPU has the unit
-  if (!cpu_supports(KernelIsa::Amx)) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+  EXPECT_TRUE(!f.amx_granted || (f.amx_tile && f.amx_bf16 && f.amx_int8));  // asked for only where the CPU has the unit
+  if (!cpu_supports(KernelIsa::Amx)) GTEST_SKIP() << "no AMX on this CPU";
   EnvScope env("HELIX_KERNELS", "amx");
   override_kernel_isa("");
   EXPECT_EQ(kernel_isa(), "amx");

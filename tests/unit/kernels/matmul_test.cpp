@@ -154,30 +154,15 @@ std::vector<double> bf16_rounding_bound(const TestWeights& t, const float* x, st
   return bound;
 }
 
-// t with its dequantised weights rounded to bf16 (as the AMX kernel decodes them).
-TestWeights with_bf16_weights(const TestWeights& t) {
-  TestWeights rounded;
-  rounded.w = t.w;
-  rounded.dequantised = bf16_rounded(t.dequantised.data(), static_cast<std::int64_t>(t.dequantised.size()));
-  return rounded;
-}
-
-// Checks a result that used rounded activations (and, for Bf16WithWeights, rounded
-// weights): equal (within float rounding) to the product of the rounded operands,
-// and within the documented bound of the exact one.
+// Checks a result that used rounded activations: equal (within float rounding) to
+// the product of the rounded operands, and within the documented bound of the exact one.
 void expect_rounded_activation_result(ActivationRounding rounding, const TestWeights& t, const float* x,
                                       std::int64_t m, const std::vector<float>& y, const std::vector<double>& exact,
                                       const std::string& what) {
   const bool int8 = rounding == ActivationRounding::Int8Blocks;
-  const bool weights_rounded = rounding == ActivationRounding::Bf16WithWeights;
   std::vector<float> rounded = int8 ? int8_rounded(x, m * t.w.cols) : bf16_rounded(x, m * t.w.cols);
-  const TestWeights& multiplied = weights_rounded ? with_bf16_weights(t) : t;
-  EXPECT_LT(scaled_error(y, reference(multiplied, rounded.data(), m), magnitude(multiplied, rounded.data(), m)), 1e-6)
-      << what;
+  EXPECT_LT(scaled_error(y, reference(t, rounded.data(), m), magnitude(t, rounded.data(), m)), 1e-6) << what;
   std::vector<double> bound = int8 ? int8_rounding_bound(t, x, m) : bf16_rounding_bound(t, x, m);
-  if (weights_rounded) {
-    for (double& b : bound) b *= 2;  // 2^-7: both operands rounded
-  }
   const double slack = 1e-6 * magnitude(t, x, m);  // float accumulation
   for (std::size_t n = 0; n < y.size(); ++n) {
     ASSERT_LE(std::fabs(y[n] - exact[n]), bound[n] * 1.001 + slack) << what << " result " << n;
@@ -272,11 +257,12 @@ TEST(Matmul, LargeMatricesSpanSeveralTilesPerThread) {
   }
 }
 
-// The AMX kernel takes the columns in chunks whose slice of x fits L2 (768 columns
-// at 600 tokens), adding each chunk's sums to the earlier ones in y, and blocks of
-// 32 weight rows and 32 tokens (67 rows and 600 tokens end in partial blocks).
-TEST(Matmul, AmxTilesSpanSeveralColumnChunksAndPartialBlocks) {
-  if (!cpu_supports(KernelIsa::Amx)) GTEST_SKIP() << "no AMX-BF16 on this CPU";
+// The AMX kernel decodes the int8 types' rows in panels of 1024 values (1280
+// columns: two), in groups of 16 weight rows (67: a partial group) against blocks
+// of 16 tokens (600: a partial block), and BF16 in four groups at a time, straight
+// from the matrix.
+TEST(Matmul, AmxTilesSpanSeveralPanelsAndPartialBlocks) {
+  if (!cpu_supports(KernelIsa::Amx)) GTEST_SKIP() << "no AMX on this CPU";
   KernelIsaScope scope("amx");
   ThreadPool pool(2);
   const std::int64_t rows = 67, cols = 1280, m = 600;
@@ -310,28 +296,34 @@ TEST(Matmul, StreamingResultsDoNotDependOnTheThreadCount) {
   }
 }
 
-// On the avx512 level every batch size streams and chunks the columns alike, so a
-// row's result is the same bits whether it comes alone or in a batch of any size:
-// what lets a preempted request be recomputed in a prefill without changing its
-// tokens. (scalar and avx2 switch to sgemm, amx to tiles, for larger batches.)
-// 2304 columns: several column chunks.
+// On the avx512 and amx levels a row gets one arithmetic at every batch size
+// (avx512: the streaming kernels; amx: tiles from 16 tokens, below that VNNI code
+// with the tiles' arithmetic), so its result is the same bits whether it comes alone
+// or in a batch of any size: what lets a preempted request be recomputed in a
+// prefill without changing its tokens. (scalar and avx2 switch to sgemm for larger
+// batches.) 37 weight rows: a partial group of 16; Q8_0 with 73 blocks per row: a
+// last run of 32 values; batches on both sides of 16 (AMX: 16-token tiles with a
+// partial token block at 17 and 40).
 TEST(Matmul, OneRowGivesTheSameBitsAloneAndInAnyBatch) {
   if (!cpu_supports(KernelIsa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   ThreadPool pool(2);
-  const std::int64_t cols = 2304, rows = 50;
-  std::vector<float> x = random_activations(40 * cols, 21);
-  KernelIsaScope scope("avx512");
-  for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
-    TestWeights t = make_weights(dtype, rows, cols, 1, 22);
-    std::vector<float> alone(rows);
-    const float* row = x.data() + 7 * cols;  // activation row 7 of the batches below
-    matmul(t.w, row, 1, alone.data(), pool);
-    for (std::int64_t m : {8, 17, 40}) {
-      std::vector<float> batch(static_cast<std::size_t>(m * rows));
-      matmul(t.w, x.data(), m, batch.data(), pool);
-      for (std::int64_t j = 0; j < rows; ++j) {
-        ASSERT_EQ(alone[j], batch[static_cast<std::size_t>(7 * rows + j)])
-            << dtype_name(dtype) << " m=" << m << " row " << j;
+  const std::int64_t rows = 37, compared = 2;  // activation row 2 of every batch below
+  for (const std::string& isa : test::runnable_isas()) {
+    if (isa != "avx512" && isa != "amx") continue;
+    KernelIsaScope scope(isa);
+    for (auto [dtype, cols] : {std::pair{DType::BF16, 2304}, {DType::Q8_0, 2336}, {DType::Q4_K, 2304},
+                               {DType::Q6_K, 2304}}) {
+      std::vector<float> x = random_activations(40 * cols, 21);
+      TestWeights t = make_weights(dtype, rows, cols, 1, 22);
+      std::vector<float> alone(rows);
+      matmul(t.w, x.data() + compared * cols, 1, alone.data(), pool);
+      for (std::int64_t m : {3, 8, 15, 16, 17, 40}) {
+        std::vector<float> batch(static_cast<std::size_t>(m * rows));
+        matmul(t.w, x.data(), m, batch.data(), pool);
+        for (std::int64_t j = 0; j < rows; ++j) {
+          ASSERT_EQ(alone[j], batch[static_cast<std::size_t>(compared * rows + j)])
+              << isa << " " << dtype_name(dtype) << " m=" << m << " row " << j;
+        }
       }
     }
   }
@@ -359,7 +351,7 @@ TEST(Matmul, ScalarAndAvx2AgreeWithinRounding) {
 
 // Decode streams; prefill runs the tiled GEMM, except where the AVX-512 kernels
 // round the activations: those stream at every batch (they beat sgemm). Under amx
-// BF16 and the block types prefill on the tile unit, in bf16; F16 keeps sgemm.
+// BF16 and the int8 block types run on the tile unit at every batch; F16 as avx512.
 TEST(Matmul, StrategyFollowsTheBatchSizeAndTheKernels) {
   for (const std::string& isa : test::runnable_isas()) {
     KernelIsaScope scope(isa);
@@ -367,20 +359,17 @@ TEST(Matmul, StrategyFollowsTheBatchSizeAndTheKernels) {
     for (DType dtype : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K}) {
       const std::string what = isa + " " + std::string(dtype_name(dtype));
       TestWeights t = make_weights(dtype, 4, 256, 0, 1);
-      EXPECT_EQ(matmul_strategy(t.w, 1), MatmulStrategy::Streaming) << what;
       const bool rounded = matmul_activation_rounding(dtype, MatmulStrategy::Streaming) != ActivationRounding::None;
       EXPECT_EQ(rounded, avx512 && dtype != DType::F16 && (dtype != DType::BF16 || cpu_features().avx512bf16))
           << what;
-      if (isa == "amx") {
-        EXPECT_EQ(matmul_strategy(t.w, 512), MatmulStrategy::TiledGemm) << what;
-        EXPECT_EQ(matmul_activation_rounding(dtype, MatmulStrategy::TiledGemm),
-                  dtype == DType::F16    ? ActivationRounding::None
-                  : dtype == DType::BF16 ? ActivationRounding::Bf16
-                                         : ActivationRounding::Bf16WithWeights)
-            << what;
+      const ActivationRounding tiled = matmul_activation_rounding(dtype, MatmulStrategy::TiledGemm);
+      if (isa == "amx" && dtype != DType::F16) {
+        for (std::int64_t m : {1, 4, 16, 512}) EXPECT_EQ(matmul_strategy(t.w, m), MatmulStrategy::TiledGemm) << what;
+        EXPECT_EQ(tiled, dtype == DType::BF16 ? ActivationRounding::Bf16 : ActivationRounding::Int8Blocks) << what;
       } else {
+        EXPECT_EQ(matmul_strategy(t.w, 1), MatmulStrategy::Streaming) << what;
         EXPECT_EQ(matmul_strategy(t.w, 512), rounded ? MatmulStrategy::Streaming : MatmulStrategy::TiledGemm) << what;
-        EXPECT_EQ(matmul_activation_rounding(dtype, MatmulStrategy::TiledGemm), ActivationRounding::None) << what;
+        EXPECT_EQ(tiled, ActivationRounding::None) << what;
       }
     }
   }

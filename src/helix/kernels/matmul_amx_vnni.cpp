@@ -1,0 +1,297 @@
+// The amx level's kernel for batches below 16 tokens of the int8 block types (Q8_0,
+// Q4_K, Q6_K), with AVX-512 VNNI: a tile product costs as much for 1 token as for 16
+// (Q8_0 decode on 1-token tiles ran at half the streaming kernels' speed), so these
+// compute the tiles' exact integer group sums with vpdpbusd, 16 weight rows side by
+// side, 64 values at a time, and scale them with the operations of
+// amx_int8_arithmetic.h: the same bits as the tile kernel (matmul_amx.cpp), so a
+// row's result does not depend on its batch size.
+//
+// The weights are read in place (no decoded copy): Q8_0's quants as they are, Q4_K's
+// and Q6_K's unpacked per 64 values; the scales of the 16 rows are decoded a row per
+// lane once the rows' lines are in cache.
+#include "helix/kernels/matmul_kernels.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+
+#include "helix/core/error.h"
+#include "helix/kernels/scratch.h"
+
+#if defined(__x86_64__)
+// See matmul_avx512.cpp: GCC 12's AVX-512 headers trip -Wuninitialized on their
+// own undefined-vector helpers.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include "helix/kernels/amx_int8_arithmetic.h"
+#include "helix/kernels/k_quant_unpack_avx512.h"
+
+namespace helix::kernels_detail {
+namespace {
+
+// Lane sums of 4 vectors (v[0..3], 16 int32 lanes each: vpdpbusd results of 4 steps
+// of 64 values): per 128-bit block L, each vector's sum of lanes 4L..4L+3 (integer
+// sums: exact in any order).
+HELIX_AMX inline __m512i quad_sums(__m512i v0, __m512i v1, __m512i v2, __m512i v3) {
+  // Vectors (a, b): per 128 bits [a0+a2, b0+b2, a1+a3, b1+b3].
+  const __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi32(v0, v1), _mm512_unpackhi_epi32(v0, v1));
+  const __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi32(v2, v3), _mm512_unpackhi_epi32(v2, v3));
+  return _mm512_add_epi32(_mm512_unpacklo_epi64(t0, t1), _mm512_unpackhi_epi64(t0, t1));
+}
+
+// The quad sums of steps 0-3, 4-7, 8-11, 12-15 transposed: out[L] holds the sums of
+// lanes 4L..4L+3 for steps 0..15, step s in lane s.
+HELIX_AMX inline void transpose_quads(const __m512i* r, __m512i (&out)[4]) {
+  const __m512i u0 = _mm512_shuffle_i32x4(r[0], r[1], _MM_SHUFFLE(1, 0, 1, 0));
+  const __m512i u1 = _mm512_shuffle_i32x4(r[0], r[1], _MM_SHUFFLE(3, 2, 3, 2));
+  const __m512i u2 = _mm512_shuffle_i32x4(r[2], r[3], _MM_SHUFFLE(1, 0, 1, 0));
+  const __m512i u3 = _mm512_shuffle_i32x4(r[2], r[3], _MM_SHUFFLE(3, 2, 3, 2));
+  out[0] = _mm512_shuffle_i32x4(u0, u2, _MM_SHUFFLE(2, 0, 2, 0));
+  out[1] = _mm512_shuffle_i32x4(u0, u2, _MM_SHUFFLE(3, 1, 3, 1));
+  out[2] = _mm512_shuffle_i32x4(u1, u3, _MM_SHUFFLE(2, 0, 2, 0));
+  out[3] = _mm512_shuffle_i32x4(u1, u3, _MM_SHUFFLE(3, 1, 3, 1));
+}
+
+// Reading 16 rows' quants in place, 64 values at a time (load), and their scales as
+// the panel's per-group vectors over the rows (load_scales, once the rows are in
+// cache), per dtype.
+struct Q8_0Quants {
+  const std::byte* rows[kTileRows];
+  HELIX_AMX __m512i load(int n, std::int64_t k, bool half) const {
+    const std::byte* block = rows[n] + k / 32 * static_cast<std::int64_t>(sizeof(BlockQ8_0));
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
+    if (half) return _mm512_zextsi256_si512(lo);
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + sizeof(BlockQ8_0) + 2));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  }
+  // The scales of the (one or two) blocks at k into the panel, gathered from the 16
+  // rows once their quants were loaded: the lines are in L1 then (gathering them
+  // first, from memory, halved the speed).
+  const Panel* p = nullptr;
+  __m512i row_offsets;  // row n at rows[0] + row_offsets[n]
+  __mmask16 valid;      // rows in the matrix
+  HELIX_AMX void load_scales(std::int64_t k, bool half) const {
+    for (int j = 0; j < (half ? 1 : 2); ++j) {
+      const std::int64_t block = k / 32 + j;
+      const __m512i bits = _mm512_i32gather_epi32(
+          row_offsets, rows[0] + block * static_cast<std::int64_t>(sizeof(BlockQ8_0)), 1);
+      _mm512_storeu_ps(p->scale + block * kTileRows,
+                       _mm512_maskz_mov_ps(valid, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(bits))));
+    }
+  }
+};
+
+// Q4_K and Q6_K read in place as well: their quants unpacked per 64 values, their
+// scales decoded for the 16 rows at once (a row per lane) when a block begins.
+struct Q4_KQuants {
+  const std::byte* rows[kTileRows];
+  const Panel* p = nullptr;
+  __m512i row_offsets;  // row n at rows[0] + row_offsets[n]
+  // The 32 bytes of nibbles in both halves of a register, the high half shifted
+  // right by 4 (one load, a shift and a mask).
+  HELIX_AMX __m512i load(int n, std::int64_t k, bool) const {
+    const std::byte* nibbles = rows[n] + k / 256 * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes) + 16 + k % 256 / 2;
+    const __m512i both = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(nibbles)));
+    const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+    return _mm512_and_si512(_mm512_srlv_epi16(both, shift), _mm512_set1_epi8(0x0F));
+  }
+  // The 16 rows' d * scale and dmin * min of the block's 8 sub-blocks, each row in
+  // one lane (the bytes as q4k_scales_mins reads them, so the same floats).
+  HELIX_AMX void load_scales(std::int64_t k, bool) const {
+    if (k % 256 != 0) return;
+    const std::int64_t block = k / 256;
+    const std::byte* first = rows[0] + block * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes);
+    const __m512i d_bits = _mm512_i32gather_epi32(row_offsets, first, 1);
+    const __m512i a = _mm512_i32gather_epi32(row_offsets, first + 4, 1);
+    const __m512i b = _mm512_i32gather_epi32(row_offsets, first + 8, 1);
+    const __m512i c = _mm512_i32gather_epi32(row_offsets, first + 12, 1);
+    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d_bits));
+    const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(d_bits, 16)));
+    const __m512i six = _mm512_set1_epi32(0x3F3F3F3F), four = _mm512_set1_epi32(0x0F0F0F0F),
+                  tops = _mm512_set1_epi32(0x30303030);
+    // Sub-blocks 0-3 keep 6 bits in a (scales) and b (mins); 4-7 the low 4 in c, the top 2 in a and b.
+    const __m512i scales[2] = {_mm512_and_si512(a, six),
+                               _mm512_or_si512(_mm512_and_si512(c, four), _mm512_and_si512(_mm512_srli_epi32(a, 2), tops))};
+    const __m512i mins[2] = {_mm512_and_si512(b, six),
+                             _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(c, 4), four),
+                                             _mm512_and_si512(_mm512_srli_epi32(b, 2), tops))};
+    const __m512i byte = _mm512_set1_epi32(0xFF);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      const auto shift = static_cast<unsigned>(8 * (j % 4));
+      const __m512i sc = _mm512_and_si512(_mm512_srli_epi32(scales[j / 4], shift), byte);
+      const __m512i mn = _mm512_and_si512(_mm512_srli_epi32(mins[j / 4], shift), byte);
+      _mm512_storeu_ps(p->scale + (8 * block + j) * kTileRows, _mm512_mul_ps(_mm512_cvtepi32_ps(sc), d));
+      _mm512_storeu_ps(p->min + (8 * block + j) * kTileRows, _mm512_mul_ps(_mm512_cvtepi32_ps(mn), dmin));
+    }
+  }
+};
+
+struct Q6_KQuants {
+  const std::byte* rows[kTileRows];
+  const Panel* p = nullptr;
+  // Values 64t.. and 64(t+1).. (t even) come from the same bytes: both are unpacked
+  // when t is even, the odd one kept for the next step (which reads the same rows).
+  mutable __m512i odd[kTileRows];
+  HELIX_AMX __m512i load(int n, std::int64_t k, bool) const {
+    const int t = static_cast<int>(k % 256 / 64);
+    if (t % 2 == 1) return odd[n];
+    __m512i even;
+    k_quants::q6k_quant_pair(rows[n] + k / 256 * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes), t / 2, even,
+                             odd[n]);
+    return even;
+  }
+  __m512i row_offsets;  // row n at rows[0] + row_offsets[n]
+  // The 16 rows' d * scale of the block's 16 groups, each row in one lane (the
+  // bytes as q6k_group_scales reads them, so the same floats).
+  HELIX_AMX void load_scales(std::int64_t k, bool) const {
+    if (k % 256 != 0) return;
+    const std::int64_t block = k / 256;
+    const std::byte* first = rows[0] + block * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes);
+    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(row_offsets, first + 208, 1)));
+#pragma GCC unroll 4
+    for (int word = 0; word < 4; ++word) {
+      const __m512i bytes = _mm512_i32gather_epi32(row_offsets, first + 192 + 4 * word, 1);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {  // group 4 word + i: byte i, sign-extended
+        const __m512i scale = _mm512_srai_epi32(_mm512_slli_epi32(bytes, static_cast<unsigned>(24 - 8 * i)), 24);
+        const __m512 value = _mm512_mul_ps(_mm512_cvtepi32_ps(scale), d);
+        _mm512_storeu_ps(p->scale + (16 * block + 4 * word + i) * kTileRows, value);
+      }
+    }
+  }
+};
+
+// Batches below 16 tokens on the AMX level, with VNNI: a tile product costs as much
+// for 1 token as for 16, so these compute the tiles' exact integer group sums with
+// vpdpbusd, 16 rows side by side, 64 values at a time, then scale them group by group
+// vectorised over the rows with the operations scale_tokens applies per element:
+// the same bits as the tiles. acc[t][row] for tokens t < m.
+template <DType Type, typename Quants>
+HELIX_AMX void multiply_rows_vnni(const Panel& p, const Quants& quants, std::int64_t cols, const Int8Activations& x,
+                                  std::int64_t m, float* acc) {
+  constexpr Int8Format f = int8_format(Type);
+  constexpr int per_step = 64 / f.group;  // groups per 64 values
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  std::fill(acc, acc + m * kTileRows, 0.0f);
+  for (std::int64_t k = 0; k < cols; k += 64) {
+    // A last run of 32 values (Q8_0) loads through a mask: its other half is zero.
+    const bool half = k + 64 > cols;
+    const __mmask64 bytes = half ? 0xFFFFFFFFull : ~0ull;
+    const __mmask16 lanes = half ? 0x00FF : 0xFFFF;
+    // Four rows at a time: their quants unpacked once for all tokens, each token's
+    // products summed per 4 lanes (quads[t][q]).
+    alignas(64) __m512i quads[kMaxTokens - 1][4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) {
+      __m512i wq[4];
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) {
+        wq[j] = quants.load(4 * q + j, k, half);
+        if constexpr (Type == DType::Q8_0) wq[j] = _mm512_xor_si512(wq[j], flip);
+      }
+      for (std::int64_t t = 0; t < m; ++t) {
+        const std::int64_t at = t * x.cols + k;  // token t's value k
+        const __m512i xq = _mm512_maskz_loadu_epi8(bytes, x.q + at);
+        // vpdpbusd multiplies unsigned quants: Q8_0's became q + 128, and q8_bias takes
+        // 128 * sum(x) off again; Q6_K's are q + 32, and 32 * sum(x) per lane comes off.
+        __m512i start = _mm512_setzero_si512();
+        if constexpr (Type == DType::Q8_0) start = _mm512_maskz_loadu_epi32(lanes, x.q8_bias + at / 4);
+        if constexpr (Type == DType::Q6_K) {
+          const __m512i lane_sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), xq);
+          start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(lane_sums, 5));
+        }
+        quads[t][q] = quad_sums(_mm512_dpbusd_epi32(start, wq[0], xq), _mm512_dpbusd_epi32(start, wq[1], xq),
+                                _mm512_dpbusd_epi32(start, wq[2], xq), _mm512_dpbusd_epi32(start, wq[3], xq));
+      }
+    }
+    quants.load_scales(k, half);  // the rows' lines are in L1 now
+    for (std::int64_t t = 0; t < m; ++t) {
+      __m512i sums[4];
+      transpose_quads(quads[t], sums);  // sums[L]: rows' lanes 4L..4L+3
+      __m512i isum[4] = {sums[0], sums[1], sums[2], sums[3]};
+      if constexpr (f.group == 32) {
+        isum[0] = _mm512_add_epi32(sums[0], sums[1]);
+        isum[1] = _mm512_add_epi32(sums[2], sums[3]);
+      }
+      float* acc_t = acc + t * kTileRows;
+      __m512 a = _mm512_load_ps(acc_t);
+      const int groups = half ? 1 : per_step;
+      for (int j = 0; j < groups; ++j) {
+        const std::int64_t g = k / f.group + j, value = k + j * f.group;  // the group's first value
+        const float xs = x.lane_scale[(t * x.cols + value / 32 * 32) / 4];
+        const float* xsum = f.group == 32 ? x.sum32 + (t * x.cols + value) / 32 : x.sum16 + (t * x.cols + value) / 16;
+        a = scale_rows(a, isum[j], p, g, xs, xsum, f.has_min);
+      }
+      _mm512_store_ps(acc_t, a);
+    }
+  }
+}
+
+}  // namespace
+
+// Batches below 16 tokens (multiply_rows_vnni): rows [row_begin, row_end) in groups
+// of 16 (a last partial group repeats its last row; those sums are never stored).
+HELIX_AMX void gemv_rows_amx_vnni(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+                              std::int64_t row_end) {
+  const Int8Format f = int8_format(w.dtype);
+  const std::int64_t groups = w.cols / f.group;
+  // Scratch: the scale and offset vectors of every group; the results.
+  float* scales = thread_scratch(ScratchSlot::WeightTile, static_cast<std::size_t>(2 * groups * kTileRows));
+  Panel p{nullptr, scales, scales + groups * kTileRows, nullptr};
+  float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(a.m * kTileRows));
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (std::int64_t r0 = row_begin; r0 < row_end; r0 += kTileRows) {
+    const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, row_end - r0));
+    const std::byte* rows[kTileRows];
+    for (int n = 0; n < kTileRows; ++n) rows[n] = w.row(r0 + std::min(n, rows_here - 1));
+    const __mmask16 valid = static_cast<__mmask16>((1u << rows_here) - 1);
+    const __m512i row_offsets = _mm512_mullo_epi32(_mm512_min_epi32(lanes, _mm512_set1_epi32(rows_here - 1)),
+                                                   _mm512_set1_epi32(static_cast<int>(w.row_bytes)));
+    switch (w.dtype) {
+      case DType::Q8_0: {
+        Q8_0Quants q;
+        std::copy(rows, rows + kTileRows, q.rows);
+        q.p = &p;
+        q.valid = valid;
+        q.row_offsets = row_offsets;
+        multiply_rows_vnni<DType::Q8_0>(p, q, w.cols, a.int8, a.m, acc);
+        break;
+      }
+      case DType::Q4_K: {
+        Q4_KQuants q;
+        std::copy(rows, rows + kTileRows, q.rows);
+        q.p = &p;
+        q.row_offsets = row_offsets;
+        multiply_rows_vnni<DType::Q4_K>(p, q, w.cols, a.int8, a.m, acc);
+        break;
+      }
+      default: {
+        Q6_KQuants q;
+        std::copy(rows, rows + kTileRows, q.rows);
+        q.p = &p;
+        q.row_offsets = row_offsets;
+        multiply_rows_vnni<DType::Q6_K>(p, q, w.cols, a.int8, a.m, acc);
+        break;
+      }
+    }
+    for (std::int64_t t = 0; t < a.m; ++t)
+      std::memcpy(y + t * w.rows + r0, acc + t * kTileRows, static_cast<std::size_t>(rows_here) * 4);
+  }
+}
+
+}  // namespace helix::kernels_detail
+
+#else  // not x86-64: active_kernel_isa() never picks Amx here
+
+namespace helix::kernels_detail {
+
+void gemv_rows_amx_vnni(const WeightMatrix&, const AmxActivations&, float*, std::int64_t, std::int64_t) {
+  fail("matmul: the AMX kernels are not built for this CPU architecture");
+}
+
+}  // namespace helix::kernels_detail
+
+#endif
