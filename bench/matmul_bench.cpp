@@ -5,7 +5,7 @@
 // last-level cache: this measures the kernels' arithmetic, not memory (for that,
 // kernels_bench and model_bench).
 //
-// Usage: matmul_bench [--quick]
+// Usage: matmul_bench [--quick] [--from-memory]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -57,6 +57,30 @@ double gmacs(const Matrix& m, std::int64_t batch, MatmulStrategy strategy, helix
   return static_cast<double>(kRows * kCols * batch) / best / 1e9;
 }
 
+// Batch-1 decode with the weights in memory rather than cache: GB/s of weights read
+// by the strategy matmul picks, cycling through copies of the matrix that together
+// exceed `bytes` (more than the last-level cache: 480 MB on some AMX Xeons). Median
+// of 5 passes.
+double from_memory_gbs(const Matrix& m, helix::ThreadPool& pool, double bytes) {
+  const std::size_t one = m.bytes.size();
+  const auto copies = static_cast<std::size_t>(bytes / static_cast<double>(one)) + 1;
+  std::vector<std::byte> all(one * copies);
+  std::vector<helix::WeightMatrix> ws;
+  for (std::size_t c = 0; c < copies; ++c) {
+    std::copy(m.bytes.begin(), m.bytes.end(), all.begin() + static_cast<std::ptrdiff_t>(c * one));
+    ws.push_back(helix::WeightMatrix::make(m.w.dtype, kRows, kCols, all.data() + c * one));
+  }
+  std::vector<float> x(kCols, 0.5f), y(kRows);
+  std::vector<double> passes;
+  for (int pass = 0; pass < 6; ++pass) {
+    auto start = Clock::now();
+    for (const auto& w : ws) helix::matmul(w, x.data(), 1, y.data(), pool);
+    if (pass > 0) passes.push_back(static_cast<double>(one * copies) / std::chrono::duration<double>(Clock::now() - start).count() / 1e9);
+  }
+  std::sort(passes.begin(), passes.end());
+  return passes[passes.size() / 2];
+}
+
 const char* rounding_name(helix::ActivationRounding rounding) {
   switch (rounding) {
     case helix::ActivationRounding::Int8Blocks: return "int8 x";
@@ -69,9 +93,11 @@ const char* rounding_name(helix::ActivationRounding rounding) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
+  bool quick = false, from_memory = false;
   CLI::App app("matmul GMAC/s on one 4096x4096 matrix per dtype, batch, strategy and kernel level (same run).");
   app.add_flag("--quick", quick, "Fewer repetitions");
+  app.add_flag("--from-memory", from_memory,
+               "Instead: batch-1 GB/s per level with the weights in memory (1.2 GB of copies cycled), not cache");
   CLI11_PARSE(app, argc, argv);
   std::vector<std::string> isas;
   for (auto [isa, name] : {std::pair{helix::KernelIsa::Avx2, "avx2"},
@@ -80,6 +106,21 @@ int main(int argc, char** argv) {
     if (helix::cpu_supports(isa)) isas.emplace_back(name);
   }
   helix::ThreadPool pool(2);
+  if (from_memory) {
+    std::printf("# matmul_bench --from-memory: 2 threads, 4096x4096, batch 1, GB/s of weights read (median of 5 passes "
+                "over 1.2 GB)\n\n| dtype | isa | GB/s |\n|---|---|---:|\n");
+    for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+      const Matrix m = make_matrix(dtype);
+      for (const std::string& isa : isas) {
+        helix::override_kernel_isa(isa);
+        std::printf("| %s | %s | %.1f |\n", std::string(helix::dtype_name(dtype)).c_str(), isa.c_str(),
+                    from_memory_gbs(m, pool, 1.2e9));
+        std::fflush(stdout);
+      }
+    }
+    helix::override_kernel_isa("");
+    return 0;
+  }
   std::printf("# matmul_bench: 2 threads, 4096x4096, GMAC/s (best of %d); * = the strategy matmul picks\n\n",
               quick ? 3 : 10);
   std::printf("| dtype | batch | isa | streaming | tiled-gemm | rounded (streaming / tiled) |\n|---|---:|---|---:|---:|---|\n");
