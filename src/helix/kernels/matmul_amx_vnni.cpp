@@ -54,11 +54,19 @@ HELIX_AMX inline void transpose_quads(const __m512i* r, __m512i (&out)[4]) {
   out[3] = _mm512_shuffle_i32x4(u1, u3, _MM_SHUFFLE(3, 1, 3, 1));
 }
 
+// 16 weight rows read in place (rows past the matrix repeat its last row; their
+// sums are never stored), and the panel their scales go to.
+struct RowGroup {
+  const std::byte* rows[kTileRows];
+  const Panel* p = nullptr;
+  __m512i row_offsets;  // row n at rows[0] + row_offsets[n]
+  __mmask16 valid;      // rows in the matrix
+};
+
 // Reading 16 rows' quants in place, 64 values at a time (load), and their scales as
 // the panel's per-group vectors over the rows (load_scales, once the rows are in
 // cache), per dtype.
-struct Q8_0Quants {
-  const std::byte* rows[kTileRows];
+struct Q8_0Quants : RowGroup {
   HELIX_AMX __m512i load(int n, std::int64_t k, bool half) const {
     const std::byte* block = rows[n] + k / 32 * static_cast<std::int64_t>(sizeof(BlockQ8_0));
     const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
@@ -69,9 +77,6 @@ struct Q8_0Quants {
   // The scales of the (one or two) blocks at k into the panel, gathered from the 16
   // rows once their quants were loaded: the lines are in L1 then (gathering them
   // first, from memory, halved the speed).
-  const Panel* p = nullptr;
-  __m512i row_offsets;  // row n at rows[0] + row_offsets[n]
-  __mmask16 valid;      // rows in the matrix
   HELIX_AMX void load_scales(std::int64_t k, bool half) const {
     for (int j = 0; j < (half ? 1 : 2); ++j) {
       const std::int64_t block = k / 32 + j;
@@ -85,10 +90,7 @@ struct Q8_0Quants {
 
 // Q4_K and Q6_K read in place as well: their quants unpacked per 64 values, their
 // scales decoded for the 16 rows at once (a row per lane) when a block begins.
-struct Q4_KQuants {
-  const std::byte* rows[kTileRows];
-  const Panel* p = nullptr;
-  __m512i row_offsets;  // row n at rows[0] + row_offsets[n]
+struct Q4_KQuants : RowGroup {
   // The 32 bytes of nibbles in both halves of a register, the high half shifted
   // right by 4 (one load, a shift and a mask).
   HELIX_AMX __m512i load(int n, std::int64_t k, bool) const {
@@ -129,9 +131,7 @@ struct Q4_KQuants {
   }
 };
 
-struct Q6_KQuants {
-  const std::byte* rows[kTileRows];
-  const Panel* p = nullptr;
+struct Q6_KQuants : RowGroup {
   // Values 64t.. and 64(t+1).. (t even) come from the same bytes: both are unpacked
   // when t is even, the odd one kept for the next step (which reads the same rows).
   mutable __m512i odd[kTileRows];
@@ -143,7 +143,6 @@ struct Q6_KQuants {
                              odd[n]);
     return even;
   }
-  __m512i row_offsets;  // row n at rows[0] + row_offsets[n]
   // The 16 rows' d * scale of the block's 16 groups, each row in one lane (the
   // bytes as q6k_group_scales reads them, so the same floats).
   HELIX_AMX void load_scales(std::int64_t k, bool) const {
@@ -230,6 +229,14 @@ HELIX_AMX void multiply_rows_vnni(const Panel& p, const Quants& quants, std::int
   }
 }
 
+template <DType Type, typename Quants>
+HELIX_AMX void multiply_group(const RowGroup& group, std::int64_t cols, const Int8Activations& x, std::int64_t m,
+                              float* acc) {
+  Quants quants;
+  static_cast<RowGroup&>(quants) = group;
+  multiply_rows_vnni<Type>(*group.p, quants, cols, x, m, acc);
+}
+
 }  // namespace
 
 // Batches below 16 tokens (multiply_rows_vnni): rows [row_begin, row_end) in groups
@@ -245,37 +252,16 @@ HELIX_AMX void gemv_rows_amx_vnni(const WeightMatrix& w, const AmxActivations& a
   const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (std::int64_t r0 = row_begin; r0 < row_end; r0 += kTileRows) {
     const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, row_end - r0));
-    const std::byte* rows[kTileRows];
-    for (int n = 0; n < kTileRows; ++n) rows[n] = w.row(r0 + std::min(n, rows_here - 1));
-    const __mmask16 valid = static_cast<__mmask16>((1u << rows_here) - 1);
-    const __m512i row_offsets = _mm512_mullo_epi32(_mm512_min_epi32(lanes, _mm512_set1_epi32(rows_here - 1)),
-                                                   _mm512_set1_epi32(static_cast<int>(w.row_bytes)));
+    RowGroup group;
+    for (int n = 0; n < kTileRows; ++n) group.rows[n] = w.row(r0 + std::min(n, rows_here - 1));
+    group.p = &p;
+    group.valid = static_cast<__mmask16>((1u << rows_here) - 1);
+    group.row_offsets = _mm512_mullo_epi32(_mm512_min_epi32(lanes, _mm512_set1_epi32(rows_here - 1)),
+                                           _mm512_set1_epi32(static_cast<int>(w.row_bytes)));
     switch (w.dtype) {
-      case DType::Q8_0: {
-        Q8_0Quants q;
-        std::copy(rows, rows + kTileRows, q.rows);
-        q.p = &p;
-        q.valid = valid;
-        q.row_offsets = row_offsets;
-        multiply_rows_vnni<DType::Q8_0>(p, q, w.cols, a.int8, a.m, acc);
-        break;
-      }
-      case DType::Q4_K: {
-        Q4_KQuants q;
-        std::copy(rows, rows + kTileRows, q.rows);
-        q.p = &p;
-        q.row_offsets = row_offsets;
-        multiply_rows_vnni<DType::Q4_K>(p, q, w.cols, a.int8, a.m, acc);
-        break;
-      }
-      default: {
-        Q6_KQuants q;
-        std::copy(rows, rows + kTileRows, q.rows);
-        q.p = &p;
-        q.row_offsets = row_offsets;
-        multiply_rows_vnni<DType::Q6_K>(p, q, w.cols, a.int8, a.m, acc);
-        break;
-      }
+      case DType::Q8_0: multiply_group<DType::Q8_0, Q8_0Quants>(group, w.cols, a.int8, a.m, acc); break;
+      case DType::Q4_K: multiply_group<DType::Q4_K, Q4_KQuants>(group, w.cols, a.int8, a.m, acc); break;
+      default: multiply_group<DType::Q6_K, Q6_KQuants>(group, w.cols, a.int8, a.m, acc); break;
     }
     for (std::int64_t t = 0; t < a.m; ++t)
       std::memcpy(y + t * w.rows + r0, acc + t * kTileRows, static_cast<std::size_t>(rows_here) * 4);
