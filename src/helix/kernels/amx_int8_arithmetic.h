@@ -49,7 +49,6 @@ struct Panel {
   std::uint8_t* q;  // [16 rows][kChunkValues]: row-major, so a group's A tile is a strided load
   float* scale;     // [group][16 rows]
   float* min;       // [group][16 rows]
-  float* staging;   // 16 floats
 };
 
 // Per-group scaling of one token, vectorised over the 16 weight rows.

@@ -280,13 +280,12 @@ HELIX_AMX void gemm_rows_int8(const WeightMatrix& w, const AmxActivations& a, fl
                               std::int64_t row_end) {
   const Int8Format f = int8_format(w.dtype);
   const std::int64_t chunk = std::min(kChunkValues, w.cols), max_groups = kChunkValues / f.group;
-  // Scratch: the panel (quants, scales, offsets, staging), then the accumulators of
-  // every token block and the four product tiles.
+  // Scratch: the panel (quants, scales, offsets), then the accumulators of every
+  // token block and the four product tiles.
   float* panel_memory = thread_scratch(
-      ScratchSlot::WeightTile, static_cast<std::size_t>(kChunkValues * kTileRows / 4 + 2 * max_groups * kTileRows + 16));
-  Panel p{reinterpret_cast<std::uint8_t*>(panel_memory), panel_memory + kChunkValues * kTileRows / 4, nullptr, nullptr};
-  p.min = p.scale + max_groups * kTileRows;
-  p.staging = p.min + max_groups * kTileRows;
+      ScratchSlot::WeightTile, static_cast<std::size_t>(kChunkValues * kTileRows / 4 + 2 * max_groups * kTileRows));
+  float* scales = panel_memory + kChunkValues * kTileRows / 4;
+  const Panel p{reinterpret_cast<std::uint8_t*>(panel_memory), scales, scales + max_groups * kTileRows};
   const std::int64_t acc_floats = a.token_blocks * kTileRows * kMaxTokens;
   float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(acc_floats + 4 * kTileRows * kMaxTokens));
   auto* c = reinterpret_cast<std::int32_t*>(acc + acc_floats);

@@ -247,7 +247,7 @@ HELIX_AMX void gemv_rows_amx_vnni(const WeightMatrix& w, const AmxActivations& a
   const std::int64_t groups = w.cols / f.group;
   // Scratch: the scale and offset vectors of every group; the results.
   float* scales = thread_scratch(ScratchSlot::WeightTile, static_cast<std::size_t>(2 * groups * kTileRows));
-  Panel p{nullptr, scales, scales + groups * kTileRows, nullptr};
+  const Panel p{nullptr, scales, scales + groups * kTileRows};
   float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(a.m * kTileRows));
   const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (std::int64_t r0 = row_begin; r0 < row_end; r0 += kTileRows) {
