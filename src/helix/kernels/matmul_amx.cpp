@@ -39,6 +39,7 @@
 #include <immintrin.h>
 
 #include "helix/kernels/amx_int8_arithmetic.h"
+#include "helix/kernels/amx_int8_weights.h"
 #include "helix/kernels/bf16_round_avx512.h"
 #include "helix/kernels/k_quant_unpack_avx512.h"
 
@@ -77,13 +78,23 @@ HELIX_AMX void configure_tiles(int a_bytes, int b_rows, int tokens) {
 }
 
 // Writes C (16 weight rows x `tokens`, row-major in `c`) to y[t * ldy + n] for the
-// valid rows and tokens.
-void store_transposed(const float* c, int tokens, int rows_here, int tokens_here, float* y, std::int64_t ldy) {
+// valid rows and tokens: a token's 16 rows gathered from C's column, stored as one
+// vector.
+HELIX_AMX void store_transposed(const float* c, int tokens, int rows_here, int tokens_here, float* y,
+                                std::int64_t ldy) {
+  const __mmask16 rows = static_cast<__mmask16>((1u << rows_here) - 1);
+  const __m512i column = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(tokens));
   for (int t = 0; t < tokens_here; ++t)
-    for (int n = 0; n < rows_here; ++n) y[t * ldy + n] = c[n * tokens + t];
+    _mm512_mask_storeu_ps(y + t * ldy, rows, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rows, column, c + t, 4));
 }
 
 // ---- Int8 block types ----------------------------------------------------------------
+
+// The decoders and the token-block product are kept out of gemm_rows_int8: inlined
+// into it, its Q8_0 prefill rate moved by 10-15% with unrelated edits to the other
+// decoders (register allocation of one large function); apart, it holds.
+#define HELIX_OWN_CODE __attribute__((noinline))
 
 // The chunk decoded after this one (rows r0.., values [k0, k_end)), whose bytes each
 // row's decode fetches ahead: the decode reads 16 rows' short runs (1024 values)
@@ -103,18 +114,20 @@ HELIX_AMX inline void fetch_ahead(const WeightMatrix& w, const Ahead& ahead, int
     _mm_prefetch(reinterpret_cast<const char*>(row + at), _MM_HINT_T0);
 }
 
-// Row n's decoded scales (or offsets) in the lanes of `lanes`, lane j for group
-// first + j, into the panel's [group][row] vectors.
-HELIX_AMX inline void scatter_scales(float* vectors, std::int64_t first, int n, __m512 values,
-                                     __mmask16 lanes = 0xFFFF) {
-  const __m512i at = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(first * kTileRows + n)),
-                                      _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,
-                                                                           14, 15),
-                                                         _mm512_set1_epi32(kTileRows)));
-  _mm512_mask_i32scatter_ps(vectors, lanes, at, values, 4);
+// The scales (and offsets) of the panel's rows r0.. for values [k0, k0 + groups *
+// group), decoded a row per lane by the VNNI kernel's readers (amx_int8_weights.h:
+// the same floats), after the quants were read, so their lines are in L1.
+template <typename Quants>
+HELIX_AMX void decode_scales(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
+                             std::int64_t groups, const Panel& p, int values_per_call) {
+  const Int8Format f = int8_format(w.dtype);
+  Quants quants;
+  static_cast<RowGroup&>(quants) = make_row_group(w, r0, 1, rows_here, p, k0 / f.group);
+  const std::int64_t k_end = k0 + groups * f.group;
+  for (std::int64_t k = k0; k < k_end; k += values_per_call) quants.load_scales(k, k + values_per_call > k_end);
 }
 
-HELIX_AMX void decode_q8_0(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
+HELIX_AMX HELIX_OWN_CODE void decode_q8_0(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
                            std::int64_t groups, const Ahead& ahead, const Panel& p) {
   const std::int64_t first_block = k0 / 32, block_bytes = sizeof(BlockQ8_0);
   for (int n = 0; n < kTileRows; ++n) {
@@ -128,52 +141,36 @@ HELIX_AMX void decode_q8_0(const WeightMatrix& w, std::int64_t r0, int rows_here
     for (std::int64_t g = 0; g < groups; ++g, block += block_bytes)
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * g), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)));
   }
-  // The scales (f16, first in each block) of the 16 rows, gathered per group; rows
-  // past the matrix read row r0 again and are zeroed.
-  const __mmask16 valid = static_cast<__mmask16>((1u << rows_here) - 1);
-  const __m512i row_offsets = _mm512_maskz_mullo_epi32(
-      valid, _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-      _mm512_set1_epi32(static_cast<int>(w.row_bytes)));
-  const std::byte* first = w.row(r0) + first_block * block_bytes;
-  for (std::int64_t g = 0; g < groups; ++g) {
-    const __m512i bits = _mm512_i32gather_epi32(row_offsets, first + g * block_bytes, 1);
-    const __m512 scale = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(bits));  // the low 16 bits of each
-    _mm512_storeu_ps(p.scale + g * kTileRows, _mm512_maskz_mov_ps(valid, scale));
-  }
+  decode_scales<Q8_0Quants>(w, r0, rows_here, k0, groups, p, 64);  // two blocks per call, the last maybe one
 }
 
-HELIX_AMX void decode_q4_k(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
+HELIX_AMX HELIX_OWN_CODE void decode_q4_k(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
                            std::int64_t groups, const Ahead& ahead, const Panel& p) {
   const std::int64_t blocks = groups / 8;
   for (int n = 0; n < kTileRows; ++n) {
     fetch_ahead(w, ahead, n);
     if (n >= rows_here) {
       std::memset(p.q + n * kChunkValues, 0, static_cast<std::size_t>(groups * 32));
-      for (std::int64_t g = 0; g < groups; ++g) p.scale[g * kTileRows + n] = p.min[g * kTileRows + n] = 0.0f;
       continue;
     }
     const std::byte* row = w.row(r0 + n) + (k0 / 256) * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes);
     for (std::int64_t b = 0; b < blocks; ++b) {
       const std::byte* block = row + b * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes);
-      // scales_mins: 8 scales then 8 mins; the mins' vectors follow the scales' in the panel.
-      const __m512 scales_mins = k_quants::q4k_scales_mins(block);
-      scatter_scales(p.scale, 8 * b, n, scales_mins, 0x00FF);
-      scatter_scales(p.min, 8 * b - 8, n, scales_mins, 0xFF00);
       for (int c = 0; c < 4; ++c) {  // values 64c.. (sub-blocks 2c, 2c + 1)
         _mm512_storeu_si512(p.q + n * kChunkValues + 256 * b + 64 * c, k_quants::q4k_quants(block, c));
       }
     }
   }
+  decode_scales<Q4_KQuants>(w, r0, rows_here, k0, groups, p, 256);
 }
 
-HELIX_AMX void decode_q6_k(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
+HELIX_AMX HELIX_OWN_CODE void decode_q6_k(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
                            std::int64_t groups, const Ahead& ahead, const Panel& p) {
   const std::int64_t blocks = groups / 16;
   for (int n = 0; n < kTileRows; ++n) {
     fetch_ahead(w, ahead, n);
     if (n >= rows_here) {
       std::memset(p.q + n * kChunkValues, 0, static_cast<std::size_t>(groups * 16));
-      for (std::int64_t g = 0; g < groups; ++g) p.scale[g * kTileRows + n] = p.min[g * kTileRows + n] = 0.0f;
       continue;
     }
     const std::byte* row = w.row(r0 + n) + (k0 / 256) * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes);
@@ -183,9 +180,9 @@ HELIX_AMX void decode_q6_k(const WeightMatrix& w, std::int64_t r0, int rows_here
       k_quants::q6k_quants(block, v);  // values 64t.. in v[t], as q + 32
       for (int t = 0; t < 4; ++t)
         _mm512_storeu_si512(p.q + n * kChunkValues + 256 * b + 64 * t, _mm512_sub_epi8(v[t], _mm512_set1_epi8(32)));
-      scatter_scales(p.scale, 16 * b, n, k_quants::q6k_group_scales(block));
     }
   }
+  decode_scales<Q6_KQuants>(w, r0, rows_here, k0, groups, p, 256);
 }
 
 // One token block's view of the activations for the int8 kernel.
@@ -268,7 +265,7 @@ HELIX_AMX void multiply_panel(const Panel& p, std::int64_t groups, std::int64_t 
 // multiply_panel with the token block's accumulators (block_acc: [row][token])
 // loaded before and stored after.
 template <bool Signed>
-HELIX_AMX void multiply_token_block(const Panel& p, std::int64_t groups, std::int64_t first_group,
+HELIX_AMX HELIX_OWN_CODE void multiply_token_block(const Panel& p, std::int64_t groups, std::int64_t first_group,
                                     const Int8Tokens& x, const Int8Format& f, std::int32_t* c, float* block_acc) {
   SixteenTokens acc;
   for (int n = 0; n < kTileRows; ++n) acc.acc[n] = _mm512_load_ps(block_acc + n * kMaxTokens);
@@ -276,47 +273,70 @@ HELIX_AMX void multiply_token_block(const Panel& p, std::int64_t groups, std::in
   for (int n = 0; n < kTileRows; ++n) _mm512_store_ps(block_acc + n * kMaxTokens, acc.acc[n]);
 }
 
+// Rows of y a thread writes per token at once: the 16-row groups' results are held
+// until 4 groups are done, so that each of y's token rows (a page apart at 4096
+// rows) takes 256 bytes per visit rather than 64 (perf put a tenth of a Q4_K
+// prefill matmul's samples on the stores of 16 rows per token, element by element).
+constexpr int kStoreGroups = 4;
+
+// The held groups' results (acc: [group][token block][row][token]) for `rows` rows
+// into y[t * ldy + row], token by token.
+HELIX_AMX void store_held_groups(const float* acc, const AmxActivations& a, std::int64_t rows, float* y,
+                                 std::int64_t ldy) {
+  const __m512i column = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(kMaxTokens));
+  const std::int64_t block_floats = kTileRows * kMaxTokens, group_floats = a.token_blocks * block_floats;
+  for (std::int64_t t = 0; t < a.m; ++t) {
+    const float* token = acc + t / kMaxTokens * block_floats + t % kMaxTokens;
+    for (std::int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
+      const auto valid = static_cast<__mmask16>((1u << std::min<std::int64_t>(kTileRows, rows - r0)) - 1);
+      const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, column, token + r0 / kTileRows * group_floats, 4);
+      _mm512_mask_storeu_ps(y + t * ldy + r0, valid, v);
+    }
+  }
+}
+
 HELIX_AMX void gemm_rows_int8(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
                               std::int64_t row_end) {
   const Int8Format f = int8_format(w.dtype);
   const std::int64_t chunk = std::min(kChunkValues, w.cols), max_groups = kChunkValues / f.group;
   // Scratch: the panel (quants, scales, offsets), then the accumulators of every
-  // token block and the four product tiles.
+  // row group held and token block, and the four product tiles.
   float* panel_memory = thread_scratch(
       ScratchSlot::WeightTile, static_cast<std::size_t>(kChunkValues * kTileRows / 4 + 2 * max_groups * kTileRows));
   float* scales = panel_memory + kChunkValues * kTileRows / 4;
   const Panel p{reinterpret_cast<std::uint8_t*>(panel_memory), scales, scales + max_groups * kTileRows};
-  const std::int64_t acc_floats = a.token_blocks * kTileRows * kMaxTokens;
+  const std::int64_t group_floats = a.token_blocks * kTileRows * kMaxTokens, acc_floats = kStoreGroups * group_floats;
   float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(acc_floats + 4 * kTileRows * kMaxTokens));
   auto* c = reinterpret_cast<std::int32_t*>(acc + acc_floats);
   configure_tiles(f.group, f.group / 4, kMaxTokens);
-  for (std::int64_t r0 = row_begin; r0 < row_end; r0 += kTileRows) {
-    const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, row_end - r0));
+  for (std::int64_t s0 = row_begin; s0 < row_end; s0 += kStoreGroups * kTileRows) {
+    const std::int64_t s_end = std::min(row_end, s0 + kStoreGroups * kTileRows);
     std::fill(acc, acc + acc_floats, 0.0f);
-    for (std::int64_t k0 = 0; k0 < w.cols; k0 += chunk) {
-      const std::int64_t groups = std::min(chunk, w.cols - k0) / f.group;
-      const Ahead ahead = k0 + chunk < w.cols ? Ahead(w, r0, k0 + chunk, std::min(w.cols, k0 + 2 * chunk))
-                                              : Ahead(w, r0 + kTileRows, 0, chunk);
-      switch (w.dtype) {
-        case DType::Q8_0: decode_q8_0(w, r0, rows_here, k0, groups, ahead, p); break;
-        case DType::Q4_K: decode_q4_k(w, r0, rows_here, k0, groups, ahead, p); break;
-        default: decode_q6_k(w, r0, rows_here, k0, groups, ahead, p); break;
-      }
-      for (std::int64_t tb = 0; tb < a.token_blocks; ++tb) {
-        const Int8Tokens x{a, tb};
-        float* block_acc = acc + tb * kTileRows * kMaxTokens;
-        if (f.is_signed) {
-          multiply_token_block<true>(p, groups, k0 / f.group, x, f, c, block_acc);
-        } else {
-          multiply_token_block<false>(p, groups, k0 / f.group, x, f, c, block_acc);
+    for (std::int64_t r0 = s0; r0 < s_end; r0 += kTileRows) {
+      const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, s_end - r0));
+      float* group_acc = acc + (r0 - s0) / kTileRows * group_floats;
+      for (std::int64_t k0 = 0; k0 < w.cols; k0 += chunk) {
+        const std::int64_t groups = std::min(chunk, w.cols - k0) / f.group;
+        const Ahead ahead = k0 + chunk < w.cols ? Ahead(w, r0, k0 + chunk, std::min(w.cols, k0 + 2 * chunk))
+                                                : Ahead(w, r0 + kTileRows, 0, chunk);
+        switch (w.dtype) {
+          case DType::Q8_0: decode_q8_0(w, r0, rows_here, k0, groups, ahead, p); break;
+          case DType::Q4_K: decode_q4_k(w, r0, rows_here, k0, groups, ahead, p); break;
+          default: decode_q6_k(w, r0, rows_here, k0, groups, ahead, p); break;
+        }
+        for (std::int64_t tb = 0; tb < a.token_blocks; ++tb) {
+          const Int8Tokens x{a, tb};
+          float* block_acc = group_acc + tb * kTileRows * kMaxTokens;
+          if (f.is_signed) {
+            multiply_token_block<true>(p, groups, k0 / f.group, x, f, c, block_acc);
+          } else {
+            multiply_token_block<false>(p, groups, k0 / f.group, x, f, c, block_acc);
+          }
         }
       }
     }
-    for (std::int64_t tb = 0; tb < a.token_blocks; ++tb) {
-      const int tokens_here = static_cast<int>(std::min(a.tokens, a.m - tb * a.tokens));
-      store_transposed(acc + tb * kTileRows * kMaxTokens, kMaxTokens, rows_here, tokens_here,
-                       y + tb * a.tokens * w.rows + r0, w.rows);
-    }
+    store_held_groups(acc, a, s_end - s0, y + s0, w.rows);
   }
   _tile_release();
 }

@@ -1,0 +1,147 @@
+// The amx level's readers of int8 block-type weights (internal to the kernels
+// module), shared by its two kernels: 16 weight rows read in place, their quants 64
+// values at a time (the VNNI kernel, matmul_amx_vnni.cpp) and their scales decoded a
+// row per lane into a panel's per-group vectors (both kernels; matmul_amx.cpp's
+// tile decoders too), so that the two kernels scale with the same floats.
+//
+// Include only after amx_int8_arithmetic.h (same conditions); x86-64 only.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+
+#include "helix/kernels/k_quant_unpack_avx512.h"
+#include "helix/kernels/matmul_kernels.h"
+
+namespace helix::kernels_detail {
+
+// 16 weight rows read in place (rows past the matrix repeat its last row; their
+// sums are never stored), and the panel their scales go to.
+struct RowGroup {
+  const std::byte* rows[kTileRows];
+  const Panel* p = nullptr;
+  std::int64_t first_group = 0;  // the panel's first group (its scale vector 0)
+  __m512i row_offsets;           // row n at rows[0] + row_offsets[n]
+  __mmask16 valid;               // rows in the matrix
+  // The panel's scale (offset) vector of group g.
+  float* scale_vector(std::int64_t g) const { return p->scale + (g - first_group) * kTileRows; }
+  float* min_vector(std::int64_t g) const { return p->min + (g - first_group) * kTileRows; }
+};
+
+// Rows first + n * stride for n < rows_here (the others repeat the last), their
+// scales into panel p from group first_group on.
+HELIX_AMX inline RowGroup make_row_group(const WeightMatrix& w, std::int64_t first, std::int64_t stride, int rows_here,
+                                         const Panel& p, std::int64_t first_group) {
+  RowGroup group;
+  for (int n = 0; n < kTileRows; ++n) group.rows[n] = w.row(first + std::min(n, rows_here - 1) * stride);
+  group.p = &p;
+  group.first_group = first_group;
+  group.valid = static_cast<__mmask16>((1u << rows_here) - 1);
+  const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  group.row_offsets = _mm512_mullo_epi32(_mm512_min_epi32(lanes, _mm512_set1_epi32(rows_here - 1)),
+                                         _mm512_set1_epi32(static_cast<int>(stride * static_cast<std::int64_t>(w.row_bytes))));
+  return group;
+}
+
+// Reading 16 rows' quants in place, 64 values at a time (load), and their scales as
+// the panel's per-group vectors over the rows (load_scales, once the rows are in
+// cache), per dtype.
+struct Q8_0Quants : RowGroup {
+  HELIX_AMX __m512i load(int n, std::int64_t k, bool half) const {
+    const std::byte* block = rows[n] + k / 32 * static_cast<std::int64_t>(sizeof(BlockQ8_0));
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
+    if (half) return _mm512_zextsi256_si512(lo);
+    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + sizeof(BlockQ8_0) + 2));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+  }
+  // The scales of the (one or two) blocks at k into the panel, gathered from the 16
+  // rows once their quants were loaded: the lines are in L1 then (gathering them
+  // first, from memory, halved the speed).
+  HELIX_AMX void load_scales(std::int64_t k, bool half) const {
+    for (int j = 0; j < (half ? 1 : 2); ++j) {
+      const std::int64_t block = k / 32 + j;
+      const __m512i bits = _mm512_i32gather_epi32(
+          row_offsets, rows[0] + block * static_cast<std::int64_t>(sizeof(BlockQ8_0)), 1);
+      _mm512_storeu_ps(scale_vector(block),
+                       _mm512_maskz_mov_ps(valid, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(bits))));
+    }
+  }
+};
+
+// Q4_K and Q6_K read in place as well: their quants unpacked per 64 values, their
+// scales decoded for the 16 rows at once (a row per lane) when a block begins.
+struct Q4_KQuants : RowGroup {
+  // The 32 bytes of nibbles in both halves of a register, the high half shifted
+  // right by 4 (one load, a shift and a mask).
+  HELIX_AMX __m512i load(int n, std::int64_t k, bool) const {
+    const std::byte* nibbles = rows[n] + k / 256 * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes) + 16 + k % 256 / 2;
+    const __m512i both = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(nibbles)));
+    const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
+    return _mm512_and_si512(_mm512_srlv_epi16(both, shift), _mm512_set1_epi8(0x0F));
+  }
+  // The 16 rows' d * scale and dmin * min of the block's 8 sub-blocks, each row in
+  // one lane (the bytes as q4k_scales_mins reads them, so the same floats).
+  HELIX_AMX void load_scales(std::int64_t k, bool) const {
+    if (k % 256 != 0) return;
+    const std::int64_t block = k / 256;
+    const std::byte* first = rows[0] + block * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes);
+    const __m512i d_bits = _mm512_i32gather_epi32(row_offsets, first, 1);
+    const __m512i a = _mm512_i32gather_epi32(row_offsets, first + 4, 1);
+    const __m512i b = _mm512_i32gather_epi32(row_offsets, first + 8, 1);
+    const __m512i c = _mm512_i32gather_epi32(row_offsets, first + 12, 1);
+    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d_bits));
+    const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(d_bits, 16)));
+    const __m512i six = _mm512_set1_epi32(0x3F3F3F3F), four = _mm512_set1_epi32(0x0F0F0F0F),
+                  tops = _mm512_set1_epi32(0x30303030);
+    // Sub-blocks 0-3 keep 6 bits in a (scales) and b (mins); 4-7 the low 4 in c, the top 2 in a and b.
+    const __m512i scales[2] = {_mm512_and_si512(a, six),
+                               _mm512_or_si512(_mm512_and_si512(c, four), _mm512_and_si512(_mm512_srli_epi32(a, 2), tops))};
+    const __m512i mins[2] = {_mm512_and_si512(b, six),
+                             _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi32(c, 4), four),
+                                             _mm512_and_si512(_mm512_srli_epi32(b, 2), tops))};
+    const __m512i byte = _mm512_set1_epi32(0xFF);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      const auto shift = static_cast<unsigned>(8 * (j % 4));
+      const __m512i sc = _mm512_and_si512(_mm512_srli_epi32(scales[j / 4], shift), byte);
+      const __m512i mn = _mm512_and_si512(_mm512_srli_epi32(mins[j / 4], shift), byte);
+      _mm512_storeu_ps(scale_vector(8 * block + j), _mm512_mul_ps(_mm512_cvtepi32_ps(sc), d));
+      _mm512_storeu_ps(min_vector(8 * block + j), _mm512_mul_ps(_mm512_cvtepi32_ps(mn), dmin));
+    }
+  }
+};
+
+struct Q6_KQuants : RowGroup {
+  // Values 64t.. and 64(t+1).. (t even) come from the same bytes: both are unpacked
+  // when t is even, the odd one kept for the next step (which reads the same rows).
+  mutable __m512i odd[kTileRows];
+  HELIX_AMX __m512i load(int n, std::int64_t k, bool) const {
+    const int t = static_cast<int>(k % 256 / 64);
+    if (t % 2 == 1) return odd[n];
+    __m512i even;
+    k_quants::q6k_quant_pair(rows[n] + k / 256 * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes), t / 2, even,
+                             odd[n]);
+    return even;
+  }
+  // The 16 rows' d * scale of the block's 16 groups, each row in one lane (the
+  // bytes as q6k_group_scales reads them, so the same floats).
+  HELIX_AMX void load_scales(std::int64_t k, bool) const {
+    if (k % 256 != 0) return;
+    const std::int64_t block = k / 256;
+    const std::byte* first = rows[0] + block * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes);
+    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(row_offsets, first + 208, 1)));
+#pragma GCC unroll 4
+    for (int word = 0; word < 4; ++word) {
+      const __m512i bytes = _mm512_i32gather_epi32(row_offsets, first + 192 + 4 * word, 1);
+#pragma GCC unroll 4
+      for (int i = 0; i < 4; ++i) {  // group 4 word + i: byte i, sign-extended
+        const __m512i scale = _mm512_srai_epi32(_mm512_slli_epi32(bytes, static_cast<unsigned>(24 - 8 * i)), 24);
+        const __m512 value = _mm512_mul_ps(_mm512_cvtepi32_ps(scale), d);
+        _mm512_storeu_ps(scale_vector(16 * block + 4 * word + i), value);
+      }
+    }
+  }
+};
+
+}  // namespace helix::kernels_detail
