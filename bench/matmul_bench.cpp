@@ -84,6 +84,7 @@ double from_memory_gbs(const Matrix& m, helix::ThreadPool& pool, double bytes) {
 const char* rounding_name(helix::ActivationRounding rounding) {
   switch (rounding) {
     case helix::ActivationRounding::Int8Blocks: return "int8 x";
+    case helix::ActivationRounding::Int8Superblocks: return "int8 x per 256";
     case helix::ActivationRounding::Bf16: return "bf16 x";
     case helix::ActivationRounding::None: return "f32";
   }

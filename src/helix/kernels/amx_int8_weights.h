@@ -1,8 +1,8 @@
-// The amx level's readers of int8 block-type weights (internal to the kernels
-// module), shared by its two kernels: 16 weight rows read in place, their quants 64
-// values at a time (the VNNI kernel, matmul_amx_vnni.cpp) and their scales decoded a
-// row per lane into a panel's per-group vectors (both kernels; matmul_amx.cpp's
-// tile decoders too), so that the two kernels scale with the same floats.
+// The amx level's readers of int8 block-type weights read in place (internal to the
+// kernels module): 16 weight rows side by side, their quants 64 values at a time and
+// their scales a row per lane. The VNNI kernel (matmul_amx_vnni.cpp) reads all three
+// types through them; the Q8_0 tile kernel (matmul_amx.cpp) its block scales, so
+// that both scale with floats decoded in one place.
 //
 // Include only after amx_int8_arithmetic.h (same conditions); x86-64 only.
 #pragma once
@@ -17,26 +17,23 @@
 namespace helix::kernels_detail {
 
 // 16 weight rows read in place (rows past the matrix repeat its last row; their
-// sums are never stored), and the panel their scales go to.
+// sums are never stored), and the panel Q8_0's block scales go to.
 struct RowGroup {
   const std::byte* rows[kTileRows];
   const Panel* p = nullptr;
-  std::int64_t first_group = 0;  // the panel's first group (its scale vector 0)
+  std::int64_t first_block = 0;  // the panel's first block (its scale vector 0)
   __m512i row_offsets;           // row n at rows[0] + row_offsets[n]
   __mmask16 valid;               // rows in the matrix
-  // The panel's scale (offset) vector of group g.
-  float* scale_vector(std::int64_t g) const { return p->scale + (g - first_group) * kTileRows; }
-  float* min_vector(std::int64_t g) const { return p->min + (g - first_group) * kTileRows; }
 };
 
-// Rows first + n * stride for n < rows_here (the others repeat the last), their
-// scales into panel p from group first_group on.
+// Rows first + n * stride for n < rows_here (the others repeat the last); Q8_0's
+// scales into panel p from block first_block on.
 HELIX_AMX inline RowGroup make_row_group(const WeightMatrix& w, std::int64_t first, std::int64_t stride, int rows_here,
-                                         const Panel& p, std::int64_t first_group) {
+                                         const Panel* p, std::int64_t first_block) {
   RowGroup group;
   for (int n = 0; n < kTileRows; ++n) group.rows[n] = w.row(first + std::min(n, rows_here - 1) * stride);
-  group.p = &p;
-  group.first_group = first_group;
+  group.p = p;
+  group.first_block = first_block;
   group.valid = static_cast<__mmask16>((1u << rows_here) - 1);
   const __m512i lanes = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   group.row_offsets = _mm512_mullo_epi32(_mm512_min_epi32(lanes, _mm512_set1_epi32(rows_here - 1)),
@@ -44,9 +41,7 @@ HELIX_AMX inline RowGroup make_row_group(const WeightMatrix& w, std::int64_t fir
   return group;
 }
 
-// Reading 16 rows' quants in place, 64 values at a time (load), and their scales as
-// the panel's per-group vectors over the rows (load_scales, once the rows are in
-// cache), per dtype.
+// Q8_0: quants as they are, 64 values (two blocks) at a time, or the last 32 (half).
 struct Q8_0Quants : RowGroup {
   HELIX_AMX __m512i load(int n, std::int64_t k, bool half) const {
     const std::byte* block = rows[n] + k / 32 * static_cast<std::int64_t>(sizeof(BlockQ8_0));
@@ -63,35 +58,40 @@ struct Q8_0Quants : RowGroup {
       const std::int64_t block = k / 32 + j;
       const __m512i bits = _mm512_i32gather_epi32(
           row_offsets, rows[0] + block * static_cast<std::int64_t>(sizeof(BlockQ8_0)), 1);
-      _mm512_storeu_ps(scale_vector(block),
+      _mm512_storeu_ps(p->scale + (block - first_block) * kTileRows,
                        _mm512_maskz_mov_ps(valid, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(bits))));
     }
   }
 };
 
-// Q4_K and Q6_K read in place as well: their quants unpacked per 64 values, their
-// scales decoded for the 16 rows at once (a row per lane) when a block begins.
+// A superblock's scales for 16 rows, a row per lane: d and dmin (f16 in the block,
+// exact in f32) and the groups' integer scales and mins.
+struct SuperblockScales {
+  __m512 d, dmin;
+  __m512i scale[16];  // Q4_K: 8 groups of 32 values; Q6_K: 16 groups of 16
+  __m512i min[8];     // Q4_K only
+};
+
+// Q4_K: quants unpacked per 64 values; scales per superblock.
 struct Q4_KQuants : RowGroup {
   // The 32 bytes of nibbles in both halves of a register, the high half shifted
   // right by 4 (one load, a shift and a mask).
-  HELIX_AMX __m512i load(int n, std::int64_t k, bool) const {
+  HELIX_AMX __m512i load(int n, std::int64_t k) const {
     const std::byte* nibbles = rows[n] + k / 256 * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes) + 16 + k % 256 / 2;
     const __m512i both = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(nibbles)));
     const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
     return _mm512_and_si512(_mm512_srlv_epi16(both, shift), _mm512_set1_epi8(0x0F));
   }
-  // The 16 rows' d * scale and dmin * min of the block's 8 sub-blocks, each row in
-  // one lane (the bytes as q4k_scales_mins reads them, so the same floats).
-  HELIX_AMX void load_scales(std::int64_t k, bool) const {
-    if (k % 256 != 0) return;
-    const std::int64_t block = k / 256;
-    const std::byte* first = rows[0] + block * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes);
+  // The 16 rows' scales of the superblock at k (once its lines are in cache), the
+  // bytes as q4k_scale_min_bytes reads them.
+  HELIX_AMX void load_superblock(std::int64_t k, SuperblockScales& s) const {
+    const std::byte* first = rows[0] + k / 256 * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes);
     const __m512i d_bits = _mm512_i32gather_epi32(row_offsets, first, 1);
     const __m512i a = _mm512_i32gather_epi32(row_offsets, first + 4, 1);
     const __m512i b = _mm512_i32gather_epi32(row_offsets, first + 8, 1);
     const __m512i c = _mm512_i32gather_epi32(row_offsets, first + 12, 1);
-    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d_bits));
-    const __m512 dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(d_bits, 16)));
+    s.d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(d_bits));
+    s.dmin = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(d_bits, 16)));
     const __m512i six = _mm512_set1_epi32(0x3F3F3F3F), four = _mm512_set1_epi32(0x0F0F0F0F),
                   tops = _mm512_set1_epi32(0x30303030);
     // Sub-blocks 0-3 keep 6 bits in a (scales) and b (mins); 4-7 the low 4 in c, the top 2 in a and b.
@@ -104,19 +104,18 @@ struct Q4_KQuants : RowGroup {
 #pragma GCC unroll 8
     for (int j = 0; j < 8; ++j) {
       const auto shift = static_cast<unsigned>(8 * (j % 4));
-      const __m512i sc = _mm512_and_si512(_mm512_srli_epi32(scales[j / 4], shift), byte);
-      const __m512i mn = _mm512_and_si512(_mm512_srli_epi32(mins[j / 4], shift), byte);
-      _mm512_storeu_ps(scale_vector(8 * block + j), _mm512_mul_ps(_mm512_cvtepi32_ps(sc), d));
-      _mm512_storeu_ps(min_vector(8 * block + j), _mm512_mul_ps(_mm512_cvtepi32_ps(mn), dmin));
+      s.scale[j] = _mm512_and_si512(_mm512_srli_epi32(scales[j / 4], shift), byte);
+      s.min[j] = _mm512_and_si512(_mm512_srli_epi32(mins[j / 4], shift), byte);
     }
   }
 };
 
+// Q6_K: 64 values at a time as q + 32 (unsigned); scales per superblock.
 struct Q6_KQuants : RowGroup {
   // Values 64t.. and 64(t+1).. (t even) come from the same bytes: both are unpacked
   // when t is even, the odd one kept for the next step (which reads the same rows).
   mutable __m512i odd[kTileRows];
-  HELIX_AMX __m512i load(int n, std::int64_t k, bool) const {
+  HELIX_AMX __m512i load(int n, std::int64_t k) const {
     const int t = static_cast<int>(k % 256 / 64);
     if (t % 2 == 1) return odd[n];
     __m512i even;
@@ -124,22 +123,16 @@ struct Q6_KQuants : RowGroup {
                              odd[n]);
     return even;
   }
-  // The 16 rows' d * scale of the block's 16 groups, each row in one lane (the
-  // bytes as q6k_group_scales reads them, so the same floats).
-  HELIX_AMX void load_scales(std::int64_t k, bool) const {
-    if (k % 256 != 0) return;
-    const std::int64_t block = k / 256;
-    const std::byte* first = rows[0] + block * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes);
-    const __m512 d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(row_offsets, first + 208, 1)));
+  // The 16 rows' d and 16 signed group scales of the superblock at k.
+  HELIX_AMX void load_superblock(std::int64_t k, SuperblockScales& s) const {
+    const std::byte* first = rows[0] + k / 256 * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes);
+    s.d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(row_offsets, first + 208, 1)));
 #pragma GCC unroll 4
     for (int word = 0; word < 4; ++word) {
       const __m512i bytes = _mm512_i32gather_epi32(row_offsets, first + 192 + 4 * word, 1);
 #pragma GCC unroll 4
-      for (int i = 0; i < 4; ++i) {  // group 4 word + i: byte i, sign-extended
-        const __m512i scale = _mm512_srai_epi32(_mm512_slli_epi32(bytes, static_cast<unsigned>(24 - 8 * i)), 24);
-        const __m512 value = _mm512_mul_ps(_mm512_cvtepi32_ps(scale), d);
-        _mm512_storeu_ps(scale_vector(16 * block + 4 * word + i), value);
-      }
+      for (int i = 0; i < 4; ++i)  // group 4 word + i: byte i, sign-extended
+        s.scale[4 * word + i] = _mm512_srai_epi32(_mm512_slli_epi32(bytes, static_cast<unsigned>(24 - 8 * i)), 24);
     }
   }
 };

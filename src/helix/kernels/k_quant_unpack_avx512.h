@@ -1,7 +1,8 @@
 // Unpacking Q4_K and Q6_K blocks into AVX-512 registers (internal to the kernels
-// module), shared by the VNNI streaming kernels (matmul_avx512.cpp), which dot the
-// quants against int8 activations, and the AMX kernel (matmul_amx.cpp), which
-// decodes them to bf16 tiles. Block layouts as GGML's (weights/block_quants.h).
+// module), shared by the VNNI streaming kernels (matmul_avx512.cpp, and the amx
+// level's matmul_amx_vnni.cpp), which dot the quants against int8 activations, and
+// the amx level's K-quant tile kernel (matmul_amx_k_quant.cpp), which decodes them
+// into int8 tiles. Block layouts as GGML's (weights/block_quants.h).
 //
 // Include only from files that disable GCC 12's -Wuninitialized for the AVX-512
 // headers (see matmul_avx512.cpp), after <immintrin.h>; x86-64 only.
@@ -29,18 +30,22 @@ HELIX_AVX512 inline float f16(const std::byte* p) { return _cvtsh_ss(load_u16(p)
 
 constexpr std::size_t kQ4KBlockBytes = 144, kQ6KBlockBytes = 210;
 
-// Q4_K's 12 bytes of 6-bit scales and mins as 16 f32: d * scale[0..7], dmin * min[0..7].
-HELIX_AVX512 inline __m512 q4k_scales_mins(const std::byte* block) {
+// Q4_K's 12 bytes of 6-bit scales and mins as 16 bytes: scale[0..7], then min[0..7].
+HELIX_AVX512 inline __m128i q4k_scale_min_bytes(const std::byte* block) {
   const std::uint32_t a = load_u32(block + 4), b = load_u32(block + 8), c = load_u32(block + 12);
   // Sub-blocks 0-3 keep their 6 bits in bytes 0-3 (scales) and 4-7 (mins); 4-7 have
   // their low 4 bits in bytes 8-11 and their top 2 bits in the top of bytes 0-7.
   const std::uint32_t scales_lo = a & 0x3F3F3F3F, mins_lo = b & 0x3F3F3F3F;
   const std::uint32_t scales_hi = (c & 0x0F0F0F0F) | ((a >> 2) & 0x30303030);
   const std::uint32_t mins_hi = ((c >> 4) & 0x0F0F0F0F) | ((b >> 2) & 0x30303030);
-  const __m128i bytes = _mm_set_epi32(static_cast<int>(mins_hi), static_cast<int>(mins_lo),
-                                      static_cast<int>(scales_hi), static_cast<int>(scales_lo));
+  return _mm_set_epi32(static_cast<int>(mins_hi), static_cast<int>(mins_lo), static_cast<int>(scales_hi),
+                       static_cast<int>(scales_lo));
+}
+
+// Q4_K's scales and mins as 16 f32: d * scale[0..7], dmin * min[0..7].
+HELIX_AVX512 inline __m512 q4k_scales_mins(const std::byte* block) {
   const __m512 d = _mm512_mask_mov_ps(_mm512_set1_ps(f16(block)), 0xFF00, _mm512_set1_ps(f16(block + 2)));
-  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(bytes)), d);
+  return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q4k_scale_min_bytes(block))), d);
 }
 
 // Q4_K values 64c .. 64c + 63 (sub-blocks 2c and 2c + 1) as unsigned 4-bit quants, one per byte.

@@ -199,7 +199,8 @@ ActivationRounding matmul_activation_rounding(DType dtype, MatmulStrategy strate
   const KernelIsa isa = active_kernel_isa();
   if (strategy == MatmulStrategy::TiledGemm) {
     if (!amx_multiplies(isa, dtype)) return ActivationRounding::None;
-    return dtype == DType::BF16 ? ActivationRounding::Bf16 : ActivationRounding::Int8Blocks;
+    if (dtype == DType::BF16) return ActivationRounding::Bf16;
+    return dtype == DType::Q8_0 ? ActivationRounding::Int8Blocks : ActivationRounding::Int8Superblocks;
   }
   if (!has_avx512_kernels(isa)) return ActivationRounding::None;
   return kernels_detail::avx512_activation_rounding(dtype);

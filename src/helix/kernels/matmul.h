@@ -22,12 +22,15 @@
 // Activations are f32 throughout, except in the AVX-512 streaming kernels, which
 // round them as llama.cpp does before multiplying, and the AMX kernel
 // (matmul_activation_rounding):
-//  * Int8Blocks (Q8_0, Q4_K, Q6_K weights): each 32 values of x get the scale
-//    s = max|x| / 127 and int8 quants q = round(x / s), multiplied with VNNI or the
-//    AMX unit's int8 products (exact integer sums per weight-scale group). Each
-//    result differs from the f32 product by at most sum_k |W[j][k]| * s(k) / 2
-//    (s(k): the scale of k's block), about 0.4% of a block's largest activation
-//    per weight, below these weights' own rounding.
+//  * Int8Blocks (Q8_0, Q4_K, Q6_K weights; Q8_0 alone under amx): each 32 values of
+//    x get the scale s = max|x| / 127 and int8 quants q = round(x / s), multiplied
+//    with VNNI or the AMX unit's int8 products (exact integer sums per weight-scale
+//    group). Each result differs from the f32 product by at most
+//    sum_k |W[j][k]| * s(k) / 2 (s(k): the scale of k's block), about 0.4% of a
+//    block's largest activation per weight, below these weights' own rounding.
+//  * Int8Superblocks (Q4_K, Q6_K under amx): the same with one scale per 256 values
+//    (a K-quant superblock, as llama.cpp's Q8_K), so that the integer sums carry
+//    over a whole superblock; the same bound with s(k) the scale of k's 256 values.
 //  * Bf16 (BF16 weights: streaming on CPUs with AVX512_BF16, TiledGemm under amx):
 //    x rounded to bf16 (nearest even), multiplied with vdpbf16ps or tdpbf16ps, f32
 //    sums. Each result differs by at most 2^-8 * sum_k |W[j][k] x[k]|, as the BF16
@@ -49,7 +52,7 @@ enum class MatmulStrategy { Streaming, TiledGemm };
 // What matmul(w, x, m, y, pool) uses for m activation rows.
 MatmulStrategy matmul_strategy(const WeightMatrix& w, std::int64_t m);
 
-enum class ActivationRounding { None, Int8Blocks, Bf16 };
+enum class ActivationRounding { None, Int8Blocks, Int8Superblocks, Bf16 };
 
 // How matmul rounds the activations (above) for this dtype and strategy under the
 // active ISA.

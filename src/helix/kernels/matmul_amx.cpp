@@ -1,8 +1,8 @@
-// The amx level's matmul kernel: y = x Wᵀ on the tile unit, for BF16 at every batch
-// size and for the int8 block types (Q8_0, Q4_K, Q6_K) from 16 tokens on; their
-// smaller batches go to matmul_amx_vnni.cpp, which gives the same bits. Every
-// function that uses the intrinsics carries the target attribute; called only after
-// active_kernel_isa() said Amx.
+// The amx level's matmul kernels for BF16 at every batch size and Q8_0 from 16
+// tokens: y = x Wᵀ on the tile unit. Q8_0's smaller batches go to
+// matmul_amx_vnni.cpp, which gives the same bits; Q4_K and Q6_K have their own tile
+// kernel (matmul_amx_k_quant.cpp). Every function that uses the intrinsics carries
+// the target attribute; called only after active_kernel_isa() said Amx.
 //
 // Why one arithmetic at every batch: a row's result then never depends on the batch
 // it came in, so a request recomputed after preemption keeps its tokens, and the
@@ -12,7 +12,7 @@
 //
 // Orientation: the weights are the A operand (16 weight rows x 32 values, row-major:
 // a weight row's values are already contiguous, so BF16 rows load straight from the
-// matrix, the int8 types from a decoded panel of 16 rows x 1024 values), the
+// matrix, Q8_0's quants from a decoded panel of 16 rows x 1024 values), the
 // activations the B operand (the unit's "VNNI" layout: row p holds, for each token,
 // values 4p..4p+3 (int8) or 2p, 2p+1 (bf16)), and C is 16 weight rows x up to 16
 // tokens. BF16 batches of m < 16 tokens use tiles m tokens wide.
@@ -20,8 +20,8 @@
 // The arithmetic, per output element (weight row n, token t):
 //  * BF16: x rounded to bf16; tdpbf16ps sums the pairs of each 32 values in order
 //    into the f32 C element, from k = 0 to the end.
-//  * Int8 types: amx_int8_arithmetic.h (exact integer group sums from the tiles,
-//    then one fma per group in group order).
+//  * Q8_0: amx_int8_arithmetic.h (exact integer block sums from the tiles, then one
+//    fma per block in block order).
 #include "helix/kernels/matmul_kernels.h"
 
 #include <algorithm>
@@ -40,8 +40,8 @@
 
 #include "helix/kernels/amx_int8_arithmetic.h"
 #include "helix/kernels/amx_int8_weights.h"
+#include "helix/kernels/amx_tiles.h"
 #include "helix/kernels/bf16_round_avx512.h"
-#include "helix/kernels/k_quant_unpack_avx512.h"
 
 namespace helix::kernels_detail {
 namespace {
@@ -50,32 +50,6 @@ constexpr std::int64_t kBlockValues = 32;     // values per 32-value block of x
 constexpr std::int64_t kChunkValues = 1024;   // int8 panel: values of 16 rows decoded at once (L1)
 constexpr int kTileBytes = 1024;              // one 16 x 64-byte tile
 
-
-// The palette-1 tile configuration.
-struct alignas(64) TileConfig {
-  std::uint8_t palette = 1;
-  std::uint8_t start_row = 0;
-  std::uint8_t reserved[14] = {};
-  std::uint16_t colsb[16] = {};
-  std::uint8_t rows[16] = {};
-};
-static_assert(sizeof(TileConfig) == 64, "the tile configuration is one 64-byte record");
-
-// tmm0-3: C (16 weight rows x `tokens` f32/int32); tmm4-5: A (16 rows x a_bytes);
-// tmm6-7: B (b_rows x `tokens` 4-byte words).
-HELIX_AMX void configure_tiles(int a_bytes, int b_rows, int tokens) {
-  TileConfig config;
-  for (int t = 0; t < 4; ++t) config.rows[t] = kTileRows, config.colsb[t] = static_cast<std::uint16_t>(4 * tokens);
-  for (int t = 4; t < 6; ++t) config.rows[t] = kTileRows, config.colsb[t] = static_cast<std::uint16_t>(a_bytes);
-  for (int t = 6; t < 8; ++t) {
-    config.rows[t] = static_cast<std::uint8_t>(b_rows);
-    config.colsb[t] = static_cast<std::uint16_t>(4 * tokens);
-  }
-  // GCC's _tile_loadconfig tells the compiler it reads one pointer's worth of the
-  // record, so without this barrier the stores to colsb and rows are dropped.
-  __asm__ __volatile__("" : : "r"(&config) : "memory");
-  _tile_loadconfig(&config);
-}
 
 // Writes C (16 weight rows x `tokens`, row-major in `c`) to y[t * ldy + n] for the
 // valid rows and tokens: a token's 16 rows gathered from C's column, stored as one
@@ -89,12 +63,7 @@ HELIX_AMX void store_transposed(const float* c, int tokens, int rows_here, int t
     _mm512_mask_storeu_ps(y + t * ldy, rows, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rows, column, c + t, 4));
 }
 
-// ---- Int8 block types ----------------------------------------------------------------
-
-// The decoders and the token-block product are kept out of gemm_rows_int8: inlined
-// into it, its Q8_0 prefill rate moved by 10-15% with unrelated edits to the other
-// decoders (register allocation of one large function); apart, it holds.
-#define HELIX_OWN_CODE __attribute__((noinline))
+// ---- Q8_0 ------------------------------------------------------------------------------
 
 // The chunk decoded after this one (rows r0.., values [k0, k_end)), whose bytes each
 // row's decode fetches ahead: the decode reads 16 rows' short runs (1024 values)
@@ -114,120 +83,58 @@ HELIX_AMX inline void fetch_ahead(const WeightMatrix& w, const Ahead& ahead, int
     _mm_prefetch(reinterpret_cast<const char*>(row + at), _MM_HINT_T0);
 }
 
-// The scales (and offsets) of the panel's rows r0.. for values [k0, k0 + groups *
-// group), decoded a row per lane by the VNNI kernel's readers (amx_int8_weights.h:
-// the same floats), after the quants were read, so their lines are in L1.
-template <typename Quants>
-HELIX_AMX void decode_scales(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
-                             std::int64_t groups, const Panel& p, int values_per_call) {
-  const Int8Format f = int8_format(w.dtype);
-  Quants quants;
-  static_cast<RowGroup&>(quants) = make_row_group(w, r0, 1, rows_here, p, k0 / f.group);
-  const std::int64_t k_end = k0 + groups * f.group;
-  for (std::int64_t k = k0; k < k_end; k += values_per_call) quants.load_scales(k, k + values_per_call > k_end);
-}
-
+// Rows r0.. (zero past rows_here), blocks [k0 / 32, + blocks), into the panel: the
+// quants as they are, the scales by the VNNI kernel's reader (amx_int8_weights.h),
+// after the quants were read, so that their lines are in L1.
 HELIX_AMX HELIX_OWN_CODE void decode_q8_0(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
-                           std::int64_t groups, const Ahead& ahead, const Panel& p) {
+                                          std::int64_t blocks, const Ahead& ahead, const Panel& p) {
   const std::int64_t first_block = k0 / 32, block_bytes = sizeof(BlockQ8_0);
   for (int n = 0; n < kTileRows; ++n) {
     fetch_ahead(w, ahead, n);
     std::uint8_t* q = p.q + n * kChunkValues;
     if (n >= rows_here) {
-      std::memset(q, 0, static_cast<std::size_t>(groups * 32));
+      std::memset(q, 0, static_cast<std::size_t>(blocks * 32));
       continue;
     }
     const std::byte* block = w.row(r0 + n) + first_block * block_bytes;
-    for (std::int64_t g = 0; g < groups; ++g, block += block_bytes)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * g), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)));
+    for (std::int64_t b = 0; b < blocks; ++b, block += block_bytes)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)));
   }
-  decode_scales<Q8_0Quants>(w, r0, rows_here, k0, groups, p, 64);  // two blocks per call, the last maybe one
+  Q8_0Quants quants;
+  static_cast<RowGroup&>(quants) = make_row_group(w, r0, 1, rows_here, &p, first_block);
+  const std::int64_t k_end = k0 + blocks * 32;
+  for (std::int64_t k = k0; k < k_end; k += 64) quants.load_scales(k, k + 64 > k_end);
 }
 
-HELIX_AMX HELIX_OWN_CODE void decode_q4_k(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
-                           std::int64_t groups, const Ahead& ahead, const Panel& p) {
-  const std::int64_t blocks = groups / 8;
-  for (int n = 0; n < kTileRows; ++n) {
-    fetch_ahead(w, ahead, n);
-    if (n >= rows_here) {
-      std::memset(p.q + n * kChunkValues, 0, static_cast<std::size_t>(groups * 32));
-      continue;
-    }
-    const std::byte* row = w.row(r0 + n) + (k0 / 256) * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes);
-    for (std::int64_t b = 0; b < blocks; ++b) {
-      const std::byte* block = row + b * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes);
-      for (int c = 0; c < 4; ++c) {  // values 64c.. (sub-blocks 2c, 2c + 1)
-        _mm512_storeu_si512(p.q + n * kChunkValues + 256 * b + 64 * c, k_quants::q4k_quants(block, c));
-      }
-    }
-  }
-  decode_scales<Q4_KQuants>(w, r0, rows_here, k0, groups, p, 256);
-}
-
-HELIX_AMX HELIX_OWN_CODE void decode_q6_k(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
-                           std::int64_t groups, const Ahead& ahead, const Panel& p) {
-  const std::int64_t blocks = groups / 16;
-  for (int n = 0; n < kTileRows; ++n) {
-    fetch_ahead(w, ahead, n);
-    if (n >= rows_here) {
-      std::memset(p.q + n * kChunkValues, 0, static_cast<std::size_t>(groups * 16));
-      continue;
-    }
-    const std::byte* row = w.row(r0 + n) + (k0 / 256) * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes);
-    for (std::int64_t b = 0; b < blocks; ++b) {
-      const std::byte* block = row + b * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes);
-      __m512i v[4];
-      k_quants::q6k_quants(block, v);  // values 64t.. in v[t], as q + 32
-      for (int t = 0; t < 4; ++t)
-        _mm512_storeu_si512(p.q + n * kChunkValues + 256 * b + 64 * t, _mm512_sub_epi8(v[t], _mm512_set1_epi8(32)));
-    }
-  }
-  decode_scales<Q6_KQuants>(w, r0, rows_here, k0, groups, p, 256);
-}
-
-// One token block's view of the activations for the int8 kernel.
+// One token block's view of the activations for the Q8_0 kernel.
 struct Int8Tokens {
   const AmxActivations& a;
   std::int64_t tb;  // token block
-  const std::byte* b_tile(std::int64_t group, int group_size) const {
-    const std::int64_t kb = group * group_size / kBlockValues;
-    const std::int64_t half = group_size == 16 ? group % 2 : 0;  // rows 4-7 of the block's tile
-    return a.b_tiles + (tb * a.blocks + kb) * a.block_bytes + half * 4 * (4 * a.tokens);
-  }
-  const float* x_scale(std::int64_t group, int group_size) const {
-    return a.scale + (tb * a.blocks + group * group_size / kBlockValues) * a.tokens;
-  }
-  const float* x_sum(std::int64_t group, int group_size) const {
-    return group_size == 16 ? a.sum16 + (tb * 2 * a.blocks + group) * a.tokens
-                            : a.sum32 + (tb * a.blocks + group) * a.tokens;
-  }
+  const std::byte* b_tile(std::int64_t block) const { return a.b_tiles + (tb * a.blocks + block) * a.block_bytes; }
+  const float* x_scale(std::int64_t block) const { return a.scale + (tb * a.blocks + block) * a.tokens; }
 };
 
-// One group's tile product into C tile `c` (integer sums, 16 rows x tokens). The
+// One block's tile product into C tile `c` (integer sums, 16 rows x tokens). The
 // intrinsics paste the tile numbers into the assembly text, hence a macro.
-#define HELIX_GROUP_PRODUCT(TC, TA, TB, G)                                      \
-  do {                                                                           \
-    _tile_zero(TC);                                                              \
-    _tile_loadd(TA, p.q + (G) * group, kChunkValues);                            \
-    _tile_loadd(TB, x.b_tile(first_group + (G), group), 4 * x.a.tokens);         \
-    if constexpr (Signed) {                                                      \
-      _tile_dpbssd(TC, TA, TB);                                                  \
-    } else {                                                                     \
-      _tile_dpbusd(TC, TA, TB);                                                  \
-    }                                                                            \
+#define HELIX_BLOCK_PRODUCT(TC, TA, TB, B)                               \
+  do {                                                                   \
+    _tile_zero(TC);                                                      \
+    _tile_loadd(TA, p.q + (B) * 32, kChunkValues);                       \
+    _tile_loadd(TB, x.b_tile(first_block + (B)), 4 * x.a.tokens);        \
+    _tile_dpbssd(TC, TA, TB);                                            \
   } while (false)
 
-// The tile products of groups g0 .. g0 + Count - 1 (Count 1 or 4) into c[j] (16 x
+// The tile products of blocks b0 .. b0 + Count - 1 (Count 1 or 4) into c[j] (16 x
 // tokens int32 each): all issued before the first is stored, so they overlap.
-template <bool Signed, int Count>
-HELIX_AMX void group_products(const Panel& p, const Int8Tokens& x, std::int64_t g0, std::int64_t first_group,
-                              int group, std::int32_t* c) {
+template <int Count>
+HELIX_AMX void block_products(const Panel& p, const Int8Tokens& x, std::int64_t b0, std::int64_t first_block,
+                              std::int32_t* c) {
   const std::int64_t b_stride = 4 * x.a.tokens, c_bytes = kTileRows * b_stride;
-  HELIX_GROUP_PRODUCT(0, 4, 6, g0);
+  HELIX_BLOCK_PRODUCT(0, 4, 6, b0);
   if constexpr (Count == 4) {
-    HELIX_GROUP_PRODUCT(1, 5, 7, g0 + 1);
-    HELIX_GROUP_PRODUCT(2, 4, 6, g0 + 2);
-    HELIX_GROUP_PRODUCT(3, 5, 7, g0 + 3);
+    HELIX_BLOCK_PRODUCT(1, 5, 7, b0 + 1);
+    HELIX_BLOCK_PRODUCT(2, 4, 6, b0 + 2);
+    HELIX_BLOCK_PRODUCT(3, 5, 7, b0 + 3);
   }
   _tile_stored(0, c, b_stride);
   if constexpr (Count == 4) {
@@ -237,79 +144,37 @@ HELIX_AMX void group_products(const Panel& p, const Int8Tokens& x, std::int64_t 
   }
 }
 
-// The accumulators of a block of 16 tokens: a vector over the tokens per weight row.
-struct SixteenTokens {
+// The panel's blocks against one token block, into its accumulators (block_acc:
+// [row][token], loaded before and stored after).
+HELIX_AMX HELIX_OWN_CODE void multiply_token_block(const Panel& p, std::int64_t blocks, std::int64_t first_block,
+                                                   const Int8Tokens& x, std::int32_t* c, float* block_acc) {
   __m512 acc[kTileRows];
-  HELIX_AMX void scale(const Panel& p, const Int8Tokens& x, std::int64_t g, std::int64_t ga, const Int8Format& f,
-                       const std::int32_t* c) {
-    scale_tokens(acc, c, p, g, x.x_scale(ga, f.group), f.has_min ? x.x_sum(ga, f.group) : nullptr, f.has_min);
-  }
-};
-
-// The panel's groups against one token block, into its accumulators.
-template <bool Signed, typename Acc>
-HELIX_AMX void multiply_panel(const Panel& p, std::int64_t groups, std::int64_t first_group, const Int8Tokens& x,
-                              const Int8Format& f, std::int32_t* c, Acc& acc) {
+  for (int n = 0; n < kTileRows; ++n) acc[n] = _mm512_load_ps(block_acc + n * kMaxTokens);
   const std::int64_t tile_ints = kTileRows * x.a.tokens;
-  std::int64_t g = 0;
-  for (; g + 4 <= groups; g += 4) {
-    group_products<Signed, 4>(p, x, g, first_group, f.group, c);
-    for (int j = 0; j < 4; ++j) acc.scale(p, x, g + j, first_group + g + j, f, c + j * tile_ints);
+  std::int64_t b = 0;
+  for (; b + 4 <= blocks; b += 4) {
+    block_products<4>(p, x, b, first_block, c);
+    for (int j = 0; j < 4; ++j) scale_tokens(acc, c + j * tile_ints, p, b + j, x.x_scale(first_block + b + j));
   }
-  for (; g < groups; ++g) {
-    group_products<Signed, 1>(p, x, g, first_group, f.group, c);
-    acc.scale(p, x, g, first_group + g, f, c);
+  for (; b < blocks; ++b) {
+    block_products<1>(p, x, b, first_block, c);
+    scale_tokens(acc, c, p, b, x.x_scale(first_block + b));
   }
+  for (int n = 0; n < kTileRows; ++n) _mm512_store_ps(block_acc + n * kMaxTokens, acc[n]);
 }
 
-// multiply_panel with the token block's accumulators (block_acc: [row][token])
-// loaded before and stored after.
-template <bool Signed>
-HELIX_AMX HELIX_OWN_CODE void multiply_token_block(const Panel& p, std::int64_t groups, std::int64_t first_group,
-                                    const Int8Tokens& x, const Int8Format& f, std::int32_t* c, float* block_acc) {
-  SixteenTokens acc;
-  for (int n = 0; n < kTileRows; ++n) acc.acc[n] = _mm512_load_ps(block_acc + n * kMaxTokens);
-  multiply_panel<Signed>(p, groups, first_group, x, f, c, acc);
-  for (int n = 0; n < kTileRows; ++n) _mm512_store_ps(block_acc + n * kMaxTokens, acc.acc[n]);
-}
-
-// Rows of y a thread writes per token at once: the 16-row groups' results are held
-// until 4 groups are done, so that each of y's token rows (a page apart at 4096
-// rows) takes 256 bytes per visit rather than 64 (perf put a tenth of a Q4_K
-// prefill matmul's samples on the stores of 16 rows per token, element by element).
-constexpr int kStoreGroups = 4;
-
-// The held groups' results (acc: [group][token block][row][token]) for `rows` rows
-// into y[t * ldy + row], token by token.
-HELIX_AMX void store_held_groups(const float* acc, const AmxActivations& a, std::int64_t rows, float* y,
-                                 std::int64_t ldy) {
-  const __m512i column = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                            _mm512_set1_epi32(kMaxTokens));
-  const std::int64_t block_floats = kTileRows * kMaxTokens, group_floats = a.token_blocks * block_floats;
-  for (std::int64_t t = 0; t < a.m; ++t) {
-    const float* token = acc + t / kMaxTokens * block_floats + t % kMaxTokens;
-    for (std::int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
-      const auto valid = static_cast<__mmask16>((1u << std::min<std::int64_t>(kTileRows, rows - r0)) - 1);
-      const __m512 v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, column, token + r0 / kTileRows * group_floats, 4);
-      _mm512_mask_storeu_ps(y + t * ldy + r0, valid, v);
-    }
-  }
-}
-
-HELIX_AMX void gemm_rows_int8(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+HELIX_AMX void gemm_rows_q8_0(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
                               std::int64_t row_end) {
-  const Int8Format f = int8_format(w.dtype);
-  const std::int64_t chunk = std::min(kChunkValues, w.cols), max_groups = kChunkValues / f.group;
-  // Scratch: the panel (quants, scales, offsets), then the accumulators of every
-  // row group held and token block, and the four product tiles.
-  float* panel_memory = thread_scratch(
-      ScratchSlot::WeightTile, static_cast<std::size_t>(kChunkValues * kTileRows / 4 + 2 * max_groups * kTileRows));
-  float* scales = panel_memory + kChunkValues * kTileRows / 4;
-  const Panel p{reinterpret_cast<std::uint8_t*>(panel_memory), scales, scales + max_groups * kTileRows};
+  const std::int64_t chunk = std::min(kChunkValues, w.cols), max_blocks = kChunkValues / 32;
+  // Scratch: the panel (quants, scales), then the accumulators of every row group
+  // held and token block, and the four product tiles.
+  float* panel_memory = thread_scratch(ScratchSlot::WeightTile,
+                                       static_cast<std::size_t>(kChunkValues * kTileRows / 4 + max_blocks * kTileRows));
+  const Panel p{reinterpret_cast<std::uint8_t*>(panel_memory), panel_memory + kChunkValues * kTileRows / 4};
   const std::int64_t group_floats = a.token_blocks * kTileRows * kMaxTokens, acc_floats = kStoreGroups * group_floats;
   float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(acc_floats + 4 * kTileRows * kMaxTokens));
   auto* c = reinterpret_cast<std::int32_t*>(acc + acc_floats);
-  configure_tiles(f.group, f.group / 4, kMaxTokens);
+  configure_tiles(32, 8, kMaxTokens);
   for (std::int64_t s0 = row_begin; s0 < row_end; s0 += kStoreGroups * kTileRows) {
     const std::int64_t s_end = std::min(row_end, s0 + kStoreGroups * kTileRows);
     std::fill(acc, acc + acc_floats, 0.0f);
@@ -317,23 +182,12 @@ HELIX_AMX void gemm_rows_int8(const WeightMatrix& w, const AmxActivations& a, fl
       const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, s_end - r0));
       float* group_acc = acc + (r0 - s0) / kTileRows * group_floats;
       for (std::int64_t k0 = 0; k0 < w.cols; k0 += chunk) {
-        const std::int64_t groups = std::min(chunk, w.cols - k0) / f.group;
+        const std::int64_t blocks = std::min(chunk, w.cols - k0) / 32;
         const Ahead ahead = k0 + chunk < w.cols ? Ahead(w, r0, k0 + chunk, std::min(w.cols, k0 + 2 * chunk))
                                                 : Ahead(w, r0 + kTileRows, 0, chunk);
-        switch (w.dtype) {
-          case DType::Q8_0: decode_q8_0(w, r0, rows_here, k0, groups, ahead, p); break;
-          case DType::Q4_K: decode_q4_k(w, r0, rows_here, k0, groups, ahead, p); break;
-          default: decode_q6_k(w, r0, rows_here, k0, groups, ahead, p); break;
-        }
-        for (std::int64_t tb = 0; tb < a.token_blocks; ++tb) {
-          const Int8Tokens x{a, tb};
-          float* block_acc = group_acc + tb * kTileRows * kMaxTokens;
-          if (f.is_signed) {
-            multiply_token_block<true>(p, groups, k0 / f.group, x, f, c, block_acc);
-          } else {
-            multiply_token_block<false>(p, groups, k0 / f.group, x, f, c, block_acc);
-          }
-        }
+        decode_q8_0(w, r0, rows_here, k0, blocks, ahead, p);
+        for (std::int64_t tb = 0; tb < a.token_blocks; ++tb)
+          multiply_token_block(p, blocks, k0 / 32, Int8Tokens{a, tb}, c, group_acc + tb * kTileRows * kMaxTokens);
       }
     }
     store_held_groups(acc, a, s_end - s0, y + s0, w.rows);
@@ -505,28 +359,34 @@ HELIX_AMX AmxActivations prepare_activations_amx(const WeightMatrix& w, const fl
     a.b_tiles = reinterpret_cast<const std::byte*>(tiles);
     return a;
   }
-  // Int8: quantized as the avx512 level does, then (16 tokens and more) laid out as tiles.
-  const Int8Activations q = prepare_activations_avx512(w, x, m).int8;
-  a.int8 = q;
-  if (a.tokens < kMaxTokens) return a;  // VNNI reads q as it is
+  // Int8: quantized (Q8_0 as the avx512 level does, per 32 values; the K-quants per
+  // 256), then (16 tokens and more) laid out as tiles with the scales per token block.
+  const bool k_quant = is_k_quant(w.dtype);
+  const std::int8_t* q = nullptr;
+  if (k_quant) {
+    a.superblocks = quantize_superblocks(x, m, w.cols);
+    q = a.superblocks.q;
+  } else {
+    a.int8 = prepare_activations_avx512(w, x, m).int8;
+    q = a.int8.q;
+  }
+  if (a.tokens < kMaxTokens) return a;  // VNNI reads them as they are
   const int tile_rows = 8;  // 4-byte words per 32 values
   a.block_bytes = tile_rows * 4 * a.tokens;
-  const std::int64_t tile_floats = tokens_padded * w.cols / 4, vector_floats = tokens_padded * a.blocks;
+  const std::int64_t scales = k_quant ? w.cols / kSuperblockValues : a.blocks;
+  const std::int64_t tile_floats = tokens_padded * w.cols / 4;
   float* storage = thread_scratch(ScratchSlot::ActivationTiles,
-                                  static_cast<std::size_t>(tile_floats + 4 * vector_floats));
-  to_b_tiles(reinterpret_cast<const std::uint32_t*>(q.q), w.cols / 4, a, tile_rows,
+                                  static_cast<std::size_t>(tile_floats + tokens_padded * scales));
+  to_b_tiles(reinterpret_cast<const std::uint32_t*>(q), w.cols / 4, a, tile_rows,
              reinterpret_cast<std::uint32_t*>(storage));
   float* scale = storage + tile_floats;
-  float* sum32 = scale + vector_floats;
-  float* sum16 = sum32 + vector_floats;
-  // lane_scale holds a block's scale in each of its 8 lanes: entry 8 * block.
-  per_block_vectors(q.lane_scale, w.cols / 4, a.blocks, 8, a, scale);
-  per_block_vectors(q.sum32, w.cols / 32, a.blocks, 1, a, sum32);
-  per_block_vectors(q.sum16, w.cols / 16, 2 * a.blocks, 1, a, sum16);
+  if (k_quant) {
+    per_block_vectors(a.superblocks.scale, scales, scales, 1, a, scale);
+  } else {
+    per_block_vectors(a.int8.lane_scale, w.cols / 4, a.blocks, 8, a, scale);  // a block's scale in each of its 8 lanes
+  }
   a.b_tiles = reinterpret_cast<const std::byte*>(storage);
   a.scale = scale;
-  a.sum32 = sum32;
-  a.sum16 = sum16;
   return a;
 }
 
@@ -536,8 +396,10 @@ void gemm_rows_amx(const WeightMatrix& w, const AmxActivations& a, float* y, std
     gemm_rows_bf16(w, a, y, row_begin, row_end);
   } else if (a.tokens < kMaxTokens) {
     gemv_rows_amx_vnni(w, a, y, row_begin, row_end);
+  } else if (is_k_quant(w.dtype)) {
+    gemm_rows_amx_k_quant(w, a, y, row_begin, row_end);
   } else {
-    gemm_rows_int8(w, a, y, row_begin, row_end);
+    gemm_rows_q8_0(w, a, y, row_begin, row_end);
   }
 }
 

@@ -1,9 +1,9 @@
 // The amx level's kernel for batches below 16 tokens of the int8 block types (Q8_0,
 // Q4_K, Q6_K), with AVX-512 VNNI: a tile product costs as much for 1 token as for 16
 // (Q8_0 decode on 1-token tiles ran at half the streaming kernels' speed), so these
-// compute the tiles' exact integer group sums with vpdpbusd, 16 weight rows side by
-// side, 64 values at a time, and scale them with the operations of
-// amx_int8_arithmetic.h: the same bits as the tile kernel (matmul_amx.cpp), so a
+// compute the tiles' exact integer sums with vpdpbusd, 16 weight rows side by side,
+// 64 values at a time, and scale them with the operations of amx_int8_arithmetic.h:
+// the same bits as the tile kernels (matmul_amx.cpp, matmul_amx_k_quant.cpp), so a
 // row's result does not depend on its batch size.
 //
 // The weights are read in place (no decoded copy): Q8_0's quants as they are, Q4_K's
@@ -54,83 +54,118 @@ HELIX_AMX inline void transpose_quads(const __m512i* r, __m512i (&out)[4]) {
   out[3] = _mm512_shuffle_i32x4(u1, u3, _MM_SHUFFLE(3, 1, 3, 1));
 }
 
-// Batches below 16 tokens on the AMX level, with VNNI: a tile product costs as much
-// for 1 token as for 16, so these compute the tiles' exact integer group sums with
-// vpdpbusd, 16 rows side by side, 64 values at a time, then scale them group by group
-// vectorised over the rows with the operations scale_tokens applies per element:
-// the same bits as the tiles. acc[t][row] for tokens t < m.
+// The exact integer sums of 16 weight rows' products with each token's x over
+// values k.. k + 63 (half: the 32 of Q8_0's last block), per 16 values:
+// sums[t][L] holds, row n in lane n, the sum over values k + 16L .. k + 16L + 15.
+// vpdpbusd multiplies unsigned weights: Q8_0's are flipped to q + 128 and q8_bias
+// takes 128 * sum(x) off again; Q6_K's are q + 32 as stored, and 32 * sum(x) per lane
+// comes off; Q4_K's are unsigned already.
 template <DType Type, typename Quants>
-HELIX_AMX void multiply_rows_vnni(const Panel& p, const Quants& quants, std::int64_t cols, const Int8Activations& x,
-                                  std::int64_t m, float* acc) {
-  constexpr Int8Format f = int8_format(Type);
-  constexpr int per_step = 64 / f.group;  // groups per 64 values
-  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
-  std::fill(acc, acc + m * kTileRows, 0.0f);
-  for (std::int64_t k = 0; k < cols; k += 64) {
-    // A last run of 32 values (Q8_0) loads through a mask: its other half is zero.
-    const bool half = k + 64 > cols;
-    const __mmask64 bytes = half ? 0xFFFFFFFFull : ~0ull;
-    const __mmask16 lanes = half ? 0x00FF : 0xFFFF;
-    // Four rows at a time: their quants unpacked once for all tokens, each token's
-    // products summed per 4 lanes (quads[t][q]).
-    alignas(64) __m512i quads[kMaxTokens - 1][4];
+HELIX_AMX void step_sums(const Quants& quants, std::int64_t k, bool half, const std::int8_t* xq, std::int64_t cols,
+                         const std::int32_t* q8_bias, std::int64_t m, __m512i (*sums)[4]) {
+  const __mmask64 bytes = half ? 0xFFFFFFFFull : ~0ull;
+  const __mmask16 lanes = half ? 0x00FF : 0xFFFF;
+  // Four rows at a time: their quants unpacked once for all tokens, each token's
+  // products summed per 4 lanes (quads[t][q]).
+  alignas(64) __m512i quads[kMaxTokens - 1][4];
 #pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q) {
-      __m512i wq[4];
+  for (int q = 0; q < 4; ++q) {
+    __m512i wq[4];
 #pragma GCC unroll 4
-      for (int j = 0; j < 4; ++j) {
-        wq[j] = quants.load(4 * q + j, k, half);
-        if constexpr (Type == DType::Q8_0) wq[j] = _mm512_xor_si512(wq[j], flip);
-      }
-      for (std::int64_t t = 0; t < m; ++t) {
-        const std::int64_t at = t * x.cols + k;  // token t's value k
-        const __m512i xq = _mm512_maskz_loadu_epi8(bytes, x.q + at);
-        // vpdpbusd multiplies unsigned quants: Q8_0's became q + 128, and q8_bias takes
-        // 128 * sum(x) off again; Q6_K's are q + 32, and 32 * sum(x) per lane comes off.
-        __m512i start = _mm512_setzero_si512();
-        if constexpr (Type == DType::Q8_0) start = _mm512_maskz_loadu_epi32(lanes, x.q8_bias + at / 4);
-        if constexpr (Type == DType::Q6_K) {
-          const __m512i lane_sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), xq);
-          start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(lane_sums, 5));
-        }
-        quads[t][q] = quad_sums(_mm512_dpbusd_epi32(start, wq[0], xq), _mm512_dpbusd_epi32(start, wq[1], xq),
-                                _mm512_dpbusd_epi32(start, wq[2], xq), _mm512_dpbusd_epi32(start, wq[3], xq));
+    for (int j = 0; j < 4; ++j) {
+      if constexpr (Type == DType::Q8_0) {
+        wq[j] = _mm512_xor_si512(quants.load(4 * q + j, k, half), _mm512_set1_epi8(static_cast<char>(0x80)));
+      } else {
+        wq[j] = quants.load(4 * q + j, k);
       }
     }
+    for (std::int64_t t = 0; t < m; ++t) {
+      const std::int64_t at = t * cols + k;  // token t's value k
+      const __m512i x = _mm512_maskz_loadu_epi8(bytes, xq + at);
+      __m512i start = _mm512_setzero_si512();
+      if constexpr (Type == DType::Q8_0) start = _mm512_maskz_loadu_epi32(lanes, q8_bias + at / 4);
+      if constexpr (Type == DType::Q6_K) {
+        const __m512i lane_sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), x);
+        start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(lane_sums, 5));
+      }
+      quads[t][q] = quad_sums(_mm512_dpbusd_epi32(start, wq[0], x), _mm512_dpbusd_epi32(start, wq[1], x),
+                              _mm512_dpbusd_epi32(start, wq[2], x), _mm512_dpbusd_epi32(start, wq[3], x));
+    }
+  }
+  for (std::int64_t t = 0; t < m; ++t) transpose_quads(quads[t], sums[t]);
+}
+
+// Q8_0 below 16 tokens: the tiles' block sums, scaled block by block vectorised over
+// the rows with the operations scale_tokens applies per element. acc[t][row].
+HELIX_AMX void multiply_q8_0(const Q8_0Quants& quants, std::int64_t cols, const Int8Activations& x, std::int64_t m,
+                             float* acc) {
+  std::fill(acc, acc + m * kTileRows, 0.0f);
+  alignas(64) __m512i sums[kMaxTokens - 1][4];
+  for (std::int64_t k = 0; k < cols; k += 64) {
+    const bool half = k + 64 > cols;  // a last run of 32 values: loaded through a mask, its other half zero
+    step_sums<DType::Q8_0>(quants, k, half, x.q, x.cols, x.q8_bias, m, sums);
     quants.load_scales(k, half);  // the rows' lines are in L1 now
     for (std::int64_t t = 0; t < m; ++t) {
-      __m512i sums[4];
-      transpose_quads(quads[t], sums);  // sums[L]: rows' lanes 4L..4L+3
-      __m512i isum[4] = {sums[0], sums[1], sums[2], sums[3]};
-      if constexpr (f.group == 32) {
-        isum[0] = _mm512_add_epi32(sums[0], sums[1]);
-        isum[1] = _mm512_add_epi32(sums[2], sums[3]);
+      __m512 a = _mm512_load_ps(acc + t * kTileRows);
+      for (int j = 0; j < (half ? 1 : 2); ++j) {
+        const std::int64_t block = k / 32 + j;
+        const __m512i isum = _mm512_add_epi32(sums[t][2 * j], sums[t][2 * j + 1]);
+        a = scale_rows(a, isum, *quants.p, block, x.lane_scale[(t * x.cols + 32 * block) / 4]);
       }
-      float* acc_t = acc + t * kTileRows;
-      __m512 a = _mm512_load_ps(acc_t);
-      const int groups = half ? 1 : per_step;
-      for (int j = 0; j < groups; ++j) {
-        const std::int64_t g = k / f.group + j, value = k + j * f.group;  // the group's first value
-        const float xs = x.lane_scale[(t * x.cols + value / 32 * 32) / 4];
-        const float* xsum = f.group == 32 ? x.sum32 + (t * x.cols + value) / 32 : x.sum16 + (t * x.cols + value) / 16;
-        a = scale_rows(a, isum[j], p, g, xs, xsum, f.has_min);
-      }
-      _mm512_store_ps(acc_t, a);
+      _mm512_store_ps(acc + t * kTileRows, a);
     }
   }
 }
 
+// Q4_K and Q6_K below 16 tokens: per superblock the integer M (and Q4_K's N) of the
+// tiles, from the group sums times the groups' integer scales (and mins times x's
+// sums per 32 values), then scaled once with the operations superblock_tokens
+// applies per element. acc[t][row].
 template <DType Type, typename Quants>
-HELIX_AMX void multiply_group(const RowGroup& group, std::int64_t cols, const Int8Activations& x, std::int64_t m,
-                              float* acc) {
-  Quants quants;
-  static_cast<RowGroup&>(quants) = group;
-  multiply_rows_vnni<Type>(*group.p, quants, cols, x, m, acc);
+HELIX_AMX void multiply_k_quant(const Quants& quants, std::int64_t cols, const SuperblockActivations& x,
+                                std::int64_t m, float* acc) {
+  constexpr bool q4k = Type == DType::Q4_K;
+  std::fill(acc, acc + m * kTileRows, 0.0f);
+  alignas(64) __m512i sums[kMaxTokens - 1][4];
+  alignas(64) __m512i m_sum[kMaxTokens - 1], n_sum[kMaxTokens - 1];
+  SuperblockScales scales;
+  const std::int64_t superblocks = cols / kSuperblockValues;
+  for (std::int64_t k = 0; k < cols; k += 64) {
+    const int step = static_cast<int>(k % kSuperblockValues / 64);
+    step_sums<Type>(quants, k, false, x.q, x.cols, nullptr, m, sums);
+    if (step == 0) {
+      quants.load_superblock(k, scales);  // the rows' lines are in L1 now
+      std::fill(m_sum, m_sum + m, _mm512_setzero_si512());
+      std::fill(n_sum, n_sum + m, _mm512_setzero_si512());
+    }
+    for (std::int64_t t = 0; t < m; ++t) {
+      __m512i ms = m_sum[t];
+      if constexpr (q4k) {
+        __m512i ns = n_sum[t];
+        for (int j = 0; j < 2; ++j) {  // groups 2 step + j, 32 values each
+          const int g = 2 * step + j;
+          const __m512i isum = _mm512_add_epi32(sums[t][2 * j], sums[t][2 * j + 1]);
+          ms = _mm512_add_epi32(ms, _mm512_mullo_epi32(isum, scales.scale[g]));
+          const std::int32_t x_sum = x.sum32[(t * x.cols + k) / 32 + j];
+          ns = _mm512_add_epi32(ns, _mm512_mullo_epi32(scales.min[g], _mm512_set1_epi32(x_sum)));
+        }
+        n_sum[t] = ns;
+      } else {
+        for (int j = 0; j < 4; ++j)  // groups 4 step + j, 16 values each
+          ms = _mm512_add_epi32(ms, _mm512_mullo_epi32(sums[t][j], scales.scale[4 * step + j]));
+      }
+      m_sum[t] = ms;
+    }
+    if (step == 3) {
+      const std::int64_t sb = k / kSuperblockValues;
+      for (std::int64_t t = 0; t < m; ++t) {
+        float* a = acc + t * kTileRows;
+        _mm512_store_ps(a, superblock_rows(_mm512_load_ps(a), m_sum[t], n_sum[t], scales.d, scales.dmin,
+                                           x.scale[t * superblocks + sb], q4k));
+      }
+    }
+  }
 }
-
-}  // namespace
-
-namespace {
 
 // One pass over rows [begin, begin + count): 16 streams, lane n reading the
 // contiguous rows [begin + n * stride, begin + (n + 1) * stride) one after another,
@@ -147,11 +182,26 @@ HELIX_AMX void gemv_pass(const WeightMatrix& w, const AmxActivations& a, float* 
     // Lanes n with n * stride + j < count hold rows (a prefix); the others repeat the
     // last one, and their sums are never stored.
     const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, (count - j + stride - 1) / stride));
-    const RowGroup group = make_row_group(w, begin + j, stride, rows_here, p, 0);
+    const RowGroup group = make_row_group(w, begin + j, stride, rows_here, &p, 0);
     switch (w.dtype) {
-      case DType::Q8_0: multiply_group<DType::Q8_0, Q8_0Quants>(group, w.cols, a.int8, a.m, acc); break;
-      case DType::Q4_K: multiply_group<DType::Q4_K, Q4_KQuants>(group, w.cols, a.int8, a.m, acc); break;
-      default: multiply_group<DType::Q6_K, Q6_KQuants>(group, w.cols, a.int8, a.m, acc); break;
+      case DType::Q8_0: {
+        Q8_0Quants quants;
+        static_cast<RowGroup&>(quants) = group;
+        multiply_q8_0(quants, w.cols, a.int8, a.m, acc);
+        break;
+      }
+      case DType::Q4_K: {
+        Q4_KQuants quants;
+        static_cast<RowGroup&>(quants) = group;
+        multiply_k_quant<DType::Q4_K>(quants, w.cols, a.superblocks, a.m, acc);
+        break;
+      }
+      default: {
+        Q6_KQuants quants;
+        static_cast<RowGroup&>(quants) = group;
+        multiply_k_quant<DType::Q6_K>(quants, w.cols, a.superblocks, a.m, acc);
+        break;
+      }
     }
     for (std::int64_t t = 0; t < a.m; ++t)
       for (int n = 0; n < rows_here; ++n) y[t * w.rows + begin + n * stride + j] = acc[t * kTileRows + n];
@@ -160,18 +210,16 @@ HELIX_AMX void gemv_pass(const WeightMatrix& w, const AmxActivations& a, float* 
 
 }  // namespace
 
-// Batches below 16 tokens (multiply_rows_vnni): rows [row_begin, row_end) in groups
-// of 16 a stride apart (gemv_pass), in passes short enough that the gathers' 32-bit
-// offsets (up to 15 strides of rows) cannot overflow.
+// Batches below 16 tokens: rows [row_begin, row_end) in groups of 16 a stride apart
+// (gemv_pass), in passes short enough that the gathers' 32-bit offsets (up to 15
+// strides of rows) cannot overflow.
 HELIX_AMX void gemv_rows_amx_vnni(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
                                   std::int64_t row_end) {
-  const Int8Format f = int8_format(w.dtype);
-  const std::int64_t groups = w.cols / f.group;
-  // Scratch: the scale and offset vectors of every group; the results.
-  float* scales = thread_scratch(ScratchSlot::WeightTile, static_cast<std::size_t>(2 * groups * kTileRows));
-  const Panel p{nullptr, scales, scales + groups * kTileRows};
+  // Scratch: Q8_0's scale vector per block; the results.
+  float* scales = thread_scratch(ScratchSlot::WeightTile, static_cast<std::size_t>(w.cols / 32 * kTileRows + 1));
+  const Panel p{nullptr, scales};
   float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(a.m * kTileRows));
-  const std::int64_t max_stride = std::numeric_limits<std::int32_t>::max() / (kTileRows * w.row_bytes);
+  const std::int64_t max_stride = std::numeric_limits<std::int32_t>::max() / (kTileRows * static_cast<std::int64_t>(w.row_bytes));
   const std::int64_t max_pass = std::max<std::int64_t>(1, max_stride) * kTileRows;
   for (std::int64_t begin = row_begin; begin < row_end; begin += max_pass)
     gemv_pass(w, a, y, p, acc, begin, std::min(max_pass, row_end - begin));

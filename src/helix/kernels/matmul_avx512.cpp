@@ -486,7 +486,8 @@ Avx512Activations prepare_activations_avx512(const WeightMatrix& w, const float*
       a.bf16 = out;
       break;
     }
-    case ActivationRounding::None: break;
+    case ActivationRounding::None:
+    case ActivationRounding::Int8Superblocks: break;  // the amx level's alone
   }
   return a;
 }
@@ -497,7 +498,9 @@ HELIX_AVX512 void gemv_rows_avx512(const WeightMatrix& w, const float* x, const 
     case ActivationRounding::Int8Blocks: gemv_rows_int8(w, a.int8, m, y, row_begin, row_end); return;
     case ActivationRounding::Bf16: gemv_rows_bf16(w, a.bf16, m, y, row_begin, row_end); return;
     case ActivationRounding::None: gemv_rows_avx2(w, x, m, y, row_begin, row_end); return;
+    case ActivationRounding::Int8Superblocks: break;  // the amx level's alone
   }
+  fail("matmul: the AVX-512 streaming kernels do not take activations quantized per 256 values");
 }
 
 }  // namespace helix::kernels_detail

@@ -66,10 +66,25 @@ void gemv_rows_avx512(const WeightMatrix& w, const float* x, const Avx512Activat
 // Q4_K, Q6_K); the other dtypes take the avx512 level's kernels under amx too.
 bool amx_multiplies(DType dtype);
 
+// Activations quantized for the amx level's K-quant arithmetic (amx_int8_arithmetic.h):
+// each run of 256 values of a row (a Q4_K/Q6_K superblock) gets one scale
+// s = max|x| / 127 and int8 quants q = round(x * 127 / max|x|), as llama.cpp's Q8_K.
+struct SuperblockActivations {
+  std::int64_t cols = 0;              // a multiple of 256; the rows are cols apart
+  const std::int8_t* q = nullptr;     // m x cols
+  const float* scale = nullptr;       // m x cols/256
+  const std::int32_t* sum32 = nullptr;  // m x cols/32: sum(q) over each 32 values (Q4_K's mins)
+};
+
+// x (m x cols, cols a multiple of 256) quantized per 256 values, in the calling
+// thread's scratch (ScratchSlot::Activations; valid until its next call).
+SuperblockActivations quantize_superblocks(const float* x, std::int64_t m, std::int64_t cols);
+
 // x prepared once per matmul call for the AMX kernel (matmul_amx.cpp): as tiles of
 // the unit's B operand, `tokens` tokens wide (min(m, 16)), per token block and
-// 32-value block; BF16 weights get x rounded to bf16, the int8 types x quantized as
-// Int8Activations with its per-block scales and sums regrouped per token block.
+// 32-value block; BF16 weights get x rounded to bf16, Q8_0 x quantized as
+// Int8Activations and the K-quants as SuperblockActivations, with the scales
+// regrouped per token block.
 struct AmxActivations {
   std::int64_t m = 0;             // real tokens
   std::int64_t tokens = 0;        // tokens per tile: min(m, 16)
@@ -77,11 +92,10 @@ struct AmxActivations {
   std::int64_t blocks = 0;        // 32-value blocks per row (cols rounded up)
   const std::byte* b_tiles = nullptr;  // [token block][block] tiles of block_bytes
   std::int64_t block_bytes = 0;
-  Int8Activations int8;  // int8 only: x quantized (batches below 16 use it as it is)
-  // Int8 with 16 tokens or more, [token block][block][token] (sum16: [token block][16-value group][token]):
-  const float* scale = nullptr;  // the block's activation scale
-  const float* sum32 = nullptr;  // scale * sum of the block's quants
-  const float* sum16 = nullptr;  // scale * sum of each 16 quants
+  Int8Activations int8;                // Q8_0: x quantized (batches below 16 use it as it is)
+  SuperblockActivations superblocks;   // Q4_K, Q6_K: the same
+  // 16 tokens or more, [token block][block or superblock][token]:
+  const float* scale = nullptr;  // the (super)block's activation scale
 };
 
 // Prepares x (m x w.cols) for w's AMX kernel, in the calling thread's scratch (valid
@@ -90,9 +104,12 @@ AmxActivations prepare_activations_amx(const WeightMatrix& w, const float* x, st
 
 // The amx level's kernel: y[i * w.rows + r] for all tokens and weight rows r in
 // [row_begin, row_end); row_begin is a multiple of 16. Int8 types below 16 tokens
-// go to gemv_rows_amx_vnni (matmul_amx_vnni.cpp), with the same arithmetic.
+// go to gemv_rows_amx_vnni (matmul_amx_vnni.cpp), with the same arithmetic; Q4_K and
+// Q6_K from 16 tokens to gemm_rows_amx_k_quant (matmul_amx_k_quant.cpp).
 void gemm_rows_amx(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
                    std::int64_t row_end);
+void gemm_rows_amx_k_quant(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+                           std::int64_t row_end);
 void gemv_rows_amx_vnni(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
                         std::int64_t row_end);
 

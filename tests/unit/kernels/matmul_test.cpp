@@ -93,29 +93,29 @@ double relative_error(const std::vector<float>& y, const std::vector<double>& re
   return max_ref > 0.0 ? max_diff / max_ref : max_diff;
 }
 
-// x as the AVX-512 int8 kernels see it (matmul.h): each 32 values scaled by
-// s = max|x| / 127, rounded to the nearest integer (ties to even, as the kernels'
-// conversion does) and scaled back.
-std::vector<float> int8_rounded(const float* x, std::int64_t count) {
+// x as the int8 kernels see it (matmul.h): each `block` values (32, or 256 for the
+// amx level's K-quants) scaled by s = max|x| / 127, rounded to the nearest integer
+// (ties to even, as the kernels' conversion does) and scaled back.
+std::vector<float> int8_rounded(const float* x, std::int64_t count, std::int64_t block) {
   std::vector<float> out(static_cast<std::size_t>(count));
-  for (std::int64_t b = 0; b < count; b += 32) {
+  for (std::int64_t b = 0; b < count; b += block) {
     float amax = 0.0f;
-    for (std::int64_t k = b; k < b + 32; ++k) amax = std::max(amax, std::fabs(x[k]));
+    for (std::int64_t k = b; k < b + block; ++k) amax = std::max(amax, std::fabs(x[k]));
     const float inverse = amax > 0.0f ? 127.0f / amax : 0.0f, scale = amax / 127.0f;
-    for (std::int64_t k = b; k < b + 32; ++k) out[k] = std::nearbyint(x[k] * inverse) * scale;
+    for (std::int64_t k = b; k < b + block; ++k) out[k] = std::nearbyint(x[k] * inverse) * scale;
   }
   return out;
 }
 
 // The bound matmul.h gives for the int8 activations' rounding, per result:
 // sum_k |W[j][k]| * s(k) / 2.
-std::vector<double> int8_rounding_bound(const TestWeights& t, const float* x, std::int64_t m) {
+std::vector<double> int8_rounding_bound(const TestWeights& t, const float* x, std::int64_t m, std::int64_t block) {
   const std::int64_t rows = t.w.rows, cols = t.w.cols;
   std::vector<double> half_scale(static_cast<std::size_t>(m * cols));
-  for (std::int64_t b = 0; b < m * cols; b += 32) {
+  for (std::int64_t b = 0; b < m * cols; b += block) {
     double amax = 0.0;
-    for (std::int64_t k = b; k < b + 32; ++k) amax = std::max(amax, std::fabs(static_cast<double>(x[k])));
-    for (std::int64_t k = b; k < b + 32; ++k) half_scale[static_cast<std::size_t>(k)] = amax / 127.0 / 2.0;
+    for (std::int64_t k = b; k < b + block; ++k) amax = std::max(amax, std::fabs(static_cast<double>(x[k])));
+    for (std::int64_t k = b; k < b + block; ++k) half_scale[static_cast<std::size_t>(k)] = amax / 127.0 / 2.0;
   }
   std::vector<double> bound(static_cast<std::size_t>(m * rows));
   for (std::int64_t i = 0; i < m; ++i)
@@ -159,10 +159,11 @@ std::vector<double> bf16_rounding_bound(const TestWeights& t, const float* x, st
 void expect_rounded_activation_result(ActivationRounding rounding, const TestWeights& t, const float* x,
                                       std::int64_t m, const std::vector<float>& y, const std::vector<double>& exact,
                                       const std::string& what) {
-  const bool int8 = rounding == ActivationRounding::Int8Blocks;
-  std::vector<float> rounded = int8 ? int8_rounded(x, m * t.w.cols) : bf16_rounded(x, m * t.w.cols);
+  const bool int8 = rounding == ActivationRounding::Int8Blocks || rounding == ActivationRounding::Int8Superblocks;
+  const std::int64_t block = rounding == ActivationRounding::Int8Superblocks ? 256 : 32;
+  std::vector<float> rounded = int8 ? int8_rounded(x, m * t.w.cols, block) : bf16_rounded(x, m * t.w.cols);
   EXPECT_LT(scaled_error(y, reference(t, rounded.data(), m), magnitude(t, rounded.data(), m)), 1e-6) << what;
-  std::vector<double> bound = int8 ? int8_rounding_bound(t, x, m) : bf16_rounding_bound(t, x, m);
+  std::vector<double> bound = int8 ? int8_rounding_bound(t, x, m, block) : bf16_rounding_bound(t, x, m);
   const double slack = 1e-6 * magnitude(t, x, m);  // float accumulation
   for (std::size_t n = 0; n < y.size(); ++n) {
     ASSERT_LE(std::fabs(y[n] - exact[n]), bound[n] * 1.001 + slack) << what << " result " << n;
@@ -351,7 +352,8 @@ TEST(Matmul, ScalarAndAvx2AgreeWithinRounding) {
 
 // Decode streams; prefill runs the tiled GEMM, except where the AVX-512 kernels
 // round the activations: those stream at every batch (they beat sgemm). Under amx
-// BF16 and the int8 block types run on the tile unit at every batch; F16 as avx512.
+// BF16 and the int8 block types run on the tile unit at every batch (the K-quants with
+// x quantized per 256 values); F16 as avx512.
 TEST(Matmul, StrategyFollowsTheBatchSizeAndTheKernels) {
   for (const std::string& isa : test::runnable_isas()) {
     KernelIsaScope scope(isa);
@@ -365,7 +367,10 @@ TEST(Matmul, StrategyFollowsTheBatchSizeAndTheKernels) {
       const ActivationRounding tiled = matmul_activation_rounding(dtype, MatmulStrategy::TiledGemm);
       if (isa == "amx" && dtype != DType::F16) {
         for (std::int64_t m : {1, 4, 16, 512}) EXPECT_EQ(matmul_strategy(t.w, m), MatmulStrategy::TiledGemm) << what;
-        EXPECT_EQ(tiled, dtype == DType::BF16 ? ActivationRounding::Bf16 : ActivationRounding::Int8Blocks) << what;
+        const ActivationRounding expected = dtype == DType::BF16   ? ActivationRounding::Bf16
+                                            : dtype == DType::Q8_0 ? ActivationRounding::Int8Blocks
+                                                                   : ActivationRounding::Int8Superblocks;
+        EXPECT_EQ(tiled, expected) << what;
       } else {
         EXPECT_EQ(matmul_strategy(t.w, 1), MatmulStrategy::Streaming) << what;
         EXPECT_EQ(matmul_strategy(t.w, 512), rounded ? MatmulStrategy::Streaming : MatmulStrategy::TiledGemm) << what;

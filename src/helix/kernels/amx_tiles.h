@@ -1,0 +1,68 @@
+// What the amx level's tile kernels share (internal to the kernels module): the
+// tile configuration and the store of held results into y. Include only after
+// amx_int8_arithmetic.h (same conditions); x86-64 only.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "helix/kernels/matmul_kernels.h"
+
+namespace helix::kernels_detail {
+
+// The palette-1 tile configuration.
+struct alignas(64) TileConfig {
+  std::uint8_t palette = 1;
+  std::uint8_t start_row = 0;
+  std::uint8_t reserved[14] = {};
+  std::uint16_t colsb[16] = {};
+  std::uint8_t rows[16] = {};
+};
+static_assert(sizeof(TileConfig) == 64, "the tile configuration is one 64-byte record");
+
+// tmm0-3: C (16 weight rows x `tokens` f32/int32); tmm4-5: A (16 rows x a_bytes);
+// tmm6-7: B (b_rows x `tokens` 4-byte words).
+HELIX_AMX inline void configure_tiles(int a_bytes, int b_rows, int tokens) {
+  TileConfig config;
+  for (int t = 0; t < 4; ++t) config.rows[t] = kTileRows, config.colsb[t] = static_cast<std::uint16_t>(4 * tokens);
+  for (int t = 4; t < 6; ++t) config.rows[t] = kTileRows, config.colsb[t] = static_cast<std::uint16_t>(a_bytes);
+  for (int t = 6; t < 8; ++t) {
+    config.rows[t] = static_cast<std::uint8_t>(b_rows);
+    config.colsb[t] = static_cast<std::uint16_t>(4 * tokens);
+  }
+  // GCC's _tile_loadconfig tells the compiler it reads one pointer's worth of the
+  // record, so without this barrier the stores to colsb and rows are dropped.
+  __asm__ __volatile__("" : : "r"(&config) : "memory");
+  _tile_loadconfig(&config);
+}
+
+// Rows of y a thread writes per token at once: the int8 kernels hold the results of
+// 4 groups of 16 rows, so that each of y's token rows (a page apart at 4096 rows)
+// takes 256 bytes per visit rather than 64 (perf put a tenth of a Q4_K prefill
+// matmul's samples on the stores of 16 rows per token, element by element).
+constexpr int kStoreGroups = 4;
+
+// The held groups' results (acc: [group][token block][row][token]) for `rows` rows
+// into y[t * ldy + row], token by token.
+HELIX_AMX inline void store_held_groups(const float* acc, const AmxActivations& a, std::int64_t rows, float* y,
+                                        std::int64_t ldy) {
+  const __m512i column = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                            _mm512_set1_epi32(kMaxTokens));
+  const std::int64_t block_floats = kTileRows * kMaxTokens, group_floats = a.token_blocks * block_floats;
+  for (std::int64_t t = 0; t < a.m; ++t) {
+    const float* token = acc + t / kMaxTokens * block_floats + t % kMaxTokens;
+    for (std::int64_t r0 = 0; r0 < rows; r0 += kTileRows) {
+      const auto valid = static_cast<__mmask16>((1u << std::min<std::int64_t>(kTileRows, rows - r0)) - 1);
+      const __m512 v =
+          _mm512_mask_i32gather_ps(_mm512_setzero_ps(), valid, column, token + r0 / kTileRows * group_floats, 4);
+      _mm512_mask_storeu_ps(y + t * ldy + r0, valid, v);
+    }
+  }
+}
+
+// Kept out of line by the int8 tile kernels (their decoders and token-block
+// products): inlined into one large function, its Q8_0 prefill rate moved by 10-15%
+// with unrelated edits elsewhere in it (register allocation); apart, it holds.
+#define HELIX_OWN_CODE __attribute__((noinline))
+
+}  // namespace helix::kernels_detail

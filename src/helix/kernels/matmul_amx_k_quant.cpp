@@ -1,0 +1,248 @@
+// The amx level's tile kernel for Q4_K and Q6_K from 16 tokens, with the K-quant
+// arithmetic of amx_int8_arithmetic.h: one float scaling per 256-value superblock.
+// Smaller batches go to matmul_amx_vnni.cpp, which gives the same bits.
+//
+// Each superblock of 16 weight rows is decoded once (KPanel) and multiplied against
+// every block of 16 tokens. The weights' integer products w = sc * q (the group's
+// scale folded in) do not fit in int8, so they are split as w = 64 * hi + lo with
+// lo = w & 63 (u8) and hi = w >> 6 (Q4_K: u8 up to 14; Q6_K: s8 in [-64, 64]), and
+// M = 64 * (hi . x) + (lo . x): two tile products per 64 values, exact, and each
+// accumulates over the whole superblock in the tile (x has one scale per 256
+// values). Q4_K's mins are a third product, of each value's group min with x.
+#include "helix/kernels/matmul_kernels.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <new>
+
+#include "helix/core/error.h"
+#include "helix/kernels/scratch.h"
+
+#if defined(__x86_64__)
+// See matmul_avx512.cpp: GCC 12's AVX-512 headers trip -Wuninitialized on their
+// own undefined-vector helpers.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+
+#include "helix/kernels/amx_int8_arithmetic.h"
+#include "helix/kernels/amx_tiles.h"
+#include "helix/kernels/k_quant_unpack_avx512.h"
+
+namespace helix::kernels_detail {
+namespace {
+
+constexpr int kPanelBytes = 256;  // one superblock per row
+
+// One superblock of 16 weight rows, decoded for the tiles (rows past the matrix zero).
+struct KPanel {
+  alignas(64) std::uint8_t hi[kTileRows][kPanelBytes];
+  alignas(64) std::uint8_t lo[kTileRows][kPanelBytes];
+  alignas(64) std::uint8_t min[kTileRows][kPanelBytes];  // Q4_K: each value's group min
+  float d[kTileRows], dmin[kTileRows];
+};
+
+// hi and lo of 32 products w (int16 lanes) into the panel row at `at`.
+HELIX_AMX inline void store_split(KPanel& p, int n, int at, __m512i w, bool signed_hi) {
+  const __m512i hi = signed_hi ? _mm512_srai_epi16(w, 6) : _mm512_srli_epi16(w, 6);
+  _mm256_store_si256(reinterpret_cast<__m256i*>(&p.hi[n][at]), _mm512_cvtepi16_epi8(hi));
+  _mm256_store_si256(reinterpret_cast<__m256i*>(&p.lo[n][at]),
+                     _mm512_cvtepi16_epi8(_mm512_and_si512(w, _mm512_set1_epi16(63))));
+}
+
+HELIX_AMX void decode_q4_k_row(const std::byte* block, int n, KPanel& p) {
+  alignas(16) std::uint8_t scale_min[16];  // 8 scales, then 8 mins
+  _mm_store_si128(reinterpret_cast<__m128i*>(scale_min), k_quants::q4k_scale_min_bytes(block));
+  for (int c = 0; c < 4; ++c) {  // values 64c.. : groups 2c and 2c + 1
+    const __m512i q = k_quants::q4k_quants(block, c);
+    for (int h = 0; h < 2; ++h) {
+      const int g = 2 * c + h, at = 32 * g;
+      const __m512i q16 = _mm512_cvtepu8_epi16(h == 0 ? _mm512_castsi512_si256(q) : _mm512_extracti64x4_epi64(q, 1));
+      store_split(p, n, at, _mm512_mullo_epi16(q16, _mm512_set1_epi16(scale_min[g])), false);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(&p.min[n][at]), _mm256_set1_epi8(static_cast<char>(scale_min[8 + g])));
+    }
+  }
+  p.d[n] = k_quants::f16(block);
+  p.dmin[n] = k_quants::f16(block + 2);
+}
+
+HELIX_AMX void decode_q6_k_row(const std::byte* block, int n, KPanel& p) {
+  __m512i v[4];
+  k_quants::q6k_quants(block, v);  // values 64t.. in v[t], as q + 32
+  alignas(16) std::int8_t scale[16];  // one per 16 values
+  std::memcpy(scale, block + 192, sizeof scale);
+  for (int t = 0; t < 4; ++t) {
+    for (int h = 0; h < 2; ++h) {  // values 64t + 32h.. : groups 4t + 2h and 4t + 2h + 1
+      const int g = 4 * t + 2 * h;
+      const __m512i q16 = _mm512_sub_epi16(
+          _mm512_cvtepu8_epi16(h == 0 ? _mm512_castsi512_si256(v[t]) : _mm512_extracti64x4_epi64(v[t], 1)),
+          _mm512_set1_epi16(32));
+      const __m512i sc = _mm512_inserti64x4(_mm512_set1_epi16(scale[g]), _mm256_set1_epi16(scale[g + 1]), 1);
+      store_split(p, n, 16 * g, _mm512_mullo_epi16(q16, sc), true);
+    }
+  }
+  p.d[n] = k_quants::f16(block + 208);
+  p.dmin[n] = 0.0f;
+}
+
+// Rows r0.. (rows_here of them) at superblock sb into the panel, fetching each row's
+// next superblock meanwhile (16 rows' short runs: the streamers do not follow them).
+template <bool Q4K>
+HELIX_AMX HELIX_OWN_CODE void decode_superblock(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t sb,
+                                                KPanel& p) {
+  const std::int64_t block_bytes = Q4K ? k_quants::kQ4KBlockBytes : k_quants::kQ6KBlockBytes;
+  const bool more = (sb + 1) * kSuperblockValues < w.cols;
+  for (int n = 0; n < kTileRows; ++n) {
+    if (n >= rows_here) {
+      std::memset(p.hi[n], 0, kPanelBytes);
+      std::memset(p.lo[n], 0, kPanelBytes);
+      if (Q4K) std::memset(p.min[n], 0, kPanelBytes);
+      p.d[n] = p.dmin[n] = 0.0f;
+      continue;
+    }
+    const std::byte* block = w.row(r0 + n) + sb * block_bytes;
+    if (more)
+      for (std::int64_t at = 0; at < block_bytes; at += 64)
+        _mm_prefetch(reinterpret_cast<const char*>(block + block_bytes + at), _MM_HINT_T0);
+    if constexpr (Q4K) {
+      decode_q4_k_row(block, n, p);
+    } else {
+      decode_q6_k_row(block, n, p);
+    }
+  }
+}
+
+// The panel against token block tb (block_acc: [row][token], loaded before and
+// stored after); c: scratch for three C tiles.
+template <bool Q4K>
+HELIX_AMX HELIX_OWN_CODE void multiply_superblock(const KPanel& p, const AmxActivations& a, std::int64_t sb,
+                                                  std::int64_t tb, std::int32_t* c, float* block_acc) {
+  _tile_zero(0);
+  _tile_zero(1);
+  if constexpr (Q4K) _tile_zero(2);
+  const std::byte* b = a.b_tiles + (tb * a.blocks + sb * (kSuperblockValues / 32)) * a.block_bytes;
+  for (int j = 0; j < 4; ++j) {  // values 64j..: two 32-value blocks of B, 16 tile rows
+    _tile_loadd(6, b + 2 * j * a.block_bytes, 64);
+    _tile_loadd(4, &p.hi[0][64 * j], kPanelBytes);
+    _tile_loadd(5, &p.lo[0][64 * j], kPanelBytes);
+    if constexpr (Q4K) {
+      _tile_loadd(7, &p.min[0][64 * j], kPanelBytes);
+      _tile_dpbusd(0, 4, 6);
+      _tile_dpbusd(1, 5, 6);
+      _tile_dpbusd(2, 7, 6);
+    } else {
+      _tile_dpbssd(0, 4, 6);
+      _tile_dpbusd(1, 5, 6);
+    }
+  }
+  constexpr int tile_ints = kTileRows * kMaxTokens;
+  _tile_stored(0, c, 64);
+  _tile_stored(1, c + tile_ints, 64);
+  if constexpr (Q4K) _tile_stored(2, c + 2 * tile_ints, 64);
+  const __m512 xs = _mm512_loadu_ps(a.scale + (tb * (a.blocks * 32 / kSuperblockValues) + sb) * kMaxTokens);
+  for (int n = 0; n < kTileRows; ++n) {
+    const __m512i m_sums = _mm512_add_epi32(_mm512_slli_epi32(_mm512_load_si512(c + n * kMaxTokens), 6),
+                                            _mm512_load_si512(c + tile_ints + n * kMaxTokens));
+    const __m512i n_sums = Q4K ? _mm512_load_si512(c + 2 * tile_ints + n * kMaxTokens) : _mm512_setzero_si512();
+    float* acc = block_acc + n * kMaxTokens;
+    _mm512_store_ps(acc, superblock_tokens(_mm512_load_ps(acc), m_sums, n_sums, p.d[n], p.dmin[n], xs, Q4K));
+  }
+}
+
+template <bool Q4K>
+HELIX_AMX void gemm_rows(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+                         std::int64_t row_end) {
+  auto* p = new (thread_scratch(ScratchSlot::WeightTile, sizeof(KPanel) / 4 + 1)) KPanel;
+  const std::int64_t group_floats = a.token_blocks * kTileRows * kMaxTokens, acc_floats = kStoreGroups * group_floats;
+  float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(acc_floats + 3 * kTileRows * kMaxTokens));
+  auto* c = reinterpret_cast<std::int32_t*>(acc + acc_floats);
+  const std::int64_t superblocks = w.cols / kSuperblockValues;
+  configure_tiles(64, 16, kMaxTokens);  // every tile 16 rows x 64 bytes
+  for (std::int64_t s0 = row_begin; s0 < row_end; s0 += kStoreGroups * kTileRows) {
+    const std::int64_t s_end = std::min(row_end, s0 + kStoreGroups * kTileRows);
+    std::fill(acc, acc + acc_floats, 0.0f);
+    for (std::int64_t r0 = s0; r0 < s_end; r0 += kTileRows) {
+      const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, s_end - r0));
+      float* group_acc = acc + (r0 - s0) / kTileRows * group_floats;
+      for (std::int64_t sb = 0; sb < superblocks; ++sb) {
+        decode_superblock<Q4K>(w, r0, rows_here, sb, *p);
+        for (std::int64_t tb = 0; tb < a.token_blocks; ++tb)
+          multiply_superblock<Q4K>(*p, a, sb, tb, c, group_acc + tb * kTileRows * kMaxTokens);
+      }
+    }
+    store_held_groups(acc, a, s_end - s0, y + s0, w.rows);
+  }
+  _tile_release();
+}
+
+// The superblock's scale and the integer sums per 32 values of one token's 256 values.
+HELIX_AMX void quantize_superblock(const float* x, std::int8_t* q, float* scale, std::int32_t* sum32) {
+  __m512 v[16];
+  __m512 amax = _mm512_setzero_ps();
+  for (int i = 0; i < 16; ++i) {
+    v[i] = _mm512_loadu_ps(x + 16 * i);
+    amax = _mm512_max_ps(amax, _mm512_abs_ps(v[i]));
+  }
+  const float max = _mm512_reduce_max_ps(amax);
+  *scale = max / 127.0f;
+  const __m512 inverse = _mm512_set1_ps(max > 0.0f ? 127.0f / max : 0.0f);
+  for (int i = 0; i < 16; i += 2) {
+    // Round to nearest (even), the default MXCSR mode; saturation only guards rounding at +-127.
+    const __m512i lo = _mm512_cvtps_epi32(_mm512_mul_ps(v[i], inverse));
+    const __m512i hi = _mm512_cvtps_epi32(_mm512_mul_ps(v[i + 1], inverse));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16 * i), _mm512_cvtsepi32_epi8(lo));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16 * i + 16), _mm512_cvtsepi32_epi8(hi));
+    sum32[i / 2] = _mm512_reduce_add_epi32(_mm512_add_epi32(lo, hi));
+  }
+}
+
+}  // namespace
+
+HELIX_AMX SuperblockActivations quantize_superblocks(const float* x, std::int64_t m, std::int64_t cols) {
+  // Floats of scratch, each array on its own cache line: q (cols bytes per token),
+  // the scales (cols / 256) and the sums (cols / 32).
+  const auto lines = [](std::int64_t n) { return static_cast<std::size_t>((n + 15) / 16 * 16); };
+  const std::int64_t superblocks = cols / kSuperblockValues;
+  float* storage = thread_scratch(ScratchSlot::Activations, lines(m * cols / 4) + lines(m * superblocks) + lines(m * cols / 32));
+  SuperblockActivations a;
+  a.cols = cols;
+  auto* q = reinterpret_cast<std::int8_t*>(storage);
+  float* scale = storage + lines(m * cols / 4);
+  auto* sum32 = reinterpret_cast<std::int32_t*>(scale + lines(m * superblocks));
+  for (std::int64_t t = 0; t < m; ++t)
+    for (std::int64_t sb = 0; sb < superblocks; ++sb) {
+      const std::int64_t at = t * cols + sb * kSuperblockValues;
+      quantize_superblock(x + at, q + at, scale + t * superblocks + sb, sum32 + at / 32);
+    }
+  a.q = q;
+  a.scale = scale;
+  a.sum32 = sum32;
+  return a;
+}
+
+void gemm_rows_amx_k_quant(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+                           std::int64_t row_end) {
+  if (w.dtype == DType::Q4_K) {
+    gemm_rows<true>(w, a, y, row_begin, row_end);
+  } else {
+    gemm_rows<false>(w, a, y, row_begin, row_end);
+  }
+}
+
+}  // namespace helix::kernels_detail
+
+#else  // not x86-64: active_kernel_isa() never picks Amx here
+
+namespace helix::kernels_detail {
+
+SuperblockActivations quantize_superblocks(const float*, std::int64_t, std::int64_t) {
+  fail("matmul: the AMX kernels are not built for this CPU architecture");
+}
+void gemm_rows_amx_k_quant(const WeightMatrix&, const AmxActivations&, float*, std::int64_t, std::int64_t) {
+  fail("matmul: the AMX kernels are not built for this CPU architecture");
+}
+
+}  // namespace helix::kernels_detail
+
+#endif
