@@ -60,6 +60,25 @@ HELIX_AMX inline void store_held_groups(const float* acc, const AmxActivations& 
   }
 }
 
+// Floats of the accumulators held by for_each_row_group.
+inline std::int64_t held_floats(const AmxActivations& a) { return kStoreGroups * a.token_blocks * kTileRows * kMaxTokens; }
+
+// Rows [row_begin, row_end) in groups of 16, kStoreGroups groups held at a time in
+// acc (held_floats(a): [group][token block][row][token], zeroed first) and then
+// stored into y: fill(r0, rows_here, group_acc) multiplies the group of rows r0..
+template <typename Fill>
+HELIX_AMX void for_each_row_group(const AmxActivations& a, float* acc, std::int64_t row_begin, std::int64_t row_end,
+                                  float* y, std::int64_t ldy, const Fill& fill) {
+  const std::int64_t group_floats = a.token_blocks * kTileRows * kMaxTokens;
+  for (std::int64_t s0 = row_begin; s0 < row_end; s0 += kStoreGroups * kTileRows) {
+    const std::int64_t s_end = std::min(row_end, s0 + kStoreGroups * kTileRows);
+    std::fill(acc, acc + held_floats(a), 0.0f);
+    for (std::int64_t r0 = s0; r0 < s_end; r0 += kTileRows)
+      fill(r0, static_cast<int>(std::min<std::int64_t>(kTileRows, s_end - r0)), acc + (r0 - s0) / kTileRows * group_floats);
+    store_held_groups(acc, a, s_end - s0, y + s0, ldy);
+  }
+}
+
 // Kept out of line by the int8 tile kernels (their decoders and token-block
 // products): inlined into one large function, its Q8_0 prefill rate moved by 10-15%
 // with unrelated edits elsewhere in it (register allocation); apart, it holds.

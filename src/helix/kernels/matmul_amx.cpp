@@ -171,27 +171,19 @@ HELIX_AMX void gemm_rows_q8_0(const WeightMatrix& w, const AmxActivations& a, fl
   float* panel_memory = thread_scratch(ScratchSlot::WeightTile,
                                        static_cast<std::size_t>(kChunkValues * kTileRows / 4 + max_blocks * kTileRows));
   const Panel p{reinterpret_cast<std::uint8_t*>(panel_memory), panel_memory + kChunkValues * kTileRows / 4};
-  const std::int64_t group_floats = a.token_blocks * kTileRows * kMaxTokens, acc_floats = kStoreGroups * group_floats;
-  float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(acc_floats + 4 * kTileRows * kMaxTokens));
-  auto* c = reinterpret_cast<std::int32_t*>(acc + acc_floats);
+  float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(held_floats(a) + 4 * kTileRows * kMaxTokens));
+  auto* c = reinterpret_cast<std::int32_t*>(acc + held_floats(a));
   configure_tiles(32, 8, kMaxTokens);
-  for (std::int64_t s0 = row_begin; s0 < row_end; s0 += kStoreGroups * kTileRows) {
-    const std::int64_t s_end = std::min(row_end, s0 + kStoreGroups * kTileRows);
-    std::fill(acc, acc + acc_floats, 0.0f);
-    for (std::int64_t r0 = s0; r0 < s_end; r0 += kTileRows) {
-      const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, s_end - r0));
-      float* group_acc = acc + (r0 - s0) / kTileRows * group_floats;
-      for (std::int64_t k0 = 0; k0 < w.cols; k0 += chunk) {
-        const std::int64_t blocks = std::min(chunk, w.cols - k0) / 32;
-        const Ahead ahead = k0 + chunk < w.cols ? Ahead(w, r0, k0 + chunk, std::min(w.cols, k0 + 2 * chunk))
-                                                : Ahead(w, r0 + kTileRows, 0, chunk);
-        decode_q8_0(w, r0, rows_here, k0, blocks, ahead, p);
-        for (std::int64_t tb = 0; tb < a.token_blocks; ++tb)
-          multiply_token_block(p, blocks, k0 / 32, Int8Tokens{a, tb}, c, group_acc + tb * kTileRows * kMaxTokens);
-      }
+  for_each_row_group(a, acc, row_begin, row_end, y, w.rows, [&](std::int64_t r0, int rows_here, float* group_acc) {
+    for (std::int64_t k0 = 0; k0 < w.cols; k0 += chunk) {
+      const std::int64_t blocks = std::min(chunk, w.cols - k0) / 32;
+      const Ahead ahead = k0 + chunk < w.cols ? Ahead(w, r0, k0 + chunk, std::min(w.cols, k0 + 2 * chunk))
+                                              : Ahead(w, r0 + kTileRows, 0, chunk);
+      decode_q8_0(w, r0, rows_here, k0, blocks, ahead, p);
+      for (std::int64_t tb = 0; tb < a.token_blocks; ++tb)
+        multiply_token_block(p, blocks, k0 / 32, Int8Tokens{a, tb}, c, group_acc + tb * kTileRows * kMaxTokens);
     }
-    store_held_groups(acc, a, s_end - s0, y + s0, w.rows);
-  }
+  });
   _tile_release();
 }
 

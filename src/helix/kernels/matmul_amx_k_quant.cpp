@@ -154,25 +154,17 @@ template <bool Q4K>
 HELIX_AMX void gemm_rows(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
                          std::int64_t row_end) {
   auto* p = new (thread_scratch(ScratchSlot::WeightTile, sizeof(KPanel) / 4 + 1)) KPanel;
-  const std::int64_t group_floats = a.token_blocks * kTileRows * kMaxTokens, acc_floats = kStoreGroups * group_floats;
-  float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(acc_floats + 3 * kTileRows * kMaxTokens));
-  auto* c = reinterpret_cast<std::int32_t*>(acc + acc_floats);
+  float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(held_floats(a) + 3 * kTileRows * kMaxTokens));
+  auto* c = reinterpret_cast<std::int32_t*>(acc + held_floats(a));
   const std::int64_t superblocks = w.cols / kSuperblockValues;
   configure_tiles(64, 16, kMaxTokens);  // every tile 16 rows x 64 bytes
-  for (std::int64_t s0 = row_begin; s0 < row_end; s0 += kStoreGroups * kTileRows) {
-    const std::int64_t s_end = std::min(row_end, s0 + kStoreGroups * kTileRows);
-    std::fill(acc, acc + acc_floats, 0.0f);
-    for (std::int64_t r0 = s0; r0 < s_end; r0 += kTileRows) {
-      const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, s_end - r0));
-      float* group_acc = acc + (r0 - s0) / kTileRows * group_floats;
-      for (std::int64_t sb = 0; sb < superblocks; ++sb) {
-        decode_superblock<Q4K>(w, r0, rows_here, sb, *p);
-        for (std::int64_t tb = 0; tb < a.token_blocks; ++tb)
-          multiply_superblock<Q4K>(*p, a, sb, tb, c, group_acc + tb * kTileRows * kMaxTokens);
-      }
+  for_each_row_group(a, acc, row_begin, row_end, y, w.rows, [&](std::int64_t r0, int rows_here, float* group_acc) {
+    for (std::int64_t sb = 0; sb < superblocks; ++sb) {
+      decode_superblock<Q4K>(w, r0, rows_here, sb, *p);
+      for (std::int64_t tb = 0; tb < a.token_blocks; ++tb)
+        multiply_superblock<Q4K>(*p, a, sb, tb, c, group_acc + tb * kTileRows * kMaxTokens);
     }
-    store_held_groups(acc, a, s_end - s0, y + s0, w.rows);
-  }
+  });
   _tile_release();
 }
 
