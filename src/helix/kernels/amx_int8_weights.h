@@ -123,10 +123,12 @@ struct Q6_KQuants : RowGroup {
                              odd[n]);
     return even;
   }
-  // The 16 rows' d and 16 signed group scales of the superblock at k.
+  // The 16 rows' d and 16 signed group scales of the superblock at k (once its lines
+  // are in cache).
   HELIX_AMX void load_superblock(std::int64_t k, SuperblockScales& s) const {
     const std::byte* first = rows[0] + k / 256 * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes);
     s.d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(row_offsets, first + 208, 1)));
+    s.dmin = _mm512_setzero_ps();  // no mins
 #pragma GCC unroll 4
     for (int word = 0; word < 4; ++word) {
       const __m512i bytes = _mm512_i32gather_epi32(row_offsets, first + 192 + 4 * word, 1);
