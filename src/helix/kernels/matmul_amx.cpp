@@ -256,8 +256,13 @@ HELIX_AMX void gemm_rows_bf16(const WeightMatrix& w, const AmxActivations& a, fl
       thread_scratch(ScratchSlot::WeightTile, static_cast<std::size_t>((a.blocks + 4) * kTileBytes / 4)));
   float* c = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(4 * kTileRows * kMaxTokens));
   configure_tiles(64, 16, static_cast<int>(a.tokens));
-  for (std::int64_t q0 = row_begin; q0 < row_end; q0 += 4 * kTileRows) {
-    const int groups = static_cast<int>(std::min<std::int64_t>(4, (row_end - q0 + kTileRows - 1) / kTileRows));
+  // Groups of 16 rows multiplied side by side: four share each B tile load from 16
+  // tokens on. Below that the rows' reads are the limit, and 64 rows read side by
+  // side were more streams than the L2 streamer follows (batch 1 from memory,
+  // matmul_bench --from-memory: 20 GB/s with four groups, 29-30 with one).
+  const int max_groups = a.tokens < kMaxTokens ? 1 : 4;
+  for (std::int64_t q0 = row_begin; q0 < row_end; q0 += max_groups * kTileRows) {
+    const int groups = static_cast<int>(std::min<std::int64_t>(max_groups, (row_end - q0 + kTileRows - 1) / kTileRows));
     Bf16Rows rows[4];
     std::byte* next_copy = copies;
     for (int g = 0; g < groups; ++g) {
