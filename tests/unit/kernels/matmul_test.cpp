@@ -258,10 +258,10 @@ TEST(Matmul, LargeMatricesSpanSeveralTilesPerThread) {
   }
 }
 
-// The AMX kernel decodes the int8 types' rows in panels of 1024 values (1280
-// columns: two), in groups of 16 weight rows (67: a partial group) against blocks
-// of 16 tokens (600: a partial block), and BF16 in four groups at a time, straight
-// from the matrix.
+// The AMX kernels decode Q8_0's rows in panels of 1024 values (1280 columns: two)
+// and the K-quants' a 256-value superblock at a time (five), in groups of 16 weight
+// rows (67: a partial group) against blocks of 16 tokens (600: a partial block), and
+// BF16 in four groups at a time, straight from the matrix.
 TEST(Matmul, AmxTilesSpanSeveralPanelsAndPartialBlocks) {
   if (!cpu_supports(KernelIsa::Amx)) GTEST_SKIP() << "no AMX on this CPU";
   KernelIsaScope scope("amx");
