@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
   }
   std::printf("# matmul_bench: 2 threads, 4096x4096, GMAC/s (best of %d); * = the strategy matmul picks\n\n",
               quick ? 3 : 10);
-  std::printf("| dtype | batch | isa | streaming | tiled-gemm | rounded (streaming / tiled) |\n|---|---:|---|---:|---:|---|\n");
+  std::printf("| dtype | batch | isa | streaming | tiled-gemm | activations |\n|---|---:|---|---:|---:|---|\n");
   for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
     const Matrix m = make_matrix(dtype);
     for (std::int64_t batch : {1, 4, 16, 64, 512}) {
@@ -134,10 +134,9 @@ int main(int argc, char** argv) {
         const bool streams = helix::matmul_strategy(m.w, batch) == MatmulStrategy::Streaming;
         const double s = gmacs(m, batch, MatmulStrategy::Streaming, pool, repeats);
         const double t = gmacs(m, batch, MatmulStrategy::TiledGemm, pool, repeats);
-        std::printf("| %s | %lld | %s | %.1f%s | %.1f%s | %s / %s |\n", std::string(helix::dtype_name(dtype)).c_str(),
+        std::printf("| %s | %lld | %s | %.1f%s | %.1f%s | %s |\n", std::string(helix::dtype_name(dtype)).c_str(),
                     static_cast<long long>(batch), isa.c_str(), s, streams ? " *" : "", t, streams ? "" : " *",
-                    rounding_name(helix::matmul_activation_rounding(dtype, MatmulStrategy::Streaming)),
-                    rounding_name(helix::matmul_activation_rounding(dtype, MatmulStrategy::TiledGemm)));
+                    rounding_name(helix::matmul_activation_rounding(dtype)));
         std::fflush(stdout);
       }
     }

@@ -1,12 +1,18 @@
 // What the amx level's tile kernels share (internal to the kernels module): the
 // tile configuration and the store of held results into y. Include only after
-// amx_int8_arithmetic.h (same conditions); x86-64 only.
+// int8_block_arithmetic.h (same conditions); x86-64 only.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 
 #include "helix/kernels/matmul_kernels.h"
+
+// The amx level's functions: the avx512 level's instructions, AVX512_BF16 and the
+// tile unit.
+#define HELIX_AMX                                                                                       \
+  __attribute__((target("amx-tile,amx-bf16,amx-int8,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,"   \
+                        "avx512bf16,avx2,fma,f16c")))
 
 namespace helix::kernels_detail {
 
@@ -44,7 +50,7 @@ constexpr int kStoreGroups = 4;
 
 // The held groups' results (acc: [group][token block][row][token]) for `rows` rows
 // into y[t * ldy + row], token by token.
-HELIX_AMX inline void store_held_groups(const float* acc, const AmxActivations& a, std::int64_t rows, float* y,
+HELIX_AMX inline void store_held_groups(const float* acc, const BlockActivations& a, std::int64_t rows, float* y,
                                         std::int64_t ldy) {
   const __m512i column = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                             _mm512_set1_epi32(kMaxTokens));
@@ -61,13 +67,13 @@ HELIX_AMX inline void store_held_groups(const float* acc, const AmxActivations& 
 }
 
 // Floats of the accumulators held by for_each_row_group.
-inline std::int64_t held_floats(const AmxActivations& a) { return kStoreGroups * a.token_blocks * kTileRows * kMaxTokens; }
+inline std::int64_t held_floats(const BlockActivations& a) { return kStoreGroups * a.token_blocks * kTileRows * kMaxTokens; }
 
 // Rows [row_begin, row_end) in groups of 16, kStoreGroups groups held at a time in
 // acc (held_floats(a): [group][token block][row][token], zeroed first) and then
 // stored into y: fill(r0, rows_here, group_acc) multiplies the group of rows r0..
 template <typename Fill>
-HELIX_AMX void for_each_row_group(const AmxActivations& a, float* acc, std::int64_t row_begin, std::int64_t row_end,
+HELIX_AMX void for_each_row_group(const BlockActivations& a, float* acc, std::int64_t row_begin, std::int64_t row_end,
                                   float* y, std::int64_t ldy, const Fill& fill) {
   const std::int64_t group_floats = a.token_blocks * kTileRows * kMaxTokens;
   for (std::int64_t s0 = row_begin; s0 < row_end; s0 += kStoreGroups * kTileRows) {
@@ -78,10 +84,5 @@ HELIX_AMX void for_each_row_group(const AmxActivations& a, float* acc, std::int6
     store_held_groups(acc, a, s_end - s0, y + s0, ldy);
   }
 }
-
-// Kept out of line by the int8 tile kernels (their decoders and token-block
-// products): inlined into one large function, its Q8_0 prefill rate moved by 10-15%
-// with unrelated edits elsewhere in it (register allocation); apart, it holds.
-#define HELIX_OWN_CODE __attribute__((noinline))
 
 }  // namespace helix::kernels_detail

@@ -9,21 +9,22 @@
 // The levels:
 //  * scalar: portable C++, f32 arithmetic throughout (the reference).
 //  * avx2: AVX2+FMA+F16C; same arithmetic as scalar, within float rounding.
-//  * avx512: AVX-512 F/BW/VL/DQ + VNNI on top of avx2. Float weights as avx2 with
-//    16-lane vectors; the int8 block types (Q8_0, Q4_K, Q6_K) in decode multiply
-//    int8 activations (quantized per 32 values, as llama.cpp does) with VNNI, so
-//    their results differ from scalar by that rounding (matmul.h says how much).
+//  * avx512: AVX-512 F/BW/VL/DQ + VNNI on top of avx2. BF16 and F16 weights with
+//    f32 fma (f32 activations); the int8 block types (Q8_0, Q4_K, Q6_K) multiply
+//    int8 activations (quantized per 32 values for Q8_0, per 256 for the K-quants,
+//    as llama.cpp does) with VNNI, so their results differ from scalar by that
+//    rounding (matmul.h says how much); the other dtypes as avx2.
 //  * amx: avx512 plus AVX512_BF16 and the AMX tile unit (AMX-TILE, AMX-BF16,
 //    AMX-INT8), which the OS must grant (Linux: arch_prctl ARCH_REQ_XCOMP_PERM, asked
-//    once here). BF16, Q8_0, Q4_K and Q6_K weights multiply on the tile unit at every
-//    batch size (bf16 activations for BF16, the avx512 level's int8 activations for
-//    the block types); the other dtypes as avx512.
+//    once here). BF16 weights multiply bf16 activations on the tile unit at every
+//    batch size, the int8 block types from 16 tokens (the same bits as avx512's);
+//    the other dtypes as avx512.
 // Batch invariance: under avx512 and amx a row's result is the same bits whatever
-// batch it comes in (one arithmetic per row at every batch size), so a request
-// recomputed after preemption continues as it began. scalar and avx2 switch to
-// sgemm from 16-40 rows, which changes only the f32 summation order (their
-// activations are never rounded, so it stays at 1e-7); so do F32, F16 and the
-// block types other than Q8_0/Q4_K/Q6_K under avx512 and amx.
+// batch it comes in for BF16, F16, Q8_0, Q4_K and Q6_K (one arithmetic per row at
+// every batch size), so a request recomputed after preemption continues as it
+// began. scalar and avx2 switch to sgemm from 16-40 rows, which changes only the f32
+// summation order (their activations are never rounded, so it stays at 1e-7); so do
+// F32 and the other block types under avx512 and amx.
 //
 // Choice of ISA, in order:
 //  1. an override set with override_kernel_isa() (tests run every path in one process);

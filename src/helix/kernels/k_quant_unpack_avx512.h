@@ -1,6 +1,6 @@
 // Unpacking Q4_K and Q6_K blocks into AVX-512 registers (internal to the kernels
 // module), shared by the VNNI streaming kernels (matmul_avx512.cpp, and the amx
-// level's matmul_amx_vnni.cpp), which dot the quants against int8 activations, and
+// level's matmul_vnni_gemv.cpp), which dot the quants against int8 activations, and
 // the amx level's K-quant tile kernel (matmul_amx_k_quant.cpp), which decodes them
 // into int8 tiles. Block layouts as GGML's (weights/block_quants.h).
 //

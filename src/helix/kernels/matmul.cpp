@@ -75,7 +75,6 @@ struct Call {
   std::int64_t m;
   float* y;
   KernelIsa isa;
-  const kernels_detail::Avx512Activations* prepared = nullptr;  // set for the AVX-512 kernels
 };
 
 // The first row of grain `grain` (rows are handed out in grains), clamped to w.rows.
@@ -85,22 +84,17 @@ std::int64_t grain_row(const WeightMatrix& w, std::int64_t grain) { return std::
 // thread (tens of microseconds when it sleeps): run it on the caller alone.
 constexpr std::int64_t kInlineMultiplyAdds = std::int64_t{1} << 17;
 
-void streaming(Call c, ThreadPool& pool) {
-  // The AVX-512 kernels share one rounded copy of x, made here before the split (in
-  // the calling thread's scratch, which the pool threads only read).
-  kernels_detail::Avx512Activations prepared;
-  if (has_avx512_kernels(c.isa)) {
-    prepared = kernels_detail::prepare_activations_avx512(c.w, c.x, c.m);
-    c.prepared = &prepared;
-  }
+void streaming(const Call& c, ThreadPool& pool) {
+  // The avx512 kernel's copy of x is made here, before the split (in the calling
+  // thread's scratch, which the pool threads only read).
+  kernels_detail::FloatActivations x{c.x, c.w.cols};
+  if (has_avx512_kernels(c.isa)) x = kernels_detail::prepare_activations_avx512(c.w, c.x, c.m);
   std::int64_t grains = (c.w.rows + kRowGrain - 1) / kRowGrain;
-  auto rows = [&c](std::int64_t begin, std::int64_t end) {
+  auto rows = [&c, &x](std::int64_t begin, std::int64_t end) {
     std::int64_t row_begin = grain_row(c.w, begin), row_end = grain_row(c.w, end);
     switch (c.isa) {
       case KernelIsa::Amx:
-      case KernelIsa::Avx512:
-        kernels_detail::gemv_rows_avx512(c.w, c.x, *c.prepared, c.m, c.y, row_begin, row_end);
-        break;
+      case KernelIsa::Avx512: kernels_detail::gemv_rows_avx512(c.w, x, c.m, c.y, row_begin, row_end); break;
       case KernelIsa::Avx2: kernels_detail::gemv_rows_avx2(c.w, c.x, c.m, c.y, row_begin, row_end); break;
       case KernelIsa::Scalar: kernels_detail::gemv_rows_scalar(c.w, c.x, c.m, c.y, row_begin, row_end); break;
     }
@@ -143,32 +137,66 @@ void tiled_gemm_share(const Call& c, std::int64_t row_begin, std::int64_t row_en
   }
 }
 
-// The AMX kernel works on groups of 16 weight rows; threads get whole groups.
+bool is_int8_block_type(DType dtype) { return dtype == DType::Q8_0 || dtype == DType::Q4_K || dtype == DType::Q6_K; }
+
+// Whether the amx level's arithmetic (int8_block_arithmetic.h) multiplies this dtype:
+// the int8 block types under avx512 and amx (VNNI, and the tile unit under amx from
+// 16 tokens), and BF16 under amx (tiles at every batch).
+bool one_arithmetic(KernelIsa isa, DType dtype) {
+  return (has_avx512_kernels(isa) && is_int8_block_type(dtype)) ||
+         (isa == KernelIsa::Amx && kernels_detail::amx_multiplies(dtype));
+}
+
+// The VNNI and AMX kernels work on groups of 16 weight rows; threads get whole groups.
 constexpr std::int64_t kAmxRowGrain = 16;
 
-void amx_tiled_gemm(const Call& c, ThreadPool& pool) {
-  // One prepared copy of x for all threads, in the calling thread's scratch.
-  const kernels_detail::AmxActivations x = kernels_detail::prepare_activations_amx(c.w, c.x, c.m);
+// rows(row_begin, row_end) over the pool in whole groups of 16 rows.
+template <typename Rows>
+void for_row_groups(const Call& c, ThreadPool& pool, const Rows& rows) {
   const std::int64_t grains = (c.w.rows + kAmxRowGrain - 1) / kAmxRowGrain;
-  auto rows = [&](std::int64_t begin, std::int64_t end) {
-    kernels_detail::gemm_rows_amx(c.w, x, c.y, begin * kAmxRowGrain, std::min(c.w.rows, end * kAmxRowGrain));
+  auto share = [&](std::int64_t begin, std::int64_t end) {
+    rows(begin * kAmxRowGrain, std::min(c.w.rows, end * kAmxRowGrain));
   };
   if (c.w.rows * c.w.cols * c.m < kInlineMultiplyAdds) {
-    rows(0, grains);
+    share(0, grains);
   } else {
-    pool.parallel_for(grains, rows);
+    pool.parallel_for(grains, share);
   }
 }
 
-bool amx_multiplies(KernelIsa isa, DType dtype) {
-  return isa == KernelIsa::Amx && kernels_detail::amx_multiplies(dtype);
+// The one arithmetic, as the strategy asks: Streaming runs the VNNI kernel for
+// fewer than 16 tokens (gemv_rows_vnni), on 15 tokens at a time where there
+// are more; TiledGemm from 16 tokens the tile unit (amx) or the VNNI GEMM (avx512).
+// Every path gives a row the same bits.
+void one_arithmetic_gemm(const Call& c, ThreadPool& pool, MatmulStrategy strategy) {
+  using kernels_detail::kVnniGemmMinTokens;
+  const bool tiles = c.isa == KernelIsa::Amx;
+  if (tiles && (c.w.dtype == DType::BF16 || (strategy == MatmulStrategy::TiledGemm && c.m >= kVnniGemmMinTokens))) {
+    const kernels_detail::BlockActivations x = kernels_detail::prepare_activations_amx(c.w, c.x, c.m);
+    for_row_groups(c, pool, [&](std::int64_t row_begin, std::int64_t row_end) {
+      kernels_detail::gemm_rows_amx(c.w, x, c.y, row_begin, row_end);
+    });
+    return;
+  }
+  const kernels_detail::BlockActivations x = kernels_detail::prepare_activations_vnni(c.w, c.x, c.m);
+  if (strategy == MatmulStrategy::TiledGemm && c.m >= kVnniGemmMinTokens) {
+    const kernels_detail::BlockActivations runs = kernels_detail::interleave_token_runs(x);
+    for_row_groups(c, pool, [&](std::int64_t row_begin, std::int64_t row_end) {
+      kernels_detail::gemm_rows_vnni(c.w, runs, c.y, row_begin, row_end);
+    });
+    return;
+  }
+  for (std::int64_t t0 = 0; t0 < c.m; t0 += kVnniGemmMinTokens - 1) {
+    const std::int64_t count = std::min(kVnniGemmMinTokens - 1, c.m - t0);
+    const kernels_detail::BlockActivations slice = kernels_detail::token_slice(x, t0, count);
+    float* y = c.y + t0 * c.w.rows;
+    for_row_groups(c, pool, [&](std::int64_t row_begin, std::int64_t row_end) {
+      kernels_detail::gemv_rows_vnni(c.w, slice, y, row_begin, row_end);
+    });
+  }
 }
 
 void tiled_gemm(const Call& c, ThreadPool& pool) {
-  if (amx_multiplies(c.isa, c.w.dtype)) {
-    amx_tiled_gemm(c, pool);
-    return;
-  }
   use_single_threaded_openblas();
   std::int64_t grains = (c.w.rows + kRowGrain - 1) / kRowGrain;
   pool.parallel_for(grains, [&c](std::int64_t begin, std::int64_t end) {
@@ -179,31 +207,29 @@ void tiled_gemm(const Call& c, ThreadPool& pool) {
 }  // namespace
 
 MatmulStrategy matmul_strategy(const WeightMatrix& w, std::int64_t m) {
-  // The AMX kernel runs at every batch size, decode included: one arithmetic per
-  // row whatever its batch (matmul_amx.cpp), at least as fast as streaming.
-  if (amx_multiplies(active_kernel_isa(), w.dtype)) return MatmulStrategy::TiledGemm;
-  // The AVX-512 int8 and bf16 kernels stream at every m: a row then gets the same
-  // arithmetic in any batch (a recomputed request keeps its tokens; the rounded
-  // activations would turn sgemm's other summation order into other tokens). On Zen
-  // they also beat decoding to f32 + sgemm at every batch (4096x4096, m = 512: BF16
-  // 175 vs 89 GMAC/s, Q4_K 130 vs 94); on an AMX Xeon sgemm is faster at 512 rows
-  // (docs/performance.md), and the amx level faster still.
-  if (has_avx512_kernels(active_kernel_isa()) &&
-      kernels_detail::avx512_activation_rounding(w.dtype) != ActivationRounding::None) {
-    return MatmulStrategy::Streaming;
+  const KernelIsa isa = active_kernel_isa();
+  // BF16 under amx: tiles at every batch size, decode included (one arithmetic per
+  // row whatever its batch, at least as fast as streaming).
+  if (isa == KernelIsa::Amx && w.dtype == DType::BF16) return MatmulStrategy::TiledGemm;
+  // The int8 block types under avx512 and amx: the VNNI kernel below 16 tokens, the
+  // tiles or the VNNI GEMM from 16 (the same arithmetic).
+  if (one_arithmetic(isa, w.dtype)) {
+    return m >= kernels_detail::kVnniGemmMinTokens ? MatmulStrategy::TiledGemm : MatmulStrategy::Streaming;
   }
+  // BF16 and F16 under avx512 (and F16 under amx): the level's own kernel at every
+  // m, one arithmetic per row in any batch (a recomputed request keeps its tokens;
+  // sgemm's other summation order could turn into other tokens).
+  if (has_avx512_kernels(isa) && kernels_detail::avx512_float_kernel(w.dtype)) return MatmulStrategy::Streaming;
   return m >= gemm_min_m(w.dtype) ? MatmulStrategy::TiledGemm : MatmulStrategy::Streaming;
 }
 
-ActivationRounding matmul_activation_rounding(DType dtype, MatmulStrategy strategy) {
+ActivationRounding matmul_activation_rounding(DType dtype) {
   const KernelIsa isa = active_kernel_isa();
-  if (strategy == MatmulStrategy::TiledGemm) {
-    if (!amx_multiplies(isa, dtype)) return ActivationRounding::None;
-    if (dtype == DType::BF16) return ActivationRounding::Bf16;
+  if (has_avx512_kernels(isa) && is_int8_block_type(dtype)) {
     return dtype == DType::Q8_0 ? ActivationRounding::Int8Blocks : ActivationRounding::Int8Superblocks;
   }
-  if (!has_avx512_kernels(isa)) return ActivationRounding::None;
-  return kernels_detail::avx512_activation_rounding(dtype);
+  if (isa == KernelIsa::Amx && dtype == DType::BF16) return ActivationRounding::Bf16;  // tiles at every batch
+  return ActivationRounding::None;
 }
 
 void matmul(const WeightMatrix& w, const float* x, std::int64_t m, float* y, ThreadPool& pool) {
@@ -215,7 +241,9 @@ void matmul(const WeightMatrix& w, const float* x, std::int64_t m, float* y, Thr
   check_arguments(w, x, m, y);
   if (m == 0) return;
   Call call{w, x, m, y, active_kernel_isa()};
-  if (strategy == MatmulStrategy::Streaming) {
+  if (one_arithmetic(call.isa, w.dtype)) {
+    one_arithmetic_gemm(call, pool, strategy);
+  } else if (strategy == MatmulStrategy::Streaming) {
     streaming(call, pool);
   } else {
     tiled_gemm(call, pool);

@@ -1,6 +1,6 @@
 // The amx level's matmul kernels for BF16 at every batch size and Q8_0 from 16
 // tokens: y = x Wᵀ on the tile unit. Q8_0's smaller batches go to
-// matmul_amx_vnni.cpp, which gives the same bits; Q4_K and Q6_K have their own tile
+// matmul_vnni_gemv.cpp, which gives the same bits; Q4_K and Q6_K have their own tile
 // kernel (matmul_amx_k_quant.cpp). Every function that uses the intrinsics carries
 // the target attribute; called only after active_kernel_isa() said Amx.
 //
@@ -20,7 +20,7 @@
 // The arithmetic, per output element (weight row n, token t):
 //  * BF16: x rounded to bf16; tdpbf16ps sums the pairs of each 32 values in order
 //    into the f32 C element, from k = 0 to the end.
-//  * Q8_0: amx_int8_arithmetic.h (exact integer block sums from the tiles, then one
+//  * Q8_0: int8_block_arithmetic.h (exact integer block sums from the tiles, then one
 //    fma per block in block order).
 #include "helix/kernels/matmul_kernels.h"
 
@@ -38,8 +38,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
-#include "helix/kernels/amx_int8_arithmetic.h"
-#include "helix/kernels/amx_int8_weights.h"
+#include "helix/kernels/int8_block_arithmetic.h"
+#include "helix/kernels/int8_block_weights.h"
 #include "helix/kernels/amx_tiles.h"
 #include "helix/kernels/bf16_round_avx512.h"
 
@@ -84,7 +84,7 @@ HELIX_AMX inline void fetch_ahead(const WeightMatrix& w, const Ahead& ahead, int
 }
 
 // Rows r0.. (zero past rows_here), blocks [k0 / 32, + blocks), into the panel: the
-// quants as they are, the scales by the VNNI kernel's reader (amx_int8_weights.h),
+// quants as they are, the scales by the VNNI kernel's reader (int8_block_weights.h),
 // after the quants were read, so that their lines are in L1.
 HELIX_AMX HELIX_OWN_CODE void decode_q8_0(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
                                           std::int64_t blocks, const Ahead& ahead, const Panel& p) {
@@ -108,7 +108,7 @@ HELIX_AMX HELIX_OWN_CODE void decode_q8_0(const WeightMatrix& w, std::int64_t r0
 
 // One token block's view of the activations for the Q8_0 kernel.
 struct Int8Tokens {
-  const AmxActivations& a;
+  const BlockActivations& a;
   std::int64_t tb;  // token block
   const std::byte* b_tile(std::int64_t block) const { return a.b_tiles + (tb * a.blocks + block) * a.block_bytes; }
   const float* x_scale(std::int64_t block) const { return a.scale + (tb * a.blocks + block) * a.tokens; }
@@ -163,7 +163,7 @@ HELIX_AMX HELIX_OWN_CODE void multiply_token_block(const Panel& p, std::int64_t 
   for (int n = 0; n < kTileRows; ++n) _mm512_store_ps(block_acc + n * kMaxTokens, acc[n]);
 }
 
-HELIX_AMX void gemm_rows_q8_0(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+HELIX_AMX void gemm_rows_q8_0(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                               std::int64_t row_end) {
   const std::int64_t chunk = std::min(kChunkValues, w.cols), max_blocks = kChunkValues / 32;
   // Scratch: the panel (quants, scales), then the accumulators of every row group
@@ -217,7 +217,7 @@ void copy_bf16_tiles(const WeightMatrix& w, std::int64_t r0, int rows_here, std:
 
 // Up to four groups of 16 weight rows (C tiles 0..Groups-1) against one token block.
 template <int Groups>
-HELIX_AMX void bf16_groups(const Bf16Rows* rows, const AmxActivations& a, std::int64_t tb, float* c) {
+HELIX_AMX void bf16_groups(const Bf16Rows* rows, const BlockActivations& a, std::int64_t tb, float* c) {
   const std::int64_t b_stride = 4 * a.tokens;
   _tile_zero(0);
   if constexpr (Groups > 1) _tile_zero(1);
@@ -248,7 +248,7 @@ HELIX_AMX void bf16_groups(const Bf16Rows* rows, const AmxActivations& a, std::i
   if constexpr (Groups > 3) _tile_stored(3, reinterpret_cast<char*>(c) + 3 * c_bytes, b_stride);
 }
 
-HELIX_AMX void gemm_rows_bf16(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+HELIX_AMX void gemm_rows_bf16(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                               std::int64_t row_end) {
   const std::int64_t full_blocks = w.cols / kBlockValues;
   // Scratch: copies for at most one partial group (all blocks) and four tails; C.
@@ -301,7 +301,7 @@ HELIX_AMX void gemm_rows_bf16(const WeightMatrix& w, const AmxActivations& a, fl
 
 // x's rows (m rows of `stride_words` 4-byte words) into B tiles: [token block][32-value
 // block][tile row p][token], word kb * tile_rows + p of each token; tokens past m zero.
-void to_b_tiles(const std::uint32_t* x, std::int64_t stride_words, const AmxActivations& a, int tile_rows,
+void to_b_tiles(const std::uint32_t* x, std::int64_t stride_words, const BlockActivations& a, int tile_rows,
                 std::uint32_t* out) {
   for (std::int64_t tb = 0; tb < a.token_blocks; ++tb) {
     for (std::int64_t kb = 0; kb < a.blocks; ++kb) {
@@ -316,15 +316,14 @@ void to_b_tiles(const std::uint32_t* x, std::int64_t stride_words, const AmxActi
   }
 }
 
-// Per token block and group, the tokens' entries of a per-token array (entry
-// `spacing * group` of token t's row of `row_length`), as one vector; padding zero.
-void per_block_vectors(const float* per_token, std::int64_t row_length, std::int64_t groups, std::int64_t spacing,
-                       const AmxActivations& a, float* out) {
+// Per token block and group, the tokens' entries of a per-token array (`groups`
+// entries per token), as one vector; padding zero.
+void per_block_vectors(const float* per_token, std::int64_t groups, const BlockActivations& a, float* out) {
   for (std::int64_t tb = 0; tb < a.token_blocks; ++tb)
     for (std::int64_t g = 0; g < groups; ++g)
       for (std::int64_t t = 0; t < a.tokens; ++t) {
         const std::int64_t token = tb * a.tokens + t;
-        out[(tb * groups + g) * a.tokens + t] = token < a.m ? per_token[token * row_length + spacing * g] : 0.0f;
+        out[(tb * groups + g) * a.tokens + t] = token < a.m ? per_token[token * groups + g] : 0.0f;
       }
 }
 
@@ -334,8 +333,8 @@ bool amx_multiplies(DType dtype) {
   return dtype == DType::BF16 || dtype == DType::Q8_0 || dtype == DType::Q4_K || dtype == DType::Q6_K;
 }
 
-HELIX_AMX AmxActivations prepare_activations_amx(const WeightMatrix& w, const float* x, std::int64_t m) {
-  AmxActivations a;
+HELIX_AMX BlockActivations prepare_activations_amx(const WeightMatrix& w, const float* x, std::int64_t m) {
+  BlockActivations a;
   a.m = m;
   a.tokens = std::min<std::int64_t>(m, kMaxTokens);
   a.token_blocks = (m + a.tokens - 1) / a.tokens;
@@ -357,17 +356,11 @@ HELIX_AMX AmxActivations prepare_activations_amx(const WeightMatrix& w, const fl
     a.b_tiles = reinterpret_cast<const std::byte*>(tiles);
     return a;
   }
-  // Int8: quantized (Q8_0 as the avx512 level does, per 32 values; the K-quants per
-  // 256), then (16 tokens and more) laid out as tiles with the scales per token block.
+  // Int8: quantized (Q8_0 per 32 values, the K-quants per 256), then (16 tokens and
+  // more) laid out as tiles with the scales per token block.
+  a = prepare_activations_vnni(w, x, m);
   const bool k_quant = is_k_quant(w.dtype);
-  const std::int8_t* q = nullptr;
-  if (k_quant) {
-    a.superblocks = quantize_superblocks(x, m, w.cols);
-    q = a.superblocks.q;
-  } else {
-    a.int8 = prepare_activations_avx512(w, x, m).int8;
-    q = a.int8.q;
-  }
+  const std::int8_t* q = k_quant ? a.superblocks.q : a.int8.q;
   if (a.tokens < kMaxTokens) return a;  // VNNI reads them as they are
   const int tile_rows = 8;  // 4-byte words per 32 values
   a.block_bytes = tile_rows * 4 * a.tokens;
@@ -379,21 +372,21 @@ HELIX_AMX AmxActivations prepare_activations_amx(const WeightMatrix& w, const fl
              reinterpret_cast<std::uint32_t*>(storage));
   float* scale = storage + tile_floats;
   if (k_quant) {
-    per_block_vectors(a.superblocks.scale, scales, scales, 1, a, scale);
+    per_block_vectors(a.superblocks.scale, scales, a, scale);
   } else {
-    per_block_vectors(a.int8.lane_scale, w.cols / 4, a.blocks, 8, a, scale);  // a block's scale in each of its 8 lanes
+    per_block_vectors(a.int8.scale, a.blocks, a, scale);
   }
   a.b_tiles = reinterpret_cast<const std::byte*>(storage);
   a.scale = scale;
   return a;
 }
 
-void gemm_rows_amx(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+void gemm_rows_amx(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                    std::int64_t row_end) {
   if (w.dtype == DType::BF16) {
     gemm_rows_bf16(w, a, y, row_begin, row_end);
   } else if (a.tokens < kMaxTokens) {
-    gemv_rows_amx_vnni(w, a, y, row_begin, row_end);
+    gemv_rows_vnni(w, a, y, row_begin, row_end);
   } else if (is_k_quant(w.dtype)) {
     gemm_rows_amx_k_quant(w, a, y, row_begin, row_end);
   } else {
@@ -408,10 +401,11 @@ void gemm_rows_amx(const WeightMatrix& w, const AmxActivations& a, float* y, std
 namespace helix::kernels_detail {
 
 bool amx_multiplies(DType) { return false; }
-AmxActivations prepare_activations_amx(const WeightMatrix&, const float*, std::int64_t) {
+BlockActivations prepare_activations_amx(const WeightMatrix&, const float*, std::int64_t) {
   fail("matmul: the AMX kernels are not built for this CPU architecture");
 }
-void gemm_rows_amx(const WeightMatrix&, const AmxActivations&, float*, std::int64_t, std::int64_t) {
+
+void gemm_rows_amx(const WeightMatrix&, const BlockActivations&, float*, std::int64_t, std::int64_t) {
   fail("matmul: the AMX kernels are not built for this CPU architecture");
 }
 

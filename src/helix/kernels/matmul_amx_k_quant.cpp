@@ -1,6 +1,6 @@
 // The amx level's tile kernel for Q4_K and Q6_K from 16 tokens, with the K-quant
-// arithmetic of amx_int8_arithmetic.h: one float scaling per 256-value superblock.
-// Smaller batches go to matmul_amx_vnni.cpp, which gives the same bits.
+// arithmetic of int8_block_arithmetic.h: one float scaling per 256-value superblock.
+// Smaller batches go to matmul_vnni_gemv.cpp, which gives the same bits.
 //
 // Each superblock of 16 weight rows is decoded once (KPanel) and multiplied against
 // every block of 16 tokens. The weights' integer products w = sc * q (the group's
@@ -26,7 +26,7 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
-#include "helix/kernels/amx_int8_arithmetic.h"
+#include "helix/kernels/int8_block_arithmetic.h"
 #include "helix/kernels/amx_tiles.h"
 #include "helix/kernels/k_quant_unpack_avx512.h"
 
@@ -116,7 +116,7 @@ HELIX_AMX HELIX_OWN_CODE void decode_superblock(const WeightMatrix& w, std::int6
 // The panel against token block tb (block_acc: [row][token], loaded before and
 // stored after); c: scratch for three C tiles.
 template <bool Q4K>
-HELIX_AMX HELIX_OWN_CODE void multiply_superblock(const KPanel& p, const AmxActivations& a, std::int64_t sb,
+HELIX_AMX HELIX_OWN_CODE void multiply_superblock(const KPanel& p, const BlockActivations& a, std::int64_t sb,
                                                   std::int64_t tb, std::int32_t* c, float* block_acc) {
   _tile_zero(0);
   _tile_zero(1);
@@ -151,7 +151,7 @@ HELIX_AMX HELIX_OWN_CODE void multiply_superblock(const KPanel& p, const AmxActi
 }
 
 template <bool Q4K>
-HELIX_AMX void gemm_rows(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+HELIX_AMX void gemm_rows(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                          std::int64_t row_end) {
   auto* p = new (thread_scratch(ScratchSlot::WeightTile, sizeof(KPanel) / 4 + 1)) KPanel;
   float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(held_floats(a) + 3 * kTileRows * kMaxTokens));
@@ -168,52 +168,9 @@ HELIX_AMX void gemm_rows(const WeightMatrix& w, const AmxActivations& a, float* 
   _tile_release();
 }
 
-// The superblock's scale and the integer sums per 32 values of one token's 256 values.
-HELIX_AMX void quantize_superblock(const float* x, std::int8_t* q, float* scale, std::int32_t* sum32) {
-  __m512 v[16];
-  __m512 amax = _mm512_setzero_ps();
-  for (int i = 0; i < 16; ++i) {
-    v[i] = _mm512_loadu_ps(x + 16 * i);
-    amax = _mm512_max_ps(amax, _mm512_abs_ps(v[i]));
-  }
-  const float max = _mm512_reduce_max_ps(amax);
-  *scale = max / 127.0f;
-  const __m512 inverse = _mm512_set1_ps(max > 0.0f ? 127.0f / max : 0.0f);
-  for (int i = 0; i < 16; i += 2) {
-    // Round to nearest (even), the default MXCSR mode; saturation only guards rounding at +-127.
-    const __m512i lo = _mm512_cvtps_epi32(_mm512_mul_ps(v[i], inverse));
-    const __m512i hi = _mm512_cvtps_epi32(_mm512_mul_ps(v[i + 1], inverse));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16 * i), _mm512_cvtsepi32_epi8(lo));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16 * i + 16), _mm512_cvtsepi32_epi8(hi));
-    sum32[i / 2] = _mm512_reduce_add_epi32(_mm512_add_epi32(lo, hi));
-  }
-}
-
 }  // namespace
 
-HELIX_AMX SuperblockActivations quantize_superblocks(const float* x, std::int64_t m, std::int64_t cols) {
-  // Floats of scratch, each array on its own cache line: q (cols bytes per token),
-  // the scales (cols / 256) and the sums (cols / 32).
-  const auto lines = [](std::int64_t n) { return static_cast<std::size_t>((n + 15) / 16 * 16); };
-  const std::int64_t superblocks = cols / kSuperblockValues;
-  float* storage = thread_scratch(ScratchSlot::Activations, lines(m * cols / 4) + lines(m * superblocks) + lines(m * cols / 32));
-  SuperblockActivations a;
-  a.cols = cols;
-  auto* q = reinterpret_cast<std::int8_t*>(storage);
-  float* scale = storage + lines(m * cols / 4);
-  auto* sum32 = reinterpret_cast<std::int32_t*>(scale + lines(m * superblocks));
-  for (std::int64_t t = 0; t < m; ++t)
-    for (std::int64_t sb = 0; sb < superblocks; ++sb) {
-      const std::int64_t at = t * cols + sb * kSuperblockValues;
-      quantize_superblock(x + at, q + at, scale + t * superblocks + sb, sum32 + at / 32);
-    }
-  a.q = q;
-  a.scale = scale;
-  a.sum32 = sum32;
-  return a;
-}
-
-void gemm_rows_amx_k_quant(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+void gemm_rows_amx_k_quant(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                            std::int64_t row_end) {
   if (w.dtype == DType::Q4_K) {
     gemm_rows<true>(w, a, y, row_begin, row_end);
@@ -228,10 +185,7 @@ void gemm_rows_amx_k_quant(const WeightMatrix& w, const AmxActivations& a, float
 
 namespace helix::kernels_detail {
 
-SuperblockActivations quantize_superblocks(const float*, std::int64_t, std::int64_t) {
-  fail("matmul: the AMX kernels are not built for this CPU architecture");
-}
-void gemm_rows_amx_k_quant(const WeightMatrix&, const AmxActivations&, float*, std::int64_t, std::int64_t) {
+void gemm_rows_amx_k_quant(const WeightMatrix&, const BlockActivations&, float*, std::int64_t, std::int64_t) {
   fail("matmul: the AMX kernels are not built for this CPU architecture");
 }
 

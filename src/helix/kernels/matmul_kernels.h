@@ -1,11 +1,12 @@
 // The per-ISA building blocks of matmul (internal to the kernels module).
 //
 // matmul.cpp decides the strategy and splits the work over the pool; these do one
-// thread's share. They exist for AVX-512 + VNNI (matmul_avx512.cpp), AVX2+FMA+F16C
-// (matmul_avx2.cpp) — both compiled with target attributes and called only when the
-// CPU has them — and portable C++ (matmul_scalar.cpp). AVX2 and scalar give the same
-// results within float rounding; so does AVX-512, except where it multiplies int8
-// activations (below).
+// thread's share. They exist for AMX (matmul_amx*.cpp), AVX-512 + VNNI
+// (matmul_avx512.cpp, matmul_vnni_*.cpp), AVX2+FMA+F16C (matmul_avx2.cpp) — all
+// compiled with target attributes and called only when the CPU has them — and
+// portable C++ (matmul_scalar.cpp). AVX2 and scalar give the same results within
+// float rounding; so do AVX-512 and AMX, except where they multiply rounded
+// activations (matmul.h).
 #pragma once
 
 #include <cstddef>
@@ -29,88 +30,110 @@ void gemv_rows_scalar(const WeightMatrix& w, const float* x, std::int64_t m, flo
 void convert_rows_avx2(const WeightMatrix& w, std::int64_t row_begin, std::int64_t count, float* out);
 void convert_rows_scalar(const WeightMatrix& w, std::int64_t row_begin, std::int64_t count, float* out);
 
-// Activations quantized for the VNNI kernels: each run of 32 values of a row gets a
-// scale s = max|x| / 127 and int8 quants q = round(x / s), as llama.cpp's Q8_0. The
-// extra arrays are what the kernels need per block, laid out so that each is one
-// vector load: a VNNI lane covers 4 values, so the per-lane arrays hold one entry
-// per 4 values.
+// Activations quantized per 32 values for Q8_0 weights (int8_activations.cpp): each
+// block of a row gets a scale s = max|x| / 127 and int8 quants q = round(x / s), as
+// llama.cpp's Q8_0; vpdpbusd's correction for Q8_0's flipped quants comes with them.
 struct Int8Activations {
   std::int64_t cols = 0;  // a multiple of 32; the rows are cols apart
-  const std::int8_t* q = nullptr;         // m x cols
-  const float* lane_scale = nullptr;      // m x cols/4: the block's s, in each of its 8 lanes
-  const std::int32_t* q8_bias = nullptr;  // m x cols/4: -128 * sum(q) of the block in its first lane, else 0
-  const float* sum16 = nullptr;           // m x cols/16: s * sum(q) over each 16 values
-  const float* sum32 = nullptr;           // m x cols/32: s * sum(q) over each 32 values
+  const std::int8_t* q = nullptr;      // m x cols
+  const float* scale = nullptr;        // m x cols/32: each block's s
+  const std::int32_t* bias = nullptr;  // m x cols/32: -128 * sum(q) of each block
 };
 
-// What the AVX-512 streaming kernel for a dtype multiplies: int8 activations
-// (Q8_0, Q4_K, Q6_K), bf16 activations (BF16 weights, where the CPU has
-// AVX512_BF16: vdpbf16ps), or the f32 ones (the AVX2 kernels, for the rest).
-ActivationRounding avx512_activation_rounding(DType dtype);
+// Whether the avx512 level's own kernel multiplies this dtype (matmul_avx512.cpp:
+// BF16 and F16, f32 fma at every batch size, one arithmetic per row); the other
+// dtypes it leaves to the AVX2 kernels and sgemm, the int8 block types to the VNNI
+// kernels.
+bool avx512_float_kernel(DType dtype);
 
-// x prepared once per matmul call for the AVX-512 streaming kernels.
-struct Avx512Activations {
-  Int8Activations int8;              // for ActivationRounding::Int8Blocks
-  const std::uint16_t* bf16 = nullptr;  // m x cols bf16 (round to nearest even), for ActivationRounding::Bf16
+// x as the avx512 level's kernel reads it: rows ldx floats apart.
+struct FloatActivations {
+  const float* x;
+  std::int64_t ldx;
 };
 
-// Prepares x (m x cols) for w's kernel, in the calling thread's scratch (valid until
-// its next call).
-Avx512Activations prepare_activations_avx512(const WeightMatrix& w, const float* x, std::int64_t m);
+// From 3 tokens on, x (m x w.cols) copied for the BF16/F16 kernel into the calling
+// thread's scratch (valid until its next call), each row on a cache line and
+// ldx = cols + 16 (rows 4 KiB apart map to the same L1 sets); below that, and for
+// the other dtypes, x as it is.
+FloatActivations prepare_activations_avx512(const WeightMatrix& w, const float* x, std::int64_t m);
 
-// The AVX-512 streaming kernel: as gemv_rows_avx2, with `a` from prepare_activations_avx512.
-void gemv_rows_avx512(const WeightMatrix& w, const float* x, const Avx512Activations& a, std::int64_t m, float* y,
+// The avx512 level's kernel for BF16 and F16 (any m), as gemv_rows_avx2 for the rest
+// (which takes x with ldx = w.cols).
+void gemv_rows_avx512(const WeightMatrix& w, const FloatActivations& x, std::int64_t m, float* y,
                       std::int64_t row_begin, std::int64_t row_end);
 
-// Whether the AMX kernel multiplies this dtype (BF16 and the int8 block types Q8_0,
-// Q4_K, Q6_K); the other dtypes take the avx512 level's kernels under amx too.
-bool amx_multiplies(DType dtype);
-
-// Activations quantized for the amx level's K-quant arithmetic (amx_int8_arithmetic.h):
+// Activations quantized for the K-quant arithmetic (int8_block_arithmetic.h):
 // each run of 256 values of a row (a Q4_K/Q6_K superblock) gets one scale
 // s = max|x| / 127 and int8 quants q = round(x * 127 / max|x|), as llama.cpp's Q8_K.
 struct SuperblockActivations {
   std::int64_t cols = 0;              // a multiple of 256; the rows are cols apart
   const std::int8_t* q = nullptr;     // m x cols
   const float* scale = nullptr;       // m x cols/256
-  const std::int32_t* sum32 = nullptr;  // m x cols/32: sum(q) over each 32 values (Q4_K's mins)
+  const std::int32_t* sum16 = nullptr;  // m x cols/16: sum(q) over each 16 values (Q4_K's mins, Q6_K's offset)
 };
 
-// x (m x cols, cols a multiple of 256) quantized per 256 values, in the calling
-// thread's scratch (ScratchSlot::Activations; valid until its next call).
-SuperblockActivations quantize_superblocks(const float* x, std::int64_t m, std::int64_t cols);
-
-// x prepared once per matmul call for the AMX kernel (matmul_amx.cpp): as tiles of
-// the unit's B operand, `tokens` tokens wide (min(m, 16)), per token block and
-// 32-value block; BF16 weights get x rounded to bf16, Q8_0 x quantized as
-// Int8Activations and the K-quants as SuperblockActivations, with the scales
-// regrouped per token block.
-struct AmxActivations {
+// x prepared once per matmul call for the int8 block kernels (VNNI and AMX) and
+// the AMX BF16 kernel: quantized (Q8_0 as Int8Activations, the K-quants as
+// SuperblockActivations) and, for the tile unit, laid out as tiles of its B operand,
+// `tokens` tokens wide (min(m, 16)), per token block and 32-value block (BF16
+// weights: x rounded to bf16), with the scales regrouped per token block.
+struct BlockActivations {
   std::int64_t m = 0;             // real tokens
   std::int64_t tokens = 0;        // tokens per tile: min(m, 16)
   std::int64_t token_blocks = 0;  // ceil(m / tokens); tokens past m are zero
   std::int64_t blocks = 0;        // 32-value blocks per row (cols rounded up)
+  Int8Activations int8;                // Q8_0: x quantized
+  SuperblockActivations superblocks;   // Q4_K, Q6_K: the same
+  // The tile unit's, from 16 tokens (and BF16 at any m):
   const std::byte* b_tiles = nullptr;  // [token block][block] tiles of block_bytes
   std::int64_t block_bytes = 0;
-  Int8Activations int8;                // Q8_0: x quantized (batches below 16 use it as it is)
-  SuperblockActivations superblocks;   // Q4_K, Q6_K: the same
-  // 16 tokens or more, [token block][block or superblock][token]:
-  const float* scale = nullptr;  // the (super)block's activation scale
+  const float* scale = nullptr;  // [token block][block or superblock][token]: the (super)block's activation scale
 };
+
+// Whether the AMX kernel multiplies this dtype (BF16 and the int8 block types Q8_0,
+// Q4_K, Q6_K); the other dtypes take the avx512 level's kernels under amx too.
+bool amx_multiplies(DType dtype);
 
 // Prepares x (m x w.cols) for w's AMX kernel, in the calling thread's scratch (valid
 // until its next call). amx_multiplies(w.dtype) must hold.
-AmxActivations prepare_activations_amx(const WeightMatrix& w, const float* x, std::int64_t m);
+BlockActivations prepare_activations_amx(const WeightMatrix& w, const float* x, std::int64_t m);
 
 // The amx level's kernel: y[i * w.rows + r] for all tokens and weight rows r in
 // [row_begin, row_end); row_begin is a multiple of 16. Int8 types below 16 tokens
-// go to gemv_rows_amx_vnni (matmul_amx_vnni.cpp), with the same arithmetic; Q4_K and
-// Q6_K from 16 tokens to gemm_rows_amx_k_quant (matmul_amx_k_quant.cpp).
-void gemm_rows_amx(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+// go to gemv_rows_vnni, with the same arithmetic; Q4_K and Q6_K from 16 tokens to
+// gemm_rows_amx_k_quant (matmul_amx_k_quant.cpp).
+void gemm_rows_amx(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                    std::int64_t row_end);
-void gemm_rows_amx_k_quant(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+void gemm_rows_amx_k_quant(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                            std::int64_t row_end);
-void gemv_rows_amx_vnni(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
-                        std::int64_t row_end);
+
+// x quantized for the int8 block types' arithmetic (int8_block_arithmetic.h) as the
+// VNNI kernels read it, without tiles (int8_activations.cpp), in the calling
+// thread's scratch (ScratchSlot::Activations; valid until its next call).
+BlockActivations prepare_activations_vnni(const WeightMatrix& w, const float* x, std::int64_t m);
+
+// Tokens [t0, t0 + count) of activations from prepare_activations_vnni.
+BlockActivations token_slice(const BlockActivations& a, std::int64_t t0, std::int64_t count);
+
+// The int8 block types below kVnniGemmMinTokens tokens, on both levels
+// (matmul_vnni_gemv.cpp): weight rows [row_begin, row_end) read in place; a.m < 16.
+constexpr std::int64_t kVnniGemmMinTokens = 16;
+void gemv_rows_vnni(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
+                    std::int64_t row_end);
+
+// The avx512 level's kernel for the int8 block types from kVnniGemmMinTokens tokens
+// (matmul_vnni_gemm.cpp): the tiles' arithmetic with VNNI, the same bits. It
+// multiplies the tokens in runs (two registers per token): 12 at a time, then 4,
+// then 1; vnni_token_run is the run that starts at token t0 of m.
+constexpr int vnni_token_run(std::int64_t m, std::int64_t t0) { return m - t0 >= 12 ? 12 : m - t0 >= 4 ? 4 : 1; }
+// Activations from prepare_activations_vnni regrouped for it, in
+// ScratchSlot::ActivationTiles (valid until the calling thread's next call): every
+// per-token array with each run's tokens side by side, 4-byte word by word (word e
+// of a run of T tokens from t0 at t0 * words_per_token + e * T + i), so that one
+// pointer reaches all of a run's broadcasts.
+BlockActivations interleave_token_runs(const BlockActivations& a);
+void gemm_rows_vnni(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
+                    std::int64_t row_end);
 
 }  // namespace helix::kernels_detail

@@ -217,10 +217,7 @@ TEST(Matmul, MatchesADoubleReferenceForEveryDtypeShapeBatchIsaThreadCountAndStra
                                        "x" + std::to_string(shape.cols) + " m=" + std::to_string(m) +
                                        " threads=" + std::to_string(pool->size()) +
                                        " strategy=" + std::to_string(strategy);
-              const MatmulStrategy used = strategy == 0   ? matmul_strategy(t.w, m)
-                                          : strategy == 1 ? MatmulStrategy::Streaming
-                                                          : MatmulStrategy::TiledGemm;
-              if (const auto rounding = matmul_activation_rounding(dtype, used); rounding != ActivationRounding::None) {
+              if (const auto rounding = matmul_activation_rounding(dtype); rounding != ActivationRounding::None) {
                 expect_rounded_activation_result(rounding, t, x, m, y, ref, what);
               } else {
                 EXPECT_LT(scaled_error(y, ref, scale), 1e-6) << what;
@@ -248,7 +245,7 @@ TEST(Matmul, LargeMatricesSpanSeveralTilesPerThread) {
       for (MatmulStrategy strategy : {MatmulStrategy::Streaming, MatmulStrategy::TiledGemm}) {
         std::vector<float> y(static_cast<std::size_t>(m * rows), NAN);
         matmul(t.w, x.data(), m, y.data(), pool, strategy);
-        if (const auto rounding = matmul_activation_rounding(dtype, strategy); rounding != ActivationRounding::None) {
+        if (const auto rounding = matmul_activation_rounding(dtype); rounding != ActivationRounding::None) {
           expect_rounded_activation_result(rounding, t, x.data(), m, y, ref, isa + " " + std::string(dtype_name(dtype)));
         } else {
           EXPECT_LT(relative_error(y, ref), 1e-5) << isa << " " << dtype_name(dtype);
@@ -274,7 +271,7 @@ TEST(Matmul, AmxTilesSpanSeveralPanelsAndPartialBlocks) {
     std::vector<float> y(static_cast<std::size_t>(m * rows), NAN);
     ASSERT_EQ(matmul_strategy(t.w, m), MatmulStrategy::TiledGemm);
     matmul(t.w, x.data(), m, y.data(), pool);
-    expect_rounded_activation_result(matmul_activation_rounding(dtype, MatmulStrategy::TiledGemm), t, x.data(), m, y,
+    expect_rounded_activation_result(matmul_activation_rounding(dtype), t, x.data(), m, y,
                                      ref, "amx " + std::string(dtype_name(dtype)));
   }
 }
@@ -298,13 +295,14 @@ TEST(Matmul, StreamingResultsDoNotDependOnTheThreadCount) {
 }
 
 // On the avx512 and amx levels a row gets one arithmetic at every batch size
-// (avx512: the streaming kernels; amx: tiles from 16 tokens, below that VNNI code
-// with the tiles' arithmetic), so its result is the same bits whether it comes alone
-// or in a batch of any size: what lets a preempted request be recomputed in a
+// (BF16/F16: f32 fma with the weights widened per use below 32 tokens and once per
+// block from 32; the int8 types: VNNI below 16 tokens, the VNNI GEMM or tiles from
+// 16, with one integer arithmetic), so its result is the same bits whether it comes
+// alone or in a batch of any size: what lets a preempted request be recomputed in a
 // prefill without changing its tokens. (scalar and avx2 switch to sgemm for larger
 // batches.) 37 weight rows: a partial group of 16; Q8_0 with 73 blocks per row: a
-// last run of 32 values; batches on both sides of 16 (AMX: 16-token tiles with a
-// partial token block at 17 and 40).
+// last run of 32 values; BF16 with 1029 columns: a partial last step; batches on
+// both sides of 16 and 32 (the VNNI GEMM's runs of 12, 4 and 1 at 17 and 40).
 TEST(Matmul, OneRowGivesTheSameBitsAloneAndInAnyBatch) {
   if (!cpu_supports(KernelIsa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   ThreadPool pool(2);
@@ -312,20 +310,45 @@ TEST(Matmul, OneRowGivesTheSameBitsAloneAndInAnyBatch) {
   for (const std::string& isa : test::runnable_isas()) {
     if (isa != "avx512" && isa != "amx") continue;
     KernelIsaScope scope(isa);
-    for (auto [dtype, cols] : {std::pair{DType::BF16, 2304}, {DType::Q8_0, 2336}, {DType::Q4_K, 2304},
-                               {DType::Q6_K, 2304}}) {
+    for (auto [dtype, cols] : {std::pair{DType::BF16, 2304}, {DType::BF16, 1029}, {DType::F16, 2304},
+                               {DType::Q8_0, 2336}, {DType::Q4_K, 2304}, {DType::Q6_K, 2304}}) {
       std::vector<float> x = random_activations(40 * cols, 21);
       TestWeights t = make_weights(dtype, rows, cols, 1, 22);
       std::vector<float> alone(rows);
       matmul(t.w, x.data() + compared * cols, 1, alone.data(), pool);
-      for (std::int64_t m : {3, 8, 15, 16, 17, 40}) {
+      for (std::int64_t m : {3, 8, 15, 16, 17, 31, 32, 40}) {
         std::vector<float> batch(static_cast<std::size_t>(m * rows));
         matmul(t.w, x.data(), m, batch.data(), pool);
         for (std::int64_t j = 0; j < rows; ++j) {
           ASSERT_EQ(alone[j], batch[static_cast<std::size_t>(compared * rows + j)])
-              << isa << " " << dtype_name(dtype) << " m=" << m << " row " << j;
+              << isa << " " << dtype_name(dtype) << " cols=" << cols << " m=" << m << " row " << j;
         }
       }
+    }
+  }
+}
+
+// The int8 block types have one arithmetic on both levels (the VNNI kernels on
+// avx512, the same VNNI kernel and the tile unit on amx): the same bits, at batches
+// below and above 16 tokens, with partial groups of rows and tokens.
+TEST(Matmul, Avx512AndAmxGiveTheSameBits) {
+  if (!cpu_supports(KernelIsa::Amx)) GTEST_SKIP() << "no AMX on this CPU";
+  ThreadPool pool(2);
+  const std::int64_t rows = 37;
+  for (auto [dtype, cols] : {std::pair{DType::Q8_0, 2336}, {DType::Q4_K, 2304}, {DType::Q6_K, 2304}}) {
+    TestWeights t = make_weights(dtype, rows, cols, 3, 31);
+    for (std::int64_t m : {1, 5, 16, 40}) {
+      std::vector<float> x = random_activations(m * cols, 32);
+      std::vector<float> avx512(static_cast<std::size_t>(m * rows)), amx(avx512.size());
+      {
+        KernelIsaScope scope("avx512");
+        matmul(t.w, x.data(), m, avx512.data(), pool);
+      }
+      {
+        KernelIsaScope scope("amx");
+        matmul(t.w, x.data(), m, amx.data(), pool);
+      }
+      EXPECT_EQ(avx512, amx) << dtype_name(dtype) << " m=" << m;
     }
   }
 }
@@ -350,10 +373,12 @@ TEST(Matmul, ScalarAndAvx2AgreeWithinRounding) {
   }
 }
 
-// Decode streams; prefill runs the tiled GEMM, except where the AVX-512 kernels
-// round the activations: those stream at every batch (they beat sgemm). Under amx
-// BF16 and the int8 block types run on the tile unit at every batch (the K-quants with
-// x quantized per 256 values); F16 as avx512.
+// scalar and avx2: decode streams, prefill runs the tiled GEMM (sgemm), f32
+// activations. avx512 and amx: one arithmetic per row at every batch size: BF16 and
+// F16 stream at every batch on avx512 (f32 activations), BF16 is on the tile unit
+// at every batch under amx (bf16 activations); the int8 block types stream below 16
+// tokens and run the VNNI GEMM or the tiles from 16, with x quantized per 32
+// values (Q8_0) or 256 (the K-quants) on both levels.
 TEST(Matmul, StrategyFollowsTheBatchSizeAndTheKernels) {
   for (const std::string& isa : test::runnable_isas()) {
     KernelIsaScope scope(isa);
@@ -361,21 +386,22 @@ TEST(Matmul, StrategyFollowsTheBatchSizeAndTheKernels) {
     for (DType dtype : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K}) {
       const std::string what = isa + " " + std::string(dtype_name(dtype));
       TestWeights t = make_weights(dtype, 4, 256, 0, 1);
-      const bool rounded = matmul_activation_rounding(dtype, MatmulStrategy::Streaming) != ActivationRounding::None;
-      EXPECT_EQ(rounded, avx512 && dtype != DType::F16 && (dtype != DType::BF16 || cpu_features().avx512bf16))
-          << what;
-      const ActivationRounding tiled = matmul_activation_rounding(dtype, MatmulStrategy::TiledGemm);
-      if (isa == "amx" && dtype != DType::F16) {
+      const bool int8 = dtype == DType::Q8_0 || dtype == DType::Q4_K;
+      ActivationRounding rounding = ActivationRounding::None;
+      if (avx512 && int8) {
+        rounding = dtype == DType::Q8_0 ? ActivationRounding::Int8Blocks : ActivationRounding::Int8Superblocks;
+        for (std::int64_t m : {1, 4, 15}) EXPECT_EQ(matmul_strategy(t.w, m), MatmulStrategy::Streaming) << what;
+        for (std::int64_t m : {16, 512}) EXPECT_EQ(matmul_strategy(t.w, m), MatmulStrategy::TiledGemm) << what;
+      } else if (isa == "amx" && dtype == DType::BF16) {
+        rounding = ActivationRounding::Bf16;
         for (std::int64_t m : {1, 4, 16, 512}) EXPECT_EQ(matmul_strategy(t.w, m), MatmulStrategy::TiledGemm) << what;
-        const ActivationRounding expected = dtype == DType::BF16   ? ActivationRounding::Bf16
-                                            : dtype == DType::Q8_0 ? ActivationRounding::Int8Blocks
-                                                                   : ActivationRounding::Int8Superblocks;
-        EXPECT_EQ(tiled, expected) << what;
+      } else if (avx512) {
+        for (std::int64_t m : {1, 4, 16, 512}) EXPECT_EQ(matmul_strategy(t.w, m), MatmulStrategy::Streaming) << what;
       } else {
         EXPECT_EQ(matmul_strategy(t.w, 1), MatmulStrategy::Streaming) << what;
-        EXPECT_EQ(matmul_strategy(t.w, 512), rounded ? MatmulStrategy::Streaming : MatmulStrategy::TiledGemm) << what;
-        EXPECT_EQ(tiled, ActivationRounding::None) << what;
+        EXPECT_EQ(matmul_strategy(t.w, 512), MatmulStrategy::TiledGemm) << what;
       }
+      EXPECT_EQ(matmul_activation_rounding(dtype), rounding) << what;
     }
   }
 }

@@ -1,10 +1,11 @@
-// The amx level's kernel for batches below 16 tokens of the int8 block types (Q8_0,
-// Q4_K, Q6_K), with AVX-512 VNNI: a tile product costs as much for 1 token as for 16
-// (Q8_0 decode on 1-token tiles ran at half the streaming kernels' speed), so these
-// compute the tiles' exact integer sums with vpdpbusd, 16 weight rows side by side,
-// 64 values at a time, and scale them with the operations of amx_int8_arithmetic.h:
-// the same bits as the tile kernels (matmul_amx.cpp, matmul_amx_k_quant.cpp), so a
-// row's result does not depend on its batch size.
+// The kernel for batches below 16 tokens of the int8 block types (Q8_0, Q4_K, Q6_K)
+// on the avx512 and amx levels, with AVX-512 VNNI (a tile product costs as much for
+// 1 token as for 16: Q8_0 decode on 1-token tiles ran at half the speed of streaming
+// kernels). It computes the tiles' exact integer sums with vpdpbusd, 16 weight rows
+// side by side, 64 values at a time, and scales them with the operations of
+// int8_block_arithmetic.h: the same bits as the tile kernels (matmul_amx.cpp,
+// matmul_amx_k_quant.cpp) and the VNNI GEMM (matmul_vnni_gemm.cpp), so a row's
+// result depends neither on its batch size nor on the level.
 //
 // The weights are read in place (no decoded copy): Q8_0's quants as they are, Q4_K's
 // and Q6_K's unpacked per 64 values; the scales of the 16 rows are decoded a row per
@@ -25,8 +26,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 
-#include "helix/kernels/amx_int8_arithmetic.h"
-#include "helix/kernels/amx_int8_weights.h"
+#include "helix/kernels/int8_block_arithmetic.h"
+#include "helix/kernels/int8_block_weights.h"
 
 namespace helix::kernels_detail {
 namespace {
@@ -34,7 +35,7 @@ namespace {
 // Lane sums of 4 vectors (v[0..3], 16 int32 lanes each: vpdpbusd results of 4 steps
 // of 64 values): per 128-bit block L, each vector's sum of lanes 4L..4L+3 (integer
 // sums: exact in any order).
-HELIX_AMX inline __m512i quad_sums(__m512i v0, __m512i v1, __m512i v2, __m512i v3) {
+HELIX_AVX512 inline __m512i quad_sums(__m512i v0, __m512i v1, __m512i v2, __m512i v3) {
   // Vectors (a, b): per 128 bits [a0+a2, b0+b2, a1+a3, b1+b3].
   const __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi32(v0, v1), _mm512_unpackhi_epi32(v0, v1));
   const __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi32(v2, v3), _mm512_unpackhi_epi32(v2, v3));
@@ -43,7 +44,7 @@ HELIX_AMX inline __m512i quad_sums(__m512i v0, __m512i v1, __m512i v2, __m512i v
 
 // The quad sums of steps 0-3, 4-7, 8-11, 12-15 transposed: out[L] holds the sums of
 // lanes 4L..4L+3 for steps 0..15, step s in lane s.
-HELIX_AMX inline void transpose_quads(const __m512i* r, __m512i (&out)[4]) {
+HELIX_AVX512 inline void transpose_quads(const __m512i* r, __m512i (&out)[4]) {
   const __m512i u0 = _mm512_shuffle_i32x4(r[0], r[1], _MM_SHUFFLE(1, 0, 1, 0));
   const __m512i u1 = _mm512_shuffle_i32x4(r[0], r[1], _MM_SHUFFLE(3, 2, 3, 2));
   const __m512i u2 = _mm512_shuffle_i32x4(r[2], r[3], _MM_SHUFFLE(1, 0, 1, 0));
@@ -57,14 +58,20 @@ HELIX_AMX inline void transpose_quads(const __m512i* r, __m512i (&out)[4]) {
 // The exact integer sums of 16 weight rows' products with each token's x over
 // values k.. k + 63 (half: the 32 of Q8_0's last block), per 16 values:
 // sums[t][L] holds, row n in lane n, the sum over values k + 16L .. k + 16L + 15.
-// vpdpbusd multiplies unsigned weights: Q8_0's are flipped to q + 128 and q8_bias
-// takes 128 * sum(x) off again; Q6_K's are q + 32 as stored, and 32 * sum(x) per lane
+// vpdpbusd multiplies unsigned weights: Q8_0's are flipped to q + 128 and x's
+// block bias (-128 * sum(x), in the block's first lane) takes it off again; Q6_K's are q + 32 as stored, and 32 * sum(x) per lane
 // comes off; Q4_K's are unsigned already.
 template <DType Type, typename Quants>
-HELIX_AMX void step_sums(const Quants& quants, std::int64_t k, bool half, const std::int8_t* xq, std::int64_t cols,
-                         const std::int32_t* q8_bias, std::int64_t m, __m512i (*sums)[4]) {
+HELIX_AVX512 void step_sums(const Quants& quants, std::int64_t k, bool half, const std::int8_t* xq, std::int64_t cols,
+                         const std::int32_t* bias, std::int64_t m, __m512i (*sums)[4]) {
   const __mmask64 bytes = half ? 0xFFFFFFFFull : ~0ull;
-  const __mmask16 lanes = half ? 0x00FF : 0xFFFF;
+  alignas(64) __m512i q8_start[kMaxTokens - 1];
+  if constexpr (Type == DType::Q8_0) {
+    for (std::int64_t t = 0; t < m; ++t) {
+      const std::int32_t* b = bias + (t * cols + k) / 32;
+      q8_start[t] = _mm512_mask_set1_epi32(_mm512_maskz_set1_epi32(0x0001, b[0]), 0x0100, half ? 0 : b[1]);
+    }
+  }
   // Four rows at a time: their quants unpacked once for all tokens, each token's
   // products summed per 4 lanes (quads[t][q]).
   alignas(64) __m512i quads[kMaxTokens - 1][4];
@@ -83,7 +90,7 @@ HELIX_AMX void step_sums(const Quants& quants, std::int64_t k, bool half, const 
       const std::int64_t at = t * cols + k;  // token t's value k
       const __m512i x = _mm512_maskz_loadu_epi8(bytes, xq + at);
       __m512i start = _mm512_setzero_si512();
-      if constexpr (Type == DType::Q8_0) start = _mm512_maskz_loadu_epi32(lanes, q8_bias + at / 4);
+      if constexpr (Type == DType::Q8_0) start = q8_start[t];
       if constexpr (Type == DType::Q6_K) {
         const __m512i lane_sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), x);
         start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(lane_sums, 5));
@@ -97,20 +104,20 @@ HELIX_AMX void step_sums(const Quants& quants, std::int64_t k, bool half, const 
 
 // Q8_0 below 16 tokens: the tiles' block sums, scaled block by block vectorised over
 // the rows with the operations scale_tokens applies per element. acc[t][row].
-HELIX_AMX void multiply_q8_0(const Q8_0Quants& quants, std::int64_t cols, const Int8Activations& x, std::int64_t m,
+HELIX_AVX512 void multiply_q8_0(const Q8_0Quants& quants, std::int64_t cols, const Int8Activations& x, std::int64_t m,
                              float* acc) {
   std::fill(acc, acc + m * kTileRows, 0.0f);
   alignas(64) __m512i sums[kMaxTokens - 1][4];
   for (std::int64_t k = 0; k < cols; k += 64) {
     const bool half = k + 64 > cols;  // a last run of 32 values: loaded through a mask, its other half zero
-    step_sums<DType::Q8_0>(quants, k, half, x.q, x.cols, x.q8_bias, m, sums);
+    step_sums<DType::Q8_0>(quants, k, half, x.q, x.cols, x.bias, m, sums);
     quants.load_scales(k, half);  // the rows' lines are in L1 now
     for (std::int64_t t = 0; t < m; ++t) {
       __m512 a = _mm512_load_ps(acc + t * kTileRows);
       for (int j = 0; j < (half ? 1 : 2); ++j) {
         const std::int64_t block = k / 32 + j;
         const __m512i isum = _mm512_add_epi32(sums[t][2 * j], sums[t][2 * j + 1]);
-        a = scale_rows(a, isum, *quants.p, block, x.lane_scale[(t * x.cols + 32 * block) / 4]);
+        a = scale_rows(a, isum, *quants.p, block, x.scale[t * x.cols / 32 + block]);
       }
       _mm512_store_ps(acc + t * kTileRows, a);
     }
@@ -122,7 +129,7 @@ HELIX_AMX void multiply_q8_0(const Q8_0Quants& quants, std::int64_t cols, const 
 // sums per 32 values), then scaled once with the operations superblock_tokens
 // applies per element. acc[t][row].
 template <DType Type, typename Quants>
-HELIX_AMX void multiply_k_quant(const Quants& quants, std::int64_t cols, const SuperblockActivations& x,
+HELIX_AVX512 void multiply_k_quant(const Quants& quants, std::int64_t cols, const SuperblockActivations& x,
                                 std::int64_t m, float* acc) {
   constexpr bool q4k = Type == DType::Q4_K;
   std::fill(acc, acc + m * kTileRows, 0.0f);
@@ -146,7 +153,8 @@ HELIX_AMX void multiply_k_quant(const Quants& quants, std::int64_t cols, const S
           const int g = 2 * step + j;
           const __m512i isum = _mm512_add_epi32(sums[t][2 * j], sums[t][2 * j + 1]);
           ms = _mm512_add_epi32(ms, _mm512_mullo_epi32(isum, scales.scale[g]));
-          const std::int32_t x_sum = x.sum32[(t * x.cols + k) / 32 + j];
+          const std::int32_t* sum16 = x.sum16 + (t * x.cols + k) / 16 + 2 * j;
+          const std::int32_t x_sum = sum16[0] + sum16[1];
           ns = _mm512_add_epi32(ns, _mm512_mullo_epi32(scales.min[g], _mm512_set1_epi32(x_sum)));
         }
         n_sum[t] = ns;
@@ -175,7 +183,7 @@ HELIX_AMX void multiply_k_quant(const Quants& quants, std::int64_t cols, const S
 // page) does not follow, and batch-1 reads from memory ran at about 16 GB/s against
 // the streaming kernels' 20; 16 rows a stride apart are 16 streams in 16 pages. Each
 // lane computes its own row, so the bits are those of any other grouping.
-HELIX_AMX void gemv_pass(const WeightMatrix& w, const AmxActivations& a, float* y, const Panel& p, float* acc,
+HELIX_AVX512 void gemv_pass(const WeightMatrix& w, const BlockActivations& a, float* y, const Panel& p, float* acc,
                          std::int64_t begin, std::int64_t count) {
   const std::int64_t stride = (count + kTileRows - 1) / kTileRows;
   for (std::int64_t j = 0; j < stride; ++j) {
@@ -213,7 +221,7 @@ HELIX_AMX void gemv_pass(const WeightMatrix& w, const AmxActivations& a, float* 
 // Batches below 16 tokens: rows [row_begin, row_end) in groups of 16 a stride apart
 // (gemv_pass), in passes short enough that the gathers' 32-bit offsets (up to 15
 // strides of rows) cannot overflow.
-HELIX_AMX void gemv_rows_amx_vnni(const WeightMatrix& w, const AmxActivations& a, float* y, std::int64_t row_begin,
+HELIX_AVX512 void gemv_rows_vnni(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                                   std::int64_t row_end) {
   // Scratch: Q8_0's scale vector per block; the results.
   float* scales = thread_scratch(ScratchSlot::WeightTile, static_cast<std::size_t>(w.cols / 32 * kTileRows + 1));
@@ -227,12 +235,12 @@ HELIX_AMX void gemv_rows_amx_vnni(const WeightMatrix& w, const AmxActivations& a
 
 }  // namespace helix::kernels_detail
 
-#else  // not x86-64: active_kernel_isa() never picks Amx here
+#else  // not x86-64: active_kernel_isa() never picks Avx512 or Amx here
 
 namespace helix::kernels_detail {
 
-void gemv_rows_amx_vnni(const WeightMatrix&, const AmxActivations&, float*, std::int64_t, std::int64_t) {
-  fail("matmul: the AMX kernels are not built for this CPU architecture");
+void gemv_rows_vnni(const WeightMatrix&, const BlockActivations&, float*, std::int64_t, std::int64_t) {
+  fail("matmul: the AVX-512 kernels are not built for this CPU architecture");
 }
 
 }  // namespace helix::kernels_detail

@@ -1,8 +1,10 @@
-// The int8 arithmetic of the amx level (internal to the kernels module), shared by
-// its two kernels so that they give the same bits: the tile kernels for batches of
-// 16 tokens and more (matmul_amx.cpp: Q8_0; matmul_amx_kquant.cpp: Q4_K, Q6_K) and
-// the VNNI one for smaller batches (matmul_amx_vnni.cpp). A row's result then never
-// depends on its batch size.
+// The int8 block types' arithmetic (internal to the kernels module), shared by every
+// kernel that multiplies them on the avx512 and amx levels so that they give the
+// same bits: the VNNI kernel for batches below 16 tokens (matmul_vnni_gemv.cpp, both
+// levels), and from 16 tokens the tiles (amx: matmul_amx.cpp for Q8_0,
+// matmul_amx_k_quant.cpp for Q4_K and Q6_K) or the VNNI GEMM (avx512:
+// matmul_vnni_gemm.cpp). A row's result then depends neither on its batch size nor
+// on the level.
 //
 // Per output element (weight row n, token t), from the first value on:
 //  * Q8_0, x quantized per 32 values (Int8Activations), per 32-value block:
@@ -29,11 +31,13 @@
 
 #include <cstdint>
 
+#include "helix/kernels/k_quant_unpack_avx512.h"
 #include "helix/weights/dtype.h"
 
-#define HELIX_AMX                                                                                       \
-  __attribute__((target("amx-tile,amx-bf16,amx-int8,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,"   \
-                        "avx512bf16,avx2,fma,f16c")))
+// Kept out of line by the int8 kernels (their decoders and token-block products):
+// inlined into one large function, the Q8_0 tile kernel's prefill rate moved by
+// 10-15% with unrelated edits elsewhere in it (register allocation); apart, it holds.
+#define HELIX_OWN_CODE __attribute__((noinline))
 
 namespace helix::kernels_detail {
 
@@ -50,14 +54,14 @@ struct Panel {
 };
 
 // Q8_0, one block of one token, vectorised over the 16 weight rows.
-HELIX_AMX inline __m512 scale_rows(__m512 acc, __m512i isum, const Panel& p, std::int64_t block, float x_scale) {
+HELIX_AVX512 inline __m512 scale_rows(__m512 acc, __m512i isum, const Panel& p, std::int64_t block, float x_scale) {
   const __m512 s = _mm512_mul_ps(_mm512_loadu_ps(p.scale + block * kTileRows), _mm512_set1_ps(x_scale));
   return _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), s, acc);
 }
 
 // Q8_0, one block vectorised over 16 tokens: acc[n] for weight row n, c the tile's
 // integer sums [row][token].
-HELIX_AMX inline void scale_tokens(__m512 (&acc)[kTileRows], const std::int32_t* c, const Panel& p,
+HELIX_AVX512 inline void scale_tokens(__m512 (&acc)[kTileRows], const std::int32_t* c, const Panel& p,
                                    std::int64_t block, const float* x_scale) {
   const __m512 xs = _mm512_loadu_ps(x_scale);
 #pragma GCC unroll 16
@@ -69,7 +73,7 @@ HELIX_AMX inline void scale_tokens(__m512 (&acc)[kTileRows], const std::int32_t*
 
 // K-quants, one superblock of one token, vectorised over the 16 weight rows: d and
 // dmin the rows' superblock scales.
-HELIX_AMX inline __m512 superblock_rows(__m512 acc, __m512i m_sum, __m512i n_sum, __m512 d, __m512 dmin,
+HELIX_AVX512 inline __m512 superblock_rows(__m512 acc, __m512i m_sum, __m512i n_sum, __m512 d, __m512 dmin,
                                         float x_scale, bool has_min) {
   const __m512 xs = _mm512_set1_ps(x_scale);
   acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(m_sum), _mm512_mul_ps(d, xs), acc);
@@ -79,7 +83,7 @@ HELIX_AMX inline __m512 superblock_rows(__m512 acc, __m512i m_sum, __m512i n_sum
 
 // K-quants, one superblock vectorised over 16 tokens: row n's M in m_sums[n], N in
 // n_sums[n] (vectors over the tokens), d[n] and dmin[n] its scales.
-HELIX_AMX inline __m512 superblock_tokens(__m512 acc, __m512i m_sums, __m512i n_sums, float d, float dmin,
+HELIX_AVX512 inline __m512 superblock_tokens(__m512 acc, __m512i m_sums, __m512i n_sums, float d, float dmin,
                                           __m512 x_scale, bool has_min) {
   acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(m_sums), _mm512_mul_ps(_mm512_set1_ps(d), x_scale), acc);
   if (has_min) acc = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(n_sums), _mm512_mul_ps(_mm512_set1_ps(dmin), x_scale), acc);

@@ -1,10 +1,11 @@
-// The amx level's readers of int8 block-type weights read in place (internal to the
-// kernels module): 16 weight rows side by side, their quants 64 values at a time and
-// their scales a row per lane. The VNNI kernel (matmul_amx_vnni.cpp) reads all three
-// types through them; the Q8_0 tile kernel (matmul_amx.cpp) its block scales, so
-// that both scale with floats decoded in one place.
+// Readers of int8 block-type weights in place (internal to the kernels module): 16
+// weight rows side by side, their quants 64 values at a time and their scales a row
+// per lane. The VNNI kernel (matmul_vnni_gemv.cpp) and the VNNI GEMM
+// (matmul_vnni_gemm.cpp) read all three types through them, the Q8_0 tile kernel
+// (matmul_amx.cpp) its block scales: every kernel scales with floats decoded in one
+// place.
 //
-// Include only after amx_int8_arithmetic.h (same conditions); x86-64 only.
+// Include only after int8_block_arithmetic.h (same conditions); x86-64 only.
 #pragma once
 
 #include <algorithm>
@@ -28,7 +29,7 @@ struct RowGroup {
 
 // Rows first + n * stride for n < rows_here (the others repeat the last); Q8_0's
 // scales into panel p from block first_block on.
-HELIX_AMX inline RowGroup make_row_group(const WeightMatrix& w, std::int64_t first, std::int64_t stride, int rows_here,
+HELIX_AVX512 inline RowGroup make_row_group(const WeightMatrix& w, std::int64_t first, std::int64_t stride, int rows_here,
                                          const Panel* p, std::int64_t first_block) {
   RowGroup group;
   for (int n = 0; n < kTileRows; ++n) group.rows[n] = w.row(first + std::min(n, rows_here - 1) * stride);
@@ -43,7 +44,7 @@ HELIX_AMX inline RowGroup make_row_group(const WeightMatrix& w, std::int64_t fir
 
 // Q8_0: quants as they are, 64 values (two blocks) at a time, or the last 32 (half).
 struct Q8_0Quants : RowGroup {
-  HELIX_AMX __m512i load(int n, std::int64_t k, bool half) const {
+  HELIX_AVX512 __m512i load(int n, std::int64_t k, bool half) const {
     const std::byte* block = rows[n] + k / 32 * static_cast<std::int64_t>(sizeof(BlockQ8_0));
     const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
     if (half) return _mm512_zextsi256_si512(lo);
@@ -53,7 +54,7 @@ struct Q8_0Quants : RowGroup {
   // The scales of the (one or two) blocks at k into the panel, gathered from the 16
   // rows once their quants were loaded: the lines are in L1 then (gathering them
   // first, from memory, halved the speed).
-  HELIX_AMX void load_scales(std::int64_t k, bool half) const {
+  HELIX_AVX512 void load_scales(std::int64_t k, bool half) const {
     for (int j = 0; j < (half ? 1 : 2); ++j) {
       const std::int64_t block = k / 32 + j;
       const __m512i bits = _mm512_i32gather_epi32(
@@ -76,7 +77,7 @@ struct SuperblockScales {
 struct Q4_KQuants : RowGroup {
   // The 32 bytes of nibbles in both halves of a register, the high half shifted
   // right by 4 (one load, a shift and a mask).
-  HELIX_AMX __m512i load(int n, std::int64_t k) const {
+  HELIX_AVX512 __m512i load(int n, std::int64_t k) const {
     const std::byte* nibbles = rows[n] + k / 256 * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes) + 16 + k % 256 / 2;
     const __m512i both = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(nibbles)));
     const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
@@ -84,7 +85,7 @@ struct Q4_KQuants : RowGroup {
   }
   // The 16 rows' scales of the superblock at k (once its lines are in cache), the
   // bytes as q4k_scale_min_bytes reads them.
-  HELIX_AMX void load_superblock(std::int64_t k, SuperblockScales& s) const {
+  HELIX_AVX512 void load_superblock(std::int64_t k, SuperblockScales& s) const {
     const std::byte* first = rows[0] + k / 256 * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes);
     const __m512i d_bits = _mm512_i32gather_epi32(row_offsets, first, 1);
     const __m512i a = _mm512_i32gather_epi32(row_offsets, first + 4, 1);
@@ -115,7 +116,7 @@ struct Q6_KQuants : RowGroup {
   // Values 64t.. and 64(t+1).. (t even) come from the same bytes: both are unpacked
   // when t is even, the odd one kept for the next step (which reads the same rows).
   mutable __m512i odd[kTileRows];
-  HELIX_AMX __m512i load(int n, std::int64_t k) const {
+  HELIX_AVX512 __m512i load(int n, std::int64_t k) const {
     const int t = static_cast<int>(k % 256 / 64);
     if (t % 2 == 1) return odd[n];
     __m512i even;
@@ -125,7 +126,7 @@ struct Q6_KQuants : RowGroup {
   }
   // The 16 rows' d and 16 signed group scales of the superblock at k (once its lines
   // are in cache).
-  HELIX_AMX void load_superblock(std::int64_t k, SuperblockScales& s) const {
+  HELIX_AVX512 void load_superblock(std::int64_t k, SuperblockScales& s) const {
     const std::byte* first = rows[0] + k / 256 * static_cast<std::int64_t>(k_quants::kQ6KBlockBytes);
     s.d = _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_i32gather_epi32(row_offsets, first + 208, 1)));
     s.dmin = _mm512_setzero_ps();  // no mins
