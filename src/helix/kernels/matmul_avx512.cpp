@@ -70,12 +70,18 @@ HELIX_AVX512 inline __m512 widen(__m256i v) {
 
 // Weight rows read from the matrix and widened per use: values k..k+15 of row r
 // (zero from `end` on).
-template <DType Type>
+template <DType Type, bool FetchAhead = false>
 struct MatrixRows {
   const std::byte* first;
   std::size_t row_bytes;
+  // With FetchAhead, each load of a new line fetches the line this many bytes on
+  // into L2: the same rows' next chunk, which the next call reads.
+  std::ptrdiff_t fetch_ahead = 0;
   HELIX_AVX512 __m512 load(int r, std::int64_t k, std::int64_t end) const {
     const auto* p = reinterpret_cast<const std::uint16_t*>(first + r * row_bytes) + k;
+    if constexpr (FetchAhead) {
+      if (k % 32 == 0) _mm_prefetch(reinterpret_cast<const char*>(p) + fetch_ahead, _MM_HINT_T1);
+    }
     return widen<Type>(k + 16 <= end ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
                                      : _mm256_maskz_loadu_epi16(first16(end - k), p));
   }
@@ -169,11 +175,19 @@ struct WideBlock {
   WideRows rows(std::int64_t r) const { return {first + r * stride, stride}; }
 };
 // ... or straight from the matrix, widened per use.
+// Its rows fetch the next chunk's lines into L2 as they go (read from memory while
+// the tiles multiply: batch-16 BF16 decode of a 4-layer 7B-shaped model, 65-70
+// tokens/s without, 73.5 with); after a block's last chunk, the next block's first.
 template <DType Type>
 struct MatrixBlock {
   const WeightMatrix* w;
   std::int64_t r0, k0 = 0;
-  MatrixRows<Type> rows(std::int64_t r) const { return {w->row(r0 + r), w->row_bytes}; }
+  std::ptrdiff_t fetch_ahead;
+  MatrixBlock(const WeightMatrix& matrix, std::int64_t first_row, std::int64_t k)
+      : w(&matrix), r0(first_row), fetch_ahead(k + kColumnChunk < matrix.cols
+                                                  ? kColumnChunk * 2
+                                                  : kRowBlock * static_cast<std::ptrdiff_t>(matrix.row_bytes) - k * 2) {}
+  MatrixRows<Type, true> rows(std::int64_t r) const { return {w->row(r0 + r), w->row_bytes, fetch_ahead}; }
 };
 
 // The block's `count` rows against T tokens over values [k, k_end).
@@ -224,7 +238,7 @@ HELIX_AVX512 void batch_rows(const WeightMatrix& w, const FloatActivations& x, s
         widen_block<Type>(w, r, rows, k, k_end, block_memory, stride);
         block_all_tokens(WideBlock{block_memory, stride, k}, rows, k, k_end, x, m, y + r, w.rows);
       } else {
-        block_all_tokens(MatrixBlock<Type>{&w, r}, rows, k, k_end, x, m, y + r, w.rows);
+        block_all_tokens(MatrixBlock<Type>(w, r, k), rows, k, k_end, x, m, y + r, w.rows);
       }
     }
   }
