@@ -128,22 +128,51 @@ const Word* interleave(const Word* from, std::int64_t m, std::int64_t words, Wor
   return to;
 }
 
+// Two int16 values in one 32-bit word (lo in the low half), as vpdpwssd reads them.
+std::int32_t int16_pair(std::int32_t lo, std::int32_t hi) {
+  return static_cast<std::int32_t>((static_cast<std::uint32_t>(lo) & 0xFFFFu) | (static_cast<std::uint32_t>(hi) << 16));
+}
+
+// SuperblockActivations::pair_sums of m tokens (not regrouped): 8 words per superblock.
+void pair_sums(const SuperblockActivations& a, std::int64_t m, bool sums_of_32, std::int32_t* out) {
+  const std::int64_t superblocks = m * a.cols / kSuperblockValues;
+  for (std::int64_t sb = 0; sb < superblocks; ++sb) {
+    const std::int32_t* s16 = a.sum16 + sb * 16;
+    std::int32_t* words = out + sb * 8;
+    for (int j = 0; j < 8; ++j) {
+      if (!sums_of_32) {
+        words[j] = int16_pair(s16[2 * j], s16[2 * j + 1]);
+      } else {
+        words[j] = j < 4 ? int16_pair(s16[4 * j] + s16[4 * j + 1], s16[4 * j + 2] + s16[4 * j + 3]) : 0;
+      }
+    }
+  }
+}
+
 }  // namespace
 
-BlockActivations interleave_token_runs(const BlockActivations& a) {
+BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype) {
   BlockActivations r = a;
   const bool k_quant = a.superblocks.q != nullptr;
   const std::int64_t cols = k_quant ? a.superblocks.cols : a.int8.cols, m = a.m;
-  const std::int64_t small = k_quant ? cols / 256 + cols / 16 : 2 * (cols / kBlockValues);  // words per token
-  float* storage = thread_scratch(ScratchSlot::ActivationTiles, line_floats(m * cols / 4) + line_floats(m * small));
+  const std::int64_t superblocks = cols / kSuperblockValues;
+  // Words per token past the quants: scale and the pair sums, or scale and bias.
+  const std::int64_t small = k_quant ? superblocks * 9 : 2 * (cols / kBlockValues);
+  float* storage = thread_scratch(ScratchSlot::ActivationTiles,
+                                  line_floats(m * cols / 4) + line_floats(m * small) + (k_quant ? line_floats(m * superblocks * 8) : 0));
   auto* q = reinterpret_cast<std::int32_t*>(storage);
   float* rest = storage + line_floats(m * cols / 4);
   const auto* q_words = reinterpret_cast<const std::int32_t*>(k_quant ? a.superblocks.q : a.int8.q);
   interleave(q_words, m, cols / 4, q);
   if (k_quant) {
+    // The pair sums are made in the tail of the scratch, then regrouped after the scales.
+    auto* pairs = reinterpret_cast<std::int32_t*>(rest + line_floats(m * small));
+    pair_sums(a.superblocks, m, dtype == DType::Q4_K, pairs);
     r.superblocks.q = reinterpret_cast<const std::int8_t*>(q);
-    r.superblocks.scale = interleave(a.superblocks.scale, m, cols / 256, rest);
-    r.superblocks.sum16 = interleave(a.superblocks.sum16, m, cols / 16, reinterpret_cast<std::int32_t*>(rest + m * (cols / 256)));
+    r.superblocks.scale = interleave(a.superblocks.scale, m, superblocks, rest);
+    r.superblocks.pair_sums = interleave(static_cast<const std::int32_t*>(pairs), m, superblocks * 8,
+                                         reinterpret_cast<std::int32_t*>(rest + m * superblocks));
+    r.superblocks.sum16 = nullptr;
   } else {
     r.int8.q = reinterpret_cast<const std::int8_t*>(q);
     r.int8.scale = interleave(a.int8.scale, m, cols / kBlockValues, rest);
@@ -183,7 +212,7 @@ namespace helix::kernels_detail {
 BlockActivations prepare_activations_vnni(const WeightMatrix&, const float*, std::int64_t) {
   fail("matmul: the AVX-512 kernels are not built for this CPU architecture");
 }
-BlockActivations interleave_token_runs(const BlockActivations&) {
+BlockActivations interleave_token_runs(const BlockActivations&, DType) {
   fail("matmul: the AVX-512 kernels are not built for this CPU architecture");
 }
 BlockActivations token_slice(const BlockActivations&, std::int64_t, std::int64_t) {

@@ -180,7 +180,7 @@ void one_arithmetic_gemm(const Call& c, ThreadPool& pool, MatmulStrategy strateg
   }
   const kernels_detail::BlockActivations x = kernels_detail::prepare_activations_vnni(c.w, c.x, c.m);
   if (strategy == MatmulStrategy::TiledGemm && c.m >= kVnniGemmMinTokens) {
-    const kernels_detail::BlockActivations runs = kernels_detail::interleave_token_runs(x);
+    const kernels_detail::BlockActivations runs = kernels_detail::interleave_token_runs(x, c.w.dtype);
     for_row_groups(c, pool, [&](std::int64_t row_begin, std::int64_t row_end) {
       kernels_detail::gemm_rows_vnni(c.w, runs, c.y, row_begin, row_end);
     });

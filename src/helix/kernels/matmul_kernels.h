@@ -71,6 +71,10 @@ struct SuperblockActivations {
   const std::int8_t* q = nullptr;     // m x cols
   const float* scale = nullptr;       // m x cols/256
   const std::int32_t* sum16 = nullptr;  // m x cols/16: sum(q) over each 16 values (Q4_K's mins, Q6_K's offset)
+  // Only after interleave_token_runs: per superblock 8 words, each two of those sums
+  // as int16 (low, high) for vpdpwssd: Q4_K's sums over 32 values (groups 2j, 2j + 1
+  // in word j < 4), Q6_K's over 16 (groups 2j, 2j + 1 in word j).
+  const std::int32_t* pair_sums = nullptr;
 };
 
 // x prepared once per matmul call for the int8 block kernels (VNNI and AMX) and
@@ -132,7 +136,7 @@ constexpr int vnni_token_run(std::int64_t m, std::int64_t t0) { return m - t0 >=
 // per-token array with each run's tokens side by side, 4-byte word by word (word e
 // of a run of T tokens from t0 at t0 * words_per_token + e * T + i), so that one
 // pointer reaches all of a run's broadcasts.
-BlockActivations interleave_token_runs(const BlockActivations& a);
+BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype);
 void gemm_rows_vnni(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                     std::int64_t row_end);
 

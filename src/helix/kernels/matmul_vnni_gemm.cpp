@@ -86,9 +86,6 @@ struct ChunkScales {
 HELIX_AVX512 inline __m512i int16_pairs(__m512i lo, __m512i hi) {
   return _mm512_or_si512(_mm512_and_si512(lo, _mm512_set1_epi32(0xFFFF)), _mm512_slli_epi32(hi, 16));
 }
-inline std::int32_t int16_pair(std::int32_t lo, std::int32_t hi) {
-  return static_cast<std::int32_t>((static_cast<std::uint32_t>(lo) & 0xFFFFu) | (static_cast<std::uint32_t>(hi) << 16));
-}
 
 // One chunk of 16 rows, transposed: panel[s] holds values 4s..4s+3 of the chunk for
 // each row; Q8_0's block scales in p.scale, the K-quants' superblock scales in
@@ -177,7 +174,7 @@ HELIX_AVX512 HELIX_OWN_CODE void k_quant_tokens(const Chunk& c, const Superblock
   constexpr int kGroupValues = Q4K ? 32 : 16, kGroups = 256 / kGroupValues;
   const std::int64_t superblocks = x.cols / kSuperblockValues;
   const auto* words = reinterpret_cast<const std::int32_t*>(x.q) + t0 * (x.cols / 4);
-  const std::int32_t* sum16 = x.sum16 + t0 * (x.cols / 16);
+  const std::int32_t* pair_sums = x.pair_sums + t0 * superblocks * 8;
   const float* x_scale = x.scale + t0 * superblocks;
   for (std::int64_t sb = c.k0 / kSuperblockValues; sb < (c.k0 + c.values) / kSuperblockValues; ++sb) {
     const ChunkScales& scales = c.scales[sb - c.k0 / kSuperblockValues];
@@ -200,20 +197,17 @@ HELIX_AVX512 HELIX_OWN_CODE void k_quant_tokens(const Chunk& c, const Superblock
     }
 #pragma GCC unroll 12
     for (int i = 0; i < T; ++i) {
-      // Token i's sums of the superblock's 16 groups of 16 values.
-      const auto group_sum = [&](int g16) { return sum16[(sb * 16 + g16) * T + i]; };
+      // Token i's pair sums of the superblock (interleave_token_runs).
       __m512i n_sum = _mm512_setzero_si512(), m = m_sum[i];
       if constexpr (Q4K) {
 #pragma GCC unroll 4
-        for (int j = 0; j < 4; ++j) {  // groups 2j, 2j + 1: 32 values each
-          const std::int32_t lo = group_sum(4 * j) + group_sum(4 * j + 1), hi = group_sum(4 * j + 2) + group_sum(4 * j + 3);
-          n_sum = _mm512_dpwssd_epi32(n_sum, scales.pairs[j], _mm512_set1_epi32(int16_pair(lo, hi)));
-        }
+        for (int j = 0; j < 4; ++j)  // groups 2j, 2j + 1: 32 values each
+          n_sum = _mm512_dpwssd_epi32(n_sum, scales.pairs[j], broadcast_word<T>(pair_sums, sb * 8 + j, i));
       } else {
         __m512i offset = _mm512_setzero_si512();
 #pragma GCC unroll 8
         for (int j = 0; j < 8; ++j)
-          offset = _mm512_dpwssd_epi32(offset, scales.pairs[j], _mm512_set1_epi32(int16_pair(group_sum(2 * j), group_sum(2 * j + 1))));
+          offset = _mm512_dpwssd_epi32(offset, scales.pairs[j], broadcast_word<T>(pair_sums, sb * 8 + j, i));
         m = _mm512_sub_epi32(m, _mm512_slli_epi32(offset, 5));
       }
       float* a = acc + (t0 + i) * kTileRows;
