@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "baselines.h"
 #include "helix/kernels/cpu_features.h"
 #include "helix/kernels/matmul.h"
 
@@ -122,9 +123,14 @@ int main(int argc, char** argv) {
     helix::override_kernel_isa("");
     return 0;
   }
-  std::printf("# matmul_bench: 2 threads, 4096x4096, GMAC/s (best of %d); * = the strategy matmul picks\n\n",
-              quick ? 3 : 10);
-  std::printf("| dtype | batch | isa | streaming | tiled-gemm | activations |\n|---|---:|---|---:|---:|---|\n");
+  // The ceilings of the avx512 level's kernels, measured in this run on all cores.
+  const helix::bench::InstructionPeaks peaks = helix::bench::instruction_peaks();
+  std::printf("# matmul_bench: 2 threads, 4096x4096, GMAC/s (best of %d); * = the strategy matmul picks\n"
+              "# peaks of this run (every core, back-to-back instructions): vpdpbusd %.0f GMAC/s (int8), "
+              "vfmadd231ps %.0f GMAC/s (f32); 'of peak' divides the avx512 level's pick by the one its kernel uses\n\n",
+              quick ? 3 : 10, peaks.int8_gmacs, peaks.f32_gmacs);
+  std::printf("| dtype | batch | isa | streaming | tiled-gemm | activations | of peak |\n"
+              "|---|---:|---|---:|---:|---|---:|\n");
   for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
     const Matrix m = make_matrix(dtype);
     for (std::int64_t batch : {1, 4, 16, 64, 512}) {
@@ -134,9 +140,13 @@ int main(int argc, char** argv) {
         const bool streams = helix::matmul_strategy(m.w, batch) == MatmulStrategy::Streaming;
         const double s = gmacs(m, batch, MatmulStrategy::Streaming, pool, repeats);
         const double t = gmacs(m, batch, MatmulStrategy::TiledGemm, pool, repeats);
-        std::printf("| %s | %lld | %s | %.1f%s | %.1f%s | %s |\n", std::string(helix::dtype_name(dtype)).c_str(),
+        // The avx512 level multiplies BF16 with f32 fma and the int8 types with vpdpbusd.
+        const double peak = isa != "avx512" ? 0.0 : dtype == DType::BF16 ? peaks.f32_gmacs : peaks.int8_gmacs;
+        char of_peak[16] = "-";
+        if (peak > 0) std::snprintf(of_peak, sizeof of_peak, "%.0f%%", 100.0 * (streams ? s : t) / peak);
+        std::printf("| %s | %lld | %s | %.1f%s | %.1f%s | %s | %s |\n", std::string(helix::dtype_name(dtype)).c_str(),
                     static_cast<long long>(batch), isa.c_str(), s, streams ? " *" : "", t, streams ? "" : " *",
-                    rounding_name(helix::matmul_activation_rounding(dtype)));
+                    rounding_name(helix::matmul_activation_rounding(dtype)), of_peak);
         std::fflush(stdout);
       }
     }

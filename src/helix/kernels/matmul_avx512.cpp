@@ -87,6 +87,30 @@ struct MatrixRows {
   }
 };
 
+// Values k..k+31 of row r (zero from `end` on) widened: 0-15 in lo, 16-31 in hi, as
+// two calls of MatrixRows::load would give them, from one 64-byte load for BF16 (the
+// decode tile reads each weight line once); with FetchAhead, the line fetch_ahead
+// bytes on into L2 as well (batch-1 BF16 from memory read 25-26 GB/s without,
+// 29-31 with, as fast as the vdpbf16ps kernel before it: matmul_bench --from-memory).
+template <DType Type, bool FetchAhead>
+HELIX_AVX512 inline void load_pair(const MatrixRows<Type, FetchAhead>& w, int r, std::int64_t k, std::int64_t end,
+                                   __m512& lo, __m512& hi) {
+  const auto* p = reinterpret_cast<const std::uint16_t*>(w.first + r * w.row_bytes) + k;
+  if constexpr (FetchAhead) _mm_prefetch(reinterpret_cast<const char*>(p) + w.fetch_ahead, _MM_HINT_T1);
+  if constexpr (Type == DType::BF16) {
+    const __m512i v = k + 32 <= end ? _mm512_loadu_si512(p)
+                                    : _mm512_maskz_loadu_epi16(static_cast<__mmask32>(first16(end - k)) |
+                                                                   (static_cast<__mmask32>(first16(end - k - 16)) << 16),
+                                                               p);
+    lo = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(v)), 16));
+    hi = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(v, 1)), 16));
+  } else {
+    const MatrixRows<Type> plain{w.first, w.row_bytes};  // fetched ahead above
+    lo = plain.load(r, k, end);
+    hi = plain.load(r, k + 16, end);
+  }
+}
+
 // Weight rows widened once into a block (`stride` floats apart, zero up to the next
 // 16 values; k counted from the block's first column).
 struct WideRows {
@@ -135,6 +159,46 @@ HELIX_AVX512 void float_tile(const Rows& w, std::int64_t w_offset, const float* 
     }
 }
 
+// float_tile for decode: 32 values a step, each weight line loaded once; the same
+// fma in the same order (the first 16 values, then the next 16; none for a second
+// half past k_end, as float_tile stops there).
+template <int R, int T, DType Type, bool FetchAhead>
+HELIX_AVX512 void decode_tile(const MatrixRows<Type, FetchAhead>& w, const float* const* x, std::int64_t k_begin,
+                              std::int64_t k_end, float* y, std::int64_t ldy, bool accumulate) {
+  __m512 acc[R][T];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  for (std::int64_t k = k_begin; k < k_end; k += 32) {
+    const bool second = k + 16 < k_end;
+    __m512 x_lo[T], x_hi[T];
+#pragma GCC unroll 2
+    for (int t = 0; t < T; ++t) {
+      x_lo[t] = _mm512_maskz_loadu_ps(first16(k_end - k), x[t] + k);
+      x_hi[t] = _mm512_maskz_loadu_ps(first16(k_end - k - 16), x[t] + k + 16);
+    }
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      __m512 lo, hi;
+      load_pair(w, r, k, k_end, lo, hi);
+#pragma GCC unroll 2
+      for (int t = 0; t < T; ++t) {
+        acc[r][t] = _mm512_fmadd_ps(lo, x_lo[t], acc[r][t]);
+        if (second) acc[r][t] = _mm512_fmadd_ps(hi, x_hi[t], acc[r][t]);
+      }
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 2
+    for (int t = 0; t < T; ++t) {
+      float& out = y[t * ldy + r];
+      const float sum = _mm512_reduce_add_ps(acc[r][t]);
+      out = accumulate ? out + sum : sum;
+    }
+}
+
 // Decode (one or two tokens): 8 rows at a time in memory order, each read from the
 // matrix once, their chunks in turn.
 template <DType Type, int T>
@@ -147,11 +211,14 @@ HELIX_AVX512 void decode_rows(const WeightMatrix& w, const FloatActivations& x, 
     const bool whole = r + 8 <= row_end;
     for (std::int64_t k = 0; k < w.cols; k += kColumnChunk) {
       const std::int64_t k_end = std::min(w.cols, k + kColumnChunk);
+      // The next chunk of these rows, or after the last the next 8 rows' first.
+      const std::ptrdiff_t ahead = k + kColumnChunk < w.cols ? kColumnChunk * 2
+                                                            : 8 * static_cast<std::ptrdiff_t>(w.row_bytes) - k * 2;
       if (whole) {
-        float_tile<8, T>(MatrixRows<Type>{w.row(r), w.row_bytes}, 0, rows, k, k_end, y + r, w.rows, k > 0);
+        decode_tile<8, T>(MatrixRows<Type, true>{w.row(r), w.row_bytes, ahead}, rows, k, k_end, y + r, w.rows, k > 0);
       } else {
         for (std::int64_t q = r; q < row_end; ++q)
-          float_tile<1, T>(MatrixRows<Type>{w.row(q), w.row_bytes}, 0, rows, k, k_end, y + q, w.rows, k > 0);
+          decode_tile<1, T>(MatrixRows<Type>{w.row(q), w.row_bytes}, rows, k, k_end, y + q, w.rows, k > 0);
       }
     }
   }
