@@ -135,6 +135,20 @@ HELIX_AVX512 inline void float_step(__m512 (&acc)[R][T], const Rows& w, std::int
   }
 }
 
+// Each accumulator's lanes added, into y[t * ldy + r] (added to what is there when
+// `accumulate`: a later chunk).
+template <int R, int T>
+HELIX_AVX512 inline void store_sums(const __m512 (&acc)[R][T], float* y, std::int64_t ldy, bool accumulate) {
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 6
+    for (int t = 0; t < T; ++t) {
+      float& out = y[t * ldy + r];
+      const float sum = _mm512_reduce_add_ps(acc[r][t]);
+      out = accumulate ? out + sum : sum;
+    }
+}
+
 // R weight rows against T tokens over values [k_begin, k_end) (one chunk); x[t] the
 // tokens' rows, weights at w.load(r, k - w_offset); results to y[t * ldy + r], added
 // to what is there when `accumulate` (a later chunk). 16 values a step, in order.
@@ -149,14 +163,7 @@ HELIX_AVX512 void float_tile(const Rows& w, std::int64_t w_offset, const float* 
   std::int64_t k = k_begin;
   for (; k + 16 <= k_end; k += 16) float_step<R, T, false>(acc, w, k - w_offset, k_end - w_offset, x, k, 0);
   if (k < k_end) float_step<R, T, true>(acc, w, k - w_offset, k_end - w_offset, x, k, first16(k_end - k));
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 6
-    for (int t = 0; t < T; ++t) {
-      float& out = y[t * ldy + r];
-      const float sum = _mm512_reduce_add_ps(acc[r][t]);
-      out = accumulate ? out + sum : sum;
-    }
+  store_sums(acc, y, ldy, accumulate);
 }
 
 // float_tile for decode: 32 values a step, each weight line loaded once; the same
@@ -189,14 +196,7 @@ HELIX_AVX512 void decode_tile(const MatrixRows<Type, FetchAhead>& w, const float
       }
     }
   }
-#pragma GCC unroll 8
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 2
-    for (int t = 0; t < T; ++t) {
-      float& out = y[t * ldy + r];
-      const float sum = _mm512_reduce_add_ps(acc[r][t]);
-      out = accumulate ? out + sum : sum;
-    }
+  store_sums(acc, y, ldy, accumulate);
 }
 
 // Decode (one or two tokens): 8 rows at a time in memory order, each read from the
