@@ -103,12 +103,21 @@ inline double read_bandwidth() {
 // of vfmadd231ps (f32, 16), issued back to back on 12 independent accumulators by
 // every hardware thread at once (a fixed count of instructions each). 0 where the
 // CPU lacks AVX-512 VNNI.
+// (And vdpbf16ps, 32 per instruction, where the CPU has AVX512_BF16: what the avx512
+// level's BF16 kernel chose f32 fma over.)
 struct InstructionPeaks {
-  double int8_gmacs = 0, f32_gmacs = 0;
+  double int8_gmacs = 0, f32_gmacs = 0, bf16_gmacs = 0;
 };
 
-template <bool Int8>
-__attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) inline std::int64_t peak_loop(std::int64_t iterations) {
+enum class PeakInstruction { Vpdpbusd, Vfmadd231ps, Vdpbf16ps };
+
+inline int macs_per_instruction(PeakInstruction kind) {
+  return kind == PeakInstruction::Vpdpbusd ? 64 : kind == PeakInstruction::Vfmadd231ps ? 16 : 32;
+}
+
+template <PeakInstruction Kind>
+__attribute__((target("avx512f,avx512bw,avx512vnni,avx512bf16"), noinline)) inline std::int64_t peak_loop(
+    std::int64_t iterations) {
   __m512i acc[12];
   __m512 facc[12];
   for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_epi32(i), facc[i] = _mm512_set1_ps(static_cast<float>(i));
@@ -116,10 +125,12 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) inline std::int
   for (std::int64_t it = 0; it < iterations; ++it) {
 #pragma GCC unroll 12
     for (int i = 0; i < 12; ++i) {
-      if constexpr (Int8) {
+      if constexpr (Kind == PeakInstruction::Vpdpbusd) {
         acc[i] = _mm512_dpbusd_epi32(acc[i], a, b);
-      } else {
+      } else if constexpr (Kind == PeakInstruction::Vfmadd231ps) {
         facc[i] = _mm512_fmadd_ps(facc[i], _mm512_castsi512_ps(a), _mm512_castsi512_ps(b));
+      } else {
+        facc[i] = _mm512_dpbf16_ps(facc[i], reinterpret_cast<const __m512bh&>(a), reinterpret_cast<const __m512bh&>(b));
       }
     }
     __asm__ volatile("" : "+v"(a));  // each iteration's instructions are really issued
@@ -133,8 +144,8 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"), noinline)) inline std::int
   return sink;
 }
 
-// GMAC/s of peak_loop<Int8> on every hardware thread at once; the best of 3.
-template <bool Int8>
+// GMAC/s of peak_loop<Kind> on every hardware thread at once; the best of 3.
+template <PeakInstruction Kind>
 double instruction_peak() {
   constexpr std::int64_t kIterations = 20'000'000;
   const unsigned threads = std::max(1U, std::thread::hardware_concurrency());
@@ -143,9 +154,9 @@ double instruction_peak() {
     std::vector<std::int64_t> sinks(threads);
     auto start = Clock::now();
     std::vector<std::thread> pool;
-    for (unsigned t = 0; t < threads; ++t) pool.emplace_back([&, t] { sinks[t] = peak_loop<Int8>(kIterations); });
+    for (unsigned t = 0; t < threads; ++t) pool.emplace_back([&, t] { sinks[t] = peak_loop<Kind>(kIterations); });
     for (std::thread& t : pool) t.join();
-    const double macs = static_cast<double>(kIterations) * 12 * (Int8 ? 64 : 16) * threads;
+    const double macs = static_cast<double>(kIterations) * 12 * macs_per_instruction(Kind) * threads;
     best = std::max(best, macs / seconds(start) / 1e9);
   }
   return best;
@@ -157,8 +168,9 @@ inline InstructionPeaks instruction_peaks() {
       !__builtin_cpu_supports("avx512vnni")) {
     return p;
   }
-  p.int8_gmacs = instruction_peak<true>();
-  p.f32_gmacs = instruction_peak<false>();
+  p.int8_gmacs = instruction_peak<PeakInstruction::Vpdpbusd>();
+  p.f32_gmacs = instruction_peak<PeakInstruction::Vfmadd231ps>();
+  if (__builtin_cpu_supports("avx512bf16")) p.bf16_gmacs = instruction_peak<PeakInstruction::Vdpbf16ps>();
   return p;
 }
 

@@ -127,8 +127,9 @@ int main(int argc, char** argv) {
   const helix::bench::InstructionPeaks peaks = helix::bench::instruction_peaks();
   std::printf("# matmul_bench: 2 threads, 4096x4096, GMAC/s (best of %d); * = the strategy matmul picks\n"
               "# peaks of this run (every core, back-to-back instructions): vpdpbusd %.0f GMAC/s (int8), "
-              "vfmadd231ps %.0f GMAC/s (f32); 'of peak' divides the avx512 level's pick by the one its kernel uses\n\n",
-              quick ? 3 : 10, peaks.int8_gmacs, peaks.f32_gmacs);
+              "vfmadd231ps %.0f GMAC/s (f32), vdpbf16ps %.0f GMAC/s (bf16; 0: no AVX512_BF16); 'of peak' divides "
+              "the avx512 level's pick by the one its kernel uses\n\n",
+              quick ? 3 : 10, peaks.int8_gmacs, peaks.f32_gmacs, peaks.bf16_gmacs);
   std::printf("| dtype | batch | isa | streaming | tiled-gemm | activations | of peak |\n"
               "|---|---:|---|---:|---:|---|---:|\n");
   for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
