@@ -361,7 +361,9 @@ HELIX_AMX BlockActivations prepare_activations_amx(const WeightMatrix& w, const 
   a = prepare_activations_vnni(w, x, m);
   const bool k_quant = is_k_quant(w.dtype);
   const std::int8_t* q = k_quant ? a.superblocks.q : a.int8.q;
-  if (a.tokens < kMaxTokens) return a;  // VNNI reads them as they are
+  if (a.tokens < kMaxTokens) {
+    fail("matmul: the int8 tile kernels take 16 tokens or more; {} go to the VNNI kernel", m);
+  }
   const int tile_rows = 8;  // 4-byte words per 32 values
   a.block_bytes = tile_rows * 4 * a.tokens;
   const std::int64_t scales = k_quant ? w.cols / kSuperblockValues : a.blocks;
@@ -385,8 +387,6 @@ void gemm_rows_amx(const WeightMatrix& w, const BlockActivations& a, float* y, s
                    std::int64_t row_end) {
   if (w.dtype == DType::BF16) {
     gemm_rows_bf16(w, a, y, row_begin, row_end);
-  } else if (a.tokens < kMaxTokens) {
-    gemv_rows_vnni(w, a, y, row_begin, row_end);
   } else if (is_k_quant(w.dtype)) {
     gemm_rows_amx_k_quant(w, a, y, row_begin, row_end);
   } else {

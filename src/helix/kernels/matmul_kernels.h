@@ -100,12 +100,12 @@ struct BlockActivations {
 bool amx_multiplies(DType dtype);
 
 // Prepares x (m x w.cols) for w's AMX kernel, in the calling thread's scratch (valid
-// until its next call). amx_multiplies(w.dtype) must hold.
+// until its next call). amx_multiplies(w.dtype) must hold, and m >= 16 for the int8
+// types (smaller batches take gemv_rows_vnni).
 BlockActivations prepare_activations_amx(const WeightMatrix& w, const float* x, std::int64_t m);
 
 // The amx level's kernel: y[i * w.rows + r] for all tokens and weight rows r in
-// [row_begin, row_end); row_begin is a multiple of 16. Int8 types below 16 tokens
-// go to gemv_rows_vnni, with the same arithmetic; Q4_K and Q6_K from 16 tokens to
+// [row_begin, row_end); row_begin is a multiple of 16. Q4_K and Q6_K go to
 // gemm_rows_amx_k_quant (matmul_amx_k_quant.cpp).
 void gemm_rows_amx(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                    std::int64_t row_end);
