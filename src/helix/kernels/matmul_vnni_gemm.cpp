@@ -171,7 +171,7 @@ HELIX_AVX512 HELIX_OWN_CODE void q8_0_tokens(const Chunk& c, const Int8Activatio
 template <bool Q4K, int T>
 HELIX_AVX512 HELIX_OWN_CODE void k_quant_tokens(const Chunk& c, const SuperblockActivations& x, std::int64_t t0,
                                                 float* acc) {
-  constexpr int kGroupValues = Q4K ? 32 : 16, kGroups = 256 / kGroupValues;
+  constexpr int kGroupValues = Q4K ? 32 : 16;
   const std::int64_t superblocks = x.cols / kSuperblockValues;
   const auto* words = reinterpret_cast<const std::int32_t*>(x.q) + t0 * (x.cols / 4);
   const std::int32_t* pair_sums = x.pair_sums + t0 * superblocks * 8;
@@ -181,19 +181,30 @@ HELIX_AVX512 HELIX_OWN_CODE void k_quant_tokens(const Chunk& c, const Superblock
     __m512i m_sum[T];
 #pragma GCC unroll 12
     for (int i = 0; i < T; ++i) m_sum[i] = _mm512_setzero_si512();
-    for (int g = 0; g < kGroups; ++g) {
-      const std::int64_t e0 = (sb * kSuperblockValues + g * kGroupValues) / 4;  // the group's first word
-      __m512i s[T];
+    // Per 16 values the exact sums s, times the group's scale into M: for Q4_K, |s| <=
+    // 16 * 15 * 128 fits 16 bits, so one vpdpwssd (s's low half times the scale, its
+    // high half times the scale's zero high half) does it, where Q6_K's wider sums
+    // (|s| <= 16 * 63 * 128) take a vpmulld (2 uops) and an add. (Unrolled by part:
+    // as a loop of its own, GCC moved M through other registers every part.)
+    for (int g = 0; g < kSuperblockValues / kGroupValues; ++g) {
+      const __m512i group_scale = scales.s.scale[g];
+#pragma GCC unroll 2
+      for (int part = 0; part < kGroupValues / 16; ++part) {
+        const std::int64_t e0 = (sb * kSuperblockValues + g * kGroupValues + part * 16) / 4;  // the part's first word
+        __m512i s[T];
 #pragma GCC unroll 12
-      for (int i = 0; i < T; ++i) s[i] = _mm512_setzero_si512();
-#pragma GCC unroll 8
-      for (int step = 0; step < kGroupValues / 4; ++step) {
-        const __m512i w = _mm512_load_si512(c.panel + (e0 + step - c.k0 / 4));
+        for (int i = 0; i < T; ++i) s[i] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int step = 0; step < 4; ++step) {
+          const __m512i w = _mm512_load_si512(c.panel + (e0 + step - c.k0 / 4));
 #pragma GCC unroll 12
-        for (int i = 0; i < T; ++i) s[i] = _mm512_dpbusd_epi32(s[i], w, broadcast_word<T>(words, e0 + step, i));
+          for (int i = 0; i < T; ++i) s[i] = _mm512_dpbusd_epi32(s[i], w, broadcast_word<T>(words, e0 + step, i));
+        }
+#pragma GCC unroll 12
+        for (int i = 0; i < T; ++i)
+          m_sum[i] = Q4K ? _mm512_dpwssd_epi32(m_sum[i], s[i], group_scale)
+                         : _mm512_add_epi32(m_sum[i], _mm512_mullo_epi32(s[i], group_scale));
       }
-#pragma GCC unroll 12
-      for (int i = 0; i < T; ++i) m_sum[i] = _mm512_add_epi32(m_sum[i], _mm512_mullo_epi32(s[i], scales.s.scale[g]));
     }
 #pragma GCC unroll 12
     for (int i = 0; i < T; ++i) {
@@ -256,10 +267,10 @@ struct GroupMemory {
 };
 
 // Rows r0 .. r0 + rows_here - 1 (one group of 16; the lanes past rows_here repeat
-// the last row and are not stored), a chunk at a time: transposed, then met by
-// every token, a run at a time.
+// the last row), a chunk at a time: transposed, then met by every token, a run at a
+// time; acc[t][n] receives row r0 + n's result for token t.
 HELIX_AVX512 void multiply_row_group(const WeightMatrix& w, const BlockActivations& a, std::int64_t r0, int rows_here,
-                                     const GroupMemory& memory, float* acc, float* y) {
+                                     const GroupMemory& memory, float* acc) {
   std::fill(acc, acc + a.m * kTileRows, 0.0f);
   const Panel p{nullptr, memory.block_scales};
   for (std::int64_t k0 = 0; k0 < w.cols; k0 += kChunkValues) {
@@ -287,8 +298,28 @@ HELIX_AVX512 void multiply_row_group(const WeightMatrix& w, const BlockActivatio
     }
     multiply_chunk(w.dtype, Chunk{memory.panel, &p, memory.superblock_scales, k0, values}, a, acc);
   }
-  const auto valid = static_cast<__mmask16>((1u << rows_here) - 1);
-  for (std::int64_t t = 0; t < a.m; ++t) _mm512_mask_storeu_ps(y + t * w.rows + r0, valid, _mm512_load_ps(acc + t * kTileRows));
+}
+
+// Row groups whose results are stored together: a token's results in y are
+// kStoreGroups * 64 bytes side by side, and its rows lie `rows` floats apart (a page
+// or more for most matrices), so storing one group at a time cost a TLB miss per
+// token and 16 rows (6% of a 4096-square prefill here).
+constexpr int kStoreGroups = 4;
+
+// Rows r0 .. r0 + rows_here - 1, up to kStoreGroups groups of 16, into y.
+HELIX_AVX512 void multiply_row_block(const WeightMatrix& w, const BlockActivations& a, std::int64_t r0, std::int64_t rows_here,
+                                     const GroupMemory& memory, float* acc, float* y) {
+  const std::int64_t groups = (rows_here + kTileRows - 1) / kTileRows, group_floats = a.m * kTileRows;
+  for (std::int64_t g = 0; g < groups; ++g)
+    multiply_row_group(w, a, r0 + g * kTileRows, static_cast<int>(std::min<std::int64_t>(kTileRows, rows_here - g * kTileRows)),
+                       memory, acc + g * group_floats);
+  for (std::int64_t t = 0; t < a.m; ++t) {
+    for (std::int64_t g = 0; g < groups; ++g) {
+      const std::int64_t rows_left = rows_here - g * kTileRows;
+      const auto valid = static_cast<__mmask16>(rows_left >= kTileRows ? 0xFFFF : (1u << rows_left) - 1);
+      _mm512_mask_storeu_ps(y + t * w.rows + r0 + g * kTileRows, valid, _mm512_load_ps(acc + g * group_floats + t * kTileRows));
+    }
+  }
 }
 
 }  // namespace
@@ -297,7 +328,7 @@ HELIX_AVX512 void gemm_rows_vnni(const WeightMatrix& w, const BlockActivations& 
                                  std::int64_t row_end) {
   // Scratch: a chunk's panel (a vector per 4 values, and 16 more: Q8_0's last run of
   // 32 values is transposed as 64), block scales (16 rows per 32 values) and
-  // superblock scales; then the results of one row group for every token.
+  // superblock scales; then the results of kStoreGroups row groups for every token.
   const std::int64_t chunk = std::min(kChunkValues, w.cols);
   const std::int64_t panel_floats = (chunk / 4 + 16) * 16, block_scale_floats = chunk / 32 * kTileRows;
   const std::int64_t superblock_floats = chunk / kSuperblockValues * static_cast<std::int64_t>(sizeof(ChunkScales) / 4);
@@ -305,11 +336,9 @@ HELIX_AVX512 void gemm_rows_vnni(const WeightMatrix& w, const BlockActivations& 
                                  static_cast<std::size_t>(panel_floats + block_scale_floats + superblock_floats));
   const GroupMemory group{reinterpret_cast<__m512i*>(memory), memory + panel_floats,
                           reinterpret_cast<ChunkScales*>(memory + panel_floats + block_scale_floats)};
-  float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(a.m * kTileRows));
-  for (std::int64_t r0 = row_begin; r0 < row_end; r0 += kTileRows) {
-    const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, row_end - r0));
-    multiply_row_group(w, a, r0, rows_here, group, acc, y);
-  }
+  float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(kStoreGroups * a.m * kTileRows));
+  for (std::int64_t r0 = row_begin; r0 < row_end; r0 += kStoreGroups * kTileRows)
+    multiply_row_block(w, a, r0, std::min<std::int64_t>(kStoreGroups * kTileRows, row_end - r0), group, acc, y);
 }
 
 }  // namespace helix::kernels_detail

@@ -330,11 +330,12 @@ TEST(Matmul, OneRowGivesTheSameBitsAloneAndInAnyBatch) {
 
 // The int8 block types have one arithmetic on both levels (the VNNI kernels on
 // avx512, the same VNNI kernel and the tile unit on amx): the same bits, at batches
-// below and above 16 tokens, with partial groups of rows and tokens.
+// below and above 16 tokens, with partial groups of rows and tokens (165 rows: each
+// thread's share spans a whole block of row groups stored together and a partial one).
 TEST(Matmul, Avx512AndAmxGiveTheSameBits) {
   if (!cpu_supports(KernelIsa::Amx)) GTEST_SKIP() << "no AMX on this CPU";
   ThreadPool pool(2);
-  const std::int64_t rows = 37;
+  const std::int64_t rows = 165;
   for (auto [dtype, cols] : {std::pair{DType::Q8_0, 2336}, {DType::Q4_K, 2304}, {DType::Q6_K, 2304}}) {
     TestWeights t = make_weights(dtype, rows, cols, 3, 31);
     for (std::int64_t m : {1, 5, 16, 40}) {
