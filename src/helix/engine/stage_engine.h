@@ -52,6 +52,12 @@ class StageEngine {
   void prepare_positions(const StepInput& input, int tokens);
   void embed(std::span<const std::int32_t> tokens);
   void run_block(int index, int tokens);
+  struct QueryBlock {
+    int first, count;  // tokens first .. first + count - 1 of the step
+  };
+  std::vector<QueryBlock> query_blocks(int tokens) const;
+  void attend_token(int index, int t, int h, float* scores);
+  void attend_block(int index, QueryBlock block, int h, float* scores, float* row);
   void attention(int index, int tokens);
   void write_kv(int index, int tokens);
   void output_logits(const StepInput& input, StepOutput& out);
@@ -63,7 +69,7 @@ class StageEngine {
   ThreadPool pool_;
   // Per-step scratch, grown as needed and reused.
   std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_cos_, rope_sin_;
-  std::vector<float> scores_;  // per thread: max context floats
+  std::vector<float> scores_;  // per thread: a query block's scores and one row of them
   std::vector<int> positions_, chunk_of_token_;
   std::vector<SequenceId> seq_of_token_;
 };

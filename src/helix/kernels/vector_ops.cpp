@@ -1,6 +1,7 @@
 // Dispatch between the AVX2 kernels and the portable loops below (the reference).
 #include "helix/kernels/vector_ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "helix/core/error.h"
@@ -12,7 +13,8 @@ namespace {
 
 namespace kd = kernels_detail;
 
-// The avx512 level uses the AVX2 vector ops: they are a small share of a layer's time.
+// The avx512 level uses the AVX2 vector ops (a small share of a layer's time), all but
+// attention's query blocks, which have AVX-512 kernels of the same bits.
 bool use_avx2() { return active_kernel_isa() != KernelIsa::Scalar; }
 
 void check_length(const char* op, std::int64_t n) {
@@ -59,6 +61,52 @@ void axpy_rows(const float* weights, const float* values, std::int64_t stride, s
   if (use_avx2()) return kd::axpy_rows_avx2(weights, values, stride, count, n, out);
   for (std::int64_t j = 0; j < count; ++j)
     for (std::int64_t k = 0; k < n; ++k) out[k] += weights[j] * values[j * stride + k];
+}
+
+namespace {
+
+void check_block(const char* op, int queries, std::int64_t count, std::int64_t n) {
+  check_length(op, n);
+  check_length(op, count);
+  if (queries < 1 || queries > kQueryBlock) fail("{}: queries must be 1..{}, got {}", op, kQueryBlock, queries);
+}
+
+bool use_avx512_blocks(std::int64_t n) { return has_avx512_kernels(active_kernel_isa()) && n % 16 == 0; }
+
+// Rows per pass of the portable block loops: one query's scores or weights of them
+// copied out of (or into) the [row][query] layout at a time.
+constexpr std::int64_t kRowsPerPass = 256;
+
+}  // namespace
+
+void dot_rows_block(const float* q, std::int64_t q_stride, int queries, const float* keys, std::int64_t stride,
+                    std::int64_t count, std::int64_t n, float scale, float* scores) {
+  check_block("dot_rows_block", queries, count, n);
+  if (count == 0) return;
+  if (use_avx512_blocks(n)) return kd::dot_rows_block_avx512(q, q_stride, queries, keys, stride, count, n, scale, scores);
+  float row[kRowsPerPass];
+  for (std::int64_t j0 = 0; j0 < count; j0 += kRowsPerPass) {  // dot_rows' bits: consecutive calls split rows freely
+    const std::int64_t rows = std::min(kRowsPerPass, count - j0);
+    for (int i = 0; i < queries; ++i) {
+      dot_rows(q + i * q_stride, keys + j0 * stride, stride, rows, n, scale, row);
+      for (std::int64_t j = 0; j < rows; ++j) scores[(j0 + j) * kQueryBlock + i] = row[j];
+    }
+  }
+}
+
+void axpy_rows_block(const float* weights, int queries, const float* values, std::int64_t stride, std::int64_t count,
+                     std::int64_t n, float* out, std::int64_t out_stride) {
+  check_block("axpy_rows_block", queries, count, n);
+  if (count == 0) return;
+  if (use_avx512_blocks(n)) return kd::axpy_rows_block_avx512(weights, queries, values, stride, count, n, out, out_stride);
+  float row[kRowsPerPass];
+  for (std::int64_t j0 = 0; j0 < count; j0 += kRowsPerPass) {
+    const std::int64_t rows = std::min(kRowsPerPass, count - j0);
+    for (int i = 0; i < queries; ++i) {
+      for (std::int64_t j = 0; j < rows; ++j) row[j] = weights[(j0 + j) * kQueryBlock + i];
+      axpy_rows(row, values + j0 * stride, stride, rows, n, out + i * out_stride);
+    }
+  }
 }
 
 void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, float* out) {

@@ -1,6 +1,7 @@
 // Vector operations on f32 arrays for the engine's norms, activations and attention.
 //
-// Each has an AVX2+FMA kernel and a portable one, chosen per call by
+// Each has an AVX2+FMA kernel and a portable one (the query blocks of attention an
+// AVX-512 one too), chosen per call by
 // active_kernel_isa() (cpu_features.h); they agree within float rounding (the AVX2
 // exp is a polynomial with relative error below 2e-7). Sums are accumulated in f32
 // over several lanes. Pointers need only float alignment; in-place use is allowed
@@ -25,6 +26,21 @@ void dot_rows(const float* q, const float* keys, std::int64_t stride, std::int64
               float* scores);
 void axpy_rows(const float* weights, const float* values, std::int64_t stride, std::int64_t count, std::int64_t n,
                float* out);
+
+// The same two loops for a block of up to kQueryBlock queries sharing the rows (a
+// prefill's consecutive tokens), each query getting the bits dot_rows / axpy_rows
+// give it alone, so attention stays batch-invariant. Query i (< queries) is at
+// q + i * q_stride; scores and weights are laid out [row][kQueryBlock]:
+//   scores[j * kQueryBlock + i] = scale * sum_k q_i[k] * keys[j * stride + k]
+//   out_i[k] += sum_j weights[j * kQueryBlock + i] * values[j * stride + k], out_i at
+//   out + i * out_stride, added in the order j = 0, 1, ...
+// (weights of the columns past `queries` are read, so they must be finite). On the
+// avx512 and amx levels, with n a multiple of 16, each row is loaded once per block.
+constexpr int kQueryBlock = 8;
+void dot_rows_block(const float* q, std::int64_t q_stride, int queries, const float* keys, std::int64_t stride,
+                    std::int64_t count, std::int64_t n, float scale, float* scores);
+void axpy_rows_block(const float* weights, int queries, const float* values, std::int64_t stride, std::int64_t count,
+                     std::int64_t n, float* out, std::int64_t out_stride);
 // out = x / sqrt(mean(x^2) + eps) * weight (LLaMA RMSNorm).
 void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, float* out);
 // out = gate * sigmoid(gate) * up (SwiGLU's SiLU(gate) * up).

@@ -5,6 +5,8 @@
 
 #include <cstdint>
 
+#include "helix/kernels/vector_ops.h"  // kQueryBlock
+
 namespace helix::kernels_detail {
 
 float dot_avx2(const float* a, const float* b, std::int64_t n);
@@ -13,6 +15,12 @@ void dot_rows_avx2(const float* q, const float* keys, std::int64_t stride, std::
                    float scale, float* scores);
 void axpy_rows_avx2(const float* weights, const float* values, std::int64_t stride, std::int64_t count, std::int64_t n,
                     float* out);
+// vector_ops_avx512.cpp: the query-block loops on the avx512 and amx levels, n a
+// multiple of 16 (the AVX2 kernels' bits per query).
+void dot_rows_block_avx512(const float* q, std::int64_t q_stride, int queries, const float* keys, std::int64_t stride,
+                           std::int64_t count, std::int64_t n, float scale, float* scores);
+void axpy_rows_block_avx512(const float* weights, int queries, const float* values, std::int64_t stride,
+                            std::int64_t count, std::int64_t n, float* out, std::int64_t out_stride);
 // sum_k x[k]^2.
 float sum_squares_avx2(const float* x, std::int64_t n);
 // out = x * scale * weight.

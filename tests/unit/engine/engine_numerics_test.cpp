@@ -240,6 +240,42 @@ TEST(EngineNumerics, MixedBatchEqualsSequencesAlone) {
   }
 }
 
+// A prefill's tokens meet the cache in blocks of kQueryBlock queries, a decode
+// step's token alone (stage_engine.cpp); on the levels whose matmul gives a row the
+// same bits in any batch (avx512, amx) a prompt prefilled as one chunk must give the
+// bits of the same prompt decoded token by token: what lets a preempted request be
+// recomputed in a prefill without changing its tokens. 37 tokens: 4 full blocks and
+// a partial one, across cache blocks of 16; tiny-mistral's 16-token window starts
+// inside blocks; "small" has 64-wide heads (the block kernels' main path), the tiny
+// presets 16-wide ones; tiny-llama3 4 heads on one KV head. (GGUF has no window
+// key: tiny-mistral is BF16 safetensors.)
+TEST(EngineNumerics, PrefillGivesTheBitsOfTokenByTokenDecode) {
+  if (!cpu_supports(KernelIsa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU: no batch-invariant matmul";
+  TempDir dir;
+  for (const Case& c : {Case{"tiny-mistral", DType::BF16, WeightFormat::kSafetensors},
+                        Case{"small", DType::Q8_0, WeightFormat::kGguf},
+                        Case{"tiny-llama3", DType::Q8_0, WeightFormat::kGguf}}) {
+    const std::string& preset = c.preset;
+    const auto path = make_model(dir, preset, c.dtype, c.format);
+    for (const std::string& isa : test::runnable_isas()) {
+      if (isa != "avx512" && isa != "amx") continue;
+      test::KernelIsaScope scope(isa);
+      StageEngine e = whole(path);
+      const auto tokens = prompt_tokens(37, e.config().vocab_size, 6);
+      const auto prefilled = last_logits(e, 1, tokens);
+      std::vector<float> decoded;
+      for (int p = 0; p < 37; ++p) {
+        StepInput d;
+        d.chunks = {{2, p, 1, p == 36}};
+        d.tokens = std::span<const int>(&tokens[static_cast<std::size_t>(p)], 1);
+        auto out = e.step(d);
+        if (p == 36) decoded = out.logits;
+      }
+      EXPECT_EQ(prefilled, decoded) << preset << " " << isa;
+    }
+  }
+}
+
 TEST(EngineNumerics, OneThreadEqualsTwoThreads) {
   TempDir dir;
   auto path = make_model(dir, "tiny", DType::Q8_0, WeightFormat::kGguf);

@@ -164,6 +164,44 @@ TEST_P(VectorOps, SoftmaxGivesMaskedEntriesExactlyZero) {
   EXPECT_NO_THROW(softmax(nullptr, 0));
 }
 
+// Attention's query blocks give each query the bits of dot_rows / axpy_rows alone
+// (what keeps a prefilled token equal to the same token decoded by itself), on
+// every level: the avx512 and amx levels have kernels of their own for n a multiple
+// of 16 (8 queries x 2 rows per tile, the last row alone when count is odd; 32
+// values of out per pass, a last 16 alone), the others loop over the queries.
+TEST_P(VectorOps, QueryBlocksGiveEachQueryTheBitsItGetsAlone) {
+  for (std::int64_t n : {16, 48, 64, 128, 40}) {
+    for (int queries : {1, 3, kQueryBlock}) {
+      for (std::int64_t count : {1, 2, 7, 34}) {
+        const std::string what = GetParam() + " n=" + std::to_string(n) + " queries=" + std::to_string(queries) +
+                                 " count=" + std::to_string(count);
+        const std::int64_t stride = n + 5, q_stride = n + 3, out_stride = n + 7;
+        const std::vector<float> q = random_vector(q_stride * kQueryBlock, 41);
+        const std::vector<float> rows = random_vector(stride * count, 42);
+        const std::vector<float> weights = random_vector(count * kQueryBlock, 43);
+        std::vector<float> scores(static_cast<std::size_t>(count * kQueryBlock));
+        dot_rows_block(q.data(), q_stride, queries, rows.data(), stride, count, n, 0.25f, scores.data());
+        std::vector<float> out = random_vector(out_stride * kQueryBlock, 44), alone_out = out;
+        axpy_rows_block(weights.data(), queries, rows.data(), stride, count, n, out.data(), out_stride);
+        for (int i = 0; i < queries; ++i) {
+          std::vector<float> alone(static_cast<std::size_t>(count)), column(alone.size());
+          dot_rows(q.data() + i * q_stride, rows.data(), stride, count, n, 0.25f, alone.data());
+          for (std::int64_t j = 0; j < count; ++j) {
+            EXPECT_EQ(scores[static_cast<std::size_t>(j * kQueryBlock + i)], alone[static_cast<std::size_t>(j)])
+                << what << " query " << i << " row " << j;
+            column[static_cast<std::size_t>(j)] = weights[static_cast<std::size_t>(j * kQueryBlock + i)];
+          }
+          axpy_rows(column.data(), rows.data(), stride, count, n, alone_out.data() + i * out_stride);
+        }
+        EXPECT_EQ(out, alone_out) << what;  // rows of queries past `queries` untouched on both sides
+      }
+    }
+  }
+  float v = 0.0f;
+  EXPECT_THROW(dot_rows_block(&v, 16, kQueryBlock + 1, &v, 16, 1, 16, 1.0f, &v), Error);
+  EXPECT_THROW(axpy_rows_block(&v, 0, &v, 16, 1, 16, &v, 16), Error);
+}
+
 TEST_P(VectorOps, NegativeLengthsAreErrors) {
   float v = 0.0f;
   try {
