@@ -241,7 +241,7 @@ TEST(EngineNumerics, MixedBatchEqualsSequencesAlone) {
 }
 
 // A prefill's tokens meet the cache in blocks of kQueryBlock queries, a decode
-// step's token alone (stage_engine.cpp); on the levels whose matmul gives a row the
+// step's token alone (stage_attention.cpp); on the levels whose matmul gives a row the
 // same bits in any batch (avx512, amx) a prompt prefilled as one chunk must give the
 // bits of the same prompt decoded token by token: what lets a preempted request be
 // recomputed in a prefill without changing its tokens. 37 tokens: 4 full blocks and
