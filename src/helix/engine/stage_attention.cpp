@@ -18,6 +18,23 @@ void grow(std::vector<float>& v, std::int64_t n) {
   if (v.size() < sz(n)) v.resize(sz(n));
 }
 
+// Calls f(j, run, keys, values) for positions [lo, last] of a sequence (its block
+// table `table`) in runs that stay within one cache block: keys and values point at
+// position j's rows of KV head g in layer `index`, the next position kv_dim floats on.
+template <typename F>
+void for_cached_runs(PagedKvCache& kv, int index, const std::vector<std::int32_t>& table, int g, int head_dim,
+                     int lo, int last, F f) {
+  const int bt = kv.block_tokens();
+  const std::size_t in_block = sz(g) * sz(head_dim);
+  for (int j = lo; j <= last;) {
+    const int run = std::min(last + 1, (j / bt + 1) * bt) - j;
+    const std::int32_t block = table[sz(j / bt)];
+    const std::size_t at = sz(j % bt) * sz(kv.kv_dim()) + in_block;
+    f(j, run, kv.key_block(index, block) + at, kv.value_block(index, block) + at);
+    j += run;
+  }
+}
+
 }  // namespace
 
 // Consecutive tokens of one sequence at consecutive positions (a prefill chunk's),
@@ -41,28 +58,21 @@ std::vector<StageEngine::QueryBlock> StageEngine::query_blocks(int tokens) const
 // the block table: a decode step's unit of work.
 void StageEngine::attend_token(int index, int t, int h, float* scores) {
   const LlamaConfig& c = model_.config;
-  const int hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim(), bt = kv_.block_tokens();
+  const int hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
   const int g = h / (c.num_heads / c.num_kv_heads), p = positions_[sz(t)];
   const int lo = c.sliding_window > 0 ? std::max(0, p - c.sliding_window + 1) : 0;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const float* q = q_.data() + sz(t) * sz(q_dim) + sz(h) * sz(hd);
   const auto& table = kv_.blocks(seq_of_token_[sz(t)]);
-  // Positions in runs that stay within one cache block (rows kv_dim apart).
-  for (int j = lo; j <= p;) {
-    const int run = std::min(p + 1, (j / bt + 1) * bt) - j;
-    const float* kp = kv_.key_block(index, table[sz(j / bt)]) + sz(j % bt) * sz(kv_dim) + sz(g) * sz(hd);
-    dot_rows(q, kp, kv_dim, run, hd, scale, scores + (j - lo));
-    j += run;
-  }
+  for_cached_runs(kv_, index, table, g, hd, lo, p, [&](int j, int run, const float* keys, const float*) {
+    dot_rows(q, keys, kv_dim, run, hd, scale, scores + (j - lo));
+  });
   softmax(scores, p - lo + 1);
   float* out = attn_.data() + sz(t) * sz(q_dim) + sz(h) * sz(hd);
   std::fill_n(out, hd, 0.0f);
-  for (int j = lo; j <= p;) {
-    const int run = std::min(p + 1, (j / bt + 1) * bt) - j;
-    const float* vp = kv_.value_block(index, table[sz(j / bt)]) + sz(j % bt) * sz(kv_dim) + sz(g) * sz(hd);
-    axpy_rows(scores + (j - lo), vp, kv_dim, run, hd, out);
-    j += run;
-  }
+  for_cached_runs(kv_, index, table, g, hd, lo, p, [&](int j, int run, const float*, const float* values) {
+    axpy_rows(scores + (j - lo), values, kv_dim, run, hd, out);
+  });
 }
 
 // A block's attention for head h: the scores of all its queries over the union of
@@ -73,7 +83,7 @@ void StageEngine::attend_token(int index, int t, int h, float* scores) {
 // come out +0 here; it feeds the same values downstream).
 void StageEngine::attend_block(int index, QueryBlock block, int h, float* scores, float* row) {
   const LlamaConfig& c = model_.config;
-  const int hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim(), bt = kv_.block_tokens();
+  const int hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
   const int g = h / (c.num_heads / c.num_kv_heads);
   const int first = positions_[sz(block.first)], last = first + block.count - 1;
   auto low = [&](int p) { return c.sliding_window > 0 ? std::max(0, p - c.sliding_window + 1) : 0; };
@@ -81,12 +91,9 @@ void StageEngine::attend_block(int index, QueryBlock block, int h, float* scores
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const float* q = q_.data() + sz(block.first) * sz(q_dim) + sz(h) * sz(hd);
   const auto& table = kv_.blocks(seq_of_token_[sz(block.first)]);
-  for (int j = lo; j <= last;) {
-    const int run = std::min(last + 1, (j / bt + 1) * bt) - j;
-    const float* kp = kv_.key_block(index, table[sz(j / bt)]) + sz(j % bt) * sz(kv_dim) + sz(g) * sz(hd);
-    dot_rows_block(q, q_dim, block.count, kp, kv_dim, run, hd, scale, scores + sz(j - lo) * kQueryBlock);
-    j += run;
-  }
+  for_cached_runs(kv_, index, table, g, hd, lo, last, [&](int j, int run, const float* keys, const float*) {
+    dot_rows_block(q, q_dim, block.count, keys, kv_dim, run, hd, scale, scores + sz(j - lo) * kQueryBlock);
+  });
   for (int i = 0; i < kQueryBlock; ++i) {
     const int p = first + i, from = i < block.count ? low(p) - lo : span, to = i < block.count ? p - lo + 1 : span;
     for (int j = from; j < to; ++j) row[j - from] = scores[sz(j) * kQueryBlock + sz(i)];
@@ -96,12 +103,9 @@ void StageEngine::attend_block(int index, QueryBlock block, int h, float* scores
   }
   float* out = attn_.data() + sz(block.first) * sz(q_dim) + sz(h) * sz(hd);
   for (int i = 0; i < block.count; ++i) std::fill_n(out + sz(i) * sz(q_dim), hd, 0.0f);
-  for (int j = lo; j <= last;) {
-    const int run = std::min(last + 1, (j / bt + 1) * bt) - j;
-    const float* vp = kv_.value_block(index, table[sz(j / bt)]) + sz(j % bt) * sz(kv_dim) + sz(g) * sz(hd);
-    axpy_rows_block(scores + sz(j - lo) * kQueryBlock, block.count, vp, kv_dim, run, hd, out, q_dim);
-    j += run;
-  }
+  for_cached_runs(kv_, index, table, g, hd, lo, last, [&](int j, int run, const float*, const float* values) {
+    axpy_rows_block(scores + sz(j - lo) * kQueryBlock, block.count, values, kv_dim, run, hd, out, q_dim);
+  });
 }
 
 // Causal (optionally windowed) attention of every token of the step over its

@@ -303,7 +303,7 @@ HELIX_AVX512 void multiply_row_group(const WeightMatrix& w, const BlockActivatio
 // Row groups whose results are stored together: a token's results in y are
 // kStoreGroups * 64 bytes side by side, and its rows lie `rows` floats apart (a page
 // or more for most matrices), so storing one group at a time cost a TLB miss per
-// token and 16 rows (6% of a 4096-square prefill here).
+// token and 16 rows.
 constexpr int kStoreGroups = 4;
 
 // Rows r0 .. r0 + rows_here - 1, up to kStoreGroups groups of 16, into y.
@@ -313,12 +313,14 @@ HELIX_AVX512 void multiply_row_block(const WeightMatrix& w, const BlockActivatio
   for (std::int64_t g = 0; g < groups; ++g)
     multiply_row_group(w, a, r0 + g * kTileRows, static_cast<int>(std::min<std::int64_t>(kTileRows, rows_here - g * kTileRows)),
                        memory, acc + g * group_floats);
+  __mmask16 valid[kStoreGroups];
+  for (std::int64_t g = 0; g < groups; ++g) {
+    const std::int64_t rows_left = rows_here - g * kTileRows;
+    valid[g] = static_cast<__mmask16>(rows_left >= kTileRows ? 0xFFFF : (1u << rows_left) - 1);
+  }
   for (std::int64_t t = 0; t < a.m; ++t) {
-    for (std::int64_t g = 0; g < groups; ++g) {
-      const std::int64_t rows_left = rows_here - g * kTileRows;
-      const auto valid = static_cast<__mmask16>(rows_left >= kTileRows ? 0xFFFF : (1u << rows_left) - 1);
-      _mm512_mask_storeu_ps(y + t * w.rows + r0 + g * kTileRows, valid, _mm512_load_ps(acc + g * group_floats + t * kTileRows));
-    }
+    for (std::int64_t g = 0; g < groups; ++g)
+      _mm512_mask_storeu_ps(y + t * w.rows + r0 + g * kTileRows, valid[g], _mm512_load_ps(acc + g * group_floats + t * kTileRows));
   }
 }
 

@@ -21,6 +21,18 @@ void check_length(const char* op, std::int64_t n) {
   if (n < 0) fail("{}: length n must be >= 0, got {}", op, n);
 }
 
+void check_block(const char* op, int queries, std::int64_t count, std::int64_t n) {
+  check_length(op, n);
+  check_length(op, count);
+  if (queries < 1 || queries > kQueryBlock) fail("{}: queries must be 1..{}, got {}", op, kQueryBlock, queries);
+}
+
+bool use_avx512_blocks(std::int64_t n) { return has_avx512_kernels(active_kernel_isa()) && n % 16 == 0; }
+
+// Rows per pass of the portable block loops: one query's scores or weights of them
+// copied out of (or into) the [row][query] layout at a time.
+constexpr std::int64_t kRowsPerPass = 256;
+
 void softmax_scalar(float* x, std::int64_t n) {
   float max = x[0];
   for (std::int64_t k = 1; k < n; ++k) max = std::fmax(max, x[k]);
@@ -62,22 +74,6 @@ void axpy_rows(const float* weights, const float* values, std::int64_t stride, s
   for (std::int64_t j = 0; j < count; ++j)
     for (std::int64_t k = 0; k < n; ++k) out[k] += weights[j] * values[j * stride + k];
 }
-
-namespace {
-
-void check_block(const char* op, int queries, std::int64_t count, std::int64_t n) {
-  check_length(op, n);
-  check_length(op, count);
-  if (queries < 1 || queries > kQueryBlock) fail("{}: queries must be 1..{}, got {}", op, kQueryBlock, queries);
-}
-
-bool use_avx512_blocks(std::int64_t n) { return has_avx512_kernels(active_kernel_isa()) && n % 16 == 0; }
-
-// Rows per pass of the portable block loops: one query's scores or weights of them
-// copied out of (or into) the [row][query] layout at a time.
-constexpr std::int64_t kRowsPerPass = 256;
-
-}  // namespace
 
 void dot_rows_block(const float* q, std::int64_t q_stride, int queries, const float* keys, std::int64_t stride,
                     std::int64_t count, std::int64_t n, float scale, float* scores) {

@@ -2,8 +2,8 @@
 // dot_rows_block, axpy_rows_block) on the avx512 and amx levels: each cached row is
 // loaded once per block of kQueryBlock queries instead of once per query. A prefill
 // token reads every cached row of its head, so one query at a time streamed the
-// whole head through L1 per token (rows a page apart, a TLB miss each); that made
-// attention a quarter of a 512-token prefill.
+// whole head through L1 per token (rows a page apart). docs/performance.md has the
+// prefill rates before and after (build/bench/model_bench).
 //
 // Both give every query the bits the AVX2 kernels (vector_ops_avx2.cpp) give it
 // alone, which the engine's decode steps use, so a token's result does not depend
