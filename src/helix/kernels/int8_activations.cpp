@@ -33,11 +33,14 @@ std::size_t line_floats(std::int64_t n) { return static_cast<std::size_t>((n + 1
 
 // `count` values (a multiple of 16) scaled by `inverse` and rounded to nearest
 // (even), the default MXCSR mode, into q; the integer sum of each 16 into sum16.
-// Saturation only guards rounding at +-127.
+// The clamp to [-127, 127] only matters for NaN (which converts to INT_MIN): the
+// VNNI GEMM's int16 bounds count on |q| <= 127.
 HELIX_AVX512 inline void round_values(const float* x, std::int64_t count, __m512 inverse, std::int8_t* q,
                                       std::int32_t* sum16) {
+  const __m512i lowest = _mm512_set1_epi32(-127), highest = _mm512_set1_epi32(127);
   for (std::int64_t i = 0; i < count; i += 16) {
-    const __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), inverse));
+    const __m512i v = _mm512_min_epi32(
+        _mm512_max_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + i), inverse)), lowest), highest);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + i), _mm512_cvtsepi32_epi8(v));
     sum16[i / 16] = _mm512_reduce_add_epi32(v);
   }
@@ -133,19 +136,36 @@ std::int32_t int16_pair(std::int32_t lo, std::int32_t hi) {
   return static_cast<std::int32_t>((static_cast<std::uint32_t>(lo) & 0xFFFFu) | (static_cast<std::uint32_t>(hi) << 16));
 }
 
-// SuperblockActivations::pair_sums of m tokens (not regrouped): 8 words per superblock.
-void pair_sums(const SuperblockActivations& a, std::int64_t m, bool sums_of_32, std::int32_t* out) {
+// Q4_K's SuperblockActivations::pair_sums of m tokens (not regrouped): 4 words per
+// superblock.
+void pair_sums(const SuperblockActivations& a, std::int64_t m, std::int32_t* out) {
   const std::int64_t superblocks = m * a.cols / kSuperblockValues;
   for (std::int64_t sb = 0; sb < superblocks; ++sb) {
     const std::int32_t* s16 = a.sum16 + sb * 16;
-    std::int32_t* words = out + sb * 8;
-    for (int j = 0; j < 8; ++j) {
-      if (!sums_of_32) {
-        words[j] = int16_pair(s16[2 * j], s16[2 * j + 1]);
-      } else {
-        words[j] = j < 4 ? int16_pair(s16[4 * j] + s16[4 * j + 1], s16[4 * j + 2] + s16[4 * j + 3]) : 0;
-      }
-    }
+    for (int j = 0; j < 4; ++j)
+      out[sb * 4 + j] = int16_pair(s16[4 * j] + s16[4 * j + 1], s16[4 * j + 2] + s16[4 * j + 3]);
+  }
+}
+
+// The quants' centre and the values per part of SuperblockActivations::part_bias.
+constexpr std::int32_t kQ4KCentre = 8, kQ6KCentre = 32;
+constexpr std::int64_t kQ4KPartValues = 32, kQ6KPartValues = 8;
+
+// SuperblockActivations::part_bias of m tokens (not regrouped): Q4_K's from the sums
+// per 16; Q6_K's per 8 from the quants, by vpsadbw (which sums 8 unsigned bytes, so
+// x is flipped to x + 128 and 8 * 128 comes off).
+HELIX_AVX512 void part_biases(const SuperblockActivations& a, std::int64_t m, DType dtype, std::int32_t* out) {
+  const std::int64_t values = m * a.cols;
+  if (dtype == DType::Q4_K) {
+    for (std::int64_t p = 0; p < values / kQ4KPartValues; ++p) out[p] = -kQ4KCentre * (a.sum16[2 * p] + a.sum16[2 * p + 1]);
+    return;
+  }
+  const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
+  const __m256i flipped_sum = _mm256_set1_epi32(8 * 128);
+  for (std::int64_t i = 0; i < values; i += 64) {
+    const __m512i sums = _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(a.q + i), flip), _mm512_setzero_si512());
+    const __m256i sum8 = _mm256_sub_epi32(_mm512_cvtepi64_epi32(sums), flipped_sum);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i / kQ6KPartValues), _mm256_mullo_epi32(sum8, _mm256_set1_epi32(-kQ6KCentre)));
   }
 }
 
@@ -156,22 +176,29 @@ BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype) {
   const bool k_quant = a.superblocks.q != nullptr;
   const std::int64_t cols = k_quant ? a.superblocks.cols : a.int8.cols, m = a.m;
   const std::int64_t superblocks = cols / kSuperblockValues;
-  // Words per token past the quants: scale and the pair sums, or scale and bias.
-  const std::int64_t small = k_quant ? superblocks * 9 : 2 * (cols / kBlockValues);
-  float* storage = thread_scratch(ScratchSlot::ActivationTiles,
-                                  line_floats(m * cols / 4) + line_floats(m * small) + (k_quant ? line_floats(m * superblocks * 8) : 0));
+  // Words per token past the quants: scale and bias per block (Q8_0); scale, pair
+  // sums and part biases per superblock (Q4_K: 1 + 4 + 8; Q6_K: 1 + 0 + 32).
+  const std::int64_t pairs_per_token = dtype == DType::Q4_K ? 4 * superblocks : 0;
+  const std::int64_t biases_per_token = dtype == DType::Q4_K ? cols / kQ4KPartValues : cols / kQ6KPartValues;
+  const std::int64_t small = k_quant ? superblocks + pairs_per_token + biases_per_token : 2 * (cols / kBlockValues);
+  const std::size_t unregrouped = k_quant ? line_floats(m * (pairs_per_token + biases_per_token)) : 0;
+  float* storage = thread_scratch(ScratchSlot::ActivationTiles, line_floats(m * cols / 4) + line_floats(m * small) + unregrouped);
   auto* q = reinterpret_cast<std::int32_t*>(storage);
   float* rest = storage + line_floats(m * cols / 4);
   const auto* q_words = reinterpret_cast<const std::int32_t*>(k_quant ? a.superblocks.q : a.int8.q);
   interleave(q_words, m, cols / 4, q);
   if (k_quant) {
-    // The pair sums are made in the tail of the scratch, then regrouped after the scales.
-    auto* pairs = reinterpret_cast<std::int32_t*>(rest + line_floats(m * small));
-    pair_sums(a.superblocks, m, dtype == DType::Q4_K, pairs);
+    // The pair sums and part biases are made in the tail of the scratch, then
+    // regrouped after the scales.
+    auto* made = reinterpret_cast<std::int32_t*>(rest + line_floats(m * small));
+    if (pairs_per_token > 0) pair_sums(a.superblocks, m, made);
+    part_biases(a.superblocks, m, dtype, made + m * pairs_per_token);
+    auto* regrouped = reinterpret_cast<std::int32_t*>(rest + m * superblocks);
     r.superblocks.q = reinterpret_cast<const std::int8_t*>(q);
     r.superblocks.scale = interleave(a.superblocks.scale, m, superblocks, rest);
-    r.superblocks.pair_sums = interleave(static_cast<const std::int32_t*>(pairs), m, superblocks * 8,
-                                         reinterpret_cast<std::int32_t*>(rest + m * superblocks));
+    r.superblocks.pair_sums = pairs_per_token > 0 ? interleave(static_cast<const std::int32_t*>(made), m, pairs_per_token, regrouped) : nullptr;
+    r.superblocks.part_bias = interleave(static_cast<const std::int32_t*>(made + m * pairs_per_token), m, biases_per_token,
+                                         regrouped + m * pairs_per_token);
     r.superblocks.sum16 = nullptr;
   } else {
     r.int8.q = reinterpret_cast<const std::int8_t*>(q);

@@ -71,10 +71,14 @@ struct SuperblockActivations {
   const std::int8_t* q = nullptr;     // m x cols
   const float* scale = nullptr;       // m x cols/256
   const std::int32_t* sum16 = nullptr;  // m x cols/16: sum(q) over each 16 values (Q4_K's mins, Q6_K's offset)
-  // Only after interleave_token_runs: per superblock 8 words, each two of those sums
-  // as int16 (low, high) for vpdpwssd: Q4_K's sums over 32 values (groups 2j, 2j + 1
-  // in word j < 4), Q6_K's over 16 (groups 2j, 2j + 1 in word j).
+  // Only after interleave_token_runs, for the VNNI GEMM (matmul_vnni_gemm.cpp):
+  // Q4_K: per superblock 4 words, x's sums over groups 2j and 2j + 1 (32 values each)
+  // as int16 (low, high) for vpdpwssd.
   const std::int32_t* pair_sums = nullptr;
+  // Per part of a group whose centred sum fits int16, minus the quants' centre
+  // times x's sum over the part: Q4_K -8 * sum(x) per 32 values, Q6_K -32 * sum(x)
+  // per 8 (|x| <= 127, so |sum (q - centre) * x| <= 32512).
+  const std::int32_t* part_bias = nullptr;
 };
 
 // x prepared once per matmul call for the int8 block kernels (VNNI and AMX) and

@@ -15,9 +15,17 @@
 // scales a block's 16 rows in one vector operation.
 //
 // vpdpbusd multiplies unsigned bytes (the panel) by signed ones (x): Q8_0's quants
-// are flipped to q + 128 and each block's sum starts at x's block bias (-128 * sum(x));
-// Q6_K's are q + 32 as stored and 32 * sum_g sc_g * sum16_g(x) comes off M; Q4_K's
-// are unsigned already.
+// are flipped to q + 128 and each block's sum starts at x's block bias (-128 * sum(x)).
+//
+// The K-quants' group scales enter the integer M by vpdpwssd (int16 x int16), one per
+// part of a group whose sum fits 16 bits once the quants are centred: each part's
+// sum starts at x's part bias (-centre * sum(x), SuperblockActivations::part_bias),
+// so that it ends as sum (q - centre) * x, |.| <= 32512 with |x| <= 127. Q6_K: q as
+// stored is the quant + 32, centre 32, parts of 8 values, and sum (q - 32) * x is
+// its own arithmetic's; Q4_K: centre 8, parts of 32 (a whole group), and 8 * sum_g
+// sc_g * sum32_g(x) goes back onto M once per superblock. That is one vpdpwssd per
+// 8 vpdpbusd (Q4_K) or per 2 (Q6_K), where uncentred 16-value sums took one per 4
+// (Q4_K) or a vpmulld, two uops, and an add per 4 (Q6_K).
 #include "helix/kernels/matmul_kernels.h"
 
 #include <algorithm>
@@ -73,13 +81,14 @@ HELIX_AVX512 inline void transpose_words(__m512i (&v)[16]) {
   for (int d = 0; d < 16; ++d) v[d] = t[d];
 }
 
-// A K-quant superblock's scales for 16 rows, and the integers its per-token
-// corrections multiply, as pairs of int16 for vpdpwssd (two groups per lane): Q4_K's
-// mins (N = sum_g min_g * sum32_g(x)), Q6_K's scales (its offset, 32 * sum_g sc_g *
-// sum16_g(x)). One vpdpwssd per pair of groups rather than a multiply per group.
+// A K-quant superblock's scales for 16 rows (s.scale: the high 16 bits of each lane
+// cleared, as vpdpwssd reads a lane as two int16), and Q4_K's per-token terms'
+// multipliers as pairs of int16 for vpdpwssd (two groups per lane): the mins (N =
+// sum_g min_g * sum32_g(x)) and 8 times the scales (the centre's share of M).
 struct ChunkScales {
   SuperblockScales s;
-  __m512i pairs[8];  // Q4_K: mins of groups 2j, 2j+1; Q6_K: scales of groups 2j, 2j+1
+  __m512i min_pairs[4];     // Q4_K: mins of groups 2j, 2j+1
+  __m512i centre_pairs[4];  // Q4_K: 8 * the scales of groups 2j, 2j+1
 };
 
 // Two int16 values in one 32-bit lane (lo in the low half), as vpdpwssd reads them.
@@ -117,9 +126,14 @@ HELIX_AVX512 HELIX_OWN_CODE void transpose_chunk(const Quants& quants, std::int6
       if (k % kSuperblockValues == 0) {
         ChunkScales& c = scales[(k - k0) / kSuperblockValues];
         quants.load_superblock(k, c.s);
-        constexpr bool q4k = std::is_same_v<Quants, Q4_KQuants>;
-        for (int j = 0; j < (q4k ? 4 : 8); ++j)
-          c.pairs[j] = q4k ? int16_pairs(c.s.min[2 * j], c.s.min[2 * j + 1]) : int16_pairs(c.s.scale[2 * j], c.s.scale[2 * j + 1]);
+        if constexpr (std::is_same_v<Quants, Q4_KQuants>) {
+          for (int j = 0; j < 4; ++j) {
+            c.min_pairs[j] = int16_pairs(c.s.min[2 * j], c.s.min[2 * j + 1]);
+            c.centre_pairs[j] = int16_pairs(_mm512_slli_epi32(c.s.scale[2 * j], 3), _mm512_slli_epi32(c.s.scale[2 * j + 1], 3));
+          }
+        } else {
+          for (int g = 0; g < 16; ++g) c.s.scale[g] = _mm512_and_si512(c.s.scale[g], _mm512_set1_epi32(0xFFFF));
+        }
       }
     }
     transpose_words(v);
@@ -166,63 +180,58 @@ HELIX_AVX512 HELIX_OWN_CODE void q8_0_tokens(const Chunk& c, const Int8Activatio
 }
 
 // Q4_K and Q6_K: the chunk's superblocks against the run of T tokens from t0: per
-// group of values (Q4_K 32, Q6_K 16) the exact sums, times the group's integer scale
-// into M; per superblock one float scaling into acc[t][row].
+// part (Q4_K a group of 32 values, Q6_K half a group, 8) the centred sums, times the
+// group's integer scale into M by vpdpwssd; per superblock one float scaling into
+// acc[t][row].
 template <bool Q4K, int T>
 HELIX_AVX512 HELIX_OWN_CODE void k_quant_tokens(const Chunk& c, const SuperblockActivations& x, std::int64_t t0,
                                                 float* acc) {
-  constexpr int kGroupValues = Q4K ? 32 : 16;
+  constexpr int kPartValues = Q4K ? 32 : 8, kGroupValues = Q4K ? 32 : 16;
+  constexpr int kParts = kSuperblockValues / kPartValues;
   const std::int64_t superblocks = x.cols / kSuperblockValues;
   const auto* words = reinterpret_cast<const std::int32_t*>(x.q) + t0 * (x.cols / 4);
-  const std::int32_t* pair_sums = x.pair_sums + t0 * superblocks * 8;
+  const std::int32_t* pair_sums = Q4K ? x.pair_sums + t0 * superblocks * 4 : nullptr;
+  const std::int32_t* part_bias = x.part_bias + t0 * superblocks * kParts;
   const float* x_scale = x.scale + t0 * superblocks;
   for (std::int64_t sb = c.k0 / kSuperblockValues; sb < (c.k0 + c.values) / kSuperblockValues; ++sb) {
     const ChunkScales& scales = c.scales[sb - c.k0 / kSuperblockValues];
     __m512i m_sum[T];
 #pragma GCC unroll 12
-    for (int i = 0; i < T; ++i) m_sum[i] = _mm512_setzero_si512();
-    // Per 16 values the exact sums s, times the group's scale into M: for Q4_K, |s| <=
-    // 16 * 15 * 128 fits 16 bits, so one vpdpwssd (s's low half times the scale, its
-    // high half times the scale's zero high half) does it, where Q6_K's wider sums
-    // (|s| <= 16 * 63 * 128) take a vpmulld (2 uops) and an add. (Unrolled by part:
-    // as a loop of its own, GCC moved M through other registers every part.)
-    for (int g = 0; g < kSuperblockValues / kGroupValues; ++g) {
-      const __m512i group_scale = scales.s.scale[g];
-#pragma GCC unroll 2
-      for (int part = 0; part < kGroupValues / 16; ++part) {
-        const std::int64_t e0 = (sb * kSuperblockValues + g * kGroupValues + part * 16) / 4;  // the part's first word
-        __m512i s[T];
-#pragma GCC unroll 12
-        for (int i = 0; i < T; ++i) s[i] = _mm512_setzero_si512();
+    for (int i = 0; i < T; ++i) {
+      m_sum[i] = _mm512_setzero_si512();
+      if constexpr (Q4K) {  // the centre's share, 8 * sum_g sc_g * sum32_g(x)
 #pragma GCC unroll 4
-        for (int step = 0; step < 4; ++step) {
-          const __m512i w = _mm512_load_si512(c.panel + (e0 + step - c.k0 / 4));
-#pragma GCC unroll 12
-          for (int i = 0; i < T; ++i) s[i] = _mm512_dpbusd_epi32(s[i], w, broadcast_word<T>(words, e0 + step, i));
-        }
-#pragma GCC unroll 12
-        for (int i = 0; i < T; ++i)
-          m_sum[i] = Q4K ? _mm512_dpwssd_epi32(m_sum[i], s[i], group_scale)
-                         : _mm512_add_epi32(m_sum[i], _mm512_mullo_epi32(s[i], group_scale));
+        for (int j = 0; j < 4; ++j)
+          m_sum[i] = _mm512_dpwssd_epi32(m_sum[i], scales.centre_pairs[j], broadcast_word<T>(pair_sums, sb * 4 + j, i));
       }
+    }
+    for (int part = 0; part < kParts; ++part) {
+      const std::int64_t e0 = (sb * kSuperblockValues + part * kPartValues) / 4;  // the part's first word
+      __m512i s[T];
+#pragma GCC unroll 12
+      for (int i = 0; i < T; ++i) s[i] = broadcast_word<T>(part_bias, sb * kParts + part, i);
+#pragma GCC unroll 8
+      for (int step = 0; step < kPartValues / 4; ++step) {
+        const __m512i w = _mm512_load_si512(c.panel + (e0 + step - c.k0 / 4));
+#pragma GCC unroll 12
+        for (int i = 0; i < T; ++i) s[i] = _mm512_dpbusd_epi32(s[i], w, broadcast_word<T>(words, e0 + step, i));
+      }
+      // (vpdpwssd written out: through the intrinsic, GCC 12 moved every token's M to
+      // another register each part, a copy per instruction of the fold.)
+      const __m512i group_scale = scales.s.scale[part * kPartValues / kGroupValues];
+#pragma GCC unroll 12
+      for (int i = 0; i < T; ++i) __asm__("vpdpwssd %2, %1, %0" : "+v"(m_sum[i]) : "v"(s[i]), "v"(group_scale));
     }
 #pragma GCC unroll 12
     for (int i = 0; i < T; ++i) {
-      // Token i's pair sums of the superblock (interleave_token_runs).
-      __m512i n_sum = _mm512_setzero_si512(), m = m_sum[i];
+      __m512i n_sum = _mm512_setzero_si512();
       if constexpr (Q4K) {
 #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j)  // groups 2j, 2j + 1: 32 values each
-          n_sum = _mm512_dpwssd_epi32(n_sum, scales.pairs[j], broadcast_word<T>(pair_sums, sb * 8 + j, i));
-      } else {
-        __m512i offset = _mm512_setzero_si512();
-#pragma GCC unroll 8
-        for (int j = 0; j < 8; ++j)
-          offset = _mm512_dpwssd_epi32(offset, scales.pairs[j], broadcast_word<T>(pair_sums, sb * 8 + j, i));
-        m = _mm512_sub_epi32(m, _mm512_slli_epi32(offset, 5));
+          n_sum = _mm512_dpwssd_epi32(n_sum, scales.min_pairs[j], broadcast_word<T>(pair_sums, sb * 4 + j, i));
       }
       float* a = acc + (t0 + i) * kTileRows;
-      _mm512_store_ps(a, superblock_rows(_mm512_load_ps(a), m, n_sum, scales.s.d, scales.s.dmin, x_scale[sb * T + i], Q4K));
+      _mm512_store_ps(a, superblock_rows(_mm512_load_ps(a), m_sum[i], n_sum, scales.s.d, scales.s.dmin, x_scale[sb * T + i], Q4K));
     }
   }
 }

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -323,6 +324,56 @@ TEST(Matmul, OneRowGivesTheSameBitsAloneAndInAnyBatch) {
           ASSERT_EQ(alone[j], batch[static_cast<std::size_t>(compared * rows + j)])
               << isa << " " << dtype_name(dtype) << " cols=" << cols << " m=" << m << " row " << j;
         }
+      }
+    }
+  }
+}
+
+// The VNNI GEMM folds the K-quants' group scales in with vpdpwssd, on sums that it
+// keeps within int16 by centring the quants (matmul_vnni_gemm.cpp). Blocks written
+// byte by byte put those sums at their bound: every quant at the far end from the
+// centre (Q4_K 0 against 8, Q6_K 0 as stored against 32), the largest scales (Q4_K
+// 63; Q6_K -128, whose sign the fold must keep), and tokens whose x is one value
+// (+1 or -1), so that every part of a group sums to -+32512 (int16 ends at 32767).
+// Rows of random bytes lie between them. Each token must get the bits it gets alone
+// (the VNNI kernel, whose sums are 32-bit throughout); 29 tokens: runs of 12, 4, 1.
+TEST(Matmul, KQuantGemmKeepsItsSumsWithinInt16AtTheExtremes) {
+  if (!cpu_supports(KernelIsa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  ThreadPool pool(2);
+  const std::int64_t rows = 20, cols = 512, m = 29;
+  std::vector<float> x = random_activations(m * cols, 41);
+  for (std::int64_t t = 0; t < m; t += 3)
+    std::fill(x.begin() + t * cols, x.begin() + (t + 1) * cols, t % 2 == 0 ? 1.0f : -1.0f);
+  for (DType dtype : {DType::Q4_K, DType::Q6_K}) {
+    const bool q4k = dtype == DType::Q4_K;
+    const std::size_t row_bytes = dtype_row_bytes(dtype, cols), block_bytes = row_bytes / (cols / 256);
+    std::vector<std::byte> storage(row_bytes * rows);
+    std::mt19937 rng(42);
+    for (std::size_t at = 0; at < storage.size(); at += block_bytes) {
+      std::byte* block = storage.data() + at;
+      const bool extreme = at / row_bytes % 2 == 0;
+      for (std::size_t i = 0; i < block_bytes; ++i) block[i] = static_cast<std::byte>(rng() & 0xFF);
+      // Q4_K: d, dmin, 12 bytes of 6-bit scales and mins, nibbles. Q6_K: 128 bytes of
+      // low nibbles, 64 of high bits, 16 int8 scales, d.
+      const std::size_t quants = q4k ? 16 : 0, quant_bytes = q4k ? 128 : 192, scales = q4k ? 4 : 192;
+      if (extreme) {
+        std::memset(block + quants, 0, quant_bytes);
+        std::memset(block + scales, q4k ? 0xFF : 0x80, q4k ? 12 : 16);
+      }
+      const std::uint16_t d = 0x2C00;  // 1/16 in f16 (dmin too)
+      std::memcpy(block + (q4k ? 0 : 208), &d, 2);
+      if (q4k) std::memcpy(block + 2, &d, 2);
+    }
+    const WeightMatrix w = WeightMatrix::make(dtype, rows, cols, storage.data());
+    for (const std::string& isa : test::runnable_isas()) {
+      if (isa != "avx512" && isa != "amx") continue;
+      KernelIsaScope scope(isa);
+      std::vector<float> batch(static_cast<std::size_t>(m * rows)), alone(rows);
+      matmul(w, x.data(), m, batch.data(), pool);
+      for (std::int64_t t = 0; t < m; ++t) {
+        matmul(w, x.data() + t * cols, 1, alone.data(), pool);
+        for (std::int64_t j = 0; j < rows; ++j)
+          ASSERT_EQ(alone[j], batch[static_cast<std::size_t>(t * rows + j)]) << isa << " " << dtype_name(dtype) << " token " << t << " row " << j;
       }
     }
   }
