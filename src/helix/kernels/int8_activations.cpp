@@ -61,17 +61,25 @@ HELIX_AVX512 inline float quantize_run(const float* x, std::int64_t count, std::
   return max / 127.0f;
 }
 
-HELIX_AVX512 Int8Activations quantize_blocks(const float* x, std::int64_t m, std::int64_t cols) {
-  const std::int64_t blocks = m * cols / kBlockValues;
-  float* storage = thread_scratch(ScratchSlot::Activations, line_floats(m * cols / 4) + 2 * line_floats(blocks));
-  auto* q = reinterpret_cast<std::int8_t*>(storage);
-  float* scale = storage + line_floats(m * cols / 4);
-  auto* bias = reinterpret_cast<std::int32_t*>(scale + line_floats(blocks));
-  for (std::int64_t b = 0; b < blocks; ++b) {
+// Blocks [b0, b1) of x (32 values each) quantized into q, scale and bias.
+HELIX_AVX512 void quantize_block_range(const float* x, std::int64_t b0, std::int64_t b1, std::int8_t* q, float* scale,
+                                       std::int32_t* bias) {
+  for (std::int64_t b = b0; b < b1; ++b) {
     std::int32_t sum16[2];
     scale[b] = quantize_run(x + b * kBlockValues, kBlockValues, q + b * kBlockValues, sum16);
     bias[b] = -128 * (sum16[0] + sum16[1]);
   }
+}
+
+Int8Activations quantize_blocks(const float* x, std::int64_t m, std::int64_t cols, ThreadPool& pool) {
+  const std::int64_t blocks = m * cols / kBlockValues, per_token = cols / kBlockValues;
+  float* storage = thread_scratch(ScratchSlot::Activations, line_floats(m * cols / 4) + 2 * line_floats(blocks));
+  auto* q = reinterpret_cast<std::int8_t*>(storage);
+  float* scale = storage + line_floats(m * cols / 4);
+  auto* bias = reinterpret_cast<std::int32_t*>(scale + line_floats(blocks));
+  prepare_in_parallel(pool, m, m * cols, [&](std::int64_t t0, std::int64_t t1) {
+    quantize_block_range(x, t0 * per_token, t1 * per_token, q, scale, bias);
+  });
   Int8Activations a;
   a.cols = cols;
   a.q = q;
@@ -80,17 +88,25 @@ HELIX_AVX512 Int8Activations quantize_blocks(const float* x, std::int64_t m, std
   return a;
 }
 
-HELIX_AVX512 SuperblockActivations quantize_superblocks(const float* x, std::int64_t m, std::int64_t cols) {
-  const std::int64_t superblocks = m * cols / kSuperblockValues;
+// Superblocks [sb0, sb1) of x (256 values each) quantized into q, scale and sum16.
+HELIX_AVX512 void quantize_superblock_range(const float* x, std::int64_t sb0, std::int64_t sb1, std::int8_t* q,
+                                            float* scale, std::int32_t* sum16) {
+  for (std::int64_t sb = sb0; sb < sb1; ++sb) {
+    const std::int64_t at = sb * kSuperblockValues;
+    scale[sb] = quantize_run(x + at, kSuperblockValues, q + at, sum16 + at / 16);
+  }
+}
+
+SuperblockActivations quantize_superblocks(const float* x, std::int64_t m, std::int64_t cols, ThreadPool& pool) {
+  const std::int64_t superblocks = m * cols / kSuperblockValues, per_token = cols / kSuperblockValues;
   float* storage = thread_scratch(ScratchSlot::Activations,
                                   line_floats(m * cols / 4) + line_floats(superblocks) + line_floats(m * cols / 16));
   auto* q = reinterpret_cast<std::int8_t*>(storage);
   float* scale = storage + line_floats(m * cols / 4);
   auto* sum16 = reinterpret_cast<std::int32_t*>(scale + line_floats(superblocks));
-  for (std::int64_t sb = 0; sb < superblocks; ++sb) {
-    const std::int64_t at = sb * kSuperblockValues;
-    scale[sb] = quantize_run(x + at, kSuperblockValues, q + at, sum16 + at / 16);
-  }
+  prepare_in_parallel(pool, m, m * cols, [&](std::int64_t t0, std::int64_t t1) {
+    quantize_superblock_range(x, t0 * per_token, t1 * per_token, q, scale, sum16);
+  });
   SuperblockActivations a;
   a.cols = cols;
   a.q = q;
@@ -101,34 +117,39 @@ HELIX_AVX512 SuperblockActivations quantize_superblocks(const float* x, std::int
 
 }  // namespace
 
-BlockActivations prepare_activations_vnni(const WeightMatrix& w, const float* x, std::int64_t m) {
+BlockActivations prepare_activations_vnni(const WeightMatrix& w, const float* x, std::int64_t m, ThreadPool& pool) {
   BlockActivations a;
   a.m = m;
   a.tokens = std::min<std::int64_t>(m, kMaxTokens);
   a.token_blocks = (m + a.tokens - 1) / a.tokens;
   a.blocks = (w.cols + kBlockValues - 1) / kBlockValues;
   if (is_k_quant(w.dtype)) {
-    a.superblocks = quantize_superblocks(x, m, w.cols);
+    a.superblocks = quantize_superblocks(x, m, w.cols, pool);
   } else {
-    a.int8 = quantize_blocks(x, m, w.cols);
+    a.int8 = quantize_blocks(x, m, w.cols, pool);
   }
   return a;
 }
 
 namespace {
 
-// m tokens' arrays of `words` 4-byte words each, regrouped per vnni_token_run.
+// The runs of vnni_token_run over m tokens: 12 at a time, then 4, then 1.
+std::int64_t token_runs(std::int64_t m) { return m / 12 + m % 12 / 4 + m % 4; }
+std::int64_t run_start(std::int64_t m, std::int64_t r) {
+  const std::int64_t twelves = m / 12, fours = m % 12 / 4;
+  if (r <= twelves) return 12 * r;
+  if (r <= twelves + fours) return 12 * twelves + 4 * (r - twelves);
+  return 12 * twelves + 4 * fours + (r - twelves - fours);
+}
+
+// The `run` tokens from t0 of per-token arrays of `words` 4-byte words each,
+// regrouped: word e of token t0 + i to to[t0 * words + e * run + i].
 template <typename Word>
-const Word* interleave(const Word* from, std::int64_t m, std::int64_t words, Word* to) {
-  for (std::int64_t t0 = 0; t0 < m;) {
-    const int run = vnni_token_run(m, t0);
-    const Word* src = from + t0 * words;
-    Word* dst = to + t0 * words;
-    for (std::int64_t e = 0; e < words; ++e)
-      for (int i = 0; i < run; ++i) dst[e * run + i] = src[i * words + e];
-    t0 += run;
-  }
-  return to;
+void interleave_run(const Word* from, std::int64_t t0, std::int64_t run, std::int64_t words, Word* to) {
+  const Word* src = from + t0 * words;
+  Word* dst = to + t0 * words;
+  for (std::int64_t e = 0; e < words; ++e)
+    for (std::int64_t i = 0; i < run; ++i) dst[e * run + i] = src[i * words + e];
 }
 
 // Two int16 values in one 32-bit word (lo in the low half), as vpdpwssd reads them.
@@ -136,11 +157,11 @@ std::int32_t int16_pair(std::int32_t lo, std::int32_t hi) {
   return static_cast<std::int32_t>((static_cast<std::uint32_t>(lo) & 0xFFFFu) | (static_cast<std::uint32_t>(hi) << 16));
 }
 
-// Q4_K's SuperblockActivations::pair_sums of m tokens (not regrouped): 4 words per
-// superblock.
-void pair_sums(const SuperblockActivations& a, std::int64_t m, std::int32_t* out) {
-  const std::int64_t superblocks = m * a.cols / kSuperblockValues;
-  for (std::int64_t sb = 0; sb < superblocks; ++sb) {
+// Q4_K's SuperblockActivations::pair_sums of `tokens` tokens from t0 (not
+// regrouped, at out + t0 * 4 words per superblock).
+void pair_sums(const SuperblockActivations& a, std::int64_t t0, std::int64_t tokens, std::int32_t* out) {
+  const std::int64_t per_token = a.cols / kSuperblockValues;
+  for (std::int64_t sb = t0 * per_token; sb < (t0 + tokens) * per_token; ++sb) {
     const std::int32_t* s16 = a.sum16 + sb * 16;
     for (int j = 0; j < 4; ++j)
       out[sb * 4 + j] = int16_pair(s16[4 * j] + s16[4 * j + 1], s16[4 * j + 2] + s16[4 * j + 3]);
@@ -151,18 +172,21 @@ void pair_sums(const SuperblockActivations& a, std::int64_t m, std::int32_t* out
 constexpr std::int32_t kQ4KCentre = 8, kQ6KCentre = 32;
 constexpr std::int64_t kQ4KPartValues = 32, kQ6KPartValues = 8;
 
-// SuperblockActivations::part_bias of m tokens (not regrouped): Q4_K's from the sums
-// per 16; Q6_K's per 8 from the quants, by vpsadbw (which sums 8 unsigned bytes, so
-// x is flipped to x + 128 and 8 * 128 comes off).
-HELIX_AVX512 void part_biases(const SuperblockActivations& a, std::int64_t m, DType dtype, std::int32_t* out) {
-  const std::int64_t values = m * a.cols;
+// SuperblockActivations::part_bias of `tokens` tokens from t0 (not regrouped, at out
+// + t0 * parts per token): Q4_K's from the sums per 16; Q6_K's per 8 from the quants,
+// by vpsadbw (which sums 8 unsigned bytes, so x is flipped to x + 128 and 8 * 128
+// comes off).
+HELIX_AVX512 void part_biases(const SuperblockActivations& a, std::int64_t t0, std::int64_t tokens, DType dtype,
+                              std::int32_t* out) {
+  const std::int64_t first = t0 * a.cols, end = (t0 + tokens) * a.cols;  // values
   if (dtype == DType::Q4_K) {
-    for (std::int64_t p = 0; p < values / kQ4KPartValues; ++p) out[p] = -kQ4KCentre * (a.sum16[2 * p] + a.sum16[2 * p + 1]);
+    for (std::int64_t p = first / kQ4KPartValues; p < end / kQ4KPartValues; ++p)
+      out[p] = -kQ4KCentre * (a.sum16[2 * p] + a.sum16[2 * p + 1]);
     return;
   }
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   const __m256i flipped_sum = _mm256_set1_epi32(8 * 128);
-  for (std::int64_t i = 0; i < values; i += 64) {
+  for (std::int64_t i = first; i < end; i += 64) {
     const __m512i sums = _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(a.q + i), flip), _mm512_setzero_si512());
     const __m256i sum8 = _mm256_sub_epi32(_mm512_cvtepi64_epi32(sums), flipped_sum);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i / kQ6KPartValues), _mm256_mullo_epi32(sum8, _mm256_set1_epi32(-kQ6KCentre)));
@@ -171,39 +195,54 @@ HELIX_AVX512 void part_biases(const SuperblockActivations& a, std::int64_t m, DT
 
 }  // namespace
 
-BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype) {
+BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype, ThreadPool& pool) {
   BlockActivations r = a;
   const bool k_quant = a.superblocks.q != nullptr;
   const std::int64_t cols = k_quant ? a.superblocks.cols : a.int8.cols, m = a.m;
-  const std::int64_t superblocks = cols / kSuperblockValues;
+  const std::int64_t superblocks = cols / kSuperblockValues, blocks = cols / kBlockValues;
   // Words per token past the quants: scale and bias per block (Q8_0); scale, pair
   // sums and part biases per superblock (Q4_K: 1 + 4 + 8; Q6_K: 1 + 0 + 32).
   const std::int64_t pairs_per_token = dtype == DType::Q4_K ? 4 * superblocks : 0;
   const std::int64_t biases_per_token = dtype == DType::Q4_K ? cols / kQ4KPartValues : cols / kQ6KPartValues;
-  const std::int64_t small = k_quant ? superblocks + pairs_per_token + biases_per_token : 2 * (cols / kBlockValues);
+  const std::int64_t small = k_quant ? superblocks + pairs_per_token + biases_per_token : 2 * blocks;
   const std::size_t unregrouped = k_quant ? line_floats(m * (pairs_per_token + biases_per_token)) : 0;
   float* storage = thread_scratch(ScratchSlot::ActivationTiles, line_floats(m * cols / 4) + line_floats(m * small) + unregrouped);
   auto* q = reinterpret_cast<std::int32_t*>(storage);
   float* rest = storage + line_floats(m * cols / 4);
   const auto* q_words = reinterpret_cast<const std::int32_t*>(k_quant ? a.superblocks.q : a.int8.q);
-  interleave(q_words, m, cols / 4, q);
+  // K-quants: the pair sums and part biases are made in the tail of the scratch,
+  // then regrouped after the scales; Q8_0: the scales, then the biases.
+  auto* made = reinterpret_cast<std::int32_t*>(rest + line_floats(m * small));
+  auto* made_biases = made + m * pairs_per_token;
+  float* scale = rest;
+  auto* pairs = reinterpret_cast<std::int32_t*>(rest + m * (k_quant ? superblocks : blocks));
+  auto* biases = pairs + m * pairs_per_token;
+  prepare_in_parallel(pool, token_runs(m), m * cols, [&](std::int64_t r0, std::int64_t r1) {
+    for (std::int64_t run = r0; run < r1; ++run) {
+      const std::int64_t t0 = run_start(m, run), tokens = run_start(m, run + 1) - t0;
+      interleave_run(q_words, t0, tokens, cols / 4, q);
+      if (k_quant) {
+        if (pairs_per_token > 0) pair_sums(a.superblocks, t0, tokens, made);
+        part_biases(a.superblocks, t0, tokens, dtype, made_biases);
+        interleave_run(a.superblocks.scale, t0, tokens, superblocks, scale);
+        if (pairs_per_token > 0) interleave_run(static_cast<const std::int32_t*>(made), t0, tokens, pairs_per_token, pairs);
+        interleave_run(static_cast<const std::int32_t*>(made_biases), t0, tokens, biases_per_token, biases);
+      } else {
+        interleave_run(a.int8.scale, t0, tokens, blocks, scale);
+        interleave_run(a.int8.bias, t0, tokens, blocks, pairs);
+      }
+    }
+  });
   if (k_quant) {
-    // The pair sums and part biases are made in the tail of the scratch, then
-    // regrouped after the scales.
-    auto* made = reinterpret_cast<std::int32_t*>(rest + line_floats(m * small));
-    if (pairs_per_token > 0) pair_sums(a.superblocks, m, made);
-    part_biases(a.superblocks, m, dtype, made + m * pairs_per_token);
-    auto* regrouped = reinterpret_cast<std::int32_t*>(rest + m * superblocks);
     r.superblocks.q = reinterpret_cast<const std::int8_t*>(q);
-    r.superblocks.scale = interleave(a.superblocks.scale, m, superblocks, rest);
-    r.superblocks.pair_sums = pairs_per_token > 0 ? interleave(static_cast<const std::int32_t*>(made), m, pairs_per_token, regrouped) : nullptr;
-    r.superblocks.part_bias = interleave(static_cast<const std::int32_t*>(made + m * pairs_per_token), m, biases_per_token,
-                                         regrouped + m * pairs_per_token);
+    r.superblocks.scale = scale;
+    r.superblocks.pair_sums = pairs_per_token > 0 ? pairs : nullptr;
+    r.superblocks.part_bias = biases;
     r.superblocks.sum16 = nullptr;
   } else {
     r.int8.q = reinterpret_cast<const std::int8_t*>(q);
-    r.int8.scale = interleave(a.int8.scale, m, cols / kBlockValues, rest);
-    r.int8.bias = interleave(a.int8.bias, m, cols / kBlockValues, reinterpret_cast<std::int32_t*>(rest + m * (cols / kBlockValues)));
+    r.int8.scale = scale;
+    r.int8.bias = pairs;  // the biases follow the scales
   }
   return r;
 }
@@ -236,10 +275,10 @@ BlockActivations token_slice(const BlockActivations& a, std::int64_t t0, std::in
 
 namespace helix::kernels_detail {
 
-BlockActivations prepare_activations_vnni(const WeightMatrix&, const float*, std::int64_t) {
+BlockActivations prepare_activations_vnni(const WeightMatrix&, const float*, std::int64_t, ThreadPool&) {
   fail("matmul: the AVX-512 kernels are not built for this CPU architecture");
 }
-BlockActivations interleave_token_runs(const BlockActivations&, DType) {
+BlockActivations interleave_token_runs(const BlockActivations&, DType, ThreadPool&) {
   fail("matmul: the AVX-512 kernels are not built for this CPU architecture");
 }
 BlockActivations token_slice(const BlockActivations&, std::int64_t, std::int64_t) {

@@ -172,15 +172,15 @@ void one_arithmetic_gemm(const Call& c, ThreadPool& pool, MatmulStrategy strateg
   using kernels_detail::kVnniGemmMinTokens;
   const bool tiles = c.isa == KernelIsa::Amx;
   if (tiles && (c.w.dtype == DType::BF16 || (strategy == MatmulStrategy::TiledGemm && c.m >= kVnniGemmMinTokens))) {
-    const kernels_detail::BlockActivations x = kernels_detail::prepare_activations_amx(c.w, c.x, c.m);
+    const kernels_detail::BlockActivations x = kernels_detail::prepare_activations_amx(c.w, c.x, c.m, pool);
     for_row_groups(c, pool, [&](std::int64_t row_begin, std::int64_t row_end) {
       kernels_detail::gemm_rows_amx(c.w, x, c.y, row_begin, row_end);
     });
     return;
   }
-  const kernels_detail::BlockActivations x = kernels_detail::prepare_activations_vnni(c.w, c.x, c.m);
+  const kernels_detail::BlockActivations x = kernels_detail::prepare_activations_vnni(c.w, c.x, c.m, pool);
   if (strategy == MatmulStrategy::TiledGemm && c.m >= kVnniGemmMinTokens) {
-    const kernels_detail::BlockActivations runs = kernels_detail::interleave_token_runs(x, c.w.dtype);
+    const kernels_detail::BlockActivations runs = kernels_detail::interleave_token_runs(x, c.w.dtype, pool);
     for_row_groups(c, pool, [&](std::int64_t row_begin, std::int64_t row_end) {
       kernels_detail::gemm_rows_vnni(c.w, runs, c.y, row_begin, row_end);
     });

@@ -301,9 +301,10 @@ HELIX_AMX void gemm_rows_bf16(const WeightMatrix& w, const BlockActivations& a, 
 
 // x's rows (m rows of `stride_words` 4-byte words) into B tiles: [token block][32-value
 // block][tile row p][token], word kb * tile_rows + p of each token; tokens past m zero.
+// Token blocks [tb0, tb1).
 void to_b_tiles(const std::uint32_t* x, std::int64_t stride_words, const BlockActivations& a, int tile_rows,
-                std::uint32_t* out) {
-  for (std::int64_t tb = 0; tb < a.token_blocks; ++tb) {
+                std::int64_t tb0, std::int64_t tb1, std::uint32_t* out) {
+  for (std::int64_t tb = tb0; tb < tb1; ++tb) {
     for (std::int64_t kb = 0; kb < a.blocks; ++kb) {
       std::uint32_t* tile = out + (tb * a.blocks + kb) * tile_rows * a.tokens;
       for (int p = 0; p < tile_rows; ++p) {
@@ -317,9 +318,10 @@ void to_b_tiles(const std::uint32_t* x, std::int64_t stride_words, const BlockAc
 }
 
 // Per token block and group, the tokens' entries of a per-token array (`groups`
-// entries per token), as one vector; padding zero.
-void per_block_vectors(const float* per_token, std::int64_t groups, const BlockActivations& a, float* out) {
-  for (std::int64_t tb = 0; tb < a.token_blocks; ++tb)
+// entries per token), as one vector; padding zero. Token blocks [tb0, tb1).
+void per_block_vectors(const float* per_token, std::int64_t groups, const BlockActivations& a, std::int64_t tb0,
+                       std::int64_t tb1, float* out) {
+  for (std::int64_t tb = tb0; tb < tb1; ++tb)
     for (std::int64_t g = 0; g < groups; ++g)
       for (std::int64_t t = 0; t < a.tokens; ++t) {
         const std::int64_t token = tb * a.tokens + t;
@@ -333,7 +335,7 @@ bool amx_multiplies(DType dtype) {
   return dtype == DType::BF16 || dtype == DType::Q8_0 || dtype == DType::Q4_K || dtype == DType::Q6_K;
 }
 
-HELIX_AMX BlockActivations prepare_activations_amx(const WeightMatrix& w, const float* x, std::int64_t m) {
+HELIX_AMX BlockActivations prepare_activations_amx(const WeightMatrix& w, const float* x, std::int64_t m, ThreadPool& pool) {
   BlockActivations a;
   a.m = m;
   a.tokens = std::min<std::int64_t>(m, kMaxTokens);
@@ -346,19 +348,22 @@ HELIX_AMX BlockActivations prepare_activations_amx(const WeightMatrix& w, const 
     const std::int64_t stride = a.blocks * kBlockValues;  // bf16 values per padded row
     auto* rounded = reinterpret_cast<std::uint16_t*>(
         thread_scratch(ScratchSlot::Activations, static_cast<std::size_t>(m * stride / 2)));
-    for (std::int64_t i = 0; i < m; ++i) {
-      round_to_bf16(x + i * w.cols, w.cols, rounded + i * stride);
-      std::memset(rounded + i * stride + w.cols, 0, static_cast<std::size_t>(stride - w.cols) * 2);
-    }
     auto* tiles = thread_scratch(ScratchSlot::ActivationTiles, static_cast<std::size_t>(tokens_padded * stride / 2));
-    to_b_tiles(reinterpret_cast<const std::uint32_t*>(rounded), stride / 2, a, tile_rows,
-               reinterpret_cast<std::uint32_t*>(tiles));
+    // Per token block: its tokens rounded, then laid out as tiles.
+    prepare_in_parallel(pool, a.token_blocks, m * w.cols, [&](std::int64_t tb0, std::int64_t tb1) {
+      for (std::int64_t i = tb0 * a.tokens; i < std::min(m, tb1 * a.tokens); ++i) {
+        round_to_bf16(x + i * w.cols, w.cols, rounded + i * stride);
+        std::memset(rounded + i * stride + w.cols, 0, static_cast<std::size_t>(stride - w.cols) * 2);
+      }
+      to_b_tiles(reinterpret_cast<const std::uint32_t*>(rounded), stride / 2, a, tile_rows, tb0, tb1,
+                 reinterpret_cast<std::uint32_t*>(tiles));
+    });
     a.b_tiles = reinterpret_cast<const std::byte*>(tiles);
     return a;
   }
   // Int8: quantized (Q8_0 per 32 values, the K-quants per 256), then (16 tokens and
   // more) laid out as tiles with the scales per token block.
-  a = prepare_activations_vnni(w, x, m);
+  a = prepare_activations_vnni(w, x, m, pool);
   const bool k_quant = is_k_quant(w.dtype);
   const std::int8_t* q = k_quant ? a.superblocks.q : a.int8.q;
   if (a.tokens < kMaxTokens) {
@@ -370,14 +375,12 @@ HELIX_AMX BlockActivations prepare_activations_amx(const WeightMatrix& w, const 
   const std::int64_t tile_floats = tokens_padded * w.cols / 4;
   float* storage = thread_scratch(ScratchSlot::ActivationTiles,
                                   static_cast<std::size_t>(tile_floats + tokens_padded * scales));
-  to_b_tiles(reinterpret_cast<const std::uint32_t*>(q), w.cols / 4, a, tile_rows,
-             reinterpret_cast<std::uint32_t*>(storage));
   float* scale = storage + tile_floats;
-  if (k_quant) {
-    per_block_vectors(a.superblocks.scale, scales, a, scale);
-  } else {
-    per_block_vectors(a.int8.scale, a.blocks, a, scale);
-  }
+  prepare_in_parallel(pool, a.token_blocks, m * w.cols, [&](std::int64_t tb0, std::int64_t tb1) {
+    to_b_tiles(reinterpret_cast<const std::uint32_t*>(q), w.cols / 4, a, tile_rows, tb0, tb1,
+               reinterpret_cast<std::uint32_t*>(storage));
+    per_block_vectors(k_quant ? a.superblocks.scale : a.int8.scale, scales, a, tb0, tb1, scale);
+  });
   a.b_tiles = reinterpret_cast<const std::byte*>(storage);
   a.scale = scale;
   return a;
@@ -401,7 +404,7 @@ void gemm_rows_amx(const WeightMatrix& w, const BlockActivations& a, float* y, s
 namespace helix::kernels_detail {
 
 bool amx_multiplies(DType) { return false; }
-BlockActivations prepare_activations_amx(const WeightMatrix&, const float*, std::int64_t) {
+BlockActivations prepare_activations_amx(const WeightMatrix&, const float*, std::int64_t, ThreadPool&) {
   fail("matmul: the AMX kernels are not built for this CPU architecture");
 }
 

@@ -99,14 +99,31 @@ struct BlockActivations {
   const float* scale = nullptr;  // [token block][block or superblock][token]: the (super)block's activation scale
 };
 
+// Preparing x for the VNNI and tile kernels (quantizing, regrouping) is split over
+// the pool from this many values of x on; below (decode batches) waking the other
+// threads would cost more than the work, and the caller does it alone.
+constexpr std::int64_t kParallelPrepareValues = std::int64_t{1} << 18;
+// fn(begin, end) over items [0, n) (tokens, runs or token blocks of an x of `values`
+// values): on the pool's threads from kParallelPrepareValues on, else on the caller.
+// (fn is reached through one reference, so that the pool's std::function holds it
+// without allocating.)
+template <typename Fn>
+void prepare_in_parallel(ThreadPool& pool, std::int64_t n, std::int64_t values, const Fn& fn) {
+  if (values < kParallelPrepareValues || n < 2) {
+    fn(std::int64_t{0}, n);
+  } else {
+    pool.parallel_for(n, [&fn](std::int64_t begin, std::int64_t end) { fn(begin, end); });
+  }
+}
+
 // Whether the AMX kernel multiplies this dtype (BF16 and the int8 block types Q8_0,
 // Q4_K, Q6_K); the other dtypes take the avx512 level's kernels under amx too.
 bool amx_multiplies(DType dtype);
 
 // Prepares x (m x w.cols) for w's AMX kernel, in the calling thread's scratch (valid
-// until its next call). amx_multiplies(w.dtype) must hold, and m >= 16 for the int8
-// types (smaller batches take gemv_rows_vnni).
-BlockActivations prepare_activations_amx(const WeightMatrix& w, const float* x, std::int64_t m);
+// until its next call; the pool's threads share the work). amx_multiplies(w.dtype)
+// must hold, and m >= 16 for the int8 types (smaller batches take gemv_rows_vnni).
+BlockActivations prepare_activations_amx(const WeightMatrix& w, const float* x, std::int64_t m, ThreadPool& pool);
 
 // The amx level's kernel: y[i * w.rows + r] for all tokens and weight rows r in
 // [row_begin, row_end); row_begin is a multiple of 16. Q4_K and Q6_K go to
@@ -118,8 +135,9 @@ void gemm_rows_amx_k_quant(const WeightMatrix& w, const BlockActivations& a, flo
 
 // x quantized for the int8 block types' arithmetic (int8_block_arithmetic.h) as the
 // VNNI kernels read it, without tiles (int8_activations.cpp), in the calling
-// thread's scratch (ScratchSlot::Activations; valid until its next call).
-BlockActivations prepare_activations_vnni(const WeightMatrix& w, const float* x, std::int64_t m);
+// thread's scratch (ScratchSlot::Activations; valid until its next call; the pool's
+// threads share the work).
+BlockActivations prepare_activations_vnni(const WeightMatrix& w, const float* x, std::int64_t m, ThreadPool& pool);
 
 // Tokens [t0, t0 + count) of activations from prepare_activations_vnni.
 BlockActivations token_slice(const BlockActivations& a, std::int64_t t0, std::int64_t count);
@@ -139,8 +157,8 @@ constexpr int vnni_token_run(std::int64_t m, std::int64_t t0) { return m - t0 >=
 // ScratchSlot::ActivationTiles (valid until the calling thread's next call): every
 // per-token array with each run's tokens side by side, 4-byte word by word (word e
 // of a run of T tokens from t0 at t0 * words_per_token + e * T + i), so that one
-// pointer reaches all of a run's broadcasts.
-BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype);
+// pointer reaches all of a run's broadcasts. The pool's threads share the work.
+BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype, ThreadPool& pool);
 void gemm_rows_vnni(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                     std::int64_t row_end);
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "helix/core/error.h"
+#include "helix/kernels/matmul_kernels.h"
 #include "kernel_isa_scope.h"
 
 namespace helix {
@@ -324,6 +325,32 @@ TEST(Matmul, OneRowGivesTheSameBitsAloneAndInAnyBatch) {
           ASSERT_EQ(alone[j], batch[static_cast<std::size_t>(compared * rows + j)])
               << isa << " " << dtype_name(dtype) << " cols=" << cols << " m=" << m << " row " << j;
         }
+      }
+    }
+  }
+}
+
+// From kParallelPrepareValues values of x on, the threads share quantizing and
+// regrouping x (tokens, runs of 12, token blocks of 16): 150 tokens of 2304 values
+// (345600) split in the middle of a run and of a token block. Every token must still
+// get the bits it gets alone.
+TEST(Matmul, ActivationsPreparedByEveryThreadGiveEachTokenItsBits) {
+  if (!cpu_supports(KernelIsa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  ThreadPool pool(3);
+  const std::int64_t rows = 37, cols = 2304, m = 150;
+  static_assert(m * cols >= kernels_detail::kParallelPrepareValues);
+  std::vector<float> x = random_activations(m * cols, 51);
+  for (const std::string& isa : test::runnable_isas()) {
+    if (isa != "avx512" && isa != "amx") continue;
+    KernelIsaScope scope(isa);
+    for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+      TestWeights t = make_weights(dtype, rows, cols, 1, 52);
+      std::vector<float> batch(static_cast<std::size_t>(m * rows)), alone(rows);
+      matmul(t.w, x.data(), m, batch.data(), pool);
+      for (std::int64_t token = 0; token < m; ++token) {
+        matmul(t.w, x.data() + token * cols, 1, alone.data(), pool);
+        for (std::int64_t j = 0; j < rows; ++j)
+          ASSERT_EQ(alone[j], batch[static_cast<std::size_t>(token * rows + j)]) << isa << " " << dtype_name(dtype) << " token " << token << " row " << j;
       }
     }
   }
