@@ -215,8 +215,8 @@ BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype, T
   auto* made = reinterpret_cast<std::int32_t*>(rest + line_floats(m * small));
   auto* made_biases = made + m * pairs_per_token;
   float* scale = rest;
-  auto* pairs = reinterpret_cast<std::int32_t*>(rest + m * (k_quant ? superblocks : blocks));
-  auto* biases = pairs + m * pairs_per_token;
+  auto* pairs = reinterpret_cast<std::int32_t*>(rest + m * (k_quant ? superblocks : blocks));  // Q4_K only
+  auto* biases = pairs + m * pairs_per_token;  // Q8_0's block biases, the K-quants' part biases
   prepare_in_parallel(pool, token_runs(m), m * cols, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t run = r0; run < r1; ++run) {
       const std::int64_t t0 = run_start(m, run), tokens = run_start(m, run + 1) - t0;
@@ -229,7 +229,7 @@ BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype, T
         interleave_run(static_cast<const std::int32_t*>(made_biases), t0, tokens, biases_per_token, biases);
       } else {
         interleave_run(a.int8.scale, t0, tokens, blocks, scale);
-        interleave_run(a.int8.bias, t0, tokens, blocks, pairs);
+        interleave_run(a.int8.bias, t0, tokens, blocks, biases);
       }
     }
   });
@@ -242,7 +242,7 @@ BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype, T
   } else {
     r.int8.q = reinterpret_cast<const std::int8_t*>(q);
     r.int8.scale = scale;
-    r.int8.bias = pairs;  // the biases follow the scales
+    r.int8.bias = biases;
   }
   return r;
 }
