@@ -168,10 +168,6 @@ void pair_sums(const SuperblockActivations& a, std::int64_t t0, std::int64_t tok
   }
 }
 
-// The quants' centre and the values per part of SuperblockActivations::part_bias.
-constexpr std::int32_t kQ4KCentre = 8, kQ6KCentre = 32;
-constexpr std::int64_t kQ4KPartValues = 32, kQ6KPartValues = 8;
-
 // SuperblockActivations::part_bias of `tokens` tokens from t0 (not regrouped, at out
 // + t0 * parts per token): Q4_K's from the sums per 16; Q6_K's per 8 from the quants,
 // by vpsadbw (which sums 8 unsigned bytes, so x is flipped to x + 128 and 8 * 128
@@ -180,10 +176,12 @@ HELIX_AVX512 void part_biases(const SuperblockActivations& a, std::int64_t t0, s
                               std::int32_t* out) {
   const std::int64_t first = t0 * a.cols, end = (t0 + tokens) * a.cols;  // values
   if (dtype == DType::Q4_K) {
+    static_assert(kQ4KPartValues == 32, "a part is two sums of 16");
     for (std::int64_t p = first / kQ4KPartValues; p < end / kQ4KPartValues; ++p)
       out[p] = -kQ4KCentre * (a.sum16[2 * p] + a.sum16[2 * p + 1]);
     return;
   }
+  static_assert(kQ6KPartValues == 8, "vpsadbw sums 8 bytes");
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   const __m256i flipped_sum = _mm256_set1_epi32(8 * 128);
   for (std::int64_t i = first; i < end; i += 64) {

@@ -81,6 +81,11 @@ struct SuperblockActivations {
   const std::int32_t* part_bias = nullptr;
 };
 
+// The quants' centre and the values per part that SuperblockActivations::part_bias
+// and the VNNI GEMM's fold agree on.
+constexpr std::int32_t kQ4KCentre = 8, kQ6KCentre = 32;
+constexpr int kQ4KPartValues = 32, kQ6KPartValues = 8;
+
 // x prepared once per matmul call for the int8 block kernels (VNNI and AMX) and
 // the AMX BF16 kernel: quantized (Q8_0 as Int8Activations, the K-quants as
 // SuperblockActivations) and, for the tile unit, laid out as tiles of its B operand,

@@ -129,7 +129,8 @@ HELIX_AVX512 HELIX_OWN_CODE void transpose_chunk(const Quants& quants, std::int6
         if constexpr (std::is_same_v<Quants, Q4_KQuants>) {
           for (int j = 0; j < 4; ++j) {
             c.min_pairs[j] = int16_pairs(c.s.min[2 * j], c.s.min[2 * j + 1]);
-            c.centre_pairs[j] = int16_pairs(_mm512_slli_epi32(c.s.scale[2 * j], 3), _mm512_slli_epi32(c.s.scale[2 * j + 1], 3));
+            const __m512i centre = _mm512_set1_epi32(kQ4KCentre);
+            c.centre_pairs[j] = int16_pairs(_mm512_mullo_epi32(c.s.scale[2 * j], centre), _mm512_mullo_epi32(c.s.scale[2 * j + 1], centre));
           }
         } else {
           for (int g = 0; g < 16; ++g) c.s.scale[g] = _mm512_and_si512(c.s.scale[g], _mm512_set1_epi32(0xFFFF));
@@ -186,7 +187,7 @@ HELIX_AVX512 HELIX_OWN_CODE void q8_0_tokens(const Chunk& c, const Int8Activatio
 template <bool Q4K, int T>
 HELIX_AVX512 HELIX_OWN_CODE void k_quant_tokens(const Chunk& c, const SuperblockActivations& x, std::int64_t t0,
                                                 float* acc) {
-  constexpr int kPartValues = Q4K ? 32 : 8, kGroupValues = Q4K ? 32 : 16;
+  constexpr int kPartValues = Q4K ? kQ4KPartValues : kQ6KPartValues, kGroupValues = Q4K ? 32 : 16;
   constexpr int kParts = kSuperblockValues / kPartValues;
   const std::int64_t superblocks = x.cols / kSuperblockValues;
   const auto* words = reinterpret_cast<const std::int32_t*>(x.q) + t0 * (x.cols / 4);
@@ -199,7 +200,7 @@ HELIX_AVX512 HELIX_OWN_CODE void k_quant_tokens(const Chunk& c, const Superblock
 #pragma GCC unroll 12
     for (int i = 0; i < T; ++i) {
       m_sum[i] = _mm512_setzero_si512();
-      if constexpr (Q4K) {  // the centre's share, 8 * sum_g sc_g * sum32_g(x)
+      if constexpr (Q4K) {  // the centre's share, kQ4KCentre * sum_g sc_g * sum32_g(x)
 #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j)
           m_sum[i] = _mm512_dpwssd_epi32(m_sum[i], scales.centre_pairs[j], broadcast_word<T>(pair_sums, sb * 4 + j, i));
