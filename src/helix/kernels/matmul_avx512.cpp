@@ -42,17 +42,23 @@ namespace {
 // Every batch size chunks alike, batch 1 included: the chunk sums are part of the
 // arithmetic above.
 constexpr std::int64_t kColumnChunk = 1024;
-// Weight rows a batch of 3 tokens and more walks at once, chunk by chunk: 192 rows x
-// 1024 values (384 KiB of BF16, 768 KiB widened), in L2 while every group of tokens
-// meets them; x of all tokens is read again per block (blocks of 24 rows: 104
-// GMAC/s against 135 at 512 tokens, matmul_bench --quick).
-constexpr std::int64_t kRowBlock = 192;
+// Weight rows a batch of 3 tokens and more walks at once, chunk by chunk, while
+// every group of tokens meets them. Widened once into memory: 192 rows x 1024
+// values (768 KiB of f32), in L2; x of all tokens is read again per block (blocks
+// of 24 rows: 104 GMAC/s against 135 at 512 tokens, matmul_bench --quick).
+constexpr std::int64_t kWideRowBlock = 192;
+// Widened per use: one tile of 4 rows (8 KiB of BF16 a chunk, in L1 for the later
+// groups of tokens), so the weights stream from memory in the order of the rows and
+// while every group computes, not in bursts (blocks of 192 rows, read by the first
+// group of 6 tokens: batch-16 decode about 15% slower from memory).
+constexpr std::int64_t kMatrixRowBlock = 4;
 // Tokens multiplied at once (4 rows x 6 tokens accumulators, 6 activation registers
 // and one weight register: 31 of the 32).
 constexpr int kMostTokens = 6;
 // From this many tokens each chunk of a block is widened once into memory; below,
-// the tiles widen per use (at 16 tokens per use was faster, at 64 widening once).
-constexpr std::int64_t kWidenFromTokens = 32;
+// the tiles widen per use (from memory, per use was faster at 32 tokens, as fast at
+// 64, slower at 128).
+constexpr std::int64_t kWidenFromTokens = 64;
 
 // A mask of the first n lanes of 16 (none for n <= 0).
 inline __mmask16 first16(std::int64_t n) {
@@ -69,22 +75,24 @@ HELIX_AVX512 inline __m512 widen(__m256i v) {
   }
 }
 
-// Weight rows read from the matrix and widened per use: values k..k+15 of row r
-// (zero from `end` on).
+// Weight rows read from the matrix and widened per use: values k..k+15 of row r,
+// all before the row's end (load) or zero from `end` on (load_masked).
 template <DType Type, bool FetchAhead = false>
 struct MatrixRows {
   const std::byte* first;
   std::size_t row_bytes;
-  // With FetchAhead, each load of a new line fetches the line this many bytes on
-  // into L2: the same rows' next chunk, which the next call reads.
+  // With FetchAhead, fetch(r, k) brings the line this many bytes past value k into
+  // L2: the same rows' next chunk, which the next call reads.
   std::ptrdiff_t fetch_ahead = 0;
-  HELIX_AVX512 __m512 load(int r, std::int64_t k, std::int64_t end) const {
-    const auto* p = reinterpret_cast<const std::uint16_t*>(first + r * row_bytes) + k;
-    if constexpr (FetchAhead) {
-      if (k % 32 == 0) _mm_prefetch(reinterpret_cast<const char*>(p) + fetch_ahead, _MM_HINT_T1);
-    }
-    return widen<Type>(k + 16 <= end ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))
-                                     : _mm256_maskz_loadu_epi16(first16(end - k), p));
+  const std::uint16_t* row(int r) const { return reinterpret_cast<const std::uint16_t*>(first + r * row_bytes); }
+  HELIX_AVX512 __m512 load(int r, std::int64_t k) const {
+    return widen<Type>(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row(r) + k)));
+  }
+  HELIX_AVX512 __m512 load_masked(int r, std::int64_t k, std::int64_t end) const {
+    return widen<Type>(_mm256_maskz_loadu_epi16(first16(end - k), row(r) + k));
+  }
+  HELIX_AVX512 void fetch(int r, std::int64_t k) const {
+    if constexpr (FetchAhead) _mm_prefetch(reinterpret_cast<const char*>(row(r) + k) + fetch_ahead, _MM_HINT_T1);
   }
 };
 
@@ -107,8 +115,8 @@ HELIX_AVX512 inline void load_pair(const MatrixRows<Type, FetchAhead>& w, int r,
     hi = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(v, 1)), 16));
   } else {
     const MatrixRows<Type> plain{w.first, w.row_bytes};  // fetched ahead above
-    lo = plain.load(r, k, end);
-    hi = plain.load(r, k + 16, end);
+    lo = plain.load_masked(r, k, end);
+    hi = plain.load_masked(r, k + 16, end);
   }
 }
 
@@ -117,22 +125,26 @@ HELIX_AVX512 inline void load_pair(const MatrixRows<Type, FetchAhead>& w, int r,
 struct WideRows {
   const float* first;
   std::int64_t stride;
-  HELIX_AVX512 __m512 load(int r, std::int64_t k, std::int64_t) const { return _mm512_load_ps(first + r * stride + k); }
+  HELIX_AVX512 __m512 load(int r, std::int64_t k) const { return _mm512_load_ps(first + r * stride + k); }
+  HELIX_AVX512 __m512 load_masked(int r, std::int64_t k, std::int64_t) const { return load(r, k); }
+  void fetch(int, std::int64_t) const {}
 };
 
-// One 16-value step of float_tile at value k: the tokens' x (masked on the last
-// step when it is partial), then row by row the weights and their fma.
-template <int R, int T, bool Partial, typename Rows>
+// One 16-value step of float_tile at value k (weights at w_k): the tokens' x, then
+// row by row the weights and their fma. The last steps of a chunk mask x and the
+// weights from `end` on (w_end counted as w_k is).
+template <int R, int T, bool Masked, typename Rows>
 HELIX_AVX512 inline void float_step(__m512 (&acc)[R][T], const Rows& w, std::int64_t w_k, std::int64_t w_end,
-                                    const float* const* x, std::int64_t k, __mmask16 lanes) {
+                                    const float* const (&x)[T], std::int64_t k) {
   __m512 xv[T];
+  const __mmask16 lanes = Masked ? first16(w_end - w_k) : __mmask16(0xFFFF);
 #pragma GCC unroll 6
-  for (int t = 0; t < T; ++t) xv[t] = Partial ? _mm512_maskz_loadu_ps(lanes, x[t] + k) : _mm512_loadu_ps(x[t] + k);
+  for (int t = 0; t < T; ++t) xv[t] = Masked ? _mm512_maskz_loadu_ps(lanes, x[t] + k) : _mm512_loadu_ps(x[t] + k);
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r) {
-    const __m512 wv = w.load(r, w_k, w_end);
+    const __m512 wv = Masked ? w.load_masked(r, w_k, w_end) : w.load(r, w_k);
 #pragma GCC unroll 6
-    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    for (int t = 0; t < T; ++t) __asm__("vfmadd231ps %2, %1, %0" : "+v"(acc[r][t]) : "v"(wv), "v"(xv[t]));
   }
 }
 
@@ -150,20 +162,31 @@ HELIX_AVX512 inline void store_sums(const __m512 (&acc)[R][T], float* y, std::in
     }
 }
 
-// R weight rows against T tokens over values [k_begin, k_end) (one chunk); x[t] the
-// tokens' rows, weights at w.load(r, k - w_offset); results to y[t * ldy + r], added
-// to what is there when `accumulate` (a later chunk). 16 values a step, in order.
+// R weight rows against T tokens over values [k_begin, k_end) (one chunk); token t's
+// row at x + t * ldx, weights at w.load(r, k - w_offset); results to y[t * ldy + r],
+// added to what is there when `accumulate` (a later chunk). 16 values a step, in
+// order; the rows' lines fetched ahead once per 32 values. The steps carry no
+// bounds checks (a tile of 4 x 6 is 24 fma a step, and the scalar work around them
+// had been as many instructions again).
 template <int R, int T, typename Rows>
-HELIX_AVX512 void float_tile(const Rows& w, std::int64_t w_offset, const float* const* x, std::int64_t k_begin,
-                             std::int64_t k_end, float* y, std::int64_t ldy, bool accumulate) {
+HELIX_AVX512 void float_tile(const Rows& w, std::int64_t w_offset, const float* x, std::int64_t ldx,
+                             std::int64_t k_begin, std::int64_t k_end, float* y, std::int64_t ldy, bool accumulate) {
   __m512 acc[R][T];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 6
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  const float* xs[T];
+#pragma GCC unroll 6
+  for (int t = 0; t < T; ++t) xs[t] = x + t * ldx;
   std::int64_t k = k_begin;
-  for (; k + 16 <= k_end; k += 16) float_step<R, T, false>(acc, w, k - w_offset, k_end - w_offset, x, k, 0);
-  if (k < k_end) float_step<R, T, true>(acc, w, k - w_offset, k_end - w_offset, x, k, first16(k_end - k));
+  for (; k + 32 <= k_end; k += 32) {
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) w.fetch(r, k - w_offset);
+    float_step<R, T, false>(acc, w, k - w_offset, 0, xs, k);
+    float_step<R, T, false>(acc, w, k + 16 - w_offset, 0, xs, k + 16);
+  }
+  for (; k < k_end; k += 16) float_step<R, T, true>(acc, w, k - w_offset, k_end - w_offset, xs, k);
   store_sums(acc, y, ldy, accumulate);
 }
 
@@ -232,7 +255,7 @@ HELIX_AVX512 void widen_block(const WeightMatrix& w, std::int64_t r, std::int64_
                               std::int64_t k_end, float* out, std::int64_t stride) {
   for (std::int64_t n = 0; n < count; ++n) {
     const MatrixRows<Type> row{w.row(r + n), w.row_bytes};
-    for (std::int64_t at = k; at < k_end; at += 16) _mm512_store_ps(out + n * stride + (at - k), row.load(0, at, k_end));
+    for (std::int64_t at = k; at < k_end; at += 16) _mm512_store_ps(out + n * stride + (at - k), row.load_masked(0, at, k_end));
   }
 }
 
@@ -242,29 +265,29 @@ struct WideBlock {
   std::int64_t stride, k0;
   WideRows rows(std::int64_t r) const { return {first + r * stride, stride}; }
 };
-// ... or straight from the matrix, widened per use.
-// Its rows fetch the next chunk's lines into L2 as they go (read from memory while
-// the tiles multiply: batch-16 BF16 decode of a 4-layer 7B-shaped model, 65-70
-// tokens/s without, 73.5 with); after a block's last chunk, the next block's first.
+// ... or straight from the matrix, widened per use. Its rows fetch the next
+// chunk's lines into L2 as they go (read from memory while the tiles multiply:
+// batch-16 BF16 decode of a 4-layer 7B-shaped model, 65-70 tokens/s without, 73.5
+// with); after a block's last chunk, the next block's first.
 template <DType Type>
 struct MatrixBlock {
   const WeightMatrix* w;
   std::int64_t r0, k0 = 0;
   std::ptrdiff_t fetch_ahead;
-  MatrixBlock(const WeightMatrix& matrix, std::int64_t first_row, std::int64_t k)
+  MatrixBlock(const WeightMatrix& matrix, std::int64_t first_row, std::int64_t rows, std::int64_t k)
       : w(&matrix), r0(first_row), fetch_ahead(k + kColumnChunk < matrix.cols
                                                   ? kColumnChunk * 2
-                                                  : kRowBlock * static_cast<std::ptrdiff_t>(matrix.row_bytes) - k * 2) {}
+                                                  : rows * static_cast<std::ptrdiff_t>(matrix.row_bytes) - k * 2) {}
   MatrixRows<Type, true> rows(std::int64_t r) const { return {w->row(r0 + r), w->row_bytes, fetch_ahead}; }
 };
 
 // The block's `count` rows against T tokens over values [k, k_end).
 template <int T, typename Block>
 HELIX_AVX512 void block_tokens(const Block& block, std::int64_t count, std::int64_t k, std::int64_t k_end,
-                               const float* const* x, float* y, std::int64_t ldy) {
+                               const float* x, std::int64_t ldx, float* y, std::int64_t ldy) {
   std::int64_t r = 0;
-  for (; r + 4 <= count; r += 4) float_tile<4, T>(block.rows(r), block.k0, x, k, k_end, y + r, ldy, k > 0);
-  for (; r < count; ++r) float_tile<1, T>(block.rows(r), block.k0, x, k, k_end, y + r, ldy, k > 0);
+  for (; r + 4 <= count; r += 4) float_tile<4, T>(block.rows(r), block.k0, x, ldx, k, k_end, y + r, ldy, k > 0);
+  for (; r < count; ++r) float_tile<1, T>(block.rows(r), block.k0, x, ldx, k, k_end, y + r, ldy, k > 0);
 }
 
 // Every token against the block's rows over [k, k_end), kMostTokens at a time.
@@ -273,40 +296,39 @@ HELIX_AVX512 void block_all_tokens(const Block& block, std::int64_t count, std::
                                    const FloatActivations& x, std::int64_t m, float* y, std::int64_t ldy) {
   for (std::int64_t t0 = 0; t0 < m; t0 += kMostTokens) {
     const int tokens = static_cast<int>(std::min<std::int64_t>(kMostTokens, m - t0));
-    const float* xs[kMostTokens];
-    for (int t = 0; t < tokens; ++t) xs[t] = x.x + (t0 + t) * x.ldx;
+    const float* xt = x.x + t0 * x.ldx;
     float* yt = y + t0 * ldy;
     switch (tokens) {
-      case 6: block_tokens<6>(block, count, k, k_end, xs, yt, ldy); break;
-      case 5: block_tokens<5>(block, count, k, k_end, xs, yt, ldy); break;
-      case 4: block_tokens<4>(block, count, k, k_end, xs, yt, ldy); break;
-      case 3: block_tokens<3>(block, count, k, k_end, xs, yt, ldy); break;
-      case 2: block_tokens<2>(block, count, k, k_end, xs, yt, ldy); break;
-      default: block_tokens<1>(block, count, k, k_end, xs, yt, ldy); break;
+      case 6: block_tokens<6>(block, count, k, k_end, xt, x.ldx, yt, ldy); break;
+      case 5: block_tokens<5>(block, count, k, k_end, xt, x.ldx, yt, ldy); break;
+      case 4: block_tokens<4>(block, count, k, k_end, xt, x.ldx, yt, ldy); break;
+      case 3: block_tokens<3>(block, count, k, k_end, xt, x.ldx, yt, ldy); break;
+      case 2: block_tokens<2>(block, count, k, k_end, xt, x.ldx, yt, ldy); break;
+      default: block_tokens<1>(block, count, k, k_end, xt, x.ldx, yt, ldy); break;
     }
   }
 }
 
-// Three tokens and more: blocks of kRowBlock rows, chunk by chunk, met by every
-// token. From kWidenFromTokens tokens each chunk of the block is widened once into
-// memory; below, the tiles widen the weights per use (the block's bf16 stays in L2
-// for the later groups of tokens).
+// Three tokens and more: blocks of rows, chunk by chunk, met by every token. From
+// kWidenFromTokens tokens each chunk of a block is widened once into memory; below,
+// the tiles widen the weights per use.
 template <DType Type>
 HELIX_AVX512 void batch_rows(const WeightMatrix& w, const FloatActivations& x, std::int64_t m, float* y,
                              std::int64_t row_begin, std::int64_t row_end) {
   const std::int64_t stride = kColumnChunk + 16;
-  float* block_memory = m >= kWidenFromTokens
-                            ? thread_scratch(ScratchSlot::WeightTile, static_cast<std::size_t>(kRowBlock * stride))
-                            : nullptr;
-  for (std::int64_t r = row_begin; r < row_end; r += kRowBlock) {
-    const std::int64_t rows = std::min(kRowBlock, row_end - r);
+  const bool widen = m >= kWidenFromTokens;
+  float* block_memory =
+      widen ? thread_scratch(ScratchSlot::WeightTile, static_cast<std::size_t>(kWideRowBlock * stride)) : nullptr;
+  const std::int64_t row_block = widen ? kWideRowBlock : kMatrixRowBlock;
+  for (std::int64_t r = row_begin; r < row_end; r += row_block) {
+    const std::int64_t rows = std::min(row_block, row_end - r);
     for (std::int64_t k = 0; k < w.cols; k += kColumnChunk) {
       const std::int64_t k_end = std::min(w.cols, k + kColumnChunk);
-      if (block_memory != nullptr) {
+      if (widen) {
         widen_block<Type>(w, r, rows, k, k_end, block_memory, stride);
         block_all_tokens(WideBlock{block_memory, stride, k}, rows, k, k_end, x, m, y + r, w.rows);
       } else {
-        block_all_tokens(MatrixBlock<Type>(w, r, k), rows, k, k_end, x, m, y + r, w.rows);
+        block_all_tokens(MatrixBlock<Type>(w, r, row_block, k), rows, k, k_end, x, m, y + r, w.rows);
       }
     }
   }

@@ -297,14 +297,14 @@ TEST(Matmul, StreamingResultsDoNotDependOnTheThreadCount) {
 }
 
 // On the avx512 and amx levels a row gets one arithmetic at every batch size
-// (BF16/F16: f32 fma with the weights widened per use below 32 tokens and once per
-// block from 32; the int8 types: VNNI below 16 tokens, the VNNI GEMM or tiles from
+// (BF16/F16: f32 fma with the weights widened per use, 4 rows at a time, below 64
+// tokens and once per block of 192 rows from 64; the int8 types: VNNI below 16 tokens, the VNNI GEMM or tiles from
 // 16, with one integer arithmetic), so its result is the same bits whether it comes
 // alone or in a batch of any size: what lets a preempted request be recomputed in a
 // prefill without changing its tokens. (scalar and avx2 switch to sgemm for larger
 // batches.) 37 weight rows: a partial group of 16; Q8_0 with 73 blocks per row: a
 // last run of 32 values; BF16 with 1029 columns: a partial last step; batches on
-// both sides of 16 and 32 (the VNNI GEMM's runs of 12, 4 and 1 at 17 and 40).
+// both sides of 16 and 64 (the VNNI GEMM's runs of 12, 4 and 1 at 17 and 40).
 TEST(Matmul, OneRowGivesTheSameBitsAloneAndInAnyBatch) {
   if (!cpu_supports(KernelIsa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   ThreadPool pool(2);
@@ -314,11 +314,11 @@ TEST(Matmul, OneRowGivesTheSameBitsAloneAndInAnyBatch) {
     KernelIsaScope scope(isa);
     for (auto [dtype, cols] : {std::pair{DType::BF16, 2304}, {DType::BF16, 1029}, {DType::F16, 2304},
                                {DType::Q8_0, 2336}, {DType::Q4_K, 2304}, {DType::Q6_K, 2304}}) {
-      std::vector<float> x = random_activations(40 * cols, 21);
+      std::vector<float> x = random_activations(64 * cols, 21);
       TestWeights t = make_weights(dtype, rows, cols, 1, 22);
       std::vector<float> alone(rows);
       matmul(t.w, x.data() + compared * cols, 1, alone.data(), pool);
-      for (std::int64_t m : {3, 8, 15, 16, 17, 31, 32, 40}) {
+      for (std::int64_t m : {3, 8, 15, 16, 17, 31, 32, 40, 63, 64}) {
         std::vector<float> batch(static_cast<std::size_t>(m * rows));
         matmul(t.w, x.data(), m, batch.data(), pool);
         for (std::int64_t j = 0; j < rows; ++j) {
