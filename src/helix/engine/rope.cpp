@@ -4,6 +4,7 @@
 #include <numbers>
 
 #include "helix/core/error.h"
+#include "helix/kernels/element_arithmetic.h"
 
 namespace helix {
 namespace {
@@ -58,12 +59,10 @@ void Rope::rotate(float* x, int heads, const float* cos_v, const float* sin_v) c
   for (int h = 0; h < heads; ++h) {
     float* v = x + static_cast<std::ptrdiff_t>(h) * head_dim_;
     for (int i = 0; i < pairs; ++i) {
-      // Half split: (i, i + d/2), as rotate_half; interleaved: (2i, 2i + 1).
-      int a = pairing_ == RopePairing::kHalfSplit ? i : 2 * i;
-      int b = pairing_ == RopePairing::kHalfSplit ? i + pairs : 2 * i + 1;
-      float x0 = v[a], x1 = v[b];
-      v[a] = x0 * cos_v[i] - x1 * sin_v[i];
-      v[b] = x1 * cos_v[i] + x0 * sin_v[i];
+      const element::RopePair p = element::rope_pair(i, pairs, pairing_ == RopePairing::kHalfSplit);
+      const element::Rotated r = element::rope_rotate(v[p.first], v[p.second], cos_v[i], sin_v[i]);
+      v[p.first] = r.first;
+      v[p.second] = r.second;
     }
   }
 }

@@ -6,6 +6,7 @@
 
 #include "helix/core/error.h"
 #include "helix/kernels/cpu_features.h"
+#include "helix/kernels/element_arithmetic.h"
 #include "helix/kernels/vector_ops_kernels.h"
 
 namespace helix {
@@ -111,15 +112,15 @@ void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, fl
   if (!(eps >= 0.0f)) fail("rms_norm: eps must be >= 0, got {}", eps);
   bool avx2 = use_avx2();
   float sum_squares = avx2 ? kd::sum_squares_avx2(x, n) : kd::dot_scalar(x, x, n);
-  float scale = 1.0f / std::sqrt(sum_squares / static_cast<float>(n) + eps);
+  float scale = element::rms_scale(sum_squares, n, eps);
   if (avx2) return kd::scale_mul_avx2(x, scale, weight, n, out);
-  for (std::int64_t k = 0; k < n; ++k) out[k] = x[k] * scale * weight[k];
+  for (std::int64_t k = 0; k < n; ++k) out[k] = element::rms_normed(x[k], scale, weight[k]);
 }
 
 void silu_mul(const float* gate, const float* up, std::int64_t n, float* out) {
   check_length("silu_mul", n);
   if (use_avx2()) return kd::silu_mul_avx2(gate, up, n, out);
-  for (std::int64_t k = 0; k < n; ++k) out[k] = gate[k] / (1.0f + std::exp(-gate[k])) * up[k];
+  for (std::int64_t k = 0; k < n; ++k) out[k] = element::silu_mul(gate[k], up[k]);
 }
 
 void softmax(float* x, std::int64_t n) {
