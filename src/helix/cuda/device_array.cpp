@@ -1,0 +1,33 @@
+#include "helix/cuda/device_array.h"
+
+#include <cuda_runtime_api.h>
+
+#include "helix/core/error.h"
+#include "helix/cuda/cuda_status.h"
+
+namespace helix::cuda_detail {
+
+void* device_allocate(std::size_t bytes) {
+  if (bytes == 0) return nullptr;
+  void* p = nullptr;
+  check_cuda(cudaMalloc(&p, bytes), "cudaMalloc");
+  return p;
+}
+
+void device_free(void* p) noexcept {
+  if (p != nullptr) cudaFree(p);  // nothing to report from a destructor: a freed array cannot fail later
+}
+
+void copy_to_device(void* to, const void* from, std::size_t bytes) {
+  if (bytes > 0) check_cuda(cudaMemcpy(to, from, bytes, cudaMemcpyHostToDevice), "cudaMemcpy to the device");
+}
+
+void copy_to_host(void* to, const void* from, std::size_t bytes) {
+  if (bytes > 0) check_cuda(cudaMemcpy(to, from, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy to the host");
+}
+
+void fail_size(std::size_t expected, std::size_t got) {
+  fail("cuda: a device array of {} values cannot take {} values", expected, got);
+}
+
+}  // namespace helix::cuda_detail

@@ -1,0 +1,64 @@
+// The checks of elementwise.h's arguments (here, where errors are formatted), then
+// the launches (elementwise_kernels.cu).
+#include "helix/cuda/elementwise.h"
+
+#include <limits>
+
+#include "helix/core/error.h"
+#include "helix/cuda/elementwise_kernels.h"
+
+namespace helix::cuda {
+namespace {
+
+void check_count(const char* op, const char* name, std::int64_t value) {
+  if (value < 0) fail("cuda {}: {} must be >= 0, got {}", op, name, value);
+}
+
+void check_pointer(const char* op, const char* name, const void* p) {
+  if (p == nullptr) fail("cuda {}: {} is null", op, name);
+}
+
+}  // namespace
+
+void rms_norm_rows(const float* x, const float* weight, float eps, std::int64_t rows, std::int64_t n, float* out) {
+  check_count("rms_norm_rows", "rows", rows);
+  check_count("rms_norm_rows", "n", n);
+  if (rows > std::numeric_limits<int>::max()) fail("cuda rms_norm_rows: {} rows exceed one launch's grid", rows);
+  if (!(eps >= 0.0f)) fail("cuda rms_norm_rows: eps must be >= 0, got {}", eps);
+  if (rows == 0 || n == 0) return;
+  check_pointer("rms_norm_rows", "x", x);
+  check_pointer("rms_norm_rows", "weight", weight);
+  check_pointer("rms_norm_rows", "out", out);
+  cuda_detail::launch_rms_norm_rows(x, weight, eps, rows, n, out);
+}
+
+void silu_mul(const float* gate, const float* up, std::int64_t n, float* out) {
+  check_count("silu_mul", "n", n);
+  if (n == 0) return;
+  check_pointer("silu_mul", "gate", gate);
+  check_pointer("silu_mul", "up", up);
+  check_pointer("silu_mul", "out", out);
+  cuda_detail::launch_silu_mul(gate, up, n, out);
+}
+
+void add(const float* x, float* y, std::int64_t n) {
+  check_count("add", "n", n);
+  if (n == 0) return;
+  check_pointer("add", "x", x);
+  check_pointer("add", "y", y);
+  cuda_detail::launch_add(x, y, n);
+}
+
+void rope_rotate(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,
+                 const float* sin) {
+  check_count("rope_rotate", "tokens", tokens);
+  check_count("rope_rotate", "heads", heads);
+  if (head_dim <= 0 || head_dim % 2 != 0) fail("cuda rope_rotate: head_dim must be even and > 0, got {}", head_dim);
+  if (tokens == 0 || heads == 0) return;
+  check_pointer("rope_rotate", "x", x);
+  check_pointer("rope_rotate", "cos", cos);
+  check_pointer("rope_rotate", "sin", sin);
+  cuda_detail::launch_rope_rotate(x, tokens, heads, head_dim, half_split, cos, sin);
+}
+
+}  // namespace helix::cuda

@@ -1,0 +1,29 @@
+// The engine's element-wise steps on the GPU: RMSNorm, SwiGLU's SiLU(gate) * up, the
+// residual add and rotary embedding. Every pointer is in the current device's
+// memory (DeviceArray::data()); the calls queue the work on the default stream and
+// return, so a later download or synchronize_cuda_device() sees the result. The
+// per-element arithmetic is the CPU's (kernels/element_arithmetic.h); the row sums
+// of RMSNorm are added in another order, so the two agree within float rounding.
+#pragma once
+
+#include <cstdint>
+
+namespace helix::cuda {
+
+// out[r] = RMSNorm(x[r]) * weight for `rows` rows of n floats (out == x allowed).
+void rms_norm_rows(const float* x, const float* weight, float eps, std::int64_t rows, std::int64_t n, float* out);
+
+// out = SiLU(gate) * up over n floats (out == gate or out == up allowed).
+void silu_mul(const float* gate, const float* up, std::int64_t n, float* out);
+
+// y += x over n floats.
+void add(const float* x, float* y, std::int64_t n);
+
+// Rotates, in place, the `heads` heads of head_dim values in each of `tokens` rows
+// of x (rows heads * head_dim floats apart), token t's pair i by cos[t * head_dim/2
+// + i], sin[...] (Rope::angles of its position); pairs split in halves or
+// interleaved as element::rope_pair says.
+void rope_rotate(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,
+                 const float* sin);
+
+}  // namespace helix::cuda

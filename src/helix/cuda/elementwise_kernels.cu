@@ -1,0 +1,102 @@
+// CUDA kernels of elementwise.h. Each thread's arithmetic is element_arithmetic.h's,
+// the CPU's; what is the GPU's own is how the work is spread: a block per row where
+// a row is reduced (RMSNorm), grid-stride loops elsewhere.
+#include "helix/cuda/elementwise_kernels.h"
+
+#include <algorithm>
+
+#include "helix/cuda/cuda_status.h"
+#include "helix/kernels/element_arithmetic.h"
+
+namespace helix::cuda_detail {
+namespace {
+
+constexpr int kThreads = 256;  // per block: 8 warps
+constexpr int kWarps = kThreads / 32;
+// Grid-stride kernels start at most this many blocks: enough to fill the largest
+// GPUs (132 multiprocessors x 16 blocks), few enough that each thread loops.
+constexpr std::int64_t kMostBlocks = 4096;
+
+int blocks_for(std::int64_t n) { return static_cast<int>(std::min((n + kThreads - 1) / kThreads, kMostBlocks)); }
+
+__device__ std::int64_t first_index() { return static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; }
+__device__ std::int64_t grid_stride() { return static_cast<std::int64_t>(gridDim.x) * blockDim.x; }
+
+// The sum of every thread's `value` in the block, returned to every thread: within
+// each warp by shuffles, then the warps' sums by the first warp.
+__device__ float block_sum(float value) {
+  __shared__ float warp_sums[kWarps];
+  __shared__ float total;
+  for (int offset = 16; offset > 0; offset /= 2) value += __shfl_down_sync(0xffffffffu, value, offset);
+  const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
+  if (lane == 0) warp_sums[warp] = value;
+  __syncthreads();
+  if (warp == 0) {
+    value = lane < kWarps ? warp_sums[lane] : 0.0f;
+    for (int offset = kWarps / 2; offset > 0; offset /= 2) value += __shfl_down_sync(0xffffffffu, value, offset);
+    if (lane == 0) total = value;
+  }
+  __syncthreads();
+  return total;
+}
+
+// One block per row.
+__global__ void rms_norm_kernel(const float* x, const float* weight, float eps, std::int64_t n, float* out) {
+  const float* row = x + static_cast<std::int64_t>(blockIdx.x) * n;
+  float* out_row = out + static_cast<std::int64_t>(blockIdx.x) * n;
+  float sum_squares = 0.0f;
+  for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) sum_squares += row[k] * row[k];
+  const float scale = element::rms_scale(block_sum(sum_squares), n, eps);
+  for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) out_row[k] = element::rms_normed(row[k], scale, weight[k]);
+}
+
+__global__ void silu_mul_kernel(const float* gate, const float* up, std::int64_t n, float* out) {
+  for (std::int64_t k = first_index(); k < n; k += grid_stride()) out[k] = element::silu_mul(gate[k], up[k]);
+}
+
+__global__ void add_kernel(const float* x, float* y, std::int64_t n) {
+  for (std::int64_t k = first_index(); k < n; k += grid_stride()) y[k] += x[k];
+}
+
+// One thread per (token, head, pair).
+__global__ void rope_kernel(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,
+                            const float* sin) {
+  const int pairs = head_dim / 2;
+  const std::int64_t total = tokens * heads * pairs;
+  for (std::int64_t at = first_index(); at < total; at += grid_stride()) {
+    const int i = static_cast<int>(at % pairs);
+    const std::int64_t head = at / pairs;  // token * heads + head within the token
+    const std::int64_t token = head / heads;
+    float* v = x + head * head_dim;
+    const element::RopePair p = element::rope_pair(i, pairs, half_split);
+    const element::Rotated r = element::rope_rotate(v[p.first], v[p.second], cos[token * pairs + i], sin[token * pairs + i]);
+    v[p.first] = r.first;
+    v[p.second] = r.second;
+  }
+}
+
+}  // namespace
+
+void launch_rms_norm_rows(const float* x, const float* weight, float eps, std::int64_t rows, std::int64_t n,
+                          float* out) {
+  rms_norm_kernel<<<static_cast<unsigned>(rows), kThreads>>>(x, weight, eps, n, out);
+  check_launch("rms_norm_rows");
+}
+
+void launch_silu_mul(const float* gate, const float* up, std::int64_t n, float* out) {
+  silu_mul_kernel<<<blocks_for(n), kThreads>>>(gate, up, n, out);
+  check_launch("silu_mul");
+}
+
+void launch_add(const float* x, float* y, std::int64_t n) {
+  add_kernel<<<blocks_for(n), kThreads>>>(x, y, n);
+  check_launch("add");
+}
+
+void launch_rope_rotate(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,
+                        const float* sin) {
+  rope_kernel<<<blocks_for(tokens * heads * (head_dim / 2)), kThreads>>>(x, tokens, heads, head_dim, half_split, cos, sin);
+  check_launch("rope_rotate");
+}
+
+}  // namespace helix::cuda_detail

@@ -1,0 +1,15 @@
+// The launches behind elementwise.h, arguments already checked (elementwise.cpp).
+#pragma once
+
+#include <cstdint>
+
+namespace helix::cuda_detail {
+
+void launch_rms_norm_rows(const float* x, const float* weight, float eps, std::int64_t rows, std::int64_t n,
+                          float* out);
+void launch_silu_mul(const float* gate, const float* up, std::int64_t n, float* out);
+void launch_add(const float* x, float* y, std::int64_t n);
+void launch_rope_rotate(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,
+                        const float* sin);
+
+}  // namespace helix::cuda_detail

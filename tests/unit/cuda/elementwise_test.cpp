@@ -1,0 +1,101 @@
+// The CUDA element-wise kernels against the CPU's (vector_ops, Rope) on the same
+// inputs. They need a GPU: without one each test skips and prints why.
+#include "helix/cuda/elementwise.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "helix/core/error.h"
+#include "helix/cuda/device.h"
+#include "helix/cuda/device_array.h"
+#include "helix/engine/rope.h"
+#include "helix/kernels/vector_ops.h"
+
+namespace helix {
+namespace {
+
+class CudaKernels : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const CudaDevices found = cuda_devices();
+    if (found.devices.empty()) GTEST_SKIP() << "no CUDA device: " << found.why_none;
+    use_cuda_device(0);
+  }
+};
+
+std::vector<float> random_values(std::size_t n, unsigned seed, float scale = 1.0f) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
+// |gpu - cpu| within `relative` of the value (and a floor for values near zero).
+void expect_close(const std::vector<float>& gpu, const std::vector<float>& cpu, float relative, const char* what) {
+  ASSERT_EQ(gpu.size(), cpu.size());
+  for (std::size_t i = 0; i < cpu.size(); ++i)
+    ASSERT_NEAR(gpu[i], cpu[i], relative * std::abs(cpu[i]) + 1e-6f) << what << " at " << i;
+}
+
+TEST_F(CudaKernels, ArraysGoThereAndBackAndRefuseTheWrongSize) {
+  const std::vector<float> values = random_values(1000, 1);
+  DeviceArray<float> array{std::span<const float>(values)};
+  EXPECT_EQ(array.download(), values);
+  const std::vector<float> shorter(999);
+  EXPECT_THROW(array.upload(shorter), Error);
+}
+
+// Rows of 4096 (a multiple of the block), 1000 (not) and 1; the row sums are added
+// in another order than the CPU's, so within float rounding.
+TEST_F(CudaKernels, RmsNormMatchesTheCpu) {
+  for (std::int64_t n : {4096, 1000, 1}) {
+    const std::int64_t rows = 3;
+    const std::vector<float> x = random_values(static_cast<std::size_t>(rows * n), 2, 3.0f);
+    const std::vector<float> weight = random_values(static_cast<std::size_t>(n), 3);
+    std::vector<float> cpu(x.size());
+    for (std::int64_t r = 0; r < rows; ++r) rms_norm(x.data() + r * n, weight.data(), 1e-5f, n, cpu.data() + r * n);
+    DeviceArray<float> dx{std::span<const float>(x)}, dw{std::span<const float>(weight)}, dout(x.size());
+    cuda::rms_norm_rows(dx.data(), dw.data(), 1e-5f, rows, n, dout.data());
+    expect_close(dout.download(), cpu, 1e-5f, "rms_norm");
+  }
+}
+
+TEST_F(CudaKernels, SiluMulAndAddMatchTheCpu) {
+  const std::size_t n = 11008;
+  const std::vector<float> gate = random_values(n, 4, 4.0f), up = random_values(n, 5);
+  std::vector<float> cpu(n);
+  silu_mul(gate.data(), up.data(), static_cast<std::int64_t>(n), cpu.data());
+  DeviceArray<float> dgate{std::span<const float>(gate)}, dup{std::span<const float>(up)};
+  cuda::silu_mul(dgate.data(), dup.data(), static_cast<std::int64_t>(n), dgate.data());  // in place
+  expect_close(dgate.download(), cpu, 1e-6f, "silu_mul");
+
+  std::vector<float> sum = up;
+  add(cpu.data(), sum.data(), static_cast<std::int64_t>(n));
+  cuda::add(dgate.data(), dup.data(), static_cast<std::int64_t>(n));
+  expect_close(dup.download(), sum, 1e-6f, "add");
+}
+
+TEST_F(CudaKernels, RopeMatchesTheCpuInBothLayouts) {
+  for (RopePairing pairing : {RopePairing::kHalfSplit, RopePairing::kInterleaved}) {
+    LlamaConfig config;
+    config.head_dim = 64;
+    config.rope_pairing = pairing;
+    const Rope rope(config);
+    const int heads = 4, tokens = 5, pairs = config.head_dim / 2;
+    std::vector<float> x = random_values(static_cast<std::size_t>(tokens * heads * config.head_dim), 6);
+    std::vector<float> cos(static_cast<std::size_t>(tokens * pairs)), sin(cos.size());
+    for (int t = 0; t < tokens; ++t) rope.angles(100 + 37 * t, cos.data() + t * pairs, sin.data() + t * pairs);
+    DeviceArray<float> dx{std::span<const float>(x)}, dcos{std::span<const float>(cos)}, dsin{std::span<const float>(sin)};
+    cuda::rope_rotate(dx.data(), tokens, heads, config.head_dim, pairing == RopePairing::kHalfSplit, dcos.data(), dsin.data());
+    for (int t = 0; t < tokens; ++t)
+      rope.rotate(x.data() + t * heads * config.head_dim, heads, cos.data() + t * pairs, sin.data() + t * pairs);
+    expect_close(dx.download(), x, 1e-6f, pairing == RopePairing::kHalfSplit ? "rope half split" : "rope interleaved");
+  }
+}
+
+}  // namespace
+}  // namespace helix
