@@ -2,20 +2,26 @@
 
 #include <cuda_runtime_api.h>
 
+#include <cstdint>
+
 #include "helix/core/error.h"
 #include "helix/cuda/cuda_status.h"
 
 namespace helix::cuda_detail {
 
-void* device_allocate(std::size_t bytes) {
-  if (bytes == 0) return nullptr;
+void* device_allocate(std::size_t count, std::size_t element_bytes) {
+  if (count == 0) return nullptr;
+  if (count > SIZE_MAX / element_bytes) fail("cuda: a device array of {} values of {} bytes overflows", count, element_bytes);
+  const std::size_t bytes = count * element_bytes;
   void* p = nullptr;
   check_cuda(cudaMalloc(&p, bytes), "cudaMalloc");
   return p;
 }
 
 void device_free(void* p) noexcept {
-  if (p != nullptr) cudaFree(p);  // nothing to report from a destructor: a freed array cannot fail later
+  // Nothing to report from a destructor; a failure is cleared so that no later call
+  // reports it as its own.
+  if (p != nullptr && cudaFree(p) != cudaSuccess) cudaGetLastError();
 }
 
 void copy_to_device(void* to, const void* from, std::size_t bytes) {

@@ -9,7 +9,7 @@
 
 namespace helix {
 namespace cuda_detail {
-void* device_allocate(std::size_t bytes);
+void* device_allocate(std::size_t count, std::size_t element_bytes);
 void device_free(void* p) noexcept;
 void copy_to_device(void* to, const void* from, std::size_t bytes);
 void copy_to_host(void* to, const void* from, std::size_t bytes);
@@ -20,7 +20,7 @@ class DeviceArray {
  public:
   DeviceArray() = default;
   explicit DeviceArray(std::size_t size)
-      : data_(static_cast<T*>(cuda_detail::device_allocate(size * sizeof(T)))), size_(size) {}
+      : data_(static_cast<T*>(cuda_detail::device_allocate(size, sizeof(T)))), size_(size) {}
   // A copy of `values` on the device.
   explicit DeviceArray(std::span<const T> values) : DeviceArray(values.size()) { upload(values); }
   ~DeviceArray() { cuda_detail::device_free(data_); }

@@ -24,8 +24,8 @@ void rms_norm_rows(const float* x, const float* weight, float eps, std::int64_t 
   check_count("rms_norm_rows", "rows", rows);
   check_count("rms_norm_rows", "n", n);
   if (rows > std::numeric_limits<int>::max()) fail("cuda rms_norm_rows: {} rows exceed one launch's grid", rows);
-  if (!(eps >= 0.0f)) fail("cuda rms_norm_rows: eps must be >= 0, got {}", eps);
   if (rows == 0 || n == 0) return;
+  if (!(eps >= 0.0f)) fail("cuda rms_norm_rows: eps must be >= 0, got {}", eps);  // as the CPU's rms_norm
   check_pointer("rms_norm_rows", "x", x);
   check_pointer("rms_norm_rows", "weight", weight);
   check_pointer("rms_norm_rows", "out", out);

@@ -23,7 +23,8 @@ __device__ std::int64_t first_index() { return static_cast<std::int64_t>(blockId
 __device__ std::int64_t grid_stride() { return static_cast<std::int64_t>(gridDim.x) * blockDim.x; }
 
 // The sum of every thread's `value` in the block, returned to every thread: within
-// each warp by shuffles, then the warps' sums by the first warp.
+// each warp by shuffles, then the warps' sums by the first warp. Once per kernel:
+// a second call could overwrite warp_sums while the first warp still reads them.
 __device__ float block_sum(float value) {
   __shared__ float warp_sums[kWarps];
   __shared__ float total;

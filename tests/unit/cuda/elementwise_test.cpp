@@ -49,8 +49,9 @@ TEST_F(CudaKernels, ArraysGoThereAndBackAndRefuseTheWrongSize) {
   EXPECT_THROW(array.upload(shorter), Error);
 }
 
-// Rows of 4096 (a multiple of the block), 1000 (not) and 1; the row sums are added
-// in another order than the CPU's, so within float rounding.
+// Rows of 4096 (a multiple of the block), 1000 (not) and 1, into another array and
+// in place; the row sums are added in another order than the CPU's, so within float
+// rounding.
 TEST_F(CudaKernels, RmsNormMatchesTheCpu) {
   for (std::int64_t n : {4096, 1000, 1}) {
     const std::int64_t rows = 3;
@@ -61,20 +62,25 @@ TEST_F(CudaKernels, RmsNormMatchesTheCpu) {
     DeviceArray<float> dx{std::span<const float>(x)}, dw{std::span<const float>(weight)}, dout(x.size());
     cuda::rms_norm_rows(dx.data(), dw.data(), 1e-5f, rows, n, dout.data());
     expect_close(dout.download(), cpu, 1e-5f, "rms_norm");
+    cuda::rms_norm_rows(dx.data(), dw.data(), 1e-5f, rows, n, dx.data());
+    expect_close(dx.download(), cpu, 1e-5f, "rms_norm in place");
   }
 }
 
+// 1.1 million values: more than the 4096 blocks of 256 threads the grid-stride
+// kernels start, so every thread goes round at least twice.
 TEST_F(CudaKernels, SiluMulAndAddMatchTheCpu) {
-  const std::size_t n = 11008;
+  const std::size_t n = 1'100'000;
   const std::vector<float> gate = random_values(n, 4, 4.0f), up = random_values(n, 5);
   std::vector<float> cpu(n);
   silu_mul(gate.data(), up.data(), static_cast<std::int64_t>(n), cpu.data());
   DeviceArray<float> dgate{std::span<const float>(gate)}, dup{std::span<const float>(up)};
   cuda::silu_mul(dgate.data(), dup.data(), static_cast<std::int64_t>(n), dgate.data());  // in place
-  expect_close(dgate.download(), cpu, 1e-6f, "silu_mul");
+  const std::vector<float> gpu = dgate.download();
+  expect_close(gpu, cpu, 1e-6f, "silu_mul");
 
-  std::vector<float> sum = up;
-  add(cpu.data(), sum.data(), static_cast<std::int64_t>(n));
+  std::vector<float> sum = up;  // both sides add the GPU's silu_mul
+  add(gpu.data(), sum.data(), static_cast<std::int64_t>(n));
   cuda::add(dgate.data(), dup.data(), static_cast<std::int64_t>(n));
   expect_close(dup.download(), sum, 1e-6f, "add");
 }
