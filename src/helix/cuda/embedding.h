@@ -1,0 +1,17 @@
+// The first stage's embedding lookup on the GPU: token rows of a table (a
+// DeviceMatrix of F32, F16 or BF16) widened to f32, exactly (16-bit values are exact
+// in f32), so the rows are the CPU's convert_to_f32 bits.
+#pragma once
+
+#include <cstdint>
+
+#include "helix/cuda/device_matrix.h"
+
+namespace helix::cuda {
+
+// out[t * table.cols ...] = row ids[t] of the table, for t < count; ids and out in
+// device memory. The ids must be rows of the table: the engine checks them on the
+// host before a step runs (a device-side check would cost a copy back per step).
+void embed_rows(const DeviceMatrix& table, const std::int32_t* ids, std::int64_t count, float* out);
+
+}  // namespace helix::cuda
