@@ -1,0 +1,90 @@
+// Paged attention, one thread block per (token, head): its warps take the token's
+// positions in turn, each keeping an online softmax (running maximum m, sum l and
+// the weighted values) over its positions; the warps' states are merged at the end.
+// A lane holds head_dim / 32 of the head's values.
+#include "helix/cuda/attention_kernels.h"
+
+#include <cmath>
+
+#include "helix/cuda/cuda_status.h"
+
+namespace helix::cuda_detail {
+namespace {
+
+constexpr int kWarps = 4;
+constexpr int kMostValuesPerLane = 8;  // head_dim <= 256
+
+__device__ float warp_sum(float v) {
+  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;  // in every lane
+}
+
+__global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const float* q, const float* keys,
+                                       const float* values, const std::int32_t* tables,
+                                       const std::int32_t* table_starts, const std::int32_t* positions, float* out) {
+  __shared__ float warp_max[kWarps], warp_total[kWarps];
+  __shared__ float warp_acc[kWarps][kMostValuesPerLane * 32];
+  const int t = static_cast<int>(blockIdx.x), h = static_cast<int>(blockIdx.y);
+  const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
+  const int hd = shape.head_dim, per_lane = hd / 32;
+  const int q_dim = shape.heads * hd, kv_dim = shape.kv_heads * hd;
+  const int g = h / (shape.heads / shape.kv_heads);
+  const int p = positions[t];
+  const int lo = shape.sliding_window > 0 ? max(0, p - shape.sliding_window + 1) : 0;
+  const float scale = 1.0f / sqrtf(static_cast<float>(hd));
+  const std::int32_t* table = tables + table_starts[t];
+
+  float qv[kMostValuesPerLane], acc[kMostValuesPerLane];
+  const float* q_head = q + static_cast<std::int64_t>(t) * q_dim + h * hd;
+  for (int i = 0; i < per_lane; ++i) {
+    qv[i] = q_head[lane + 32 * i];
+    acc[i] = 0.0f;
+  }
+  float m = -INFINITY, l = 0.0f;
+  for (int j = lo + warp; j <= p; j += kWarps) {
+    const std::int64_t row = static_cast<std::int64_t>(table[j / shape.block_tokens]) * shape.block_tokens +
+                             j % shape.block_tokens;
+    const float* key = keys + row * kv_dim + g * hd;
+    const float* value = values + row * kv_dim + g * hd;
+    float dot = 0.0f;
+    for (int i = 0; i < per_lane; ++i) dot += qv[i] * key[lane + 32 * i];
+    const float s = warp_sum(dot) * scale;
+    const float m_new = fmaxf(m, s);
+    const float shrink = expf(m - m_new), weight = expf(s - m_new);
+    l = l * shrink + weight;
+    for (int i = 0; i < per_lane; ++i) acc[i] = acc[i] * shrink + weight * value[lane + 32 * i];
+    m = m_new;
+  }
+  if (lane == 0) {
+    warp_max[warp] = m;
+    warp_total[warp] = l;
+  }
+  for (int i = 0; i < per_lane; ++i) warp_acc[warp][lane + 32 * i] = acc[i];
+  __syncthreads();
+  // Merged by the first warp: M the largest maximum (finite: position p is always
+  // someone's), each warp's share scaled by e^(m_w - M) (0 for a warp that had none).
+  if (warp == 0) {
+    float big = warp_max[0];
+    for (int w = 1; w < kWarps; ++w) big = fmaxf(big, warp_max[w]);
+    float total = 0.0f;
+    for (int w = 0; w < kWarps; ++w) total += warp_total[w] * expf(warp_max[w] - big);
+    float* out_head = out + static_cast<std::int64_t>(t) * q_dim + h * hd;
+    for (int i = 0; i < per_lane; ++i) {
+      float sum = 0.0f;
+      for (int w = 0; w < kWarps; ++w) sum += warp_acc[w][lane + 32 * i] * expf(warp_max[w] - big);
+      out_head[lane + 32 * i] = sum / total;
+    }
+  }
+}
+
+}  // namespace
+
+void launch_paged_attention(const cuda::PagedAttentionShape& shape, const float* q, const float* keys,
+                            const float* values, const std::int32_t* tables, const std::int32_t* table_starts,
+                            const std::int32_t* positions, std::int64_t tokens, float* out) {
+  const dim3 grid(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads));
+  paged_attention_kernel<<<grid, kWarps * 32>>>(shape, q, keys, values, tables, table_starts, positions, out);
+  check_launch("paged_attention");
+}
+
+}  // namespace helix::cuda_detail

@@ -1,0 +1,14 @@
+// The launch behind attention.h, arguments already checked (attention.cpp).
+#pragma once
+
+#include <cstdint>
+
+#include "helix/cuda/attention.h"
+
+namespace helix::cuda_detail {
+
+void launch_paged_attention(const cuda::PagedAttentionShape& shape, const float* q, const float* keys,
+                            const float* values, const std::int32_t* tables, const std::int32_t* table_starts,
+                            const std::int32_t* positions, std::int64_t tokens, float* out);
+
+}  // namespace helix::cuda_detail
