@@ -44,8 +44,8 @@ std::vector<StageEngine::QueryBlock> StageEngine::query_blocks(int tokens) const
   std::vector<QueryBlock> blocks;
   for (int t = 0; t < tokens;) {
     int n = 1;
-    while (n < kQueryBlock && t + n < tokens && seq_of_token_[sz(t + n)] == seq_of_token_[sz(t)] &&
-           positions_[sz(t + n)] == positions_[sz(t)] + n) {
+    while (n < kQueryBlock && t + n < tokens && step_.sequences[sz(t + n)] == step_.sequences[sz(t)] &&
+           step_.positions[sz(t + n)] == step_.positions[sz(t)] + n) {
       ++n;
     }
     blocks.push_back({t, n});
@@ -59,11 +59,11 @@ std::vector<StageEngine::QueryBlock> StageEngine::query_blocks(int tokens) const
 void StageEngine::attend_token(int index, int t, int h, float* scores) {
   const LlamaConfig& c = model_.config;
   const int hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
-  const int g = h / (c.num_heads / c.num_kv_heads), p = positions_[sz(t)];
+  const int g = h / (c.num_heads / c.num_kv_heads), p = step_.positions[sz(t)];
   const int lo = c.sliding_window > 0 ? std::max(0, p - c.sliding_window + 1) : 0;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const float* q = q_.data() + sz(t) * sz(q_dim) + sz(h) * sz(hd);
-  const auto& table = kv_.blocks(seq_of_token_[sz(t)]);
+  const auto& table = kv_.blocks(step_.sequences[sz(t)]);
   for_cached_runs(kv_, index, table, g, hd, lo, p, [&](int j, int run, const float* keys, const float*) {
     dot_rows(q, keys, kv_dim, run, hd, scale, scores + (j - lo));
   });
@@ -85,12 +85,12 @@ void StageEngine::attend_block(int index, QueryBlock block, int h, float* scores
   const LlamaConfig& c = model_.config;
   const int hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
   const int g = h / (c.num_heads / c.num_kv_heads);
-  const int first = positions_[sz(block.first)], last = first + block.count - 1;
+  const int first = step_.positions[sz(block.first)], last = first + block.count - 1;
   auto low = [&](int p) { return c.sliding_window > 0 ? std::max(0, p - c.sliding_window + 1) : 0; };
   const int lo = low(first), span = last - lo + 1;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const float* q = q_.data() + sz(block.first) * sz(q_dim) + sz(h) * sz(hd);
-  const auto& table = kv_.blocks(seq_of_token_[sz(block.first)]);
+  const auto& table = kv_.blocks(step_.sequences[sz(block.first)]);
   for_cached_runs(kv_, index, table, g, hd, lo, last, [&](int j, int run, const float* keys, const float*) {
     dot_rows_block(q, q_dim, block.count, keys, kv_dim, run, hd, scale, scores + sz(j - lo) * kQueryBlock);
   });
@@ -122,7 +122,7 @@ void StageEngine::attention(int index, int tokens) {
   const LlamaConfig& c = model_.config;
   if (tokens == 0) return;
   int longest = 0;
-  for (int t = 0; t < tokens; ++t) longest = std::max(longest, positions_[sz(t)] + 1);
+  for (int t = 0; t < tokens; ++t) longest = std::max(longest, step_.positions[sz(t)] + 1);
   const std::vector<QueryBlock> blocks = query_blocks(tokens);
   const std::int64_t per_thread = static_cast<std::int64_t>(kQueryBlock + 1) * longest;
   grow(scores_, static_cast<std::int64_t>(pool_.size()) * per_thread);
@@ -145,7 +145,7 @@ void StageEngine::attention(int index, int tokens) {
   };
   // Waking the other thread costs tens of microseconds: small steps run inline.
   std::int64_t work = 0;
-  for (int t = 0; t < tokens; ++t) work += positions_[sz(t)] + 1;
+  for (int t = 0; t < tokens; ++t) work += step_.positions[sz(t)] + 1;
   work *= static_cast<std::int64_t>(c.num_heads) * c.head_dim;
   const std::int64_t tasks = block_count * c.num_heads;
   if (work < kInlineAttentionWork) {

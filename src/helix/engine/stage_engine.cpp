@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_set>
 
+#include "helix/engine/step_plan.h"
 #include "helix/kernels/matmul.h"
 #include "helix/kernels/vector_ops.h"
 
@@ -38,61 +38,6 @@ StageEngine::StageEngine(ModelFiles model, LayerRange layers, const EngineOption
           default_kv_options(options.kv)),
       pool_(options.threads) {}
 
-void StageEngine::validate(const StepInput& in, int tokens) const {
-  const LlamaConfig& c = model_.config;
-  if (in.chunks.empty()) fail("engine step: the batch has no chunks");
-  std::unordered_set<SequenceId> seen;
-  for (const SequenceChunk& ch : in.chunks) {
-    if (!seen.insert(ch.sequence).second) {
-      fail("engine step: sequence {} appears twice in one batch", ch.sequence);
-    }
-    if (ch.length <= 0) fail("engine step: sequence {} has a chunk of {} tokens", ch.sequence, ch.length);
-    int cached = kv_.length(ch.sequence);
-    if (!kv_.contains(ch.sequence) && ch.position != 0) {
-      fail("engine step: sequence {} is not in this stage's KV cache, so it must start at position 0, not {}",
-           ch.sequence, ch.position);
-    }
-    if (ch.position != cached) {
-      fail("engine step: sequence {} continues at position {} but {} tokens are cached", ch.sequence,
-           ch.position, cached);
-    }
-    if (static_cast<std::int64_t>(ch.position) + ch.length > c.max_position_embeddings) {
-      fail("engine step: sequence {} would reach {} tokens, beyond the model's context of {}", ch.sequence,
-           static_cast<std::int64_t>(ch.position) + ch.length, c.max_position_embeddings);
-    }
-  }
-  if (in.skip_layers < 0 || in.skip_layers >= static_cast<int>(weights_.blocks.size())) {
-    fail("engine step: cannot skip {} of the stage's {} layers", in.skip_layers, weights_.blocks.size());
-  }
-  if (embeds(in)) {
-    if (static_cast<int>(in.tokens.size()) != tokens) {
-      fail("engine step: {} token ids for chunks totalling {} tokens", in.tokens.size(), tokens);
-    }
-    for (std::int32_t id : in.tokens) {
-      if (id < 0 || id >= c.vocab_size) fail("engine step: token id {} is outside the vocabulary of {}", id, c.vocab_size);
-    }
-  } else if (in.hidden.size() != sz(tokens) * sz(c.hidden_size)) {
-    fail("engine step: {} hidden values for {} tokens of hidden size {}", in.hidden.size(), tokens,
-         c.hidden_size);
-  }
-}
-
-void StageEngine::prepare_positions(const StepInput& in, int tokens) {
-  int pairs = model_.config.head_dim / 2;
-  positions_.resize(sz(tokens));
-  seq_of_token_.resize(sz(tokens));
-  grow(rope_cos_, static_cast<std::int64_t>(tokens) * pairs);
-  grow(rope_sin_, static_cast<std::int64_t>(tokens) * pairs);
-  int t = 0;
-  for (const SequenceChunk& ch : in.chunks) {
-    for (int i = 0; i < ch.length; ++i, ++t) {
-      positions_[sz(t)] = ch.position + i;
-      seq_of_token_[sz(t)] = ch.sequence;
-      rope_.angles(ch.position + i, rope_cos_.data() + t * pairs, rope_sin_.data() + t * pairs);
-    }
-  }
-}
-
 void StageEngine::embed(std::span<const std::int32_t> tokens) {
   const WeightMatrix& e = weights_.embedding;
   int hidden = model_.config.hidden_size;
@@ -104,8 +49,8 @@ void StageEngine::embed(std::span<const std::int32_t> tokens) {
 void StageEngine::write_kv(int index, int tokens) {
   int kv_dim = model_.config.kv_dim();
   for (int t = 0; t < tokens; ++t) {
-    SequenceId s = seq_of_token_[sz(t)];
-    int p = positions_[sz(t)];
+    SequenceId s = step_.sequences[sz(t)];
+    int p = step_.positions[sz(t)];
     std::copy_n(k_.data() + sz(t) * sz(kv_dim), kv_dim, kv_.key(index, s, p));
     std::copy_n(v_.data() + sz(t) * sz(kv_dim), kv_dim, kv_.value(index, s, p));
   }
@@ -124,8 +69,8 @@ void StageEngine::run_block(int index, int tokens) {
   add_bias(k_.data(), b.k_bias, tokens);
   add_bias(v_.data(), b.v_bias, tokens);
   for (int t = 0; t < tokens; ++t) {
-    const float* cs = rope_cos_.data() + sz(t) * sz(pairs);
-    const float* sn = rope_sin_.data() + sz(t) * sz(pairs);
+    const float* cs = step_.cos.data() + sz(t) * sz(pairs);
+    const float* sn = step_.sin.data() + sz(t) * sz(pairs);
     rope_.rotate(q_.data() + sz(t) * sz(c.q_dim()), c.num_heads, cs, sn);
     rope_.rotate(k_.data() + sz(t) * sz(c.kv_dim()), c.num_kv_heads, cs, sn);
   }
@@ -159,11 +104,8 @@ void StageEngine::output_logits(const StepInput& in, StepOutput& out) {
 }
 
 StepOutput StageEngine::step(const StepInput& in) {
-  std::int64_t total = 0;
-  for (const SequenceChunk& ch : in.chunks) total += std::max(0, ch.length);
-  if (total > (std::int64_t{1} << 30)) fail("engine step: {} tokens in one batch is beyond any context", total);
-  int tokens = static_cast<int>(total);
-  validate(in, tokens);
+  const int tokens = step_tokens(in);
+  validate_step(in, tokens, model_.config, kv_.ledger(), static_cast<int>(weights_.blocks.size()), embeds(in));
   std::vector<std::pair<SequenceId, int>> growth;
   growth.reserve(in.chunks.size());
   for (const SequenceChunk& ch : in.chunks) growth.emplace_back(ch.sequence, ch.position + ch.length);
@@ -192,7 +134,7 @@ StepOutput StageEngine::execute(const StepInput& in, int tokens,
   grow(attn_, T * c.q_dim());
   grow(gate_, T * c.intermediate_size);
   grow(up_, T * c.intermediate_size);
-  prepare_positions(in, tokens);
+  step_.prepare(in, tokens, rope_);
   if (embeds(in)) {
     embed(in.tokens);
   } else {

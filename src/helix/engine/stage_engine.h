@@ -18,6 +18,7 @@
 #include "helix/engine/rope.h"
 #include "helix/engine/stage_batch.h"
 #include "helix/engine/stage_weights.h"
+#include "helix/engine/step_plan.h"
 #include "helix/kernels/thread_pool.h"
 
 namespace helix {
@@ -47,9 +48,7 @@ class StageEngine {
 
  private:
   bool embeds(const StepInput& input) const { return weights_.first && input.skip_layers == 0; }
-  void validate(const StepInput& input, int tokens) const;
   StepOutput execute(const StepInput& input, int tokens, const std::vector<std::pair<SequenceId, int>>& growth);
-  void prepare_positions(const StepInput& input, int tokens);
   void embed(std::span<const std::int32_t> tokens);
   void run_block(int index, int tokens);
   struct QueryBlock {
@@ -68,10 +67,9 @@ class StageEngine {
   PagedKvCache kv_;
   ThreadPool pool_;
   // Per-step scratch, grown as needed and reused.
-  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_, rope_cos_, rope_sin_;
+  std::vector<float> x_, h_, q_, k_, v_, attn_, gate_, up_;
   std::vector<float> scores_;  // per thread: a query block's scores and one row of them
-  std::vector<int> positions_, chunk_of_token_;
-  std::vector<SequenceId> seq_of_token_;
+  StepPositions step_;
 };
 
 // The KV options a stage gets when the caller set no capacity.

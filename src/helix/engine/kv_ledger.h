@@ -1,0 +1,75 @@
+// KvBlockLedger: which cache blocks each sequence owns, in position order, and how
+// many of its positions are written; the free blocks. The bookkeeping of a paged KV
+// cache without its storage, so that a cache on the host (PagedKvCache) and one on a
+// GPU (cuda/) keep their blocks by the same rules: allocated a block at a time as a
+// sequence grows, returned whole when it finishes, never moved.
+//
+// A request that does not fit is refused with KvCacheFull before anything changes.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "helix/core/error.h"
+
+namespace helix {
+
+using SequenceId = std::uint64_t;
+
+class KvCacheFull : public Error {
+ public:
+  using Error::Error;
+};
+
+struct KvCacheOptions {
+  std::int64_t capacity_tokens = 0;  // tokens of all sequences together; or
+  std::size_t capacity_bytes = 0;    // bytes for K and V of all layers (one of the two)
+  int block_tokens = 16;
+};
+
+// The blocks a cache of `options` holds when one token's K and V over the stage's
+// layers take `bytes_per_token`. Throws Error naming what is wrong with the options.
+std::int64_t kv_cache_blocks(const KvCacheOptions& options, std::size_t bytes_per_token);
+
+class KvBlockLedger {
+ public:
+  KvBlockLedger(int block_tokens, std::int64_t total_blocks);
+
+  int block_tokens() const { return block_tokens_; }
+  std::int64_t total_blocks() const { return total_blocks_; }
+  std::int64_t free_blocks() const { return static_cast<std::int64_t>(free_.size()); }
+  std::int64_t capacity_tokens() const { return total_blocks_ * block_tokens_; }
+
+  bool contains(SequenceId id) const { return sequences_.count(id) != 0; }
+  int length(SequenceId id) const;  // tokens stored; 0 for an unknown sequence
+  std::size_t num_sequences() const { return sequences_.size(); }
+  // Blocks a sequence needs beyond those it holds to reach `new_length` tokens.
+  std::int64_t blocks_needed(SequenceId id, int new_length) const;
+
+  // Makes room for `new_length` tokens of each listed sequence (created if new).
+  // All or nothing: throws KvCacheFull, changing nothing, when the blocks do not suffice.
+  void reserve(std::span<const std::pair<SequenceId, int>> growth);
+  // Records that positions [0, new_length) are now written.
+  void set_length(SequenceId id, int new_length);
+  // Frees the sequence's blocks (no-op for an unknown sequence).
+  void release(SequenceId id);
+  // The block table (its blocks in position order); throws for an unknown sequence.
+  const std::vector<std::int32_t>& blocks(SequenceId id) const;
+
+ private:
+  struct Sequence {
+    std::vector<std::int32_t> blocks;
+    int length = 0;
+  };
+  Sequence& sequence(SequenceId id);
+
+  int block_tokens_;
+  std::int64_t total_blocks_;
+  std::vector<std::int32_t> free_;
+  std::unordered_map<SequenceId, Sequence> sequences_;
+};
+
+}  // namespace helix
