@@ -19,6 +19,9 @@ __device__ float warp_sum(float v) {
   return v;  // in every lane
 }
 
+// PerLane = head_dim / 32, a template argument so that a lane's values stay in
+// registers.
+template <int PerLane>
 __global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const float* q, const float* keys,
                                        const float* values, const std::int32_t* tables,
                                        const std::int32_t* table_starts, const std::int32_t* positions, float* out) {
@@ -26,7 +29,7 @@ __global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const fl
   __shared__ float warp_acc[kWarps][kMostValuesPerLane * 32];
   const int t = static_cast<int>(blockIdx.x), h = static_cast<int>(blockIdx.y);
   const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
-  const int hd = shape.head_dim, per_lane = hd / 32;
+  const int hd = shape.head_dim;
   const int q_dim = shape.heads * hd, kv_dim = shape.kv_heads * hd;
   const int g = h / (shape.heads / shape.kv_heads);
   const int p = positions[t];
@@ -34,9 +37,9 @@ __global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const fl
   const float scale = 1.0f / sqrtf(static_cast<float>(hd));
   const std::int32_t* table = tables + table_starts[t];
 
-  float qv[kMostValuesPerLane], acc[kMostValuesPerLane];
+  float qv[PerLane], acc[PerLane];
   const float* q_head = q + static_cast<std::int64_t>(t) * q_dim + h * hd;
-  for (int i = 0; i < per_lane; ++i) {
+  for (int i = 0; i < PerLane; ++i) {
     qv[i] = q_head[lane + 32 * i];
     acc[i] = 0.0f;
   }
@@ -47,19 +50,19 @@ __global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const fl
     const float* key = keys + row * kv_dim + g * hd;
     const float* value = values + row * kv_dim + g * hd;
     float dot = 0.0f;
-    for (int i = 0; i < per_lane; ++i) dot += qv[i] * key[lane + 32 * i];
+    for (int i = 0; i < PerLane; ++i) dot += qv[i] * key[lane + 32 * i];
     const float s = warp_sum(dot) * scale;
     const float m_new = fmaxf(m, s);
     const float shrink = expf(m - m_new), weight = expf(s - m_new);
     l = l * shrink + weight;
-    for (int i = 0; i < per_lane; ++i) acc[i] = acc[i] * shrink + weight * value[lane + 32 * i];
+    for (int i = 0; i < PerLane; ++i) acc[i] = acc[i] * shrink + weight * value[lane + 32 * i];
     m = m_new;
   }
   if (lane == 0) {
     warp_max[warp] = m;
     warp_total[warp] = l;
   }
-  for (int i = 0; i < per_lane; ++i) warp_acc[warp][lane + 32 * i] = acc[i];
+  for (int i = 0; i < PerLane; ++i) warp_acc[warp][lane + 32 * i] = acc[i];
   __syncthreads();
   // Merged by the first warp: M the largest maximum (finite: position p is always
   // someone's), each warp's share scaled by e^(m_w - M) (0 for a warp that had none).
@@ -69,7 +72,7 @@ __global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const fl
     float total = 0.0f;
     for (int w = 0; w < kWarps; ++w) total += warp_total[w] * expf(warp_max[w] - big);
     float* out_head = out + static_cast<std::int64_t>(t) * q_dim + h * hd;
-    for (int i = 0; i < per_lane; ++i) {
+    for (int i = 0; i < PerLane; ++i) {
       float sum = 0.0f;
       for (int w = 0; w < kWarps; ++w) sum += warp_acc[w][lane + 32 * i] * expf(warp_max[w] - big);
       out_head[lane + 32 * i] = sum / total;
@@ -83,7 +86,17 @@ void launch_paged_attention(const cuda::PagedAttentionShape& shape, const float*
                             const float* values, const std::int32_t* tables, const std::int32_t* table_starts,
                             const std::int32_t* positions, std::int64_t tokens, float* out) {
   const dim3 grid(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads));
-  paged_attention_kernel<<<grid, kWarps * 32>>>(shape, q, keys, values, tables, table_starts, positions, out);
+  const dim3 threads(kWarps * 32);
+  switch (shape.head_dim / 32) {
+    case 1: paged_attention_kernel<1><<<grid, threads>>>(shape, q, keys, values, tables, table_starts, positions, out); break;
+    case 2: paged_attention_kernel<2><<<grid, threads>>>(shape, q, keys, values, tables, table_starts, positions, out); break;
+    case 3: paged_attention_kernel<3><<<grid, threads>>>(shape, q, keys, values, tables, table_starts, positions, out); break;
+    case 4: paged_attention_kernel<4><<<grid, threads>>>(shape, q, keys, values, tables, table_starts, positions, out); break;
+    case 5: paged_attention_kernel<5><<<grid, threads>>>(shape, q, keys, values, tables, table_starts, positions, out); break;
+    case 6: paged_attention_kernel<6><<<grid, threads>>>(shape, q, keys, values, tables, table_starts, positions, out); break;
+    case 7: paged_attention_kernel<7><<<grid, threads>>>(shape, q, keys, values, tables, table_starts, positions, out); break;
+    default: paged_attention_kernel<8><<<grid, threads>>>(shape, q, keys, values, tables, table_starts, positions, out); break;
+  }
   check_launch("paged_attention");
 }
 

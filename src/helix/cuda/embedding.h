@@ -1,5 +1,5 @@
 // The first stage's embedding lookup on the GPU: token rows of a table (a
-// DeviceMatrix of F32, F16 or BF16) widened to f32, exactly (16-bit values are exact
+// DeviceMatrix: F32, or BF16 widened here) as f32, exactly (16-bit values are exact
 // in f32), so the rows are the CPU's convert_to_f32 bits.
 #pragma once
 

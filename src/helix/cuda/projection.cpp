@@ -34,6 +34,10 @@ void project(Cublas& cublas, const DeviceMatrix& w, const float* x, std::int64_t
   if (m < 0) fail("cuda project: m must be >= 0, got {}", m);
   if (m == 0) return;
   if (x == nullptr || y == nullptr) fail("cuda project: x and y must be device pointers, not null");
+  if (w.rows < 1 || w.cols < 1 || (w.dtype != DType::F32 && w.dtype != DType::BF16)) {
+    fail("cuda project: the weights must be an uploaded matrix (F32 or BF16 on the device), not {} x {} {}", w.rows,
+         w.cols, dtype_name(w.dtype));
+  }
   constexpr std::int64_t kIntMax = 0x7FFFFFFF;
   if (w.rows > kIntMax || w.cols > kIntMax || m > kIntMax) {
     fail("cuda project: {} x {} weights and {} tokens exceed cuBLAS's int dimensions", w.rows, w.cols, m);
@@ -49,11 +53,9 @@ void project(Cublas& cublas, const DeviceMatrix& w, const float* x, std::int64_t
   }
   const auto values = static_cast<std::size_t>(m * w.cols);
   if (x16.size() < values) x16 = DeviceArray<std::uint16_t>(values);
-  const bool bf16 = w.dtype == DType::BF16;
-  cuda_detail::launch_round_to_16_bits(x, static_cast<std::int64_t>(values), bf16, x16.data());
-  const cudaDataType_t type = bf16 ? CUDA_R_16BF : CUDA_R_16F;
-  check_cublas(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, cols, &one, w.data.data(), type, cols,
-                            x16.data(), type, cols, &zero, y, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F,
+  cuda_detail::launch_round_to_16_bits(x, static_cast<std::int64_t>(values), true, x16.data());
+  check_cublas(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, cols, &one, w.data.data(), CUDA_R_16BF, cols,
+                            x16.data(), CUDA_R_16BF, cols, &zero, y, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F,
                             CUBLAS_GEMM_DEFAULT),
                "cublasGemmEx");
 }

@@ -26,20 +26,21 @@ struct Case {
   std::vector<std::int32_t> tables, table_starts, positions;
 };
 
-// Three sequences of 37, 5 and 20 cached positions, their blocks dealt out of order;
-// tokens: the last 6 of the first (a prefill chunk), the last of each other.
-Case make_case(int head_dim, int window) {
+// Four sequences of 37, 5, 20 and 2 cached positions, their blocks dealt out of
+// order; tokens: the last 6 of the first (a prefill chunk), then the last of each
+// other (the last attends to 2 positions: warps with none to merge).
+Case make_case(int head_dim, int window, int block_tokens) {
   Case c;
-  c.shape = {8, 2, head_dim, 16, window};
+  c.shape = {8, 2, head_dim, block_tokens, window};
   const int kv_dim = c.shape.kv_heads * head_dim, q_dim = c.shape.heads * head_dim, bt = c.shape.block_tokens;
-  const std::vector<int> lengths = {37, 5, 20};
+  const std::vector<int> lengths = {37, 5, 20, 2};
   std::vector<std::vector<std::int32_t>> tables(lengths.size());
   std::int32_t next = 0;
-  for (int round = 0; round < 3; ++round)  // block i of every sequence before block i + 1 of any
+  for (int round = 0; round * bt < 37; ++round)  // block i of every sequence before block i + 1 of any
     for (std::size_t s = 0; s < lengths.size(); ++s)
       if (round * bt < lengths[s]) tables[s].push_back(next++);
-  for (auto& t : tables) std::reverse(t.begin(), t.end());  // the first (37 positions): blocks 5, 3, 0
-  std::mt19937 rng(static_cast<unsigned>(head_dim + window));
+  for (auto& t : tables) std::reverse(t.begin(), t.end());
+  std::mt19937 rng(static_cast<unsigned>(head_dim + window + block_tokens));
   std::normal_distribution<float> normal(0.0f, 1.0f);
   c.keys.resize(static_cast<std::size_t>(next) * bt * kv_dim);
   c.values.resize(c.keys.size());
@@ -90,9 +91,10 @@ TEST(CudaAttention, MatchesFloat64OverAPagedCache) {
   const CudaDevices found = cuda_devices();
   if (found.devices.empty()) GTEST_SKIP() << "no CUDA device: " << found.why_none;
   use_cuda_device(0);
-  for (int head_dim : {64, 128})
-    for (int window : {0, 9}) {
-      const Case c = make_case(head_dim, window);
+  for (int head_dim : {32, 64, 128, 256})
+    for (int window : {0, 2, 9}) {
+      const int block_tokens = head_dim == 64 ? 12 : 16;  // 12: positions split unevenly
+      const Case c = make_case(head_dim, window, block_tokens);
       DeviceArray<float> q{std::span<const float>(c.q)}, keys{std::span<const float>(c.keys)},
           values{std::span<const float>(c.values)}, out(c.q.size());
       DeviceArray<std::int32_t> tables{std::span<const std::int32_t>(c.tables)},
@@ -102,7 +104,8 @@ TEST(CudaAttention, MatchesFloat64OverAPagedCache) {
       const std::vector<float> got = out.download();
       const std::vector<double> want = reference(c);
       for (std::size_t i = 0; i < want.size(); ++i)
-        ASSERT_NEAR(got[i], want[i], 2e-5) << "head_dim " << head_dim << " window " << window << " at " << i;
+        ASSERT_NEAR(got[i], want[i], 2e-5)
+            << "head_dim " << head_dim << " window " << window << " block " << block_tokens << " at " << i;
     }
 }
 
