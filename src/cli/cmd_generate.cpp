@@ -12,6 +12,7 @@
 #include "helix/engine/model_tokenizer.h"
 #include "helix/tokenize/load_tokenizer.h"
 #include "helix/tokenize/stream_decoder.h"
+#include "stage_device.h"
 
 namespace helix::cli {
 namespace {
@@ -25,12 +26,14 @@ struct GenerateOptions {
   double top_p = 1;
   std::uint64_t seed = 0;
   int threads = 2;
+  std::string device = "cpu";
   long long kv_tokens = 0;
   bool no_bos = false;
   bool json = false;
 };
 
 void run_generate(const GenerateOptions& o) {
+  const StageDevice device = parse_stage_device(o.device);
   ModelFiles files = open_model(o.model);
   auto tokenizer = load_model_tokenizer(o.model);
   std::vector<int> prompt = o.no_bos ? tokenizer->encode(o.prompt) : tokenizer->encode_with_bos(o.prompt);
@@ -41,7 +44,8 @@ void run_generate(const GenerateOptions& o) {
   long long wanted = std::min<long long>(context, static_cast<long long>(prompt.size()) + o.max_tokens + 1);
   eo.kv.capacity_tokens = o.kv_tokens > 0 ? o.kv_tokens : (wanted + 15) / 16 * 16;
   int layers = files.config.num_layers;
-  StageEngine engine(std::move(files), LayerRange{0, layers}, eo);
+  std::unique_ptr<Stage> stage = make_stage(std::move(files), LayerRange{0, layers}, eo, device);
+  Stage& engine = *stage;
   SamplingParams sp;
   sp.max_tokens = o.max_tokens;
   sp.temperature = o.temperature;
@@ -93,7 +97,9 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--top-k", o->top_k, "0 = off")->capture_default_str();
   cmd->add_option("--top-p", o->top_p, "1 = off")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Compute threads")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Compute threads (the CPU engine's)")->capture_default_str();
+  cmd->add_option("--device", o->device, "Where the model runs: cpu, or cuda:N where the build has CUDA")
+      ->capture_default_str();
   cmd->add_option("--kv-tokens", o->kv_tokens, "KV cache capacity in tokens (default: what the request needs)");
   cmd->add_flag("--no-bos", o->no_bos, "Do not prepend the BOS token");
   cmd->add_flag("--json", o->json, "Print one JSON object (text, tokens, timings) instead of streaming");

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "helix/engine/layer_profiler.h"
 #include "helix/kernels/cpu_features.h"
+#include "stage_device.h"
 
 namespace helix::cli {
 namespace {
@@ -17,6 +18,7 @@ struct ProfileCliOptions {
   std::string out;
   std::string machine = "CPU";
   int threads = 2;
+  std::string device = "cpu";
   ProfileOptions profile;
 };
 
@@ -27,6 +29,7 @@ void write_text(const std::filesystem::path& p, const std::string& text) {
 }
 
 void run_profile(const ProfileCliOptions& o) {
+  const StageDevice device = parse_stage_device(o.device);
   ModelFiles files = open_model(o.model);
   int layers = files.config.num_layers;
   EngineOptions eo;
@@ -36,14 +39,15 @@ void run_profile(const ProfileCliOptions& o) {
   if (!files.store->names().empty()) {
     dtype = std::string(dtype_name(files.store->at(files.layer_tensor(0, LayerTensor::kQ)).dtype));
   }
-  StageEngine engine(std::move(files), {0, layers}, eo);
-  LayerProfile p = profile_layers(engine, o.profile);
+  std::unique_ptr<Stage> stage = make_stage(std::move(files), {0, layers}, eo, device);
+  LayerProfile p = profile_layers(*stage, o.profile);
   std::filesystem::path dir = std::filesystem::path(o.out) / o.machine;
   std::filesystem::create_directories(dir);
   write_text(dir / "prompt_bs2time.csv", to_profile_csv(p.prompt));
   write_text(dir / "decode_bs2time.csv", to_profile_csv(p.decode));
   nlohmann::json meta = {{"format", "helix-layer-profile"}, {"version", 1}, {"model", o.model},
-                         {"machine", o.machine}, {"threads", o.threads}, {"kernels", std::string(kernel_isa())},
+                         {"machine", o.machine}, {"device", device.name()}, {"threads", o.threads},
+                         {"kernels", device.cuda ? std::string("cuda") : std::string(kernel_isa())},
                          {"weight_dtype", dtype}, {"decode_context", o.profile.decode_context},
                          {"repeats", o.profile.repeats}};
   write_text(dir / "profile.json", meta.dump(2) + "\n");
@@ -62,7 +66,9 @@ void register_profile(CLI::App& app) {
   cmd->add_option("--model", o->model, "Model directory or .gguf file")->required();
   cmd->add_option("--out", o->out, "Output directory; tables go to OUT/MACHINE/")->required();
   cmd->add_option("--machine", o->machine, "Machine type name for the profile")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Compute threads")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Compute threads (the CPU engine's)")->capture_default_str();
+  cmd->add_option("--device", o->device, "Where the layers are timed: cpu, or cuda:N where the build has CUDA")
+      ->capture_default_str();
   cmd->add_option("--prompt-tokens", o->profile.prompt_tokens, "Prompt batch sizes (tokens)")->delimiter(',');
   cmd->add_option("--decode-batches", o->profile.decode_batches, "Decode batch sizes (sequences)")->delimiter(',');
   cmd->add_option("--decode-context", o->profile.decode_context, "Cached tokens per decode sequence")->capture_default_str();

@@ -22,6 +22,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "stage_device.h"
 #include "helix/api/http_server.h"
 #include "helix/core/error.h"
 #include "helix/engine/llama_config.h"
@@ -296,12 +297,19 @@ struct WorkerCli {
   runtime::WorkerOptions worker;
   std::string key, coordinator_key;  // CurveZMQ: its .key file, the coordinator's .pub file
   bool insecure = false;
+  std::string device = "cpu";  // the real engine's: cpu or cuda:N
 };
 
 void run_worker_command(const WorkerCli& cli) {
   log_to_stderr();
   catch_stop_signals();
   runtime::WorkerOptions o = cli.worker;
+  const StageDevice device = parse_stage_device(cli.device);
+  if (device.cuda) {
+    o.make_stage = [device](ModelFiles model, LayerRange layers, const EngineOptions& options) {
+      return make_stage(std::move(model), layers, options, device);
+    };
+  }
   if (cli.key.empty() != cli.coordinator_key.empty()) fail("--key and --coordinator-key go together (see `helix keys`)");
   if (!cli.key.empty()) {
     o.keys = security::load_keypair(cli.key);
@@ -514,7 +522,9 @@ void register_worker(CLI::App& app) {
   cmd->add_option("--engine", o->engine, "real | emulated")->capture_default_str();
   cmd->add_option("--gpu", o->gpu, "The GPU type this worker is: checked against the cluster; a node the cluster file does not list joins as a new node of this type");
   cmd->add_option("--listen", o->listen_host, "Host its data socket binds to")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Engine compute threads")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "Engine compute threads (the CPU engine's)")->capture_default_str();
+  cmd->add_option("--device", cli->device, "Where the real engine runs: cpu, or cuda:N where the build has CUDA")
+      ->capture_default_str();
   cmd->add_option("--slowdown", o->slowdown, "Make every step this many times slower (>= 1)")->capture_default_str();
   cmd->add_option("--kv-tokens", o->kv_tokens, "KV-cache capacity in tokens (default: the coordinator's, else 4096)");
   cmd->add_option("--join-timeout", o->join_timeout_s, "Seconds to wait for the coordinator")->capture_default_str();

@@ -134,5 +134,25 @@ TEST(EngineCli, BadInputGivesOneLineErrors) {
   expect_one_line_error("generate --model " + quoted(m) + " --prompt x", "model.safetensors");
 }
 
+// --device names the stage's device; a GPU that cannot be used says why in one line:
+// no CUDA in the build, or (with it) the runtime's answer, such as no driver. Where a
+// GPU is usable the stage runs there instead, and test_cuda checks its output.
+TEST(EngineCli, DevicesAreNamedOrRefusedWithTheReason) {
+  const std::string stories = "generate --model '" + std::string(HELIX_SOURCE_DIR) + "/data/models/stories260K/model.gguf'";
+  expect_one_line_error(stories + " --prompt x --device gpu", "--device: 'gpu' is not a device (cpu or cuda:N");
+  expect_one_line_error(stories + " --prompt x --device cuda:-1", "'cuda:-1' is not a device");
+  test::CommandResult cpu = test::run_command(helix_cmd(stories + " --prompt 'Once upon a time' --max-tokens 8 --device cpu"));
+  EXPECT_EQ(cpu.exit_code, 0) << cpu.err;
+  test::CommandResult gpu = test::run_command(helix_cmd(stories + " --prompt 'Once upon a time' --max-tokens 8 --device cuda:0"));
+  if (gpu.exit_code != 0) {
+    EXPECT_EQ(gpu.exit_code, 1);
+    EXPECT_TRUE(gpu.err.find("this build has no CUDA backend") != std::string::npos ||
+                gpu.err.find("cuda: ") != std::string::npos)
+        << gpu.err;
+  } else {
+    EXPECT_EQ(gpu.out, cpu.out);  // greedy: the same story on the GPU
+  }
+}
+
 }  // namespace
 }  // namespace helix

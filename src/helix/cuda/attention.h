@@ -16,10 +16,15 @@
 namespace helix::cuda {
 
 struct PagedAttentionShape {
-  int heads = 0, kv_heads = 0, head_dim = 0;  // head_dim a multiple of 32, at most 256
+  int heads = 0, kv_heads = 0, head_dim = 0;  // head_dim at most 256
   int block_tokens = 0;                       // positions per cache block
   int sliding_window = 0;                     // 0: the whole context
 };
+
+// Token t's key and value rows (k, v: tokens x kv_heads * head_dim) into the cache
+// rows slots[t] (block * block_tokens + offset) of one layer's keys and values.
+void write_kv(const float* k, const float* v, const std::int32_t* slots, std::int64_t tokens, int kv_dim, float* keys,
+              float* values);
 
 // All pointers in device memory. q and out: tokens x heads * head_dim. Token t's
 // block table starts at tables[table_starts[t]]; positions[t] is its position.

@@ -1,7 +1,8 @@
 // Paged attention, one thread block per (token, head): its warps take the token's
 // positions in turn, each keeping an online softmax (running maximum m, sum l and
 // the weighted values) over its positions; the warps' states are merged at the end.
-// A lane holds head_dim / 32 of the head's values.
+// A lane holds head_dim / 32 of the head's values (rounded up; heads narrower than
+// a warp leave lanes idle).
 #include "helix/cuda/attention_kernels.h"
 
 #include <cmath>
@@ -19,8 +20,8 @@ __device__ float warp_sum(float v) {
   return v;  // in every lane
 }
 
-// PerLane = head_dim / 32, a template argument so that a lane's values stay in
-// registers.
+// PerLane = head_dim / 32 rounded up, a template argument so that a lane's values
+// stay in registers.
 template <int PerLane>
 __global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const float* q, const float* keys,
                                        const float* values, const std::int32_t* tables,
@@ -40,7 +41,8 @@ __global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const fl
   float qv[PerLane], acc[PerLane];
   const float* q_head = q + static_cast<std::int64_t>(t) * q_dim + h * hd;
   for (int i = 0; i < PerLane; ++i) {
-    qv[i] = q_head[lane + 32 * i];
+    const int d = lane + 32 * i;  // past head_dim (heads narrower than 32 lanes): 0, never stored
+    qv[i] = d < hd ? q_head[d] : 0.0f;
     acc[i] = 0.0f;
   }
   float m = -INFINITY, l = 0.0f;
@@ -50,12 +52,13 @@ __global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const fl
     const float* key = keys + row * kv_dim + g * hd;
     const float* value = values + row * kv_dim + g * hd;
     float dot = 0.0f;
-    for (int i = 0; i < PerLane; ++i) dot += qv[i] * key[lane + 32 * i];
+    for (int i = 0; i < PerLane; ++i) dot += lane + 32 * i < hd ? qv[i] * key[lane + 32 * i] : 0.0f;
     const float s = warp_sum(dot) * scale;
     const float m_new = fmaxf(m, s);
     const float shrink = expf(m - m_new), weight = expf(s - m_new);
     l = l * shrink + weight;
-    for (int i = 0; i < PerLane; ++i) acc[i] = acc[i] * shrink + weight * value[lane + 32 * i];
+    for (int i = 0; i < PerLane; ++i)
+      if (lane + 32 * i < hd) acc[i] = acc[i] * shrink + weight * value[lane + 32 * i];
     m = m_new;
   }
   if (lane == 0) {
@@ -73,6 +76,7 @@ __global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const fl
     for (int w = 0; w < kWarps; ++w) total += warp_total[w] * expf(warp_max[w] - big);
     float* out_head = out + static_cast<std::int64_t>(t) * q_dim + h * hd;
     for (int i = 0; i < PerLane; ++i) {
+      if (lane + 32 * i >= hd) continue;
       float sum = 0.0f;
       for (int w = 0; w < kWarps; ++w) sum += warp_acc[w][lane + 32 * i] * expf(warp_max[w] - big);
       out_head[lane + 32 * i] = sum / total;
@@ -80,14 +84,31 @@ __global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const fl
   }
 }
 
+// One block per token, its threads over the row.
+__global__ void write_kv_kernel(const float* k, const float* v, const std::int32_t* slots, int kv_dim, float* keys,
+                                float* values) {
+  const std::int64_t from = static_cast<std::int64_t>(blockIdx.x) * kv_dim;
+  const std::int64_t to = static_cast<std::int64_t>(slots[blockIdx.x]) * kv_dim;
+  for (int i = static_cast<int>(threadIdx.x); i < kv_dim; i += static_cast<int>(blockDim.x)) {
+    keys[to + i] = k[from + i];
+    values[to + i] = v[from + i];
+  }
+}
+
 }  // namespace
+
+void launch_write_kv(const float* k, const float* v, const std::int32_t* slots, std::int64_t tokens, int kv_dim,
+                     float* keys, float* values) {
+  write_kv_kernel<<<static_cast<unsigned>(tokens), 256>>>(k, v, slots, kv_dim, keys, values);
+  check_launch("write_kv");
+}
 
 void launch_paged_attention(const cuda::PagedAttentionShape& shape, const float* q, const float* keys,
                             const float* values, const std::int32_t* tables, const std::int32_t* table_starts,
                             const std::int32_t* positions, std::int64_t tokens, float* out) {
   const dim3 grid(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads));
   const dim3 threads(kWarps * 32);
-  switch (shape.head_dim / 32) {
+  switch ((shape.head_dim + 31) / 32) {
     case 1: paged_attention_kernel<1><<<grid, threads>>>(shape, q, keys, values, tables, table_starts, positions, out); break;
     case 2: paged_attention_kernel<2><<<grid, threads>>>(shape, q, keys, values, tables, table_starts, positions, out); break;
     case 3: paged_attention_kernel<3><<<grid, threads>>>(shape, q, keys, values, tables, table_starts, positions, out); break;

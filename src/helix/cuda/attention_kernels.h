@@ -7,6 +7,8 @@
 
 namespace helix::cuda_detail {
 
+void launch_write_kv(const float* k, const float* v, const std::int32_t* slots, std::int64_t tokens, int kv_dim,
+                     float* keys, float* values);
 void launch_paged_attention(const cuda::PagedAttentionShape& shape, const float* q, const float* keys,
                             const float* values, const std::int32_t* tables, const std::int32_t* table_starts,
                             const std::int32_t* positions, std::int64_t tokens, float* out);

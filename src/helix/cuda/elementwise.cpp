@@ -49,6 +49,15 @@ void add(const float* x, float* y, std::int64_t n) {
   cuda_detail::launch_add(x, y, n);
 }
 
+void add_to_rows(const float* row, std::int64_t rows, std::int64_t n, float* y) {
+  check_count("add_to_rows", "rows", rows);
+  check_count("add_to_rows", "n", n);
+  if (rows == 0 || n == 0) return;
+  check_pointer("add_to_rows", "row", row);
+  check_pointer("add_to_rows", "y", y);
+  cuda_detail::launch_add_to_rows(row, rows, n, y);
+}
+
 void rope_rotate(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,
                  const float* sin) {
   check_count("rope_rotate", "tokens", tokens);

@@ -19,6 +19,9 @@ void silu_mul(const float* gate, const float* up, std::int64_t n, float* out);
 // y += x over n floats.
 void add(const float* x, float* y, std::int64_t n);
 
+// y[r * n + k] += row[k] for r < rows: a projection's bias added to every token.
+void add_to_rows(const float* row, std::int64_t rows, std::int64_t n, float* y);
+
 // Rotates, in place, the `heads` heads of head_dim values in each of `tokens` rows
 // of x (rows heads * head_dim floats apart), token t's pair i by cos[t * head_dim/2
 // + i], sin[...] (Rope::angles of its position); pairs split in halves or

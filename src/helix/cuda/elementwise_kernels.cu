@@ -59,6 +59,10 @@ __global__ void add_kernel(const float* x, float* y, std::int64_t n) {
   for (std::int64_t k = first_index(); k < n; k += grid_stride()) y[k] += x[k];
 }
 
+__global__ void add_to_rows_kernel(const float* row, std::int64_t total, std::int64_t n, float* y) {
+  for (std::int64_t k = first_index(); k < total; k += grid_stride()) y[k] += row[k % n];
+}
+
 // One thread per (token, head, pair).
 __global__ void rope_kernel(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,
                             const float* sin) {
@@ -92,6 +96,11 @@ void launch_silu_mul(const float* gate, const float* up, std::int64_t n, float* 
 void launch_add(const float* x, float* y, std::int64_t n) {
   add_kernel<<<blocks_for(n), kThreads>>>(x, y, n);
   check_launch("add");
+}
+
+void launch_add_to_rows(const float* row, std::int64_t rows, std::int64_t n, float* y) {
+  add_to_rows_kernel<<<blocks_for(rows * n), kThreads>>>(row, rows * n, n, y);
+  check_launch("add_to_rows");
 }
 
 void launch_rope_rotate(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,

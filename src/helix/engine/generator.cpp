@@ -12,14 +12,14 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
 
 // Releases the sequence's KV blocks however generation ends.
 struct SequenceGuard {
-  StageEngine& engine;
+  Stage& engine;
   SequenceId id;
   ~SequenceGuard() { engine.release(id); }
 };
 
 }  // namespace
 
-Generator::Generator(StageEngine& engine, int allowed_vocab, int prefill_chunk)
+Generator::Generator(Stage& engine, int allowed_vocab, int prefill_chunk)
     : engine_(engine), allowed_vocab_(allowed_vocab), prefill_chunk_(std::max(1, prefill_chunk)) {
   if (!engine.is_first() || !engine.is_last()) fail("generator: the stage must hold the whole model");
 }

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "helix/engine/sampler.h"
-#include "helix/engine/stage_engine.h"
+#include "helix/engine/stage.h"
 
 namespace helix {
 
@@ -25,7 +25,7 @@ struct GenerationResult {
 class Generator {
  public:
   // `allowed_vocab`: sample only ids below this (the tokenizer's size); 0 = all.
-  Generator(StageEngine& engine, int allowed_vocab = 0, int prefill_chunk = 512);
+  Generator(Stage& engine, int allowed_vocab = 0, int prefill_chunk = 512);
 
   // on_token(id) is called for every generated token (not the stop token); returning
   // false cancels. Throws Error for an empty prompt or one longer than the context.
@@ -33,7 +33,7 @@ class Generator {
                             const std::function<bool(int)>& on_token = {});
 
  private:
-  StageEngine& engine_;
+  Stage& engine_;
   int allowed_vocab_, prefill_chunk_;
   SequenceId next_id_ = 1;
 };

@@ -14,7 +14,7 @@ double median(std::vector<double> v) {
 }
 
 // Times one step; the sequences are released afterwards.
-double timed_step(StageEngine& e, const StepInput& in) {
+double timed_step(Stage& e, const StepInput& in) {
   auto start = std::chrono::steady_clock::now();
   e.step(in);
   double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -28,7 +28,7 @@ std::vector<std::int32_t> tokens_for(int n, int vocab) {
   return t;
 }
 
-double prompt_seconds(StageEngine& e, int n, SequenceId& next) {
+double prompt_seconds(Stage& e, int n, SequenceId& next) {
   auto tokens = tokens_for(n, e.config().vocab_size);
   StepInput in;
   in.chunks = {{next++, 0, n, false}};
@@ -36,7 +36,7 @@ double prompt_seconds(StageEngine& e, int n, SequenceId& next) {
   return timed_step(e, in);
 }
 
-double decode_seconds(StageEngine& e, int batch, int context, SequenceId& next) {
+double decode_seconds(Stage& e, int batch, int context, SequenceId& next) {
   auto prefix = tokens_for(context, e.config().vocab_size);
   std::vector<SequenceId> ids;
   for (int b = 0; b < batch; ++b) {
@@ -63,12 +63,12 @@ std::int64_t profile_kv_tokens(const ProfileOptions& o, int block_tokens) {
   return need;
 }
 
-LayerProfile profile_layers(StageEngine& e, const ProfileOptions& o) {
+LayerProfile profile_layers(Stage& e, const ProfileOptions& o) {
   if (!e.is_first()) fail("profile: the stage must start at layer 0 (it is fed token ids)");
   if (o.repeats < 1) fail("profile: repeats must be at least 1");
-  std::int64_t need = profile_kv_tokens(o, e.kv_cache().block_tokens());
-  if (e.kv_cache().capacity_tokens() < need) {
-    fail("profile: the KV cache holds {} tokens, the profile needs about {}", e.kv_cache().capacity_tokens(), need);
+  std::int64_t need = profile_kv_tokens(o, e.kv_ledger().block_tokens());
+  if (e.kv_ledger().capacity_tokens() < need) {
+    fail("profile: the KV cache holds {} tokens, the profile needs about {}", e.kv_ledger().capacity_tokens(), need);
   }
   const double layers = e.layers().size();
   SequenceId next = 1;

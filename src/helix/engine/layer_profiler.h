@@ -37,7 +37,7 @@ std::int64_t profile_kv_tokens(const ProfileOptions& options, int block_tokens);
 
 // `engine` must be the first stage (it is fed token ids). Its KV cache must hold
 // max(prompt) and max(batch) * (context + 1) tokens; throws Error otherwise.
-LayerProfile profile_layers(StageEngine& engine, const ProfileOptions& options);
+LayerProfile profile_layers(Stage& engine, const ProfileOptions& options);
 
 // "batch_tokens,time_ms_per_layer" rows starting with "0,0.0", as data/profiles/ holds.
 std::string to_profile_csv(const std::vector<ProfilePoint>& points);

@@ -16,6 +16,7 @@
 #include "helix/engine/kv_cache.h"
 #include "helix/engine/model_files.h"
 #include "helix/engine/rope.h"
+#include "helix/engine/stage.h"
 #include "helix/engine/stage_batch.h"
 #include "helix/engine/stage_weights.h"
 #include "helix/engine/step_plan.h"
@@ -28,23 +29,24 @@ struct EngineOptions {
   KvCacheOptions kv;           // defaults to 4096 tokens when neither capacity is set
 };
 
-class StageEngine {
+class StageEngine final : public Stage {
  public:
   StageEngine(ModelFiles model, LayerRange layers, const EngineOptions& options = {});
 
-  const LlamaConfig& config() const { return model_.config; }
+  const LlamaConfig& config() const override { return model_.config; }
   const ModelFiles& model() const { return model_; }
-  LayerRange layers() const { return weights_.layers; }
-  bool is_first() const { return weights_.first; }
-  bool is_last() const { return weights_.last; }
+  LayerRange layers() const override { return weights_.layers; }
+  bool is_first() const override { return weights_.first; }
+  bool is_last() const override { return weights_.last; }
+  const KvBlockLedger& kv_ledger() const override { return kv_.ledger(); }
   PagedKvCache& kv_cache() { return kv_; }
   const PagedKvCache& kv_cache() const { return kv_; }
 
   // Runs one step. Throws Error (KvCacheFull when out of KV blocks) without
   // changing any state when the input is invalid.
-  StepOutput step(const StepInput& input);
+  StepOutput step(const StepInput& input) override;
   // Frees a finished sequence's KV blocks.
-  void release(SequenceId id) { kv_.release(id); }
+  void release(SequenceId id) override { kv_.release(id); }
 
  private:
   bool embeds(const StepInput& input) const { return weights_.first && input.skip_layers == 0; }

@@ -19,8 +19,7 @@ SamplingParams sampling_params(const Sampling& s) {
 
 class EngineExecutor final : public StageExecutor {
  public:
-  EngineExecutor(ModelFiles model, LayerRange layers, const EngineOptions& options)
-      : engine_(std::move(model), layers, options) {}
+  explicit EngineExecutor(std::unique_ptr<Stage> stage) : stage_(std::move(stage)), engine_(*stage_) {}
 
   BatchResult run(std::span<const BatchChunk> chunks, int skip_layers, bool) override {
     StepInput in;
@@ -54,15 +53,15 @@ class EngineExecutor final : public StageExecutor {
   }
 
   std::int64_t blocks_needed(std::uint64_t request, int new_length) const override {
-    return engine_.kv_cache().blocks_needed(request, new_length);
+    return engine_.kv_ledger().blocks_needed(request, new_length);
   }
-  std::int64_t free_blocks() const override { return engine_.kv_cache().free_blocks(); }
-  std::int64_t total_blocks() const override { return engine_.kv_cache().total_blocks(); }
-  int cached_length(std::uint64_t request) const override { return engine_.kv_cache().length(request); }
-  std::size_t active_sequences() const override { return engine_.kv_cache().num_sequences(); }
-  std::int64_t kv_capacity_tokens() const override { return engine_.kv_cache().capacity_tokens(); }
+  std::int64_t free_blocks() const override { return engine_.kv_ledger().free_blocks(); }
+  std::int64_t total_blocks() const override { return engine_.kv_ledger().total_blocks(); }
+  int cached_length(std::uint64_t request) const override { return engine_.kv_ledger().length(request); }
+  std::size_t active_sequences() const override { return engine_.kv_ledger().num_sequences(); }
+  std::int64_t kv_capacity_tokens() const override { return engine_.kv_ledger().capacity_tokens(); }
   std::int64_t kv_used_tokens() const override {
-    const auto& kv = engine_.kv_cache();
+    const auto& kv = engine_.kv_ledger();
     return (kv.total_blocks() - kv.free_blocks()) * kv.block_tokens();
   }
   void release(std::uint64_t request) override {
@@ -106,7 +105,8 @@ class EngineExecutor final : public StageExecutor {
     return it->second;
   }
 
-  StageEngine engine_;
+  std::unique_ptr<Stage> stage_;
+  Stage& engine_;
   std::unordered_map<std::uint64_t, Sampler> samplers_;
   std::unordered_set<std::uint64_t> requests_;  // with KV here (release_all)
   std::vector<std::int32_t> tokens_;
@@ -202,8 +202,9 @@ class EmulatedExecutor final : public StageExecutor {
 
 }  // namespace
 
-std::unique_ptr<StageExecutor> make_engine_executor(ModelFiles model, LayerRange layers, const EngineOptions& options) {
-  return std::make_unique<EngineExecutor>(std::move(model), layers, options);
+std::unique_ptr<StageExecutor> make_engine_executor(std::unique_ptr<Stage> stage) {
+  if (stage == nullptr) fail("engine executor: no stage");
+  return std::make_unique<EngineExecutor>(std::move(stage));
 }
 
 std::unique_ptr<StageExecutor> make_emulated_executor(const Emulation& emulation, LayerRange layers, double slowdown,

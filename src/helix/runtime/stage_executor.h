@@ -1,5 +1,5 @@
 // StageExecutor: what a worker runs a batch on. Two kinds:
-//  * EngineExecutor: the real transformer layers (engine/StageEngine) plus one
+//  * EngineExecutor: the real transformer layers (an engine/Stage: the CPU's or a GPU's) plus one
 //    seeded sampler per request whose route ends here;
 //  * EmulatedExecutor: sleeps for the time the node's GPU profile gives for the
 //    batch (the same per-layer tables the simulator uses) and produces
@@ -67,7 +67,8 @@ class StageExecutor {
   virtual int vocab_size() const = 0;
 };
 
-std::unique_ptr<StageExecutor> make_engine_executor(ModelFiles model, LayerRange layers, const EngineOptions& options);
+// The real layers of `stage` (the CPU's StageEngine, or a GPU's).
+std::unique_ptr<StageExecutor> make_engine_executor(std::unique_ptr<Stage> stage);
 
 // `slowdown` multiplies the profile's times. `kv_tokens` > 0 gives the emulated
 // stage a paged KV cache of that many tokens (16-token blocks, as the engine's),

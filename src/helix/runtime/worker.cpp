@@ -192,7 +192,10 @@ class WorkerLoop {
       eo.threads = options_.threads;
       const long long kv = options_.kv_tokens > 0 ? options_.kv_tokens : assign_.kv_tokens;
       eo.kv.capacity_tokens = kv > 0 ? kv : 4096;
-      executor_ = make_engine_executor(open_model(options_.model), assign_.layers, eo);
+      ModelFiles model = open_model(options_.model);
+      executor_ = make_engine_executor(options_.make_stage
+                                           ? options_.make_stage(std::move(model), assign_.layers, eo)
+                                           : std::make_unique<StageEngine>(std::move(model), assign_.layers, eo));
     }
   }
 

@@ -9,10 +9,13 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <filesystem>
 #include <optional>
 #include <string>
 
+#include "helix/engine/stage_engine.h"
 #include "helix/security/curve_keys.h"
 
 namespace helix::runtime {
@@ -33,6 +36,9 @@ struct WorkerOptions {
   // accepts only the coordinator and the peers the coordinator vouches for.
   std::optional<security::KeyPair> keys;
   std::string coordinator_key;
+  // Builds the real engine's stage (the CLI's --device: a GPU's); empty: the CPU's
+  // StageEngine with `threads`.
+  std::function<std::unique_ptr<Stage>(ModelFiles, LayerRange, const EngineOptions&)> make_stage;
 };
 
 // Runs until the coordinator says Shutdown or `stop` becomes true. Throws Error

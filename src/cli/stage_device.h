@@ -1,0 +1,27 @@
+// The device a command's stage runs on (--device): "cpu", the CPU engine, or
+// "cuda:N", the GPU engine (cuda/), in builds that have the CUDA backend.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "helix/engine/stage.h"
+#include "helix/engine/stage_engine.h"
+
+namespace helix::cli {
+
+struct StageDevice {
+  bool cuda = false;
+  int index = 0;  // cuda:N
+  std::string name() const { return cuda ? "cuda:" + std::to_string(index) : "cpu"; }
+};
+
+// Fails naming the value for anything but "cpu" and "cuda:N".
+StageDevice parse_stage_device(const std::string& text);
+
+// The stage on that device. A CUDA device in a build without the backend fails with
+// how to get one; options.threads is the CPU engine's alone.
+std::unique_ptr<Stage> make_stage(ModelFiles model, LayerRange layers, const EngineOptions& options,
+                                  const StageDevice& device);
+
+}  // namespace helix::cli

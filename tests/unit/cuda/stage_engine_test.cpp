@@ -1,0 +1,151 @@
+// The GPU stage engine against the float64 reference model and against the CPU
+// engine: logits at every position of a 40-token prefill + decode for every dtype
+// the GPU reads, a split [0, a) + [a, L) equal to the whole, the trained stories260K
+// model's greedy text equal to the CPU's, and invalid steps refused without a
+// change. They need a GPU: without one each test skips and prints why.
+#include "helix/cuda/cuda_stage_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "helix/cuda/device.h"
+#include "helix/engine/random_model.h"
+#include "helix/engine/stage_engine.h"
+#include "support/test_support.h"
+#include "unit/engine/reference_model.h"
+
+namespace helix {
+namespace {
+
+using test::ReferenceModel;
+using test::relative_error;
+using test::TempDir;
+
+class CudaEngine : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const CudaDevices found = cuda_devices();
+    if (found.devices.empty()) GTEST_SKIP() << "no CUDA device: " << found.why_none;
+  }
+};
+
+std::vector<int> prompt_tokens(int n, int vocab) {
+  std::vector<int> t;
+  for (int i = 0; i < n; ++i) t.push_back((i * 37 + 5) % vocab);
+  return t;
+}
+
+std::filesystem::path make_model(const TempDir& dir, const std::string& preset, DType dtype, WeightFormat format) {
+  RandomModelOptions o;
+  o.config = random_model_preset(preset);
+  o.seed = 7;
+  o.dtype = dtype;
+  o.format = format;
+  auto out = dir.path() / (preset + "-" + std::string(dtype_name(dtype)));
+  write_random_model(o, out);
+  return out;
+}
+
+CudaStageEngine gpu_engine(const std::filesystem::path& path, LayerRange layers = {0, 0}) {
+  ModelFiles m = open_model(path);
+  if (layers.size() == 0) layers = {0, m.config.num_layers};
+  CudaEngineOptions o;
+  o.kv.capacity_tokens = 1024;
+  return CudaStageEngine(std::move(m), layers, o);
+}
+
+StepInput chunk(SequenceId id, int position, const std::vector<int>& tokens, int from, int count) {
+  StepInput in;
+  in.chunks = {{id, position, count, true}};
+  in.tokens = std::span<const int>(tokens.data() + from, static_cast<std::size_t>(count));
+  return in;
+}
+
+// Prefill 30 tokens, decode 10 (the paged cache read back at every step), each
+// logits vector within `tolerance` (max |error| / max |logit|) of float64's.
+TEST_F(CudaEngine, LogitsAtEveryPositionNearFloat64ForEveryDtype) {
+  struct Case {
+    const char* preset;
+    DType dtype;
+    WeightFormat format;
+    double tolerance;  // F32, F16 (widened): f32 arithmetic; BF16: x rounded to bf16, as the CPU's amx level
+  };
+  for (const Case& c : {Case{"tiny", DType::F32, WeightFormat::kSafetensors, 1e-4},
+                        Case{"tiny", DType::F16, WeightFormat::kSafetensors, 1e-4},
+                        Case{"tiny", DType::BF16, WeightFormat::kGguf, 3e-2},
+                        Case{"tiny-llama3", DType::F32, WeightFormat::kSafetensors, 1e-4},
+                        Case{"tiny-qwen2", DType::F32, WeightFormat::kSafetensors, 1e-4},
+                        Case{"tiny-mistral", DType::F32, WeightFormat::kSafetensors, 1e-4}}) {
+    SCOPED_TRACE(std::string(c.preset) + " " + std::string(dtype_name(c.dtype)));
+    TempDir dir;
+    const auto path = make_model(dir, c.preset, c.dtype, c.format);
+    const ModelFiles files = open_model(path);
+    const std::vector<int> tokens = prompt_tokens(40, files.config.vocab_size);
+    const auto expected = ReferenceModel(files).logits(tokens);
+    CudaStageEngine e = gpu_engine(path);
+    EXPECT_LT(relative_error(e.step(chunk(1, 0, tokens, 0, 30)).logits, expected[29]), c.tolerance) << "prefill";
+    for (int p = 30; p < 40; ++p)
+      EXPECT_LT(relative_error(e.step(chunk(1, p, tokens, p, 1)).logits, expected[static_cast<std::size_t>(p)]),
+                c.tolerance)
+          << "decode at " << p;
+  }
+}
+
+// Stages [0, 2) and [2, 4) chained through the host give the whole model's logits.
+TEST_F(CudaEngine, ASplitStageGivesTheWholeModelsLogits) {
+  TempDir dir;
+  const auto path = make_model(dir, "tiny", DType::F32, WeightFormat::kSafetensors);
+  const std::vector<int> tokens = prompt_tokens(12, 384);
+  CudaStageEngine whole = gpu_engine(path), front = gpu_engine(path, {0, 2}), back = gpu_engine(path, {2, 4});
+  const std::vector<float> expected = whole.step(chunk(1, 0, tokens, 0, 12)).logits;
+  const StepOutput mid = front.step(chunk(1, 0, tokens, 0, 12));
+  StepInput in = chunk(1, 0, tokens, 0, 12);
+  in.tokens = {};
+  in.hidden = mid.hidden;
+  const std::vector<float> split = back.step(in).logits;
+  ASSERT_EQ(split.size(), expected.size());
+  for (std::size_t i = 0; i < split.size(); ++i) ASSERT_NEAR(split[i], expected[i], 1e-5f * (1.0f + std::abs(expected[i]))) << i;
+}
+
+// The trained model, greedy, 30 tokens after its BOS: the same text on the GPU as
+// on the CPU (F32 weights; the CPU engine at its default level).
+TEST_F(CudaEngine, StoriesGreedyTextEqualsTheCpus) {
+  const std::filesystem::path model = std::filesystem::path(HELIX_SOURCE_DIR) / "data/models/stories260K/model.gguf";
+  auto greedy = [](auto& engine, int bos) {
+    std::vector<int> out = {bos};
+    for (int p = 0; p < 30; ++p) {
+      StepInput in;
+      in.chunks = {{1, p, 1, true}};
+      in.tokens = std::span<const int>(&out.back(), 1);
+      const std::vector<float> logits = engine.step(in).logits;
+      out.push_back(static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
+    }
+    return out;
+  };
+  ModelFiles cpu_files = open_model(model);
+  const int bos = cpu_files.config.bos_token_id;
+  const int layers = cpu_files.config.num_layers;
+  EngineOptions cpu_options;
+  cpu_options.kv.capacity_tokens = 256;
+  StageEngine cpu(std::move(cpu_files), {0, layers}, cpu_options);
+  CudaStageEngine gpu = gpu_engine(model);
+  EXPECT_EQ(greedy(gpu, bos), greedy(cpu, bos));
+}
+
+TEST_F(CudaEngine, InvalidStepsAreRefusedWithoutAChange) {
+  TempDir dir;
+  const auto path = make_model(dir, "tiny", DType::F32, WeightFormat::kSafetensors);
+  CudaStageEngine e = gpu_engine(path);
+  const std::vector<int> tokens = prompt_tokens(4, 384);
+  EXPECT_THROW(e.step(chunk(1, 3, tokens, 0, 4)), Error);  // position 3 of an unknown sequence
+  std::vector<int> bad = {1, 2, 999};
+  EXPECT_THROW(e.step(chunk(1, 0, bad, 0, 3)), Error);      // outside the vocabulary
+  EXPECT_EQ(e.kv_ledger().num_sequences(), 0u);
+  EXPECT_EQ(e.kv_ledger().free_blocks(), e.kv_ledger().total_blocks());
+  e.step(chunk(1, 0, tokens, 0, 4));
+  EXPECT_EQ(e.kv_ledger().length(1), 4);
+}
+
+}  // namespace
+}  // namespace helix
