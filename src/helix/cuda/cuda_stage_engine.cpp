@@ -89,7 +89,8 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
   }
 }
 
-CudaStageEngine::~CudaStageEngine() = default;
+// The device's memory and handle are freed on their own device.
+CudaStageEngine::~CudaStageEngine() { cudaSetDevice(device_); }
 
 StepOutput CudaStageEngine::step(const StepInput& in) {
   const int tokens = step_tokens(in);

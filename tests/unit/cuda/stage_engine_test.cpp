@@ -36,6 +36,13 @@ std::vector<int> prompt_tokens(int n, int vocab) {
   return t;
 }
 
+// Hidden states of `tokens` rows, O(1) as a layer's input is.
+std::vector<float> prompt_hidden(int tokens, int hidden_size) {
+  std::vector<float> h(static_cast<std::size_t>(tokens * hidden_size));
+  for (std::size_t i = 0; i < h.size(); ++i) h[i] = static_cast<float>((static_cast<int>(i * 7919 % 2003) - 1001)) / 1001.0f;
+  return h;
+}
+
 std::filesystem::path make_model(const TempDir& dir, const std::string& preset, DType dtype, WeightFormat format) {
   RandomModelOptions o;
   o.config = random_model_preset(preset);
@@ -108,17 +115,93 @@ TEST_F(CudaEngine, ASplitStageGivesTheWholeModelsLogits) {
   for (std::size_t i = 0; i < split.size(); ++i) ASSERT_NEAR(split[i], expected[i], 1e-5f * (1.0f + std::abs(expected[i]))) << i;
 }
 
+// Mixed batches against the CPU engine on the same steps: two prefills in one step,
+// then a chunked prefill continuing at position 5 beside a decode and a new
+// sequence, one chunk without logits, a released sequence whose blocks are handed
+// out again, and a step that skips the first layer (hidden states in). Each step's
+// logits (or hidden states) within f32 arithmetic of the CPU's.
+TEST_F(CudaEngine, MixedBatchesMatchTheCpuEngine) {
+  TempDir dir;
+  const auto path = make_model(dir, "tiny-qwen2", DType::F32, WeightFormat::kSafetensors);
+  const std::vector<int> t = prompt_tokens(24, 384);
+  ModelFiles files = open_model(path);
+  const int layers = files.config.num_layers;
+  EngineOptions cpu_options;
+  cpu_options.kv.capacity_tokens = 1024;
+  StageEngine cpu(std::move(files), {0, layers}, cpu_options);
+  CudaStageEngine gpu = gpu_engine(path);
+  auto both = [&](const StepInput& in, const char* what) {
+    const StepOutput a = cpu.step(in), b = gpu.step(in);
+    ASSERT_EQ(a.logit_rows, b.logit_rows) << what;
+    ASSERT_EQ(a.logits.size(), b.logits.size()) << what;
+    ASSERT_EQ(a.hidden.size(), b.hidden.size()) << what;
+    std::vector<double> reference(a.logits.begin(), a.logits.end());
+    if (!a.logits.empty()) {
+      EXPECT_LT(relative_error(b.logits, reference), 1e-4) << what;
+    }
+    std::vector<double> hidden(a.hidden.begin(), a.hidden.end());
+    if (!a.hidden.empty()) {
+      EXPECT_LT(relative_error(b.hidden, hidden), 1e-4) << what;
+    }
+  };
+  StepInput first;
+  first.chunks = {{1, 0, 5, true}, {2, 0, 7, true}};
+  first.tokens = std::span<const int>(t.data(), 12);
+  both(first, "two prefills");
+  StepInput mixed;
+  mixed.chunks = {{1, 5, 6, false}, {2, 7, 1, true}, {3, 0, 4, true}};
+  mixed.tokens = std::span<const int>(t.data() + 12, 11);
+  both(mixed, "chunked prefill without logits, a decode, a new sequence");
+  cpu.release(2);
+  gpu.release(2);
+  StepInput reuse;
+  reuse.chunks = {{4, 0, 9, true}, {1, 11, 1, true}};
+  reuse.tokens = std::span<const int>(t.data() + 2, 10);
+  both(reuse, "blocks of a released sequence handed out again");
+  EXPECT_EQ(gpu.kv_ledger().blocks(4), cpu.kv_ledger().blocks(4));
+  StepInput skip;
+  skip.skip_layers = 1;
+  skip.chunks = {{5, 0, 3, true}};
+  const std::vector<float> hidden = prompt_hidden(3, cpu.config().hidden_size);
+  skip.hidden = hidden;
+  both(skip, "the first layer skipped");
+}
+
+// A step larger than the cache is refused with KvCacheFull, and nothing changes.
+TEST_F(CudaEngine, AStepBeyondTheCacheIsRefusedWithoutAChange) {
+  TempDir dir;
+  const auto path = make_model(dir, "tiny", DType::F32, WeightFormat::kSafetensors);
+  ModelFiles m = open_model(path);
+  CudaEngineOptions o;
+  o.kv.capacity_tokens = 32;
+  CudaStageEngine e(std::move(m), {0, 4}, o);
+  const std::vector<int> tokens = prompt_tokens(48, 384);
+  e.step(chunk(1, 0, tokens, 0, 16));
+  EXPECT_THROW(e.step(chunk(2, 0, tokens, 0, 48)), KvCacheFull);
+  EXPECT_EQ(e.kv_ledger().num_sequences(), 1u);
+  EXPECT_EQ(e.kv_ledger().free_blocks(), 1);
+  EXPECT_EQ(e.kv_ledger().length(1), 16);
+}
+
 // The trained model, greedy, 30 tokens after its BOS: the same text on the GPU as
-// on the CPU (F32 weights; the CPU engine at its default level).
+// on the CPU (F32 weights; the CPU engine at its default level), and at every step
+// the GPU's logits within f32 arithmetic of the CPU's on the same tokens.
 TEST_F(CudaEngine, StoriesGreedyTextEqualsTheCpus) {
   const std::filesystem::path model = std::filesystem::path(HELIX_SOURCE_DIR) / "data/models/stories260K/model.gguf";
-  auto greedy = [](auto& engine, int bos) {
+  std::vector<std::vector<float>> cpu_logits;
+  auto greedy = [&](Stage& engine, int bos, bool keep) {
     std::vector<int> out = {bos};
     for (int p = 0; p < 30; ++p) {
       StepInput in;
       in.chunks = {{1, p, 1, true}};
       in.tokens = std::span<const int>(&out.back(), 1);
       const std::vector<float> logits = engine.step(in).logits;
+      if (keep) {
+        cpu_logits.push_back(logits);
+      } else {
+        const std::vector<double> want(cpu_logits[static_cast<std::size_t>(p)].begin(), cpu_logits[static_cast<std::size_t>(p)].end());
+        EXPECT_LT(relative_error(logits, want), 1e-4) << "step " << p;
+      }
       out.push_back(static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
     }
     return out;
@@ -130,7 +213,8 @@ TEST_F(CudaEngine, StoriesGreedyTextEqualsTheCpus) {
   cpu_options.kv.capacity_tokens = 256;
   StageEngine cpu(std::move(cpu_files), {0, layers}, cpu_options);
   CudaStageEngine gpu = gpu_engine(model);
-  EXPECT_EQ(greedy(gpu, bos), greedy(cpu, bos));
+  const std::vector<int> on_cpu = greedy(cpu, bos, true);
+  EXPECT_EQ(greedy(gpu, bos, false), on_cpu);
 }
 
 TEST_F(CudaEngine, InvalidStepsAreRefusedWithoutAChange) {
