@@ -39,19 +39,7 @@ using test::TempDir;
 
 std::filesystem::path stories_model() { return test::source_dir() / "data" / "models" / "stories260K"; }
 
-constexpr const char* kClusterYaml = R"(format: helix-cluster/1
-name: pair
-gpu_types:
-  cpu: {vram: 16 GB, memory_bandwidth: 10 GB/s, peak_flops: 200 GFLOP/s, nic: 10 Gbps, profile: none}
-coordinator:
-  nic: 10 Gbps
-network:
-  in_region: {bandwidth: 10 Gbps, latency: 0.05 ms}
-nodes:
-  - {name: a, gpu: cpu}
-  - {name: b, gpu: cpu}
-  - {name: x, gpu: cpu}
-)";
+const std::string kClusterYaml = test::loopback_cluster_yaml("pair", {"a", "b", "x"});
 
 std::string placement() { return test::placement_json("pair", 5, {{"a", "cpu", 0, 3}, {"b", "cpu", 3, 5}, {"x", "cpu", 0, 0}}); }
 

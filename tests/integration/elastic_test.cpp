@@ -30,21 +30,7 @@ using Clock = std::chrono::steady_clock;
 std::filesystem::path stories_model() { return test::source_dir() / "data" / "models" / "stories260K"; }
 
 // Four equal CPU "machines" on loopback (and a fifth that the placement leaves out).
-constexpr const char* kClusterYaml = R"(format: helix-cluster/1
-name: elastic5
-gpu_types:
-  cpu: {vram: 16 GB, memory_bandwidth: 10 GB/s, peak_flops: 200 GFLOP/s, nic: 10 Gbps, profile: none}
-coordinator:
-  nic: 10 Gbps
-network:
-  in_region: {bandwidth: 10 Gbps, latency: 0.05 ms}
-nodes:
-  - {name: a, gpu: cpu}
-  - {name: b, gpu: cpu}
-  - {name: c, gpu: cpu}
-  - {name: d, gpu: cpu}
-  - {name: e, gpu: cpu}
-)";
+const std::string kClusterYaml = test::loopback_cluster_yaml("elastic5", {"a", "b", "c", "d", "e"});
 
 // Two pipelines over the model's 5 layers: a or b for [0, 3), c or d for [3, 5); e holds nothing.
 std::string redundant_placement() {

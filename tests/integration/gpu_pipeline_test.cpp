@@ -16,18 +16,7 @@ using nlohmann::json;
 using test::LocalCluster;
 using test::TempDir;
 
-constexpr const char* kClusterYaml = R"(format: helix-cluster/1
-name: mixed
-gpu_types:
-  cpu: {vram: 16 GB, memory_bandwidth: 10 GB/s, peak_flops: 200 GFLOP/s, nic: 10 Gbps, profile: none}
-coordinator:
-  nic: 10 Gbps
-network:
-  in_region: {bandwidth: 10 Gbps, latency: 0.05 ms}
-nodes:
-  - {name: host, gpu: cpu}
-  - {name: gpu, gpu: cpu}
-)";
+const std::string kClusterYaml = test::loopback_cluster_yaml("mixed", {"host", "gpu"});
 
 TEST(GpuPipeline, ACpuWorkerAndAGpuWorkerGiveTheSingleProcessText) {
   const auto stories = test::source_dir() / "data" / "models" / "stories260K";

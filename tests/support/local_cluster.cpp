@@ -19,6 +19,15 @@ bool wait_until(double timeout_s, const std::function<bool()>& done) {
   return false;
 }
 
+std::string loopback_cluster_yaml(const std::string& name, const std::vector<std::string>& nodes) {
+  std::string yaml = "format: helix-cluster/1\nname: " + name +
+                     "\ngpu_types:\n"
+                     "  cpu: {vram: 16 GB, memory_bandwidth: 10 GB/s, peak_flops: 200 GFLOP/s, nic: 10 Gbps, profile: none}\n"
+                     "coordinator:\n  nic: 10 Gbps\nnetwork:\n  in_region: {bandwidth: 10 Gbps, latency: 0.05 ms}\nnodes:\n";
+  for (const std::string& node : nodes) yaml += "  - {name: " + node + ", gpu: cpu}\n";
+  return yaml;
+}
+
 std::string placement_json(const std::string& cluster, int num_layers, const std::vector<PlacedNode>& placed) {
   json nodes = json::array();
   for (const PlacedNode& n : placed) {

@@ -41,6 +41,10 @@ struct PlacedNode {
 };
 std::string placement_json(const std::string& cluster, int num_layers, const std::vector<PlacedNode>& nodes);
 
+// A cluster file (helix-cluster/1) named `name` of equal CPU "machines" on loopback,
+// one per node name.
+std::string loopback_cluster_yaml(const std::string& name, const std::vector<std::string>& nodes);
+
 class LocalCluster {
  public:
   // `workers`: node names, or "node:slowdown". `cluster`: a built-in name or a file.
