@@ -1,10 +1,9 @@
-// CUDA kernels converting between f32 and the weights' 16-bit types. The conversions
-// are the IEEE ones, exact from 16 bits to f32, to nearest (ties to even) from f32:
-// the bits the CPU's f16_to_f32 / bf16_to_f32 / f32_to_bf16 (weights/dtype.h) give.
+// CUDA kernels converting between f32 and bf16: exact from bf16 to f32, to nearest
+// (ties to even) from f32, the bits the CPU's bf16_to_f32 / f32_to_bf16
+// (weights/dtype.h) give.
 #include "helix/cuda/conversion_kernels.h"
 
 #include <cuda_bf16.h>
-#include <cuda_fp16.h>
 
 #include <algorithm>
 
@@ -16,38 +15,37 @@ namespace {
 constexpr int kThreads = 256;
 constexpr std::int64_t kMostBlocks = 4096;
 
-__global__ void round_kernel(const float* x, std::int64_t n, bool bf16, std::uint16_t* to) {
+__global__ void round_kernel(const float* x, std::int64_t n, std::uint16_t* to) {
   for (std::int64_t i = static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
        i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    to[i] = bf16 ? __bfloat16_as_ushort(__float2bfloat16_rn(x[i])) : __half_as_ushort(__float2half_rn(x[i]));
+    to[i] = __bfloat16_as_ushort(__float2bfloat16_rn(x[i]));
   }
 }
 
-__device__ float widen(const std::byte* row, int dtype_code, std::int64_t k) {
-  if (dtype_code == 0) return reinterpret_cast<const float*>(row)[k];
-  const std::uint16_t bits = reinterpret_cast<const std::uint16_t*>(row)[k];
-  return dtype_code == 1 ? __half2float(__ushort_as_half(bits)) : __bfloat162float(__ushort_as_bfloat16(bits));
+__device__ float widen(const std::byte* row, bool bf16, std::int64_t k) {
+  if (!bf16) return reinterpret_cast<const float*>(row)[k];
+  return __bfloat162float(__ushort_as_bfloat16(reinterpret_cast<const std::uint16_t*>(row)[k]));
 }
 
 // One block per token, its threads over the columns.
-__global__ void embed_kernel(const std::byte* table, int dtype_code, std::int64_t cols, std::size_t row_bytes,
+__global__ void embed_kernel(const std::byte* table, bool bf16, std::int64_t cols, std::size_t row_bytes,
                              const std::int32_t* ids, float* out) {
   const std::byte* row = table + static_cast<std::size_t>(ids[blockIdx.x]) * row_bytes;
   float* to = out + static_cast<std::int64_t>(blockIdx.x) * cols;
-  for (std::int64_t k = threadIdx.x; k < cols; k += blockDim.x) to[k] = widen(row, dtype_code, k);
+  for (std::int64_t k = threadIdx.x; k < cols; k += blockDim.x) to[k] = widen(row, bf16, k);
 }
 
 }  // namespace
 
-void launch_round_to_16_bits(const float* x, std::int64_t n, bool bf16, std::uint16_t* to) {
+void launch_round_to_bf16(const float* x, std::int64_t n, std::uint16_t* to) {
   const int blocks = static_cast<int>(std::min((n + kThreads - 1) / kThreads, kMostBlocks));
-  round_kernel<<<blocks, kThreads>>>(x, n, bf16, to);
-  check_launch("round_to_16_bits");
+  round_kernel<<<blocks, kThreads>>>(x, n, to);
+  check_launch("round_to_bf16");
 }
 
-void launch_embed_rows(const std::byte* table, int dtype_code, std::int64_t cols, std::size_t row_bytes,
+void launch_embed_rows(const std::byte* table, bool bf16, std::int64_t cols, std::size_t row_bytes,
                        const std::int32_t* ids, std::int64_t count, float* out) {
-  embed_kernel<<<static_cast<unsigned>(count), kThreads>>>(table, dtype_code, cols, row_bytes, ids, out);
+  embed_kernel<<<static_cast<unsigned>(count), kThreads>>>(table, bf16, cols, row_bytes, ids, out);
   check_launch("embed_rows");
 }
 

@@ -33,6 +33,12 @@ int made_current(int device) {
   return device;
 }
 
+// The stage's KV blocks: the CPU engine's defaults and rules.
+KvBlockLedger stage_ledger(const KvCacheOptions& requested, int layers, int kv_dim) {
+  const KvCacheOptions kv = default_kv_options(requested);
+  return KvBlockLedger(kv.block_tokens, kv_cache_blocks(kv, kv_bytes_per_token(layers, kv_dim)));
+}
+
 }  // namespace
 
 struct CudaStageEngine::Block {
@@ -49,24 +55,16 @@ struct CudaStageEngine::Scratch {
 
 CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const CudaEngineOptions& options)
     : model_(std::move(model)),
-      layers_(layers),
+      weights_(bind_stage_weights(model_, layers)),
       device_(made_current(options.device)),
-      rope_(model_.config),
-      ledger_(KvCacheOptions{}.block_tokens, 1),
+      rope_(model_.config, weights_.rope_freq_factors),
+      ledger_(stage_ledger(options.kv, static_cast<int>(weights_.blocks.size()), model_.config.kv_dim())),
       scratch_(std::make_unique<Scratch>()) {
-  const StageWeights w = bind_stage_weights(model_, layers);
-  rope_ = Rope(model_.config, w.rope_freq_factors);
-  first_ = w.first;
-  last_ = w.last;
-  const LlamaConfig& c = model_.config;
-  KvCacheOptions kv = options.kv;
-  if (kv.capacity_tokens <= 0 && kv.capacity_bytes == 0) kv.capacity_tokens = 4096;
-  const std::size_t kv_dim = sz(c.kv_dim()), layer_count = w.blocks.size();
-  ledger_ = KvBlockLedger(kv.block_tokens, kv_cache_blocks(kv, 2 * layer_count * kv_dim * sizeof(float)));
-  const std::size_t cache_floats = layer_count * sz(ledger_.total_blocks()) * sz(ledger_.block_tokens()) * kv_dim;
+  const std::size_t cache_floats =
+      weights_.blocks.size() * sz(ledger_.total_blocks()) * sz(ledger_.block_tokens()) * sz(model_.config.kv_dim());
   keys_ = DeviceArray<float>(cache_floats);
   values_ = DeviceArray<float>(cache_floats);
-  for (const BlockWeights& b : w.blocks) {
+  for (const BlockWeights& b : weights_.blocks) {
     Block d;
     d.attn_norm = upload(b.attn_norm);
     d.ffn_norm = upload(b.ffn_norm);
@@ -82,10 +80,10 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
     d.down = upload_matrix(b.down);
     blocks_.push_back(std::move(d));
   }
-  if (first_) embedding_ = upload_matrix(w.embedding);
-  if (last_) {
-    final_norm_ = upload(w.final_norm);
-    lm_head_ = upload_matrix(w.lm_head);
+  if (weights_.first) embedding_ = upload_matrix(weights_.embedding);
+  if (weights_.last) {
+    final_norm_ = upload(weights_.final_norm);
+    lm_head_ = upload_matrix(weights_.lm_head);
   }
 }
 
@@ -94,24 +92,12 @@ CudaStageEngine::~CudaStageEngine() { cudaSetDevice(device_); }
 
 StepOutput CudaStageEngine::step(const StepInput& in) {
   const int tokens = step_tokens(in);
-  const bool embeds = first_ && in.skip_layers == 0;
+  const bool embeds = weights_.first && in.skip_layers == 0;
   validate_step(in, tokens, model_.config, ledger_, static_cast<int>(blocks_.size()), embeds);
-  std::vector<std::pair<SequenceId, int>> growth;
-  growth.reserve(in.chunks.size());
-  for (const SequenceChunk& ch : in.chunks) growth.emplace_back(ch.sequence, ch.position + ch.length);
-  ledger_.reserve(growth);
-  try {
+  return run_reserved(ledger_, in, [&] {
     use_cuda_device(device_);
-    StepOutput out = execute(in, tokens);
-    for (const auto& [id, len] : growth) ledger_.set_length(id, len);
-    return out;
-  } catch (...) {
-    // Nothing is half-applied: sequences this step created give their blocks back.
-    for (const SequenceChunk& ch : in.chunks) {
-      if (ch.position == 0) ledger_.release(ch.sequence);
-    }
-    throw;
-  }
+    return execute(in, tokens);
+  });
 }
 
 // Positions, RoPE angles, block tables and each token's cache slot, to the device;
@@ -141,7 +127,7 @@ void CudaStageEngine::upload_step(const StepInput& in, int tokens) {
   s.sin = DeviceArray<float>(std::span<const float>(step_.sin.data(), angle_count));
   const std::int64_t hidden = model_.config.hidden_size;
   grow(s.x, tokens * hidden);
-  if (first_ && in.skip_layers == 0) {
+  if (weights_.first && in.skip_layers == 0) {
     s.token_ids = DeviceArray<std::int32_t>(in.tokens);
     cuda::embed_rows(embedding_, s.token_ids.data(), tokens, s.x.data());
   } else {
@@ -163,8 +149,8 @@ StepOutput CudaStageEngine::execute(const StepInput& in, int tokens) {
   grow(s.up, T * c.intermediate_size);
   for (int i = in.skip_layers; i < static_cast<int>(blocks_.size()); ++i) run_block(i, tokens);
   StepOutput out;
-  if (last_) {
-    output_logits(in, tokens, out);
+  if (weights_.last) {
+    output_logits(in, out);
   } else {
     out.hidden.resize(sz(T * c.hidden_size));
     cuda_detail::copy_to_host(out.hidden.data(), s.x.data(), out.hidden.size() * sizeof(float));
@@ -211,7 +197,7 @@ void CudaStageEngine::run_block(int index, int tokens) {
 
 // The last token of each chunk that wants logits: its hidden row normed, times the
 // LM head, to the host.
-void CudaStageEngine::output_logits(const StepInput& in, int tokens, StepOutput& out) {
+void CudaStageEngine::output_logits(const StepInput& in, StepOutput& out) {
   const LlamaConfig& c = model_.config;
   Scratch& s = *scratch_;
   const std::int64_t H = c.hidden_size;
@@ -221,7 +207,6 @@ void CudaStageEngine::output_logits(const StepInput& in, int tokens, StepOutput&
     t += ch.length;
     if (ch.want_logits) rows_of.push_back(t - 1);
   }
-  (void)tokens;
   const auto rows = static_cast<std::int64_t>(rows_of.size());
   out.logit_rows = static_cast<int>(rows);
   if (rows == 0) return;

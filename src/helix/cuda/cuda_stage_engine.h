@@ -21,6 +21,7 @@
 #include "helix/engine/rope.h"
 #include "helix/engine/stage.h"
 #include "helix/engine/stage_batch.h"
+#include "helix/engine/stage_weights.h"
 #include "helix/engine/step_plan.h"
 #include "helix/model/layer_range.h"
 
@@ -39,9 +40,9 @@ class CudaStageEngine final : public Stage {
   CudaStageEngine& operator=(const CudaStageEngine&) = delete;
 
   const LlamaConfig& config() const override { return model_.config; }
-  LayerRange layers() const override { return layers_; }
-  bool is_first() const override { return first_; }
-  bool is_last() const override { return last_; }
+  LayerRange layers() const override { return weights_.layers; }
+  bool is_first() const override { return weights_.first; }
+  bool is_last() const override { return weights_.last; }
   const KvBlockLedger& kv_ledger() const override { return ledger_; }
 
   // Runs one step. Throws Error (KvCacheFull when out of KV blocks) without changing
@@ -56,11 +57,10 @@ class CudaStageEngine final : public Stage {
   StepOutput execute(const StepInput& input, int tokens);
   void upload_step(const StepInput& input, int tokens);
   void run_block(int index, int tokens);
-  void output_logits(const StepInput& input, int tokens, StepOutput& out);
+  void output_logits(const StepInput& input, StepOutput& out);
 
   ModelFiles model_;
-  LayerRange layers_;
-  bool first_ = false, last_ = false;
+  StageWeights weights_;  // the host's views, uploaded below; its norms and biases are small copies
   int device_ = 0;
   Rope rope_;
   KvBlockLedger ledger_;

@@ -53,7 +53,7 @@ void project(Cublas& cublas, const DeviceMatrix& w, const float* x, std::int64_t
   }
   const auto values = static_cast<std::size_t>(m * w.cols);
   if (x16.size() < values) x16 = DeviceArray<std::uint16_t>(values);
-  cuda_detail::launch_round_to_16_bits(x, static_cast<std::int64_t>(values), true, x16.data());
+  cuda_detail::launch_round_to_bf16(x, static_cast<std::int64_t>(values), x16.data());
   check_cublas(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, cols, &one, w.data.data(), CUDA_R_16BF, cols,
                             x16.data(), CUDA_R_16BF, cols, &zero, y, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F,
                             CUBLAS_GEMM_DEFAULT),

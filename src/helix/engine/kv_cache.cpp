@@ -13,8 +13,7 @@ int checked_kv_dim(int layers, int kv_heads, int head_dim) {
 PagedKvCache::PagedKvCache(int layers, int kv_heads, int head_dim, const KvCacheOptions& options)
     : layers_(layers),
       kv_dim_(checked_kv_dim(layers, kv_heads, head_dim)),
-      ledger_(options.block_tokens, kv_cache_blocks(options, 2 * static_cast<std::size_t>(layers) *
-                                                                 static_cast<std::size_t>(kv_dim_) * sizeof(float))) {
+      ledger_(options.block_tokens, kv_cache_blocks(options, kv_bytes_per_token(layers, kv_dim_))) {
   std::size_t floats = static_cast<std::size_t>(layers_) * static_cast<std::size_t>(ledger_.total_blocks()) *
                        static_cast<std::size_t>(ledger_.block_tokens()) * static_cast<std::size_t>(kv_dim_);
   // Not value-initialised: pages are only committed as blocks are first written.
@@ -22,9 +21,7 @@ PagedKvCache::PagedKvCache(int layers, int kv_heads, int head_dim, const KvCache
   values_.reset(new float[floats]);
 }
 
-std::size_t PagedKvCache::bytes_per_token() const {
-  return 2 * static_cast<std::size_t>(layers_) * static_cast<std::size_t>(kv_dim_) * sizeof(float);
-}
+std::size_t PagedKvCache::bytes_per_token() const { return kv_bytes_per_token(layers_, kv_dim_); }
 
 float* PagedKvCache::slot(float* base, int layer, std::int32_t block, int offset) const {
   std::size_t index = ((static_cast<std::size_t>(layer) * static_cast<std::size_t>(ledger_.total_blocks()) +

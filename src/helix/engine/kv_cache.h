@@ -22,6 +22,7 @@ class PagedKvCache {
   PagedKvCache(int layers, int kv_heads, int head_dim, const KvCacheOptions& options);
 
   const KvBlockLedger& ledger() const { return ledger_; }
+  KvBlockLedger& ledger() { return ledger_; }
   int block_tokens() const { return ledger_.block_tokens(); }
   std::int64_t total_blocks() const { return ledger_.total_blocks(); }
   std::int64_t free_blocks() const { return ledger_.free_blocks(); }

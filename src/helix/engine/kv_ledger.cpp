@@ -4,6 +4,16 @@
 
 namespace helix {
 
+KvCacheOptions default_kv_options(const KvCacheOptions& requested) {
+  KvCacheOptions o = requested;
+  if (o.capacity_tokens <= 0 && o.capacity_bytes == 0) o.capacity_tokens = 4096;
+  return o;
+}
+
+std::size_t kv_bytes_per_token(int layers, int kv_dim) {
+  return 2 * static_cast<std::size_t>(layers) * static_cast<std::size_t>(kv_dim) * sizeof(float);
+}
+
 std::int64_t kv_cache_blocks(const KvCacheOptions& options, std::size_t bytes_per_token) {
   const int block_tokens = options.block_tokens;
   if (block_tokens <= 0 || block_tokens > 4096) fail("KV cache: block size {} tokens is outside 1..4096", block_tokens);

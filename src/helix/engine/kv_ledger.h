@@ -30,6 +30,12 @@ struct KvCacheOptions {
   int block_tokens = 16;
 };
 
+// The options a stage's cache gets when the caller set no capacity: 4096 tokens.
+KvCacheOptions default_kv_options(const KvCacheOptions& requested);
+
+// Bytes of one token's K and V (f32) over `layers` layers of kv_dim values each.
+std::size_t kv_bytes_per_token(int layers, int kv_dim);
+
 // The blocks a cache of `options` holds when one token's K and V over the stage's
 // layers take `bytes_per_token`. Throws Error naming what is wrong with the options.
 std::int64_t kv_cache_blocks(const KvCacheOptions& options, std::size_t bytes_per_token);

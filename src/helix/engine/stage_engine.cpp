@@ -24,12 +24,6 @@ void add_bias(float* y, const std::vector<float>& bias, int rows) {
 
 }  // namespace
 
-KvCacheOptions default_kv_options(const KvCacheOptions& requested) {
-  KvCacheOptions o = requested;
-  if (o.capacity_tokens <= 0 && o.capacity_bytes == 0) o.capacity_tokens = 4096;
-  return o;
-}
-
 StageEngine::StageEngine(ModelFiles model, LayerRange layers, const EngineOptions& options)
     : model_(std::move(model)),
       weights_(bind_stage_weights(model_, layers)),
@@ -106,23 +100,10 @@ void StageEngine::output_logits(const StepInput& in, StepOutput& out) {
 StepOutput StageEngine::step(const StepInput& in) {
   const int tokens = step_tokens(in);
   validate_step(in, tokens, model_.config, kv_.ledger(), static_cast<int>(weights_.blocks.size()), embeds(in));
-  std::vector<std::pair<SequenceId, int>> growth;
-  growth.reserve(in.chunks.size());
-  for (const SequenceChunk& ch : in.chunks) growth.emplace_back(ch.sequence, ch.position + ch.length);
-  kv_.reserve(growth);
-  try {
-    return execute(in, tokens, growth);
-  } catch (...) {
-    // Nothing is half-applied: sequences this step created give their blocks back.
-    for (const SequenceChunk& ch : in.chunks) {
-      if (ch.position == 0) kv_.release(ch.sequence);
-    }
-    throw;
-  }
+  return run_reserved(kv_.ledger(), in, [&] { return execute(in, tokens); });
 }
 
-StepOutput StageEngine::execute(const StepInput& in, int tokens,
-                                const std::vector<std::pair<SequenceId, int>>& growth) {
+StepOutput StageEngine::execute(const StepInput& in, int tokens) {
   const LlamaConfig& c = model_.config;
 
   const std::int64_t T = tokens;
@@ -141,7 +122,6 @@ StepOutput StageEngine::execute(const StepInput& in, int tokens,
     std::copy(in.hidden.begin(), in.hidden.end(), x_.begin());
   }
   for (int i = in.skip_layers; i < static_cast<int>(weights_.blocks.size()); ++i) run_block(i, tokens);
-  for (const auto& [id, len] : growth) kv_.set_length(id, len);
 
   StepOutput out;
   if (weights_.last) {

@@ -50,7 +50,7 @@ class StageEngine final : public Stage {
 
  private:
   bool embeds(const StepInput& input) const { return weights_.first && input.skip_layers == 0; }
-  StepOutput execute(const StepInput& input, int tokens, const std::vector<std::pair<SequenceId, int>>& growth);
+  StepOutput execute(const StepInput& input, int tokens);
   void embed(std::span<const std::int32_t> tokens);
   void run_block(int index, int tokens);
   struct QueryBlock {
@@ -73,8 +73,5 @@ class StageEngine final : public Stage {
   std::vector<float> scores_;  // per thread: a query block's scores and one row of them
   StepPositions step_;
 };
-
-// The KV options a stage gets when the caller set no capacity.
-KvCacheOptions default_kv_options(const KvCacheOptions& requested);
 
 }  // namespace helix

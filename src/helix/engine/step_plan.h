@@ -4,6 +4,7 @@
 // angles in step order.
 #pragma once
 
+#include <utility>
 #include <vector>
 
 #include "helix/engine/kv_ledger.h"
@@ -23,6 +24,28 @@ int step_tokens(const StepInput& input);
 // ids (a first stage skipping no layers), else hidden states.
 void validate_step(const StepInput& input, int tokens, const LlamaConfig& config, const KvBlockLedger& kv,
                    int stage_layers, bool embeds);
+
+// Runs a validated step: reserves its KV blocks (KvCacheFull, changing nothing,
+// when they do not fit), calls execute() for its StepOutput, then records each
+// sequence's new length. If execute throws, the sequences the step created give
+// their blocks back, so nothing is half-applied.
+template <typename Execute>
+StepOutput run_reserved(KvBlockLedger& kv, const StepInput& input, Execute&& execute) {
+  std::vector<std::pair<SequenceId, int>> growth;
+  growth.reserve(input.chunks.size());
+  for (const SequenceChunk& ch : input.chunks) growth.emplace_back(ch.sequence, ch.position + ch.length);
+  kv.reserve(growth);
+  try {
+    StepOutput out = execute();
+    for (const auto& [id, length] : growth) kv.set_length(id, length);
+    return out;
+  } catch (...) {
+    for (const SequenceChunk& ch : input.chunks) {
+      if (ch.position == 0) kv.release(ch.sequence);
+    }
+    throw;
+  }
+}
 
 // Token t of the step (chunks back to back): its position, its sequence, and the cos
 // and sin of its RoPE angles (head_dim / 2 each, at cos[t * head_dim / 2]).

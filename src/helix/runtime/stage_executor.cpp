@@ -19,27 +19,27 @@ SamplingParams sampling_params(const Sampling& s) {
 
 class EngineExecutor final : public StageExecutor {
  public:
-  explicit EngineExecutor(std::unique_ptr<Stage> stage) : stage_(std::move(stage)), engine_(*stage_) {}
+  explicit EngineExecutor(std::unique_ptr<Stage> stage) : stage_(std::move(stage)) {}
 
   BatchResult run(std::span<const BatchChunk> chunks, int skip_layers, bool) override {
     StepInput in;
     in.skip_layers = skip_layers;
-    const bool embeds = engine_.is_first() && skip_layers == 0;
+    const bool embeds = stage_->is_first() && skip_layers == 0;
     for (const BatchChunk& c : chunks) {
-      in.chunks.push_back({c.request, c.position, c.length, c.want_token && engine_.is_last()});
+      in.chunks.push_back({c.request, c.position, c.length, c.want_token && stage_->is_last()});
     }
     gather(chunks, embeds, in);
-    StepOutput out = engine_.step(in);
+    StepOutput out = stage_->step(in);
     BatchResult r;
     r.tokens.assign(chunks.size(), -1);
     r.sampler_states.assign(chunks.size(), 0);
     for (const BatchChunk& c : chunks) requests_.insert(c.request);
-    if (!engine_.is_last()) {
+    if (!stage_->is_last()) {
       r.hidden = std::make_shared<const std::vector<float>>(std::move(out.hidden));
-      r.hidden_size = engine_.config().hidden_size;
+      r.hidden_size = stage_->config().hidden_size;
       return r;
     }
-    const auto vocab = static_cast<std::size_t>(engine_.config().vocab_size);
+    const auto vocab = static_cast<std::size_t>(stage_->config().vocab_size);
     std::size_t row = 0;
     for (std::size_t i = 0; i < chunks.size(); ++i) {
       if (!in.chunks[i].want_logits) continue;
@@ -53,29 +53,29 @@ class EngineExecutor final : public StageExecutor {
   }
 
   std::int64_t blocks_needed(std::uint64_t request, int new_length) const override {
-    return engine_.kv_ledger().blocks_needed(request, new_length);
+    return stage_->kv_ledger().blocks_needed(request, new_length);
   }
-  std::int64_t free_blocks() const override { return engine_.kv_ledger().free_blocks(); }
-  std::int64_t total_blocks() const override { return engine_.kv_ledger().total_blocks(); }
-  int cached_length(std::uint64_t request) const override { return engine_.kv_ledger().length(request); }
-  std::size_t active_sequences() const override { return engine_.kv_ledger().num_sequences(); }
-  std::int64_t kv_capacity_tokens() const override { return engine_.kv_ledger().capacity_tokens(); }
+  std::int64_t free_blocks() const override { return stage_->kv_ledger().free_blocks(); }
+  std::int64_t total_blocks() const override { return stage_->kv_ledger().total_blocks(); }
+  int cached_length(std::uint64_t request) const override { return stage_->kv_ledger().length(request); }
+  std::size_t active_sequences() const override { return stage_->kv_ledger().num_sequences(); }
+  std::int64_t kv_capacity_tokens() const override { return stage_->kv_ledger().capacity_tokens(); }
   std::int64_t kv_used_tokens() const override {
-    const auto& kv = engine_.kv_ledger();
+    const auto& kv = stage_->kv_ledger();
     return (kv.total_blocks() - kv.free_blocks()) * kv.block_tokens();
   }
   void release(std::uint64_t request) override {
-    engine_.release(request);
+    stage_->release(request);
     samplers_.erase(request);
     requests_.erase(request);
   }
   void release_all() override {
-    for (std::uint64_t request : requests_) engine_.release(request);
+    for (std::uint64_t request : requests_) stage_->release(request);
     samplers_.clear();
     requests_.clear();
   }
-  int hidden_size() const override { return engine_.config().hidden_size; }
-  int vocab_size() const override { return engine_.config().vocab_size; }
+  int hidden_size() const override { return stage_->config().hidden_size; }
+  int vocab_size() const override { return stage_->config().vocab_size; }
 
  private:
   // One contiguous input for the step. A batch of one chunk reads the received
@@ -106,7 +106,6 @@ class EngineExecutor final : public StageExecutor {
   }
 
   std::unique_ptr<Stage> stage_;
-  Stage& engine_;
   std::unordered_map<std::uint64_t, Sampler> samplers_;
   std::unordered_set<std::uint64_t> requests_;  // with KV here (release_all)
   std::vector<std::int32_t> tokens_;

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "helix/core/error.h"
-#include "helix/cuda/device.h"
 #include "helix/cuda/device_array.h"
+#include "unit/cuda/gpu_test.h"
 
 namespace helix {
 namespace {
@@ -87,10 +87,9 @@ std::vector<double> reference(const Case& c) {
   return out;
 }
 
-TEST(CudaAttention, MatchesFloat64OverAPagedCache) {
-  const CudaDevices found = cuda_devices();
-  if (found.devices.empty()) GTEST_SKIP() << "no CUDA device: " << found.why_none;
-  use_cuda_device(0);
+class CudaAttention : public test::GpuTest {};
+
+TEST_F(CudaAttention, MatchesFloat64OverAPagedCache) {
   for (int head_dim : {8, 16, 32, 64, 96, 128, 256})
     for (int window : {0, 2, 9}) {
       const int block_tokens = head_dim == 64 ? 12 : 16;  // 12: positions split unevenly
@@ -109,7 +108,7 @@ TEST(CudaAttention, MatchesFloat64OverAPagedCache) {
     }
 }
 
-TEST(CudaAttention, BadShapesAreNamed) {
+TEST(CudaAttentionArguments, BadShapesAreNamed) {
   auto message = [](cuda::PagedAttentionShape shape) {
     try {
       cuda::paged_attention(shape, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, 0, nullptr);

@@ -9,22 +9,15 @@
 #include <vector>
 
 #include "helix/core/error.h"
-#include "helix/cuda/device.h"
 #include "helix/cuda/device_array.h"
 #include "helix/engine/rope.h"
 #include "helix/kernels/vector_ops.h"
+#include "unit/cuda/gpu_test.h"
 
 namespace helix {
 namespace {
 
-class CudaKernels : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const CudaDevices found = cuda_devices();
-    if (found.devices.empty()) GTEST_SKIP() << "no CUDA device: " << found.why_none;
-    use_cuda_device(0);
-  }
-};
+class CudaKernels : public test::GpuTest {};
 
 std::vector<float> random_values(std::size_t n, unsigned seed, float scale = 1.0f) {
   std::mt19937 rng(seed);

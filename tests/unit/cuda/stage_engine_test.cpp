@@ -9,9 +9,9 @@
 
 #include <algorithm>
 
-#include "helix/cuda/device.h"
 #include "helix/engine/random_model.h"
 #include "helix/engine/stage_engine.h"
+#include "unit/cuda/gpu_test.h"
 #include "support/test_support.h"
 #include "unit/engine/reference_model.h"
 
@@ -22,13 +22,7 @@ using test::ReferenceModel;
 using test::relative_error;
 using test::TempDir;
 
-class CudaEngine : public ::testing::Test {
- protected:
-  void SetUp() override {
-    const CudaDevices found = cuda_devices();
-    if (found.devices.empty()) GTEST_SKIP() << "no CUDA device: " << found.why_none;
-  }
-};
+class CudaEngine : public test::GpuTest {};
 
 std::vector<int> prompt_tokens(int n, int vocab) {
   std::vector<int> t;
