@@ -1,9 +1,11 @@
 #include "helix/cuda/attention.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "helix/core/error.h"
 #include "helix/cuda/attention_kernels.h"
+#include "helix/cuda/prefill_attention_kernels.h"
 
 namespace helix::cuda {
 
@@ -18,26 +20,97 @@ void write_kv(const float* k, const float* v, const std::int32_t* slots, std::in
   cuda_detail::launch_write_kv(k, v, slots, tokens, kv_dim, keys, values);
 }
 
+AttentionSplit plan_split(std::int64_t tokens, int longest, int context_length) {
+  if (tokens > kSplitMostTokens || longest <= kSplitLongerThan || context_length <= kSplitLongerThan) return {};
+  const int chunk = std::max(kFewestSplitPositions, (context_length + kMostSplits - 1) / kMostSplits);
+  return {(context_length + chunk - 1) / chunk, chunk, nullptr};
+}
+
+std::int64_t split_workspace_floats(const PagedAttentionShape& shape, std::int64_t tokens, int splits) {
+  return tokens * shape.heads * splits * (shape.head_dim + 2);
+}
+
+StepAttention plan_step_attention(const std::vector<int>& chunk_lengths) {
+  StepAttention plan;
+  std::int32_t t = 0;
+  for (int length : chunk_lengths) {
+    if (length <= 0) fail("cuda plan_step_attention: a chunk of {} tokens", length);
+    if (length == 1) plan.single_tokens.push_back(t);
+    for (int done = 0; length > 1 && done < length; done += kPrefillTileTokens) {
+      plan.tiles.push_back(t + done);
+      plan.tiles.push_back(std::min(kPrefillTileTokens, length - done));
+    }
+    t += length;
+  }
+  return plan;
+}
+
+namespace {
+
+void check_shape(const char* op, const PagedAttentionShape& shape) {
+  if (shape.heads <= 0 || shape.kv_heads <= 0 || shape.heads % shape.kv_heads != 0) {
+    fail("cuda {}: heads ({}) must be a positive multiple of kv_heads ({})", op, shape.heads, shape.kv_heads);
+  }
+  if (shape.head_dim <= 0 || shape.head_dim > 256) fail("cuda {}: head_dim must be 1..256, got {}", op, shape.head_dim);
+  if (shape.block_tokens <= 0) fail("cuda {}: block_tokens must be > 0, got {}", op, shape.block_tokens);
+  if (shape.sliding_window < 0) fail("cuda {}: sliding_window must be >= 0, got {}", op, shape.sliding_window);
+  if (shape.heads > 65535) fail("cuda {}: {} heads exceed the grid's second dimension", op, shape.heads);
+}
+
+}  // namespace
+
+void prefill_attention(const PagedAttentionShape& shape, const float* q, const float* keys, const float* values,
+                       const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
+                       const std::int32_t* tiles, std::int64_t tile_count, float* out) {
+  check_shape("prefill_attention", shape);
+  if (shape.head_dim > kPrefillMostHeadDim) {
+    fail("cuda prefill_attention: head_dim must be at most {}, got {}", kPrefillMostHeadDim, shape.head_dim);
+  }
+  if (tile_count < 0) fail("cuda prefill_attention: tile_count must be >= 0, got {}", tile_count);
+  if (tile_count == 0) return;
+  if (tile_count > std::numeric_limits<int>::max()) fail("cuda prefill_attention: {} tiles exceed one launch's grid", tile_count);
+  if (q == nullptr || keys == nullptr || values == nullptr || tables == nullptr || table_starts == nullptr ||
+      positions == nullptr || tiles == nullptr || out == nullptr) {
+    fail("cuda prefill_attention: every array must be a device pointer, not null");
+  }
+  cuda_detail::launch_prefill_attention(shape, q, keys, values, tables, table_starts, positions, tiles, tile_count, out);
+}
+
+void rotate_and_cache(float* q, const float* k, const float* v, std::int64_t tokens, int heads, int kv_heads,
+                      int head_dim, bool half_split, const float* cos, const float* sin, const std::int32_t* slots,
+                      float* keys, float* values) {
+  if (tokens < 0 || heads <= 0 || kv_heads <= 0 || head_dim <= 0 || head_dim % 2 != 0) {
+    fail("cuda rotate_and_cache: {} tokens of {} heads and {} KV heads of {} values is not a step (head_dim even)",
+         tokens, heads, kv_heads, head_dim);
+  }
+  if (tokens == 0) return;
+  if (tokens > std::numeric_limits<int>::max()) fail("cuda rotate_and_cache: {} tokens exceed one launch's grid", tokens);
+  if (q == nullptr || k == nullptr || v == nullptr || cos == nullptr || sin == nullptr || slots == nullptr ||
+      keys == nullptr || values == nullptr) {
+    fail("cuda rotate_and_cache: every array must be a device pointer, not null");
+  }
+  cuda_detail::launch_rotate_and_cache(q, k, v, tokens, heads, kv_heads, head_dim, half_split, cos, sin, slots, keys,
+                                       values);
+}
+
 void paged_attention(const PagedAttentionShape& shape, const float* q, const float* keys, const float* values,
                      const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
-                     std::int64_t tokens, float* out) {
+                     std::int64_t tokens, float* out, const AttentionSplit& split,
+                     const std::int32_t* token_list) {
   if (tokens < 0) fail("cuda paged_attention: tokens must be >= 0, got {}", tokens);
-  if (shape.heads <= 0 || shape.kv_heads <= 0 || shape.heads % shape.kv_heads != 0) {
-    fail("cuda paged_attention: heads ({}) must be a positive multiple of kv_heads ({})", shape.heads, shape.kv_heads);
-  }
-  if (shape.head_dim <= 0 || shape.head_dim > 256) {
-    fail("cuda paged_attention: head_dim must be 1..256, got {}", shape.head_dim);
-  }
-  if (shape.block_tokens <= 0) fail("cuda paged_attention: block_tokens must be > 0, got {}", shape.block_tokens);
-  if (shape.sliding_window < 0) fail("cuda paged_attention: sliding_window must be >= 0, got {}", shape.sliding_window);
-  if (shape.heads > 65535) fail("cuda paged_attention: {} heads exceed the grid's second dimension", shape.heads);
+  check_shape("paged_attention", shape);
   if (tokens == 0) return;
   if (tokens > std::numeric_limits<int>::max()) fail("cuda paged_attention: {} tokens exceed one launch's grid", tokens);
   if (q == nullptr || keys == nullptr || values == nullptr || tables == nullptr || table_starts == nullptr ||
       positions == nullptr || out == nullptr) {
     fail("cuda paged_attention: every array must be a device pointer, not null");
   }
-  cuda_detail::launch_paged_attention(shape, q, keys, values, tables, table_starts, positions, tokens, out);
+  if (split.splits > 1 && (split.chunk <= 0 || split.workspace == nullptr || split.splits > 65535)) {
+    fail("cuda paged_attention: a split over {} parts needs chunk > 0 (got {}) and a workspace", split.splits,
+         split.chunk);
+  }
+  cuda_detail::launch_paged_attention(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list,
+                                      out);
 }
 
 }  // namespace helix::cuda

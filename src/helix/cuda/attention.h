@@ -7,11 +7,13 @@
 // The cache layout is the CPU's (engine/kv_cache.h), one layer at a time: keys and
 // values [block][offset in block][kv_heads * head_dim] floats; a sequence's block
 // table lists its blocks in position order. The softmax is computed online (a
-// running maximum and sum per warp, merged at the end), so no score array bounds
-// the context; it agrees with the CPU's exact softmax within float rounding.
+// running maximum and sum per warp, merged at the end, and per split when split),
+// so no score array bounds the context; it agrees with the CPU's exact softmax
+// within float rounding.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace helix::cuda {
 
@@ -21,15 +23,75 @@ struct PagedAttentionShape {
   int sliding_window = 0;                     // 0: the whole context
 };
 
+// A few tokens over long contexts (decode) would leave most of a large GPU idle with
+// one thread block per (token, head); they are split over the context instead:
+// block (t, h, s) takes positions [s * chunk, (s + 1) * chunk) of token t's range,
+// and a second kernel merges the splits' softmax states (flash-decoding). The
+// workspace holds tokens x heads x splits x (head_dim + 2) floats; every position
+// must be below splits * chunk.
+struct AttentionSplit {
+  int splits = 1;  // 1: a block per (token, head) over all its positions
+  int chunk = 0;
+  float* workspace = nullptr;
+};
+
+inline constexpr int kSplitMostTokens = 64;     // more tokens fill the GPU by themselves
+inline constexpr int kSplitLongerThan = 1024;   // shorter ranges are not worth a second kernel
+inline constexpr int kFewestSplitPositions = 512;
+inline constexpr int kMostSplits = 32;
+
+// The split for a step of `tokens` tokens whose longest range is `longest`
+// positions, in a model of `context_length` positions: 1 (no split), or the same
+// splits and chunk for every step that splits (so that a captured step keeps its
+// launch shape), covering the whole context. The workspace is left to the caller.
+AttentionSplit plan_split(std::int64_t tokens, int longest, int context_length);
+
+// Floats the workspace of a split over `tokens` tokens needs.
+std::int64_t split_workspace_floats(const PagedAttentionShape& shape, std::int64_t tokens, int splits);
+
+// Prefill (flash-attention style, prefill_attention_kernels.cu): the step's tokens
+// in tiles of up to kPrefillTileTokens consecutive tokens of one chunk, a thread
+// block per (tile, head) reading each key and value once for the whole tile.
+inline constexpr int kPrefillTileTokens = 16;
+inline constexpr int kPrefillMostHeadDim = 128;  // its shared memory: 41 KiB at 128
+
+// How a step of chunks of these lengths (back to back) is attended: the chunks of
+// more than one token by prefill tiles, (first token, tokens) pairs flattened; the
+// one-token chunks (decodes beside a prefill) by token, through paged_attention's
+// token list, where a tile of one would leave most of its block idle.
+struct StepAttention {
+  std::vector<std::int32_t> tiles;
+  std::vector<std::int32_t> single_tokens;
+};
+StepAttention plan_step_attention(const std::vector<int>& chunk_lengths);
+
+// As paged_attention, over the tiles (`tiles`: tile_count pairs in device memory,
+// from plan_step_attention; every token of a tile at consecutive positions of one
+// sequence). head_dim at most kPrefillMostHeadDim.
+void prefill_attention(const PagedAttentionShape& shape, const float* q, const float* keys, const float* values,
+                       const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
+                       const std::int32_t* tiles, std::int64_t tile_count, float* out);
+
+// RoPE and the cache write of a layer in one launch: q (tokens x heads * head_dim)
+// rotated in place; k rotated and written, with v, to the cache rows slots[t] (k
+// itself is left as it was). cos and sin as elementwise.h's rope_rotate takes them;
+// the bits of rope_rotate() on q and k, then write_kv().
+void rotate_and_cache(float* q, const float* k, const float* v, std::int64_t tokens, int heads, int kv_heads,
+                      int head_dim, bool half_split, const float* cos, const float* sin, const std::int32_t* slots,
+                      float* keys, float* values);
+
 // Token t's key and value rows (k, v: tokens x kv_heads * head_dim) into the cache
 // rows slots[t] (block * block_tokens + offset) of one layer's keys and values.
 void write_kv(const float* k, const float* v, const std::int32_t* slots, std::int64_t tokens, int kv_dim, float* keys,
               float* values);
 
-// All pointers in device memory. q and out: tokens x heads * head_dim. Token t's
-// block table starts at tables[table_starts[t]]; positions[t] is its position.
+// All pointers in device memory. q and out: rows of heads * head_dim. Token t's
+// block table starts at tables[table_starts[t]]; positions[t] is its position. The
+// tokens are 0..tokens-1, or, with a token list, token_list[0..tokens-1] (the other
+// rows of out are left as they are).
 void paged_attention(const PagedAttentionShape& shape, const float* q, const float* keys, const float* values,
                      const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
-                     std::int64_t tokens, float* out);
+                     std::int64_t tokens, float* out, const AttentionSplit& split = {},
+                     const std::int32_t* token_list = nullptr);
 
 }  // namespace helix::cuda

@@ -3,24 +3,20 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstring>
 #include <span>
 
-#include "helix/cuda/attention.h"
-#include "helix/cuda/cuda_status.h"
+#include "helix/core/error.h"
 #include "helix/cuda/device.h"
 #include "helix/cuda/elementwise.h"
 #include "helix/cuda/embedding.h"
-#include "helix/engine/stage_weights.h"
+#include "helix/cuda/matvec_kernels.h"
 
 namespace helix {
 namespace {
 
 std::size_t sz(std::int64_t n) { return static_cast<std::size_t>(n); }
-
-template <typename T>
-void grow(DeviceArray<T>& a, std::int64_t n) {
-  if (a.size() < sz(n)) a = DeviceArray<T>(sz(n));
-}
 
 template <typename T>
 DeviceArray<T> upload(const std::vector<T>& v) {
@@ -39,18 +35,18 @@ KvBlockLedger stage_ledger(const KvCacheOptions& requested, int layers, int kv_d
   return KvBlockLedger(kv.block_tokens, kv_cache_blocks(kv, kv_bytes_per_token(layers, kv_dim)));
 }
 
+cuda::StepSizes step_sizes(const LlamaConfig& c, const KvBlockLedger& ledger, bool last) {
+  return {c.hidden_size, c.q_dim(), c.kv_dim(), c.intermediate_size, last ? c.vocab_size : 0, c.head_dim / 2,
+          ledger.total_blocks()};
+}
+
+std::int64_t values_if_q8_0(const WeightMatrix& w) { return w.dtype == DType::Q8_0 ? w.rows * w.cols : 0; }
+
 }  // namespace
 
 struct CudaStageEngine::Block {
   DeviceArray<float> attn_norm, ffn_norm, q_bias, k_bias, v_bias;  // biases empty unless attention_bias
   DeviceMatrix q, k, v, o, gate, up, down;
-};
-
-// Per-step device buffers, grown as needed and reused.
-struct CudaStageEngine::Scratch {
-  DeviceArray<float> x, h, q, k, v, attn, gate, up, cos, sin, logits_in, logits;
-  DeviceArray<std::uint16_t> x16;
-  DeviceArray<std::int32_t> token_ids, positions, tables, table_starts, slots;
 };
 
 CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const CudaEngineOptions& options)
@@ -59,11 +55,21 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
       device_(made_current(options.device)),
       rope_(model_.config, weights_.rope_freq_factors),
       ledger_(stage_ledger(options.kv, static_cast<int>(weights_.blocks.size()), model_.config.kv_dim())),
-      scratch_(std::make_unique<Scratch>()) {
+      buffers_(step_sizes(model_.config, ledger_, weights_.last)),
+      graphs_(options.graphs) {
   const std::size_t cache_floats =
       weights_.blocks.size() * sz(ledger_.total_blocks()) * sz(ledger_.block_tokens()) * sz(model_.config.kv_dim());
   keys_ = DeviceArray<float>(cache_floats);
   values_ = DeviceArray<float>(cache_floats);
+  const LlamaConfig& c = model_.config;
+  attention_context_ = static_cast<int>(
+      std::min<std::int64_t>(c.max_position_embeddings, ledger_.total_blocks() * ledger_.block_tokens()));
+  const int most_splits = cuda::plan_split(1, attention_context_, attention_context_).splits;
+  if (most_splits > 1) {
+    const cuda::PagedAttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, ledger_.block_tokens(),
+                                          c.sliding_window};
+    split_workspace_ = DeviceArray<float>(sz(cuda::split_workspace_floats(shape, cuda::kSplitMostTokens, most_splits)));
+  }
   for (const BlockWeights& b : weights_.blocks) {
     Block d;
     d.attn_norm = upload(b.attn_norm);
@@ -71,6 +77,9 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
     d.q_bias = upload(b.q_bias);
     d.k_bias = upload(b.k_bias);
     d.v_bias = upload(b.v_bias);
+    for (const WeightMatrix* w : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) {
+      widest_q8_0_ = std::max(widest_q8_0_, values_if_q8_0(*w));
+    }
     d.q = upload_matrix(b.q);
     d.k = upload_matrix(b.k);
     d.v = upload_matrix(b.v);
@@ -84,144 +93,220 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
   if (weights_.last) {
     final_norm_ = upload(weights_.final_norm);
     lm_head_ = upload_matrix(weights_.lm_head);
+    widest_q8_0_ = std::max(widest_q8_0_, values_if_q8_0(weights_.lm_head));
   }
+  widest_input_ = std::max({c.hidden_size, c.q_dim(), c.intermediate_size});
+  projection_.reserve(0, widest_q8_0_);  // once: no step frees it under queued work
+  // The uploads went through the default stream, which the stage's own stream does
+  // not wait for: they must have landed before a step reads them.
+  synchronize_cuda_device();
 }
 
-// The device's memory and handle are freed on their own device.
+// The device's memory and handles are freed on their own device.
 CudaStageEngine::~CudaStageEngine() { cudaSetDevice(device_); }
 
 StepOutput CudaStageEngine::step(const StepInput& in) {
   const int tokens = step_tokens(in);
-  const bool embeds = weights_.first && in.skip_layers == 0;
-  validate_step(in, tokens, model_.config, ledger_, static_cast<int>(blocks_.size()), embeds);
+  Work work;
+  work.tokens = tokens;
+  work.skip_layers = in.skip_layers;
+  work.embeds = weights_.first && in.skip_layers == 0;
+  validate_step(in, tokens, model_.config, ledger_, static_cast<int>(blocks_.size()), work.embeds);
+  work.decode = true;
+  for (const SequenceChunk& ch : in.chunks) {
+    if (weights_.last && ch.want_logits) ++work.logit_rows;
+    work.decode = work.decode && ch.length == 1;
+    if (ch.length == 1) work.longest = std::max(work.longest, ch.position + 1);
+  }
   return run_reserved(ledger_, in, [&] {
     use_cuda_device(device_);
-    return execute(in, tokens);
+    const cuda::StreamScope scope(stream_);
+    try {
+      reserve_buffers(work);
+      fill_inputs(in, work);
+      run(work);
+      return take_output(work);
+    } catch (...) {
+      // Nothing of a failed step may still be running when the next one refills
+      // the inputs or replaces buffers.
+      stream_.synchronize_quietly();
+      throw;
+    }
   });
 }
 
-// Positions, RoPE angles, block tables and each token's cache slot, to the device;
-// then the token ids (embedded) or the hidden states into x.
-void CudaStageEngine::upload_step(const StepInput& in, int tokens) {
-  Scratch& s = *scratch_;
-  step_.prepare(in, tokens, rope_);
+// Room for the step. Graphs captured on buffers about to be replaced go first (so
+// none survives a failed allocation either). The projections' rounded input grows
+// first, to the step buffers' next capacity, so that no later step (nor a capture)
+// has to grow it.
+void CudaStageEngine::reserve_buffers(const Work& work) {
+  if (work.tokens <= buffers_.capacity() && work.logit_rows <= buffers_.logit_capacity()) return;
+  graphs_.clear();
+  const auto capacity = std::bit_ceil(static_cast<unsigned>(std::max(work.tokens, buffers_.capacity())));
+  projection_.reserve(std::int64_t{capacity} * widest_input_, widest_q8_0_);
+  buffers_.reserve(work.tokens, work.logit_rows);
+}
+
+// The step's inputs into pinned memory, then queued to the device: per token its
+// position, block-table start, cache slot and id (or its hidden row); the rows whose
+// logits are wanted; the prefill tiles; the chunks' block tables; the RoPE angles.
+void CudaStageEngine::fill_inputs(const StepInput& in, Work& work) {
+  cuda::StepBuffers& b = buffers_;
+  step_.prepare(in, work.tokens, rope_);
   const int bt = ledger_.block_tokens(), pairs = model_.config.head_dim / 2;
-  std::vector<std::int32_t> tables, starts, slots;
+  int t = 0, entries = 0, rows = 0;
   for (const SequenceChunk& ch : in.chunks) {
     const std::vector<std::int32_t>& table = ledger_.blocks(ch.sequence);
-    const auto start = static_cast<std::int32_t>(tables.size());
-    tables.insert(tables.end(), table.begin(), table.end());
-    for (int i = 0; i < ch.length; ++i) {
+    std::copy(table.begin(), table.end(), b.host_tables() + entries);
+    for (int i = 0; i < ch.length; ++i, ++t) {
       const int p = ch.position + i;
-      starts.push_back(start);
-      slots.push_back(table[sz(p / bt)] * bt + p % bt);
+      b.host_positions()[t] = p;
+      b.host_table_starts()[t] = entries;
+      b.host_slots()[t] = table[sz(p / bt)] * bt + p % bt;
     }
+    entries += static_cast<int>(table.size());
+    if (weights_.last && ch.want_logits) b.host_logit_rows()[rows++] = t - 1;
   }
-  std::vector<std::int32_t> positions(step_.positions.begin(), step_.positions.end());
-  s.positions = upload(positions);
-  s.table_starts = upload(starts);
-  s.tables = upload(tables);
-  s.slots = upload(slots);
-  const std::size_t angle_count = sz(tokens) * sz(pairs);
-  s.cos = DeviceArray<float>(std::span<const float>(step_.cos.data(), angle_count));
-  s.sin = DeviceArray<float>(std::span<const float>(step_.sin.data(), angle_count));
-  const std::int64_t hidden = model_.config.hidden_size;
-  grow(s.x, tokens * hidden);
-  if (weights_.first && in.skip_layers == 0) {
-    s.token_ids = DeviceArray<std::int32_t>(in.tokens);
-    cuda::embed_rows(embedding_, s.token_ids.data(), tokens, s.x.data());
+  const std::size_t angles = sz(std::int64_t{work.tokens} * pairs);
+  std::memcpy(b.host_cos(), step_.cos.data(), angles * sizeof(float));
+  std::memcpy(b.host_sin(), step_.sin.data(), angles * sizeof(float));
+  if (!work.decode && model_.config.head_dim <= cuda::kPrefillMostHeadDim) {
+    std::vector<int> lengths;
+    for (const SequenceChunk& ch : in.chunks) lengths.push_back(ch.length);
+    const cuda::StepAttention plan = cuda::plan_step_attention(lengths);
+    std::copy(plan.tiles.begin(), plan.tiles.end(), b.host_tiles());
+    std::copy(plan.single_tokens.begin(), plan.single_tokens.end(), b.host_single_tokens());
+    work.prefill_tiles = static_cast<std::int64_t>(plan.tiles.size() / 2);
+    work.single_tokens = static_cast<std::int64_t>(plan.single_tokens.size());
+  }
+  if (work.embeds) {
+    std::copy(in.tokens.begin(), in.tokens.end(), b.host_token_ids());
   } else {
-    cuda_detail::copy_to_device(s.x.data(), in.hidden.data(), in.hidden.size() * sizeof(float));
+    std::memcpy(b.host_hidden(), in.hidden.data(), in.hidden.size() * sizeof(float));
   }
+  b.upload(work.tokens, entries, !work.embeds);
 }
 
-StepOutput CudaStageEngine::execute(const StepInput& in, int tokens) {
-  const LlamaConfig& c = model_.config;
-  Scratch& s = *scratch_;
-  const std::int64_t T = tokens;
-  upload_step(in, tokens);
-  grow(s.h, T * c.hidden_size);
-  grow(s.q, T * c.q_dim());
-  grow(s.k, T * c.kv_dim());
-  grow(s.v, T * c.kv_dim());
-  grow(s.attn, T * c.q_dim());
-  grow(s.gate, T * c.intermediate_size);
-  grow(s.up, T * c.intermediate_size);
-  for (int i = in.skip_layers; i < static_cast<int>(blocks_.size()); ++i) run_block(i, tokens);
-  StepOutput out;
-  if (weights_.last) {
-    output_logits(in, out);
-  } else {
-    out.hidden.resize(sz(T * c.hidden_size));
-    cuda_detail::copy_to_host(out.hidden.data(), s.x.data(), out.hidden.size() * sizeof(float));
+// Decode steps through their shape's graph (decode_graphs.h); others queue their
+// kernels one by one.
+void CudaStageEngine::run(const Work& work) {
+  if (!work.decode) return queue_step(work);
+  if (graphs_generation_ != projection_.generation) {  // the projections' scratch was replaced
+    graphs_.clear();
+    graphs_generation_ = projection_.generation;
   }
-  return out;
+  const cuda::DecodeGraphs::Shape shape{work.tokens, work.logit_rows, work.skip_layers, work.embeds,
+                                        split_for(work).splits};
+  graphs_.run(shape, stream_, cublas_, [&] { queue_step(work); });
 }
 
-void CudaStageEngine::run_block(int index, int tokens) {
+// The attention split of a step (attention.h): the same for every step that splits,
+// so a captured step's launches fit later ones of its key.
+cuda::AttentionSplit CudaStageEngine::split_for(const Work& work) {
+  const std::int64_t tokens = work.prefill_tiles > 0 ? work.single_tokens : work.tokens;
+  cuda::AttentionSplit split = cuda::plan_split(tokens, work.longest, attention_context_);
+  split.workspace = split_workspace_.data();
+  return split;
+}
+
+// Each layer leaves its last projection's output in h; the next layer adds it to
+// the residual stream x as it norms (add_rms_norm_rows), and the step's end adds
+// the last one.
+void CudaStageEngine::queue_step(const Work& work) {
+  cuda::StepBuffers& s = buffers_;
+  if (work.embeds) cuda::embed_rows(embedding_, s.token_ids(), work.tokens, s.x.data());
+  const cuda::AttentionSplit split = split_for(work);
+  const int first = work.skip_layers, end = static_cast<int>(blocks_.size());
+  for (int i = first; i < end; ++i) queue_block(i, work, split, i > first);
+  if (end > first) cuda::add(s.h.data(), s.x.data(), std::int64_t{work.tokens} * model_.config.hidden_size);
+  if (weights_.last) queue_logits(work.logit_rows);
+}
+
+// One layer, the CPU engine's order: norm, q/k/v (+ bias), RoPE and the KV write,
+// attention, o, residual add and norm, gate/up, SiLU · up, down.
+void CudaStageEngine::queue_block(int index, const Work& work, const cuda::AttentionSplit& split,
+                                  bool residual_in_h) {
   const LlamaConfig& c = model_.config;
   const Block& b = blocks_[sz(index)];
-  Scratch& s = *scratch_;
+  cuda::StepBuffers& s = buffers_;
   const float eps = static_cast<float>(c.rms_norm_eps);
-  const std::int64_t T = tokens, H = c.hidden_size;
+  const std::int64_t T = work.tokens, H = c.hidden_size;
   const bool half_split = c.rope_pairing == RopePairing::kHalfSplit;
   const std::size_t layer_floats = sz(ledger_.total_blocks()) * sz(ledger_.block_tokens()) * sz(c.kv_dim());
   float* keys = keys_.data() + sz(index) * layer_floats;
   float* values = values_.data() + sz(index) * layer_floats;
 
-  cuda::rms_norm_rows(s.x.data(), b.attn_norm.data(), eps, T, H, s.h.data());
-  cuda::project(cublas_, b.q, s.h.data(), T, s.q.data(), s.x16);
-  cuda::project(cublas_, b.k, s.h.data(), T, s.k.data(), s.x16);
-  cuda::project(cublas_, b.v, s.h.data(), T, s.v.data(), s.x16);
+  if (residual_in_h) {
+    cuda::add_rms_norm_rows(s.h.data(), s.x.data(), b.attn_norm.data(), eps, T, H, s.h.data());
+  } else {
+    cuda::rms_norm_rows(s.x.data(), b.attn_norm.data(), eps, T, H, s.h.data());
+  }
+  cuda::project(cublas_, {{&b.q, s.q.data()}, {&b.k, s.k.data()}, {&b.v, s.v.data()}}, s.h.data(), T, projection_);
   if (b.q_bias.size() > 0) {
     cuda::add_to_rows(b.q_bias.data(), T, c.q_dim(), s.q.data());
     cuda::add_to_rows(b.k_bias.data(), T, c.kv_dim(), s.k.data());
     cuda::add_to_rows(b.v_bias.data(), T, c.kv_dim(), s.v.data());
   }
-  cuda::rope_rotate(s.q.data(), T, c.num_heads, c.head_dim, half_split, s.cos.data(), s.sin.data());
-  cuda::rope_rotate(s.k.data(), T, c.num_kv_heads, c.head_dim, half_split, s.cos.data(), s.sin.data());
-  cuda::write_kv(s.k.data(), s.v.data(), s.slots.data(), T, c.kv_dim(), keys, values);
-  const cuda::PagedAttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, ledger_.block_tokens(),
-                                        c.sliding_window};
-  cuda::paged_attention(shape, s.q.data(), keys, values, s.tables.data(), s.table_starts.data(), s.positions.data(), T,
-                        s.attn.data());
-  cuda::project(cublas_, b.o, s.attn.data(), T, s.h.data(), s.x16);
-  cuda::add(s.h.data(), s.x.data(), T * H);
-  cuda::rms_norm_rows(s.x.data(), b.ffn_norm.data(), eps, T, H, s.h.data());
-  cuda::project(cublas_, b.gate, s.h.data(), T, s.gate.data(), s.x16);
-  cuda::project(cublas_, b.up, s.h.data(), T, s.up.data(), s.x16);
+  cuda::rotate_and_cache(s.q.data(), s.k.data(), s.v.data(), T, c.num_heads, c.num_kv_heads, c.head_dim, half_split,
+                         s.cos(), s.sin(), s.slots(), keys, values);
+  queue_attention(work, split, keys, values);
+  cuda::project(cublas_, b.o, s.attn.data(), T, s.h.data(), projection_);
+  cuda::add_rms_norm_rows(s.h.data(), s.x.data(), b.ffn_norm.data(), eps, T, H, s.h.data());
+  cuda::project(cublas_, {{&b.gate, s.gate.data()}, {&b.up, s.up.data()}}, s.h.data(), T, projection_);
   cuda::silu_mul(s.gate.data(), s.up.data(), T * c.intermediate_size, s.gate.data());
-  cuda::project(cublas_, b.down, s.gate.data(), T, s.h.data(), s.x16);
-  cuda::add(s.h.data(), s.x.data(), T * H);
+  cuda::project(cublas_, b.down, s.gate.data(), T, s.h.data(), projection_);
 }
 
-// The last token of each chunk that wants logits: its hidden row normed, times the
-// LM head, to the host.
-void CudaStageEngine::output_logits(const StepInput& in, StepOutput& out) {
+// Decode steps by token (split over long contexts); others by prefill tiles, their
+// one-token chunks by token.
+void CudaStageEngine::queue_attention(const Work& work, const cuda::AttentionSplit& split, const float* keys,
+                                      const float* values) {
   const LlamaConfig& c = model_.config;
-  Scratch& s = *scratch_;
-  const std::int64_t H = c.hidden_size;
-  std::vector<int> rows_of;
-  int t = 0;
-  for (const SequenceChunk& ch : in.chunks) {
-    t += ch.length;
-    if (ch.want_logits) rows_of.push_back(t - 1);
+  cuda::StepBuffers& s = buffers_;
+  const cuda::PagedAttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, ledger_.block_tokens(),
+                                        c.sliding_window};
+  if (work.prefill_tiles == 0) {
+    cuda::paged_attention(shape, s.q.data(), keys, values, s.tables(), s.table_starts(), s.positions(), work.tokens,
+                          s.attn.data(), split);
+    return;
   }
-  const auto rows = static_cast<std::int64_t>(rows_of.size());
-  out.logit_rows = static_cast<int>(rows);
+  cuda::prefill_attention(shape, s.q.data(), keys, values, s.tables(), s.table_starts(), s.positions(), s.tiles(),
+                          work.prefill_tiles, s.attn.data());
+  if (work.single_tokens > 0) {
+    cuda::paged_attention(shape, s.q.data(), keys, values, s.tables(), s.table_starts(), s.positions(),
+                          work.single_tokens, s.attn.data(), split, s.single_tokens());
+  }
+}
+
+// The rows whose logits are wanted, picked out, normed, times the LM head.
+void CudaStageEngine::queue_logits(int rows) {
   if (rows == 0) return;
-  grow(s.logits_in, rows * H);
-  for (std::int64_t r = 0; r < rows; ++r) {
-    cuda_detail::check_cuda(cudaMemcpy(s.logits_in.data() + r * H, s.x.data() + rows_of[sz(r)] * H,
-                                       sz(H) * sizeof(float), cudaMemcpyDeviceToDevice),
-                            "cudaMemcpy of a hidden row");
+  const LlamaConfig& c = model_.config;
+  cuda::StepBuffers& s = buffers_;
+  cuda::gather_rows(s.x.data(), s.logit_rows(), rows, c.hidden_size, s.picked.data());
+  cuda::rms_norm_rows(s.picked.data(), final_norm_.data(), static_cast<float>(c.rms_norm_eps), rows, c.hidden_size,
+                      s.picked.data());
+  cuda::project(cublas_, lm_head_, s.picked.data(), rows, s.logits.data(), projection_);
+}
+
+// The step's result to the host: its logits rows (last stage) or hidden states;
+// the one wait of the step.
+StepOutput CudaStageEngine::take_output(const Work& work) {
+  const LlamaConfig& c = model_.config;
+  StepOutput out;
+  std::int64_t floats = 0;
+  if (weights_.last) {
+    out.logit_rows = work.logit_rows;
+    floats = std::int64_t{work.logit_rows} * c.vocab_size;
+    if (floats > 0) buffers_.download(buffers_.logits.data(), floats);
+  } else {
+    floats = std::int64_t{work.tokens} * c.hidden_size;
+    buffers_.download(buffers_.x.data(), floats);
   }
-  cuda::rms_norm_rows(s.logits_in.data(), final_norm_.data(), static_cast<float>(c.rms_norm_eps), rows, H,
-                      s.logits_in.data());
-  grow(s.logits, rows * c.vocab_size);
-  cuda::project(cublas_, lm_head_, s.logits_in.data(), rows, s.logits.data(), s.x16);
-  out.logits.resize(sz(rows) * sz(c.vocab_size));
-  cuda_detail::copy_to_host(out.logits.data(), s.logits.data(), out.logits.size() * sizeof(float));
+  stream_.synchronize();
+  std::vector<float>& to = weights_.last ? out.logits : out.hidden;
+  to.assign(buffers_.host_output(), buffers_.host_output() + floats);
+  return out;
 }
 
 }  // namespace helix

@@ -2,20 +2,30 @@
 // the CPU StageEngine's contract (engine/stage_engine.h): the same steps, validated
 // by the same code (engine/step_plan.h) before anything runs, the same KV ledger
 // rules (engine/kv_ledger.h) with the keys and values in device memory, hidden
-// states in and out through the host. Weights are uploaded once (device_matrix.h:
-// BF16 and F32 as stored, F16 widened); the arithmetic per operation is in
-// elementwise.h, projection.h, attention.h.
+// states in and out through pinned host memory. Weights are uploaded once
+// (device_matrix.h: BF16, F32 and Q8_0 as stored, F16 widened); the arithmetic per
+// operation is in elementwise.h, projection.h, attention.h.
 //
-// Not yet: batch-invariant projections (projection.h), the block types' weights,
-// CUDA graphs, overlap of copies with compute.
+// A step is queued on the stage's own stream (stream.h) and waited for once, at its
+// end. Decode steps (every chunk one token) are captured into a CUDA graph per shape
+// (tokens, logits rows, skipped layers) and replayed: the inputs are refilled in
+// place (step_buffers.h) and one launch runs the step's kernels.
+//
+// Not yet: the K-quants' and Q4_0/Q5_0's weights, overlap of a step's copies with
+// the previous step's compute.
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
+#include "helix/cuda/attention.h"
 #include "helix/cuda/device_array.h"
 #include "helix/cuda/device_matrix.h"
+#include "helix/cuda/decode_graphs.h"
 #include "helix/cuda/projection.h"
+#include "helix/cuda/step_buffers.h"
+#include "helix/cuda/stream.h"
 #include "helix/engine/kv_ledger.h"
 #include "helix/engine/model_files.h"
 #include "helix/engine/rope.h"
@@ -28,8 +38,9 @@
 namespace helix {
 
 struct CudaEngineOptions {
-  int device = 0;     // cuda:N
-  KvCacheOptions kv;  // defaults to 4096 tokens when neither capacity is set
+  int device = 0;      // cuda:N
+  KvCacheOptions kv;   // defaults to 4096 tokens when neither capacity is set
+  bool graphs = true;  // capture decode steps into CUDA graphs and replay them
 };
 
 class CudaStageEngine final : public Stage {
@@ -51,13 +62,32 @@ class CudaStageEngine final : public Stage {
   // Frees a finished sequence's KV blocks.
   void release(SequenceId id) override { ledger_.release(id); }
 
+  // Decode steps replayed from a captured graph so far, and why capturing stopped
+  // (empty while it works): a failed capture falls back to queuing each kernel.
+  long graph_replays() const { return graphs_.replays(); }
+  const std::string& graph_failure() const { return graphs_.failure(); }
+
  private:
   struct Block;
-  struct Scratch;
-  StepOutput execute(const StepInput& input, int tokens);
-  void upload_step(const StepInput& input, int tokens);
-  void run_block(int index, int tokens);
-  void output_logits(const StepInput& input, StepOutput& out);
+  struct Work {
+    int tokens = 0, logit_rows = 0, skip_layers = 0;
+    bool embeds = false;
+    int longest = 0;  // positions the longest one-token chunk attends to (without a window)
+    bool decode = false;  // every chunk one token
+    // Otherwise attention by prefill tiles and, for the one-token chunks, by token
+    // (attention.h's plan_step_attention).
+    std::int64_t prefill_tiles = 0, single_tokens = 0;
+  };
+
+  void fill_inputs(const StepInput& input, Work& work);
+  void queue_step(const Work& work);
+  void queue_block(int index, const Work& work, const cuda::AttentionSplit& split, bool residual_in_h);
+  void queue_attention(const Work& work, const cuda::AttentionSplit& split, const float* keys, const float* values);
+  cuda::AttentionSplit split_for(const Work& work);
+  void queue_logits(int rows);
+  void run(const Work& work);
+  void reserve_buffers(const Work& work);
+  StepOutput take_output(const Work& work);
 
   ModelFiles model_;
   StageWeights weights_;  // the host's views, uploaded below; its norms and biases are small copies
@@ -68,8 +98,16 @@ class CudaStageEngine final : public Stage {
   DeviceMatrix embedding_, lm_head_;
   DeviceArray<float> final_norm_;
   DeviceArray<float> keys_, values_;  // [layer][block][offset][kv_dim]
-  std::unique_ptr<Scratch> scratch_;
+  DeviceArray<float> split_workspace_;  // attention split over the context (attention.h), when the model is long
+  cuda::Stream stream_;
   cuda::Cublas cublas_;
+  cuda::StepBuffers buffers_;
+  cuda::ProjectionScratch projection_;
+  std::int64_t widest_q8_0_ = 0;  // values of the largest Q8_0 matrix (cuBLAS widens it)
+  cuda::DecodeGraphs graphs_;
+  int graphs_generation_ = 0;  // projection_'s generation when graphs_ were captured
+  std::int64_t widest_input_ = 0;  // the widest projection input: hidden, q_dim or intermediate
+  int attention_context_ = 0;      // the longest a sequence can be here: the context, or the cache if smaller
   StepPositions step_;
 };
 

@@ -1,24 +1,41 @@
-// A weight matrix on the current CUDA device, uploaded once: BF16 and F32 in their
-// stored dtype (a stage's weights take on the GPU the bytes they take in the file),
-// F16 widened to F32 (twice the bytes), so that x stays f32 as on the CPU: cuBLAS
-// multiplies two 16-bit operands of one type, and x rounded to f16 would overflow
-// past 65504. The block types (Q8_0, K-quants) are refused by name for now.
+// A weight matrix on the current CUDA device, uploaded once:
+//  * BF16 and F32 in their stored dtype (a stage's weights take on the GPU the bytes
+//    they take in the file);
+//  * F16 widened to F32 (twice the bytes), so that x stays f32 as on the CPU: cuBLAS
+//    multiplies two 16-bit operands of one type, and x rounded to f16 would overflow
+//    past 65504;
+//  * Q8_0 split into two planes, the int8 quants (rows x cols) and the f16 scales
+//    (rows x cols / 32): the same bytes as the file's 34-byte blocks, but a warp's
+//    loads of quants are aligned and contiguous (matvec_kernels.cu).
+// The other block types (K-quants, Q4_0, ...) are refused by name for now.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "helix/cuda/device_array.h"
+#include "helix/cuda/weights_view.h"
 #include "helix/kernels/weight_matrix.h"
 
 namespace helix {
 
 struct DeviceMatrix {
-  DType dtype = DType::F32;  // as held on the device: F32 or BF16
+  DType dtype = DType::F32;  // as held on the device: F32, BF16 or Q8_0
   std::int64_t rows = 0, cols = 0;
-  DeviceArray<std::byte> data;  // rows x cols, row-major, rows row_bytes() apart
-  std::size_t row_bytes() const { return dtype_row_bytes(dtype, cols); }
+  DeviceArray<std::byte> data;         // rows x cols values (Q8_0: the int8 quants), row-major
+  DeviceArray<std::uint16_t> scales;   // Q8_0 only: rows x cols / 32 f16 scales
 };
+
+// A Q8_0 matrix's blocks as the device holds them (host side, for the upload).
+struct Q8_0Planes {
+  std::vector<std::int8_t> quants;    // value i of row r at r * cols + i
+  std::vector<std::uint16_t> scales;  // block b of row r at r * cols / 32 + b
+};
+Q8_0Planes q8_0_planes(const WeightMatrix& w);
+
+// The kernels' view of an uploaded matrix.
+cuda_detail::WeightsView view_of(const DeviceMatrix& m);
 
 // Fails (before touching the device) for a dtype the GPU kernels do not read yet.
 DeviceMatrix upload_matrix(const WeightMatrix& w);

@@ -1,7 +1,7 @@
 // The engine's element-wise steps on the GPU: RMSNorm, SwiGLU's SiLU(gate) * up, the
 // residual add and rotary embedding. Every pointer is in the current device's
-// memory (DeviceArray::data()); the calls queue the work on the default stream and
-// return, so a later download or synchronize_cuda_device() sees the result. The
+// memory (DeviceArray::data()); the calls queue the work on the launch stream
+// (stream.h) and return, so a later download or synchronize sees the result. The
 // per-element arithmetic is the CPU's (kernels/element_arithmetic.h); the row sums
 // of RMSNorm are added in another order, so the two agree within float rounding.
 #pragma once
@@ -13,6 +13,11 @@ namespace helix::cuda {
 // out[r] = RMSNorm(x[r]) * weight for `rows` rows of n floats (out == x allowed).
 void rms_norm_rows(const float* x, const float* weight, float eps, std::int64_t rows, std::int64_t n, float* out);
 
+// x[r] += h[r], then out[r] = RMSNorm(x[r]) * weight: the residual add and the next
+// norm in one pass (the bits of add() then rms_norm_rows()). out == h allowed.
+void add_rms_norm_rows(const float* h, float* x, const float* weight, float eps, std::int64_t rows, std::int64_t n,
+                       float* out);
+
 // out = SiLU(gate) * up over n floats (out == gate or out == up allowed).
 void silu_mul(const float* gate, const float* up, std::int64_t n, float* out);
 
@@ -21,6 +26,11 @@ void add(const float* x, float* y, std::int64_t n);
 
 // y[r * n + k] += row[k] for r < rows: a projection's bias added to every token.
 void add_to_rows(const float* row, std::int64_t rows, std::int64_t n, float* y);
+
+// out[i * n ...] = x[rows[i] * n ...] for i < count: rows picked out (the tokens
+// whose logits a step wants), `rows` in device memory so that a captured step can
+// pick different rows each replay.
+void gather_rows(const float* x, const std::int32_t* rows, std::int64_t count, std::int64_t n, float* out);
 
 // Rotates, in place, the `heads` heads of head_dim values in each of `tokens` rows
 // of x (rows heads * head_dim floats apart), token t's pair i by cos[t * head_dim/2

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "helix/cuda/cuda_status.h"
+#include "helix/cuda/launch_stream.h"
 #include "helix/kernels/element_arithmetic.h"
 
 namespace helix::cuda_detail {
@@ -51,6 +52,23 @@ __global__ void rms_norm_kernel(const float* x, const float* weight, float eps, 
   for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) out_row[k] = element::rms_normed(row[k], scale, weight[k]);
 }
 
+// One block per row: each thread adds its values of h into x and sums their
+// squares, in rms_norm_kernel's order, so the bits are add() then rms_norm_rows().
+__global__ void add_rms_norm_kernel(const float* h, float* x, const float* weight, float eps, std::int64_t n,
+                                    float* out) {
+  const std::int64_t first = static_cast<std::int64_t>(blockIdx.x) * n;
+  float sum_squares = 0.0f;
+  for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) {
+    const float v = x[first + k] + h[first + k];
+    x[first + k] = v;
+    sum_squares += v * v;
+  }
+  const float scale = element::rms_scale(block_sum(sum_squares), n, eps);
+  for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) {
+    out[first + k] = element::rms_normed(x[first + k], scale, weight[k]);
+  }
+}
+
 __global__ void silu_mul_kernel(const float* gate, const float* up, std::int64_t n, float* out) {
   for (std::int64_t k = first_index(); k < n; k += grid_stride()) out[k] = element::silu_mul(gate[k], up[k]);
 }
@@ -61,6 +79,13 @@ __global__ void add_kernel(const float* x, float* y, std::int64_t n) {
 
 __global__ void add_to_rows_kernel(const float* row, std::int64_t total, std::int64_t n, float* y) {
   for (std::int64_t k = first_index(); k < total; k += grid_stride()) y[k] += row[k % n];
+}
+
+// One block per picked row.
+__global__ void gather_rows_kernel(const float* x, const std::int32_t* rows, std::int64_t n, float* out) {
+  const float* from = x + static_cast<std::int64_t>(rows[blockIdx.x]) * n;
+  float* to = out + static_cast<std::int64_t>(blockIdx.x) * n;
+  for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) to[k] = from[k];
 }
 
 // One thread per (token, head, pair).
@@ -84,28 +109,39 @@ __global__ void rope_kernel(float* x, std::int64_t tokens, int heads, int head_d
 
 void launch_rms_norm_rows(const float* x, const float* weight, float eps, std::int64_t rows, std::int64_t n,
                           float* out) {
-  rms_norm_kernel<<<static_cast<unsigned>(rows), kThreads>>>(x, weight, eps, n, out);
+  rms_norm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, launch_stream()>>>(x, weight, eps, n, out);
   check_launch("rms_norm_rows");
 }
 
+void launch_add_rms_norm_rows(const float* h, float* x, const float* weight, float eps, std::int64_t rows,
+                              std::int64_t n, float* out) {
+  add_rms_norm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, launch_stream()>>>(h, x, weight, eps, n, out);
+  check_launch("add_rms_norm_rows");
+}
+
 void launch_silu_mul(const float* gate, const float* up, std::int64_t n, float* out) {
-  silu_mul_kernel<<<blocks_for(n), kThreads>>>(gate, up, n, out);
+  silu_mul_kernel<<<blocks_for(n), kThreads, 0, launch_stream()>>>(gate, up, n, out);
   check_launch("silu_mul");
 }
 
 void launch_add(const float* x, float* y, std::int64_t n) {
-  add_kernel<<<blocks_for(n), kThreads>>>(x, y, n);
+  add_kernel<<<blocks_for(n), kThreads, 0, launch_stream()>>>(x, y, n);
   check_launch("add");
 }
 
 void launch_add_to_rows(const float* row, std::int64_t rows, std::int64_t n, float* y) {
-  add_to_rows_kernel<<<blocks_for(rows * n), kThreads>>>(row, rows * n, n, y);
+  add_to_rows_kernel<<<blocks_for(rows * n), kThreads, 0, launch_stream()>>>(row, rows * n, n, y);
   check_launch("add_to_rows");
+}
+
+void launch_gather_rows(const float* x, const std::int32_t* rows, std::int64_t count, std::int64_t n, float* out) {
+  gather_rows_kernel<<<static_cast<unsigned>(count), kThreads, 0, launch_stream()>>>(x, rows, n, out);
+  check_launch("gather_rows");
 }
 
 void launch_rope_rotate(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,
                         const float* sin) {
-  rope_kernel<<<blocks_for(tokens * heads * (head_dim / 2)), kThreads>>>(x, tokens, heads, head_dim, half_split, cos, sin);
+  rope_kernel<<<blocks_for(tokens * heads * (head_dim / 2)), kThreads, 0, launch_stream()>>>(x, tokens, heads, head_dim, half_split, cos, sin);
   check_launch("rope_rotate");
 }
 

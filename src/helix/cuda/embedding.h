@@ -1,6 +1,6 @@
 // The first stage's embedding lookup on the GPU: token rows of a table (a
-// DeviceMatrix: F32, or BF16 widened here) as f32, exactly (16-bit values are exact
-// in f32), so the rows are the CPU's convert_to_f32 bits.
+// DeviceMatrix: F32, or BF16 or Q8_0 widened here) as f32, exactly (bf16 values and
+// Q8_0's q * d are exact in f32), so the rows are the CPU's convert_to_f32 bits.
 #pragma once
 
 #include <cstdint>

@@ -1,15 +1,20 @@
-// Arguments checked, x rounded (conversion_kernels.cu), then one cuBLAS call. Row-major
-// y = x · Wᵀ is, in cuBLAS's column-major terms, yᵀ (rows x m) = op(W) · xᵀ with W
-// read transposed: W's row-major rows x cols is column-major cols x rows.
+// Arguments checked, then per output either the matvec kernel or one cuBLAS call.
+// Row-major y = x · Wᵀ is, in cuBLAS's column-major terms, yᵀ (rows x m) = op(W) · xᵀ
+// with W read transposed: W's row-major rows x cols is column-major cols x rows.
 #include "helix/cuda/projection.h"
 
 #include <cublas_v2.h>
 
 #include "helix/core/error.h"
 #include "helix/cuda/conversion_kernels.h"
+#include "helix/cuda/launch_stream.h"
+#include "helix/cuda/matvec_kernels.h"
 
 namespace helix::cuda {
 namespace {
+
+constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;  // cuBLAS's advice for Hopper
+constexpr std::int64_t kIntMax = 0x7FFFFFFF;
 
 void check_cublas(cublasStatus_t status, const char* what) {
   if (status != CUBLAS_STATUS_SUCCESS) fail("cuda: {}: {}", what, cublasGetStatusString(status));
@@ -17,9 +22,51 @@ void check_cublas(cublasStatus_t status, const char* what) {
 
 cublasHandle_t as_handle(void* p) { return static_cast<cublasHandle_t>(p); }
 
+std::size_t sz(std::int64_t n) { return static_cast<std::size_t>(n); }
+
+void check(const DeviceMatrix& w, std::int64_t cols, std::int64_t m, const float* y) {
+  if (w.rows < 1 || w.cols < 1 || (w.dtype != DType::F32 && w.dtype != DType::BF16 && w.dtype != DType::Q8_0)) {
+    fail("cuda project: the weights must be an uploaded matrix (F32, BF16 or Q8_0 on the device), not {} x {} {}",
+         w.rows, w.cols, dtype_name(w.dtype));
+  }
+  if (w.cols != cols) fail("cuda project: weights of {} columns cannot take inputs of {} values", w.cols, cols);
+  if (y == nullptr) fail("cuda project: y must be a device pointer, not null");
+  if (w.rows > kIntMax || w.cols > kIntMax || m > kIntMax) {
+    fail("cuda project: {} x {} weights and {} tokens exceed cuBLAS's int dimensions", w.rows, w.cols, m);
+  }
+}
+
+void grow(DeviceArray<std::uint16_t>& a, std::int64_t n, ProjectionScratch& scratch) {
+  if (a.size() >= sz(n)) return;
+  a = DeviceArray<std::uint16_t>(sz(n));
+  ++scratch.generation;
+}
+
+// cuBLAS: x16 holds x rounded unless the weights are F32.
+void gemm(cublasHandle_t h, const DeviceMatrix& w, const float* x, const std::uint16_t* x16, std::int64_t m, float* y,
+          ProjectionScratch& scratch) {
+  const int rows = static_cast<int>(w.rows), cols = static_cast<int>(w.cols), tokens = static_cast<int>(m);
+  const float one = 1.0f, zero = 0.0f;
+  if (w.dtype == DType::F32) {
+    check_cublas(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, cols, &one,
+                             reinterpret_cast<const float*>(w.data.data()), cols, x, cols, &zero, y, rows),
+                 "cublasSgemm");
+    return;
+  }
+  const void* weights = w.data.data();
+  if (w.dtype == DType::Q8_0) {
+    grow(scratch.w16, w.rows * w.cols, scratch);
+    cuda_detail::launch_widen_q8_0(view_of(w), scratch.w16.data());
+    weights = scratch.w16.data();
+  }
+  check_cublas(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, cols, &one, weights, CUDA_R_16BF, cols, x16,
+                            CUDA_R_16BF, cols, &zero, y, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+               "cublasGemmEx");
+}
+
 }  // namespace
 
-Cublas::Cublas() {
+Cublas::Cublas() : workspace_(kWorkspaceBytes) {
   cublasHandle_t h = nullptr;
   check_cublas(cublasCreate(&h), "cublasCreate");
   handle_ = h;
@@ -29,35 +76,65 @@ Cublas::~Cublas() {
   if (handle_ != nullptr) cublasDestroy(as_handle(handle_));
 }
 
-void project(Cublas& cublas, const DeviceMatrix& w, const float* x, std::int64_t m, float* y,
-             DeviceArray<std::uint16_t>& x16) {
+// cublasSetStream resets the workspace to cuBLAS's own pool, so both are set
+// together, and only when the stream changes.
+void* Cublas::bound_handle() {
+  cudaStream_t s = cuda_detail::launch_stream();
+  if (!bound_ || s != stream_) {
+    check_cublas(cublasSetStream(as_handle(handle_), s), "cublasSetStream");
+    check_cublas(cublasSetWorkspace(as_handle(handle_), workspace_.data(), workspace_.size()), "cublasSetWorkspace");
+    stream_ = s;
+    bound_ = true;
+  }
+  return handle_;
+}
+
+void ProjectionScratch::reserve(std::int64_t x_values, std::int64_t w_values) {
+  grow(x16, x_values, *this);
+  grow(w16, w_values, *this);
+}
+
+void project(Cublas& cublas, std::initializer_list<ProjectionOutput> outputs, const float* x, std::int64_t m,
+             ProjectionScratch& scratch) {
   if (m < 0) fail("cuda project: m must be >= 0, got {}", m);
-  if (m == 0) return;
-  if (x == nullptr || y == nullptr) fail("cuda project: x and y must be device pointers, not null");
-  if (w.rows < 1 || w.cols < 1 || (w.dtype != DType::F32 && w.dtype != DType::BF16)) {
-    fail("cuda project: the weights must be an uploaded matrix (F32 or BF16 on the device), not {} x {} {}", w.rows,
-         w.cols, dtype_name(w.dtype));
-  }
-  constexpr std::int64_t kIntMax = 0x7FFFFFFF;
-  if (w.rows > kIntMax || w.cols > kIntMax || m > kIntMax) {
-    fail("cuda project: {} x {} weights and {} tokens exceed cuBLAS's int dimensions", w.rows, w.cols, m);
-  }
-  const int rows = static_cast<int>(w.rows), cols = static_cast<int>(w.cols), tokens = static_cast<int>(m);
-  const float one = 1.0f, zero = 0.0f;
-  cublasHandle_t h = as_handle(cublas.handle());
-  if (w.dtype == DType::F32) {
-    check_cublas(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, cols, &one,
-                             reinterpret_cast<const float*>(w.data.data()), cols, x, cols, &zero, y, rows),
-                 "cublasSgemm");
+  if (outputs.size() == 0 || m == 0) return;
+  if (x == nullptr) fail("cuda project: x must be a device pointer, not null");
+  const std::int64_t cols = outputs.begin()->w->cols;
+  for (const ProjectionOutput& o : outputs) check(*o.w, cols, m, o.y);
+  if (m <= cuda_detail::kMatvecMostTokens) {
+    // One launch for the matrices of one kind (q, k and v of a layer, or gate and
+    // up), more where kinds differ.
+    cuda_detail::WeightsView views[cuda_detail::kMatvecMostTargets];
+    float* ys[cuda_detail::kMatvecMostTargets];
+    int count = 0;
+    const auto flush = [&] {
+      if (count > 0) cuda_detail::launch_matvec(views, ys, count, x, static_cast<int>(m));
+      count = 0;
+    };
+    for (const ProjectionOutput& o : outputs) {
+      const cuda_detail::WeightsView v = view_of(*o.w);
+      if (count == cuda_detail::kMatvecMostTargets || (count > 0 && views[0].kind != v.kind)) flush();
+      views[count] = v;
+      ys[count++] = o.y;
+    }
+    flush();
     return;
   }
-  const auto values = static_cast<std::size_t>(m * w.cols);
-  if (x16.size() < values) x16 = DeviceArray<std::uint16_t>(values);
-  cuda_detail::launch_round_to_bf16(x, static_cast<std::int64_t>(values), x16.data());
-  check_cublas(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, cols, &one, w.data.data(), CUDA_R_16BF, cols,
-                            x16.data(), CUDA_R_16BF, cols, &zero, y, CUDA_R_32F, rows, CUBLAS_COMPUTE_32F,
-                            CUBLAS_GEMM_DEFAULT),
-               "cublasGemmEx");
+  cublasHandle_t h = as_handle(cublas.bound_handle());
+  bool rounded = false;
+  for (const ProjectionOutput& o : outputs) {
+    if (o.w->dtype != DType::F32 && !rounded) {
+      grow(scratch.x16, m * cols, scratch);
+      cuda_detail::launch_round_to_bf16(x, m * cols, scratch.x16.data());
+      rounded = true;
+    }
+    gemm(h, *o.w, x, scratch.x16.data(), m, o.y, scratch);
+  }
+}
+
+void project(Cublas& cublas, const DeviceMatrix& w, const float* x, std::int64_t m, float* y,
+             ProjectionScratch& scratch) {
+  project(cublas, {ProjectionOutput{&w, y}}, x, m, scratch);
 }
 
 }  // namespace helix::cuda

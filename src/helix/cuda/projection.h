@@ -1,37 +1,67 @@
-// The engine's projections on the GPU, y = x · Wᵀ, through cuBLAS: x and y in the
-// current device's memory, W a DeviceMatrix. The arithmetic per dtype:
-//  * BF16 weights: x rounded to bf16 (to nearest, ties to even, as the CPU's amx
-//    level rounds x for BF16), products summed in f32 by cuBLAS (compute type 32F);
-//  * F32 (and F16, widened at upload): sgemm on x as it is.
-// So the GPU agrees with a float64 product of the rounded x within f32 summation.
-// Not batch-invariant yet: cuBLAS picks its kernel (and split) by shape, so a token's
-// bits can depend on the batch it came in, which the CPU's avx512 and amx levels
-// guarantee they do not (a recomputed request keeps its tokens there).
+// The engine's projections on the GPU, y = x · Wᵀ: x and y in the current device's
+// memory, W a DeviceMatrix, queued on the launch stream (stream.h).
+//
+// Up to kMatvecMostTokens (8) tokens, the matvec kernels (matvec_kernels.h): each
+// token's outputs summed alone, so a decode token gets the same bits in a batch of
+// 1 as of 8. Beyond, cuBLAS, with its own split of the sums by shape:
+//  * F32 (and F16, widened at upload): sgemm on x as it is;
+//  * BF16: x rounded to bf16 (to nearest, ties to even, as the CPU's amx level rounds
+//    x for BF16), products summed in f32 (compute type 32F);
+//  * Q8_0: the matrix widened to bf16 first (q * d rounded: 2^-9 relative at most),
+//    then as BF16.
+// The matvec kernels round x for BF16 weights the same way and multiply Q8_0's q * d
+// exactly; all agree with a float64 product of the rounded x within f32 summation
+// (and, for Q8_0 beyond 8 tokens, the widening).
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 
 #include "helix/cuda/device_array.h"
 #include "helix/cuda/device_matrix.h"
 
 namespace helix::cuda {
 
-// A cuBLAS handle on the current device, for one thread at a time.
+// A cuBLAS handle on the current device, for one thread at a time, with its own
+// workspace (so that a step captured into a CUDA graph allocates nothing).
 class Cublas {
  public:
   Cublas();
   ~Cublas();
   Cublas(const Cublas&) = delete;
   Cublas& operator=(const Cublas&) = delete;
-  void* handle() const { return handle_; }
+  // The handle, its work queued on the calling thread's launch stream.
+  void* bound_handle();
 
  private:
   void* handle_ = nullptr;
+  void* stream_ = nullptr;  // the stream the handle was last bound to
+  bool bound_ = false;
+  DeviceArray<std::byte> workspace_;
 };
 
-// y (m x w.rows, row-major) = x (m x w.cols) · wᵀ. `x16` holds x rounded for BF16
-// weights; it is grown as needed and may be reused across calls.
+// What projections need beside x and y, grown as needed and reused.
+struct ProjectionScratch {
+  DeviceArray<std::uint16_t> x16;  // x rounded to bf16 (cuBLAS's BF16 and Q8_0 paths)
+  DeviceArray<std::uint16_t> w16;  // a Q8_0 matrix widened to bf16 (cuBLAS's path)
+  // Grows both up front, so that the projections of a step with at most `x_values`
+  // input values and Q8_0 matrices of at most `w_values` values allocate nothing.
+  void reserve(std::int64_t x_values, std::int64_t w_values);
+  // Counts the times either was replaced (its address changed): a captured graph
+  // that reads them is stale once this moves.
+  int generation = 0;
+};
+
+struct ProjectionOutput {
+  const DeviceMatrix* w;
+  float* y;  // m x w->rows, row-major
+};
+
+// y = x (m x cols, row-major) · wᵀ for every (w, y) of `outputs`, one input for all
+// (x rounded once on cuBLAS's path). Every w must have x's cols.
+void project(Cublas& cublas, std::initializer_list<ProjectionOutput> outputs, const float* x, std::int64_t m,
+             ProjectionScratch& scratch);
 void project(Cublas& cublas, const DeviceMatrix& w, const float* x, std::int64_t m, float* y,
-             DeviceArray<std::uint16_t>& x16);
+             ProjectionScratch& scratch);
 
 }  // namespace helix::cuda

@@ -15,6 +15,7 @@
 
 #include "helix/core/error.h"
 #include "helix/cuda/device_array.h"
+#include "helix/cuda/elementwise.h"
 #include "unit/cuda/gpu_test.h"
 
 namespace helix {
@@ -108,6 +109,138 @@ TEST_F(CudaAttention, MatchesFloat64OverAPagedCache) {
     }
 }
 
+// The same cases split over the context: 4 splits of 10 positions (the first
+// sequence's 37 positions over all four, the short ones leaving splits empty),
+// merged by the second kernel; the same float64 answers.
+TEST_F(CudaAttention, SplitOverTheContextMatchesFloat64) {
+  for (int head_dim : {32, 64, 128})
+    for (int window : {0, 9}) {
+      const Case c = make_case(head_dim, window, 16);
+      const auto tokens = static_cast<std::int64_t>(c.positions.size());
+      DeviceArray<float> q{std::span<const float>(c.q)}, keys{std::span<const float>(c.keys)},
+          values{std::span<const float>(c.values)}, out(c.q.size());
+      DeviceArray<std::int32_t> tables{std::span<const std::int32_t>(c.tables)},
+          starts{std::span<const std::int32_t>(c.table_starts)}, positions{std::span<const std::int32_t>(c.positions)};
+      DeviceArray<float> workspace(static_cast<std::size_t>(cuda::split_workspace_floats(c.shape, tokens, 4)));
+      cuda::paged_attention(c.shape, q.data(), keys.data(), values.data(), tables.data(), starts.data(),
+                            positions.data(), tokens, out.data(), {4, 10, workspace.data()});
+      const std::vector<float> got = out.download();
+      const std::vector<double> want = reference(c);
+      for (std::size_t i = 0; i < want.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], 2e-5) << "head_dim " << head_dim << " window " << window << " at " << i;
+    }
+}
+
+// A step's attention as the engine plans it (plan_step_attention) on the same
+// cases: the first sequence's 6 tokens one prefill tile, each other token by token
+// through paged_attention's token list (split in two: 2 splits of 20 positions);
+// then the first sequence's 37 positions as one prefill (tiles of 16, 16 and 5; key
+// tiles of 32 positions, crossing blocks; windows shorter and longer than a key
+// tile). Every token against float64.
+TEST_F(CudaAttention, PrefillTilesAndListedTokensMatchFloat64) {
+  for (int head_dim : {8, 32, 64, 96, 128})
+    for (int window : {0, 2, 9, 33}) {
+      const int block_tokens = head_dim == 64 ? 12 : 16;
+      Case c = make_case(head_dim, window, block_tokens);
+      std::vector<int> lengths = {6, 1, 1, 1};
+      for (int whole : {0, 1}) {
+        if (whole == 1) {
+          const std::int32_t start = c.table_starts[0];
+          c.table_starts.assign(37, start);
+          c.positions.clear();
+          for (int p = 0; p < 37; ++p) c.positions.push_back(p);
+          std::mt19937 rng(5);
+          std::normal_distribution<float> normal(0.0f, 1.0f);
+          c.q.resize(37 * static_cast<std::size_t>(c.shape.heads * head_dim));
+          for (float& v : c.q) v = normal(rng);
+          lengths = {37};
+        }
+        const cuda::StepAttention plan = cuda::plan_step_attention(lengths);
+        DeviceArray<float> q{std::span<const float>(c.q)}, keys{std::span<const float>(c.keys)},
+            values{std::span<const float>(c.values)}, out(c.q.size());
+        DeviceArray<std::int32_t> tables{std::span<const std::int32_t>(c.tables)},
+            starts{std::span<const std::int32_t>(c.table_starts)}, positions{std::span<const std::int32_t>(c.positions)},
+            tiles{std::span<const std::int32_t>(plan.tiles)}, singles{std::span<const std::int32_t>(plan.single_tokens)};
+        const auto single_count = static_cast<std::int64_t>(plan.single_tokens.size());
+        DeviceArray<float> workspace(static_cast<std::size_t>(cuda::split_workspace_floats(c.shape, 3, 2)));
+        cuda::prefill_attention(c.shape, q.data(), keys.data(), values.data(), tables.data(), starts.data(),
+                                positions.data(), tiles.data(), static_cast<std::int64_t>(plan.tiles.size() / 2),
+                                out.data());
+        if (single_count > 0) {
+          cuda::paged_attention(c.shape, q.data(), keys.data(), values.data(), tables.data(), starts.data(),
+                                positions.data(), single_count, out.data(), {2, 20, workspace.data()}, singles.data());
+        }
+        const std::vector<float> got = out.download();
+        const std::vector<double> want = reference(c);
+        for (std::size_t i = 0; i < want.size(); ++i)
+          ASSERT_NEAR(got[i], want[i], 2e-5)
+              << "head_dim " << head_dim << " window " << window << (whole ? " whole prefill" : " mixed") << " at " << i;
+      }
+    }
+}
+
+TEST(CudaAttentionArguments, AStepsChunksGoByTilesAndOneTokenChunksByToken) {
+  const cuda::StepAttention plan = cuda::plan_step_attention({6, 1, 40, 1});
+  EXPECT_EQ(plan.tiles, (std::vector<std::int32_t>{0, 6, 7, 16, 23, 16, 39, 8}));
+  EXPECT_EQ(plan.single_tokens, (std::vector<std::int32_t>{6, 47}));
+  EXPECT_EQ(cuda::plan_step_attention({16}).tiles, (std::vector<std::int32_t>{0, 16}));
+  EXPECT_THROW(cuda::plan_step_attention({3, 0}), Error);
+}
+
+// RoPE and the cache write in one launch give the bits of rope_rotate on q and k
+// then write_kv: q rotated in place, the cache rows of the slots hold the rotated
+// k and v, every other row untouched, k itself unchanged. Grouped-query heads,
+// both pair layouts.
+TEST_F(CudaAttention, RotateAndCacheGiveTheBitsOfRopeThenWrite) {
+  const int tokens = 5, heads = 8, kv_heads = 2, head_dim = 64, kv_dim = kv_heads * head_dim;
+  std::mt19937 rng(9);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  auto values_of = [&](std::size_t n) {
+    std::vector<float> v(n);
+    for (float& x : v) x = normal(rng);
+    return v;
+  };
+  const std::vector<float> q = values_of(tokens * heads * head_dim), k = values_of(tokens * kv_dim),
+                           v = values_of(tokens * kv_dim), cos = values_of(tokens * head_dim / 2),
+                           sin = values_of(tokens * head_dim / 2), cache = values_of(20 * kv_dim);
+  const std::vector<std::int32_t> slots = {7, 0, 19, 3, 12};
+  for (bool half_split : {false, true}) {
+    DeviceArray<float> q1{std::span<const float>(q)}, q2{std::span<const float>(q)}, k1{std::span<const float>(k)},
+        k2{std::span<const float>(k)}, dv{std::span<const float>(v)}, dcos{std::span<const float>(cos)},
+        dsin{std::span<const float>(sin)}, keys1{std::span<const float>(cache)}, keys2{std::span<const float>(cache)},
+        values1{std::span<const float>(cache)}, values2{std::span<const float>(cache)};
+    DeviceArray<std::int32_t> dslots{std::span<const std::int32_t>(slots)};
+    cuda::rope_rotate(q1.data(), tokens, heads, head_dim, half_split, dcos.data(), dsin.data());
+    cuda::rope_rotate(k1.data(), tokens, kv_heads, head_dim, half_split, dcos.data(), dsin.data());
+    cuda::write_kv(k1.data(), dv.data(), dslots.data(), tokens, kv_dim, keys1.data(), values1.data());
+    cuda::rotate_and_cache(q2.data(), k2.data(), dv.data(), tokens, heads, kv_heads, head_dim, half_split, dcos.data(),
+                           dsin.data(), dslots.data(), keys2.data(), values2.data());
+    EXPECT_EQ(q2.download(), q1.download()) << half_split;
+    EXPECT_EQ(keys2.download(), keys1.download()) << half_split;
+    EXPECT_EQ(values2.download(), values1.download()) << half_split;
+    EXPECT_EQ(k2.download(), k) << half_split;
+  }
+}
+
+// Which steps split, and how: a few tokens over a long range, with one split and
+// chunk per model, covering its whole context.
+TEST(CudaAttentionArguments, OnlyFewTokensOverLongContextsSplit) {
+  EXPECT_EQ(cuda::plan_split(1, 1024, 4096).splits, 1);   // short range
+  EXPECT_EQ(cuda::plan_split(65, 4000, 4096).splits, 1);  // enough tokens to fill the GPU
+  EXPECT_EQ(cuda::plan_split(1, 2048, 2048).splits, 4);
+  for (int context : {1025, 2048, 4096, 32768, 131072}) {
+    const cuda::AttentionSplit a = cuda::plan_split(1, 1025, context), b = cuda::plan_split(64, context, context);
+    EXPECT_EQ(a.splits, b.splits) << context;
+    EXPECT_EQ(a.chunk, b.chunk) << context;
+    EXPECT_GE(std::int64_t{a.splits} * a.chunk, context) << context;
+    EXPECT_LT(std::int64_t{a.splits - 1} * a.chunk, context) << context;
+    EXPECT_LE(a.splits, cuda::kMostSplits) << context;
+    EXPECT_GE(a.chunk, cuda::kFewestSplitPositions) << context;
+  }
+  EXPECT_EQ(cuda::plan_split(1, 4096, 4096).chunk, 512);
+  EXPECT_EQ(cuda::plan_split(1, 4096, 32768).chunk, 1024);
+}
+
 TEST(CudaAttentionArguments, BadShapesAreNamed) {
   auto message = [](cuda::PagedAttentionShape shape) {
     try {
@@ -122,6 +255,15 @@ TEST(CudaAttentionArguments, BadShapesAreNamed) {
   EXPECT_EQ(message({8, 2, 64, 0, 0}), "cuda paged_attention: block_tokens must be > 0, got 0");
   EXPECT_EQ(message({8, 2, 64, 16, -1}), "cuda paged_attention: sliding_window must be >= 0, got -1");
   EXPECT_EQ(message({8, 2, 64, 16, 0}), "(no error)");  // no tokens: nothing to do
+  const cuda::PagedAttentionShape fine{8, 2, 64, 16, 0};
+  float dummy = 0.0f;
+  std::int32_t index = 0;
+  try {
+    cuda::paged_attention(fine, &dummy, &dummy, &dummy, &index, &index, &index, 1, &dummy, {4, 0, nullptr});
+    FAIL() << "a split without a chunk ran";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "cuda paged_attention: a split over 4 parts needs chunk > 0 (got 0) and a workspace");
+  }
 }
 
 }  // namespace

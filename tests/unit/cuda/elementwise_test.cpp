@@ -34,6 +34,24 @@ void expect_close(const std::vector<float>& gpu, const std::vector<float>& cpu, 
     ASSERT_NEAR(gpu[i], cpu[i], relative * std::abs(cpu[i]) + 1e-6f) << what << " at " << i;
 }
 
+// The residual add fused with the next norm gives the bits of the two kernels one
+// after the other: x the same sums, out the same norm; out written over h too.
+TEST_F(CudaKernels, AddAndNormInOnePassGiveTheBitsOfBoth) {
+  for (std::int64_t n : {4096, 1000, 1}) {
+    const std::int64_t rows = 3;
+    const std::vector<float> x = random_values(static_cast<std::size_t>(rows * n), 12, 3.0f);
+    const std::vector<float> h = random_values(x.size(), 13);
+    const std::vector<float> weight = random_values(static_cast<std::size_t>(n), 14);
+    DeviceArray<float> x1{std::span<const float>(x)}, x2{std::span<const float>(x)}, dh{std::span<const float>(h)},
+        dh2{std::span<const float>(h)}, dw{std::span<const float>(weight)}, two(x.size());
+    cuda::add(dh.data(), x1.data(), rows * n);
+    cuda::rms_norm_rows(x1.data(), dw.data(), 1e-5f, rows, n, two.data());
+    cuda::add_rms_norm_rows(dh2.data(), x2.data(), dw.data(), 1e-5f, rows, n, dh2.data());
+    EXPECT_EQ(x2.download(), x1.download()) << n;
+    EXPECT_EQ(dh2.download(), two.download()) << n;
+  }
+}
+
 TEST_F(CudaKernels, ArraysGoThereAndBackAndRefuseTheWrongSize) {
   const std::vector<float> values = random_values(1000, 1);
   DeviceArray<float> array{std::span<const float>(values)};

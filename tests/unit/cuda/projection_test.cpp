@@ -1,4 +1,4 @@
-// Weights on the device, the projections through cuBLAS and the embedding lookup,
+// Weights on the device, the projections (matvec kernels and cuBLAS) and the embedding lookup,
 // against float64 on the host (the projections) and the CPU's conversions (the
 // embedding). The GPU tests skip, saying why, where no GPU is visible; the checks
 // of dtypes and arguments run everywhere.
@@ -42,10 +42,6 @@ std::vector<float> widened(const WeightMatrix& w) {
   return f;
 }
 
-// x as the GPU multiplies it: rounded to bf16 for BF16 weights; as it is for F32
-// and F16 (widened to F32 at upload).
-float rounded(DType dtype, float x) { return dtype == DType::BF16 ? bf16_to_f32(f32_to_bf16(x)) : x; }
-
 class CudaWeights : public test::GpuTest {};
 
 TEST_F(CudaWeights, UploadKeepsBf16BytesAndWidensF16) {
@@ -76,75 +72,161 @@ TEST_F(CudaWeights, RoundingToBf16IsTheCpus) {
   for (std::size_t i = 0; i < x.size(); ++i) EXPECT_EQ(got[i], f32_to_bf16(x[i])) << x[i];
 }
 
-// 37 x 300 weights (no multiple of a tile), 1 and 5 tokens: within f32 summation of
-// the float64 product of the rounded x, |error| <= 2e-5 * sum |w x| per output (f32
-// sums of 300 terms; x left unrounded, or truncated, would be off by about 1e-4).
-TEST_F(CudaWeights, ProjectionsMatchFloat64OfTheRoundedX) {
+std::vector<float> random_x(std::int64_t tokens, std::int64_t cols, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<std::size_t>(tokens * cols));
+  for (float& v : x) v = normal(rng);
+  return x;
+}
+
+std::vector<float> project_on_gpu(const DeviceMatrix& d, const std::vector<float>& x, std::int64_t tokens) {
   cuda::Cublas cublas;
-  DeviceArray<std::uint16_t> x16;
-  for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
-    const std::int64_t rows = 37, cols = 300;
-    const HostMatrix m = random_matrix(dtype, rows, cols, 2);
+  cuda::ProjectionScratch scratch;
+  DeviceArray<float> dx{std::span<const float>(x)}, dy(static_cast<std::size_t>(tokens * d.rows));
+  cuda::project(cublas, d, dx.data(), tokens, dy.data(), scratch);
+  return dy.download();
+}
+
+// 37 rows (no multiple of a block of rows) of 300 columns (no multiple of a lane's 8:
+// the matvec kernels' scalar path) and of 320 (256 by vectors, 64 by the scalar
+// tail; Q8_0 needs multiples of 32), by 1, 5 and 8 tokens (the matvec kernels) and
+// 9 and 33 (cuBLAS): within f32 summation of the float64 product of what the GPU
+// multiplies, |error| <= 2e-5 * sum |w x| per output. That is x rounded to bf16 for
+// BF16 weights, and for Q8_0 beyond 8 tokens x rounded and q * d rounded to bf16;
+// left unrounded, or truncated, they would be off by about 1e-4.
+TEST_F(CudaWeights, ProjectionsMatchFloat64OfWhatTheGpuMultiplies) {
+  struct Case {
+    DType dtype;
+    std::int64_t cols;
+  };
+  for (const Case c : {Case{DType::BF16, 300}, Case{DType::BF16, 320}, Case{DType::F16, 300}, Case{DType::F32, 300},
+                       Case{DType::F32, 320}, Case{DType::Q8_0, 320}}) {
+    const std::int64_t rows = 37, cols = c.cols;
+    const HostMatrix m = random_matrix(c.dtype, rows, cols, 2);
     const std::vector<float> w = widened(m.w);
     const DeviceMatrix d = upload_matrix(m.w);
-    for (std::int64_t tokens : {1, 5}) {
-      std::mt19937 rng(3);
-      std::normal_distribution<float> normal(0.0f, 1.0f);
-      std::vector<float> x(static_cast<std::size_t>(tokens * cols));
-      for (float& v : x) v = normal(rng);
-      DeviceArray<float> dx{std::span<const float>(x)}, dy(static_cast<std::size_t>(tokens * rows));
-      cuda::project(cublas, d, dx.data(), tokens, dy.data(), x16);
-      const std::vector<float> y = dy.download();
+    for (std::int64_t tokens : {1, 5, 8, 9, 33}) {
+      const bool cublas_path = tokens > 8;
+      const bool round_x = c.dtype == DType::BF16 || (c.dtype == DType::Q8_0 && cublas_path);
+      const bool round_w = c.dtype == DType::Q8_0 && cublas_path;
+      const std::vector<float> x = random_x(tokens, cols, 3);
+      const std::vector<float> y = project_on_gpu(d, x, tokens);
       for (std::int64_t t = 0; t < tokens; ++t)
         for (std::int64_t r = 0; r < rows; ++r) {
           double exact = 0.0, magnitude = 0.0;
           for (std::int64_t k = 0; k < cols; ++k) {
-            const double p = double(w[r * cols + k]) * rounded(dtype, x[t * cols + k]);
+            const float wk = w[r * cols + k], xk = x[t * cols + k];
+            const double p = double(round_w ? bf16_to_f32(f32_to_bf16(wk)) : wk) *
+                             (round_x ? bf16_to_f32(f32_to_bf16(xk)) : xk);
             exact += p;
             magnitude += std::abs(p);
           }
           ASSERT_NEAR(y[t * rows + r], exact, 2e-5 * magnitude + 1e-6)
-              << dtype_name(dtype) << " tokens " << tokens << " token " << t << " row " << r;
+              << dtype_name(c.dtype) << " cols " << cols << " tokens " << tokens << " token " << t << " row " << r;
         }
     }
   }
 }
 
+// Up to 8 tokens each token's outputs are summed alone: a token gets the same bits
+// whether it comes alone or with 7 others, whatever its place among them.
+TEST_F(CudaWeights, AFewTokensGetTheSameBitsAloneAndTogether) {
+  for (DType dtype : {DType::BF16, DType::F32, DType::Q8_0}) {
+    const HostMatrix m = random_matrix(dtype, 70, 4096, 6);
+    const DeviceMatrix d = upload_matrix(m.w);
+    const std::vector<float> x = random_x(8, 4096, 7);
+    const std::vector<float> together = project_on_gpu(d, x, 8);
+    for (std::int64_t t = 0; t < 8; ++t) {
+      const std::vector<float> one(x.begin() + t * 4096, x.begin() + (t + 1) * 4096);
+      const std::vector<float> alone = project_on_gpu(d, one, 1);
+      for (std::int64_t r = 0; r < 70; ++r)
+        ASSERT_EQ(alone[static_cast<std::size_t>(r)], together[static_cast<std::size_t>(t * 70 + r)])
+            << dtype_name(dtype) << " token " << t << " row " << r;
+    }
+  }
+}
+
+// Matrices of one input projected together (one launch per kind, up to three) give
+// each the bits it gets alone: q, k and v of different heights, and a BF16 and an
+// F32 matrix side by side (two launches), at 3 tokens (the matvec kernels) and 12
+// (cuBLAS, x rounded once for all).
+TEST_F(CudaWeights, MatricesOfOneInputTogetherGiveTheirOwnBits) {
+  const HostMatrix a = random_matrix(DType::BF16, 37, 256, 20), b = random_matrix(DType::BF16, 70, 256, 21),
+                   c = random_matrix(DType::BF16, 5, 256, 22), d = random_matrix(DType::F32, 9, 256, 23);
+  const DeviceMatrix da = upload_matrix(a.w), db = upload_matrix(b.w), dc = upload_matrix(c.w), dd = upload_matrix(d.w);
+  for (std::int64_t tokens : {3, 12}) {
+    const std::vector<float> x = random_x(tokens, 256, 24);
+    cuda::Cublas cublas;
+    cuda::ProjectionScratch scratch;
+    DeviceArray<float> dx{std::span<const float>(x)};
+    std::vector<DeviceArray<float>> ys;
+    for (const DeviceMatrix* m : {&da, &db, &dc, &dd}) ys.emplace_back(static_cast<std::size_t>(tokens * m->rows));
+    cuda::project(cublas, {{&da, ys[0].data()}, {&db, ys[1].data()}, {&dc, ys[2].data()}, {&dd, ys[3].data()}},
+                  dx.data(), tokens, scratch);
+    int i = 0;
+    for (const DeviceMatrix* m : {&da, &db, &dc, &dd}) {
+      EXPECT_EQ(ys[static_cast<std::size_t>(i)].download(), project_on_gpu(*m, x, tokens)) << "matrix " << i << ", " << tokens << " tokens";
+      ++i;
+    }
+  }
+}
+
 TEST_F(CudaWeights, EmbeddingGivesTheStoredRowsExactly) {
-  for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
-    const HostMatrix m = random_matrix(dtype, 50, 300, 4);
+  for (DType dtype : {DType::BF16, DType::F16, DType::F32, DType::Q8_0}) {
+    const HostMatrix m = random_matrix(dtype, 50, 320, 4);
     const std::vector<float> table = widened(m.w);
     const DeviceMatrix d = upload_matrix(m.w);
     const std::vector<std::int32_t> ids = {49, 0, 7, 7, 31};
     DeviceArray<std::int32_t> dids{std::span<const std::int32_t>(ids)};
-    DeviceArray<float> out(ids.size() * 300);
+    DeviceArray<float> out(ids.size() * 320);
     cuda::embed_rows(d, dids.data(), static_cast<std::int64_t>(ids.size()), out.data());
     const std::vector<float> got = out.download();
     for (std::size_t t = 0; t < ids.size(); ++t)
-      for (std::size_t k = 0; k < 300; ++k)
-        ASSERT_EQ(got[t * 300 + k], table[static_cast<std::size_t>(ids[t]) * 300 + k]) << dtype_name(dtype) << " token " << t;
+      for (std::size_t k = 0; k < 320; ++k)
+        ASSERT_EQ(got[t * 320 + k], table[static_cast<std::size_t>(ids[t]) * 320 + k]) << dtype_name(dtype) << " token " << t;
   }
+}
+
+// Q8_0's blocks split into the device's two planes: every quant and every scale in
+// its place (no GPU needed: this is the host side of the upload).
+TEST(CudaWeightsArguments, Q8_0BlocksSplitIntoQuantsAndScales) {
+  const HostMatrix m = random_matrix(DType::Q8_0, 3, 96, 8);
+  const Q8_0Planes p = q8_0_planes(m.w);
+  ASSERT_EQ(p.quants.size(), 3u * 96u);
+  ASSERT_EQ(p.scales.size(), 3u * 3u);
+  for (std::int64_t r = 0; r < 3; ++r)
+    for (std::int64_t b = 0; b < 3; ++b) {
+      const auto& block = reinterpret_cast<const BlockQ8_0*>(m.w.row(r))[b];
+      EXPECT_EQ(p.scales[static_cast<std::size_t>(r * 3 + b)], block.d);
+      for (int i = 0; i < 32; ++i) EXPECT_EQ(p.quants[static_cast<std::size_t>(r * 96 + b * 32 + i)], block.qs[i]);
+    }
+  // q * d of the planes is the CPU's dequantization.
+  const std::vector<float> wide = widened(m.w);
+  for (std::size_t i = 0; i < wide.size(); ++i)
+    ASSERT_EQ(static_cast<float>(p.quants[i]) * f16_to_f32(p.scales[i / 32]), wide[i]) << i;
+  EXPECT_THROW(q8_0_planes(random_matrix(DType::BF16, 1, 32, 1).w), Error);
 }
 
 // What the GPU does not read yet is refused by name, before any device call.
 TEST(CudaWeightsArguments, BlockTypesAreRefusedByName) {
-  const HostMatrix m = random_matrix(DType::Q8_0, 4, 64, 5);
+  const HostMatrix m = random_matrix(DType::Q4_K, 4, 256, 5);
   try {
     upload_matrix(m.w);
-    FAIL() << "a Q8_0 matrix was uploaded";
+    FAIL() << "a Q4_K matrix was uploaded";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "cuda: Q8_0 weights are not read on the GPU yet (F32, F16 and BF16 are)");
+    EXPECT_EQ(std::string(e.what()), "cuda: Q4_K weights are not read on the GPU yet (F32, F16, BF16 and Q8_0 are)");
   }
   DeviceMatrix none;
   EXPECT_THROW(cuda::embed_rows(none, nullptr, -1, nullptr), Error);
-  none.dtype = DType::Q8_0;
+  none.dtype = DType::Q4_K;
   std::int32_t id = 0;
   float out = 0.0f;
   try {
     cuda::embed_rows(none, &id, 1, &out);
-    FAIL() << "a Q8_0 table was read";
+    FAIL() << "a Q4_K table was read";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "cuda embed_rows: a Q8_0 table is not read on the GPU yet");
+    EXPECT_EQ(std::string(e.what()), "cuda embed_rows: a Q4_K table is not read on the GPU");
   }
 }
 

@@ -48,11 +48,12 @@ std::filesystem::path make_model(const TempDir& dir, const std::string& preset, 
   return out;
 }
 
-CudaStageEngine gpu_engine(const std::filesystem::path& path, LayerRange layers = {0, 0}) {
+CudaStageEngine gpu_engine(const std::filesystem::path& path, LayerRange layers = {0, 0}, bool graphs = true) {
   ModelFiles m = open_model(path);
   if (layers.size() == 0) layers = {0, m.config.num_layers};
   CudaEngineOptions o;
   o.kv.capacity_tokens = 1024;
+  o.graphs = graphs;
   return CudaStageEngine(std::move(m), layers, o);
 }
 
@@ -75,6 +76,8 @@ TEST_F(CudaEngine, LogitsAtEveryPositionNearFloat64ForEveryDtype) {
   for (const Case& c : {Case{"tiny", DType::F32, WeightFormat::kSafetensors, 1e-4},
                         Case{"tiny", DType::F16, WeightFormat::kSafetensors, 1e-4},
                         Case{"tiny", DType::BF16, WeightFormat::kGguf, 3e-2},
+                        // Q8_0: the prefill's 30 tokens go through cuBLAS, q * d rounded to bf16 as x is
+                        Case{"tiny", DType::Q8_0, WeightFormat::kGguf, 3e-2},
                         Case{"tiny-llama3", DType::F32, WeightFormat::kSafetensors, 1e-4},
                         Case{"tiny-qwen2", DType::F32, WeightFormat::kSafetensors, 1e-4},
                         Case{"tiny-mistral", DType::F32, WeightFormat::kSafetensors, 1e-4}}) {
@@ -159,6 +162,77 @@ TEST_F(CudaEngine, MixedBatchesMatchTheCpuEngine) {
   const std::vector<float> hidden = prompt_hidden(3, cpu.config().hidden_size);
   skip.hidden = hidden;
   both(skip, "the first layer skipped");
+}
+
+// Decode steps replayed from captured graphs give the bits of the same steps queued
+// kernel by kernel: batches of 1 and 3 (the matvec kernels) and 9 (cuBLAS), each
+// shape replayed several times with new positions, tokens and block tables; then
+// a longer prefill grows the step buffers (the graphs captured on the old ones must
+// go) and decoding goes on.
+TEST_F(CudaEngine, ReplayedDecodeStepsGiveTheBitsOfQueuedOnes) {
+  TempDir dir;
+  const auto path = make_model(dir, "tiny-llama3", DType::BF16, WeightFormat::kGguf);
+  CudaStageEngine replayed = gpu_engine(path, {0, 0}, true), queued = gpu_engine(path, {0, 0}, false);
+  const std::vector<int> t = prompt_tokens(64, 384);
+  auto both = [&](const StepInput& in, const std::string& what) {
+    const StepOutput a = replayed.step(in), b = queued.step(in);
+    ASSERT_EQ(a.logits, b.logits) << what;
+  };
+  SequenceId next = 1;
+  int prefill = 6;
+  for (int batch : {1, 3, 9, 1}) {
+    std::vector<SequenceId> ids;
+    for (int i = 0; i < batch; ++i) {
+      ids.push_back(next);
+      both(chunk(next++, 0, t, i, prefill), "prefill");
+    }
+    for (int step = 0; step < 4; ++step) {
+      StepInput in;
+      for (SequenceId id : ids) in.chunks.push_back({id, prefill + step, 1, true});
+      in.tokens = std::span<const int>(t.data() + step, static_cast<std::size_t>(batch));
+      both(in, "batch " + std::to_string(batch) + " step " + std::to_string(step));
+    }
+    for (SequenceId id : ids) {
+      replayed.release(id);
+      queued.release(id);
+    }
+    prefill = batch == 9 ? 40 : prefill + 1;  // the last round after a prefill that grows the buffers
+  }
+  EXPECT_EQ(replayed.graph_failure(), "");
+  EXPECT_GT(replayed.graph_replays(), 0);
+  EXPECT_EQ(queued.graph_replays(), 0);
+}
+
+// Decoding past 1024 positions splits attention over the context (attention.h);
+// the logits stay within f32 arithmetic of float64's, replayed from graphs as
+// queued.
+TEST_F(CudaEngine, LongContextDecodeIsSplitAndNearFloat64) {
+  TempDir dir;
+  RandomModelOptions m;
+  m.config = random_model_preset("tiny");
+  m.config.max_position_embeddings = 2048;
+  m.seed = 7;
+  m.dtype = DType::F32;
+  const auto path = dir.path() / "tiny-2048";
+  write_random_model(m, path);
+  const ModelFiles files = open_model(path);
+  const std::vector<int> tokens = prompt_tokens(1100, files.config.vocab_size);
+  const auto expected = ReferenceModel(files).logits(tokens);
+  for (bool graphs : {false, true}) {
+    CudaEngineOptions o;
+    o.kv.capacity_tokens = 2048;
+    o.graphs = graphs;
+    CudaStageEngine e(open_model(path), {0, files.config.num_layers}, o);
+    EXPECT_LT(relative_error(e.step(chunk(1, 0, tokens, 0, 1090)).logits, expected[1089]), 1e-4) << "prefill";
+    for (int p = 1090; p < 1100; ++p)
+      EXPECT_LT(relative_error(e.step(chunk(1, p, tokens, p, 1)).logits, expected[static_cast<std::size_t>(p)]), 1e-4)
+          << "decode at " << p << (graphs ? ", replayed" : ", queued");
+    EXPECT_EQ(e.graph_failure(), "");
+    if (graphs) {
+      EXPECT_GT(e.graph_replays(), 0);
+    }
+  }
+  EXPECT_GT(cuda::plan_split(1, 1091, 2048).splits, 1);  // the decode steps above were split
 }
 
 // A step larger than the cache is refused with KvCacheFull, and nothing changes.
