@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # Issue 15's device check, run once by a session that is lent a GPU machine
-# (docs/design.md, "GPU execution"): configure with HELIX_CUDA=ON for the visible
-# GPU's architecture; build the CUDA tests, the CLI and the integration tests; run
-# the CUDA tests, stories260K greedy on cuda:0 beside the CPU, and the pipeline of a
-# CPU worker and a GPU worker; print one summary.
+# (docs/design.md, "GPU execution"). Two ways to get the binaries:
+#  * gpu-pack.tar.xz present (bench/gpu_pack.sh made it here and the device tool
+#    carried it): unpacked into build-gpu/ with the shared libraries it needs; the
+#    device image has none of this project's Debian packages, so this is the way
+#    that works there;
+#  * else configure with HELIX_CUDA=ON for the visible GPU's architecture and build
+#    (a machine with the project's build dependencies).
+# Then: the CUDA tests; stories260K greedy on cuda:0 beside the CPU; the pipeline of
+# a CPU worker and a GPU worker; the GPU engine benchmark (issue 15's three ratios);
+# one summary.
 #
 #   bench/gpu_check.sh [build-dir]     (default: build-gpu; logs beside it, and
 #                                      copied to $OUT when the device tool set it)
 #
 # Exit status: 0 only when a GPU was seen and every CUDA test ran and passed. A
 # machine with no GPU gives 1 (the tests skip there: that is not a pass). 2: the
-# configure step failed (on the device machines, most likely this project's Debian
-# build dependencies are missing: the summary lists what CMake could not find).
-# 3: the build failed.
-#
-# Not checked yet, because not built yet: a GPU benchmark against the issue's
-# ratios (copy bandwidth, cuBLAS GEMM rate, batch 64 vs batch 1).
+# configure step failed (most likely this project's Debian build dependencies are
+# missing: the summary lists what CMake could not find; use the pack). 3: the build
+# failed, or the pack could not be used.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-gpu}
@@ -25,7 +28,7 @@ start=$(date +%s)
 
 finish() {
   echo "gpu_check: $1 ($(( $(date +%s) - start )) s)"
-  if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then cp "$LOGS"/*.log "$OUT"/ 2>/dev/null; fi
+  if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then cp "$LOGS"/*.log "$LOGS"/*.txt "$OUT"/ 2>/dev/null; fi
   exit "$2"
 }
 
@@ -37,17 +40,47 @@ else
   arch="75;80;86;89;90"
 fi
 
-if ! cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHELIX_CUDA=ON \
-    "-DCMAKE_CUDA_ARCHITECTURES=$arch" -DHELIX_BUILD_BENCH=OFF -DHELIX_BUILD_CLI=ON -DHELIX_BUILD_INTEGRATION_TESTS=ON \
-    >"$LOGS/configure.log" 2>&1; then
-  grep -E "Could NOT find|not found|No package|CMake Error" "$LOGS/configure.log" | head -20 | sed 's/^/gpu_check: /'
-  finish "FAILED to configure (log: $LOGS/configure.log)" 2
-fi
-grep -E "helix: CUDA" "$LOGS/configure.log" | sed 's/^-- /gpu_check: /'
+# cuBLAS from the device's CUDA: the toolkit's lib64, else the Python wheels'.
+cublas_dirs() {
+  for d in /usr/local/cuda/lib64 /usr/local/cuda/lib /usr/lib/x86_64-linux-gnu; do
+    [ -e "$d/libcublas.so.13" ] && echo "$d"
+  done
+  python3 -c 'import nvidia.cublas, os; print(os.path.join(list(nvidia.cublas.__path__)[0], "lib"))' 2>/dev/null
+}
 
-if ! cmake --build "$BUILD" -j "$(nproc)" --target test_cuda helix_cli test_integration >"$LOGS/build.log" 2>&1; then
-  grep -E "error|FAILED" "$LOGS/build.log" | head -20 | sed 's/^/gpu_check: /'
-  finish "FAILED to build (log: $LOGS/build.log)" 3
+if [ -f gpu-pack.tar.xz ]; then
+  tar -xJf gpu-pack.tar.xz || finish "FAILED to unpack gpu-pack.tar.xz" 3
+  BUILD=build-gpu
+  built_at=$(cat "$BUILD/built-at")
+  echo "gpu_check: pack built from $(cat "$BUILD/built-from") at $built_at; needs $(cat "$BUILD/needs-glibc"), here $(ldd --version | head -1)"
+  # The binaries name files under the root they were built in: make it this tree.
+  if [ "$(cd "$built_at" 2>/dev/null && pwd -P)" != "$(pwd -P)" ]; then
+    if [ -e "$built_at" ]; then finish "FAILED: $built_at exists and is not this tree" 3; fi
+    mkdir -p "$(dirname "$built_at")" && ln -s "$PWD" "$built_at" || finish "FAILED to link $built_at to this tree" 3
+  fi
+  # The C++ runtime of the pack only where the device's own lacks what the binaries
+  # were built against (GCC 12's GLIBCXX_3.4.30).
+  cxx=""
+  system_cxx=$(ldconfig -p 2>/dev/null | awk '/libstdc\+\+\.so\.6 .*x86-64/ {print $NF; exit}')
+  if [ -z "$system_cxx" ] || ! grep -aq GLIBCXX_3.4.30 "$system_cxx"; then cxx="$PWD/$BUILD/lib-cxx:"; fi
+  echo "gpu_check: the device's libstdc++: ${system_cxx:-none}; the pack's used: $([ -n "$cxx" ] && echo yes || echo no)"
+  LD_LIBRARY_PATH="$cxx$PWD/$BUILD/lib:$(cublas_dirs | paste -sd:):${LD_LIBRARY_PATH:-}"
+  export LD_LIBRARY_PATH
+  missing=$(ldd "$BUILD/tests/test_cuda" "$BUILD/bench/cuda/gpu_engine_bench" | grep "not found" | sort -u)
+  if [ -n "$missing" ]; then echo "$missing" | sed 's/^/gpu_check: missing /'; finish "FAILED: libraries missing" 3; fi
+else
+  if ! cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHELIX_CUDA=ON \
+      "-DCMAKE_CUDA_ARCHITECTURES=$arch" -DHELIX_BUILD_BENCH=OFF -DHELIX_BUILD_CLI=ON -DHELIX_BUILD_INTEGRATION_TESTS=ON \
+      >"$LOGS/configure.log" 2>&1; then
+    grep -E "Could NOT find|not found|No package|CMake Error" "$LOGS/configure.log" | head -20 | sed 's/^/gpu_check: /'
+    finish "FAILED to configure (log: $LOGS/configure.log; bench/gpu_pack.sh builds a pack instead)" 2
+  fi
+  grep -E "helix: CUDA" "$LOGS/configure.log" | sed 's/^-- /gpu_check: /'
+  if ! cmake --build "$BUILD" -j "$(nproc)" --target test_cuda helix_cli test_integration gpu_engine_bench \
+      >"$LOGS/build.log" 2>&1; then
+    grep -E "error|FAILED" "$LOGS/build.log" | head -20 | sed 's/^/gpu_check: /'
+    finish "FAILED to build (log: $LOGS/build.log)" 3
+  fi
 fi
 
 "$BUILD/tests/test_cuda" >"$LOGS/test_cuda.log" 2>&1
@@ -75,6 +108,16 @@ echo "gpu_check: stories260K greedy text the same on cuda:0 as on the CPU: $same
 integration=$?
 grep -E "^\[  (FAILED|SKIPPED) +\] .* \([0-9]+ ms\)|no usable GPU" "$LOGS/integration.log" | sed 's/^/gpu_check: /'
 counts="$counts; pipeline and --device tests: exit $integration; same text: $same_text"
+
+# The engine benchmark: issue 15's three ratios, per dtype, on an 8-layer
+# LLaMA-7B-shaped model (written to /tmp: ~4 GB per dtype).
+bench=skipped
+if [ "$skipped" -eq 0 ] && [ "$passed" -gt 0 ]; then
+  timeout 240 "$BUILD/bench/cuda/gpu_engine_bench" /tmp/helix-gpu-bench --layers 8 >"$LOGS/gpu_engine_bench.txt" 2>&1
+  bench="exit $?"
+  grep -E "^(baselines|summary)" "$LOGS/gpu_engine_bench.txt" | sed 's/^/gpu_check: /'
+fi
+counts="$counts; engine benchmark: $bench"
 
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$integration" -ne 0 ]; then finish "FAILED: $counts" 1; fi
 if [ "$skipped" -ne 0 ] || grep -q "SKIPPED \] GpuPipeline" "$LOGS/integration.log"; then finish "NO GPU TESTED: $counts" 1; fi

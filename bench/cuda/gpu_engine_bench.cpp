@@ -1,0 +1,284 @@
+// GPU engine benchmark (issue 15) on a LLaMA-7B-shaped model (hidden 4096, MLP
+// 11008, 32 heads, vocab 32000) of --layers layers, the whole model in one GPU
+// stage: token ids in, logits out, every step timed on the host around
+// CudaStageEngine::step() (what a worker gets). Each figure is a ratio against a
+// baseline measured on the same device in the same run:
+//   - batch-1 decode: the bytes of weights a token reads (every matrix, LM head
+//     included; the embedding is read by rows) per second, against the device's
+//     copy bandwidth (cudaMemcpy device to device of 1 GiB: bytes read + written per
+//     second). Issue 15's bar: >= 70%.
+//   - prefill of 512 tokens: against cuBLAS's BF16 GEMM (GemmEx, bf16 x bf16, f32
+//     out and sums, the engine's call) on the layers' 7 shapes at M = 512, times the
+//     layers. Bar: >= 60%.
+//   - decode throughput at batch 1..64 (context 128): bar, batch 64 >= 10x batch 1.
+// BF16 and Q8_0 weights (GGUF files written by `helix model init`'s code, reused).
+//
+// Usage: gpu_engine_bench [work-dir] [--layers N] [--device N] [--quick]
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "helix/cuda/cuda_stage_engine.h"
+#include "helix/cuda/device.h"
+#include "helix/engine/random_model.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); }
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+void check(cudaError_t status, const char* what) {
+  if (status != cudaSuccess) {
+    std::fprintf(stderr, "gpu_engine_bench: %s: %s\n", what, cudaGetErrorString(status));
+    std::exit(1);
+  }
+}
+
+void check(cublasStatus_t status, const char* what) {
+  if (status != CUBLAS_STATUS_SUCCESS) {
+    std::fprintf(stderr, "gpu_engine_bench: %s: %s\n", what, cublasGetStatusString(status));
+    std::exit(1);
+  }
+}
+
+// Seconds per run of `work` on the device (CUDA events), the median of `runs` after one warm-up.
+template <typename Work>
+double device_seconds(int runs, Work&& work) {
+  cudaEvent_t start = nullptr, stop = nullptr;
+  check(cudaEventCreate(&start), "cudaEventCreate");
+  check(cudaEventCreate(&stop), "cudaEventCreate");
+  std::vector<double> times;
+  for (int r = 0; r <= runs; ++r) {
+    check(cudaEventRecord(start), "cudaEventRecord");
+    work();
+    check(cudaEventRecord(stop), "cudaEventRecord");
+    check(cudaEventSynchronize(stop), "cudaEventSynchronize");
+    float ms = 0.0f;
+    check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
+    if (r > 0) times.push_back(ms * 1e-3);
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return median(times);
+}
+
+// Bytes read plus bytes written per second by a device-to-device copy of 1 GiB.
+double copy_bandwidth() {
+  const std::size_t bytes = std::size_t{1} << 30;
+  void *from = nullptr, *to = nullptr;
+  check(cudaMalloc(&from, bytes), "cudaMalloc");
+  check(cudaMalloc(&to, bytes), "cudaMalloc");
+  check(cudaMemset(from, 1, bytes), "cudaMemset");
+  const double s = device_seconds(10, [&] { check(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDeviceToDevice), "copy"); });
+  cudaFree(from);
+  cudaFree(to);
+  return 2.0 * static_cast<double>(bytes) / s;
+}
+
+struct Shape {
+  int rows, cols;
+};
+const std::vector<Shape> kLayer = {{4096, 4096}, {4096, 4096}, {4096, 4096}, {4096, 4096},
+                                   {11008, 4096}, {11008, 4096}, {4096, 11008}};
+
+// cuBLAS GemmEx of 512 bf16 rows by the layer's 7 matrices: seconds per layer.
+double gemm_layer_seconds(int m) {
+  cublasHandle_t h = nullptr;
+  check(cublasCreate(&h), "cublasCreate");
+  std::vector<void*> weights;
+  void *x = nullptr, *y = nullptr;
+  for (const Shape& s : kLayer) {
+    void* w = nullptr;
+    check(cudaMalloc(&w, std::size_t(s.rows) * std::size_t(s.cols) * 2), "cudaMalloc");
+    check(cudaMemset(w, 0x3c, std::size_t(s.rows) * std::size_t(s.cols) * 2), "cudaMemset");  // bf16 ~0.01
+    weights.push_back(w);
+  }
+  check(cudaMalloc(&x, std::size_t(m) * 11008 * 2), "cudaMalloc");
+  check(cudaMemset(x, 0x3f, std::size_t(m) * 11008 * 2), "cudaMemset");
+  check(cudaMalloc(&y, std::size_t(m) * 11008 * 4), "cudaMalloc");
+  const float one = 1.0f, zero = 0.0f;
+  const double s = device_seconds(10, [&] {
+    for (std::size_t i = 0; i < kLayer.size(); ++i) {
+      check(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, kLayer[i].rows, m, kLayer[i].cols, &one, weights[i], CUDA_R_16BF,
+                         kLayer[i].cols, x, CUDA_R_16BF, kLayer[i].cols, &zero, y, CUDA_R_32F, kLayer[i].rows,
+                         CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+            "cublasGemmEx");
+    }
+  });
+  for (void* w : weights) cudaFree(w);
+  cudaFree(x);
+  cudaFree(y);
+  cublasDestroy(h);
+  return s;
+}
+
+std::filesystem::path make_model(const std::filesystem::path& dir, helix::DType dtype, int layers) {
+  std::string name = "llama7b-" + std::to_string(layers) + "l-" + std::string(helix::dtype_name(dtype));
+  auto out = dir / name;
+  if (std::filesystem::exists(out / "model.gguf")) return out;
+  std::filesystem::remove_all(out);
+  helix::RandomModelOptions o;
+  o.config = helix::random_model_preset("llama-7b-1l");
+  o.config.num_layers = layers;
+  o.dtype = dtype;
+  o.format = helix::WeightFormat::kGguf;
+  o.seed = 1;
+  const auto start = Clock::now();
+  helix::write_random_model(o, out);
+  std::printf("  wrote %s in %.1f s\n", out.c_str(), seconds_since(start));
+  return out;
+}
+
+// Bytes a decode token reads: every tensor but the embedding table (read by rows).
+std::size_t weight_bytes(const helix::ModelFiles& files) {
+  std::size_t bytes = 0;
+  for (const std::string& name : files.store->names()) {
+    if (name.find("token_embd") == std::string::npos) bytes += files.store->at(name).nbytes;
+  }
+  return bytes;
+}
+
+std::vector<int> token_ids(int n, int vocab, int salt) {
+  std::vector<int> t(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) t[static_cast<std::size_t>(i)] = (i * 37 + salt * 101 + 5) % vocab;
+  return t;
+}
+
+struct Run {
+  helix::CudaStageEngine& engine;
+  int vocab;
+  helix::SequenceId next = 1;
+};
+
+// Decodes `batch` sequences that already hold `context` tokens: seconds per step
+// (the median of `steps`, after one warm-up step that captures the graph).
+double decode_step_seconds(Run& r, int batch, int context, int steps) {
+  std::vector<helix::SequenceId> ids;
+  for (int b = 0; b < batch; ++b) {
+    const std::vector<int> prompt = token_ids(context, r.vocab, b);
+    helix::StepInput in;
+    in.chunks = {{r.next, 0, context, false}};
+    in.tokens = prompt;
+    r.engine.step(in);
+    ids.push_back(r.next++);
+  }
+  const std::vector<int> next_tokens = token_ids(batch, r.vocab, 7);
+  std::vector<double> times;
+  for (int step = 0; step <= steps; ++step) {
+    helix::StepInput in;
+    for (auto id : ids) in.chunks.push_back({id, context + step, 1, true});
+    in.tokens = next_tokens;
+    const auto start = Clock::now();
+    r.engine.step(in);
+    if (step > 0) times.push_back(seconds_since(start));
+  }
+  for (auto id : ids) r.engine.release(id);
+  return median(times);
+}
+
+double prefill_seconds(Run& r, int tokens, int repeats) {
+  const std::vector<int> prompt = token_ids(tokens, r.vocab, 3);
+  std::vector<double> times;
+  for (int rep = 0; rep <= repeats; ++rep) {
+    helix::StepInput in;
+    in.chunks = {{r.next, 0, tokens, true}};
+    in.tokens = prompt;
+    const auto start = Clock::now();
+    r.engine.step(in);
+    if (rep > 0) times.push_back(seconds_since(start));
+    r.engine.release(r.next++);
+  }
+  return median(times);
+}
+
+const char* verdict(bool met) { return met ? "met" : "NOT met"; }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string dir_name = (std::filesystem::temp_directory_path() / "helix-gpu-bench").string();
+  int layers = 8, device = 0;
+  bool quick = false;
+  CLI::App app("GPU engine benchmark on a LLaMA-7B-shaped model: every figure a ratio against a baseline measured on "
+               "the same device in the same run. Writes ~4 GB of model files per dtype into the work folder.");
+  app.add_option("work-dir", dir_name, "Folder for the generated model files")->capture_default_str();
+  app.add_option("--layers", layers, "Layers of the model")->check(CLI::Range(1, 64))->capture_default_str();
+  app.add_option("--device", device, "CUDA device index")->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_flag("--quick", quick, "Fewer batch sizes and repetitions");
+  CLI11_PARSE(app, argc, argv);
+
+  const helix::CudaDevices found = helix::cuda_devices();
+  if (found.devices.empty()) {
+    std::fprintf(stderr, "gpu_engine_bench: no CUDA device: %s\n", found.why_none.c_str());
+    return 1;
+  }
+  if (device >= static_cast<int>(found.devices.size())) {
+    std::fprintf(stderr, "gpu_engine_bench: --device %d: only %zu CUDA device(s)\n", device, found.devices.size());
+    return 1;
+  }
+  helix::use_cuda_device(device);
+  const helix::CudaDevice& d = found.devices[static_cast<std::size_t>(device)];
+  const std::filesystem::path dir = std::filesystem::path(dir_name).lexically_normal();
+  std::filesystem::create_directories(dir);
+  std::printf("gpu_engine_bench: cuda:%d %s (%.0f GiB, compute %d.%d), %d layers, models in %s\n", device,
+              d.name.c_str(), static_cast<double>(d.memory_bytes) / (1 << 30), d.compute_major, d.compute_minor, layers,
+              dir.c_str());
+  const double copy_bw = copy_bandwidth();
+  const double gemm_layer = gemm_layer_seconds(512);
+  const double layer_flops = 2.0 * 512 * 202383360.0;
+  std::printf("baselines: copy %.0f GB/s (read + written), cuBLAS BF16 GEMM M=512 on a layer's 7 shapes %.3f ms "
+              "(%.0f TFLOP/s)\n\n",
+              copy_bw / 1e9, gemm_layer * 1e3, layer_flops / gemm_layer / 1e12);
+
+  const std::vector<int> batches = quick ? std::vector<int>{1, 8, 64} : std::vector<int>{1, 2, 4, 8, 16, 32, 64};
+  const int context = 128, steps = quick ? 10 : 30;
+  for (helix::DType dtype : {helix::DType::BF16, helix::DType::Q8_0}) {
+    const auto path = make_model(dir, dtype, layers);
+    helix::ModelFiles files = helix::open_model(path);
+    const std::size_t bytes = weight_bytes(files);
+    const int vocab = files.config.vocab_size;
+    helix::CudaEngineOptions o;
+    o.device = device;
+    o.kv.capacity_tokens = 64 * (context + steps + 2) + 1024;
+    helix::CudaStageEngine engine(std::move(files), {0, layers}, o);
+    Run r{engine, vocab};
+    const std::string type(helix::dtype_name(dtype));
+    const double d1 = decode_step_seconds(r, 1, context, steps);
+    const double bw = static_cast<double>(bytes) / d1;
+    std::printf("%s: %.2f GB of weights per token\n", type.c_str(), static_cast<double>(bytes) / 1e9);
+    std::printf("  decode batch 1 (context %d): %.3f ms/token, %.0f GB/s = %.0f%% of the copy bandwidth\n", context,
+                d1 * 1e3, bw / 1e9, 100 * bw / copy_bw);
+    const double p512 = prefill_seconds(r, 512, quick ? 2 : 5);
+    const double gemm_all = gemm_layer * layers;
+    std::printf("  prefill 512 tokens: %.2f ms = %.0f%% of cuBLAS BF16 GEMM on the same shapes (%.2f ms)\n", p512 * 1e3,
+                100 * gemm_all / p512, gemm_all * 1e3);
+    std::printf("  decode scaling (context %d):\n  %6s %12s %12s %8s\n", context, "batch", "ms/step", "tokens/s", "x b=1");
+    double b64 = 0.0;
+    for (int b : batches) {
+      const double t = b == 1 ? d1 : decode_step_seconds(r, b, context, quick ? 6 : 12);
+      std::printf("  %6d %12.3f %12.1f %8.2f\n", b, t * 1e3, b / t, (b / t) * d1);
+      if (b == 64) b64 = (b / t) * d1;
+    }
+    std::printf("  graph replays %ld%s%s\n", engine.graph_replays(), engine.graph_failure().empty() ? "" : "; capture failed: ",
+                engine.graph_failure().c_str());
+    std::printf("summary %s: decode b1 %.0f%% of copy bandwidth (bar 70%%: %s); prefill-512 %.0f%% of cuBLAS BF16 GEMM "
+                "(bar 60%%: %s); batch 64 %.1fx batch 1 (bar 10x: %s)\n\n",
+                type.c_str(), 100 * bw / copy_bw, verdict(bw / copy_bw >= 0.7), 100 * gemm_all / p512,
+                verdict(gemm_all / p512 >= 0.6), b64, verdict(b64 >= 10.0));
+  }
+  return 0;
+}
