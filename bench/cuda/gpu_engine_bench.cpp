@@ -11,9 +11,10 @@
 //     out and sums, the engine's call) on the layers' 7 shapes at M = 512, times the
 //     layers. Bar: >= 60%.
 //   - decode throughput at batch 1..64 (context 128): bar, batch 64 >= 10x batch 1.
-// BF16 and Q8_0 weights (GGUF files written by `helix model init`'s code, reused).
+// BF16 and Q8_0 weights by default, Q4_K and Q6_K on request (GGUF files written by
+// `helix model init`'s code, reused).
 //
-// Usage: gpu_engine_bench [work-dir] [--layers N] [--device N] [--quick]
+// Usage: gpu_engine_bench [work-dir] [--layers N] [--device N] [--dtypes bf16,q8_0,q4_k,q6_k] [--quick]
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
@@ -213,12 +214,17 @@ int main(int argc, char** argv) {
   std::string dir_name = (std::filesystem::temp_directory_path() / "helix-gpu-bench").string();
   int layers = 8, device = 0;
   bool quick = false;
+  std::vector<std::string> dtype_names = {"bf16", "q8_0"};
   CLI::App app("GPU engine benchmark on a LLaMA-7B-shaped model: every figure a ratio against a baseline measured on "
                "the same device in the same run. Writes ~4 GB of model files per dtype into the work folder.");
   app.add_option("work-dir", dir_name, "Folder for the generated model files")->capture_default_str();
   app.add_option("--layers", layers, "Layers of the model")->check(CLI::Range(1, 64))->capture_default_str();
   app.add_option("--device", device, "CUDA device index")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_flag("--quick", quick, "Fewer batch sizes and repetitions");
+  app.add_option("--dtypes", dtype_names, "Weight types to run: bf16, q8_0, q4_k, q6_k")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"bf16", "q8_0", "q4_k", "q6_k"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
   const helix::CudaDevices found = helix::cuda_devices();
@@ -246,7 +252,11 @@ int main(int argc, char** argv) {
 
   const std::vector<int> batches = quick ? std::vector<int>{1, 8, 64} : std::vector<int>{1, 2, 4, 8, 16, 32, 64};
   const int context = 128, steps = quick ? 10 : 30;
-  for (helix::DType dtype : {helix::DType::BF16, helix::DType::Q8_0}) {
+  for (const std::string& dtype_name : dtype_names) {
+    const helix::DType dtype = dtype_name == "bf16"   ? helix::DType::BF16
+                               : dtype_name == "q8_0" ? helix::DType::Q8_0
+                               : dtype_name == "q4_k" ? helix::DType::Q4_K
+                                                      : helix::DType::Q6_K;
     const auto path = make_model(dir, dtype, layers);
     helix::ModelFiles files = helix::open_model(path);
     const std::size_t bytes = weight_bytes(files);

@@ -10,6 +10,7 @@
 
 #include "helix/cuda/cuda_status.h"
 #include "helix/cuda/launch_stream.h"
+#include "helix/cuda/weights_values.h"
 
 namespace helix::cuda_detail {
 namespace {
@@ -24,21 +25,21 @@ __global__ void round_kernel(const float* x, std::int64_t n, std::uint16_t* to) 
   }
 }
 
-__device__ float widen(const WeightsView& w, std::int64_t at) {
-  switch (w.kind) {
-    case WeightsKind::kF32: return static_cast<const float*>(w.values)[at];
-    case WeightsKind::kBf16:
-      return __bfloat162float(__ushort_as_bfloat16(static_cast<const std::uint16_t*>(w.values)[at]));
-    case WeightsKind::kQ8_0: break;
-  }
-  return static_cast<float>(static_cast<const std::int8_t*>(w.values)[at]) * __half2float(__ushort_as_half(w.scales[at >> 5]));
-}
-
-// One block per token, its threads over the columns.
+// One block per token, its threads over the columns: F32 and BF16 a value each,
+// the block types 8 values each (weights_values.h).
 __global__ void embed_kernel(WeightsView table, const std::int32_t* ids, float* out) {
-  const std::int64_t row = static_cast<std::int64_t>(ids[blockIdx.x]) * table.cols;
+  const std::int64_t row = ids[blockIdx.x];
   float* to = out + static_cast<std::int64_t>(blockIdx.x) * table.cols;
-  for (std::int64_t k = threadIdx.x; k < table.cols; k += blockDim.x) to[k] = widen(table, row + k);
+  if (table.kind == WeightsKind::kF32 || table.kind == WeightsKind::kBf16) {
+    for (std::int64_t k = threadIdx.x; k < table.cols; k += blockDim.x) {
+      const std::int64_t at = row * table.cols + k;
+      to[k] = table.kind == WeightsKind::kF32
+                  ? static_cast<const float*>(table.values)[at]
+                  : __bfloat162float(__ushort_as_bfloat16(static_cast<const std::uint16_t*>(table.values)[at]));
+    }
+    return;
+  }
+  for (std::int64_t k = threadIdx.x * 8; k < table.cols; k += blockDim.x * 8) values8(table, row, k, to + k);
 }
 
 }  // namespace

@@ -13,7 +13,7 @@ namespace helix::cuda_detail {
 void launch_round_to_bf16(const float* x, std::int64_t n, std::uint16_t* to);
 
 // Row ids[t] of a table as f32 into out[t * table.cols ...], for t < count: exact
-// for F32 and BF16; q * d in f32 (exact too) for Q8_0.
+// for F32 and BF16; the block types' values as the CPU dequantizes them.
 void launch_embed_rows(const WeightsView& table, const std::int32_t* ids, std::int64_t count, float* out);
 
 }  // namespace helix::cuda_detail

@@ -40,7 +40,10 @@ cuda::StepSizes step_sizes(const LlamaConfig& c, const KvBlockLedger& ledger, bo
           ledger.total_blocks()};
 }
 
-std::int64_t values_if_q8_0(const WeightMatrix& w) { return w.dtype == DType::Q8_0 ? w.rows * w.cols : 0; }
+// Values of a matrix the cuBLAS path widens to bf16 (a block type), else 0.
+std::int64_t widened_values(const WeightMatrix& w) {
+  return is_block_quantized(w.dtype) ? w.rows * w.cols : 0;
+}
 
 }  // namespace
 
@@ -78,7 +81,7 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
     d.k_bias = upload(b.k_bias);
     d.v_bias = upload(b.v_bias);
     for (const WeightMatrix* w : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) {
-      widest_q8_0_ = std::max(widest_q8_0_, values_if_q8_0(*w));
+      widest_widened_ = std::max(widest_widened_, widened_values(*w));
     }
     d.q = upload_matrix(b.q);
     d.k = upload_matrix(b.k);
@@ -93,10 +96,10 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
   if (weights_.last) {
     final_norm_ = upload(weights_.final_norm);
     lm_head_ = upload_matrix(weights_.lm_head);
-    widest_q8_0_ = std::max(widest_q8_0_, values_if_q8_0(weights_.lm_head));
+    widest_widened_ = std::max(widest_widened_, widened_values(weights_.lm_head));
   }
   widest_input_ = std::max({c.hidden_size, c.q_dim(), c.intermediate_size});
-  projection_.reserve(0, widest_q8_0_);  // once: no step frees it under queued work
+  projection_.reserve(0, widest_widened_);  // once: no step frees it under queued work
   // The uploads went through the default stream, which the stage's own stream does
   // not wait for: they must have landed before a step reads them.
   synchronize_cuda_device();
@@ -143,7 +146,7 @@ void CudaStageEngine::reserve_buffers(const Work& work) {
   if (work.tokens <= buffers_.capacity() && work.logit_rows <= buffers_.logit_capacity()) return;
   graphs_.clear();
   const auto capacity = std::bit_ceil(static_cast<unsigned>(std::max(work.tokens, buffers_.capacity())));
-  projection_.reserve(std::int64_t{capacity} * widest_input_, widest_q8_0_);
+  projection_.reserve(std::int64_t{capacity} * widest_input_, widest_widened_);
   buffers_.reserve(work.tokens, work.logit_rows);
 }
 

@@ -4,6 +4,7 @@
 #include <span>
 
 #include "helix/core/error.h"
+#include "helix/weights/block_quants.h"
 
 namespace helix {
 
@@ -26,15 +27,61 @@ Q8_0Planes q8_0_planes(const WeightMatrix& w) {
 
 cuda_detail::WeightsView view_of(const DeviceMatrix& m) {
   using cuda_detail::WeightsKind;
-  const WeightsKind kind = m.dtype == DType::Q8_0   ? WeightsKind::kQ8_0
-                           : m.dtype == DType::BF16 ? WeightsKind::kBf16
-                                                    : WeightsKind::kF32;
-  return {kind, m.data.data(), m.scales.data(), m.rows, m.cols};
+  WeightsKind kind = WeightsKind::kF32;
+  switch (m.dtype) {
+    case DType::BF16: kind = WeightsKind::kBf16; break;
+    case DType::Q8_0: kind = WeightsKind::kQ8_0; break;
+    case DType::Q4_K: kind = WeightsKind::kQ4_K; break;
+    case DType::Q6_K: kind = WeightsKind::kQ6_K; break;
+    default: break;
+  }
+  return {kind,
+          m.data.data(),
+          m.scales.data(),
+          reinterpret_cast<const std::uint8_t*>(m.high.data()),
+          reinterpret_cast<const std::int8_t*>(m.small_scales.data()),
+          m.rows,
+          m.cols};
+}
+
+Q6_KPlanes q6_k_planes(const WeightMatrix& w) {
+  if (w.dtype != DType::Q6_K) fail("cuda: q6_k_planes takes Q6_K weights, not {}", dtype_name(w.dtype));
+  const std::int64_t per_row = w.cols / 256;
+  Q6_KPlanes p;
+  const auto blocks = static_cast<std::size_t>(w.rows * per_row);
+  p.ql.resize(blocks * 128);
+  p.qh.resize(blocks * 64);
+  p.scales.resize(blocks * 16);
+  p.d.resize(blocks);
+  for (std::int64_t r = 0; r < w.rows; ++r) {
+    for (std::int64_t b = 0; b < per_row; ++b) {
+      BlockQ6_K block;
+      std::memcpy(&block, w.row(r) + b * static_cast<std::int64_t>(sizeof(BlockQ6_K)), sizeof block);
+      const auto at = static_cast<std::size_t>(r * per_row + b);
+      std::memcpy(&p.ql[at * 128], block.ql, 128);
+      std::memcpy(&p.qh[at * 64], block.qh, 64);
+      std::memcpy(&p.scales[at * 16], block.scales, 16);
+      p.d[at] = block.d;
+    }
+  }
+  return p;
+}
+
+bool gpu_reads(DType dtype) {
+  switch (dtype) {
+    case DType::F32:
+    case DType::F16:
+    case DType::BF16:
+    case DType::Q8_0:
+    case DType::Q4_K:
+    case DType::Q6_K: return true;
+    default: return false;
+  }
 }
 
 DeviceMatrix upload_matrix(const WeightMatrix& w) {
-  if (w.dtype != DType::F32 && w.dtype != DType::F16 && w.dtype != DType::BF16 && w.dtype != DType::Q8_0) {
-    fail("cuda: {} weights are not read on the GPU yet (F32, F16, BF16 and Q8_0 are)", dtype_name(w.dtype));
+  if (!gpu_reads(w.dtype)) {
+    fail("cuda: {} weights are not read on the GPU yet (F32, F16, BF16, Q8_0, Q4_K and Q6_K are)", dtype_name(w.dtype));
   }
   DeviceMatrix m;
   m.rows = w.rows;
@@ -44,6 +91,12 @@ DeviceMatrix upload_matrix(const WeightMatrix& w) {
     const Q8_0Planes p = q8_0_planes(w);
     m.data = DeviceArray<std::byte>(std::as_bytes(std::span<const std::int8_t>(p.quants)));
     m.scales = DeviceArray<std::uint16_t>(std::span<const std::uint16_t>(p.scales));
+  } else if (w.dtype == DType::Q6_K) {
+    const Q6_KPlanes p = q6_k_planes(w);
+    m.data = DeviceArray<std::byte>(std::as_bytes(std::span<const std::uint8_t>(p.ql)));
+    m.high = DeviceArray<std::byte>(std::as_bytes(std::span<const std::uint8_t>(p.qh)));
+    m.small_scales = DeviceArray<std::byte>(std::as_bytes(std::span<const std::int8_t>(p.scales)));
+    m.scales = DeviceArray<std::uint16_t>(std::span<const std::uint16_t>(p.d));
   } else if (w.dtype == DType::F16) {
     std::vector<float> wide(static_cast<std::size_t>(w.rows * w.cols));
     convert_to_f32(w.dtype, w.data, w.rows * w.cols, wide.data());

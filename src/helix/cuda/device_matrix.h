@@ -6,8 +6,11 @@
 //    past 65504;
 //  * Q8_0 split into two planes, the int8 quants (rows x cols) and the f16 scales
 //    (rows x cols / 32): the same bytes as the file's 34-byte blocks, but a warp's
-//    loads of quants are aligned and contiguous (matvec_kernels.cu).
-// The other block types (K-quants, Q4_0, ...) are refused by name for now.
+//    loads of quants are aligned and contiguous (matvec_kernels.cu);
+//  * Q4_K as stored (its 144-byte blocks keep 16-byte alignment);
+//  * Q6_K split into its four planes (low bits, high bits, scales, d), the file's
+//    bytes again, where its 210-byte blocks would leave loads unaligned.
+// The other block types (Q4_0, Q5_K, ...) are refused by name for now.
 #pragma once
 
 #include <cstddef>
@@ -23,8 +26,10 @@ namespace helix {
 struct DeviceMatrix {
   DType dtype = DType::F32;  // as held on the device: F32, BF16 or Q8_0
   std::int64_t rows = 0, cols = 0;
-  DeviceArray<std::byte> data;         // rows x cols values (Q8_0: the int8 quants), row-major
-  DeviceArray<std::uint16_t> scales;   // Q8_0 only: rows x cols / 32 f16 scales
+  DeviceArray<std::byte> data;         // rows x cols values (Q8_0: the int8 quants; Q4_K: its blocks; Q6_K: ql)
+  DeviceArray<std::uint16_t> scales;   // f16: Q8_0's per 32 values, Q6_K's d per 256
+  DeviceArray<std::byte> high;         // Q6_K: qh
+  DeviceArray<std::byte> small_scales; // Q6_K: the int8 scales per 16 values
 };
 
 // A Q8_0 matrix's blocks as the device holds them (host side, for the upload).
@@ -33,6 +38,18 @@ struct Q8_0Planes {
   std::vector<std::uint16_t> scales;  // block b of row r at r * cols / 32 + b
 };
 Q8_0Planes q8_0_planes(const WeightMatrix& w);
+
+// A Q6_K matrix's super-blocks as the device holds them (host side, for the
+// upload): each plane the blocks' field in block order, row after row.
+struct Q6_KPlanes {
+  std::vector<std::uint8_t> ql, qh;
+  std::vector<std::int8_t> scales;
+  std::vector<std::uint16_t> d;
+};
+Q6_KPlanes q6_k_planes(const WeightMatrix& w);
+
+// Whether the GPU reads weights of this dtype (F32, F16, BF16, Q8_0, Q4_K, Q6_K).
+bool gpu_reads(DType dtype);
 
 // The kernels' view of an uploaded matrix.
 cuda_detail::WeightsView view_of(const DeviceMatrix& m);

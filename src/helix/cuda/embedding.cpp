@@ -12,7 +12,7 @@ void embed_rows(const DeviceMatrix& table, const std::int32_t* ids, std::int64_t
   if (count == 0) return;
   if (count > std::numeric_limits<int>::max()) fail("cuda embed_rows: {} tokens exceed one launch's grid", count);
   if (ids == nullptr || out == nullptr) fail("cuda embed_rows: ids and out must be device pointers, not null");
-  if (table.dtype != DType::F32 && table.dtype != DType::BF16 && table.dtype != DType::Q8_0) {
+  if (table.dtype == DType::F16 || !gpu_reads(table.dtype)) {
     fail("cuda embed_rows: a {} table is not read on the GPU", dtype_name(table.dtype));
   }
   cuda_detail::launch_embed_rows(view_of(table), ids, count, out);

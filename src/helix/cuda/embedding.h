@@ -1,6 +1,7 @@
 // The first stage's embedding lookup on the GPU: token rows of a table (a
-// DeviceMatrix: F32, or BF16 or Q8_0 widened here) as f32, exactly (bf16 values and
-// Q8_0's q * d are exact in f32), so the rows are the CPU's convert_to_f32 bits.
+// DeviceMatrix: F32, or BF16 or a block type widened here) as f32, the bits of the
+// CPU's convert_to_f32 (bf16 is exact in f32; the block types' arithmetic is the
+// CPU's own, weights_values.h).
 #pragma once
 
 #include <cstdint>

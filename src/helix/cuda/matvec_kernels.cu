@@ -14,6 +14,7 @@
 
 #include "helix/cuda/cuda_status.h"
 #include "helix/cuda/launch_stream.h"
+#include "helix/cuda/weights_values.h"
 
 namespace helix::cuda_detail {
 namespace {
@@ -42,6 +43,8 @@ __device__ void load8(const WeightsView& w, std::int64_t r, std::int64_t k, floa
       v[2 * i] = __uint_as_float(words[i] << 16);
       v[2 * i + 1] = __uint_as_float(words[i] & 0xFFFF0000u);
     }
+  } else if constexpr (Kind == WeightsKind::kQ4_K || Kind == WeightsKind::kQ6_K) {
+    values8(w, r, k, v);  // weights_values.h: the CPU's dequantization
   } else {
     const uint2 bits = __ldg(reinterpret_cast<const uint2*>(static_cast<const std::int8_t*>(w.values) + at));
     const float d = __half2float(__ushort_as_half(__ldg(w.scales + (at >> 5))));
@@ -55,6 +58,11 @@ __device__ void load8(const WeightsView& w, std::int64_t r, std::int64_t k, floa
 
 template <WeightsKind Kind>
 __device__ float load1(const WeightsView& w, std::int64_t r, std::int64_t k) {
+  if constexpr (Kind == WeightsKind::kQ4_K || Kind == WeightsKind::kQ6_K) {
+    float v[kLaneValues];
+    values8(w, r, k / kLaneValues * kLaneValues, v);
+    return v[k % kLaneValues];
+  }
   const std::int64_t at = r * w.cols + k;
   if constexpr (Kind == WeightsKind::kF32) return static_cast<const float*>(w.values)[at];
   if constexpr (Kind == WeightsKind::kBf16) return bf16_value(static_cast<const std::uint16_t*>(w.values)[at]);
@@ -160,14 +168,16 @@ void launch_kind(const Targets& targets, const float* x, int m) {
   }
 }
 
-// A thread per 8 values (a quarter of a block of 32, one scale).
-__global__ void widen_q8_0_kernel(const std::int8_t* q, const std::uint16_t* scales, std::int64_t n, std::uint16_t* to) {
+// A thread per 8 values (of one scale: a quarter of a Q8_0 block, a K-quant's
+// sub-block part), widened as the matvec kernels read them, rounded to bf16.
+__global__ void widen_kernel(WeightsView w, std::uint16_t* to) {
+  const std::int64_t n = w.rows * w.cols;
   const std::int64_t stride = static_cast<std::int64_t>(gridDim.x) * blockDim.x * kLaneValues;
   for (std::int64_t at = (static_cast<std::int64_t>(blockIdx.x) * blockDim.x + threadIdx.x) * kLaneValues; at < n;
        at += stride) {
-    const float d = __half2float(__ushort_as_half(scales[at >> 5]));
-    for (int i = 0; i < kLaneValues; ++i)
-      to[at + i] = __bfloat16_as_ushort(__float2bfloat16_rn(static_cast<float>(q[at + i]) * d));
+    float v[kLaneValues];
+    values8(w, at / w.cols, at % w.cols, v);
+    for (int i = 0; i < kLaneValues; ++i) to[at + i] = __bfloat16_as_ushort(__float2bfloat16_rn(v[i]));
   }
 }
 
@@ -186,17 +196,18 @@ void launch_matvec(const WeightsView* w, float* const* y, int count, const float
     case WeightsKind::kF32: launch_kind<WeightsKind::kF32>(targets, x, m); break;
     case WeightsKind::kBf16: launch_kind<WeightsKind::kBf16>(targets, x, m); break;
     case WeightsKind::kQ8_0: launch_kind<WeightsKind::kQ8_0>(targets, x, m); break;
+    case WeightsKind::kQ4_K: launch_kind<WeightsKind::kQ4_K>(targets, x, m); break;
+    case WeightsKind::kQ6_K: launch_kind<WeightsKind::kQ6_K>(targets, x, m); break;
   }
   check_launch("matvec");
 }
 
-void launch_widen_q8_0(const WeightsView& w, std::uint16_t* to) {
+void launch_widen(const WeightsView& w, std::uint16_t* to) {
   const std::int64_t n = w.rows * w.cols;  // a multiple of 32
   const std::int64_t threads = 256, per_block = threads * kLaneValues;
   const auto blocks = static_cast<unsigned>(std::min<std::int64_t>((n + per_block - 1) / per_block, 8192));
-  widen_q8_0_kernel<<<blocks, static_cast<unsigned>(threads), 0, launch_stream()>>>(
-      static_cast<const std::int8_t*>(w.values), w.scales, n, to);
-  check_launch("widen_q8_0");
+  widen_kernel<<<blocks, static_cast<unsigned>(threads), 0, launch_stream()>>>(w, to);
+  check_launch("widen");
 }
 
 }  // namespace helix::cuda_detail

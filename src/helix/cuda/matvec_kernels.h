@@ -20,8 +20,8 @@ inline constexpr int kMatvecMostTargets = 3;  // q, k and v of one input in one 
 // cuBLAS path rounds it.
 void launch_matvec(const WeightsView* w, float* const* y, int count, const float* x, int m);
 
-// A Q8_0 matrix's values q * d as bf16 (to nearest, ties to even) into `to`
-// (rows x cols), for cuBLAS.
-void launch_widen_q8_0(const WeightsView& w, std::uint16_t* to);
+// A block type's values (Q8_0, Q4_K, Q6_K: weights_values.h) as bf16 (to nearest,
+// ties to even) into `to` (rows x cols), for cuBLAS.
+void launch_widen(const WeightsView& w, std::uint16_t* to);
 
 }  // namespace helix::cuda_detail

@@ -25,8 +25,9 @@ cublasHandle_t as_handle(void* p) { return static_cast<cublasHandle_t>(p); }
 std::size_t sz(std::int64_t n) { return static_cast<std::size_t>(n); }
 
 void check(const DeviceMatrix& w, std::int64_t cols, std::int64_t m, const float* y) {
-  if (w.rows < 1 || w.cols < 1 || (w.dtype != DType::F32 && w.dtype != DType::BF16 && w.dtype != DType::Q8_0)) {
-    fail("cuda project: the weights must be an uploaded matrix (F32, BF16 or Q8_0 on the device), not {} x {} {}",
+  if (w.rows < 1 || w.cols < 1 || w.dtype == DType::F16 || !gpu_reads(w.dtype)) {
+    fail("cuda project: the weights must be an uploaded matrix (F32, BF16, Q8_0, Q4_K or Q6_K on the device), not "
+         "{} x {} {}",
          w.rows, w.cols, dtype_name(w.dtype));
   }
   if (w.cols != cols) fail("cuda project: weights of {} columns cannot take inputs of {} values", w.cols, cols);
@@ -54,9 +55,9 @@ void gemm(cublasHandle_t h, const DeviceMatrix& w, const float* x, const std::ui
     return;
   }
   const void* weights = w.data.data();
-  if (w.dtype == DType::Q8_0) {
+  if (w.dtype != DType::BF16) {  // a block type, widened to bf16 first
     grow(scratch.w16, w.rows * w.cols, scratch);
-    cuda_detail::launch_widen_q8_0(view_of(w), scratch.w16.data());
+    cuda_detail::launch_widen(view_of(w), scratch.w16.data());
     weights = scratch.w16.data();
   }
   check_cublas(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, cols, &one, weights, CUDA_R_16BF, cols, x16,

@@ -7,11 +7,12 @@
 //  * F32 (and F16, widened at upload): sgemm on x as it is;
 //  * BF16: x rounded to bf16 (to nearest, ties to even, as the CPU's amx level rounds
 //    x for BF16), products summed in f32 (compute type 32F);
-//  * Q8_0: the matrix widened to bf16 first (q * d rounded: 2^-9 relative at most),
-//    then as BF16.
-// The matvec kernels round x for BF16 weights the same way and multiply Q8_0's q * d
-// exactly; all agree with a float64 product of the rounded x within f32 summation
-// (and, for Q8_0 beyond 8 tokens, the widening).
+//  * Q8_0, Q4_K, Q6_K: the matrix widened to bf16 first (its values as the CPU
+//    dequantizes them, rounded: 2^-9 relative at most), then as BF16.
+// The matvec kernels round x for BF16 weights the same way and multiply the block
+// types' values as the CPU dequantizes them (weights_values.h); all agree with a
+// float64 product of the rounded x within f32 summation (and, for the block types
+// beyond 8 tokens, the widening).
 #pragma once
 
 #include <cstdint>
@@ -43,9 +44,10 @@ class Cublas {
 // What projections need beside x and y, grown as needed and reused.
 struct ProjectionScratch {
   DeviceArray<std::uint16_t> x16;  // x rounded to bf16 (cuBLAS's BF16 and Q8_0 paths)
-  DeviceArray<std::uint16_t> w16;  // a Q8_0 matrix widened to bf16 (cuBLAS's path)
+  DeviceArray<std::uint16_t> w16;  // a block-type matrix widened to bf16 (cuBLAS's path)
   // Grows both up front, so that the projections of a step with at most `x_values`
-  // input values and Q8_0 matrices of at most `w_values` values allocate nothing.
+  // input values and block-type matrices of at most `w_values` values allocate
+  // nothing.
   void reserve(std::int64_t x_values, std::int64_t w_values);
   // Counts the times either was replaced (its address changed): a captured graph
   // that reads them is stale once this moves.

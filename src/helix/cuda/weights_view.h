@@ -7,14 +7,23 @@
 
 namespace helix::cuda_detail {
 
-enum class WeightsKind { kF32, kBf16, kQ8_0 };
+enum class WeightsKind { kF32, kBf16, kQ8_0, kQ4_K, kQ6_K };
 
-// `values`: rows x cols, row-major, no padding: f32, bf16 bits, or int8 quants; for
-// Q8_0 also `scales`, rows x cols / 32 f16 bits (value = quant * scale).
+// Row-major, no padding:
+//  * F32, BF16: `values` rows x cols f32 or bf16 bits;
+//  * Q8_0: `values` rows x cols int8 quants, `scales` rows x cols / 32 f16 bits
+//    (value = quant * scale);
+//  * Q4_K: `values` the GGUF super-blocks as stored (144 bytes per 256 values);
+//  * Q6_K: planes of its super-blocks: `values` the low bits (ql, cols / 2 bytes a
+//    row), `high` the high bits (qh, cols / 4), `small_scales` the int8 scales
+//    (cols / 16), `scales` the f16 d (cols / 256). The arithmetic of both K-quants
+//    is weights/k_quant_values.h's.
 struct WeightsView {
   WeightsKind kind = WeightsKind::kF32;
   const void* values = nullptr;
   const std::uint16_t* scales = nullptr;
+  const std::uint8_t* high = nullptr;
+  const std::int8_t* small_scales = nullptr;
   std::int64_t rows = 0, cols = 0;
 };
 

@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "helix/weights/dtype.h"
+#include "helix/weights/k_quant_values.h"
 
 namespace helix {
 namespace {
@@ -19,19 +20,6 @@ Block load(const std::byte* src) {
 template <typename Block>
 void store(const Block& block, std::byte* dst) {
   std::memcpy(dst, &block, sizeof block);
-}
-
-// Sub-block j's 6-bit scale and min from the 12 packed bytes of Q4_K/Q5_K:
-// j < 4 in the low 6 bits of bytes j and j + 4; j >= 4 in the nibbles of byte
-// j + 4 with the top two bits in bytes j - 4 (scale) and j (min).
-void scale_min_k4(int j, const std::uint8_t* q, std::uint8_t& scale, std::uint8_t& min) {
-  if (j < 4) {
-    scale = q[j] & 63;
-    min = q[j + 4] & 63;
-  } else {
-    scale = static_cast<std::uint8_t>((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
-    min = static_cast<std::uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
-  }
 }
 
 void pack_scales_mins(const std::uint8_t* scale, const std::uint8_t* min, std::uint8_t* q) {
@@ -228,35 +216,25 @@ void dequantize_q5_1(const std::byte* src, float* y) {
   }
 }
 
+// The arithmetic is k_quant_values.h's, which the GPU's kernels share.
 void dequantize_q4_k(const std::byte* src, float* y) {
   const auto b = load<BlockQ4_K>(src);
   const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
-  for (int c = 0; c < 4; ++c) {  // 64 values: sub-blocks 2c (low nibbles) and 2c + 1 (high)
-    std::uint8_t sc0, m0, sc1, m1;
-    scale_min_k4(2 * c, b.scales, sc0, m0);
-    scale_min_k4(2 * c + 1, b.scales, sc1, m1);
-    const std::uint8_t* q = b.qs + 32 * c;
-    for (int l = 0; l < 32; ++l) {
-      y[64 * c + l] = d * sc0 * static_cast<float>(q[l] & 0xF) - dmin * m0;
-      y[64 * c + 32 + l] = d * sc1 * static_cast<float>(q[l] >> 4) - dmin * m1;
-    }
-  }
+  for (int i = 0; i < 256; i += 8) kquant::q4_k_values8(b.scales, b.qs, d, dmin, i, y + i);
 }
 
 void dequantize_q5_k(const std::byte* src, float* y) {
   const auto b = load<BlockQ5_K>(src);
   const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
   for (int c = 0; c < 4; ++c) {
-    std::uint8_t sc0, m0, sc1, m1;
-    scale_min_k4(2 * c, b.scales, sc0, m0);
-    scale_min_k4(2 * c + 1, b.scales, sc1, m1);
+    const kquant::ScaleMin s0 = kquant::scale_min_k4(2 * c, b.scales), s1 = kquant::scale_min_k4(2 * c + 1, b.scales);
     const std::uint8_t* q = b.qs + 32 * c;
     const unsigned bit0 = 1U << (2 * c), bit1 = 1U << (2 * c + 1);
     for (int l = 0; l < 32; ++l) {
       const int q0 = (q[l] & 0xF) + ((b.qh[l] & bit0) != 0 ? 16 : 0);
       const int q1 = (q[l] >> 4) + ((b.qh[l] & bit1) != 0 ? 16 : 0);
-      y[64 * c + l] = d * sc0 * static_cast<float>(q0) - dmin * m0;
-      y[64 * c + 32 + l] = d * sc1 * static_cast<float>(q1) - dmin * m1;
+      y[64 * c + l] = d * static_cast<float>(s0.scale) * static_cast<float>(q0) - dmin * static_cast<float>(s0.min);
+      y[64 * c + 32 + l] = d * static_cast<float>(s1.scale) * static_cast<float>(q1) - dmin * static_cast<float>(s1.min);
     }
   }
 }
@@ -264,23 +242,7 @@ void dequantize_q5_k(const std::byte* src, float* y) {
 void dequantize_q6_k(const std::byte* src, float* y) {
   const auto b = load<BlockQ6_K>(src);
   const float d = f16_to_f32(b.d);
-  for (int n = 0; n < 2; ++n) {  // halves of 128 values
-    const std::uint8_t* ql = b.ql + 64 * n;
-    const std::uint8_t* qh = b.qh + 32 * n;
-    const std::int8_t* sc = b.scales + 8 * n;
-    float* out = y + 128 * n;
-    for (int l = 0; l < 32; ++l) {
-      const int is = l / 16;
-      const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-      const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-      const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-      const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-      out[l] = d * sc[is] * static_cast<float>(q1);
-      out[l + 32] = d * sc[is + 2] * static_cast<float>(q2);
-      out[l + 64] = d * sc[is + 4] * static_cast<float>(q3);
-      out[l + 96] = d * sc[is + 6] * static_cast<float>(q4);
-    }
-  }
+  for (int i = 0; i < 256; i += 8) kquant::q6_k_values8(b.ql, b.qh, b.scales, d, i, y + i);
 }
 
 void quantize_q4_0(const float* x, std::byte* dst) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include "helix/core/error.h"
 #include "helix/cuda/conversion_kernels.h"
 #include "helix/cuda/embedding.h"
+#include "helix/weights/block_quants.h"
 #include "unit/cuda/gpu_test.h"
 
 namespace helix {
@@ -90,26 +92,30 @@ std::vector<float> project_on_gpu(const DeviceMatrix& d, const std::vector<float
 
 // 37 rows (no multiple of a block of rows) of 300 columns (no multiple of a lane's 8:
 // the matvec kernels' scalar path) and of 320 (256 by vectors, 64 by the scalar
-// tail; Q8_0 needs multiples of 32), by 1, 5 and 8 tokens (the matvec kernels) and
-// 9 and 33 (cuBLAS): within f32 summation of the float64 product of what the GPU
-// multiplies, |error| <= 2e-5 * sum |w x| per output. That is x rounded to bf16 for
-// BF16 weights, and for Q8_0 beyond 8 tokens x rounded and q * d rounded to bf16;
-// left unrounded, or truncated, they would be off by about 1e-4.
+// tail; Q8_0 needs multiples of 32) or 512 (the K-quants' two super-blocks), by 1,
+// 5 and 8 tokens (the matvec kernels) and 9 and 33 (cuBLAS): within f32 summation of
+// the float64 product of what the GPU multiplies (the block types' values as the
+// CPU dequantizes them), |error| <= 2e-5 * sum |w x| per output. That is x rounded
+// to bf16 for BF16 weights, and for the block types beyond 8 tokens x rounded and
+// their values rounded to bf16; left unrounded, or truncated, they would be off by
+// about 1e-4.
 TEST_F(CudaWeights, ProjectionsMatchFloat64OfWhatTheGpuMultiplies) {
   struct Case {
     DType dtype;
     std::int64_t cols;
   };
   for (const Case c : {Case{DType::BF16, 300}, Case{DType::BF16, 320}, Case{DType::F16, 300}, Case{DType::F32, 300},
-                       Case{DType::F32, 320}, Case{DType::Q8_0, 320}}) {
+                       Case{DType::F32, 320}, Case{DType::Q8_0, 320}, Case{DType::Q4_K, 512},
+                       Case{DType::Q6_K, 512}}) {
     const std::int64_t rows = 37, cols = c.cols;
     const HostMatrix m = random_matrix(c.dtype, rows, cols, 2);
     const std::vector<float> w = widened(m.w);
     const DeviceMatrix d = upload_matrix(m.w);
     for (std::int64_t tokens : {1, 5, 8, 9, 33}) {
       const bool cublas_path = tokens > 8;
-      const bool round_x = c.dtype == DType::BF16 || (c.dtype == DType::Q8_0 && cublas_path);
-      const bool round_w = c.dtype == DType::Q8_0 && cublas_path;
+      const bool blocks = is_block_quantized(c.dtype);
+      const bool round_x = c.dtype == DType::BF16 || (blocks && cublas_path);
+      const bool round_w = blocks && cublas_path;
       const std::vector<float> x = random_x(tokens, cols, 3);
       const std::vector<float> y = project_on_gpu(d, x, tokens);
       for (std::int64_t t = 0; t < tokens; ++t)
@@ -132,7 +138,7 @@ TEST_F(CudaWeights, ProjectionsMatchFloat64OfWhatTheGpuMultiplies) {
 // Up to 8 tokens each token's outputs are summed alone: a token gets the same bits
 // whether it comes alone or with 7 others, whatever its place among them.
 TEST_F(CudaWeights, AFewTokensGetTheSameBitsAloneAndTogether) {
-  for (DType dtype : {DType::BF16, DType::F32, DType::Q8_0}) {
+  for (DType dtype : {DType::BF16, DType::F32, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
     const HostMatrix m = random_matrix(dtype, 70, 4096, 6);
     const DeviceMatrix d = upload_matrix(m.w);
     const std::vector<float> x = random_x(8, 4096, 7);
@@ -173,18 +179,18 @@ TEST_F(CudaWeights, MatricesOfOneInputTogetherGiveTheirOwnBits) {
 }
 
 TEST_F(CudaWeights, EmbeddingGivesTheStoredRowsExactly) {
-  for (DType dtype : {DType::BF16, DType::F16, DType::F32, DType::Q8_0}) {
-    const HostMatrix m = random_matrix(dtype, 50, 320, 4);
+  for (DType dtype : {DType::BF16, DType::F16, DType::F32, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    const HostMatrix m = random_matrix(dtype, 50, 512, 4);
     const std::vector<float> table = widened(m.w);
     const DeviceMatrix d = upload_matrix(m.w);
     const std::vector<std::int32_t> ids = {49, 0, 7, 7, 31};
     DeviceArray<std::int32_t> dids{std::span<const std::int32_t>(ids)};
-    DeviceArray<float> out(ids.size() * 320);
+    DeviceArray<float> out(ids.size() * 512);
     cuda::embed_rows(d, dids.data(), static_cast<std::int64_t>(ids.size()), out.data());
     const std::vector<float> got = out.download();
     for (std::size_t t = 0; t < ids.size(); ++t)
-      for (std::size_t k = 0; k < 320; ++k)
-        ASSERT_EQ(got[t * 320 + k], table[static_cast<std::size_t>(ids[t]) * 320 + k]) << dtype_name(dtype) << " token " << t;
+      for (std::size_t k = 0; k < 512; ++k)
+        ASSERT_EQ(got[t * 512 + k], table[static_cast<std::size_t>(ids[t]) * 512 + k]) << dtype_name(dtype) << " token " << t;
   }
 }
 
@@ -208,25 +214,48 @@ TEST(CudaWeightsArguments, Q8_0BlocksSplitIntoQuantsAndScales) {
   EXPECT_THROW(q8_0_planes(random_matrix(DType::BF16, 1, 32, 1).w), Error);
 }
 
+// Q6_K's super-blocks split into the device's four planes: every field of every
+// block in its place (the host side of the upload).
+TEST(CudaWeightsArguments, Q6_KBlocksSplitIntoPlanes) {
+  const HostMatrix m = random_matrix(DType::Q6_K, 3, 512, 9);
+  const Q6_KPlanes p = q6_k_planes(m.w);
+  ASSERT_EQ(p.d.size(), 6u);
+  ASSERT_EQ(p.ql.size(), 6u * 128u);
+  ASSERT_EQ(p.qh.size(), 6u * 64u);
+  ASSERT_EQ(p.scales.size(), 6u * 16u);
+  for (std::int64_t r = 0; r < 3; ++r)
+    for (std::int64_t b = 0; b < 2; ++b) {
+      BlockQ6_K block;
+      std::memcpy(&block, m.w.row(r) + b * 210, sizeof block);
+      const auto at = static_cast<std::size_t>(r * 2 + b);
+      EXPECT_EQ(p.d[at], block.d);
+      EXPECT_EQ(0, std::memcmp(&p.ql[at * 128], block.ql, 128));
+      EXPECT_EQ(0, std::memcmp(&p.qh[at * 64], block.qh, 64));
+      EXPECT_EQ(0, std::memcmp(&p.scales[at * 16], block.scales, 16));
+    }
+  EXPECT_THROW(q6_k_planes(random_matrix(DType::Q4_K, 1, 256, 1).w), Error);
+}
+
 // What the GPU does not read yet is refused by name, before any device call.
 TEST(CudaWeightsArguments, BlockTypesAreRefusedByName) {
-  const HostMatrix m = random_matrix(DType::Q4_K, 4, 256, 5);
+  const HostMatrix m = random_matrix(DType::Q5_K, 4, 256, 5);
   try {
     upload_matrix(m.w);
-    FAIL() << "a Q4_K matrix was uploaded";
+    FAIL() << "a Q5_K matrix was uploaded";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "cuda: Q4_K weights are not read on the GPU yet (F32, F16, BF16 and Q8_0 are)");
+    EXPECT_EQ(std::string(e.what()),
+              "cuda: Q5_K weights are not read on the GPU yet (F32, F16, BF16, Q8_0, Q4_K and Q6_K are)");
   }
   DeviceMatrix none;
   EXPECT_THROW(cuda::embed_rows(none, nullptr, -1, nullptr), Error);
-  none.dtype = DType::Q4_K;
+  none.dtype = DType::Q5_K;
   std::int32_t id = 0;
   float out = 0.0f;
   try {
     cuda::embed_rows(none, &id, 1, &out);
-    FAIL() << "a Q4_K table was read";
+    FAIL() << "a Q5_K table was read";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "cuda embed_rows: a Q4_K table is not read on the GPU");
+    EXPECT_EQ(std::string(e.what()), "cuda embed_rows: a Q5_K table is not read on the GPU");
   }
 }
 

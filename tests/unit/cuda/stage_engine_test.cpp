@@ -96,6 +96,35 @@ TEST_F(CudaEngine, LogitsAtEveryPositionNearFloat64ForEveryDtype) {
   }
 }
 
+// The K-quants of a Q4_K_M download (Q4_K, Q6_K) on a model wide enough for their
+// super-blocks of 256 (hidden 512, MLP 1536): the same 40-token check against
+// float64 of the dequantized weights. The prefill's 30 tokens go through cuBLAS,
+// the values rounded to bf16 as x is; the decode steps through the matvec kernels
+// (exact values, over keys and values the prefill computed).
+TEST_F(CudaEngine, KQuantModelsGiveLogitsNearFloat64) {
+  for (DType dtype : {DType::Q4_K, DType::Q6_K}) {
+    SCOPED_TRACE(std::string(dtype_name(dtype)));
+    TempDir dir;
+    RandomModelOptions m;
+    m.config = random_model_preset("small");
+    m.config.intermediate_size = 1536;
+    m.config.num_layers = 2;
+    m.seed = 7;
+    m.dtype = dtype;
+    m.format = WeightFormat::kGguf;
+    const auto path = dir.path() / "small-k";
+    write_random_model(m, path);
+    const ModelFiles files = open_model(path);
+    const std::vector<int> tokens = prompt_tokens(40, files.config.vocab_size);
+    const auto expected = ReferenceModel(files).logits(tokens);
+    CudaStageEngine e = gpu_engine(path);
+    EXPECT_LT(relative_error(e.step(chunk(1, 0, tokens, 0, 30)).logits, expected[29]), 3e-2) << "prefill";
+    for (int p = 30; p < 40; ++p)
+      EXPECT_LT(relative_error(e.step(chunk(1, p, tokens, p, 1)).logits, expected[static_cast<std::size_t>(p)]), 3e-2)
+          << "decode at " << p;  // over the prefill's keys and values, computed with the rounded values
+  }
+}
+
 // Stages [0, 2) and [2, 4) chained through the host give the whole model's logits.
 TEST_F(CudaEngine, ASplitStageGivesTheWholeModelsLogits) {
   TempDir dir;

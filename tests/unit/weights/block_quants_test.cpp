@@ -4,6 +4,7 @@
 // test-quantize-fns sets, errors against a float64 reference on weight-like
 // data, and GGUF files that hold them.
 #include "helix/weights/block_quants.h"
+#include "helix/weights/k_quant_values.h"
 
 #include <cmath>
 #include <cstring>
@@ -201,6 +202,60 @@ TEST(BlockQuants, GgufFilesHoldEveryBlockType) {
     std::vector<float> y(x.size());
     convert_to_f32(t.dtype, t.data, static_cast<std::int64_t>(y.size()), y.data());
     EXPECT_EQ(y, dequantized(dtype, quantized(dtype, x), static_cast<std::int64_t>(x.size())));
+  }
+}
+
+}  // namespace
+}  // namespace helix
+
+namespace helix {
+namespace {
+
+// The K-quants' per-value arithmetic, shared with the GPU (k_quant_values.h),
+// against a decoding written out here loop by loop from the layouts, on blocks of
+// random bytes (every scale, min and quant pattern the fields can hold).
+TEST(KQuantValues, EightAtATimeAreTheBlocksValues) {
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int trial = 0; trial < 50; ++trial) {
+    std::uint8_t scales[12], qs[128], ql[128], qh[64];
+    std::int8_t sc[16];
+    for (auto& v : scales) v = static_cast<std::uint8_t>(byte(rng));
+    for (auto& v : qs) v = static_cast<std::uint8_t>(byte(rng));
+    for (auto& v : ql) v = static_cast<std::uint8_t>(byte(rng));
+    for (auto& v : qh) v = static_cast<std::uint8_t>(byte(rng));
+    for (auto& v : sc) v = static_cast<std::int8_t>(byte(rng) - 128);
+    const float d = 0.0123f * static_cast<float>(trial + 1), dmin = 0.0071f * static_cast<float>(50 - trial);
+
+    float q4[256], q6[256];
+    for (int c = 0; c < 4; ++c) {
+      for (int half = 0; half < 2; ++half) {
+        const int j = 2 * c + half;
+        const int scale = j < 4 ? scales[j] & 63 : (scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4);
+        const int min = j < 4 ? scales[j + 4] & 63 : (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
+        for (int l = 0; l < 32; ++l) {
+          const int q = half == 0 ? qs[32 * c + l] & 0xF : qs[32 * c + l] >> 4;
+          q4[64 * c + 32 * half + l] = d * static_cast<float>(scale) * static_cast<float>(q) - dmin * static_cast<float>(min);
+        }
+      }
+    }
+    for (int n = 0; n < 2; ++n)
+      for (int l = 0; l < 32; ++l)
+        for (int g = 0; g < 4; ++g) {
+          const int low = g < 2 ? ql[64 * n + l + 32 * (g % 2)] & 0xF : ql[64 * n + l + 32 * (g % 2)] >> 4;
+          const int q = (low | (((qh[32 * n + l] >> (2 * g)) & 3) << 4)) - 32;
+          q6[128 * n + 32 * g + l] = d * static_cast<float>(sc[8 * n + l / 16 + 2 * g]) * static_cast<float>(q);
+        }
+
+    for (int i = 0; i < 256; i += 8) {
+      float got4[8], got6[8];
+      kquant::q4_k_values8(scales, qs, d, dmin, i, got4);
+      kquant::q6_k_values8(ql, qh, sc, d, i, got6);
+      for (int k = 0; k < 8; ++k) {
+        ASSERT_EQ(got4[k], q4[i + k]) << "Q4_K trial " << trial << " value " << i + k;
+        ASSERT_EQ(got6[k], q6[i + k]) << "Q6_K trial " << trial << " value " << i + k;
+      }
+    }
   }
 }
 
