@@ -37,15 +37,21 @@ std::vector<float> prompt_hidden(int tokens, int hidden_size) {
   return h;
 }
 
-std::filesystem::path make_model(const TempDir& dir, const std::string& preset, DType dtype, WeightFormat format) {
+// A random model of `config` (seed 7) in `dir`, named after `name` and the dtype.
+std::filesystem::path make_model(const TempDir& dir, const LlamaConfig& config, const std::string& name, DType dtype,
+                                 WeightFormat format) {
   RandomModelOptions o;
-  o.config = random_model_preset(preset);
+  o.config = config;
   o.seed = 7;
   o.dtype = dtype;
   o.format = format;
-  auto out = dir.path() / (preset + "-" + std::string(dtype_name(dtype)));
+  auto out = dir.path() / (name + "-" + std::string(dtype_name(dtype)));
   write_random_model(o, out);
   return out;
+}
+
+std::filesystem::path make_model(const TempDir& dir, const std::string& preset, DType dtype, WeightFormat format) {
+  return make_model(dir, random_model_preset(preset), preset, dtype, format);
 }
 
 CudaStageEngine gpu_engine(const std::filesystem::path& path, LayerRange layers = {0, 0}, bool graphs = true) {
@@ -105,15 +111,10 @@ TEST_F(CudaEngine, KQuantModelsGiveLogitsNearFloat64) {
   for (DType dtype : {DType::Q4_K, DType::Q6_K}) {
     SCOPED_TRACE(std::string(dtype_name(dtype)));
     TempDir dir;
-    RandomModelOptions m;
-    m.config = random_model_preset("small");
-    m.config.intermediate_size = 1536;
-    m.config.num_layers = 2;
-    m.seed = 7;
-    m.dtype = dtype;
-    m.format = WeightFormat::kGguf;
-    const auto path = dir.path() / "small-k";
-    write_random_model(m, path);
+    LlamaConfig config = random_model_preset("small");
+    config.intermediate_size = 1536;
+    config.num_layers = 2;
+    const auto path = make_model(dir, config, "small", dtype, WeightFormat::kGguf);
     const ModelFiles files = open_model(path);
     const std::vector<int> tokens = prompt_tokens(40, files.config.vocab_size);
     const auto expected = ReferenceModel(files).logits(tokens);
@@ -237,13 +238,9 @@ TEST_F(CudaEngine, ReplayedDecodeStepsGiveTheBitsOfQueuedOnes) {
 // queued.
 TEST_F(CudaEngine, LongContextDecodeIsSplitAndNearFloat64) {
   TempDir dir;
-  RandomModelOptions m;
-  m.config = random_model_preset("tiny");
-  m.config.max_position_embeddings = 2048;
-  m.seed = 7;
-  m.dtype = DType::F32;
-  const auto path = dir.path() / "tiny-2048";
-  write_random_model(m, path);
+  LlamaConfig config = random_model_preset("tiny");
+  config.max_position_embeddings = 2048;
+  const auto path = make_model(dir, config, "tiny-2048", DType::F32, WeightFormat::kSafetensors);
   const ModelFiles files = open_model(path);
   const std::vector<int> tokens = prompt_tokens(1100, files.config.vocab_size);
   const auto expected = ReferenceModel(files).logits(tokens);
