@@ -24,7 +24,7 @@
 namespace helix {
 
 struct DeviceMatrix {
-  DType dtype = DType::F32;  // as held on the device: F32, BF16 or Q8_0
+  DType dtype = DType::F32;  // as held on the device: F32, BF16, Q8_0, Q4_K or Q6_K
   std::int64_t rows = 0, cols = 0;
   DeviceArray<std::byte> data;         // rows x cols values (Q8_0: the int8 quants; Q4_K: its blocks; Q6_K: ql)
   DeviceArray<std::uint16_t> scales;   // f16: Q8_0's per 32 values, Q6_K's d per 256

@@ -44,7 +44,7 @@ __device__ void load8(const WeightsView& w, std::int64_t r, std::int64_t k, floa
       v[2 * i + 1] = __uint_as_float(words[i] & 0xFFFF0000u);
     }
   } else if constexpr (Kind == WeightsKind::kQ4_K || Kind == WeightsKind::kQ6_K) {
-    values8(w, r, k, v);  // weights_values.h: the CPU's dequantization
+    values8_of<Kind>(w, r, k, v);  // weights_values.h: the CPU's dequantization
   } else {
     const uint2 bits = __ldg(reinterpret_cast<const uint2*>(static_cast<const std::int8_t*>(w.values) + at));
     const float d = __half2float(__ushort_as_half(__ldg(w.scales + (at >> 5))));
@@ -60,7 +60,7 @@ template <WeightsKind Kind>
 __device__ float load1(const WeightsView& w, std::int64_t r, std::int64_t k) {
   if constexpr (Kind == WeightsKind::kQ4_K || Kind == WeightsKind::kQ6_K) {
     float v[kLaneValues];
-    values8(w, r, k / kLaneValues * kLaneValues, v);
+    values8_of<Kind>(w, r, k / kLaneValues * kLaneValues, v);
     return v[k % kLaneValues];
   }
   const std::int64_t at = r * w.cols + k;

@@ -1,13 +1,15 @@
 // Eight consecutive values of a Q4_K or Q6_K super-block (block_quants.h has the
-// layouts), written once for the CPU and the GPU: the CPU's dequantizers
-// (block_quants.cpp) call these functions, and so do the CUDA kernels that read
-// K-quant weights (src/helix/cuda), so the CPU's tests exercise the very
-// expressions a GPU runs and a GPU widens a block to the CPU's bits.
+// layouts), written once for the CPU and the GPU: the CUDA kernels that read
+// K-quant weights (src/helix/cuda) call these functions, and so do the CPU's Q6_K
+// dequantizer and its tests; the CPU's Q4_K dequantizer keeps a vectorisable loop
+// of its own, held to these functions' bits by a test.
 //
 // Header only, C++17, no library calls. The scales come in already widened from
-// f16 (each side has its own conversion); the products are rounded one at a time
-// (no fused multiply-add on either side: the CPU compiles with contraction off, the
-// GPU's products are written as __fmul_rn/__fsub_rn), so both give the same bits.
+// f16 (each side has its own conversion). The two sides agree bit for bit because
+// every product here is exact in f32 (d has 11 significant bits, a scale at most 7,
+// a quant at most 6) and the one rounded operation, Q4_K's final subtraction, is
+// done once on either side; the GPU's are written as __fmul_rn / __fsub_rn all the
+// same, so that no contraction into fma is even possible there.
 #pragma once
 
 #include <cstdint>

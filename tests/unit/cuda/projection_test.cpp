@@ -156,7 +156,8 @@ TEST_F(CudaWeights, AFewTokensGetTheSameBitsAloneAndTogether) {
 // Matrices of one input projected together (one launch per kind, up to three) give
 // each the bits it gets alone: q, k and v of different heights, and a BF16 and an
 // F32 matrix side by side (two launches), at 3 tokens (the matvec kernels) and 12
-// (cuBLAS, x rounded once for all).
+// (cuBLAS, x rounded once for all); then Q4_K q and k beside a Q6_K v, as a Q4_K_M
+// file mixes them.
 TEST_F(CudaWeights, MatricesOfOneInputTogetherGiveTheirOwnBits) {
   const HostMatrix a = random_matrix(DType::BF16, 37, 256, 20), b = random_matrix(DType::BF16, 70, 256, 21),
                    c = random_matrix(DType::BF16, 5, 256, 22), d = random_matrix(DType::F32, 9, 256, 23);
@@ -175,6 +176,20 @@ TEST_F(CudaWeights, MatricesOfOneInputTogetherGiveTheirOwnBits) {
       EXPECT_EQ(ys[static_cast<std::size_t>(i)].download(), project_on_gpu(*m, x, tokens)) << "matrix " << i << ", " << tokens << " tokens";
       ++i;
     }
+  }
+  const HostMatrix q = random_matrix(DType::Q4_K, 40, 512, 25), k = random_matrix(DType::Q4_K, 9, 512, 26),
+                   v = random_matrix(DType::Q6_K, 9, 512, 27);
+  const DeviceMatrix dq = upload_matrix(q.w), dk = upload_matrix(k.w), dv = upload_matrix(v.w);
+  for (std::int64_t tokens : {3, 12}) {
+    const std::vector<float> x = random_x(tokens, 512, 28);
+    cuda::Cublas cublas;
+    cuda::ProjectionScratch scratch;
+    DeviceArray<float> dx{std::span<const float>(x)}, yq(static_cast<std::size_t>(tokens * 40)),
+        yk(static_cast<std::size_t>(tokens * 9)), yv(static_cast<std::size_t>(tokens * 9));
+    cuda::project(cublas, {{&dq, yq.data()}, {&dk, yk.data()}, {&dv, yv.data()}}, dx.data(), tokens, scratch);
+    EXPECT_EQ(yq.download(), project_on_gpu(dq, x, tokens)) << "Q4_K q, " << tokens << " tokens";
+    EXPECT_EQ(yk.download(), project_on_gpu(dk, x, tokens)) << "Q4_K k, " << tokens << " tokens";
+    EXPECT_EQ(yv.download(), project_on_gpu(dv, x, tokens)) << "Q6_K v, " << tokens << " tokens";
   }
 }
 

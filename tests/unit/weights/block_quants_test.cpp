@@ -211,49 +211,57 @@ TEST(BlockQuants, GgufFilesHoldEveryBlockType) {
 namespace helix {
 namespace {
 
-// The K-quants' per-value arithmetic, shared with the GPU (k_quant_values.h),
-// against a decoding written out here loop by loop from the layouts, on blocks of
-// random bytes (every scale, min and quant pattern the fields can hold).
+// The K-quants' per-value arithmetic, shared with the GPU (k_quant_values.h), on
+// super-blocks of random bytes with random f16 scales (every scale, min and quant
+// pattern the fields can hold): Q4_K against the CPU's own dequantizer (its loop is
+// its own), Q6_K against a decoding written out here in GGML's loop form (four
+// quants per l, scale index l / 16).
 TEST(KQuantValues, EightAtATimeAreTheBlocksValues) {
   std::mt19937 rng(11);
   std::uniform_int_distribution<int> byte(0, 255);
-  for (int trial = 0; trial < 50; ++trial) {
-    std::uint8_t scales[12], qs[128], ql[128], qh[64];
-    std::int8_t sc[16];
-    for (auto& v : scales) v = static_cast<std::uint8_t>(byte(rng));
-    for (auto& v : qs) v = static_cast<std::uint8_t>(byte(rng));
-    for (auto& v : ql) v = static_cast<std::uint8_t>(byte(rng));
-    for (auto& v : qh) v = static_cast<std::uint8_t>(byte(rng));
-    for (auto& v : sc) v = static_cast<std::int8_t>(byte(rng) - 128);
-    const float d = 0.0123f * static_cast<float>(trial + 1), dmin = 0.0071f * static_cast<float>(50 - trial);
+  std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
+  for (int trial = 0; trial < 200; ++trial) {
+    BlockQ4_K b4{};
+    BlockQ6_K b6{};
+    for (auto& v : b4.scales) v = static_cast<std::uint8_t>(byte(rng));
+    for (auto& v : b4.qs) v = static_cast<std::uint8_t>(byte(rng));
+    for (auto& v : b6.ql) v = static_cast<std::uint8_t>(byte(rng));
+    for (auto& v : b6.qh) v = static_cast<std::uint8_t>(byte(rng));
+    for (auto& v : b6.scales) v = static_cast<std::int8_t>(byte(rng) - 128);
+    b4.d = f32_to_f16(std::abs(scale(rng)));
+    b4.dmin = f32_to_f16(std::abs(scale(rng)));
+    b6.d = f32_to_f16(scale(rng));
 
     float q4[256], q6[256];
-    for (int c = 0; c < 4; ++c) {
-      for (int half = 0; half < 2; ++half) {
-        const int j = 2 * c + half;
-        const int scale = j < 4 ? scales[j] & 63 : (scales[j + 4] & 0xF) | ((scales[j - 4] >> 6) << 4);
-        const int min = j < 4 ? scales[j + 4] & 63 : (scales[j + 4] >> 4) | ((scales[j] >> 6) << 4);
-        for (int l = 0; l < 32; ++l) {
-          const int q = half == 0 ? qs[32 * c + l] & 0xF : qs[32 * c + l] >> 4;
-          q4[64 * c + 32 * half + l] = d * static_cast<float>(scale) * static_cast<float>(q) - dmin * static_cast<float>(min);
-        }
+    dequantize_q4_k(reinterpret_cast<const std::byte*>(&b4), q4);
+    const float d6 = f16_to_f32(b6.d);
+    for (int n = 0; n < 2; ++n) {
+      const std::uint8_t* ql = b6.ql + 64 * n;
+      const std::uint8_t* qh = b6.qh + 32 * n;
+      const std::int8_t* sc = b6.scales + 8 * n;
+      for (int l = 0; l < 32; ++l) {
+        const int is = l / 16;
+        const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
+        const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
+        const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
+        const int q4v = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        q6[128 * n + l] = d6 * static_cast<float>(sc[is]) * static_cast<float>(q1);
+        q6[128 * n + l + 32] = d6 * static_cast<float>(sc[is + 2]) * static_cast<float>(q2);
+        q6[128 * n + l + 64] = d6 * static_cast<float>(sc[is + 4]) * static_cast<float>(q3);
+        q6[128 * n + l + 96] = d6 * static_cast<float>(sc[is + 6]) * static_cast<float>(q4v);
       }
     }
-    for (int n = 0; n < 2; ++n)
-      for (int l = 0; l < 32; ++l)
-        for (int g = 0; g < 4; ++g) {
-          const int low = g < 2 ? ql[64 * n + l + 32 * (g % 2)] & 0xF : ql[64 * n + l + 32 * (g % 2)] >> 4;
-          const int q = (low | (((qh[32 * n + l] >> (2 * g)) & 3) << 4)) - 32;
-          q6[128 * n + 32 * g + l] = d * static_cast<float>(sc[8 * n + l / 16 + 2 * g]) * static_cast<float>(q);
-        }
+    float q6_cpu[256];
+    dequantize_q6_k(reinterpret_cast<const std::byte*>(&b6), q6_cpu);
 
     for (int i = 0; i < 256; i += 8) {
       float got4[8], got6[8];
-      kquant::q4_k_values8(scales, qs, d, dmin, i, got4);
-      kquant::q6_k_values8(ql, qh, sc, d, i, got6);
+      kquant::q4_k_values8(b4.scales, b4.qs, f16_to_f32(b4.d), f16_to_f32(b4.dmin), i, got4);
+      kquant::q6_k_values8(b6.ql, b6.qh, b6.scales, d6, i, got6);
       for (int k = 0; k < 8; ++k) {
         ASSERT_EQ(got4[k], q4[i + k]) << "Q4_K trial " << trial << " value " << i + k;
         ASSERT_EQ(got6[k], q6[i + k]) << "Q6_K trial " << trial << " value " << i + k;
+        ASSERT_EQ(q6_cpu[i + k], q6[i + k]) << "Q6_K dequantizer, trial " << trial << " value " << i + k;
       }
     }
   }
