@@ -8,8 +8,9 @@
 #  * else configure with HELIX_CUDA=ON for the visible GPU's architecture and build
 #    (a machine with the project's build dependencies).
 # Then: the CUDA tests; stories260K greedy on cuda:0 beside the CPU; the pipeline of
-# a CPU worker and a GPU worker; the GPU engine benchmark (issue 15's three ratios);
-# one summary.
+# a CPU worker and a GPU worker (the integration test, and `helix up` with one of its
+# three workers on cuda:0); the GPU engine benchmark (issue 15's three ratios); one
+# summary.
 #
 #   bench/gpu_check.sh [build-dir]     (default: build-gpu; logs beside it, and
 #                                      copied to $OUT when the device tool set it)
@@ -109,6 +110,19 @@ integration=$?
 grep -E "^\[  (FAILED|SKIPPED) +\] .* \([0-9]+ ms\)|no usable GPU" "$LOGS/integration.log" | sed 's/^/gpu_check: /'
 counts="$counts; pipeline and --device tests: exit $integration; same text: $same_text"
 
+# `helix up` (the demo: stories260K over three workers) with one worker on the GPU,
+# against the same with all three on the CPU: the same streamed story is expected.
+for devices in "" "--device fast=cuda:0"; do
+  name=$([ -z "$devices" ] && echo cpu || echo mixed)
+  timeout 120 "$BUILD/helix" up --listen 127.0.0.1:0 --model "$STORIES" --prompt "Once upon a time" --max-tokens 48 \
+    $devices >"$LOGS/up-$name.txt" 2>"$LOGS/up-$name.log"
+  echo "gpu_check: up ${devices:-(all on the CPU)}: exit $?"
+done
+same_up=no
+cmp -s "$LOGS/up-cpu.txt" "$LOGS/up-mixed.txt" && [ -s "$LOGS/up-cpu.txt" ] && same_up=yes
+echo "gpu_check: up with a GPU worker streams the all-CPU story: $same_up"
+counts="$counts; up mixed = all-CPU: $same_up"
+
 # The engine benchmark: issue 15's three ratios, per dtype, on an 8-layer
 # LLaMA-7B-shaped model (written to /tmp: ~4 GB per dtype).
 bench=skipped
@@ -121,5 +135,5 @@ counts="$counts; engine benchmark: $bench"
 
 if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$integration" -ne 0 ]; then finish "FAILED: $counts" 1; fi
 if [ "$skipped" -ne 0 ] || grep -q "SKIPPED \] GpuPipeline" "$LOGS/integration.log"; then finish "NO GPU TESTED: $counts" 1; fi
-if [ "$same_text" != yes ]; then finish "FAILED: $counts" 1; fi
+if [ "$same_text" != yes ] || [ "$same_up" != yes ]; then finish "FAILED: $counts" 1; fi
 finish "OK: $counts" 0

@@ -327,6 +327,7 @@ void run_worker_command(const WorkerCli& cli) {
 struct UpOptions {
   ServeOptions serve;
   std::vector<std::string> slowdowns;  // NODE=X
+  std::vector<std::string> devices;    // NODE=cpu|cuda:N
   int threads = 1;
   std::string prompt;
   int max_tokens = 32;
@@ -344,6 +345,20 @@ std::map<std::string, double> parse_slowdowns(const std::vector<std::string>& it
     } catch (const std::exception&) {
       fail("--slowdown {}: '{}' is not a number", s, s.substr(eq + 1));
     }
+  }
+  return out;
+}
+
+// NODE=DEVICE items: each device checked here, before any worker starts (a GPU
+// this machine does not have is refused with the reason, not left to a worker's log).
+std::map<std::string, StageDevice> parse_node_devices(const std::vector<std::string>& items) {
+  std::map<std::string, StageDevice> out;
+  for (const std::string& s : items) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) fail("--device {}: expected NODE=cpu or NODE=cuda:N", s);
+    const StageDevice device = parse_stage_device(s.substr(eq + 1));
+    check_stage_device(device);
+    out[s.substr(0, eq)] = device;
   }
   return out;
 }
@@ -466,13 +481,17 @@ void run_up(UpOptions o) {
   catch_stop_signals();
   if (o.serve.engine == "real" && o.serve.model.empty()) o.serve.model = demo_model();
   const auto slowdowns = parse_slowdowns(o.slowdowns);
+  const auto devices = parse_node_devices(o.devices);
+  if (!devices.empty() && o.serve.engine != "real") fail("--device needs --engine real (emulated workers run no model)");
   Service service(o.serve);
   const sim::SimCluster& s = service.serving();
-  for (const auto& [node, factor] : slowdowns) {
+  const auto require_node = [&](const std::string& option, const std::string& node) {
     bool found = false;
     for (const ComputeNode& n : s.cluster.nodes) found = found || n.name == node;
-    if (!found) fail("--slowdown {}={}: no node '{}' in the cluster", node, factor, node);
-  }
+    if (!found) fail("{}: no node '{}' in the cluster", option, node);
+  };
+  for (const auto& [node, factor] : slowdowns) require_node(fmt::format("--slowdown {}={}", node, factor), node);
+  for (const auto& [node, device] : devices) require_node(fmt::format("--device {}={}", node, device.name()), node);
   WorkerProcesses workers;
   if (!o.log_dir.empty()) std::filesystem::create_directories(o.log_dir);
   for (int i = 0; i < s.cluster.num_nodes(); ++i) {
@@ -482,6 +501,7 @@ void run_up(UpOptions o) {
                                      "--node", name, "--engine", o.serve.engine, "--threads", std::to_string(o.threads)};
     if (o.serve.engine == "real") args.insert(args.end(), {"--model", o.serve.model});
     if (auto it = slowdowns.find(name); it != slowdowns.end()) args.insert(args.end(), {"--slowdown", fmt::format("{}", it->second)});
+    if (auto it = devices.find(name); it != devices.end()) args.insert(args.end(), {"--device", it->second.name()});
     workers.spawn(args, o.log_dir.empty() ? "" : (std::filesystem::path(o.log_dir) / (name + ".log")).string());
   }
   const auto start = std::chrono::steady_clock::now();
@@ -544,6 +564,7 @@ void register_up(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("up", "Start a coordinator and a worker per placed node on this machine");
   add_serve_options(cmd, o->serve);
   cmd->add_option("--slowdown", o->slowdowns, "NODE=FACTOR: make that worker slower (repeatable)");
+  cmd->add_option("--device", o->devices, "NODE=cpu|cuda:N: where that worker's real engine runs (repeatable; default cpu)");
   cmd->add_option("--threads", o->threads, "Compute threads per worker")->capture_default_str();
   cmd->add_option("--prompt", o->prompt, "Stream this prompt once everyone is ready ('' = none)")->capture_default_str();
   cmd->add_option("--max-tokens", o->max_tokens, "Tokens to generate for --prompt")->capture_default_str();

@@ -19,6 +19,11 @@ struct StageDevice {
 // Fails naming the value for anything but "cpu" and "cuda:N".
 StageDevice parse_stage_device(const std::string& text);
 
+// Fails, saying why, unless a stage can run on that device here: a CUDA device in a
+// build without the backend, on a machine without a usable GPU, or past the last
+// GPU. So a command that hands the device to another process (up) refuses early.
+void check_stage_device(const StageDevice& device);
+
 // The stage on that device. A CUDA device in a build without the backend fails with
 // how to get one; options.threads is the CPU engine's alone.
 std::unique_ptr<Stage> make_stage(ModelFiles model, LayerRange layers, const EngineOptions& options,

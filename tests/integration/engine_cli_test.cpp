@@ -154,5 +154,21 @@ TEST(EngineCli, DevicesAreNamedOrRefusedWithTheReason) {
   }
 }
 
+// `up --device NODE=DEVICE` checks every device before a worker starts, and the node
+// once the cluster is planned (before any worker starts too).
+TEST(EngineCli, UpChecksEachWorkersDeviceBeforeStarting) {
+  const std::string up = "up --listen 127.0.0.1:0 --prompt '' ";
+  expect_one_line_error(up + "--device fast", "--device fast: expected NODE=cpu or NODE=cuda:N");
+  expect_one_line_error(up + "--device fast=gpu", "--device: 'gpu' is not a device (cpu or cuda:N");
+  expect_one_line_error(up + "--engine emulated --device fast=cpu", "--device needs --engine real");
+  test::CommandResult gpu = test::run_command("timeout 60 " + helix_cmd(up + "--device fast=cuda:99"));
+  EXPECT_EQ(gpu.exit_code, 1) << gpu.err;  // no machine here has 100 GPUs
+  EXPECT_NE(gpu.err.find("error: --device cuda:99: "), std::string::npos) << gpu.err;
+  test::CommandResult node = test::run_command("timeout 60 " + helix_cmd(up + "--device nosuch=cpu"));
+  EXPECT_EQ(node.exit_code, 1) << node.err;
+  EXPECT_NE(node.err.find("error: --device nosuch=cpu: no node 'nosuch' in the cluster"), std::string::npos) << node.err;
+  EXPECT_EQ(node.err.find("workers ready"), std::string::npos) << node.err;
+}
+
 }  // namespace
 }  // namespace helix
