@@ -12,8 +12,14 @@
 # three workers on cuda:0); the GPU engine benchmark (issue 15's three ratios); one
 # summary.
 #
-#   bench/gpu_check.sh [build-dir]     (default: build-gpu; logs beside it, and
-#                                      copied to $OUT when the device tool set it)
+#   bench/gpu_check.sh [build-dir]     (default: build-gpu; logs beside it, or in
+#                                      $OUT when the device tool set it, written as
+#                                      each step runs, so that a run cut short still
+#                                      brings back what it did)
+#
+# Every step has a time limit (a hung kernel must not eat the device time of the
+# steps after it): test_cuda 240 s, each generate 60 s, the pipeline tests 120 s,
+# each up 120 s, the benchmark 240 s.
 #
 # Exit status: 0 only when a GPU was seen and every CUDA test ran and passed. A
 # machine with no GPU gives 1 (the tests skip there: that is not a pass). 2: the
@@ -24,12 +30,12 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build-gpu}
 LOGS="$BUILD-logs"
+if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then LOGS="$OUT/gpu-check-logs"; fi
 mkdir -p "$LOGS"
 start=$(date +%s)
 
 finish() {
   echo "gpu_check: $1 ($(( $(date +%s) - start )) s)"
-  if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then cp "$LOGS"/*.log "$LOGS"/*.txt "$OUT"/ 2>/dev/null; fi
   exit "$2"
 }
 
@@ -84,7 +90,7 @@ else
   fi
 fi
 
-"$BUILD/tests/test_cuda" >"$LOGS/test_cuda.log" 2>&1
+timeout 240 "$BUILD/tests/test_cuda" >"$LOGS/test_cuda.log" 2>&1
 status=$?
 grep -m1 "no CUDA device" "$LOGS/test_cuda.log" | sed 's/^/gpu_check: /'
 grep -E "^\[  FAILED  \] .* \([0-9]+ ms\)" "$LOGS/test_cuda.log" | sed 's/^/gpu_check: /'
@@ -95,17 +101,20 @@ counts="test_cuda: $passed passed, $skipped skipped, $failed failed"
 
 # stories260K, greedy, on the GPU and on the CPU: the same text is expected.
 STORIES=data/models/stories260K/model.gguf
+# (Log names without ':', which the device tool does not bring back.)
 for device in cpu cuda:0; do
-  "$BUILD/helix" generate --model "$STORIES" --prompt "Once upon a time" --max-tokens 48 --device "$device" \
-    >"$LOGS/generate-$device.txt" 2>"$LOGS/generate-$device.log"
-  echo "gpu_check: generate --device $device: exit $?; $(tail -1 "$LOGS/generate-$device.log")"
+  name=${device/:/}
+  timeout 60 "$BUILD/helix" generate --model "$STORIES" --prompt "Once upon a time" --max-tokens 48 --device "$device" \
+    >"$LOGS/generate-$name.txt" 2>"$LOGS/generate-$name.log"
+  echo "gpu_check: generate --device $device: exit $?; $(tail -1 "$LOGS/generate-$name.log")"
 done
 same_text=no
-cmp -s "$LOGS/generate-cpu.txt" "$LOGS/generate-cuda:0.txt" && same_text=yes
+cmp -s "$LOGS/generate-cpu.txt" "$LOGS/generate-cuda0.txt" && same_text=yes
 echo "gpu_check: stories260K greedy text the same on cuda:0 as on the CPU: $same_text"
 
 # The pipeline of a CPU worker and a GPU worker, and the CLI's --device answers.
-"$BUILD/tests/test_integration" --gtest_filter='GpuPipeline.*:EngineCli.Devices*' >"$LOGS/integration.log" 2>&1
+timeout 120 "$BUILD/tests/test_integration" --gtest_filter='GpuPipeline.*:EngineCli.Devices*:EngineCli.Up*' \
+  >"$LOGS/integration.log" 2>&1
 integration=$?
 grep -E "^\[  (FAILED|SKIPPED) +\] .* \([0-9]+ ms\)|no usable GPU" "$LOGS/integration.log" | sed 's/^/gpu_check: /'
 counts="$counts; pipeline and --device tests: exit $integration; same text: $same_text"
