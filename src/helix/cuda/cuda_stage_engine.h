@@ -7,9 +7,12 @@
 // operation is in elementwise.h, projection.h, attention.h.
 //
 // A step is queued on the stage's own stream (stream.h) and waited for once, at its
-// end. Decode steps (every chunk one token) are captured into a CUDA graph per shape
-// (tokens, logits rows, skipped layers) and replayed: the inputs are refilled in
-// place (step_buffers.h) and one launch runs the step's kernels.
+// end. Decode steps (every chunk one token) go through decode_graphs.h: captured
+// into a CUDA graph per shape (tokens, logits rows, skipped layers, embedding,
+// attention split) the second time the shape comes, then replayed, the inputs
+// refilled in place (step_buffers.h). Prefill attention goes by tiles of tokens
+// (flash-attention style), decode attention by token, split over the context when
+// it is long (attention.h).
 //
 // Not yet: Q4_0/Q5_0/Q5_K weights, overlap of a step's copies with the previous
 // step's compute.
