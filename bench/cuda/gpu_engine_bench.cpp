@@ -30,17 +30,13 @@
 #include "helix/cuda/cuda_stage_engine.h"
 #include "helix/cuda/device.h"
 #include "helix/engine/random_model.h"
+#include "../baselines.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point a) { return std::chrono::duration<double>(Clock::now() - a).count(); }
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
+using helix::bench::Clock;
+using helix::bench::median;
+using helix::bench::seconds;
 
 void check(cudaError_t status, const char* what) {
   if (status != cudaSuccess) {
@@ -140,7 +136,7 @@ std::filesystem::path make_model(const std::filesystem::path& dir, helix::DType 
   o.seed = 1;
   const auto start = Clock::now();
   helix::write_random_model(o, out);
-  std::printf("  wrote %s in %.1f s\n", out.c_str(), seconds_since(start));
+  std::printf("  wrote %s in %.1f s\n", out.c_str(), seconds(start));
   return out;
 }
 
@@ -185,7 +181,7 @@ double decode_step_seconds(Run& r, int batch, int context, int steps) {
     in.tokens = next_tokens;
     const auto start = Clock::now();
     r.engine.step(in);
-    if (step > 0) times.push_back(seconds_since(start));
+    if (step > 0) times.push_back(seconds(start));
   }
   for (auto id : ids) r.engine.release(id);
   return median(times);
@@ -200,7 +196,7 @@ double prefill_seconds(Run& r, int tokens, int repeats) {
     in.tokens = prompt;
     const auto start = Clock::now();
     r.engine.step(in);
-    if (rep > 0) times.push_back(seconds_since(start));
+    if (rep > 0) times.push_back(seconds(start));
     r.engine.release(r.next++);
   }
   return median(times);

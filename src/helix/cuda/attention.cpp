@@ -9,17 +9,6 @@
 
 namespace helix::cuda {
 
-void write_kv(const float* k, const float* v, const std::int32_t* slots, std::int64_t tokens, int kv_dim, float* keys,
-              float* values) {
-  if (tokens < 0 || kv_dim <= 0) fail("cuda write_kv: {} tokens of {} values is not a step", tokens, kv_dim);
-  if (tokens == 0) return;
-  if (tokens > std::numeric_limits<int>::max()) fail("cuda write_kv: {} tokens exceed one launch's grid", tokens);
-  if (k == nullptr || v == nullptr || slots == nullptr || keys == nullptr || values == nullptr) {
-    fail("cuda write_kv: every array must be a device pointer, not null");
-  }
-  cuda_detail::launch_write_kv(k, v, slots, tokens, kv_dim, keys, values);
-}
-
 AttentionSplit plan_split(std::int64_t tokens, int longest, int context_length) {
   if (tokens > kSplitMostTokens || longest <= kSplitLongerThan || context_length <= kSplitLongerThan) return {};
   const int chunk = std::max(kFewestSplitPositions, (context_length + kMostSplits - 1) / kMostSplits);

@@ -74,16 +74,12 @@ void prefill_attention(const PagedAttentionShape& shape, const float* q, const f
 
 // RoPE and the cache write of a layer in one launch: q (tokens x heads * head_dim)
 // rotated in place; k rotated and written, with v, to the cache rows slots[t] (k
-// itself is left as it was). cos and sin as elementwise.h's rope_rotate takes them;
-// the bits of rope_rotate() on q and k, then write_kv().
+// itself is left as it was). cos and sin: token t's pair i at t * head_dim / 2 + i
+// (Rope::angles of its position); the pairs split in halves or interleaved as
+// element::rope_pair says, each rotated by element::rope_rotate, the CPU's arithmetic.
 void rotate_and_cache(float* q, const float* k, const float* v, std::int64_t tokens, int heads, int kv_heads,
                       int head_dim, bool half_split, const float* cos, const float* sin, const std::int32_t* slots,
                       float* keys, float* values);
-
-// Token t's key and value rows (k, v: tokens x kv_heads * head_dim) into the cache
-// rows slots[t] (block * block_tokens + offset) of one layer's keys and values.
-void write_kv(const float* k, const float* v, const std::int32_t* slots, std::int64_t tokens, int kv_dim, float* keys,
-              float* values);
 
 // All pointers in device memory. q and out: rows of heads * head_dim. Token t's
 // block table starts at tables[table_starts[t]]; positions[t] is its position. The

@@ -165,17 +165,6 @@ __global__ void merge_parts_kernel(int heads, int head_dim, int splits, const fl
   }
 }
 
-// One block per token, its threads over the row.
-__global__ void write_kv_kernel(const float* k, const float* v, const std::int32_t* slots, int kv_dim, float* keys,
-                                float* values) {
-  const std::int64_t from = static_cast<std::int64_t>(blockIdx.x) * kv_dim;
-  const std::int64_t to = static_cast<std::int64_t>(slots[blockIdx.x]) * kv_dim;
-  for (int i = static_cast<int>(threadIdx.x); i < kv_dim; i += static_cast<int>(blockDim.x)) {
-    keys[to + i] = k[from + i];
-    values[to + i] = v[from + i];
-  }
-}
-
 template <int PerLane>
 void launch_attention(const cuda::PagedAttentionShape& shape, const float* q, const float* keys, const float* values,
                       const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
@@ -200,7 +189,7 @@ void launch_attention(const cuda::PagedAttentionShape& shape, const float* q, co
 
 // One block per token: its threads over q's pairs (rotated in place), then over the
 // KV heads' pairs (k rotated into the cache row) and v's values (copied). Each
-// pair's arithmetic is element_arithmetic.h's, as rope_rotate's kernel.
+// pair's arithmetic is element_arithmetic.h's, the CPU's Rope::rotate's.
 __global__ void rotate_and_cache_kernel(float* q, const float* k, const float* v, int heads, int kv_heads,
                                         int head_dim, bool half_split, const float* cos, const float* sin,
                                         const std::int32_t* slots, float* keys, float* values) {
@@ -239,12 +228,6 @@ void launch_rotate_and_cache(float* q, const float* k, const float* v, std::int6
   rotate_and_cache_kernel<<<static_cast<unsigned>(tokens), 256, 0, launch_stream()>>>(
       q, k, v, heads, kv_heads, head_dim, half_split, cos, sin, slots, keys, values);
   check_launch("rotate_and_cache");
-}
-
-void launch_write_kv(const float* k, const float* v, const std::int32_t* slots, std::int64_t tokens, int kv_dim,
-                     float* keys, float* values) {
-  write_kv_kernel<<<static_cast<unsigned>(tokens), 256, 0, launch_stream()>>>(k, v, slots, kv_dim, keys, values);
-  check_launch("write_kv");
 }
 
 void launch_paged_attention(const cuda::PagedAttentionShape& shape, const float* q, const float* keys,

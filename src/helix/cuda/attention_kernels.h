@@ -7,8 +7,6 @@
 
 namespace helix::cuda_detail {
 
-void launch_write_kv(const float* k, const float* v, const std::int32_t* slots, std::int64_t tokens, int kv_dim,
-                     float* keys, float* values);
 void launch_rotate_and_cache(float* q, const float* k, const float* v, std::int64_t tokens, int heads, int kv_heads,
                              int head_dim, bool half_split, const float* cos, const float* sin,
                              const std::int32_t* slots, float* keys, float* values);

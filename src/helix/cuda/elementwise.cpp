@@ -83,16 +83,4 @@ void gather_rows(const float* x, const std::int32_t* rows, std::int64_t count, s
   cuda_detail::launch_gather_rows(x, rows, count, n, out);
 }
 
-void rope_rotate(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,
-                 const float* sin) {
-  check_count("rope_rotate", "tokens", tokens);
-  check_count("rope_rotate", "heads", heads);
-  if (head_dim <= 0 || head_dim % 2 != 0) fail("cuda rope_rotate: head_dim must be even and > 0, got {}", head_dim);
-  if (tokens == 0 || heads == 0) return;
-  check_pointer("rope_rotate", "x", x);
-  check_pointer("rope_rotate", "cos", cos);
-  check_pointer("rope_rotate", "sin", sin);
-  cuda_detail::launch_rope_rotate(x, tokens, heads, head_dim, half_split, cos, sin);
-}
-
 }  // namespace helix::cuda

@@ -1,5 +1,6 @@
-// The engine's element-wise steps on the GPU: RMSNorm, SwiGLU's SiLU(gate) * up, the
-// residual add and rotary embedding. Every pointer is in the current device's
+// The engine's element-wise steps on the GPU: RMSNorm (alone, or fused with the
+// residual add), SwiGLU's SiLU(gate) * up, the residual add, a bias per row, and
+// picking rows. (Rotary embedding is fused with the KV write: attention.h.) Every pointer is in the current device's
 // memory (DeviceArray::data()); the calls queue the work on the launch stream
 // (stream.h) and return, so a later download or synchronize sees the result. The
 // per-element arithmetic is the CPU's (kernels/element_arithmetic.h); the row sums
@@ -31,12 +32,5 @@ void add_to_rows(const float* row, std::int64_t rows, std::int64_t n, float* y);
 // whose logits a step wants), `rows` in device memory so that a captured step can
 // pick different rows each replay.
 void gather_rows(const float* x, const std::int32_t* rows, std::int64_t count, std::int64_t n, float* out);
-
-// Rotates, in place, the `heads` heads of head_dim values in each of `tokens` rows
-// of x (rows heads * head_dim floats apart), token t's pair i by cos[t * head_dim/2
-// + i], sin[...] (Rope::angles of its position); pairs split in halves or
-// interleaved as element::rope_pair says.
-void rope_rotate(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,
-                 const float* sin);
 
 }  // namespace helix::cuda

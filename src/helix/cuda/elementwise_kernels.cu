@@ -88,23 +88,6 @@ __global__ void gather_rows_kernel(const float* x, const std::int32_t* rows, std
   for (std::int64_t k = threadIdx.x; k < n; k += blockDim.x) to[k] = from[k];
 }
 
-// One thread per (token, head, pair).
-__global__ void rope_kernel(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,
-                            const float* sin) {
-  const int pairs = head_dim / 2;
-  const std::int64_t total = tokens * heads * pairs;
-  for (std::int64_t at = first_index(); at < total; at += grid_stride()) {
-    const int i = static_cast<int>(at % pairs);
-    const std::int64_t head = at / pairs;  // token * heads + head within the token
-    const std::int64_t token = head / heads;
-    float* v = x + head * head_dim;
-    const element::RopePair p = element::rope_pair(i, pairs, half_split);
-    const element::Rotated r = element::rope_rotate(v[p.first], v[p.second], cos[token * pairs + i], sin[token * pairs + i]);
-    v[p.first] = r.first;
-    v[p.second] = r.second;
-  }
-}
-
 }  // namespace
 
 void launch_rms_norm_rows(const float* x, const float* weight, float eps, std::int64_t rows, std::int64_t n,
@@ -137,12 +120,6 @@ void launch_add_to_rows(const float* row, std::int64_t rows, std::int64_t n, flo
 void launch_gather_rows(const float* x, const std::int32_t* rows, std::int64_t count, std::int64_t n, float* out) {
   gather_rows_kernel<<<static_cast<unsigned>(count), kThreads, 0, launch_stream()>>>(x, rows, n, out);
   check_launch("gather_rows");
-}
-
-void launch_rope_rotate(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,
-                        const float* sin) {
-  rope_kernel<<<blocks_for(tokens * heads * (head_dim / 2)), kThreads, 0, launch_stream()>>>(x, tokens, heads, head_dim, half_split, cos, sin);
-  check_launch("rope_rotate");
 }
 
 }  // namespace helix::cuda_detail

@@ -13,7 +13,5 @@ void launch_silu_mul(const float* gate, const float* up, std::int64_t n, float* 
 void launch_add(const float* x, float* y, std::int64_t n);
 void launch_add_to_rows(const float* row, std::int64_t rows, std::int64_t n, float* y);
 void launch_gather_rows(const float* x, const std::int32_t* rows, std::int64_t count, std::int64_t n, float* out);
-void launch_rope_rotate(float* x, std::int64_t tokens, int heads, int head_dim, bool half_split, const float* cos,
-                        const float* sin);
 
 }  // namespace helix::cuda_detail

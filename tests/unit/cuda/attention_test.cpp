@@ -15,7 +15,7 @@
 
 #include "helix/core/error.h"
 #include "helix/cuda/device_array.h"
-#include "helix/cuda/elementwise.h"
+#include "helix/engine/rope.h"
 #include "unit/cuda/gpu_test.h"
 
 namespace helix {
@@ -187,12 +187,13 @@ TEST(CudaAttentionArguments, AStepsChunksGoByTilesAndOneTokenChunksByToken) {
   EXPECT_THROW(cuda::plan_step_attention({3, 0}), Error);
 }
 
-// RoPE and the cache write in one launch give the bits of rope_rotate on q and k
-// then write_kv: q rotated in place, the cache rows of the slots hold the rotated
-// k and v, every other row untouched, k itself unchanged. Grouped-query heads,
-// both pair layouts.
-TEST_F(CudaAttention, RotateAndCacheGiveTheBitsOfRopeThenWrite) {
-  const int tokens = 5, heads = 8, kv_heads = 2, head_dim = 64, kv_dim = kv_heads * head_dim;
+// RoPE and the cache write in one launch, against the CPU's Rope on the same angles
+// (within float rounding: the same per-pair arithmetic, nvcc's contraction aside):
+// q rotated in place; the cache rows of the slots hold the rotated k and v exactly;
+// every other row untouched; k itself unchanged. Grouped-query heads, both pair
+// layouts.
+TEST_F(CudaAttention, RotateAndCacheMatchTheCpusRope) {
+  const int tokens = 5, heads = 8, kv_heads = 2, head_dim = 64, kv_dim = kv_heads * head_dim, pairs = head_dim / 2;
   std::mt19937 rng(9);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   auto values_of = [&](std::size_t n) {
@@ -201,24 +202,46 @@ TEST_F(CudaAttention, RotateAndCacheGiveTheBitsOfRopeThenWrite) {
     return v;
   };
   const std::vector<float> q = values_of(tokens * heads * head_dim), k = values_of(tokens * kv_dim),
-                           v = values_of(tokens * kv_dim), cos = values_of(tokens * head_dim / 2),
-                           sin = values_of(tokens * head_dim / 2), cache = values_of(20 * kv_dim);
+                           v = values_of(tokens * kv_dim), cache = values_of(20 * kv_dim);
   const std::vector<std::int32_t> slots = {7, 0, 19, 3, 12};
-  for (bool half_split : {false, true}) {
-    DeviceArray<float> q1{std::span<const float>(q)}, q2{std::span<const float>(q)}, k1{std::span<const float>(k)},
-        k2{std::span<const float>(k)}, dv{std::span<const float>(v)}, dcos{std::span<const float>(cos)},
-        dsin{std::span<const float>(sin)}, keys1{std::span<const float>(cache)}, keys2{std::span<const float>(cache)},
-        values1{std::span<const float>(cache)}, values2{std::span<const float>(cache)};
+  for (RopePairing pairing : {RopePairing::kHalfSplit, RopePairing::kInterleaved}) {
+    const char* layout = pairing == RopePairing::kHalfSplit ? "half split" : "interleaved";
+    LlamaConfig config;
+    config.head_dim = head_dim;
+    config.rope_pairing = pairing;
+    const Rope rope(config);
+    std::vector<float> cos(static_cast<std::size_t>(tokens * pairs)), sin(cos.size());
+    for (int t = 0; t < tokens; ++t) rope.angles(100 + 37 * t, cos.data() + t * pairs, sin.data() + t * pairs);
+    std::vector<float> cpu_q = q, cpu_k = k;
+    for (int t = 0; t < tokens; ++t) {
+      rope.rotate(cpu_q.data() + t * heads * head_dim, heads, cos.data() + t * pairs, sin.data() + t * pairs);
+      rope.rotate(cpu_k.data() + t * kv_dim, kv_heads, cos.data() + t * pairs, sin.data() + t * pairs);
+    }
+    DeviceArray<float> dq{std::span<const float>(q)}, dk{std::span<const float>(k)}, dv{std::span<const float>(v)},
+        dcos{std::span<const float>(cos)}, dsin{std::span<const float>(sin)}, keys{std::span<const float>(cache)},
+        values{std::span<const float>(cache)};
     DeviceArray<std::int32_t> dslots{std::span<const std::int32_t>(slots)};
-    cuda::rope_rotate(q1.data(), tokens, heads, head_dim, half_split, dcos.data(), dsin.data());
-    cuda::rope_rotate(k1.data(), tokens, kv_heads, head_dim, half_split, dcos.data(), dsin.data());
-    cuda::write_kv(k1.data(), dv.data(), dslots.data(), tokens, kv_dim, keys1.data(), values1.data());
-    cuda::rotate_and_cache(q2.data(), k2.data(), dv.data(), tokens, heads, kv_heads, head_dim, half_split, dcos.data(),
-                           dsin.data(), dslots.data(), keys2.data(), values2.data());
-    EXPECT_EQ(q2.download(), q1.download()) << half_split;
-    EXPECT_EQ(keys2.download(), keys1.download()) << half_split;
-    EXPECT_EQ(values2.download(), values1.download()) << half_split;
-    EXPECT_EQ(k2.download(), k) << half_split;
+    cuda::rotate_and_cache(dq.data(), dk.data(), dv.data(), tokens, heads, kv_heads, head_dim,
+                           pairing == RopePairing::kHalfSplit, dcos.data(), dsin.data(), dslots.data(), keys.data(),
+                           values.data());
+    const std::vector<float> got_q = dq.download(), got_keys = keys.download(), got_values = values.download();
+    for (std::size_t i = 0; i < q.size(); ++i)
+      ASSERT_NEAR(got_q[i], cpu_q[i], 1e-6f * std::abs(cpu_q[i]) + 1e-6f) << layout << " q at " << i;
+    for (int row = 0; row < 20; ++row) {
+      const auto found = std::find(slots.begin(), slots.end(), row);
+      for (int d = 0; d < kv_dim; ++d) {
+        const std::size_t at = static_cast<std::size_t>(row * kv_dim + d);
+        if (found == slots.end()) {
+          ASSERT_EQ(got_keys[at], cache[at]) << layout << " untouched key row " << row;
+          ASSERT_EQ(got_values[at], cache[at]) << layout << " untouched value row " << row;
+          continue;
+        }
+        const std::size_t from = static_cast<std::size_t>((found - slots.begin()) * kv_dim + d);
+        ASSERT_NEAR(got_keys[at], cpu_k[from], 1e-6f * std::abs(cpu_k[from]) + 1e-6f) << layout << " key row " << row;
+        ASSERT_EQ(got_values[at], v[from]) << layout << " value row " << row;
+      }
+    }
+    EXPECT_EQ(dk.download(), k) << layout;
   }
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "helix/core/error.h"
+#include "helix/cuda/attention.h"
 #include "helix/cuda/elementwise.h"
 
 namespace helix {
@@ -59,11 +60,17 @@ TEST(CudaElementwise, BadArgumentsAreNamed) {
             "cuda rms_norm_rows: eps must be >= 0, got -1");
   EXPECT_EQ(message([] { cuda::silu_mul(nullptr, nullptr, -3, nullptr); }), "cuda silu_mul: n must be >= 0, got -3");
   EXPECT_EQ(message([&] { cuda::add(&value, nullptr, 1); }), "cuda add: y is null");
-  EXPECT_EQ(message([&] { cuda::rope_rotate(&value, 1, 1, 7, true, &value, &value); }),
-            "cuda rope_rotate: head_dim must be even and > 0, got 7");
+  std::int32_t slot = 0;
+  EXPECT_EQ(message([&] { cuda::rotate_and_cache(&value, &value, &value, 1, 1, 1, 7, true, &value, &value, &slot,
+                                                 &value, &value); }),
+            "cuda rotate_and_cache: 1 tokens of 1 heads and 1 KV heads of 7 values is not a step (head_dim even)");
   // Nothing to do is not an error, and touches no device.
   EXPECT_EQ(message([] { cuda::silu_mul(nullptr, nullptr, 0, nullptr); }), "(no error)");
-  EXPECT_EQ(message([] { cuda::rope_rotate(nullptr, 0, 4, 8, false, nullptr, nullptr); }), "(no error)");
+  EXPECT_EQ(message([] {
+              cuda::rotate_and_cache(nullptr, nullptr, nullptr, 0, 4, 2, 8, false, nullptr, nullptr, nullptr, nullptr,
+                                     nullptr);
+            }),
+            "(no error)");
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// The CUDA element-wise kernels against the CPU's (vector_ops, Rope) on the same
+// The CUDA element-wise kernels against the CPU's (vector_ops) on the same
 // inputs. They need a GPU: without one each test skips and prints why.
 #include "helix/cuda/elementwise.h"
 
@@ -10,7 +10,6 @@
 
 #include "helix/core/error.h"
 #include "helix/cuda/device_array.h"
-#include "helix/engine/rope.h"
 #include "helix/kernels/vector_ops.h"
 #include "unit/cuda/gpu_test.h"
 
@@ -94,24 +93,6 @@ TEST_F(CudaKernels, SiluMulAndAddMatchTheCpu) {
   add(gpu.data(), sum.data(), static_cast<std::int64_t>(n));
   cuda::add(dgate.data(), dup.data(), static_cast<std::int64_t>(n));
   expect_close(dup.download(), sum, 1e-6f, "add");
-}
-
-TEST_F(CudaKernels, RopeMatchesTheCpuInBothLayouts) {
-  for (RopePairing pairing : {RopePairing::kHalfSplit, RopePairing::kInterleaved}) {
-    LlamaConfig config;
-    config.head_dim = 64;
-    config.rope_pairing = pairing;
-    const Rope rope(config);
-    const int heads = 4, tokens = 5, pairs = config.head_dim / 2;
-    std::vector<float> x = random_values(static_cast<std::size_t>(tokens * heads * config.head_dim), 6);
-    std::vector<float> cos(static_cast<std::size_t>(tokens * pairs)), sin(cos.size());
-    for (int t = 0; t < tokens; ++t) rope.angles(100 + 37 * t, cos.data() + t * pairs, sin.data() + t * pairs);
-    DeviceArray<float> dx{std::span<const float>(x)}, dcos{std::span<const float>(cos)}, dsin{std::span<const float>(sin)};
-    cuda::rope_rotate(dx.data(), tokens, heads, config.head_dim, pairing == RopePairing::kHalfSplit, dcos.data(), dsin.data());
-    for (int t = 0; t < tokens; ++t)
-      rope.rotate(x.data() + t * heads * config.head_dim, heads, cos.data() + t * pairs, sin.data() + t * pairs);
-    expect_close(dx.download(), x, 1e-6f, pairing == RopePairing::kHalfSplit ? "rope half split" : "rope interleaved");
-  }
 }
 
 }  // namespace
