@@ -216,8 +216,8 @@ void dequantize_q5_1(const std::byte* src, float* y) {
   }
 }
 
-// Written out in 32-value runs, which the compiler vectorises (k_quant_values.h's
-// 8-value function, which the GPU reads blocks with, runs 4-5x slower here); a test
+// Written out in 32-value runs, which the compiler vectorises and does not for
+// k_quant_values.h's 8-value function (the one the GPU reads blocks with); a test
 // holds the two to the same bits.
 void dequantize_q4_k(const std::byte* src, float* y) {
   const auto b = load<BlockQ4_K>(src);
