@@ -1,6 +1,6 @@
 // x quantized to int8 for the int8 block types' one arithmetic (int8_block_arithmetic.h),
-// as the VNNI kernels read it: Q8_0's per 32 values (Int8Activations), the K-quants'
-// per 256 (SuperblockActivations). AVX-512 only; no AMX needed.
+// as the VNNI kernels read it: the block-scaled types' per 32 values (Int8Activations),
+// the K-quants' per 256 (SuperblockActivations). AVX-512 only; no AMX needed.
 //
 // Every per-block array is compact (one entry per block, a token's entries
 // contiguous): a prefill matmul reads all of them once per 1024 weight values, and
@@ -157,7 +157,7 @@ std::int32_t int16_pair(std::int32_t lo, std::int32_t hi) {
   return static_cast<std::int32_t>((static_cast<std::uint32_t>(lo) & 0xFFFFu) | (static_cast<std::uint32_t>(hi) << 16));
 }
 
-// Q4_K's SuperblockActivations::pair_sums of `tokens` tokens from t0 (not
+// SuperblockActivations::pair_sums (Q4_K, Q5_K) of `tokens` tokens from t0 (not
 // regrouped, at out + t0 * 4 words per superblock).
 void pair_sums(const SuperblockActivations& a, std::int64_t t0, std::int64_t tokens, std::int32_t* out) {
   const std::int64_t per_token = a.cols / kSuperblockValues;
@@ -169,25 +169,30 @@ void pair_sums(const SuperblockActivations& a, std::int64_t t0, std::int64_t tok
 }
 
 // SuperblockActivations::part_bias of `tokens` tokens from t0 (not regrouped, at out
-// + t0 * parts per token): Q4_K's from the sums per 16; Q6_K's per 8 from the quants,
-// by vpsadbw (which sums 8 unsigned bytes, so x is flipped to x + 128 and 8 * 128
-// comes off).
+// + t0 * parts per token): Q4_K's (per 32) and Q5_K's (per 16) from the sums per 16;
+// Q6_K's per 8 from the quants, by vpsadbw (which sums 8 unsigned bytes, so x is
+// flipped to x + 128 and 8 * 128 comes off).
 HELIX_AVX512 void part_biases(const SuperblockActivations& a, std::int64_t t0, std::int64_t tokens, DType dtype,
                               std::int32_t* out) {
   const std::int64_t first = t0 * a.cols, end = (t0 + tokens) * a.cols;  // values
-  if (dtype == DType::Q4_K) {
-    static_assert(kQ4KPartValues == 32, "a part is two sums of 16");
-    for (std::int64_t p = first / kQ4KPartValues; p < end / kQ4KPartValues; ++p)
-      out[p] = -kQ4KCentre * (a.sum16[2 * p] + a.sum16[2 * p + 1]);
+  const std::int32_t centre = k_quant_centre(dtype);
+  const int part = k_quant_part_values(dtype);
+  if (part % 16 == 0) {  // whole sums of 16
+    const int sums = part / 16;
+    for (std::int64_t p = first / part; p < end / part; ++p) {
+      std::int32_t sum = 0;
+      for (int j = 0; j < sums; ++j) sum += a.sum16[sums * p + j];
+      out[p] = -centre * sum;
+    }
     return;
   }
-  static_assert(kQ6KPartValues == 8, "vpsadbw sums 8 bytes");
+  static_assert(k_quant_part_values(DType::Q6_K) == 8, "vpsadbw sums 8 bytes");
   const __m512i flip = _mm512_set1_epi8(static_cast<char>(0x80));
   const __m256i flipped_sum = _mm256_set1_epi32(8 * 128);
   for (std::int64_t i = first; i < end; i += 64) {
     const __m512i sums = _mm512_sad_epu8(_mm512_xor_si512(_mm512_loadu_si512(a.q + i), flip), _mm512_setzero_si512());
     const __m256i sum8 = _mm256_sub_epi32(_mm512_cvtepi64_epi32(sums), flipped_sum);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i / kQ6KPartValues), _mm256_mullo_epi32(sum8, _mm256_set1_epi32(-kQ6KCentre)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i / 8), _mm256_mullo_epi32(sum8, _mm256_set1_epi32(-centre)));
   }
 }
 
@@ -198,10 +203,11 @@ BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype, T
   const bool k_quant = a.superblocks.q != nullptr;
   const std::int64_t cols = k_quant ? a.superblocks.cols : a.int8.cols, m = a.m;
   const std::int64_t superblocks = cols / kSuperblockValues, blocks = cols / kBlockValues;
-  // Words per token past the quants: scale and bias per block (Q8_0); scale, pair
-  // sums and part biases per superblock (Q4_K: 1 + 4 + 8; Q6_K: 1 + 0 + 32).
-  const std::int64_t pairs_per_token = dtype == DType::Q4_K ? 4 * superblocks : 0;
-  const std::int64_t biases_per_token = dtype == DType::Q4_K ? cols / kQ4KPartValues : cols / kQ6KPartValues;
+  // Words per token past the quants: scale and bias per block (block-scaled types);
+  // scale, pair sums and part biases per superblock (Q4_K: 1 + 4 + 8; Q5_K: 1 + 4 +
+  // 16; Q6_K: 1 + 0 + 32).
+  const std::int64_t pairs_per_token = k_quant_has_mins(dtype) ? 4 * superblocks : 0;
+  const std::int64_t biases_per_token = k_quant ? cols / k_quant_part_values(dtype) : 0;
   const std::int64_t small = k_quant ? superblocks + pairs_per_token + biases_per_token : 2 * blocks;
   const std::size_t unregrouped = k_quant ? line_floats(m * (pairs_per_token + biases_per_token)) : 0;
   float* storage = thread_scratch(ScratchSlot::ActivationTiles, line_floats(m * cols / 4) + line_floats(m * small) + unregrouped);
@@ -209,12 +215,12 @@ BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype, T
   float* rest = storage + line_floats(m * cols / 4);
   const auto* q_words = reinterpret_cast<const std::int32_t*>(k_quant ? a.superblocks.q : a.int8.q);
   // K-quants: the pair sums and part biases are made in the tail of the scratch,
-  // then regrouped after the scales; Q8_0: the scales, then the biases.
+  // then regrouped after the scales; block-scaled types: the scales, then the biases.
   auto* made = reinterpret_cast<std::int32_t*>(rest + line_floats(m * small));
   auto* made_biases = made + m * pairs_per_token;
   float* scale = rest;
-  auto* pairs = reinterpret_cast<std::int32_t*>(rest + m * (k_quant ? superblocks : blocks));  // Q4_K only
-  auto* biases = pairs + m * pairs_per_token;  // Q8_0's block biases, the K-quants' part biases
+  auto* pairs = reinterpret_cast<std::int32_t*>(rest + m * (k_quant ? superblocks : blocks));  // Q4_K, Q5_K only
+  auto* biases = pairs + m * pairs_per_token;  // the block biases, or the K-quants' part biases
   prepare_in_parallel(pool, token_runs(m), m * cols, [&](std::int64_t r0, std::int64_t r1) {
     for (std::int64_t run = r0; run < r1; ++run) {
       const std::int64_t t0 = run_start(m, run), tokens = run_start(m, run + 1) - t0;

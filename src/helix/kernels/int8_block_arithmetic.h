@@ -1,22 +1,24 @@
 // The int8 block types' arithmetic (internal to the kernels module), shared by every
 // kernel that multiplies them on the avx512 and amx levels so that they give the
 // same bits: the VNNI kernel for batches below 16 tokens (matmul_vnni_gemv.cpp, both
-// levels), and from 16 tokens the tiles (amx: matmul_amx.cpp for Q8_0,
-// matmul_amx_k_quant.cpp for Q4_K and Q6_K) or the VNNI GEMM (avx512:
+// levels), and from 16 tokens the tiles (amx: matmul_amx.cpp for the block-scaled
+// types, matmul_amx_k_quant.cpp for the K-quants) or the VNNI GEMM (avx512:
 // matmul_vnni_gemm.cpp). A row's result then depends neither on its batch size nor
 // on the level.
 //
 // Per output element (weight row n, token t), from the first value on:
-//  * Q8_0, x quantized per 32 values (Int8Activations), per 32-value block:
-//      isum = the block's exact integer dot product
+//  * the block-scaled types (Q8_0, Q4_0, Q5_0: is_block_scaled), x quantized per 32
+//    values (Int8Activations), per 32-value block, with v_k the weight's int8 value
+//    (Q8_0 the quant, Q4_0 q - 8, Q5_0 q - 16):
+//      isum = sum_k v_k * x_k, the block's exact integer dot product
 //      acc  = fma(f32(isum), wscale[n] * xscale[t], acc)
-//  * Q4_K and Q6_K, x quantized per 256 values (SuperblockActivations), per 256-value
-//    superblock, with sc(k) and mn(k) the integer scale and min of value k's group
-//    (Q6_K: q = stored - 32):
+//  * the K-quants (Q4_K, Q5_K, Q6_K), x quantized per 256 values
+//    (SuperblockActivations), per 256-value superblock, with sc(k) and mn(k) the
+//    integer scale and min of value k's group (Q6_K: q = stored - 32):
 //      M    = sum_k sc(k) * q_k * x_k          (exact; |M| < 2^28)
-//      N    = sum_k mn(k) * x_k                (Q4_K only; exact)
+//      N    = sum_k mn(k) * x_k                (Q4_K, Q5_K only; exact)
 //      acc  = fma(f32(M), d[n] * xscale[t], acc)
-//      acc  = fnmadd(f32(N), dmin[n] * xscale[t], acc)   (Q4_K only)
+//      acc  = fnmadd(f32(N), dmin[n] * xscale[t], acc)   (Q4_K, Q5_K only)
 //    One float scaling per superblock rather than per group (8 or 16 of them): the
 //    per-group floats bounded the K-quant tiles (3-6 vector operations per 16 x 16
 //    results per group against one tile product). x per 256 values is llama.cpp's
@@ -45,21 +47,20 @@ constexpr int kTileRows = 16;   // weight rows of an A or C tile, and of a VNNI 
 constexpr int kMaxTokens = 16;  // tokens of a B or C tile
 constexpr std::int64_t kSuperblockValues = 256;
 
-inline constexpr bool is_k_quant(DType dtype) { return dtype == DType::Q4_K || dtype == DType::Q6_K; }
 
-// Q8_0's per-block weight scales of 16 rows, as 16-float vectors over the rows.
+// The block-scaled types' per-block weight scales of 16 rows, as 16-float vectors over the rows.
 struct Panel {
   std::uint8_t* q;  // the tile kernel's decoded quants: [16 rows][kChunkValues]
   float* scale;     // [block][16 rows]
 };
 
-// Q8_0, one block of one token, vectorised over the 16 weight rows.
+// The block-scaled types, one block of one token, vectorised over the 16 weight rows.
 HELIX_AVX512 inline __m512 scale_rows(__m512 acc, __m512i isum, const Panel& p, std::int64_t block, float x_scale) {
   const __m512 s = _mm512_mul_ps(_mm512_loadu_ps(p.scale + block * kTileRows), _mm512_set1_ps(x_scale));
   return _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), s, acc);
 }
 
-// Q8_0, one block vectorised over 16 tokens: acc[n] for weight row n, c the tile's
+// The block-scaled types, one block vectorised over 16 tokens: acc[n] for weight row n, c the tile's
 // integer sums [row][token].
 HELIX_AVX512 inline void scale_tokens(__m512 (&acc)[kTileRows], const std::int32_t* c, const Panel& p,
                                    std::int64_t block, const float* x_scale) {

@@ -1,9 +1,9 @@
 // Readers of int8 block-type weights in place (internal to the kernels module): 16
 // weight rows side by side, their quants 64 values at a time and their scales a row
 // per lane. The VNNI kernel (matmul_vnni_gemv.cpp) and the VNNI GEMM
-// (matmul_vnni_gemm.cpp) read all three types through them, the Q8_0 tile kernel
-// (matmul_amx.cpp) its block scales: every kernel scales with floats decoded in one
-// place.
+// (matmul_vnni_gemm.cpp) read every int8 block type through them, the block-scaled
+// tile kernel (matmul_amx.cpp) its quants and scales: every kernel decodes the
+// blocks, and scales with floats decoded, in one place.
 //
 // Include only after int8_block_arithmetic.h (same conditions); x86-64 only.
 #pragma once
@@ -42,14 +42,48 @@ HELIX_AVX512 inline RowGroup make_row_group(const WeightMatrix& w, std::int64_t 
   return group;
 }
 
-// Q8_0: quants as they are, 64 values (two blocks) at a time, or the last 32 (half).
-struct Q8_0Quants : RowGroup {
+// A reader of type Quants over the rows of `group`.
+template <typename Quants>
+HELIX_AVX512 inline Quants reader(const RowGroup& group) {
+  Quants quants;
+  static_cast<RowGroup&>(quants) = group;
+  return quants;
+}
+
+// The block-scaled types (Q8_0, Q4_0, Q5_0): each 32 values an f16 scale d (the
+// block's first 2 bytes) and int8 values, here 64 values (two blocks) at a time, or
+// the last 32 (half; the other 32 lanes zero):
+//  * Q8_0: the quants as they are;
+//  * Q4_0: 16 bytes of nibbles (byte j: value j low, value j + 16 high), minus 8;
+//  * Q5_0: the same nibbles and a 32-bit word of fifth bits (bit i: value i's 16), minus 16.
+template <DType Type>
+struct BlockScaledQuants : RowGroup {
+  static_assert(is_block_scaled(Type));
+  static constexpr DType kType = Type;
+  static constexpr bool kBlockScaled = true;
+  static constexpr std::int64_t kBlockBytes = Type == DType::Q8_0 ? 34 : Type == DType::Q4_0 ? 18 : 22;
   HELIX_AVX512 __m512i load(int n, std::int64_t k, bool half) const {
-    const std::byte* block = rows[n] + k / 32 * static_cast<std::int64_t>(sizeof(BlockQ8_0));
-    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
-    if (half) return _mm512_zextsi256_si512(lo);
-    const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + sizeof(BlockQ8_0) + 2));
-    return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    const std::byte* block = rows[n] + k / 32 * kBlockBytes;
+    if constexpr (Type == DType::Q8_0) {
+      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
+      if (half) return _mm512_zextsi256_si512(lo);
+      const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kBlockBytes + 2));
+      return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    } else {
+      constexpr std::int64_t nibbles = Type == DType::Q4_0 ? 2 : 6;
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + nibbles));
+      const __m128i b = half ? _mm_setzero_si128() : _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kBlockBytes + nibbles));
+      // [a, a, b, b] per 128 bits, the second copy of each shifted down to its high nibbles.
+      const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(a, a)), _mm256_set_m128i(b, b), 1);
+      __m512i q = _mm512_and_si512(_mm512_mask_srli_epi16(both, 0xFF00FF00u, both, 4), _mm512_set1_epi8(0x0F));
+      if constexpr (Type == DType::Q5_0) {
+        const std::uint64_t fifth = k_quants::load_u32(block + 2) |
+                                    (half ? 0 : static_cast<std::uint64_t>(k_quants::load_u32(block + kBlockBytes + 2)) << 32);
+        q = _mm512_mask_add_epi8(q, static_cast<__mmask64>(fifth), q, _mm512_set1_epi8(16));
+      }
+      const __m512i values = _mm512_sub_epi8(q, _mm512_set1_epi8(Type == DType::Q4_0 ? 8 : 16));
+      return half ? _mm512_maskz_mov_epi8(0xFFFFFFFFull, values) : values;
+    }
   }
   // The scales of the (one or two) blocks at k into the panel, gathered from the 16
   // rows once their quants were loaded: the lines are in L1 then (gathering them
@@ -57,36 +91,54 @@ struct Q8_0Quants : RowGroup {
   HELIX_AVX512 void load_scales(std::int64_t k, bool half) const {
     for (int j = 0; j < (half ? 1 : 2); ++j) {
       const std::int64_t block = k / 32 + j;
-      const __m512i bits = _mm512_i32gather_epi32(
-          row_offsets, rows[0] + block * static_cast<std::int64_t>(sizeof(BlockQ8_0)), 1);
+      const __m512i bits = _mm512_i32gather_epi32(row_offsets, rows[0] + block * kBlockBytes, 1);
       _mm512_storeu_ps(p->scale + (block - first_block) * kTileRows,
                        _mm512_maskz_mov_ps(valid, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(bits))));
     }
   }
 };
+using Q8_0Quants = BlockScaledQuants<DType::Q8_0>;
 
 // A superblock's scales for 16 rows, a row per lane: d and dmin (f16 in the block,
 // exact in f32) and the groups' integer scales and mins.
 struct SuperblockScales {
   __m512 d, dmin;
-  __m512i scale[16];  // Q4_K: 8 groups of 32 values; Q6_K: 16 groups of 16
-  __m512i min[8];     // Q4_K only
+  __m512i scale[16];  // Q4_K, Q5_K: 8 groups of 32 values; Q6_K: 16 groups of 16
+  __m512i min[8];     // Q4_K and Q5_K only
 };
 
-// Q4_K: quants unpacked per 64 values; scales per superblock.
-struct Q4_KQuants : RowGroup {
+// Q4_K and Q5_K (the same scales and mins, Q5_K with a fifth bit per value):
+// quants unpacked per 64 values, unsigned; scales per superblock. Q5_K's block: d,
+// dmin, 12 bytes of scales and mins, 32 bytes of fifth bits (byte l: bit 2c for
+// value 64c + l, bit 2c + 1 for value 64c + 32 + l), then the nibbles as Q4_K's.
+template <DType Type>
+struct K4Quants : RowGroup {
+  static_assert(Type == DType::Q4_K || Type == DType::Q5_K);
+  static constexpr DType kType = Type;
+  static constexpr bool kBlockScaled = false;
+  static constexpr std::int64_t kBlockBytes = Type == DType::Q4_K ? k_quants::kQ4KBlockBytes : k_quants::kQ5KBlockBytes;
   // The 32 bytes of nibbles in both halves of a register, the high half shifted
-  // right by 4 (one load, a shift and a mask).
+  // right by 4 (one load, a shift and a mask); Q5_K's fifth bits added where set.
   HELIX_AVX512 __m512i load(int n, std::int64_t k) const {
-    const std::byte* nibbles = rows[n] + k / 256 * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes) + 16 + k % 256 / 2;
-    const __m512i both = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(nibbles)));
+    const std::byte* block = rows[n] + k / 256 * kBlockBytes;
+    constexpr std::int64_t nibbles = Type == DType::Q4_K ? 16 : 48;
+    const __m512i both = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + nibbles + k % 256 / 2)));
     const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
-    return _mm512_and_si512(_mm512_srlv_epi16(both, shift), _mm512_set1_epi8(0x0F));
+    const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(both, shift), _mm512_set1_epi8(0x0F));
+    if constexpr (Type == DType::Q4_K) {
+      return q;
+    } else {
+      const int c = static_cast<int>(k % 256 / 64);
+      const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 16)));
+      const __m512i which = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * c))),
+                                               _mm256_set1_epi8(static_cast<char>(1 << (2 * c + 1))), 1);
+      return _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(bits, which), q, _mm512_set1_epi8(16));
+    }
   }
   // The 16 rows' scales of the superblock at k (once its lines are in cache), the
   // bytes as q4k_scale_min_bytes reads them.
   HELIX_AVX512 void load_superblock(std::int64_t k, SuperblockScales& s) const {
-    const std::byte* first = rows[0] + k / 256 * static_cast<std::int64_t>(k_quants::kQ4KBlockBytes);
+    const std::byte* first = rows[0] + k / 256 * kBlockBytes;
     const __m512i d_bits = _mm512_i32gather_epi32(row_offsets, first, 1);
     const __m512i a = _mm512_i32gather_epi32(row_offsets, first + 4, 1);
     const __m512i b = _mm512_i32gather_epi32(row_offsets, first + 8, 1);
@@ -111,8 +163,13 @@ struct Q4_KQuants : RowGroup {
   }
 };
 
+using Q4_KQuants = K4Quants<DType::Q4_K>;
+using Q5_KQuants = K4Quants<DType::Q5_K>;
+
 // Q6_K: 64 values at a time as q + 32 (unsigned); scales per superblock.
 struct Q6_KQuants : RowGroup {
+  static constexpr DType kType = DType::Q6_K;
+  static constexpr bool kBlockScaled = false;
   // Values 64t.. and 64(t+1).. (t even) come from the same bytes: both are unpacked
   // when t is even, the odd one kept for the next step (which reads the same rows).
   mutable __m512i odd[kTileRows];

@@ -28,7 +28,7 @@ inline std::uint32_t load_u32(const std::byte* p) {
 }
 HELIX_AVX512 inline float f16(const std::byte* p) { return _cvtsh_ss(load_u16(p)); }
 
-constexpr std::size_t kQ4KBlockBytes = 144, kQ6KBlockBytes = 210;
+constexpr std::size_t kQ4KBlockBytes = 144, kQ5KBlockBytes = 176, kQ6KBlockBytes = 210;
 
 // Q4_K's 12 bytes of 6-bit scales and mins as 16 bytes: scale[0..7], then min[0..7].
 HELIX_AVX512 inline __m128i q4k_scale_min_bytes(const std::byte* block) {

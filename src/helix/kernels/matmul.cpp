@@ -137,13 +137,11 @@ void tiled_gemm_share(const Call& c, std::int64_t row_begin, std::int64_t row_en
   }
 }
 
-bool is_int8_block_type(DType dtype) { return dtype == DType::Q8_0 || dtype == DType::Q4_K || dtype == DType::Q6_K; }
-
 // Whether the amx level's arithmetic (int8_block_arithmetic.h) multiplies this dtype:
 // the int8 block types under avx512 and amx (VNNI, and the tile unit under amx from
 // 16 tokens), and BF16 under amx (tiles at every batch).
 bool one_arithmetic(KernelIsa isa, DType dtype) {
-  return (has_avx512_kernels(isa) && is_int8_block_type(dtype)) ||
+  return (has_avx512_kernels(isa) && kernels_detail::is_int8_block_type(dtype)) ||
          (isa == KernelIsa::Amx && kernels_detail::amx_multiplies(dtype));
 }
 
@@ -225,8 +223,8 @@ MatmulStrategy matmul_strategy(const WeightMatrix& w, std::int64_t m) {
 
 ActivationRounding matmul_activation_rounding(DType dtype) {
   const KernelIsa isa = active_kernel_isa();
-  if (has_avx512_kernels(isa) && is_int8_block_type(dtype)) {
-    return dtype == DType::Q8_0 ? ActivationRounding::Int8Blocks : ActivationRounding::Int8Superblocks;
+  if (has_avx512_kernels(isa) && kernels_detail::is_int8_block_type(dtype)) {
+    return kernels_detail::is_block_scaled(dtype) ? ActivationRounding::Int8Blocks : ActivationRounding::Int8Superblocks;
   }
   if (isa == KernelIsa::Amx && dtype == DType::BF16) return ActivationRounding::Bf16;  // tiles at every batch
   return ActivationRounding::None;

@@ -1,7 +1,7 @@
-// The amx level's matmul kernels for BF16 at every batch size and Q8_0 from 16
-// tokens: y = x Wᵀ on the tile unit. Q8_0's smaller batches go to
-// matmul_vnni_gemv.cpp, which gives the same bits; Q4_K and Q6_K have their own tile
-// kernel (matmul_amx_k_quant.cpp). Every function that uses the intrinsics carries
+// The amx level's matmul kernels for BF16 at every batch size and the block-scaled
+// types (Q8_0, Q4_0, Q5_0) from 16 tokens: y = x Wᵀ on the tile unit. Their smaller
+// batches go to matmul_vnni_gemv.cpp, which gives the same bits; the K-quants have
+// their own tile kernel (matmul_amx_k_quant.cpp). Every function that uses the intrinsics carries
 // the target attribute; called only after active_kernel_isa() said Amx.
 //
 // Why one arithmetic at every batch: a row's result then never depends on the batch
@@ -12,7 +12,7 @@
 //
 // Orientation: the weights are the A operand (16 weight rows x 32 values, row-major:
 // a weight row's values are already contiguous, so BF16 rows load straight from the
-// matrix, Q8_0's quants from a decoded panel of 16 rows x 1024 values), the
+// matrix, the block-scaled types' int8 values from a decoded panel of 16 rows x 1024 values), the
 // activations the B operand (the unit's "VNNI" layout: row p holds, for each token,
 // values 4p..4p+3 (int8) or 2p, 2p+1 (bf16)), and C is 16 weight rows x up to 16
 // tokens. BF16 batches of m < 16 tokens use tiles m tokens wide.
@@ -20,8 +20,8 @@
 // The arithmetic, per output element (weight row n, token t):
 //  * BF16: x rounded to bf16; tdpbf16ps sums the pairs of each 32 values in order
 //    into the f32 C element, from k = 0 to the end.
-//  * Q8_0: int8_block_arithmetic.h (exact integer block sums from the tiles, then one
-//    fma per block in block order).
+//  * Q8_0, Q4_0, Q5_0: int8_block_arithmetic.h (exact integer block sums from the
+//    tiles, then one fma per block in block order).
 #include "helix/kernels/matmul_kernels.h"
 
 #include <algorithm>
@@ -84,11 +84,14 @@ HELIX_AMX inline void fetch_ahead(const WeightMatrix& w, const Ahead& ahead, int
 }
 
 // Rows r0.. (zero past rows_here), blocks [k0 / 32, + blocks), into the panel: the
-// quants as they are, the scales by the VNNI kernel's reader (int8_block_weights.h),
-// after the quants were read, so that their lines are in L1.
-HELIX_AMX HELIX_OWN_CODE void decode_q8_0(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
-                                          std::int64_t blocks, const Ahead& ahead, const Panel& p) {
-  const std::int64_t first_block = k0 / 32, block_bytes = sizeof(BlockQ8_0);
+// int8 values as the VNNI kernels' reader decodes them (int8_block_weights.h: Q8_0's
+// as they are), then the scales, after the values were read, so that their lines are
+// in L1.
+template <DType Type>
+HELIX_AMX HELIX_OWN_CODE void decode_blocks(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t k0,
+                                            std::int64_t blocks, const Ahead& ahead, const Panel& p) {
+  const auto quants = reader<BlockScaledQuants<Type>>(make_row_group(w, r0, 1, rows_here, &p, k0 / 32));
+  const std::int64_t k_end = k0 + blocks * 32;
   for (int n = 0; n < kTileRows; ++n) {
     fetch_ahead(w, ahead, n);
     std::uint8_t* q = p.q + n * kChunkValues;
@@ -96,17 +99,20 @@ HELIX_AMX HELIX_OWN_CODE void decode_q8_0(const WeightMatrix& w, std::int64_t r0
       std::memset(q, 0, static_cast<std::size_t>(blocks * 32));
       continue;
     }
-    const std::byte* block = w.row(r0 + n) + first_block * block_bytes;
-    for (std::int64_t b = 0; b < blocks; ++b, block += block_bytes)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + 32 * b), _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)));
+    for (std::int64_t k = k0; k < k_end; k += 64) {
+      const bool half = k + 64 > k_end;
+      const __m512i values = quants.load(n, k, half);
+      if (half) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + (k - k0)), _mm512_castsi512_si256(values));
+      } else {
+        _mm512_storeu_si512(q + (k - k0), values);
+      }
+    }
   }
-  Q8_0Quants quants;
-  static_cast<RowGroup&>(quants) = make_row_group(w, r0, 1, rows_here, &p, first_block);
-  const std::int64_t k_end = k0 + blocks * 32;
   for (std::int64_t k = k0; k < k_end; k += 64) quants.load_scales(k, k + 64 > k_end);
 }
 
-// One token block's view of the activations for the Q8_0 kernel.
+// One token block's view of the activations for the block-scaled kernel.
 struct Int8Tokens {
   const BlockActivations& a;
   std::int64_t tb;  // token block
@@ -163,8 +169,9 @@ HELIX_AMX HELIX_OWN_CODE void multiply_token_block(const Panel& p, std::int64_t 
   for (int n = 0; n < kTileRows; ++n) _mm512_store_ps(block_acc + n * kMaxTokens, acc[n]);
 }
 
-HELIX_AMX void gemm_rows_q8_0(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
-                              std::int64_t row_end) {
+template <DType Type>
+HELIX_AMX void gemm_rows_block_scaled(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
+                                      std::int64_t row_end) {
   const std::int64_t chunk = std::min(kChunkValues, w.cols), max_blocks = kChunkValues / 32;
   // Scratch: the panel (quants, scales), then the accumulators of every row group
   // held and token block, and the four product tiles.
@@ -179,7 +186,7 @@ HELIX_AMX void gemm_rows_q8_0(const WeightMatrix& w, const BlockActivations& a, 
       const std::int64_t blocks = std::min(chunk, w.cols - k0) / 32;
       const Ahead ahead = k0 + chunk < w.cols ? Ahead(w, r0, k0 + chunk, std::min(w.cols, k0 + 2 * chunk))
                                               : Ahead(w, r0 + kTileRows, 0, chunk);
-      decode_q8_0(w, r0, rows_here, k0, blocks, ahead, p);
+      decode_blocks<Type>(w, r0, rows_here, k0, blocks, ahead, p);
       for (std::int64_t tb = 0; tb < a.token_blocks; ++tb)
         multiply_token_block(p, blocks, k0 / 32, Int8Tokens{a, tb}, c, group_acc + tb * kTileRows * kMaxTokens);
     }
@@ -331,9 +338,7 @@ void per_block_vectors(const float* per_token, std::int64_t groups, const BlockA
 
 }  // namespace
 
-bool amx_multiplies(DType dtype) {
-  return dtype == DType::BF16 || dtype == DType::Q8_0 || dtype == DType::Q4_K || dtype == DType::Q6_K;
-}
+bool amx_multiplies(DType dtype) { return dtype == DType::BF16 || is_int8_block_type(dtype); }
 
 HELIX_AMX BlockActivations prepare_activations_amx(const WeightMatrix& w, const float* x, std::int64_t m, ThreadPool& pool) {
   BlockActivations a;
@@ -361,7 +366,7 @@ HELIX_AMX BlockActivations prepare_activations_amx(const WeightMatrix& w, const 
     a.b_tiles = reinterpret_cast<const std::byte*>(tiles);
     return a;
   }
-  // Int8: quantized (Q8_0 per 32 values, the K-quants per 256), then (16 tokens and
+  // Int8: quantized (the block-scaled types per 32 values, the K-quants per 256), then (16 tokens and
   // more) laid out as tiles with the scales per token block.
   a = prepare_activations_vnni(w, x, m, pool);
   const bool k_quant = is_k_quant(w.dtype);
@@ -392,8 +397,12 @@ void gemm_rows_amx(const WeightMatrix& w, const BlockActivations& a, float* y, s
     gemm_rows_bf16(w, a, y, row_begin, row_end);
   } else if (is_k_quant(w.dtype)) {
     gemm_rows_amx_k_quant(w, a, y, row_begin, row_end);
+  } else if (w.dtype == DType::Q4_0) {
+    gemm_rows_block_scaled<DType::Q4_0>(w, a, y, row_begin, row_end);
+  } else if (w.dtype == DType::Q5_0) {
+    gemm_rows_block_scaled<DType::Q5_0>(w, a, y, row_begin, row_end);
   } else {
-    gemm_rows_q8_0(w, a, y, row_begin, row_end);
+    gemm_rows_block_scaled<DType::Q8_0>(w, a, y, row_begin, row_end);
   }
 }
 

@@ -1,14 +1,15 @@
-// The amx level's tile kernel for Q4_K and Q6_K from 16 tokens, with the K-quant
+// The amx level's tile kernel for the K-quants (Q4_K, Q5_K, Q6_K) from 16 tokens, with the K-quant
 // arithmetic of int8_block_arithmetic.h: one float scaling per 256-value superblock.
 // Smaller batches go to matmul_vnni_gemv.cpp, which gives the same bits.
 //
 // Each superblock of 16 weight rows is decoded once (KPanel) and multiplied against
 // every block of 16 tokens. The weights' integer products w = sc * q (the group's
 // scale folded in) do not fit in int8, so they are split as w = 64 * hi + lo with
-// lo = w & 63 (u8) and hi = w >> 6 (Q4_K: u8 up to 14; Q6_K: s8 in [-64, 64]), and
-// M = 64 * (hi . x) + (lo . x): two tile products per 64 values, exact, and each
-// accumulates over the whole superblock in the tile (x has one scale per 256
-// values). Q4_K's mins are a third product, of each value's group min with x.
+// lo = w & 63 (u8) and hi = w >> 6 (Q4_K: u8 up to 14; Q5_K: up to 30; Q6_K: s8 in
+// [-64, 64]), and M = 64 * (hi . x) + (lo . x): two tile products per 64 values,
+// exact, and each accumulates over the whole superblock in the tile (x has one scale
+// per 256 values). Q4_K's and Q5_K's mins are a third product, of each value's group
+// min with x.
 #include "helix/kernels/matmul_kernels.h"
 
 #include <algorithm>
@@ -28,6 +29,7 @@
 
 #include "helix/kernels/int8_block_arithmetic.h"
 #include "helix/kernels/amx_tiles.h"
+#include "helix/kernels/int8_block_weights.h"
 #include "helix/kernels/k_quant_unpack_avx512.h"
 
 namespace helix::kernels_detail {
@@ -39,7 +41,7 @@ constexpr int kPanelBytes = 256;  // one superblock per row
 struct KPanel {
   alignas(64) std::uint8_t hi[kTileRows][kPanelBytes];
   alignas(64) std::uint8_t lo[kTileRows][kPanelBytes];
-  alignas(64) std::uint8_t min[kTileRows][kPanelBytes];  // Q4_K: each value's group min
+  alignas(64) std::uint8_t min[kTileRows][kPanelBytes];  // Q4_K, Q5_K: each value's group min
   float d[kTileRows], dmin[kTileRows];
 };
 
@@ -51,11 +53,14 @@ HELIX_AMX inline void store_split(KPanel& p, int n, int at, __m512i w, bool sign
                      _mm512_cvtepi16_epi8(_mm512_and_si512(w, _mm512_set1_epi16(63))));
 }
 
-HELIX_AMX void decode_q4_k_row(const std::byte* block, int n, KPanel& p) {
+// Q4_K and Q5_K (whose quants the VNNI kernels' reader unpacks, int8_block_weights.h).
+template <DType Type>
+HELIX_AMX void decode_k4_row(const K4Quants<Type>& quants, std::int64_t sb, int n, KPanel& p) {
+  const std::byte* block = quants.rows[n] + sb * K4Quants<Type>::kBlockBytes;
   alignas(16) std::uint8_t scale_min[16];  // 8 scales, then 8 mins
   _mm_store_si128(reinterpret_cast<__m128i*>(scale_min), k_quants::q4k_scale_min_bytes(block));
   for (int c = 0; c < 4; ++c) {  // values 64c.. : groups 2c and 2c + 1
-    const __m512i q = k_quants::q4k_quants(block, c);
+    const __m512i q = quants.load(n, sb * kSuperblockValues + 64 * c);
     for (int h = 0; h < 2; ++h) {
       const int g = 2 * c + h, at = 32 * g;
       const __m512i q16 = _mm512_cvtepu8_epi16(h == 0 ? _mm512_castsi512_si256(q) : _mm512_extracti64x4_epi64(q, 1));
@@ -88,10 +93,12 @@ HELIX_AMX void decode_q6_k_row(const std::byte* block, int n, KPanel& p) {
 
 // Rows r0.. (rows_here of them) at superblock sb into the panel, fetching each row's
 // next superblock meanwhile (16 rows' short runs: the streamers do not follow them).
-template <bool Q4K>
+template <DType Type>
 HELIX_AMX HELIX_OWN_CODE void decode_superblock(const WeightMatrix& w, std::int64_t r0, int rows_here, std::int64_t sb,
                                                 KPanel& p) {
-  const std::int64_t block_bytes = Q4K ? k_quants::kQ4KBlockBytes : k_quants::kQ6KBlockBytes;
+  constexpr bool Q4K = k_quant_has_mins(Type);
+  const std::int64_t block_bytes = static_cast<std::int64_t>(dtype_block_bytes(Type));
+  const RowGroup group = make_row_group(w, r0, 1, rows_here, nullptr, 0);
   const bool more = (sb + 1) * kSuperblockValues < w.cols;
   for (int n = 0; n < kTileRows; ++n) {
     if (n >= rows_here) {
@@ -106,7 +113,7 @@ HELIX_AMX HELIX_OWN_CODE void decode_superblock(const WeightMatrix& w, std::int6
       for (std::int64_t at = 0; at < block_bytes; at += 64)
         _mm_prefetch(reinterpret_cast<const char*>(block + block_bytes + at), _MM_HINT_T0);
     if constexpr (Q4K) {
-      decode_q4_k_row(block, n, p);
+      decode_k4_row(reader<K4Quants<Type>>(group), sb, n, p);
     } else {
       decode_q6_k_row(block, n, p);
     }
@@ -150,7 +157,7 @@ HELIX_AMX HELIX_OWN_CODE void multiply_superblock(const KPanel& p, const BlockAc
   }
 }
 
-template <bool Q4K>
+template <DType Type>
 HELIX_AMX void gemm_rows(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                          std::int64_t row_end) {
   auto* p = new (thread_scratch(ScratchSlot::WeightTile, sizeof(KPanel) / 4 + 1)) KPanel;
@@ -160,9 +167,9 @@ HELIX_AMX void gemm_rows(const WeightMatrix& w, const BlockActivations& a, float
   configure_tiles(64, 16, kMaxTokens);  // every tile 16 rows x 64 bytes
   for_each_row_group(a, acc, row_begin, row_end, y, w.rows, [&](std::int64_t r0, int rows_here, float* group_acc) {
     for (std::int64_t sb = 0; sb < superblocks; ++sb) {
-      decode_superblock<Q4K>(w, r0, rows_here, sb, *p);
+      decode_superblock<Type>(w, r0, rows_here, sb, *p);
       for (std::int64_t tb = 0; tb < a.token_blocks; ++tb)
-        multiply_superblock<Q4K>(*p, a, sb, tb, c, group_acc + tb * kTileRows * kMaxTokens);
+        multiply_superblock<k_quant_has_mins(Type)>(*p, a, sb, tb, c, group_acc + tb * kTileRows * kMaxTokens);
     }
   });
   _tile_release();
@@ -172,10 +179,10 @@ HELIX_AMX void gemm_rows(const WeightMatrix& w, const BlockActivations& a, float
 
 void gemm_rows_amx_k_quant(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                            std::int64_t row_end) {
-  if (w.dtype == DType::Q4_K) {
-    gemm_rows<true>(w, a, y, row_begin, row_end);
-  } else {
-    gemm_rows<false>(w, a, y, row_begin, row_end);
+  switch (w.dtype) {
+    case DType::Q4_K: gemm_rows<DType::Q4_K>(w, a, y, row_begin, row_end); break;
+    case DType::Q5_K: gemm_rows<DType::Q5_K>(w, a, y, row_begin, row_end); break;
+    default: gemm_rows<DType::Q6_K>(w, a, y, row_begin, row_end); break;
   }
 }
 

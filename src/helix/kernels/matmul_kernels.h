@@ -30,7 +30,23 @@ void gemv_rows_scalar(const WeightMatrix& w, const float* x, std::int64_t m, flo
 void convert_rows_avx2(const WeightMatrix& w, std::int64_t row_begin, std::int64_t count, float* out);
 void convert_rows_scalar(const WeightMatrix& w, std::int64_t row_begin, std::int64_t count, float* out);
 
-// Activations quantized per 32 values for Q8_0 weights (int8_activations.cpp): each
+// The int8 block types, which the avx512 and amx levels multiply with one integer
+// arithmetic (int8_block_arithmetic.h), in two families:
+//  * block-scaled: one f16 scale per 32 int8 values, Q8_0's arithmetic (Q8_0 as
+//    stored, Q4_0 a nibble - 8, Q5_0 a nibble and a fifth bit - 16);
+//  * K-quants: 256-value superblocks of groups with integer scales (Q4_K, Q5_K: and
+//    mins; Q6_K).
+inline constexpr bool is_block_scaled(DType dtype) {
+  return dtype == DType::Q8_0 || dtype == DType::Q4_0 || dtype == DType::Q5_0;
+}
+inline constexpr bool is_k_quant(DType dtype) {
+  return dtype == DType::Q4_K || dtype == DType::Q5_K || dtype == DType::Q6_K;
+}
+inline constexpr bool is_int8_block_type(DType dtype) { return is_block_scaled(dtype) || is_k_quant(dtype); }
+// Q4_K and Q5_K: value = d * scale * q - dmin * min per group of 32 (Q6_K has no mins).
+inline constexpr bool k_quant_has_mins(DType dtype) { return dtype == DType::Q4_K || dtype == DType::Q5_K; }
+
+// Activations quantized per 32 values for the block-scaled weights (int8_activations.cpp): each
 // block of a row gets a scale s = max|x| / 127 and int8 quants q = round(x / s), as
 // llama.cpp's Q8_0; vpdpbusd's correction for Q8_0's flipped quants comes with them.
 struct Int8Activations {
@@ -72,19 +88,26 @@ struct SuperblockActivations {
   const float* scale = nullptr;       // m x cols/256
   const std::int32_t* sum16 = nullptr;  // m x cols/16: sum(q) over each 16 values (Q4_K's mins, Q6_K's offset)
   // Only after interleave_token_runs, for the VNNI GEMM (matmul_vnni_gemm.cpp):
-  // Q4_K: per superblock 4 words, x's sums over groups 2j and 2j + 1 (32 values each)
-  // as int16 (low, high) for vpdpwssd.
+  // Q4_K and Q5_K: per superblock 4 words, x's sums over groups 2j and 2j + 1 (32
+  // values each) as int16 (low, high) for vpdpwssd.
   const std::int32_t* pair_sums = nullptr;
   // Per part of a group whose centred sum fits int16, minus the quants' centre
-  // times x's sum over the part: Q4_K -8 * sum(x) per 32 values, Q6_K -32 * sum(x)
-  // per 8 (|x| <= 127, so |sum (q - centre) * x| <= 32512).
+  // times x's sum over the part: Q4_K -8 * sum(x) per 32 values, Q5_K -16 * sum(x)
+  // per 16, Q6_K -32 * sum(x) per 8 (|x| <= 127, so |sum (q - centre) * x| <= 32512).
   const std::int32_t* part_bias = nullptr;
 };
 
 // The quants' centre and the values per part that SuperblockActivations::part_bias
-// and the VNNI GEMM's fold agree on.
-constexpr std::int32_t kQ4KCentre = 8, kQ6KCentre = 32;
-constexpr int kQ4KPartValues = 32, kQ6KPartValues = 8;
+// and the VNNI GEMM's fold agree on: a part lies in one group (one scale), and its
+// centred sum, at most part * max|q - centre| * 127, fits int16.
+constexpr std::int32_t k_quant_centre(DType dtype) {
+  return dtype == DType::Q4_K ? 8 : dtype == DType::Q5_K ? 16 : 32;  // Q4_K 0..15, Q5_K 0..31, Q6_K 0..63
+}
+constexpr int k_quant_part_values(DType dtype) {
+  return dtype == DType::Q4_K ? 32 : dtype == DType::Q5_K ? 16 : 8;  // 32512 = 32*8*127 = 16*16*127 = 8*32*127
+}
+// Values per group (one integer scale).
+constexpr int k_quant_group_values(DType dtype) { return dtype == DType::Q6_K ? 16 : 32; }
 
 // x prepared once per matmul call for the int8 block kernels (VNNI and AMX) and
 // the AMX BF16 kernel: quantized (Q8_0 as Int8Activations, the K-quants as

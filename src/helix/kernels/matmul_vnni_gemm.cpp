@@ -1,5 +1,6 @@
 // The avx512 level's kernel for batches of 16 tokens and more of the int8 block
-// types (Q8_0, Q4_K, Q6_K): the amx level's tile products done with AVX-512 VNNI, for
+// types (block-scaled: Q8_0, Q4_0, Q5_0; K-quants: Q4_K, Q5_K, Q6_K): the amx
+// level's tile products done with AVX-512 VNNI, for
 // CPUs without the tile unit. It computes the tiles' exact integer sums and scales
 // them with the operations of int8_block_arithmetic.h, so it gives the same bits as
 // the amx level, and as the VNNI kernel for smaller batches (matmul_vnni_gemv.cpp): a
@@ -14,18 +15,20 @@
 // needs a reduction of the lanes per row and token; this one needs none, and it
 // scales a block's 16 rows in one vector operation.
 //
-// vpdpbusd multiplies unsigned bytes (the panel) by signed ones (x): Q8_0's quants
-// are flipped to q + 128 and each block's sum starts at x's block bias (-128 * sum(x)).
+// vpdpbusd multiplies unsigned bytes (the panel) by signed ones (x): the block-scaled
+// types' int8 values are flipped to v + 128 and each block's sum starts at x's block
+// bias (-128 * sum(x)).
 //
 // The K-quants' group scales enter the integer M by vpdpwssd (int16 x int16), one per
 // part of a group whose sum fits 16 bits once the quants are centred: each part's
 // sum starts at x's part bias (-centre * sum(x), SuperblockActivations::part_bias),
 // so that it ends as sum (q - centre) * x, |.| <= 32512 with |x| <= 127. Q6_K: q as
 // stored is the quant + 32, centre 32, parts of 8 values, and sum (q - 32) * x is
-// its own arithmetic's; Q4_K: centre 8, parts of 32 (a whole group), and 8 * sum_g
-// sc_g * sum32_g(x) goes back onto M once per superblock. That is one vpdpwssd per
-// 8 vpdpbusd (Q4_K) or per 2 (Q6_K), where uncentred 16-value sums took one per 4
-// (Q4_K) or a vpmulld, two uops, and an add per 4 (Q6_K).
+// its own arithmetic's; Q4_K: centre 8, parts of 32 (a whole group), and Q5_K:
+// centre 16, parts of 16 (half a group), where centre * sum_g sc_g * sum32_g(x) goes
+// back onto M once per superblock. That is one vpdpwssd per 8 vpdpbusd (Q4_K), per 4
+// (Q5_K) or per 2 (Q6_K), where uncentred 16-value sums took one per 4 (Q4_K) or a
+// vpmulld, two uops, and an add per 4 (Q6_K).
 #include "helix/kernels/matmul_kernels.h"
 
 #include <algorithm>
@@ -82,13 +85,14 @@ HELIX_AVX512 inline void transpose_words(__m512i (&v)[16]) {
 }
 
 // A K-quant superblock's scales for 16 rows (s.scale: the high 16 bits of each lane
-// cleared, as vpdpwssd reads a lane as two int16), and Q4_K's per-token terms'
-// multipliers as pairs of int16 for vpdpwssd (two groups per lane): the mins (N =
-// sum_g min_g * sum32_g(x)) and 8 times the scales (the centre's share of M).
+// cleared, as vpdpwssd reads a lane as two int16), and Q4_K's and Q5_K's per-token
+// terms' multipliers as pairs of int16 for vpdpwssd (two groups per lane): the mins
+// (N = sum_g min_g * sum32_g(x)) and the centre times the scales (the centre's share
+// of M; at most 16 * 63).
 struct ChunkScales {
   SuperblockScales s;
-  __m512i min_pairs[4];     // Q4_K: mins of groups 2j, 2j+1
-  __m512i centre_pairs[4];  // Q4_K: 8 * the scales of groups 2j, 2j+1
+  __m512i min_pairs[4];     // Q4_K, Q5_K: mins of groups 2j, 2j+1
+  __m512i centre_pairs[4];  // Q4_K, Q5_K: the centre times the scales of groups 2j, 2j+1
 };
 
 // Two int16 values in one 32-bit lane (lo in the low half), as vpdpwssd reads them.
@@ -114,7 +118,7 @@ HELIX_AVX512 HELIX_OWN_CODE void transpose_chunk(const Quants& quants, std::int6
                                                  __m512i* panel, ChunkScales* scales) {
   for (std::int64_t k = k0; k < k0 + values; k += 64) {
     __m512i v[16];
-    if constexpr (std::is_same_v<Quants, Q8_0Quants>) {
+    if constexpr (Quants::kBlockScaled) {
       const bool half = k + 64 > k0 + values;
 #pragma GCC unroll 16
       for (int n = 0; n < 16; ++n)
@@ -126,10 +130,10 @@ HELIX_AVX512 HELIX_OWN_CODE void transpose_chunk(const Quants& quants, std::int6
       if (k % kSuperblockValues == 0) {
         ChunkScales& c = scales[(k - k0) / kSuperblockValues];
         quants.load_superblock(k, c.s);
-        if constexpr (std::is_same_v<Quants, Q4_KQuants>) {
+        if constexpr (k_quant_has_mins(Quants::kType)) {
           for (int j = 0; j < 4; ++j) {
             c.min_pairs[j] = int16_pairs(c.s.min[2 * j], c.s.min[2 * j + 1]);
-            const __m512i centre = _mm512_set1_epi32(kQ4KCentre);
+            const __m512i centre = _mm512_set1_epi32(k_quant_centre(Quants::kType));
             c.centre_pairs[j] = int16_pairs(_mm512_mullo_epi32(c.s.scale[2 * j], centre), _mm512_mullo_epi32(c.s.scale[2 * j + 1], centre));
           }
         } else {
@@ -151,8 +155,8 @@ HELIX_AVX512 inline __m512i broadcast_word(const std::int32_t* run, std::int64_t
   return _mm512_set1_epi32(run[e * T + i]);
 }
 
-// Q8_0: the chunk's blocks against the run of T tokens from t0; acc[t][row] holds
-// the results so far.
+// The block-scaled types: the chunk's blocks against the run of T tokens from t0;
+// acc[t][row] holds the results so far.
 template <int T>
 HELIX_AVX512 HELIX_OWN_CODE void q8_0_tokens(const Chunk& c, const Int8Activations& x, std::int64_t t0, float* acc) {
   const std::int64_t blocks = x.cols / 32;
@@ -180,14 +184,15 @@ HELIX_AVX512 HELIX_OWN_CODE void q8_0_tokens(const Chunk& c, const Int8Activatio
   for (int i = 0; i < T; ++i) _mm512_store_ps(acc + (t0 + i) * kTileRows, f[i]);
 }
 
-// Q4_K and Q6_K: the chunk's superblocks against the run of T tokens from t0: per
-// part (Q4_K a group of 32 values, Q6_K half a group, 8) the centred sums, times the
-// group's integer scale into M by vpdpwssd; per superblock one float scaling into
-// acc[t][row].
-template <bool Q4K, int T>
+// The K-quants: the chunk's superblocks against the run of T tokens from t0: per
+// part (Q4_K a group of 32 values, Q5_K half a group, 16, Q6_K half a group, 8) the
+// centred sums, times the group's integer scale into M by vpdpwssd; per superblock
+// one float scaling into acc[t][row].
+template <DType Type, int T>
 HELIX_AVX512 HELIX_OWN_CODE void k_quant_tokens(const Chunk& c, const SuperblockActivations& x, std::int64_t t0,
                                                 float* acc) {
-  constexpr int kPartValues = Q4K ? kQ4KPartValues : kQ6KPartValues, kGroupValues = Q4K ? 32 : 16;
+  constexpr bool Q4K = k_quant_has_mins(Type);  // Q4_K and Q5_K: mins, and the centre's share in M
+  constexpr int kPartValues = k_quant_part_values(Type), kGroupValues = k_quant_group_values(Type);
   constexpr int kParts = kSuperblockValues / kPartValues;
   const std::int64_t superblocks = x.cols / kSuperblockValues;
   const auto* words = reinterpret_cast<const std::int32_t*>(x.q) + t0 * (x.cols / 4);
@@ -200,7 +205,7 @@ HELIX_AVX512 HELIX_OWN_CODE void k_quant_tokens(const Chunk& c, const Superblock
 #pragma GCC unroll 12
     for (int i = 0; i < T; ++i) {
       m_sum[i] = _mm512_setzero_si512();
-      if constexpr (Q4K) {  // the centre's share, kQ4KCentre * sum_g sc_g * sum32_g(x)
+      if constexpr (Q4K) {  // the centre's share, centre * sum_g sc_g * sum32_g(x)
 #pragma GCC unroll 4
         for (int j = 0; j < 4; ++j)
           m_sum[i] = _mm512_dpwssd_epi32(m_sum[i], scales.centre_pairs[j], broadcast_word<T>(pair_sums, sb * 4 + j, i));
@@ -249,17 +254,12 @@ void for_token_runs(std::int64_t m, const Multiply& multiply) {
   }
 }
 
-HELIX_AVX512 void multiply_chunk(DType dtype, const Chunk& c, const BlockActivations& a, float* acc) {
-  switch (dtype) {
-    case DType::Q8_0:
-      for_token_runs(a.m, [&](auto tokens, std::int64_t t0) { q8_0_tokens<decltype(tokens)::value>(c, a.int8, t0, acc); });
-      return;
-    case DType::Q4_K:
-      for_token_runs(a.m, [&](auto tokens, std::int64_t t0) { k_quant_tokens<true, decltype(tokens)::value>(c, a.superblocks, t0, acc); });
-      return;
-    default:
-      for_token_runs(a.m, [&](auto tokens, std::int64_t t0) { k_quant_tokens<false, decltype(tokens)::value>(c, a.superblocks, t0, acc); });
-      return;
+template <DType Type>
+HELIX_AVX512 void multiply_chunk_as(const Chunk& c, const BlockActivations& a, float* acc) {
+  if constexpr (is_block_scaled(Type)) {
+    for_token_runs(a.m, [&](auto tokens, std::int64_t t0) { q8_0_tokens<decltype(tokens)::value>(c, a.int8, t0, acc); });
+  } else {
+    for_token_runs(a.m, [&](auto tokens, std::int64_t t0) { k_quant_tokens<Type, decltype(tokens)::value>(c, a.superblocks, t0, acc); });
   }
 }
 
@@ -276,6 +276,14 @@ struct GroupMemory {
   ChunkScales* superblock_scales;
 };
 
+// One chunk of the group's rows: transposed into the panel, then met by every token.
+template <typename Quants>
+HELIX_AVX512 void multiply_chunk(const RowGroup& group, const Chunk& chunk, const GroupMemory& memory,
+                                 const BlockActivations& a, float* acc) {
+  transpose_chunk(reader<Quants>(group), chunk.k0, chunk.values, memory.panel, memory.superblock_scales);
+  multiply_chunk_as<Quants::kType>(chunk, a, acc);
+}
+
 // Rows r0 .. r0 + rows_here - 1 (one group of 16; the lanes past rows_here repeat
 // the last row), a chunk at a time: transposed, then met by every token, a run at a
 // time; acc[t][n] receives row r0 + n's result for token t.
@@ -286,27 +294,15 @@ HELIX_AVX512 void multiply_row_group(const WeightMatrix& w, const BlockActivatio
   for (std::int64_t k0 = 0; k0 < w.cols; k0 += kChunkValues) {
     const std::int64_t values = std::min(kChunkValues, w.cols - k0);
     const RowGroup group = make_row_group(w, r0, 1, rows_here, &p, k0 / 32);
+    const Chunk chunk{memory.panel, &p, memory.superblock_scales, k0, values};
     switch (w.dtype) {
-      case DType::Q8_0: {
-        Q8_0Quants quants;
-        static_cast<RowGroup&>(quants) = group;
-        transpose_chunk(quants, k0, values, memory.panel, memory.superblock_scales);
-        break;
-      }
-      case DType::Q4_K: {
-        Q4_KQuants quants;
-        static_cast<RowGroup&>(quants) = group;
-        transpose_chunk(quants, k0, values, memory.panel, memory.superblock_scales);
-        break;
-      }
-      default: {
-        Q6_KQuants quants;
-        static_cast<RowGroup&>(quants) = group;
-        transpose_chunk(quants, k0, values, memory.panel, memory.superblock_scales);
-        break;
-      }
+      case DType::Q8_0: multiply_chunk<Q8_0Quants>(group, chunk, memory, a, acc); break;
+      case DType::Q4_0: multiply_chunk<BlockScaledQuants<DType::Q4_0>>(group, chunk, memory, a, acc); break;
+      case DType::Q5_0: multiply_chunk<BlockScaledQuants<DType::Q5_0>>(group, chunk, memory, a, acc); break;
+      case DType::Q4_K: multiply_chunk<Q4_KQuants>(group, chunk, memory, a, acc); break;
+      case DType::Q5_K: multiply_chunk<Q5_KQuants>(group, chunk, memory, a, acc); break;
+      default: multiply_chunk<Q6_KQuants>(group, chunk, memory, a, acc); break;
     }
-    multiply_chunk(w.dtype, Chunk{memory.panel, &p, memory.superblock_scales, k0, values}, a, acc);
   }
 }
 

@@ -1,4 +1,5 @@
-// The kernel for batches below 16 tokens of the int8 block types (Q8_0, Q4_K, Q6_K)
+// The kernel for batches below 16 tokens of the int8 block types (block-scaled:
+// Q8_0, Q4_0, Q5_0; K-quants: Q4_K, Q5_K, Q6_K)
 // on the avx512 and amx levels, with AVX-512 VNNI (a tile product costs as much for
 // 1 token as for 16: Q8_0 decode on 1-token tiles ran at half the speed of streaming
 // kernels). It computes the tiles' exact integer sums with vpdpbusd, 16 weight rows
@@ -7,9 +8,9 @@
 // matmul_amx_k_quant.cpp) and the VNNI GEMM (matmul_vnni_gemm.cpp), so a row's
 // result depends neither on its batch size nor on the level.
 //
-// The weights are read in place (no decoded copy): Q8_0's quants as they are, Q4_K's
-// and Q6_K's unpacked per 64 values; the scales of the 16 rows are decoded a row per
-// lane once the rows' lines are in cache.
+// The weights are read in place (no decoded copy): Q8_0's quants as they are, the
+// others unpacked per 64 values (int8_block_weights.h); the scales of the 16 rows
+// are decoded a row per lane once the rows' lines are in cache.
 #include "helix/kernels/matmul_kernels.h"
 
 #include <algorithm>
@@ -58,15 +59,16 @@ HELIX_AVX512 inline void transpose_quads(const __m512i* r, __m512i (&out)[4]) {
 // The exact integer sums of 16 weight rows' products with each token's x over
 // values k.. k + 63 (half: the 32 of Q8_0's last block), per 16 values:
 // sums[t][L] holds, row n in lane n, the sum over values k + 16L .. k + 16L + 15.
-// vpdpbusd multiplies unsigned weights: Q8_0's are flipped to q + 128 and x's
-// block bias (-128 * sum(x), in the block's first lane) takes it off again; Q6_K's are q + 32 as stored, and 32 * sum(x) per lane
-// comes off; Q4_K's are unsigned already.
+// vpdpbusd multiplies unsigned weights: the block-scaled types' int8 values are
+// flipped to v + 128 and x's block bias (-128 * sum(x), in the block's first lane)
+// takes it off again; Q6_K's are q + 32 as stored, and 32 * sum(x) per lane comes
+// off; Q4_K's and Q5_K's are unsigned already.
 template <DType Type, typename Quants>
 HELIX_AVX512 void step_sums(const Quants& quants, std::int64_t k, bool half, const std::int8_t* xq, std::int64_t cols,
                          const std::int32_t* bias, std::int64_t m, __m512i (*sums)[4]) {
   const __mmask64 bytes = half ? 0xFFFFFFFFull : ~0ull;
   alignas(64) __m512i q8_start[kMaxTokens - 1];
-  if constexpr (Type == DType::Q8_0) {
+  if constexpr (is_block_scaled(Type)) {
     for (std::int64_t t = 0; t < m; ++t) {
       const std::int32_t* b = bias + (t * cols + k) / 32;
       q8_start[t] = _mm512_mask_set1_epi32(_mm512_maskz_set1_epi32(0x0001, b[0]), 0x0100, half ? 0 : b[1]);
@@ -80,7 +82,7 @@ HELIX_AVX512 void step_sums(const Quants& quants, std::int64_t k, bool half, con
     __m512i wq[4];
 #pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) {
-      if constexpr (Type == DType::Q8_0) {
+      if constexpr (is_block_scaled(Type)) {
         wq[j] = _mm512_xor_si512(quants.load(4 * q + j, k, half), _mm512_set1_epi8(static_cast<char>(0x80)));
       } else {
         wq[j] = quants.load(4 * q + j, k);
@@ -90,7 +92,7 @@ HELIX_AVX512 void step_sums(const Quants& quants, std::int64_t k, bool half, con
       const std::int64_t at = t * cols + k;  // token t's value k
       const __m512i x = _mm512_maskz_loadu_epi8(bytes, xq + at);
       __m512i start = _mm512_setzero_si512();
-      if constexpr (Type == DType::Q8_0) start = q8_start[t];
+      if constexpr (is_block_scaled(Type)) start = q8_start[t];
       if constexpr (Type == DType::Q6_K) {
         const __m512i lane_sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_set1_epi8(1), x);
         start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(lane_sums, 5));
@@ -102,15 +104,17 @@ HELIX_AVX512 void step_sums(const Quants& quants, std::int64_t k, bool half, con
   for (std::int64_t t = 0; t < m; ++t) transpose_quads(quads[t], sums[t]);
 }
 
-// Q8_0 below 16 tokens: the tiles' block sums, scaled block by block vectorised over
-// the rows with the operations scale_tokens applies per element. acc[t][row].
-HELIX_AVX512 void multiply_q8_0(const Q8_0Quants& quants, std::int64_t cols, const Int8Activations& x, std::int64_t m,
-                             float* acc) {
+// The block-scaled types below 16 tokens: the tiles' block sums, scaled block by
+// block vectorised over the rows with the operations scale_tokens applies per
+// element. acc[t][row].
+template <DType Type>
+HELIX_AVX512 void multiply_block_scaled(const BlockScaledQuants<Type>& quants, std::int64_t cols, const Int8Activations& x,
+                                        std::int64_t m, float* acc) {
   std::fill(acc, acc + m * kTileRows, 0.0f);
   alignas(64) __m512i sums[kMaxTokens - 1][4];
   for (std::int64_t k = 0; k < cols; k += 64) {
     const bool half = k + 64 > cols;  // a last run of 32 values: loaded through a mask, its other half zero
-    step_sums<DType::Q8_0>(quants, k, half, x.q, x.cols, x.bias, m, sums);
+    step_sums<Type>(quants, k, half, x.q, x.cols, x.bias, m, sums);
     quants.load_scales(k, half);  // the rows' lines are in L1 now
     for (std::int64_t t = 0; t < m; ++t) {
       __m512 a = _mm512_load_ps(acc + t * kTileRows);
@@ -124,14 +128,14 @@ HELIX_AVX512 void multiply_q8_0(const Q8_0Quants& quants, std::int64_t cols, con
   }
 }
 
-// Q4_K and Q6_K below 16 tokens: per superblock the integer M (and Q4_K's N) of the
-// tiles, from the group sums times the groups' integer scales (and mins times x's
-// sums per 32 values), then scaled once with the operations superblock_tokens
-// applies per element. acc[t][row].
+// The K-quants below 16 tokens: per superblock the integer M (and Q4_K's and Q5_K's
+// N) of the tiles, from the group sums times the groups' integer scales (and mins
+// times x's sums per 32 values), then scaled once with the operations
+// superblock_tokens applies per element. acc[t][row].
 template <DType Type, typename Quants>
 HELIX_AVX512 void multiply_k_quant(const Quants& quants, std::int64_t cols, const SuperblockActivations& x,
                                 std::int64_t m, float* acc) {
-  constexpr bool q4k = Type == DType::Q4_K;
+  constexpr bool q4k = k_quant_has_mins(Type);  // Q4_K or Q5_K: groups of 32 with mins
   std::fill(acc, acc + m * kTileRows, 0.0f);
   alignas(64) __m512i sums[kMaxTokens - 1][4];
   alignas(64) __m512i m_sum[kMaxTokens - 1], n_sum[kMaxTokens - 1];
@@ -192,24 +196,12 @@ HELIX_AVX512 void gemv_pass(const WeightMatrix& w, const BlockActivations& a, fl
     const int rows_here = static_cast<int>(std::min<std::int64_t>(kTileRows, (count - j + stride - 1) / stride));
     const RowGroup group = make_row_group(w, begin + j, stride, rows_here, &p, 0);
     switch (w.dtype) {
-      case DType::Q8_0: {
-        Q8_0Quants quants;
-        static_cast<RowGroup&>(quants) = group;
-        multiply_q8_0(quants, w.cols, a.int8, a.m, acc);
-        break;
-      }
-      case DType::Q4_K: {
-        Q4_KQuants quants;
-        static_cast<RowGroup&>(quants) = group;
-        multiply_k_quant<DType::Q4_K>(quants, w.cols, a.superblocks, a.m, acc);
-        break;
-      }
-      default: {
-        Q6_KQuants quants;
-        static_cast<RowGroup&>(quants) = group;
-        multiply_k_quant<DType::Q6_K>(quants, w.cols, a.superblocks, a.m, acc);
-        break;
-      }
+      case DType::Q8_0: multiply_block_scaled(reader<Q8_0Quants>(group), w.cols, a.int8, a.m, acc); break;
+      case DType::Q4_0: multiply_block_scaled(reader<BlockScaledQuants<DType::Q4_0>>(group), w.cols, a.int8, a.m, acc); break;
+      case DType::Q5_0: multiply_block_scaled(reader<BlockScaledQuants<DType::Q5_0>>(group), w.cols, a.int8, a.m, acc); break;
+      case DType::Q4_K: multiply_k_quant<DType::Q4_K>(reader<Q4_KQuants>(group), w.cols, a.superblocks, a.m, acc); break;
+      case DType::Q5_K: multiply_k_quant<DType::Q5_K>(reader<Q5_KQuants>(group), w.cols, a.superblocks, a.m, acc); break;
+      default: multiply_k_quant<DType::Q6_K>(reader<Q6_KQuants>(group), w.cols, a.superblocks, a.m, acc); break;
     }
     for (std::int64_t t = 0; t < a.m; ++t)
       for (int n = 0; n < rows_here; ++n) y[t * w.rows + begin + n * stride + j] = acc[t * kTileRows + n];

@@ -241,7 +241,7 @@ TEST(Matmul, LargeMatricesSpanSeveralTilesPerThread) {
   std::vector<float> x = random_activations(m * cols, 7);
   for (const std::string& isa : test::runnable_isas()) {
     KernelIsaScope scope(isa);
-    for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
       TestWeights t = make_weights(dtype, rows, cols, 1, 11);
       std::vector<double> ref = reference(t, x.data(), m);
       for (MatmulStrategy strategy : {MatmulStrategy::Streaming, MatmulStrategy::TiledGemm}) {
@@ -267,7 +267,7 @@ TEST(Matmul, AmxTilesSpanSeveralPanelsAndPartialBlocks) {
   ThreadPool pool(2);
   const std::int64_t rows = 67, cols = 1280, m = 600;
   std::vector<float> x = random_activations(m * cols, 12);
-  for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+  for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     TestWeights t = make_weights(dtype, rows, cols, 2, 13);
     std::vector<double> ref = reference(t, x.data(), m);
     std::vector<float> y(static_cast<std::size_t>(m * rows), NAN);
@@ -281,7 +281,8 @@ TEST(Matmul, AmxTilesSpanSeveralPanelsAndPartialBlocks) {
 TEST(Matmul, StreamingResultsDoNotDependOnTheThreadCount) {
   ThreadPool pool1(1), pool2(2), pool3(3);
   const std::int64_t m = 3;
-  for (auto [dtype, cols] : {std::pair{DType::BF16, 200}, {DType::Q8_0, 224}, {DType::Q4_K, 256}, {DType::Q6_K, 512}}) {
+  for (auto [dtype, cols] : {std::pair{DType::BF16, 200}, {DType::Q8_0, 224}, {DType::Q4_0, 224}, {DType::Q5_0, 224},
+                             {DType::Q4_K, 256}, {DType::Q5_K, 256}, {DType::Q6_K, 512}}) {
     TestWeights t = make_weights(dtype, 77, cols, 3, 5);
     std::vector<float> x = random_activations(m * cols, 6);
     for (const std::string& isa : test::runnable_isas()) {
@@ -313,7 +314,8 @@ TEST(Matmul, OneRowGivesTheSameBitsAloneAndInAnyBatch) {
     if (isa != "avx512" && isa != "amx") continue;
     KernelIsaScope scope(isa);
     for (auto [dtype, cols] : {std::pair{DType::BF16, 2304}, {DType::BF16, 1029}, {DType::F16, 2304},
-                               {DType::Q8_0, 2336}, {DType::Q4_K, 2304}, {DType::Q6_K, 2304}}) {
+                               {DType::Q8_0, 2336}, {DType::Q4_0, 2336}, {DType::Q5_0, 2336}, {DType::Q4_K, 2304},
+                               {DType::Q5_K, 2304}, {DType::Q6_K, 2304}}) {
       std::vector<float> x = random_activations(64 * cols, 21);
       TestWeights t = make_weights(dtype, rows, cols, 1, 22);
       std::vector<float> alone(rows);
@@ -343,7 +345,7 @@ TEST(Matmul, ActivationsPreparedByEveryThreadGiveEachTokenItsBits) {
   for (const std::string& isa : test::runnable_isas()) {
     if (isa != "avx512" && isa != "amx") continue;
     KernelIsaScope scope(isa);
-    for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
       TestWeights t = make_weights(dtype, rows, cols, 1, 52);
       std::vector<float> batch(static_cast<std::size_t>(m * rows)), alone(rows);
       matmul(t.w, x.data(), m, batch.data(), pool);
@@ -359,11 +361,12 @@ TEST(Matmul, ActivationsPreparedByEveryThreadGiveEachTokenItsBits) {
 // The VNNI GEMM folds the K-quants' group scales in with vpdpwssd, on sums that it
 // keeps within int16 by centring the quants (matmul_vnni_gemm.cpp). Blocks written
 // byte by byte put those sums at their bound: every quant at the far end from the
-// centre (Q4_K 0 against 8, Q6_K 0 as stored against 32), the largest scales (Q4_K
-// 63; Q6_K -128, whose sign the fold must keep), and tokens whose x is one value
-// (+1 or -1), so that every part of a group sums to -+32512 (int16 ends at 32767).
-// Rows of random bytes lie between them. Each token must get the bits it gets alone
-// (the VNNI kernel, whose sums are 32-bit throughout); 29 tokens: runs of 12, 4, 1.
+// centre (Q4_K 0 against 8, Q5_K 0 against 16, Q6_K 0 as stored against 32), the
+// largest scales (Q4_K, Q5_K 63; Q6_K -128, whose sign the fold must keep), and
+// tokens whose x is one value (+1 or -1), so that every part of a group sums to
+// -+32512 (int16 ends at 32767). Rows of random bytes lie between them. Each token
+// must get the bits it gets alone (the VNNI kernel, whose sums are 32-bit
+// throughout); 29 tokens: runs of 12, 4, 1.
 TEST(Matmul, KQuantGemmKeepsItsSumsWithinInt16AtTheExtremes) {
   if (!cpu_supports(KernelIsa::Avx512)) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
   ThreadPool pool(2);
@@ -371,8 +374,8 @@ TEST(Matmul, KQuantGemmKeepsItsSumsWithinInt16AtTheExtremes) {
   std::vector<float> x = random_activations(m * cols, 41);
   for (std::int64_t t = 0; t < m; t += 3)
     std::fill(x.begin() + t * cols, x.begin() + (t + 1) * cols, t % 2 == 0 ? 1.0f : -1.0f);
-  for (DType dtype : {DType::Q4_K, DType::Q6_K}) {
-    const bool q4k = dtype == DType::Q4_K;
+  for (DType dtype : {DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const bool mins = dtype != DType::Q6_K;  // Q4_K, Q5_K: d, dmin, 12 bytes of 6-bit scales and mins, then quants
     const std::size_t row_bytes = dtype_row_bytes(dtype, cols), block_bytes = row_bytes / (cols / 256);
     std::vector<std::byte> storage(row_bytes * rows);
     std::mt19937 rng(42);
@@ -380,16 +383,16 @@ TEST(Matmul, KQuantGemmKeepsItsSumsWithinInt16AtTheExtremes) {
       std::byte* block = storage.data() + at;
       const bool extreme = at / row_bytes % 2 == 0;
       for (std::size_t i = 0; i < block_bytes; ++i) block[i] = static_cast<std::byte>(rng() & 0xFF);
-      // Q4_K: d, dmin, 12 bytes of 6-bit scales and mins, nibbles. Q6_K: 128 bytes of
-      // low nibbles, 64 of high bits, 16 int8 scales, d.
-      const std::size_t quants = q4k ? 16 : 0, quant_bytes = q4k ? 128 : 192, scales = q4k ? 4 : 192;
+      // Q4_K: nibbles from byte 16; Q5_K: fifth bits from 16, nibbles from 48. Q6_K:
+      // 128 bytes of low nibbles, 64 of high bits, 16 int8 scales, d.
+      const std::size_t quants = mins ? 16 : 0, quant_bytes = mins ? block_bytes - 16 : 192, scales = mins ? 4 : 192;
       if (extreme) {
         std::memset(block + quants, 0, quant_bytes);
-        std::memset(block + scales, q4k ? 0xFF : 0x80, q4k ? 12 : 16);
+        std::memset(block + scales, mins ? 0xFF : 0x80, mins ? 12 : 16);
       }
       const std::uint16_t d = 0x2C00;  // 1/16 in f16 (dmin too)
-      std::memcpy(block + (q4k ? 0 : 208), &d, 2);
-      if (q4k) std::memcpy(block + 2, &d, 2);
+      std::memcpy(block + (mins ? 0 : 208), &d, 2);
+      if (mins) std::memcpy(block + 2, &d, 2);
     }
     const WeightMatrix w = WeightMatrix::make(dtype, rows, cols, storage.data());
     for (const std::string& isa : test::runnable_isas()) {
@@ -414,7 +417,8 @@ TEST(Matmul, Avx512AndAmxGiveTheSameBits) {
   if (!cpu_supports(KernelIsa::Amx)) GTEST_SKIP() << "no AMX on this CPU";
   ThreadPool pool(2);
   const std::int64_t rows = 165;
-  for (auto [dtype, cols] : {std::pair{DType::Q8_0, 2336}, {DType::Q4_K, 2304}, {DType::Q6_K, 2304}}) {
+  for (auto [dtype, cols] : {std::pair{DType::Q8_0, 2336}, {DType::Q4_0, 2336}, {DType::Q5_0, 2336},
+                             {DType::Q4_K, 2304}, {DType::Q5_K, 2304}, {DType::Q6_K, 2304}}) {
     TestWeights t = make_weights(dtype, rows, cols, 3, 31);
     for (std::int64_t m : {1, 5, 16, 40}) {
       std::vector<float> x = random_activations(m * cols, 32);
