@@ -1,7 +1,8 @@
 // Whole-model benchmark: tokens/s of a 4-layer LLaMA-7B-shaped model with its
 // embedding and LM head (32000 x 4096), the model issue 14 compares with llama.cpp,
-// in BF16, Q8_0 and Q4_K_M (GGUF; the latter two quantized from the BF16 file by
-// `helix model quantize`'s code). Measured, per dtype:
+// in BF16, Q8_0 and Q4_K_M (GGUF; the quantized ones written from the BF16 file by
+// `helix model quantize`'s code), and on request Q4_0 and Q5_K_M (--variants).
+// Measured, per dtype:
 //   - prefill of 512 tokens (one chunk, logits of the last);
 //   - batch-1 decode at context 128 (median step);
 //   - batch-16 decode: 16 sequences at context 128, one token each per step.
@@ -14,10 +15,12 @@
 // llama.cpp's llama-bench / llama-batched-bench on the files this writes, between
 // runs of this program (docs/performance.md gives the commands).
 //
-// Usage: model_bench [work-dir] [--quick]   (writes ~3.8 GB of models there once)
+// Usage: model_bench [work-dir] [--quick] [--variants bf16,q8_0,q4_k_m,q4_0,q5_k_m]
+//        (writes ~3.8 GB of models there once, ~1.4 GB more with the last two)
 #include <cblas.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -57,18 +60,54 @@ double sgemm_gflops() {
 
 struct Variant {
   const char* name;    // as printed
-  const char* preset;  // helix model quantize preset ("" = the BF16 file itself)
-  // llama.cpp v0.4.0 on this machine kind, tokens/s (issue 14): prefill-512 low/high, batch-1 low/high, batch-16.
+  const char* preset;  // helix model quantize preset ("bf16" = the BF16 file itself)
+  // llama.cpp v0.4.0 on this machine kind, tokens/s (issue 14): prefill-512 low/high, batch-1 low/high, batch-16
+  // (0: the issue gives none).
   double peer_prefill_low, peer_prefill_high, peer_b1_low, peer_b1_high, peer_b16;
 };
 
 // Q4_K_M has no llama.cpp figure in the issue; its bar there is Q8_0's figures and
-// helix's own Q8_0 (decode >= 1.3x, prefill >= 1x).
+// helix's own Q8_0 (decode >= 1.3x, prefill >= 1x). Q4_0 and Q5_K_M have none at all:
+// compare them with llama.cpp run on the same files (docs/performance.md).
 const Variant kVariants[] = {
-    {"BF16", "", 234, 290, 19, 21, 105},
+    {"BF16", "bf16", 234, 290, 19, 21, 105},
     {"Q8_0", "q8_0", 134, 157, 31, 33, 79},
     {"Q4_K_M", "q4_k_m", 134, 157, 31, 33, 79},
+    {"Q4_0", "q4_0", 0, 0, 0, 0, 0},
+    {"Q5_K_M", "q5_k_m", 0, 0, 0, 0, 0},
 };
+
+// The variants named in a comma-separated list of presets, in kVariants' order;
+// throws CLI::ValidationError naming an unknown one.
+std::vector<Variant> chosen_variants(const std::string& list) {
+  std::vector<std::string> names;
+  for (std::size_t at = 0; at <= list.size();) {
+    const std::size_t comma = std::min(list.find(',', at), list.size());
+    names.push_back(list.substr(at, comma - at));
+    at = comma + 1;
+  }
+  std::vector<Variant> out;
+  for (const std::string& n : names) {
+    bool known = false;
+    for (const Variant& v : kVariants) known = known || n == v.preset;
+    if (!known) throw CLI::ValidationError("--variants", "unknown variant '" + n + "' (bf16, q8_0, q4_k_m, q4_0, q5_k_m)");
+  }
+  for (const Variant& v : kVariants)
+    if (std::find(names.begin(), names.end(), v.preset) != names.end()) out.push_back(v);
+  return out;
+}
+
+// "a-bx" against the issue's llama.cpp range ("ax" against one figure), "-" where it gives none.
+std::string versus(double helix, double low, double high) {
+  if (low <= 0) return "-";
+  char text[32];
+  if (low == high) {
+    std::snprintf(text, sizeof text, "%.2fx", helix / low);
+  } else {
+    std::snprintf(text, sizeof text, "%.2f-%.2fx", helix / high, helix / low);
+  }
+  return text;
+}
 
 std::filesystem::path model_file(const std::filesystem::path& dir, const Variant& v) {
   const std::filesystem::path bf16 = dir / "llama7b-4l-bf16";
@@ -82,7 +121,7 @@ std::filesystem::path model_file(const std::filesystem::path& dir, const Variant
     helix::write_random_model(o, bf16);
     std::fprintf(stderr, "  wrote %s in %.1f s\n", bf16.c_str(), seconds(start));
   }
-  if (std::string(v.preset).empty()) return bf16;
+  if (std::string(v.preset) == "bf16") return bf16;
   const std::filesystem::path out = dir / ("llama7b-4l-" + std::string(v.preset));
   if (!std::filesystem::exists(out / "model.gguf")) {
     std::filesystem::create_directories(out);
@@ -170,15 +209,23 @@ Figures measure(const std::filesystem::path& path, bool quick) {
 int main(int argc, char** argv) {
   std::string dir_name = (std::filesystem::temp_directory_path() / "helix-model-bench").string();
   bool quick = false;
+  std::string variant_list = "bf16,q8_0,q4_k_m";
   CLI::App app("Whole-model tokens/s (4-layer LLaMA-7B-shaped, with LM head) in BF16, Q8_0 and Q4_K_M, beside the "
                "read bandwidth and sgemm rate of the same run and llama.cpp's figures from issue 14.");
   app.add_option("work-dir", dir_name, "Folder for the generated model files (~3.8 GB, written once)")
       ->capture_default_str();
   app.add_flag("--quick", quick, "Fewer repetitions");
+  app.add_option("--variants", variant_list, "Comma-separated: bf16, q8_0, q4_k_m, q4_0, q5_k_m")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  std::vector<Variant> variants;
+  try {
+    variants = chosen_variants(variant_list);
+  } catch (const CLI::Error& e) {
+    return app.exit(e);
+  }
   const std::filesystem::path dir = std::filesystem::path(dir_name).lexically_normal();
   std::filesystem::create_directories(dir);
-  for (const Variant& v : kVariants) model_file(dir, v);  // write before measuring: no disk traffic in the runs
+  for (const Variant& v : variants) model_file(dir, v);  // write before measuring: no disk traffic in the runs
 
   const double read_bw = helix::bench::read_bandwidth(), gflops = sgemm_gflops();
   std::printf("# model_bench: kernels %s, %d threads, models in %s\n\n", std::string(helix::kernel_isa()).c_str(),
@@ -188,12 +235,13 @@ int main(int argc, char** argv) {
   std::printf("| dtype | GB read per step | prefill-512 tok/s | vs llama.cpp | batch-1 tok/s | %% of read-bw bound | vs "
               "llama.cpp | batch-16 tok/s | vs llama.cpp |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   double q8_b1 = 0, q8_prefill = 0;
-  for (const Variant& v : kVariants) {
+  for (const Variant& v : variants) {
     const Figures f = measure(model_file(dir, v), quick);
     const double bound = read_bw / f.weight_bytes;  // tokens/s if decode only read the weights, at bandwidth
-    std::printf("| %s | %.2f | %.0f | %.2f-%.2fx | %.1f | %.0f%% | %.2f-%.2fx | %.1f | %.2fx |\n", v.name,
-                f.weight_bytes / 1e9, f.prefill, f.prefill / v.peer_prefill_high, f.prefill / v.peer_prefill_low, f.b1,
-                100 * f.b1 / bound, f.b1 / v.peer_b1_high, f.b1 / v.peer_b1_low, f.b16, f.b16 / v.peer_b16);
+    std::printf("| %s | %.2f | %.0f | %s | %.1f | %.0f%% | %s | %.1f | %s |\n", v.name, f.weight_bytes / 1e9, f.prefill,
+                versus(f.prefill, v.peer_prefill_low, v.peer_prefill_high).c_str(), f.b1, 100 * f.b1 / bound,
+                versus(f.b1, v.peer_b1_low, v.peer_b1_high).c_str(), f.b16,
+                versus(f.b16, v.peer_b16, v.peer_b16).c_str());
     std::fflush(stdout);
     if (std::string(v.name) == "Q8_0") q8_b1 = f.b1, q8_prefill = f.prefill;
     if (std::string(v.name) == "Q4_K_M" && q8_b1 > 0) {
