@@ -61,30 +61,35 @@ HELIX_AVX512 inline float quantize_run(const float* x, std::int64_t count, std::
   return max / 127.0f;
 }
 
-// Blocks [b0, b1) of x (32 values each) quantized into q, scale and bias.
+// Blocks [b0, b1) of x (32 values each) quantized into q, scale and bias (and, where
+// sum is given, x's sum as quantized: scale * sum(q)).
 HELIX_AVX512 void quantize_block_range(const float* x, std::int64_t b0, std::int64_t b1, std::int8_t* q, float* scale,
-                                       std::int32_t* bias) {
+                                       std::int32_t* bias, float* sum) {
   for (std::int64_t b = b0; b < b1; ++b) {
     std::int32_t sum16[2];
     scale[b] = quantize_run(x + b * kBlockValues, kBlockValues, q + b * kBlockValues, sum16);
     bias[b] = -128 * (sum16[0] + sum16[1]);
+    if (sum != nullptr) sum[b] = scale[b] * static_cast<float>(sum16[0] + sum16[1]);
   }
 }
 
-Int8Activations quantize_blocks(const float* x, std::int64_t m, std::int64_t cols, ThreadPool& pool) {
+// with_sums: for the weights with an offset per block (Q4_1, Q5_1).
+Int8Activations quantize_blocks(const float* x, std::int64_t m, std::int64_t cols, bool with_sums, ThreadPool& pool) {
   const std::int64_t blocks = m * cols / kBlockValues, per_token = cols / kBlockValues;
-  float* storage = thread_scratch(ScratchSlot::Activations, line_floats(m * cols / 4) + 2 * line_floats(blocks));
+  float* storage = thread_scratch(ScratchSlot::Activations, line_floats(m * cols / 4) + 3 * line_floats(blocks));
   auto* q = reinterpret_cast<std::int8_t*>(storage);
   float* scale = storage + line_floats(m * cols / 4);
   auto* bias = reinterpret_cast<std::int32_t*>(scale + line_floats(blocks));
+  float* sum = with_sums ? reinterpret_cast<float*>(bias) + line_floats(blocks) : nullptr;
   prepare_in_parallel(pool, m, m * cols, [&](std::int64_t t0, std::int64_t t1) {
-    quantize_block_range(x, t0 * per_token, t1 * per_token, q, scale, bias);
+    quantize_block_range(x, t0 * per_token, t1 * per_token, q, scale, bias, sum);
   });
   Int8Activations a;
   a.cols = cols;
   a.q = q;
   a.scale = scale;
   a.bias = bias;
+  a.sum = sum;
   return a;
 }
 
@@ -126,7 +131,7 @@ BlockActivations prepare_activations_vnni(const WeightMatrix& w, const float* x,
   if (is_k_quant(w.dtype)) {
     a.superblocks = quantize_superblocks(x, m, w.cols, pool);
   } else {
-    a.int8 = quantize_blocks(x, m, w.cols, pool);
+    a.int8 = quantize_blocks(x, m, w.cols, has_block_offset(w.dtype), pool);
   }
   return a;
 }
@@ -208,7 +213,8 @@ BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype, T
   // 16; Q6_K: 1 + 0 + 32).
   const std::int64_t pairs_per_token = k_quant_has_mins(dtype) ? 4 * superblocks : 0;
   const std::int64_t biases_per_token = k_quant ? cols / k_quant_part_values(dtype) : 0;
-  const std::int64_t small = k_quant ? superblocks + pairs_per_token + biases_per_token : 2 * blocks;
+  const bool sums = !k_quant && a.int8.sum != nullptr;  // Q4_1, Q5_1
+  const std::int64_t small = k_quant ? superblocks + pairs_per_token + biases_per_token : (sums ? 3 : 2) * blocks;
   const std::size_t unregrouped = k_quant ? line_floats(m * (pairs_per_token + biases_per_token)) : 0;
   float* storage = thread_scratch(ScratchSlot::ActivationTiles, line_floats(m * cols / 4) + line_floats(m * small) + unregrouped);
   auto* q = reinterpret_cast<std::int32_t*>(storage);
@@ -234,6 +240,7 @@ BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype, T
       } else {
         interleave_run(a.int8.scale, t0, tokens, blocks, scale);
         interleave_run(a.int8.bias, t0, tokens, blocks, biases);
+        if (sums) interleave_run(a.int8.sum, t0, tokens, blocks, reinterpret_cast<float*>(biases) + m * blocks);
       }
     }
   });
@@ -247,6 +254,7 @@ BlockActivations interleave_token_runs(const BlockActivations& a, DType dtype, T
     r.int8.q = reinterpret_cast<const std::int8_t*>(q);
     r.int8.scale = scale;
     r.int8.bias = biases;
+    r.int8.sum = sums ? reinterpret_cast<const float*>(biases) + m * blocks : nullptr;
   }
   return r;
 }
@@ -258,11 +266,13 @@ BlockActivations token_slice(const BlockActivations& a, std::int64_t t0, std::in
   s.token_blocks = (count + s.tokens - 1) / s.tokens;
   s.b_tiles = nullptr;
   s.scale = nullptr;
+  s.sum = nullptr;
   if (a.int8.q != nullptr) {
     const std::int64_t cols = a.int8.cols;
     s.int8.q = a.int8.q + t0 * cols;
     s.int8.scale = a.int8.scale + t0 * cols / kBlockValues;
     s.int8.bias = a.int8.bias + t0 * cols / kBlockValues;
+    if (a.int8.sum != nullptr) s.int8.sum = a.int8.sum + t0 * cols / kBlockValues;
   }
   if (a.superblocks.q != nullptr) {
     const std::int64_t cols = a.superblocks.cols;

@@ -12,6 +12,8 @@
 //    (Q8_0 the quant, Q4_0 q - 8, Q5_0 q - 16):
 //      isum = sum_k v_k * x_k, the block's exact integer dot product
 //      acc  = fma(f32(isum), wscale[n] * xscale[t], acc)
+//      acc  = fma(woffset[n], xsum[t], acc)   (Q4_1, Q5_1: v_k the quant as stored;
+//                                             xsum = xscale * sum_k x_k, made once per call)
 //  * the K-quants (Q4_K, Q5_K, Q6_K), x quantized per 256 values
 //    (SuperblockActivations), per 256-value superblock, with sc(k) and mn(k) the
 //    integer scale and min of value k's group (Q6_K: q = stored - 32):
@@ -52,6 +54,7 @@ constexpr std::int64_t kSuperblockValues = 256;
 struct Panel {
   std::uint8_t* q;  // the tile kernel's decoded quants: [16 rows][kChunkValues]
   float* scale;     // [block][16 rows]
+  float* offset = nullptr;  // Q4_1, Q5_1: [block][16 rows]
 };
 
 // The block-scaled types, one block of one token, vectorised over the 16 weight rows.
@@ -70,6 +73,18 @@ HELIX_AVX512 inline void scale_tokens(__m512 (&acc)[kTileRows], const std::int32
     const __m512 s = _mm512_mul_ps(_mm512_set1_ps(p.scale[block * kTileRows + n]), xs);
     acc[n] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_loadu_si512(c + n * kMaxTokens)), s, acc[n]);
   }
+}
+
+// Q4_1 and Q5_1 after scale_rows: the block's offsets of 16 rows times x's sum.
+HELIX_AVX512 inline __m512 offset_rows(__m512 acc, const Panel& p, std::int64_t block, float x_sum) {
+  return _mm512_fmadd_ps(_mm512_loadu_ps(p.offset + block * kTileRows), _mm512_set1_ps(x_sum), acc);
+}
+
+// Q4_1 and Q5_1 after scale_tokens, vectorised over 16 tokens.
+HELIX_AVX512 inline void offset_tokens(__m512 (&acc)[kTileRows], const Panel& p, std::int64_t block, const float* x_sum) {
+  const __m512 sums = _mm512_loadu_ps(x_sum);
+#pragma GCC unroll 16
+  for (int n = 0; n < kTileRows; ++n) acc[n] = _mm512_fmadd_ps(_mm512_set1_ps(p.offset[block * kTileRows + n]), sums, acc[n]);
 }
 
 // K-quants, one superblock of one token, vectorised over the 16 weight rows: d and

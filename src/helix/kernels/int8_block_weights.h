@@ -55,13 +55,22 @@ HELIX_AVX512 inline Quants reader(const RowGroup& group) {
 // the last 32 (half; the other 32 lanes zero):
 //  * Q8_0: the quants as they are;
 //  * Q4_0: 16 bytes of nibbles (byte j: value j low, value j + 16 high), minus 8;
-//  * Q5_0: the same nibbles and a 32-bit word of fifth bits (bit i: value i's 16), minus 16.
+//  * Q5_0: the same nibbles and a 32-bit word of fifth bits (bit i: value i's 16), minus 16;
+//  * Q4_1 and Q5_1: as Q4_0 and Q5_0 with nothing subtracted, after d an f16 offset m.
 template <DType Type>
 struct BlockScaledQuants : RowGroup {
   static_assert(is_block_scaled(Type));
   static constexpr DType kType = Type;
   static constexpr bool kBlockScaled = true;
-  static constexpr std::int64_t kBlockBytes = Type == DType::Q8_0 ? 34 : Type == DType::Q4_0 ? 18 : 22;
+  static constexpr std::int64_t kBlockBytes = Type == DType::Q8_0   ? 34
+                                              : Type == DType::Q4_0 ? 18
+                                              : Type == DType::Q5_0 ? 22
+                                              : Type == DType::Q4_1 ? 20
+                                                                    : 24;
+  static constexpr bool kFifthBit = Type == DType::Q5_0 || Type == DType::Q5_1;
+  static constexpr std::int64_t kFifthBits = Type == DType::Q5_0 ? 2 : 4;  // offsets in the block
+  static constexpr std::int64_t kNibbles = Type == DType::Q4_0 ? 2 : Type == DType::Q4_1 ? 4 : kFifthBits + 4;
+  static constexpr char kCentre = Type == DType::Q4_0 ? 8 : Type == DType::Q5_0 ? 16 : 0;
   HELIX_AVX512 __m512i load(int n, std::int64_t k, bool half) const {
     const std::byte* block = rows[n] + k / 32 * kBlockBytes;
     if constexpr (Type == DType::Q8_0) {
@@ -70,30 +79,33 @@ struct BlockScaledQuants : RowGroup {
       const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kBlockBytes + 2));
       return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
     } else {
-      constexpr std::int64_t nibbles = Type == DType::Q4_0 ? 2 : 6;
-      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + nibbles));
-      const __m128i b = half ? _mm_setzero_si128() : _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kBlockBytes + nibbles));
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kNibbles));
+      const __m128i b = half ? _mm_setzero_si128() : _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kBlockBytes + kNibbles));
       // [a, a, b, b] per 128 bits, the second copy of each shifted down to its high nibbles.
       const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(a, a)), _mm256_set_m128i(b, b), 1);
       __m512i q = _mm512_and_si512(_mm512_mask_srli_epi16(both, 0xFF00FF00u, both, 4), _mm512_set1_epi8(0x0F));
-      if constexpr (Type == DType::Q5_0) {
-        const std::uint64_t fifth = k_quants::load_u32(block + 2) |
-                                    (half ? 0 : static_cast<std::uint64_t>(k_quants::load_u32(block + kBlockBytes + 2)) << 32);
+      if constexpr (kFifthBit) {
+        const std::uint64_t fifth = k_quants::load_u32(block + kFifthBits) |
+                                    (half ? 0 : static_cast<std::uint64_t>(k_quants::load_u32(block + kBlockBytes + kFifthBits)) << 32);
         q = _mm512_mask_add_epi8(q, static_cast<__mmask64>(fifth), q, _mm512_set1_epi8(16));
       }
-      const __m512i values = _mm512_sub_epi8(q, _mm512_set1_epi8(Type == DType::Q4_0 ? 8 : 16));
+      const __m512i values = kCentre == 0 ? q : _mm512_sub_epi8(q, _mm512_set1_epi8(kCentre));
       return half ? _mm512_maskz_mov_epi8(0xFFFFFFFFull, values) : values;
     }
   }
-  // The scales of the (one or two) blocks at k into the panel, gathered from the 16
-  // rows once their quants were loaded: the lines are in L1 then (gathering them
-  // first, from memory, halved the speed).
+  // The scales (and Q4_1's and Q5_1's offsets) of the (one or two) blocks at k into
+  // the panel, gathered from the 16 rows once their quants were loaded: the lines
+  // are in L1 then (gathering them first, from memory, halved the speed).
   HELIX_AVX512 void load_scales(std::int64_t k, bool half) const {
     for (int j = 0; j < (half ? 1 : 2); ++j) {
       const std::int64_t block = k / 32 + j;
       const __m512i bits = _mm512_i32gather_epi32(row_offsets, rows[0] + block * kBlockBytes, 1);
       _mm512_storeu_ps(p->scale + (block - first_block) * kTileRows,
                        _mm512_maskz_mov_ps(valid, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(bits))));
+      if constexpr (has_block_offset(Type)) {
+        _mm512_storeu_ps(p->offset + (block - first_block) * kTileRows,
+                         _mm512_maskz_mov_ps(valid, _mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32(bits, 16)))));
+      }
     }
   }
 };

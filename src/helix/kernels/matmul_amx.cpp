@@ -1,5 +1,5 @@
 // The amx level's matmul kernels for BF16 at every batch size and the block-scaled
-// types (Q8_0, Q4_0, Q5_0) from 16 tokens: y = x Wᵀ on the tile unit. Their smaller
+// types (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1) from 16 tokens: y = x Wᵀ on the tile unit. Their smaller
 // batches go to matmul_vnni_gemv.cpp, which gives the same bits; the K-quants have
 // their own tile kernel (matmul_amx_k_quant.cpp). Every function that uses the intrinsics carries
 // the target attribute; called only after active_kernel_isa() said Amx.
@@ -20,8 +20,8 @@
 // The arithmetic, per output element (weight row n, token t):
 //  * BF16: x rounded to bf16; tdpbf16ps sums the pairs of each 32 values in order
 //    into the f32 C element, from k = 0 to the end.
-//  * Q8_0, Q4_0, Q5_0: int8_block_arithmetic.h (exact integer block sums from the
-//    tiles, then one fma per block in block order).
+//  * Q8_0, Q4_0, Q5_0, Q4_1, Q5_1: int8_block_arithmetic.h (exact integer block sums
+//    from the tiles, then one fma per block in block order, two with an offset).
 #include "helix/kernels/matmul_kernels.h"
 
 #include <algorithm>
@@ -118,6 +118,7 @@ struct Int8Tokens {
   std::int64_t tb;  // token block
   const std::byte* b_tile(std::int64_t block) const { return a.b_tiles + (tb * a.blocks + block) * a.block_bytes; }
   const float* x_scale(std::int64_t block) const { return a.scale + (tb * a.blocks + block) * a.tokens; }
+  const float* x_sum(std::int64_t block) const { return a.sum + (tb * a.blocks + block) * a.tokens; }  // Q4_1, Q5_1
 };
 
 // One block's tile product into C tile `c` (integer sums, 16 rows x tokens). The
@@ -152,6 +153,7 @@ HELIX_AMX void block_products(const Panel& p, const Int8Tokens& x, std::int64_t 
 
 // The panel's blocks against one token block, into its accumulators (block_acc:
 // [row][token], loaded before and stored after).
+template <bool Offset>
 HELIX_AMX HELIX_OWN_CODE void multiply_token_block(const Panel& p, std::int64_t blocks, std::int64_t first_block,
                                                    const Int8Tokens& x, std::int32_t* c, float* block_acc) {
   __m512 acc[kTileRows];
@@ -160,11 +162,15 @@ HELIX_AMX HELIX_OWN_CODE void multiply_token_block(const Panel& p, std::int64_t 
   std::int64_t b = 0;
   for (; b + 4 <= blocks; b += 4) {
     block_products<4>(p, x, b, first_block, c);
-    for (int j = 0; j < 4; ++j) scale_tokens(acc, c + j * tile_ints, p, b + j, x.x_scale(first_block + b + j));
+    for (int j = 0; j < 4; ++j) {
+      scale_tokens(acc, c + j * tile_ints, p, b + j, x.x_scale(first_block + b + j));
+      if constexpr (Offset) offset_tokens(acc, p, b + j, x.x_sum(first_block + b + j));
+    }
   }
   for (; b < blocks; ++b) {
     block_products<1>(p, x, b, first_block, c);
     scale_tokens(acc, c, p, b, x.x_scale(first_block + b));
+    if constexpr (Offset) offset_tokens(acc, p, b, x.x_sum(first_block + b));
   }
   for (int n = 0; n < kTileRows; ++n) _mm512_store_ps(block_acc + n * kMaxTokens, acc[n]);
 }
@@ -173,11 +179,12 @@ template <DType Type>
 HELIX_AMX void gemm_rows_block_scaled(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                                       std::int64_t row_end) {
   const std::int64_t chunk = std::min(kChunkValues, w.cols), max_blocks = kChunkValues / 32;
-  // Scratch: the panel (quants, scales), then the accumulators of every row group
+  // Scratch: the panel (quants, scales, offsets), then the accumulators of every row group
   // held and token block, and the four product tiles.
   float* panel_memory = thread_scratch(ScratchSlot::WeightTile,
-                                       static_cast<std::size_t>(kChunkValues * kTileRows / 4 + max_blocks * kTileRows));
-  const Panel p{reinterpret_cast<std::uint8_t*>(panel_memory), panel_memory + kChunkValues * kTileRows / 4};
+                                       static_cast<std::size_t>(kChunkValues * kTileRows / 4 + 2 * max_blocks * kTileRows));
+  float* scales = panel_memory + kChunkValues * kTileRows / 4;
+  const Panel p{reinterpret_cast<std::uint8_t*>(panel_memory), scales, scales + max_blocks * kTileRows};
   float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(held_floats(a) + 4 * kTileRows * kMaxTokens));
   auto* c = reinterpret_cast<std::int32_t*>(acc + held_floats(a));
   configure_tiles(32, 8, kMaxTokens);
@@ -188,7 +195,8 @@ HELIX_AMX void gemm_rows_block_scaled(const WeightMatrix& w, const BlockActivati
                                               : Ahead(w, r0 + kTileRows, 0, chunk);
       decode_blocks<Type>(w, r0, rows_here, k0, blocks, ahead, p);
       for (std::int64_t tb = 0; tb < a.token_blocks; ++tb)
-        multiply_token_block(p, blocks, k0 / 32, Int8Tokens{a, tb}, c, group_acc + tb * kTileRows * kMaxTokens);
+        multiply_token_block<has_block_offset(Type)>(p, blocks, k0 / 32, Int8Tokens{a, tb}, c,
+                                                     group_acc + tb * kTileRows * kMaxTokens);
     }
   });
   _tile_release();
@@ -378,16 +386,20 @@ HELIX_AMX BlockActivations prepare_activations_amx(const WeightMatrix& w, const 
   a.block_bytes = tile_rows * 4 * a.tokens;
   const std::int64_t scales = k_quant ? w.cols / kSuperblockValues : a.blocks;
   const std::int64_t tile_floats = tokens_padded * w.cols / 4;
+  const bool sums = !k_quant && a.int8.sum != nullptr;  // Q4_1, Q5_1
   float* storage = thread_scratch(ScratchSlot::ActivationTiles,
-                                  static_cast<std::size_t>(tile_floats + tokens_padded * scales));
+                                  static_cast<std::size_t>(tile_floats + (sums ? 2 : 1) * tokens_padded * scales));
   float* scale = storage + tile_floats;
+  float* sum = sums ? scale + tokens_padded * scales : nullptr;
   prepare_in_parallel(pool, a.token_blocks, m * w.cols, [&](std::int64_t tb0, std::int64_t tb1) {
     to_b_tiles(reinterpret_cast<const std::uint32_t*>(q), w.cols / 4, a, tile_rows, tb0, tb1,
                reinterpret_cast<std::uint32_t*>(storage));
     per_block_vectors(k_quant ? a.superblocks.scale : a.int8.scale, scales, a, tb0, tb1, scale);
+    if (sums) per_block_vectors(a.int8.sum, scales, a, tb0, tb1, sum);
   });
   a.b_tiles = reinterpret_cast<const std::byte*>(storage);
   a.scale = scale;
+  a.sum = sum;
   return a;
 }
 
@@ -401,6 +413,10 @@ void gemm_rows_amx(const WeightMatrix& w, const BlockActivations& a, float* y, s
     gemm_rows_block_scaled<DType::Q4_0>(w, a, y, row_begin, row_end);
   } else if (w.dtype == DType::Q5_0) {
     gemm_rows_block_scaled<DType::Q5_0>(w, a, y, row_begin, row_end);
+  } else if (w.dtype == DType::Q4_1) {
+    gemm_rows_block_scaled<DType::Q4_1>(w, a, y, row_begin, row_end);
+  } else if (w.dtype == DType::Q5_1) {
+    gemm_rows_block_scaled<DType::Q5_1>(w, a, y, row_begin, row_end);
   } else {
     gemm_rows_block_scaled<DType::Q8_0>(w, a, y, row_begin, row_end);
   }

@@ -33,12 +33,16 @@ void convert_rows_scalar(const WeightMatrix& w, std::int64_t row_begin, std::int
 // The int8 block types, which the avx512 and amx levels multiply with one integer
 // arithmetic (int8_block_arithmetic.h), in two families:
 //  * block-scaled: one f16 scale per 32 int8 values, Q8_0's arithmetic (Q8_0 as
-//    stored, Q4_0 a nibble - 8, Q5_0 a nibble and a fifth bit - 16);
+//    stored, Q4_0 a nibble - 8, Q5_0 a nibble and a fifth bit - 16; Q4_1 and Q5_1
+//    the nibble (and fifth bit) as it is, with an f16 offset per 32 values too);
 //  * K-quants: 256-value superblocks of groups with integer scales (Q4_K, Q5_K: and
 //    mins; Q6_K).
 inline constexpr bool is_block_scaled(DType dtype) {
-  return dtype == DType::Q8_0 || dtype == DType::Q4_0 || dtype == DType::Q5_0;
+  return dtype == DType::Q8_0 || dtype == DType::Q4_0 || dtype == DType::Q5_0 || dtype == DType::Q4_1 ||
+         dtype == DType::Q5_1;
 }
+// Q4_1 and Q5_1: value = d * q + m per 32 values, the offset m a second float term.
+inline constexpr bool has_block_offset(DType dtype) { return dtype == DType::Q4_1 || dtype == DType::Q5_1; }
 inline constexpr bool is_k_quant(DType dtype) {
   return dtype == DType::Q4_K || dtype == DType::Q5_K || dtype == DType::Q6_K;
 }
@@ -54,6 +58,9 @@ struct Int8Activations {
   const std::int8_t* q = nullptr;      // m x cols
   const float* scale = nullptr;        // m x cols/32: each block's s
   const std::int32_t* bias = nullptr;  // m x cols/32: -128 * sum(q) of each block
+  // Q4_1 and Q5_1 only: m x cols/32, each block's s * sum(q) (x's sum as quantized),
+  // which the weights' offset multiplies.
+  const float* sum = nullptr;
 };
 
 // Whether the avx512 level's own kernel multiplies this dtype (matmul_avx512.cpp:
@@ -125,6 +132,7 @@ struct BlockActivations {
   const std::byte* b_tiles = nullptr;  // [token block][block] tiles of block_bytes
   std::int64_t block_bytes = 0;
   const float* scale = nullptr;  // [token block][block or superblock][token]: the (super)block's activation scale
+  const float* sum = nullptr;    // Q4_1, Q5_1: [token block][block][token]: Int8Activations::sum
 };
 
 // Preparing x for the VNNI and tile kernels (quantizing, regrouping) is split over

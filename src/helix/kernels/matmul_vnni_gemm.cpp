@@ -157,12 +157,13 @@ HELIX_AVX512 inline __m512i broadcast_word(const std::int32_t* run, std::int64_t
 
 // The block-scaled types: the chunk's blocks against the run of T tokens from t0;
 // acc[t][row] holds the results so far.
-template <int T>
+template <bool Offset, int T>
 HELIX_AVX512 HELIX_OWN_CODE void q8_0_tokens(const Chunk& c, const Int8Activations& x, std::int64_t t0, float* acc) {
   const std::int64_t blocks = x.cols / 32;
   const auto* words = reinterpret_cast<const std::int32_t*>(x.q) + t0 * (x.cols / 4);
   const std::int32_t* bias = x.bias + t0 * blocks;
   const float* scale = x.scale + t0 * blocks;
+  const float* sum = Offset ? x.sum + t0 * blocks : nullptr;
   __m512 f[T];
 #pragma GCC unroll 12
   for (int i = 0; i < T; ++i) f[i] = _mm512_load_ps(acc + (t0 + i) * kTileRows);
@@ -179,6 +180,10 @@ HELIX_AVX512 HELIX_OWN_CODE void q8_0_tokens(const Chunk& c, const Int8Activatio
     }
 #pragma GCC unroll 12
     for (int i = 0; i < T; ++i) f[i] = scale_rows(f[i], s[i], *c.p, b - c.k0 / 32, scale[b * T + i]);
+    if constexpr (Offset) {
+#pragma GCC unroll 12
+      for (int i = 0; i < T; ++i) f[i] = offset_rows(f[i], *c.p, b - c.k0 / 32, sum[b * T + i]);
+    }
   }
 #pragma GCC unroll 12
   for (int i = 0; i < T; ++i) _mm512_store_ps(acc + (t0 + i) * kTileRows, f[i]);
@@ -257,7 +262,9 @@ void for_token_runs(std::int64_t m, const Multiply& multiply) {
 template <DType Type>
 HELIX_AVX512 void multiply_chunk_as(const Chunk& c, const BlockActivations& a, float* acc) {
   if constexpr (is_block_scaled(Type)) {
-    for_token_runs(a.m, [&](auto tokens, std::int64_t t0) { q8_0_tokens<decltype(tokens)::value>(c, a.int8, t0, acc); });
+    for_token_runs(a.m, [&](auto tokens, std::int64_t t0) {
+      q8_0_tokens<has_block_offset(Type), decltype(tokens)::value>(c, a.int8, t0, acc);
+    });
   } else {
     for_token_runs(a.m, [&](auto tokens, std::int64_t t0) { k_quant_tokens<Type, decltype(tokens)::value>(c, a.superblocks, t0, acc); });
   }
@@ -269,10 +276,12 @@ HELIX_AVX512 void multiply_chunk_as(const Chunk& c, const BlockActivations& a, f
 constexpr std::int64_t kChunkValues = 2048;
 
 // Where one group of 16 rows goes while every token meets it: the panel of all its
-// values, Q8_0's block scales, the K-quants' superblock scales.
+// values, the block-scaled types' block scales (and Q4_1's and Q5_1's offsets), the
+// K-quants' superblock scales.
 struct GroupMemory {
   __m512i* panel;
   float* block_scales;
+  float* block_offsets;
   ChunkScales* superblock_scales;
 };
 
@@ -290,7 +299,7 @@ HELIX_AVX512 void multiply_chunk(const RowGroup& group, const Chunk& chunk, cons
 HELIX_AVX512 void multiply_row_group(const WeightMatrix& w, const BlockActivations& a, std::int64_t r0, int rows_here,
                                      const GroupMemory& memory, float* acc) {
   std::fill(acc, acc + a.m * kTileRows, 0.0f);
-  const Panel p{nullptr, memory.block_scales};
+  const Panel p{nullptr, memory.block_scales, memory.block_offsets};
   for (std::int64_t k0 = 0; k0 < w.cols; k0 += kChunkValues) {
     const std::int64_t values = std::min(kChunkValues, w.cols - k0);
     const RowGroup group = make_row_group(w, r0, 1, rows_here, &p, k0 / 32);
@@ -299,6 +308,8 @@ HELIX_AVX512 void multiply_row_group(const WeightMatrix& w, const BlockActivatio
       case DType::Q8_0: multiply_chunk<Q8_0Quants>(group, chunk, memory, a, acc); break;
       case DType::Q4_0: multiply_chunk<BlockScaledQuants<DType::Q4_0>>(group, chunk, memory, a, acc); break;
       case DType::Q5_0: multiply_chunk<BlockScaledQuants<DType::Q5_0>>(group, chunk, memory, a, acc); break;
+      case DType::Q4_1: multiply_chunk<BlockScaledQuants<DType::Q4_1>>(group, chunk, memory, a, acc); break;
+      case DType::Q5_1: multiply_chunk<BlockScaledQuants<DType::Q5_1>>(group, chunk, memory, a, acc); break;
       case DType::Q4_K: multiply_chunk<Q4_KQuants>(group, chunk, memory, a, acc); break;
       case DType::Q5_K: multiply_chunk<Q5_KQuants>(group, chunk, memory, a, acc); break;
       default: multiply_chunk<Q6_KQuants>(group, chunk, memory, a, acc); break;
@@ -334,16 +345,17 @@ HELIX_AVX512 void multiply_row_block(const WeightMatrix& w, const BlockActivatio
 
 HELIX_AVX512 void gemm_rows_vnni(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                                  std::int64_t row_end) {
-  // Scratch: a chunk's panel (a vector per 4 values, and 16 more: Q8_0's last run of
-  // 32 values is transposed as 64), block scales (16 rows per 32 values) and
-  // superblock scales; then the results of kStoreGroups row groups for every token.
+  // Scratch: a chunk's panel (a vector per 4 values, and 16 more: a last run of 32
+  // values is transposed as 64), block scales and offsets (16 rows per 32 values each)
+  // and superblock scales; then the results of kStoreGroups row groups for every token.
   const std::int64_t chunk = std::min(kChunkValues, w.cols);
   const std::int64_t panel_floats = (chunk / 4 + 16) * 16, block_scale_floats = chunk / 32 * kTileRows;
   const std::int64_t superblock_floats = chunk / kSuperblockValues * static_cast<std::int64_t>(sizeof(ChunkScales) / 4);
   float* memory = thread_scratch(ScratchSlot::WeightTile,
-                                 static_cast<std::size_t>(panel_floats + block_scale_floats + superblock_floats));
+                                 static_cast<std::size_t>(panel_floats + 2 * block_scale_floats + superblock_floats));
   const GroupMemory group{reinterpret_cast<__m512i*>(memory), memory + panel_floats,
-                          reinterpret_cast<ChunkScales*>(memory + panel_floats + block_scale_floats)};
+                          memory + panel_floats + block_scale_floats,
+                          reinterpret_cast<ChunkScales*>(memory + panel_floats + 2 * block_scale_floats)};
   float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(kStoreGroups * a.m * kTileRows));
   for (std::int64_t r0 = row_begin; r0 < row_end; r0 += kStoreGroups * kTileRows)
     multiply_row_block(w, a, r0, std::min<std::int64_t>(kStoreGroups * kTileRows, row_end - r0), group, acc, y);

@@ -122,6 +122,7 @@ HELIX_AVX512 void multiply_block_scaled(const BlockScaledQuants<Type>& quants, s
         const std::int64_t block = k / 32 + j;
         const __m512i isum = _mm512_add_epi32(sums[t][2 * j], sums[t][2 * j + 1]);
         a = scale_rows(a, isum, *quants.p, block, x.scale[t * x.cols / 32 + block]);
+        if constexpr (has_block_offset(Type)) a = offset_rows(a, *quants.p, block, x.sum[t * x.cols / 32 + block]);
       }
       _mm512_store_ps(acc + t * kTileRows, a);
     }
@@ -199,6 +200,8 @@ HELIX_AVX512 void gemv_pass(const WeightMatrix& w, const BlockActivations& a, fl
       case DType::Q8_0: multiply_block_scaled(reader<Q8_0Quants>(group), w.cols, a.int8, a.m, acc); break;
       case DType::Q4_0: multiply_block_scaled(reader<BlockScaledQuants<DType::Q4_0>>(group), w.cols, a.int8, a.m, acc); break;
       case DType::Q5_0: multiply_block_scaled(reader<BlockScaledQuants<DType::Q5_0>>(group), w.cols, a.int8, a.m, acc); break;
+      case DType::Q4_1: multiply_block_scaled(reader<BlockScaledQuants<DType::Q4_1>>(group), w.cols, a.int8, a.m, acc); break;
+      case DType::Q5_1: multiply_block_scaled(reader<BlockScaledQuants<DType::Q5_1>>(group), w.cols, a.int8, a.m, acc); break;
       case DType::Q4_K: multiply_k_quant<DType::Q4_K>(reader<Q4_KQuants>(group), w.cols, a.superblocks, a.m, acc); break;
       case DType::Q5_K: multiply_k_quant<DType::Q5_K>(reader<Q5_KQuants>(group), w.cols, a.superblocks, a.m, acc); break;
       default: multiply_k_quant<DType::Q6_K>(reader<Q6_KQuants>(group), w.cols, a.superblocks, a.m, acc); break;
@@ -215,9 +218,11 @@ HELIX_AVX512 void gemv_pass(const WeightMatrix& w, const BlockActivations& a, fl
 // strides of rows) cannot overflow.
 HELIX_AVX512 void gemv_rows_vnni(const WeightMatrix& w, const BlockActivations& a, float* y, std::int64_t row_begin,
                                   std::int64_t row_end) {
-  // Scratch: Q8_0's scale vector per block; the results.
-  float* scales = thread_scratch(ScratchSlot::WeightTile, static_cast<std::size_t>(w.cols / 32 * kTileRows + 1));
-  const Panel p{nullptr, scales};
+  // Scratch: the block-scaled types' scale vector per block (and offset vector:
+  // Q4_1, Q5_1); the results.
+  const std::int64_t vectors = w.cols / 32 * kTileRows;
+  float* scales = thread_scratch(ScratchSlot::WeightTile, static_cast<std::size_t>(2 * vectors + 1));
+  const Panel p{nullptr, scales, scales + vectors};
   float* acc = thread_scratch(ScratchSlot::WeightRow, static_cast<std::size_t>(a.m * kTileRows));
   const std::int64_t max_stride = std::numeric_limits<std::int32_t>::max() / (kTileRows * static_cast<std::int64_t>(w.row_bytes));
   const std::int64_t max_pass = std::max<std::int64_t>(1, max_stride) * kTileRows;

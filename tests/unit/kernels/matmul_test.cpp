@@ -189,6 +189,16 @@ constexpr DType kDTypes[] = {DType::F32,  DType::F16,  DType::BF16, DType::Q8_0,
                              DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 constexpr std::int64_t kBatchSizes[] = {1, 2, 3, 4, 5, 8, 17, 64, 130};
 
+// The int8 block types, which the avx512 and amx levels multiply with one integer
+// arithmetic (block-scaled, then K-quants), and BF16 beside them.
+constexpr DType kInt8Types[] = {DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_1,
+                                DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+constexpr DType kBf16AndInt8Types[] = {DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_1,
+                                       DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+// Columns for the int8 types' bit-identity tests: 73 blocks of 32 (a last run of 32
+// values after 64-value steps), 9 superblocks.
+std::int64_t int8_cols(DType dtype) { return dtype_block_elements(dtype) == 32 ? 2336 : 2304; }
+
 TEST(Matmul, MatchesADoubleReferenceForEveryDtypeShapeBatchIsaThreadCountAndStrategy) {
   ThreadPool pool1(1), pool2(2);
   unsigned seed = 1;
@@ -241,7 +251,7 @@ TEST(Matmul, LargeMatricesSpanSeveralTilesPerThread) {
   std::vector<float> x = random_activations(m * cols, 7);
   for (const std::string& isa : test::runnable_isas()) {
     KernelIsaScope scope(isa);
-    for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    for (DType dtype : kBf16AndInt8Types) {
       TestWeights t = make_weights(dtype, rows, cols, 1, 11);
       std::vector<double> ref = reference(t, x.data(), m);
       for (MatmulStrategy strategy : {MatmulStrategy::Streaming, MatmulStrategy::TiledGemm}) {
@@ -267,7 +277,7 @@ TEST(Matmul, AmxTilesSpanSeveralPanelsAndPartialBlocks) {
   ThreadPool pool(2);
   const std::int64_t rows = 67, cols = 1280, m = 600;
   std::vector<float> x = random_activations(m * cols, 12);
-  for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+  for (DType dtype : kBf16AndInt8Types) {
     TestWeights t = make_weights(dtype, rows, cols, 2, 13);
     std::vector<double> ref = reference(t, x.data(), m);
     std::vector<float> y(static_cast<std::size_t>(m * rows), NAN);
@@ -281,8 +291,11 @@ TEST(Matmul, AmxTilesSpanSeveralPanelsAndPartialBlocks) {
 TEST(Matmul, StreamingResultsDoNotDependOnTheThreadCount) {
   ThreadPool pool1(1), pool2(2), pool3(3);
   const std::int64_t m = 3;
-  for (auto [dtype, cols] : {std::pair{DType::BF16, 200}, {DType::Q8_0, 224}, {DType::Q4_0, 224}, {DType::Q5_0, 224},
-                             {DType::Q4_K, 256}, {DType::Q5_K, 256}, {DType::Q6_K, 512}}) {
+  for (DType dtype : kBf16AndInt8Types) {
+    // Not a multiple of 64 (BF16: of 16); Q6_K two superblocks.
+    std::int64_t cols = dtype_block_elements(dtype) == 32 ? 224 : 256;
+    if (dtype == DType::BF16) cols = 200;
+    if (dtype == DType::Q6_K) cols = 512;
     TestWeights t = make_weights(dtype, 77, cols, 3, 5);
     std::vector<float> x = random_activations(m * cols, 6);
     for (const std::string& isa : test::runnable_isas()) {
@@ -313,9 +326,9 @@ TEST(Matmul, OneRowGivesTheSameBitsAloneAndInAnyBatch) {
   for (const std::string& isa : test::runnable_isas()) {
     if (isa != "avx512" && isa != "amx") continue;
     KernelIsaScope scope(isa);
-    for (auto [dtype, cols] : {std::pair{DType::BF16, 2304}, {DType::BF16, 1029}, {DType::F16, 2304},
-                               {DType::Q8_0, 2336}, {DType::Q4_0, 2336}, {DType::Q5_0, 2336}, {DType::Q4_K, 2304},
-                               {DType::Q5_K, 2304}, {DType::Q6_K, 2304}}) {
+    std::vector<std::pair<DType, std::int64_t>> cases = {{DType::BF16, 2304}, {DType::BF16, 1029}, {DType::F16, 2304}};
+    for (DType dtype : kInt8Types) cases.emplace_back(dtype, int8_cols(dtype));
+    for (auto [dtype, cols] : cases) {
       std::vector<float> x = random_activations(64 * cols, 21);
       TestWeights t = make_weights(dtype, rows, cols, 1, 22);
       std::vector<float> alone(rows);
@@ -345,7 +358,7 @@ TEST(Matmul, ActivationsPreparedByEveryThreadGiveEachTokenItsBits) {
   for (const std::string& isa : test::runnable_isas()) {
     if (isa != "avx512" && isa != "amx") continue;
     KernelIsaScope scope(isa);
-    for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q5_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    for (DType dtype : kBf16AndInt8Types) {
       TestWeights t = make_weights(dtype, rows, cols, 1, 52);
       std::vector<float> batch(static_cast<std::size_t>(m * rows)), alone(rows);
       matmul(t.w, x.data(), m, batch.data(), pool);
@@ -417,8 +430,8 @@ TEST(Matmul, Avx512AndAmxGiveTheSameBits) {
   if (!cpu_supports(KernelIsa::Amx)) GTEST_SKIP() << "no AMX on this CPU";
   ThreadPool pool(2);
   const std::int64_t rows = 165;
-  for (auto [dtype, cols] : {std::pair{DType::Q8_0, 2336}, {DType::Q4_0, 2336}, {DType::Q5_0, 2336},
-                             {DType::Q4_K, 2304}, {DType::Q5_K, 2304}, {DType::Q6_K, 2304}}) {
+  for (DType dtype : kInt8Types) {
+    const std::int64_t cols = int8_cols(dtype);
     TestWeights t = make_weights(dtype, rows, cols, 3, 31);
     for (std::int64_t m : {1, 5, 16, 40}) {
       std::vector<float> x = random_activations(m * cols, 32);
