@@ -5,7 +5,7 @@
 // last-level cache: this measures the kernels' arithmetic, not memory (for that,
 // kernels_bench and model_bench).
 //
-// Usage: matmul_bench [--quick] [--from-memory]
+// Usage: matmul_bench [--quick] [--from-memory] [--dtypes bf16,q8_0,q4_k,q6_k]
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -96,11 +96,26 @@ const char* rounding_name(helix::ActivationRounding rounding) {
 
 int main(int argc, char** argv) {
   bool quick = false, from_memory = false;
+  std::string dtype_list = "bf16,q8_0,q4_k,q6_k";
   CLI::App app("matmul GMAC/s on one 4096x4096 matrix per dtype, batch, strategy and kernel level (same run).");
   app.add_flag("--quick", quick, "Fewer repetitions");
   app.add_flag("--from-memory", from_memory,
                "Instead: batch-1 GB/s per level with the weights in memory (1.2 GB of copies cycled), not cache");
+  app.add_option("--dtypes", dtype_list, "Comma-separated dtypes (any of f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, "
+                 "q5_k, q6_k)")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  std::vector<DType> dtypes;
+  for (std::size_t at = 0; at <= dtype_list.size();) {
+    const std::size_t comma = std::min(dtype_list.find(',', at), dtype_list.size());
+    const std::string name = dtype_list.substr(at, comma - at);
+    const auto dtype = helix::parse_dtype(name);
+    if (!dtype || *dtype == DType::F32) {
+      std::fprintf(stderr, "--dtypes: unknown or unsupported dtype '%s'\n", name.c_str());
+      return 2;
+    }
+    dtypes.push_back(*dtype);
+    at = comma + 1;
+  }
   std::vector<std::string> isas;
   for (auto [isa, name] : {std::pair{helix::KernelIsa::Avx2, "avx2"},
                            {helix::KernelIsa::Avx512, "avx512"},
@@ -111,7 +126,7 @@ int main(int argc, char** argv) {
   if (from_memory) {
     std::printf("# matmul_bench --from-memory: 2 threads, 4096x4096, batch 1, GB/s of weights read (median of 5 passes "
                 "over 1.2 GB)\n\n| dtype | isa | GB/s |\n|---|---|---:|\n");
-    for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    for (DType dtype : dtypes) {
       const Matrix m = make_matrix(dtype);
       for (const std::string& isa : isas) {
         helix::override_kernel_isa(isa);
@@ -132,7 +147,7 @@ int main(int argc, char** argv) {
               quick ? 3 : 10, peaks.int8_gmacs, peaks.f32_gmacs, peaks.bf16_gmacs);
   std::printf("| dtype | batch | isa | streaming | tiled-gemm | activations | of peak |\n"
               "|---|---:|---|---:|---:|---|---:|\n");
-  for (DType dtype : {DType::BF16, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+  for (DType dtype : dtypes) {
     const Matrix m = make_matrix(dtype);
     for (std::int64_t batch : {1, 4, 16, 64, 512}) {
       const int repeats = batch >= 512 ? (quick ? 1 : 3) : (quick ? 3 : 10);
@@ -141,8 +156,9 @@ int main(int argc, char** argv) {
         const bool streams = helix::matmul_strategy(m.w, batch) == MatmulStrategy::Streaming;
         const double s = gmacs(m, batch, MatmulStrategy::Streaming, pool, repeats);
         const double t = gmacs(m, batch, MatmulStrategy::TiledGemm, pool, repeats);
-        // The avx512 level multiplies BF16 with f32 fma and the int8 types with vpdpbusd.
-        const double peak = isa != "avx512" ? 0.0 : dtype == DType::BF16 ? peaks.f32_gmacs : peaks.int8_gmacs;
+        // The avx512 level multiplies BF16 and F16 with f32 fma and the int8 types with vpdpbusd.
+        const bool float_kernel = dtype == DType::BF16 || dtype == DType::F16;
+        const double peak = isa != "avx512" ? 0.0 : float_kernel ? peaks.f32_gmacs : peaks.int8_gmacs;
         char of_peak[16] = "-";
         if (peak > 0) std::snprintf(of_peak, sizeof of_peak, "%.0f%%", 100.0 * (streams ? s : t) / peak);
         std::printf("| %s | %lld | %s | %.1f%s | %.1f%s | %s | %s |\n", std::string(helix::dtype_name(dtype)).c_str(),
