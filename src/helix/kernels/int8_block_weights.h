@@ -50,9 +50,9 @@ HELIX_AVX512 inline Quants reader(const RowGroup& group) {
   return quants;
 }
 
-// The block-scaled types (Q8_0, Q4_0, Q5_0): each 32 values an f16 scale d (the
-// block's first 2 bytes) and int8 values, here 64 values (two blocks) at a time, or
-// the last 32 (half; the other 32 lanes zero):
+// The block-scaled types (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1): each 32 values an f16 scale
+// d (the block's first 2 bytes) and int8 values, here 64 values (two blocks) at a
+// time, or the last 32 (half; the other 32 lanes zero; nothing past the block read):
 //  * Q8_0: the quants as they are;
 //  * Q4_0: 16 bytes of nibbles (byte j: value j low, value j + 16 high), minus 8;
 //  * Q5_0: the same nibbles and a 32-bit word of fifth bits (bit i: value i's 16), minus 16;
