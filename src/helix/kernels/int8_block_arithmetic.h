@@ -7,9 +7,9 @@
 // on the level.
 //
 // Per output element (weight row n, token t), from the first value on:
-//  * the block-scaled types (Q8_0, Q4_0, Q5_0: is_block_scaled), x quantized per 32
-//    values (Int8Activations), per 32-value block, with v_k the weight's int8 value
-//    (Q8_0 the quant, Q4_0 q - 8, Q5_0 q - 16):
+//  * the block-scaled types (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1: is_block_scaled), x
+//    quantized per 32 values (Int8Activations), per 32-value block, with v_k the
+//    weight's int8 value (Q8_0 the quant, Q4_0 q - 8, Q5_0 q - 16, Q4_1 and Q5_1 q):
 //      isum = sum_k v_k * x_k, the block's exact integer dot product
 //      acc  = fma(f32(isum), wscale[n] * xscale[t], acc)
 //      acc  = fma(woffset[n], xsum[t], acc)   (Q4_1, Q5_1: v_k the quant as stored;

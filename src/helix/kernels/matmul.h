@@ -15,13 +15,14 @@
 //    sgemm (F32 weights are used in place); matmul sets OpenBLAS to one thread (it
 //    parallelises through the pool instead), so it leaves openblas_set_num_threads(1)
 //    behind.
-// On the avx512 and amx levels each of BF16, F16, Q8_0, Q4_0, Q5_0, Q4_K, Q5_K and
-// Q6_K has one arithmetic per row whatever its batch, so that a row's result is the same bits in
-// any batch (a preempted request recomputed in a prefill keeps its tokens):
+// On the avx512 and amx levels each of BF16, F16 and the block types (Q8_0, Q4_0,
+// Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K) has one arithmetic per row whatever its
+// batch, so that a row's result is the same bits in any batch (a preempted request
+// recomputed in a prefill keeps its tokens):
 //  * BF16 and F16 (avx512; F16 under amx too): f32 fma on the widened weights, at
 //    every m (Streaming), with weights widened per use for small m and once per
 //    block of rows from 32 tokens (matmul_avx512.cpp).
-//  * Q8_0, Q4_0, Q5_0, Q4_K, Q5_K, Q6_K (both levels): Streaming below 16 tokens (the VNNI kernel),
+//  * the block types (both levels): Streaming below 16 tokens (the VNNI kernel),
 //    TiledGemm from 16 (the VNNI GEMM on avx512, the tile unit on amx), one integer
 //    arithmetic for all of them (int8_block_arithmetic.h): the levels agree bit for
 //    bit too. Forcing the other strategy runs the other of these kernels.
@@ -29,8 +30,8 @@
 //
 // Activations are f32 throughout, except where the kernels round them
 // (matmul_activation_rounding):
-//  * Int8Blocks (Q8_0, Q4_0, Q5_0 on avx512 and amx): each 32 values of x get the scale
-//    s = max|x| / 127 and int8 quants q = round(x / s), multiplied with VNNI or the
+//  * Int8Blocks (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 on avx512 and amx): each 32 values of
+//    x get the scale s = max|x| / 127 and int8 quants q = round(x / s), multiplied with VNNI or the
 //    AMX unit's int8 products (exact integer sums per block). Each result differs
 //    from the f32 product by at most sum_k |W[j][k]| * s(k) / 2 (s(k): the scale of
 //    k's block), about 0.4% of a block's largest activation per weight, below these

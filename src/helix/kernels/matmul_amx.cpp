@@ -63,7 +63,7 @@ HELIX_AMX void store_transposed(const float* c, int tokens, int rows_here, int t
     _mm512_mask_storeu_ps(y + t * ldy, rows, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rows, column, c + t, 4));
 }
 
-// ---- Q8_0 ------------------------------------------------------------------------------
+// ---- The block-scaled types (Q8_0, Q4_0, Q5_0, Q4_1, Q5_1) ------------------------------
 
 // The chunk decoded after this one (rows r0.., values [k0, k_end)), whose bytes each
 // row's decode fetches ahead: the decode reads 16 rows' short runs (1024 values)

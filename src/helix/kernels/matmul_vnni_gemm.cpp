@@ -1,5 +1,5 @@
 // The avx512 level's kernel for batches of 16 tokens and more of the int8 block
-// types (block-scaled: Q8_0, Q4_0, Q5_0; K-quants: Q4_K, Q5_K, Q6_K): the amx
+// types (block-scaled: Q8_0, Q4_0, Q5_0, Q4_1, Q5_1; K-quants: Q4_K, Q5_K, Q6_K): the amx
 // level's tile products done with AVX-512 VNNI, for
 // CPUs without the tile unit. It computes the tiles' exact integer sums and scales
 // them with the operations of int8_block_arithmetic.h, so it gives the same bits as

@@ -1,5 +1,5 @@
 // The kernel for batches below 16 tokens of the int8 block types (block-scaled:
-// Q8_0, Q4_0, Q5_0; K-quants: Q4_K, Q5_K, Q6_K)
+// Q8_0, Q4_0, Q5_0, Q4_1, Q5_1; K-quants: Q4_K, Q5_K, Q6_K)
 // on the avx512 and amx levels, with AVX-512 VNNI (a tile product costs as much for
 // 1 token as for 16: Q8_0 decode on 1-token tiles ran at half the speed of streaming
 // kernels). It computes the tiles' exact integer sums with vpdpbusd, 16 weight rows

@@ -474,18 +474,20 @@ TEST(Matmul, ScalarAndAvx2AgreeWithinRounding) {
 // F16 stream at every batch on avx512 (f32 activations), BF16 is on the tile unit
 // at every batch under amx (bf16 activations); the int8 block types stream below 16
 // tokens and run the VNNI GEMM or the tiles from 16, with x quantized per 32
-// values (Q8_0) or 256 (the K-quants) on both levels.
+// values (the types of 32-value blocks) or 256 (the K-quants) on both levels.
 TEST(Matmul, StrategyFollowsTheBatchSizeAndTheKernels) {
+  std::vector<DType> dtypes = {DType::F16, DType::BF16};
+  dtypes.insert(dtypes.end(), std::begin(kInt8Types), std::end(kInt8Types));
   for (const std::string& isa : test::runnable_isas()) {
     KernelIsaScope scope(isa);
     const bool avx512 = isa == "avx512" || isa == "amx";
-    for (DType dtype : {DType::F16, DType::BF16, DType::Q8_0, DType::Q4_K}) {
+    for (DType dtype : dtypes) {
       const std::string what = isa + " " + std::string(dtype_name(dtype));
       TestWeights t = make_weights(dtype, 4, 256, 0, 1);
-      const bool int8 = dtype == DType::Q8_0 || dtype == DType::Q4_K;
+      const bool int8 = is_block_quantized(dtype);
       ActivationRounding rounding = ActivationRounding::None;
       if (avx512 && int8) {
-        rounding = dtype == DType::Q8_0 ? ActivationRounding::Int8Blocks : ActivationRounding::Int8Superblocks;
+        rounding = dtype_block_elements(dtype) == 32 ? ActivationRounding::Int8Blocks : ActivationRounding::Int8Superblocks;
         for (std::int64_t m : {1, 4, 15}) EXPECT_EQ(matmul_strategy(t.w, m), MatmulStrategy::Streaming) << what;
         for (std::int64_t m : {16, 512}) EXPECT_EQ(matmul_strategy(t.w, m), MatmulStrategy::TiledGemm) << what;
       } else if (isa == "amx" && dtype == DType::BF16) {
