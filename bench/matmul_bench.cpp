@@ -96,26 +96,18 @@ const char* rounding_name(helix::ActivationRounding rounding) {
 
 int main(int argc, char** argv) {
   bool quick = false, from_memory = false;
-  std::string dtype_list = "bf16,q8_0,q4_k,q6_k";
+  std::vector<std::string> dtype_names = {"bf16", "q8_0", "q4_k", "q6_k"};
   CLI::App app("matmul GMAC/s on one 4096x4096 matrix per dtype, batch, strategy and kernel level (same run).");
   app.add_flag("--quick", quick, "Fewer repetitions");
   app.add_flag("--from-memory", from_memory,
                "Instead: batch-1 GB/s per level with the weights in memory (1.2 GB of copies cycled), not cache");
-  app.add_option("--dtypes", dtype_list, "Comma-separated dtypes (any of f16, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, "
-                 "q5_k, q6_k)")->capture_default_str();
+  app.add_option("--dtypes", dtype_names, "Comma-separated dtypes")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"f16", "bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"}))
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   std::vector<DType> dtypes;
-  for (std::size_t at = 0; at <= dtype_list.size();) {
-    const std::size_t comma = std::min(dtype_list.find(',', at), dtype_list.size());
-    const std::string name = dtype_list.substr(at, comma - at);
-    const auto dtype = helix::parse_dtype(name);
-    if (!dtype || *dtype == DType::F32) {
-      std::fprintf(stderr, "--dtypes: unknown or unsupported dtype '%s'\n", name.c_str());
-      return 2;
-    }
-    dtypes.push_back(*dtype);
-    at = comma + 1;
-  }
+  for (const std::string& name : dtype_names) dtypes.push_back(*helix::parse_dtype(name));
   std::vector<std::string> isas;
   for (auto [isa, name] : {std::pair{helix::KernelIsa::Avx2, "avx2"},
                            {helix::KernelIsa::Avx512, "avx512"},

@@ -14,6 +14,7 @@
 
 #include "helix/kernels/k_quant_unpack_avx512.h"
 #include "helix/kernels/matmul_kernels.h"
+#include "helix/weights/block_quants.h"
 
 namespace helix::kernels_detail {
 
@@ -62,25 +63,31 @@ struct BlockScaledQuants : RowGroup {
   static_assert(is_block_scaled(Type));
   static constexpr DType kType = Type;
   static constexpr bool kBlockScaled = true;
-  static constexpr std::int64_t kBlockBytes = Type == DType::Q8_0   ? 34
-                                              : Type == DType::Q4_0 ? 18
-                                              : Type == DType::Q5_0 ? 22
-                                              : Type == DType::Q4_1 ? 20
-                                                                    : 24;
+  // The block's layout (weights/block_quants.h): its bytes and where its quants
+  // (nibbles, or Q8_0's bytes) and fifth bits start.
+  static constexpr std::int64_t kBlockBytes = Type == DType::Q8_0   ? sizeof(BlockQ8_0)
+                                              : Type == DType::Q4_0 ? sizeof(BlockQ4_0)
+                                              : Type == DType::Q5_0 ? sizeof(BlockQ5_0)
+                                              : Type == DType::Q4_1 ? sizeof(BlockQ4_1)
+                                                                    : sizeof(BlockQ5_1);
+  static constexpr std::int64_t kQuants = Type == DType::Q8_0   ? offsetof(BlockQ8_0, qs)
+                                          : Type == DType::Q4_0 ? offsetof(BlockQ4_0, qs)
+                                          : Type == DType::Q5_0 ? offsetof(BlockQ5_0, qs)
+                                          : Type == DType::Q4_1 ? offsetof(BlockQ4_1, qs)
+                                                                : offsetof(BlockQ5_1, qs);
   static constexpr bool kFifthBit = Type == DType::Q5_0 || Type == DType::Q5_1;
-  static constexpr std::int64_t kFifthBits = Type == DType::Q5_0 ? 2 : 4;  // offsets in the block
-  static constexpr std::int64_t kNibbles = Type == DType::Q4_0 ? 2 : Type == DType::Q4_1 ? 4 : kFifthBits + 4;
+  static constexpr std::int64_t kFifthBits = Type == DType::Q5_0 ? offsetof(BlockQ5_0, qh) : offsetof(BlockQ5_1, qh);
   static constexpr char kCentre = Type == DType::Q4_0 ? 8 : Type == DType::Q5_0 ? 16 : 0;
   HELIX_AVX512 __m512i load(int n, std::int64_t k, bool half) const {
     const std::byte* block = rows[n] + k / 32 * kBlockBytes;
     if constexpr (Type == DType::Q8_0) {
-      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
+      const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kQuants));
       if (half) return _mm512_zextsi256_si512(lo);
-      const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kBlockBytes + 2));
+      const __m256i hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + kBlockBytes + kQuants));
       return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
     } else {
-      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kNibbles));
-      const __m128i b = half ? _mm_setzero_si128() : _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kBlockBytes + kNibbles));
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kQuants));
+      const __m128i b = half ? _mm_setzero_si128() : _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + kBlockBytes + kQuants));
       // [a, a, b, b] per 128 bits, the second copy of each shifted down to its high nibbles.
       const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_set_m128i(a, a)), _mm256_set_m128i(b, b), 1);
       __m512i q = _mm512_and_si512(_mm512_mask_srli_epi16(both, 0xFF00FF00u, both, 4), _mm512_set1_epi8(0x0F));
@@ -128,24 +135,26 @@ struct K4Quants : RowGroup {
   static_assert(Type == DType::Q4_K || Type == DType::Q5_K);
   static constexpr DType kType = Type;
   static constexpr bool kBlockScaled = false;
-  static constexpr std::int64_t kBlockBytes = Type == DType::Q4_K ? k_quants::kQ4KBlockBytes : k_quants::kQ5KBlockBytes;
-  // The 32 bytes of nibbles in both halves of a register, the high half shifted
-  // right by 4 (one load, a shift and a mask); Q5_K's fifth bits added where set.
-  HELIX_AVX512 __m512i load(int n, std::int64_t k) const {
-    const std::byte* block = rows[n] + k / 256 * kBlockBytes;
-    constexpr std::int64_t nibbles = Type == DType::Q4_K ? 16 : 48;
-    const __m512i both = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + nibbles + k % 256 / 2)));
+  static constexpr std::int64_t kBlockBytes = Type == DType::Q4_K ? sizeof(BlockQ4_K) : sizeof(BlockQ5_K);
+  // Values 64c .. 64c + 63 of one superblock: the 32 bytes of nibbles in both halves
+  // of a register, the high half shifted right by 4 (one load, a shift and a mask);
+  // Q5_K's fifth bits added where set. (The tile kernel decodes with it too.)
+  HELIX_AVX512 static __m512i unpack(const std::byte* block, int c) {
+    constexpr std::int64_t nibbles = Type == DType::Q4_K ? offsetof(BlockQ4_K, qs) : offsetof(BlockQ5_K, qs);
+    const __m512i both = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + nibbles + 32 * c)));
     const __m512i shift = _mm512_inserti64x4(_mm512_setzero_si512(), _mm256_set1_epi16(4), 1);
     const __m512i q = _mm512_and_si512(_mm512_srlv_epi16(both, shift), _mm512_set1_epi8(0x0F));
     if constexpr (Type == DType::Q4_K) {
       return q;
     } else {
-      const int c = static_cast<int>(k % 256 / 64);
-      const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 16)));
+      const __m512i bits = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + offsetof(BlockQ5_K, qh))));
       const __m512i which = _mm512_inserti64x4(_mm512_set1_epi8(static_cast<char>(1 << (2 * c))),
                                                _mm256_set1_epi8(static_cast<char>(1 << (2 * c + 1))), 1);
       return _mm512_mask_add_epi8(q, _mm512_test_epi8_mask(bits, which), q, _mm512_set1_epi8(16));
     }
+  }
+  HELIX_AVX512 __m512i load(int n, std::int64_t k) const {
+    return unpack(rows[n] + k / 256 * kBlockBytes, static_cast<int>(k % 256 / 64));
   }
   // The 16 rows' scales of the superblock at k (once its lines are in cache), the
   // bytes as q4k_scale_min_bytes reads them.

@@ -1,8 +1,8 @@
-// Unpacking Q4_K and Q6_K blocks into AVX-512 registers (internal to the kernels
-// module), shared by the VNNI streaming kernels (matmul_avx512.cpp, and the amx
-// level's matmul_vnni_gemv.cpp), which dot the quants against int8 activations, and
-// the amx level's K-quant tile kernel (matmul_amx_k_quant.cpp), which decodes them
-// into int8 tiles. Block layouts as GGML's (weights/block_quants.h).
+// Unpacking Q4_K's scales and mins and Q6_K's quants into AVX-512 registers
+// (internal to the kernels module), shared by the VNNI kernels' readers
+// (int8_block_weights.h, which also unpack the Q4_K and Q5_K quants) and the amx
+// level's K-quant tile kernel (matmul_amx_k_quant.cpp), which decodes them into int8
+// tiles. Block layouts as GGML's (weights/block_quants.h).
 //
 // Include only from files that disable GCC 12's -Wuninitialized for the AVX-512
 // headers (see matmul_avx512.cpp), after <immintrin.h>; x86-64 only.
@@ -28,7 +28,7 @@ inline std::uint32_t load_u32(const std::byte* p) {
 }
 HELIX_AVX512 inline float f16(const std::byte* p) { return _cvtsh_ss(load_u16(p)); }
 
-constexpr std::size_t kQ4KBlockBytes = 144, kQ5KBlockBytes = 176, kQ6KBlockBytes = 210;
+constexpr std::size_t kQ6KBlockBytes = 210;
 
 // Q4_K's 12 bytes of 6-bit scales and mins as 16 bytes: scale[0..7], then min[0..7].
 HELIX_AVX512 inline __m128i q4k_scale_min_bytes(const std::byte* block) {
@@ -46,13 +46,6 @@ HELIX_AVX512 inline __m128i q4k_scale_min_bytes(const std::byte* block) {
 HELIX_AVX512 inline __m512 q4k_scales_mins(const std::byte* block) {
   const __m512 d = _mm512_mask_mov_ps(_mm512_set1_ps(f16(block)), 0xFF00, _mm512_set1_ps(f16(block + 2)));
   return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(q4k_scale_min_bytes(block))), d);
-}
-
-// Q4_K values 64c .. 64c + 63 (sub-blocks 2c and 2c + 1) as unsigned 4-bit quants, one per byte.
-HELIX_AVX512 inline __m512i q4k_quants(const std::byte* block, int c) {
-  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 16 + 32 * c));
-  return _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(q), _mm256_srli_epi16(q, 4), 1),
-                          _mm512_set1_epi8(0x0F));
 }
 
 // Q6_K's quants 128h .. 128h + 127 as unsigned 6-bit values (the stored q + 32), in

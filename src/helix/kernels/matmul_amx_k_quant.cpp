@@ -53,14 +53,13 @@ HELIX_AMX inline void store_split(KPanel& p, int n, int at, __m512i w, bool sign
                      _mm512_cvtepi16_epi8(_mm512_and_si512(w, _mm512_set1_epi16(63))));
 }
 
-// Q4_K and Q5_K (whose quants the VNNI kernels' reader unpacks, int8_block_weights.h).
+// Q4_K and Q5_K (their quants unpacked as the VNNI kernels' reader does, int8_block_weights.h).
 template <DType Type>
-HELIX_AMX void decode_k4_row(const K4Quants<Type>& quants, std::int64_t sb, int n, KPanel& p) {
-  const std::byte* block = quants.rows[n] + sb * K4Quants<Type>::kBlockBytes;
+HELIX_AMX void decode_k4_row(const std::byte* block, int n, KPanel& p) {
   alignas(16) std::uint8_t scale_min[16];  // 8 scales, then 8 mins
   _mm_store_si128(reinterpret_cast<__m128i*>(scale_min), k_quants::q4k_scale_min_bytes(block));
   for (int c = 0; c < 4; ++c) {  // values 64c.. : groups 2c and 2c + 1
-    const __m512i q = quants.load(n, sb * kSuperblockValues + 64 * c);
+    const __m512i q = K4Quants<Type>::unpack(block, c);
     for (int h = 0; h < 2; ++h) {
       const int g = 2 * c + h, at = 32 * g;
       const __m512i q16 = _mm512_cvtepu8_epi16(h == 0 ? _mm512_castsi512_si256(q) : _mm512_extracti64x4_epi64(q, 1));
@@ -98,7 +97,6 @@ HELIX_AMX HELIX_OWN_CODE void decode_superblock(const WeightMatrix& w, std::int6
                                                 KPanel& p) {
   constexpr bool Q4K = k_quant_has_mins(Type);
   const std::int64_t block_bytes = static_cast<std::int64_t>(dtype_block_bytes(Type));
-  const RowGroup group = make_row_group(w, r0, 1, rows_here, nullptr, 0);
   const bool more = (sb + 1) * kSuperblockValues < w.cols;
   for (int n = 0; n < kTileRows; ++n) {
     if (n >= rows_here) {
@@ -113,7 +111,7 @@ HELIX_AMX HELIX_OWN_CODE void decode_superblock(const WeightMatrix& w, std::int6
       for (std::int64_t at = 0; at < block_bytes; at += 64)
         _mm_prefetch(reinterpret_cast<const char*>(block + block_bytes + at), _MM_HINT_T0);
     if constexpr (Q4K) {
-      decode_k4_row(reader<K4Quants<Type>>(group), sb, n, p);
+      decode_k4_row<Type>(block, n, p);
     } else {
       decode_q6_k_row(block, n, p);
     }
