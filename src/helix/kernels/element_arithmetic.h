@@ -10,11 +10,7 @@
 #include <cmath>
 #include <cstdint>
 
-#if defined(__CUDACC__)
-#define HELIX_HOST_DEVICE __host__ __device__
-#else
-#define HELIX_HOST_DEVICE
-#endif
+#include "helix/core/host_device.h"
 
 namespace helix::element {
 

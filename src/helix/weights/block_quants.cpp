@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "helix/weights/dtype.h"
-#include "helix/weights/k_quant_values.h"
+#include "helix/weights/block_values.h"
 
 namespace helix {
 namespace {
@@ -174,6 +174,9 @@ KQuant quantize_k(const float* x, int levels) {
 
 }  // namespace
 
+// The dequantizers below keep loops of their own (whole blocks, which the compiler
+// vectorises); block_values.h's 8-value functions, which the GPU reads blocks
+// with, are held to the same bits by a test (BlockValues.*).
 void dequantize_q4_0(const std::byte* src, float* y) {
   const auto b = load<BlockQ4_0>(src);
   const float d = f16_to_f32(b.d);
@@ -217,13 +220,12 @@ void dequantize_q5_1(const std::byte* src, float* y) {
 }
 
 // Written out in 32-value runs, which the compiler vectorises and does not for
-// k_quant_values.h's 8-value function (the one the GPU reads blocks with); a test
-// holds the two to the same bits.
+// block_values.h's 8-value function.
 void dequantize_q4_k(const std::byte* src, float* y) {
   const auto b = load<BlockQ4_K>(src);
   const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
   for (int c = 0; c < 4; ++c) {  // 64 values: sub-blocks 2c (low nibbles) and 2c + 1 (high)
-    const kquant::ScaleMin s0 = kquant::scale_min_k4(2 * c, b.scales), s1 = kquant::scale_min_k4(2 * c + 1, b.scales);
+    const block_values::ScaleMin s0 = block_values::scale_min_k4(2 * c, b.scales), s1 = block_values::scale_min_k4(2 * c + 1, b.scales);
     const float sc0 = static_cast<float>(s0.scale), m0 = static_cast<float>(s0.min);
     const float sc1 = static_cast<float>(s1.scale), m1 = static_cast<float>(s1.min);
     const std::uint8_t* q = b.qs + 32 * c;
@@ -238,7 +240,7 @@ void dequantize_q5_k(const std::byte* src, float* y) {
   const auto b = load<BlockQ5_K>(src);
   const float d = f16_to_f32(b.d), dmin = f16_to_f32(b.dmin);
   for (int c = 0; c < 4; ++c) {
-    const kquant::ScaleMin s0 = kquant::scale_min_k4(2 * c, b.scales), s1 = kquant::scale_min_k4(2 * c + 1, b.scales);
+    const block_values::ScaleMin s0 = block_values::scale_min_k4(2 * c, b.scales), s1 = block_values::scale_min_k4(2 * c + 1, b.scales);
     const std::uint8_t* q = b.qs + 32 * c;
     const unsigned bit0 = 1U << (2 * c), bit1 = 1U << (2 * c + 1);
     for (int l = 0; l < 32; ++l) {
@@ -250,12 +252,12 @@ void dequantize_q5_k(const std::byte* src, float* y) {
   }
 }
 
-// k_quant_values.h's arithmetic, which the GPU's kernels share (as fast here as the
+// block_values.h's arithmetic, which the GPU's kernels share (as fast here as the
 // loop it replaced).
 void dequantize_q6_k(const std::byte* src, float* y) {
   const auto b = load<BlockQ6_K>(src);
   const float d = f16_to_f32(b.d);
-  for (int i = 0; i < 256; i += 8) kquant::q6_k_values8(b.ql, b.qh, b.scales, d, i, y + i);
+  for (int i = 0; i < 256; i += 8) block_values::q6_k_values8(b.ql, b.qh, b.scales, d, i, y + i);
 }
 
 void quantize_q4_0(const float* x, std::byte* dst) {

@@ -4,7 +4,7 @@
 // test-quantize-fns sets, errors against a float64 reference on weight-like
 // data, and GGUF files that hold them.
 #include "helix/weights/block_quants.h"
-#include "helix/weights/k_quant_values.h"
+#include "helix/weights/block_values.h"
 
 #include <cmath>
 #include <cstring>
@@ -211,29 +211,85 @@ TEST(BlockQuants, GgufFilesHoldEveryBlockType) {
 namespace helix {
 namespace {
 
-// The K-quants' per-value arithmetic, shared with the GPU (k_quant_values.h), on
-// super-blocks of random bytes with random f16 scales (every scale, min and quant
-// pattern the fields can hold): Q4_K against the CPU's own dequantizer (its loop is
-// its own), Q6_K against a decoding written out here in GGML's loop form (four
-// quants per l, scale index l / 16).
-TEST(KQuantValues, EightAtATimeAreTheBlocksValues) {
-  std::mt19937 rng(11);
+// Every block type's per-value arithmetic, shared with the GPU (block_values.h),
+// on blocks of random bytes with random f16 scales (every scale, min, quant and
+// fifth-bit pattern the fields can hold): Q4_0 ... Q5_K against the CPU's own
+// dequantizers (their loops are their own), Q6_K against a decoding written out
+// here in GGML's loop form (four quants per l, scale index l / 16) and against the
+// CPU's dequantizer, which calls block_values.h itself.
+template <typename Block>
+Block random_block(std::mt19937& rng) {
   std::uniform_int_distribution<int> byte(0, 255);
-  std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
-  for (int trial = 0; trial < 200; ++trial) {
-    BlockQ4_K b4{};
-    BlockQ6_K b6{};
-    for (auto& v : b4.scales) v = static_cast<std::uint8_t>(byte(rng));
-    for (auto& v : b4.qs) v = static_cast<std::uint8_t>(byte(rng));
-    for (auto& v : b6.ql) v = static_cast<std::uint8_t>(byte(rng));
-    for (auto& v : b6.qh) v = static_cast<std::uint8_t>(byte(rng));
-    for (auto& v : b6.scales) v = static_cast<std::int8_t>(byte(rng) - 128);
-    b4.d = f32_to_f16(std::abs(scale(rng)));
-    b4.dmin = f32_to_f16(std::abs(scale(rng)));
-    b6.d = f32_to_f16(scale(rng));
+  Block b{};
+  auto* bytes = reinterpret_cast<std::uint8_t*>(&b);
+  for (std::size_t i = 0; i < sizeof b; ++i) bytes[i] = static_cast<std::uint8_t>(byte(rng));
+  return b;
+}
 
-    float q4[256], q6[256];
-    dequantize_q4_k(reinterpret_cast<const std::byte*>(&b4), q4);
+std::uint16_t random_scale(std::mt19937& rng, bool positive) {
+  std::uniform_real_distribution<float> scale(-0.05f, 0.05f);
+  const float s = scale(rng);
+  return f32_to_f16(positive ? std::abs(s) : s);
+}
+
+template <typename Block, typename Values8>
+void expect_values8_match(const Block& b, void (*dequantize)(const std::byte*, float*), int n, Values8 values8,
+                          const char* what, int trial) {
+  float expected[256];
+  dequantize(reinterpret_cast<const std::byte*>(&b), expected);
+  for (int i = 0; i < n; i += 8) {
+    float got[8];
+    values8(i, got);
+    for (int k = 0; k < 8; ++k) ASSERT_EQ(got[k], expected[i + k]) << what << " trial " << trial << " value " << i + k;
+  }
+}
+
+TEST(BlockValues, EightAtATimeAreTheCpuDequantizersValues) {
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 200; ++trial) {
+    auto b40 = random_block<BlockQ4_0>(rng);
+    auto b41 = random_block<BlockQ4_1>(rng);
+    auto b50 = random_block<BlockQ5_0>(rng);
+    auto b51 = random_block<BlockQ5_1>(rng);
+    auto b4k = random_block<BlockQ4_K>(rng);
+    auto b5k = random_block<BlockQ5_K>(rng);
+    b40.d = random_scale(rng, false);
+    b41.d = random_scale(rng, false), b41.m = random_scale(rng, false);
+    b50.d = random_scale(rng, false);
+    b51.d = random_scale(rng, false), b51.m = random_scale(rng, false);
+    b4k.d = random_scale(rng, true), b4k.dmin = random_scale(rng, true);
+    b5k.d = random_scale(rng, true), b5k.dmin = random_scale(rng, true);
+    namespace bv = block_values;
+    expect_values8_match(b40, dequantize_q4_0, 32, [&](int i, float* o) { bv::q4_0_values8(b40.qs, f16_to_f32(b40.d), i, o); },
+                         "Q4_0", trial);
+    expect_values8_match(b41, dequantize_q4_1, 32,
+                         [&](int i, float* o) { bv::q4_1_values8(b41.qs, f16_to_f32(b41.d), f16_to_f32(b41.m), i, o); },
+                         "Q4_1", trial);
+    expect_values8_match(b50, dequantize_q5_0, 32,
+                         [&](int i, float* o) { bv::q5_0_values8(b50.qh, b50.qs, f16_to_f32(b50.d), i, o); }, "Q5_0",
+                         trial);
+    expect_values8_match(
+        b51, dequantize_q5_1, 32,
+        [&](int i, float* o) { bv::q5_1_values8(b51.qh, b51.qs, f16_to_f32(b51.d), f16_to_f32(b51.m), i, o); }, "Q5_1",
+        trial);
+    expect_values8_match(
+        b4k, dequantize_q4_k, 256,
+        [&](int i, float* o) { bv::q4_k_values8(b4k.scales, b4k.qs, f16_to_f32(b4k.d), f16_to_f32(b4k.dmin), i, o); },
+        "Q4_K", trial);
+    expect_values8_match(b5k, dequantize_q5_k, 256,
+                         [&](int i, float* o) {
+                           bv::q5_k_values8(b5k.scales, b5k.qh, b5k.qs, f16_to_f32(b5k.d), f16_to_f32(b5k.dmin), i, o);
+                         },
+                         "Q5_K", trial);
+  }
+}
+
+TEST(BlockValues, Q6_KEightAtATimeAreGgmlsLoopsValues) {
+  std::mt19937 rng(12);
+  for (int trial = 0; trial < 200; ++trial) {
+    auto b6 = random_block<BlockQ6_K>(rng);
+    b6.d = random_scale(rng, false);
+    float q6[256];
     const float d6 = f16_to_f32(b6.d);
     for (int n = 0; n < 2; ++n) {
       const std::uint8_t* ql = b6.ql + 64 * n;
@@ -244,24 +300,21 @@ TEST(KQuantValues, EightAtATimeAreTheBlocksValues) {
         const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
         const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
         const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-        const int q4v = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
+        const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
         q6[128 * n + l] = d6 * static_cast<float>(sc[is]) * static_cast<float>(q1);
         q6[128 * n + l + 32] = d6 * static_cast<float>(sc[is + 2]) * static_cast<float>(q2);
         q6[128 * n + l + 64] = d6 * static_cast<float>(sc[is + 4]) * static_cast<float>(q3);
-        q6[128 * n + l + 96] = d6 * static_cast<float>(sc[is + 6]) * static_cast<float>(q4v);
+        q6[128 * n + l + 96] = d6 * static_cast<float>(sc[is + 6]) * static_cast<float>(q4);
       }
     }
     float q6_cpu[256];
     dequantize_q6_k(reinterpret_cast<const std::byte*>(&b6), q6_cpu);
-
     for (int i = 0; i < 256; i += 8) {
-      float got4[8], got6[8];
-      kquant::q4_k_values8(b4.scales, b4.qs, f16_to_f32(b4.d), f16_to_f32(b4.dmin), i, got4);
-      kquant::q6_k_values8(b6.ql, b6.qh, b6.scales, d6, i, got6);
+      float got[8];
+      block_values::q6_k_values8(b6.ql, b6.qh, b6.scales, d6, i, got);
       for (int k = 0; k < 8; ++k) {
-        ASSERT_EQ(got4[k], q4[i + k]) << "Q4_K trial " << trial << " value " << i + k;
-        ASSERT_EQ(got6[k], q6[i + k]) << "Q6_K trial " << trial << " value " << i + k;
-        ASSERT_EQ(q6_cpu[i + k], q6[i + k]) << "Q6_K dequantizer, trial " << trial << " value " << i + k;
+        ASSERT_EQ(got[k], q6[i + k]) << "trial " << trial << " value " << i + k;
+        ASSERT_EQ(q6_cpu[i + k], q6[i + k]) << "dequantizer, trial " << trial << " value " << i + k;
       }
     }
   }
