@@ -11,10 +11,10 @@
 //     out and sums, the engine's call) on the layers' 7 shapes at M = 512, times the
 //     layers. Bar: >= 60%.
 //   - decode throughput at batch 1..64 (context 128): bar, batch 64 >= 10x batch 1.
-// BF16 and Q8_0 weights by default, Q4_K and Q6_K on request (GGUF files written by
-// `helix model init`'s code, reused).
+// BF16 and Q8_0 weights by default, every other block type on request (GGUF files
+// written by `helix model init`'s code, reused).
 //
-// Usage: gpu_engine_bench [work-dir] [--layers N] [--device N] [--dtypes bf16,q8_0,q4_k,q6_k] [--quick]
+// Usage: gpu_engine_bench [work-dir] [--layers N] [--device N] [--dtypes bf16,q8_0,q4_0,q4_k,...] [--quick]
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
@@ -30,6 +30,7 @@
 #include "helix/cuda/cuda_stage_engine.h"
 #include "helix/cuda/device.h"
 #include "helix/engine/random_model.h"
+#include "helix/weights/dtype.h"
 #include "../baselines.h"
 
 namespace {
@@ -217,9 +218,9 @@ int main(int argc, char** argv) {
   app.add_option("--layers", layers, "Layers of the model")->check(CLI::Range(1, 64))->capture_default_str();
   app.add_option("--device", device, "CUDA device index")->check(CLI::NonNegativeNumber)->capture_default_str();
   app.add_flag("--quick", quick, "Fewer batch sizes and repetitions");
-  app.add_option("--dtypes", dtype_names, "Weight types to run: bf16, q8_0, q4_k, q6_k")
+  app.add_option("--dtypes", dtype_names, "Weight types to run: bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k")
       ->delimiter(',')
-      ->check(CLI::IsMember({"bf16", "q8_0", "q4_k", "q6_k"}))
+      ->check(CLI::IsMember({"bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -249,10 +250,7 @@ int main(int argc, char** argv) {
   const std::vector<int> batches = quick ? std::vector<int>{1, 8, 64} : std::vector<int>{1, 2, 4, 8, 16, 32, 64};
   const int context = 128, steps = quick ? 10 : 30;
   for (const std::string& dtype_name : dtype_names) {
-    const helix::DType dtype = dtype_name == "bf16"   ? helix::DType::BF16
-                               : dtype_name == "q8_0" ? helix::DType::Q8_0
-                               : dtype_name == "q4_k" ? helix::DType::Q4_K
-                                                      : helix::DType::Q6_K;
+    const helix::DType dtype = *helix::parse_dtype(dtype_name);  // a member of --dtypes' list
     const auto path = make_model(dir, dtype, layers);
     helix::ModelFiles files = helix::open_model(path);
     const std::size_t bytes = weight_bytes(files);

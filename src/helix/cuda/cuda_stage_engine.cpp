@@ -90,6 +90,9 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
     d.gate = upload_matrix(b.gate);
     d.up = upload_matrix(b.up);
     d.down = upload_matrix(b.down);
+    for (const DeviceMatrix* m : {&d.q, &d.k, &d.v, &d.o, &d.gate, &d.up, &d.down}) {
+      widest_partials_ = std::max(widest_partials_, cuda::dequant_gemm_partials(*m));
+    }
     blocks_.push_back(std::move(d));
   }
   if (weights_.first) embedding_ = upload_matrix(weights_.embedding);
@@ -97,9 +100,10 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
     final_norm_ = upload(weights_.final_norm);
     lm_head_ = upload_matrix(weights_.lm_head);
     widest_widened_ = std::max(widest_widened_, widened_values(weights_.lm_head));
+    widest_partials_ = std::max(widest_partials_, cuda::dequant_gemm_partials(lm_head_));
   }
   widest_input_ = std::max({c.hidden_size, c.q_dim(), c.intermediate_size});
-  projection_.reserve(0, widest_widened_);  // once: no step frees it under queued work
+  projection_.reserve(0, widest_widened_, widest_partials_);  // once: no step frees them under queued work
   // The uploads went through the default stream, which the stage's own stream does
   // not wait for: they must have landed before a step reads them.
   synchronize_cuda_device();
@@ -146,7 +150,7 @@ void CudaStageEngine::reserve_buffers(const Work& work) {
   if (work.tokens <= buffers_.capacity() && work.logit_rows <= buffers_.logit_capacity()) return;
   graphs_.clear();
   const auto capacity = std::bit_ceil(static_cast<unsigned>(std::max(work.tokens, buffers_.capacity())));
-  projection_.reserve(std::int64_t{capacity} * widest_input_, widest_widened_);
+  projection_.reserve(std::int64_t{capacity} * widest_input_, widest_widened_, widest_partials_);
   buffers_.reserve(work.tokens, work.logit_rows);
 }
 

@@ -3,7 +3,7 @@
 // by the same code (engine/step_plan.h) before anything runs, the same KV ledger
 // rules (engine/kv_ledger.h) with the keys and values in device memory, hidden
 // states in and out through pinned host memory. Weights are uploaded once
-// (device_matrix.h: BF16, F32, Q8_0, Q4_K, Q6_K as stored, F16 widened); the arithmetic per
+// (device_matrix.h: every dtype of a weight file, F16 widened); the arithmetic per
 // operation is in elementwise.h, projection.h, attention.h.
 //
 // A step is queued on the stage's own stream (stream.h) and waited for once, at its
@@ -107,6 +107,7 @@ class CudaStageEngine final : public Stage {
   cuda::StepBuffers buffers_;
   cuda::ProjectionScratch projection_;
   std::int64_t widest_widened_ = 0;  // values of the largest block-type matrix (cuBLAS widens it)
+  std::int64_t widest_partials_ = 0;  // the most partial sums a dequantizing GEMM of this stage needs
   cuda::DecodeGraphs graphs_;
   int graphs_generation_ = 0;  // projection_'s generation when graphs_ were captured
   std::int64_t widest_input_ = 0;  // the widest projection input: hidden, q_dim or intermediate

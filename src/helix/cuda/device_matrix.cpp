@@ -31,7 +31,12 @@ cuda_detail::WeightsView view_of(const DeviceMatrix& m) {
   switch (m.dtype) {
     case DType::BF16: kind = WeightsKind::kBf16; break;
     case DType::Q8_0: kind = WeightsKind::kQ8_0; break;
+    case DType::Q4_0: kind = WeightsKind::kQ4_0; break;
+    case DType::Q4_1: kind = WeightsKind::kQ4_1; break;
+    case DType::Q5_0: kind = WeightsKind::kQ5_0; break;
+    case DType::Q5_1: kind = WeightsKind::kQ5_1; break;
     case DType::Q4_K: kind = WeightsKind::kQ4_K; break;
+    case DType::Q5_K: kind = WeightsKind::kQ5_K; break;
     case DType::Q6_K: kind = WeightsKind::kQ6_K; break;
     default: break;
   }
@@ -67,22 +72,7 @@ Q6_KPlanes q6_k_planes(const WeightMatrix& w) {
   return p;
 }
 
-bool gpu_reads(DType dtype) {
-  switch (dtype) {
-    case DType::F32:
-    case DType::F16:
-    case DType::BF16:
-    case DType::Q8_0:
-    case DType::Q4_K:
-    case DType::Q6_K: return true;
-    default: return false;
-  }
-}
-
 DeviceMatrix upload_matrix(const WeightMatrix& w) {
-  if (!gpu_reads(w.dtype)) {
-    fail("cuda: {} weights are not read on the GPU yet (F32, F16, BF16, Q8_0, Q4_K and Q6_K are)", dtype_name(w.dtype));
-  }
   DeviceMatrix m;
   m.rows = w.rows;
   m.cols = w.cols;

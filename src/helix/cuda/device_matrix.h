@@ -7,10 +7,11 @@
 //  * Q8_0 split into two planes, the int8 quants (rows x cols) and the f16 scales
 //    (rows x cols / 32): the same bytes as the file's 34-byte blocks, but a warp's
 //    loads of quants are aligned and contiguous (matvec_kernels.cu);
-//  * Q4_K as stored (its 144-byte blocks keep 16-byte alignment);
+//  * Q4_0, Q4_1, Q5_0, Q5_1, Q4_K and Q5_K as stored (their kernels read a block's
+//    fields byte by byte: weights_values.h);
 //  * Q6_K split into its four planes (low bits, high bits, scales, d), the file's
 //    bytes again, where its 210-byte blocks would leave loads unaligned.
-// The other block types (Q4_0, Q5_K, ...) are refused by name for now.
+// So every dtype a weight file holds is read on the GPU.
 #pragma once
 
 #include <cstddef>
@@ -24,9 +25,9 @@
 namespace helix {
 
 struct DeviceMatrix {
-  DType dtype = DType::F32;  // as held on the device: F32, BF16, Q8_0, Q4_K or Q6_K
+  DType dtype = DType::F32;  // as held on the device: any dtype but F16
   std::int64_t rows = 0, cols = 0;
-  DeviceArray<std::byte> data;         // rows x cols values (Q8_0: the int8 quants; Q4_K: its blocks; Q6_K: ql)
+  DeviceArray<std::byte> data;         // rows x cols values (Q8_0: the int8 quants; Q6_K: ql; other blocks as stored)
   DeviceArray<std::uint16_t> scales;   // f16: Q8_0's per 32 values, Q6_K's d per 256
   DeviceArray<std::byte> high;         // Q6_K: qh
   DeviceArray<std::byte> small_scales; // Q6_K: the int8 scales per 16 values
@@ -48,13 +49,10 @@ struct Q6_KPlanes {
 };
 Q6_KPlanes q6_k_planes(const WeightMatrix& w);
 
-// Whether the GPU reads weights of this dtype (F32, F16, BF16, Q8_0, Q4_K, Q6_K).
-bool gpu_reads(DType dtype);
-
 // The kernels' view of an uploaded matrix.
 cuda_detail::WeightsView view_of(const DeviceMatrix& m);
 
-// Fails (before touching the device) for a dtype the GPU kernels do not read yet.
+// Uploads w (F16 widened to F32, Q8_0 and Q6_K as planes, the rest as stored).
 DeviceMatrix upload_matrix(const WeightMatrix& w);
 
 }  // namespace helix

@@ -27,6 +27,11 @@ __device__ float round_bf16(float v) { return __bfloat162float(__float2bfloat16_
 
 __device__ float bf16_value(std::uint16_t bits) { return __bfloat162float(__ushort_as_bfloat16(bits)); }
 
+// The kinds read through weights_values.h's values8_of, 8 values at a time (every
+// block type but Q8_0, whose planes are read with vector loads here).
+template <WeightsKind Kind>
+constexpr bool kReadByEights = Kind != WeightsKind::kF32 && Kind != WeightsKind::kBf16 && Kind != WeightsKind::kQ8_0;
+
 // 8 values of row r from column k (k a multiple of 8; rows 16-byte aligned where
 // cols is a multiple of 8, which the vector steps require).
 template <WeightsKind Kind>
@@ -43,7 +48,7 @@ __device__ void load8(const WeightsView& w, std::int64_t r, std::int64_t k, floa
       v[2 * i] = __uint_as_float(words[i] << 16);
       v[2 * i + 1] = __uint_as_float(words[i] & 0xFFFF0000u);
     }
-  } else if constexpr (Kind == WeightsKind::kQ4_K || Kind == WeightsKind::kQ6_K) {
+  } else if constexpr (kReadByEights<Kind>) {
     values8_of<Kind>(w, r, k, v);  // weights_values.h: the CPU's dequantization
   } else {
     const uint2 bits = __ldg(reinterpret_cast<const uint2*>(static_cast<const std::int8_t*>(w.values) + at));
@@ -58,7 +63,7 @@ __device__ void load8(const WeightsView& w, std::int64_t r, std::int64_t k, floa
 
 template <WeightsKind Kind>
 __device__ float load1(const WeightsView& w, std::int64_t r, std::int64_t k) {
-  if constexpr (Kind == WeightsKind::kQ4_K || Kind == WeightsKind::kQ6_K) {
+  if constexpr (kReadByEights<Kind>) {
     float v[kLaneValues];
     values8_of<Kind>(w, r, k / kLaneValues * kLaneValues, v);
     return v[k % kLaneValues];
@@ -168,7 +173,7 @@ void launch_kind(const Targets& targets, const float* x, int m) {
   }
 }
 
-// A thread per 8 values (of one scale: a quarter of a Q8_0 block, a K-quant's
+// A thread per 8 values (of one scale: a quarter of a block of 32, a K-quant's
 // sub-block part), widened as the matvec kernels read them, rounded to bf16.
 __global__ void widen_kernel(WeightsView w, std::uint16_t* to) {
   const std::int64_t n = w.rows * w.cols;
@@ -196,7 +201,12 @@ void launch_matvec(const WeightsView* w, float* const* y, int count, const float
     case WeightsKind::kF32: launch_kind<WeightsKind::kF32>(targets, x, m); break;
     case WeightsKind::kBf16: launch_kind<WeightsKind::kBf16>(targets, x, m); break;
     case WeightsKind::kQ8_0: launch_kind<WeightsKind::kQ8_0>(targets, x, m); break;
+    case WeightsKind::kQ4_0: launch_kind<WeightsKind::kQ4_0>(targets, x, m); break;
+    case WeightsKind::kQ4_1: launch_kind<WeightsKind::kQ4_1>(targets, x, m); break;
+    case WeightsKind::kQ5_0: launch_kind<WeightsKind::kQ5_0>(targets, x, m); break;
+    case WeightsKind::kQ5_1: launch_kind<WeightsKind::kQ5_1>(targets, x, m); break;
     case WeightsKind::kQ4_K: launch_kind<WeightsKind::kQ4_K>(targets, x, m); break;
+    case WeightsKind::kQ5_K: launch_kind<WeightsKind::kQ5_K>(targets, x, m); break;
     case WeightsKind::kQ6_K: launch_kind<WeightsKind::kQ6_K>(targets, x, m); break;
   }
   check_launch("matvec");

@@ -1,5 +1,5 @@
 // Launches of the few-token projections (projection.h uses them up to
-// kMatvecMostTokens tokens) and of the Q8_0 widening for the cuBLAS path; arguments
+// kMatvecMostTokens tokens) and of the block types' widening for the cuBLAS path; arguments
 // already checked (projection.cpp).
 #pragma once
 
@@ -20,7 +20,7 @@ inline constexpr int kMatvecMostTargets = 3;  // q, k and v of one input in one 
 // cuBLAS path rounds it.
 void launch_matvec(const WeightsView* w, float* const* y, int count, const float* x, int m);
 
-// A block type's values (Q8_0, Q4_K, Q6_K: weights_values.h) as bf16 (to nearest,
+// A block type's values (Q8_0, Q4_0 ... Q6_K: weights_values.h) as bf16 (to nearest,
 // ties to even) into `to` (rows x cols), for cuBLAS.
 void launch_widen(const WeightsView& w, std::uint16_t* to);
 

@@ -4,9 +4,12 @@
 #include "helix/cuda/projection.h"
 
 #include <cublas_v2.h>
+#include <cuda_runtime_api.h>
 
 #include "helix/core/error.h"
 #include "helix/cuda/conversion_kernels.h"
+#include "helix/cuda/cuda_status.h"
+#include "helix/cuda/dequant_gemm_kernels.h"
 #include "helix/cuda/launch_stream.h"
 #include "helix/cuda/matvec_kernels.h"
 
@@ -25,11 +28,8 @@ cublasHandle_t as_handle(void* p) { return static_cast<cublasHandle_t>(p); }
 std::size_t sz(std::int64_t n) { return static_cast<std::size_t>(n); }
 
 void check(const DeviceMatrix& w, std::int64_t cols, std::int64_t m, const float* y) {
-  if (w.rows < 1 || w.cols < 1 || w.dtype == DType::F16 || !gpu_reads(w.dtype)) {
-    fail("cuda project: the weights must be an uploaded matrix (F32, BF16, Q8_0, Q4_K or Q6_K on the device), not "
-         "{} x {} {}",
-         w.rows, w.cols, dtype_name(w.dtype));
-  }
+  if (w.dtype == DType::F16) fail("cuda project: an F16 matrix on the device (the upload widens F16 to F32)");
+  if (w.rows < 1 || w.cols < 1) fail("cuda project: the weights must be an uploaded matrix, not {} x {}", w.rows, w.cols);
   if (w.cols != cols) fail("cuda project: weights of {} columns cannot take inputs of {} values", w.cols, cols);
   if (y == nullptr) fail("cuda project: y must be a device pointer, not null");
   if (w.rows > kIntMax || w.cols > kIntMax || m > kIntMax) {
@@ -37,10 +37,18 @@ void check(const DeviceMatrix& w, std::int64_t cols, std::int64_t m, const float
   }
 }
 
-void grow(DeviceArray<std::uint16_t>& a, std::int64_t n, ProjectionScratch& scratch) {
+template <typename T>
+void grow(DeviceArray<T>& a, std::int64_t n, ProjectionScratch& scratch) {
   if (a.size() >= sz(n)) return;
-  a = DeviceArray<std::uint16_t>(sz(n));
+  a = DeviceArray<T>(sz(n));
   ++scratch.generation;
+}
+
+bool is_block_type(DType dtype) { return dtype != DType::F32 && dtype != DType::BF16; }  // F16 never: widened
+
+// 9 to 64 tokens of a block type where the tensor cores take bf16.
+bool dequant_gemm_takes(const Cublas& cublas, const DeviceMatrix& w, std::int64_t m) {
+  return is_block_type(w.dtype) && m <= cuda_detail::kDequantGemmMostTokens && cublas.compute_major() >= 8;
 }
 
 // cuBLAS: x16 holds x rounded unless the weights are F32.
@@ -68,6 +76,10 @@ void gemm(cublasHandle_t h, const DeviceMatrix& w, const float* x, const std::ui
 }  // namespace
 
 Cublas::Cublas() : workspace_(kWorkspaceBytes) {
+  int device = 0;
+  cuda_detail::check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  cuda_detail::check_cuda(cudaDeviceGetAttribute(&compute_major_, cudaDevAttrComputeCapabilityMajor, device),
+                          "cudaDeviceGetAttribute");
   cublasHandle_t h = nullptr;
   check_cublas(cublasCreate(&h), "cublasCreate");
   handle_ = h;
@@ -90,9 +102,15 @@ void* Cublas::bound_handle() {
   return handle_;
 }
 
-void ProjectionScratch::reserve(std::int64_t x_values, std::int64_t w_values) {
+void ProjectionScratch::reserve(std::int64_t x_values, std::int64_t w_values, std::int64_t partial_values) {
   grow(x16, x_values, *this);
   grow(w16, w_values, *this);
+  grow(partials, partial_values, *this);
+}
+
+std::int64_t dequant_gemm_partials(const DeviceMatrix& w) {
+  if (!is_block_type(w.dtype)) return 0;
+  return cuda_detail::dequant_gemm_partial_values(w.rows, w.cols, cuda_detail::kDequantGemmMostTokens);
 }
 
 void project(Cublas& cublas, std::initializer_list<ProjectionOutput> outputs, const float* x, std::int64_t m,
@@ -129,7 +147,13 @@ void project(Cublas& cublas, std::initializer_list<ProjectionOutput> outputs, co
       cuda_detail::launch_round_to_bf16(x, m * cols, scratch.x16.data());
       rounded = true;
     }
-    gemm(h, *o.w, x, scratch.x16.data(), m, o.y, scratch);
+    if (dequant_gemm_takes(cublas, *o.w, m)) {
+      grow(scratch.partials, cuda_detail::dequant_gemm_partial_values(o.w->rows, o.w->cols, m), scratch);
+      cuda_detail::launch_dequant_gemm(view_of(*o.w), scratch.x16.data(), static_cast<int>(m), o.y,
+                                       scratch.partials.data());
+    } else {
+      gemm(h, *o.w, x, scratch.x16.data(), m, o.y, scratch);
+    }
   }
 }
 

@@ -14,6 +14,7 @@
 
 #include "helix/core/error.h"
 #include "helix/cuda/conversion_kernels.h"
+#include "helix/cuda/dequant_gemm_kernels.h"
 #include "helix/cuda/embedding.h"
 #include "helix/weights/block_quants.h"
 #include "unit/cuda/gpu_test.h"
@@ -43,6 +44,11 @@ std::vector<float> widened(const WeightMatrix& w) {
   convert_to_f32(w.dtype, w.data, w.rows * w.cols, f.data());
   return f;
 }
+
+// Every dtype a stage's weights may come in; the block types of 32 values take
+// multiples of 32 columns, the K-quants multiples of 256.
+constexpr DType kEveryDtype[] = {DType::BF16, DType::F16,  DType::F32,  DType::Q8_0, DType::Q4_0, DType::Q4_1,
+                                 DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
 
 class CudaWeights : public test::GpuTest {};
 
@@ -92,8 +98,10 @@ std::vector<float> project_on_gpu(const DeviceMatrix& d, const std::vector<float
 
 // 37 rows (no multiple of a block of rows) of 300 columns (no multiple of a lane's 8:
 // the matvec kernels' scalar path) and of 320 (256 by vectors, 64 by the scalar
-// tail; Q8_0 needs multiples of 32) or 512 (the K-quants' two super-blocks), by 1,
-// 5 and 8 tokens (the matvec kernels) and 9 and 33 (cuBLAS): within f32 summation of
+// tail; the blocks of 32 need multiples of 32) or 512 (the K-quants' two
+// super-blocks), by 1, 5 and 8 tokens (the matvec kernels), 9, 33 and 64 (cuBLAS;
+// for the block types from compute capability 8.0 the dequantizing GEMM, its k
+// range split over 2 or 4 blocks, partial rows and tokens) and 65 (cuBLAS): within f32 summation of
 // the float64 product of what the GPU multiplies (the block types' values as the
 // CPU dequantizes them), |error| <= 2e-5 * sum |w x| per output. That is x rounded
 // to bf16 for BF16 weights, and for the block types beyond 8 tokens x rounded and
@@ -105,13 +113,14 @@ TEST_F(CudaWeights, ProjectionsMatchFloat64OfWhatTheGpuMultiplies) {
     std::int64_t cols;
   };
   for (const Case c : {Case{DType::BF16, 300}, Case{DType::BF16, 320}, Case{DType::F16, 300}, Case{DType::F32, 300},
-                       Case{DType::F32, 320}, Case{DType::Q8_0, 320}, Case{DType::Q4_K, 512},
-                       Case{DType::Q6_K, 512}}) {
+                       Case{DType::F32, 320}, Case{DType::Q8_0, 320}, Case{DType::Q4_0, 320},
+                       Case{DType::Q4_1, 320}, Case{DType::Q5_0, 320}, Case{DType::Q5_1, 320}, Case{DType::Q4_K, 512},
+                       Case{DType::Q5_K, 512}, Case{DType::Q6_K, 512}}) {
     const std::int64_t rows = 37, cols = c.cols;
     const HostMatrix m = random_matrix(c.dtype, rows, cols, 2);
     const std::vector<float> w = widened(m.w);
     const DeviceMatrix d = upload_matrix(m.w);
-    for (std::int64_t tokens : {1, 5, 8, 9, 33}) {
+    for (std::int64_t tokens : {1, 5, 8, 9, 33, 64, 65}) {
       const bool cublas_path = tokens > 8;
       const bool blocks = is_block_quantized(c.dtype);
       const bool round_x = c.dtype == DType::BF16 || (blocks && cublas_path);
@@ -138,7 +147,7 @@ TEST_F(CudaWeights, ProjectionsMatchFloat64OfWhatTheGpuMultiplies) {
 // Up to 8 tokens each token's outputs are summed alone: a token gets the same bits
 // whether it comes alone or with 7 others, whatever its place among them.
 TEST_F(CudaWeights, AFewTokensGetTheSameBitsAloneAndTogether) {
-  for (DType dtype : {DType::BF16, DType::F32, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+  for (DType dtype : kEveryDtype) {
     const HostMatrix m = random_matrix(dtype, 70, 4096, 6);
     const DeviceMatrix d = upload_matrix(m.w);
     const std::vector<float> x = random_x(8, 4096, 7);
@@ -194,7 +203,7 @@ TEST_F(CudaWeights, MatricesOfOneInputTogetherGiveTheirOwnBits) {
 }
 
 TEST_F(CudaWeights, EmbeddingGivesTheStoredRowsExactly) {
-  for (DType dtype : {DType::BF16, DType::F16, DType::F32, DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+  for (DType dtype : kEveryDtype) {
     const HostMatrix m = random_matrix(dtype, 50, 512, 4);
     const std::vector<float> table = widened(m.w);
     const DeviceMatrix d = upload_matrix(m.w);
@@ -251,26 +260,65 @@ TEST(CudaWeightsArguments, Q6_KBlocksSplitIntoPlanes) {
   EXPECT_THROW(q6_k_planes(random_matrix(DType::Q4_K, 1, 256, 1).w), Error);
 }
 
-// What the GPU does not read yet is refused by name, before any device call.
-TEST(CudaWeightsArguments, BlockTypesAreRefusedByName) {
-  const HostMatrix m = random_matrix(DType::Q5_K, 4, 256, 5);
-  try {
-    upload_matrix(m.w);
-    FAIL() << "a Q5_K matrix was uploaded";
-  } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()),
-              "cuda: Q5_K weights are not read on the GPU yet (F32, F16, BF16, Q8_0, Q4_K and Q6_K are)");
+// The dequantizing GEMM's k splits: at least one, none empty, every step in one,
+// more for fewer rows, and their partial sums within the bound a stage reserves.
+TEST(CudaWeightsArguments, DequantGemmSplitsCoverTheStepsWithinTheirBound) {
+  using cuda_detail::dequant_gemm_partial_values;
+  using cuda_detail::dequant_gemm_splits;
+  EXPECT_EQ(dequant_gemm_splits(37, 320), 2);  // 10 steps of 32, at least 4 a split
+  EXPECT_EQ(dequant_gemm_splits(37, 512), 4);
+  EXPECT_EQ(dequant_gemm_splits(128256, 4096), 1);  // a vocabulary's rows fill the GPU alone
+  EXPECT_EQ(dequant_gemm_partial_values(128256, 4096, 64), 0);
+  for (std::int64_t rows : {1, 37, 1024, 4096, 11008, 32000, 40000}) {
+    for (std::int64_t cols : {32, 320, 512, 4096, 11008, 28672}) {
+      const int splits = dequant_gemm_splits(rows, cols);
+      const std::int64_t steps = cols / 32, per = (steps + splits - 1) / splits;
+      EXPECT_GE(splits, 1) << rows << " x " << cols;
+      EXPECT_GT(steps - (splits - 1) * per, 0) << rows << " x " << cols << ": the last split is empty";
+      EXPECT_GE(splits * per, steps) << rows << " x " << cols;
+      if (splits > 1) {
+        EXPECT_GE(per, 4) << rows << " x " << cols;
+      }
+      EXPECT_LE(dequant_gemm_partial_values(rows, cols, 64), cuda_detail::kDequantGemmMostPartialValues)
+          << rows << " x " << cols;
+    }
+    EXPECT_GE(dequant_gemm_splits(rows, 4096), dequant_gemm_splits(rows * 2, 4096)) << rows;
   }
-  DeviceMatrix none;
-  EXPECT_THROW(cuda::embed_rows(none, nullptr, -1, nullptr), Error);
-  none.dtype = DType::Q5_K;
+}
+
+// A device matrix never holds F16 (the upload widens it to F32): one that claims
+// to is refused by name, before any device call.
+TEST(CudaWeightsArguments, F16OnTheDeviceIsRefusedByName) {
+  DeviceMatrix f16;
+  f16.dtype = DType::F16;
+  f16.rows = 4;
+  f16.cols = 32;
+  EXPECT_THROW(cuda::embed_rows(f16, nullptr, -1, nullptr), Error);
   std::int32_t id = 0;
   float out = 0.0f;
   try {
-    cuda::embed_rows(none, &id, 1, &out);
-    FAIL() << "a Q5_K table was read";
+    cuda::embed_rows(f16, &id, 1, &out);
+    FAIL() << "an F16 table was read";
   } catch (const Error& e) {
-    EXPECT_EQ(std::string(e.what()), "cuda embed_rows: a Q5_K table is not read on the GPU");
+    EXPECT_EQ(std::string(e.what()), "cuda embed_rows: an F16 table on the device (the upload widens F16 to F32)");
+  }
+}
+
+// The projection's own check, on a GPU (a cuBLAS handle needs one): an F16 matrix
+// is refused by name.
+TEST_F(CudaWeights, ProjectionRefusesWhatItCannotMultiplyByName) {
+  DeviceMatrix f16;
+  f16.dtype = DType::F16;
+  f16.rows = 4;
+  f16.cols = 32;
+  cuda::Cublas cublas;
+  cuda::ProjectionScratch scratch;
+  DeviceArray<float> x(32), y(4);
+  try {
+    cuda::project(cublas, f16, x.data(), 1, y.data(), scratch);
+    FAIL() << "an F16 matrix was projected";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "cuda project: an F16 matrix on the device (the upload widens F16 to F32)");
   }
 }
 

@@ -102,13 +102,14 @@ TEST_F(CudaEngine, LogitsAtEveryPositionNearFloat64ForEveryDtype) {
   }
 }
 
-// The K-quants of a Q4_K_M download (Q4_K, Q6_K) on a model wide enough for their
-// super-blocks of 256 (hidden 512, MLP 1536): the same 40-token check against
-// float64 of the dequantized weights. The prefill's 30 tokens go through cuBLAS,
-// the values rounded to bf16 as x is; the decode steps through the matvec kernels
-// (exact values, over keys and values the prefill computed).
-TEST_F(CudaEngine, KQuantModelsGiveLogitsNearFloat64) {
-  for (DType dtype : {DType::Q4_K, DType::Q6_K}) {
+// Every other block type (Q4_0, Q5_0 and the _1 types' offsets; the K-quants of the
+// Q4_K_M and Q5_K_M downloads) on a model wide enough for the super-blocks of 256
+// (hidden 512, MLP 1536): the same 40-token check against float64 of the
+// dequantized weights. The prefill's 30 tokens go through cuBLAS, the values
+// rounded to bf16 as x is; the decode steps through the matvec kernels (exact
+// values, over keys and values the prefill computed).
+TEST_F(CudaEngine, BlockTypeModelsGiveLogitsNearFloat64) {
+  for (DType dtype : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
     SCOPED_TRACE(std::string(dtype_name(dtype)));
     TempDir dir;
     LlamaConfig config = random_model_preset("small");
@@ -194,14 +195,9 @@ TEST_F(CudaEngine, MixedBatchesMatchTheCpuEngine) {
   both(skip, "the first layer skipped");
 }
 
-// Decode steps replayed from captured graphs give the bits of the same steps queued
-// kernel by kernel: batches of 1 and 3 (the matvec kernels) and 9 (cuBLAS), each
-// shape replayed several times with new positions, tokens and block tables; then
-// a longer prefill grows the step buffers (the graphs captured on the old ones must
-// go) and decoding goes on.
-TEST_F(CudaEngine, ReplayedDecodeStepsGiveTheBitsOfQueuedOnes) {
+void expect_replays_give_queued_bits(const std::string& preset, DType dtype) {
   TempDir dir;
-  const auto path = make_model(dir, "tiny-llama3", DType::BF16, WeightFormat::kGguf);
+  const auto path = make_model(dir, preset, dtype, WeightFormat::kGguf);
   CudaStageEngine replayed = gpu_engine(path, {0, 0}, true), queued = gpu_engine(path, {0, 0}, false);
   const std::vector<int> t = prompt_tokens(64, 384);
   auto both = [&](const StepInput& in, const std::string& what) {
@@ -231,6 +227,19 @@ TEST_F(CudaEngine, ReplayedDecodeStepsGiveTheBitsOfQueuedOnes) {
   EXPECT_EQ(replayed.graph_failure(), "");
   EXPECT_GT(replayed.graph_replays(), 0);
   EXPECT_EQ(queued.graph_replays(), 0);
+}
+
+// Decode steps replayed from captured graphs give the bits of the same steps queued
+// kernel by kernel: batches of 1 and 3 (the matvec kernels) and 9 (cuBLAS for BF16;
+// for Q8_0 the dequantizing GEMM and its sum of the k splits), each shape replayed
+// several times with new positions, tokens and block tables; then a longer prefill
+// grows the step buffers (the graphs captured on the old ones must go) and decoding
+// goes on.
+TEST_F(CudaEngine, ReplayedDecodeStepsGiveTheBitsOfQueuedOnes) {
+  for (const auto& [preset, dtype] : {std::pair{"tiny-llama3", DType::BF16}, std::pair{"tiny", DType::Q8_0}}) {
+    SCOPED_TRACE(std::string(preset) + " " + std::string(dtype_name(dtype)));
+    expect_replays_give_queued_bits(preset, dtype);
+  }
 }
 
 // Decoding past 1024 positions splits attention over the context (attention.h);
