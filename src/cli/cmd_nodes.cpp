@@ -59,13 +59,14 @@ std::string range_text(const nlohmann::json& r) {
 }
 
 void print_table(const nlohmann::json& body) {
-  std::printf("%-16s %-10s %-9s %-10s %-10s %12s %8s %8s\n", "node", "gpu", "state", "layers", "loaded", "kv used/cap",
-              "planned", "routed");
+  std::printf("%-16s %-10s %-9s %-10s %-10s %-8s %12s %8s %8s\n", "node", "gpu", "state", "layers", "loaded", "on",
+              "kv used/cap", "planned", "routed");
   for (const nlohmann::json& n : body["nodes"]) {
     const std::string kv = fmt::format("{}/{}", n["kv_used_tokens"].get<long long>(), n["kv_capacity_tokens"].get<long long>());
-    std::printf("%-16s %-10s %-9s %-10s %-10s %12s %7.1f%% %7.1f%%\n", n["name"].get<std::string>().c_str(),
+    const std::string on = n.contains("device") && n["device"].is_string() ? n["device"].get<std::string>() : "-";
+    std::printf("%-16s %-10s %-9s %-10s %-10s %-8s %12s %7.1f%% %7.1f%%\n", n["name"].get<std::string>().c_str(),
                 n["gpu"].get<std::string>().c_str(), n["state"].get<std::string>().c_str(), range_text(n["layers"]).c_str(),
-                range_text(n["loaded"]).c_str(), kv.c_str(), 100 * n["planned_share"].get<double>(),
+                range_text(n["loaded"]).c_str(), on.c_str(), kv.c_str(), 100 * n["planned_share"].get<double>(),
                 100 * n["routed_share"].get<double>());
   }
   std::printf("routing: %s, max flow %.1f tokens/s; %lld nodes lost, %lld re-plans, %lld requests re-routed\n",

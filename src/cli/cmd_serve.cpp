@@ -297,19 +297,23 @@ struct WorkerCli {
   runtime::WorkerOptions worker;
   std::string key, coordinator_key;  // CurveZMQ: its .key file, the coordinator's .pub file
   bool insecure = false;
-  std::string device = "cpu";  // the real engine's: cpu or cuda:N
+  std::string device;  // the real engine's: cpu or cuda:N; "": the cluster file's, else cpu
 };
 
 void run_worker_command(const WorkerCli& cli) {
   log_to_stderr();
   catch_stop_signals();
   runtime::WorkerOptions o = cli.worker;
-  const StageDevice device = parse_stage_device(cli.device);
-  if (device.cuda) {
-    o.make_stage = [device](ModelFiles model, LayerRange layers, const EngineOptions& options) {
-      return make_stage(std::move(model), layers, options, device);
-    };
+  if (!cli.device.empty()) {
+    o.device = parse_stage_device(cli.device);
+    check_stage_device(*o.device);  // here, not after joining
   }
+  // The device the Assign names is checked as the layers load: a GPU missing here
+  // then ends the worker with the reason.
+  o.make_stage = [](ModelFiles model, LayerRange layers, const EngineOptions& options, const DeviceName& device) {
+    check_stage_device(device, "");  // the worker's message names the device
+    return make_stage(std::move(model), layers, options, device);
+  };
   if (cli.key.empty() != cli.coordinator_key.empty()) fail("--key and --coordinator-key go together (see `helix keys`)");
   if (!cli.key.empty()) {
     o.keys = security::load_keypair(cli.key);
@@ -479,10 +483,11 @@ void stream_prompt(const std::string& host, int port, const std::string& model, 
 void run_up(UpOptions o) {
   log_to_stderr();
   catch_stop_signals();
-  if (o.serve.engine == "real" && o.serve.model.empty()) o.serve.model = demo_model();
+  // The options first: a bad one is refused before the demo model is written.
   const auto slowdowns = parse_slowdowns(o.slowdowns);
   const auto devices = parse_node_devices(o.devices);
   if (!devices.empty() && o.serve.engine != "real") fail("--device needs --engine real (emulated workers run no model)");
+  if (o.serve.engine == "real" && o.serve.model.empty()) o.serve.model = demo_model();
   Service service(o.serve);
   const sim::SimCluster& s = service.serving();
   const auto require_node = [&](const std::string& option, const std::string& node) {
@@ -492,6 +497,14 @@ void run_up(UpOptions o) {
   };
   for (const auto& [node, factor] : slowdowns) require_node(fmt::format("--slowdown {}={}", node, factor), node);
   for (const auto& [node, device] : devices) require_node(fmt::format("--device {}={}", node, device.name()), node);
+  if (o.serve.engine == "real") {  // the cluster file's devices (the workers get them in their Assign), checked first
+    for (int i = 0; i < s.cluster.num_nodes(); ++i) {
+      const ComputeNode& n = s.cluster.nodes[static_cast<std::size_t>(i)];
+      if (n.device && !s.ranges[static_cast<std::size_t>(i)].empty() && !devices.contains(n.name)) {
+        check_stage_device(*n.device, fmt::format("the cluster file's node {}: device", n.name));
+      }
+    }
+  }
   WorkerProcesses workers;
   if (!o.log_dir.empty()) std::filesystem::create_directories(o.log_dir);
   for (int i = 0; i < s.cluster.num_nodes(); ++i) {
@@ -543,8 +556,9 @@ void register_worker(CLI::App& app) {
   cmd->add_option("--gpu", o->gpu, "The GPU type this worker is: checked against the cluster; a node the cluster file does not list joins as a new node of this type");
   cmd->add_option("--listen", o->listen_host, "Host its data socket binds to")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Engine compute threads (the CPU engine's)")->capture_default_str();
-  cmd->add_option("--device", cli->device, "Where the real engine runs: cpu, or cuda:N where the build has CUDA")
-      ->capture_default_str();
+  cmd->add_option("--device", cli->device,
+                  "Where the real engine runs: cpu, or cuda:N where the build has CUDA (default: the node's device in "
+                  "the cluster file, else cpu)");
   cmd->add_option("--slowdown", o->slowdown, "Make every step this many times slower (>= 1)")->capture_default_str();
   cmd->add_option("--kv-tokens", o->kv_tokens, "KV-cache capacity in tokens (default: the coordinator's, else 4096)");
   cmd->add_option("--join-timeout", o->join_timeout_s, "Seconds to wait for the coordinator")->capture_default_str();
@@ -564,7 +578,9 @@ void register_up(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("up", "Start a coordinator and a worker per placed node on this machine");
   add_serve_options(cmd, o->serve);
   cmd->add_option("--slowdown", o->slowdowns, "NODE=FACTOR: make that worker slower (repeatable)");
-  cmd->add_option("--device", o->devices, "NODE=cpu|cuda:N: where that worker's real engine runs (repeatable; default cpu)");
+  cmd->add_option("--device", o->devices,
+                  "NODE=cpu|cuda:N: where that worker's real engine runs (repeatable; default: the node's device in "
+                  "the cluster file, else cpu)");
   cmd->add_option("--threads", o->threads, "Compute threads per worker")->capture_default_str();
   cmd->add_option("--prompt", o->prompt, "Stream this prompt once everyone is ready ('' = none)")->capture_default_str();
   cmd->add_option("--max-tokens", o->max_tokens, "Tokens to generate for --prompt")->capture_default_str();

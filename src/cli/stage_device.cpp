@@ -1,7 +1,5 @@
 #include "stage_device.h"
 
-#include <charconv>
-
 #include "helix/core/error.h"
 #if defined(HELIX_HAS_CUDA)
 #include "helix/cuda/cuda_stage_engine.h"
@@ -11,28 +9,21 @@
 namespace helix::cli {
 
 StageDevice parse_stage_device(const std::string& text) {
-  if (text == "cpu") return {};
-  const std::string prefix = "cuda:";
-  if (text.rfind(prefix, 0) == 0 && text.size() > prefix.size()) {
-    int index = -1;
-    const char* first = text.data() + prefix.size();
-    const char* last = text.data() + text.size();
-    const auto [end, ec] = std::from_chars(first, last, index);
-    if (ec == std::errc() && end == last && index >= 0) return {true, index};
-  }
-  fail("--device: '{}' is not a device (cpu or cuda:N, N = 0, 1, ...)", text);
+  if (std::optional<DeviceName> device = parse_device_name(text)) return *device;
+  fail("--device: '{}' is not a device ({})", text, kDeviceNameForms);
 }
 
-void check_stage_device(const StageDevice& device) {
+void check_stage_device(const StageDevice& device, std::string_view what) {
   if (!device.cuda) return;
+  const std::string named = what.empty() ? device.name() : fmt::format("{} {}", what, device.name());
 #if defined(HELIX_HAS_CUDA)
   const CudaDevices found = cuda_devices();
-  if (found.devices.empty()) fail("--device {}: no usable GPU here ({})", device.name(), found.why_none);
+  if (found.devices.empty()) fail("{}: no usable GPU here ({})", named, found.why_none);
   if (device.index >= static_cast<int>(found.devices.size())) {
-    fail("--device {}: there is no such GPU here ({} found)", device.name(), found.devices.size());
+    fail("{}: there is no such GPU here ({} found)", named, found.devices.size());
   }
 #else
-  fail("--device {}: this build has no CUDA backend (configure with -DHELIX_CUDA=ON where nvcc is)", device.name());
+  fail("{}: this build has no CUDA backend (configure with -DHELIX_CUDA=ON where nvcc is)", named);
 #endif
 }
 

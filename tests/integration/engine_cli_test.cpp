@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "helix/perf/layer_time_table.h"
+#include "support/local_cluster.h"
 #include "support/test_support.h"
 
 namespace helix {
@@ -168,6 +169,32 @@ TEST(EngineCli, UpChecksEachWorkersDeviceBeforeStarting) {
   EXPECT_EQ(node.exit_code, 1) << node.err;
   EXPECT_NE(node.err.find("error: --device nosuch=cpu: no node 'nosuch' in the cluster"), std::string::npos) << node.err;
   EXPECT_EQ(node.err.find("workers ready"), std::string::npos) << node.err;
+}
+
+// A cluster file that names a node's device: `up` checks it before any worker
+// starts, naming the node and the file, as it checks --device.
+TEST(EngineCli, UpChecksTheClusterFilesDevicesBeforeStarting) {
+  test::TempDir dir;
+  std::string yaml = test::loopback_cluster_yaml("named", {"a", "b"});
+  for (const std::string node : {"a", "b"}) {
+    const std::string plain = "{name: " + node + ", gpu: cpu}";
+    yaml.replace(yaml.find(plain), plain.size(), "{name: " + node + ", gpu: cpu, device: cuda:99}");
+  }
+  const auto cluster = dir.write("named.yaml", yaml);
+  test::CommandResult r = test::run_command(
+      "timeout 60 " + helix_cmd("up --listen 127.0.0.1:0 --prompt '' --cluster '" + cluster.string() + "'"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // no machine here has 100 GPUs
+  EXPECT_NE(r.err.find("error: the cluster file's node "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(": device cuda:99: "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("workers ready"), std::string::npos) << r.err;
+  // A device that is no device is the cluster file's error, with its line.
+  const std::string plain = "device: cuda:99}";
+  yaml.replace(yaml.find(plain), plain.size(), "device: gpu}");
+  const auto bad = dir.write("bad.yaml", yaml);
+  r = test::run_command("timeout 60 " + helix_cmd("up --listen 127.0.0.1:0 --prompt '' --cluster '" + bad.string() + "'"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("bad.yaml:"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("nodes[0].device: 'gpu' is not a device (cpu or cuda:N"), std::string::npos) << r.err;
 }
 
 }  // namespace

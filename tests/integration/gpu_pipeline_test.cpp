@@ -1,8 +1,14 @@
 // A pipeline of a CPU worker and a GPU worker (issue 15): the trained stories260K
 // model's layers [0, 3) on the CPU and [3, 5) on cuda:0, over real sockets, give
-// the single-process CPU text. Where no GPU is usable (no CUDA in the build, no
-// driver, no device) it skips and prints `helix generate --device cuda:0`'s reason.
+// the single-process CPU text, whether the GPU is the worker's --device or the
+// cluster file's device for its node. Where no GPU is usable (no CUDA in the build,
+// no driver, no device) the first test skips and prints `helix generate --device
+// cuda:0`'s reason; the second then checks that the cluster file's device reached
+// the worker (which stops, naming it and why) and that --device cpu overrides it.
 #include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -18,11 +24,24 @@ using test::TempDir;
 
 const std::string kClusterYaml = test::loopback_cluster_yaml("mixed", {"host", "gpu"});
 
+const std::filesystem::path kStories = test::source_dir() / "data" / "models" / "stories260K";
+
+// `helix generate --device cuda:0`'s answer: exit 0 where a GPU is usable.
+test::CommandResult probe_gpu() {
+  return test::run_command(std::string(HELIX_BINARY) + " generate --model '" + (kStories / "model.gguf").string() +
+                           "' --prompt x --max-tokens 1 --device cuda:0");
+}
+
+std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
 TEST(GpuPipeline, ACpuWorkerAndAGpuWorkerGiveTheSingleProcessText) {
-  const auto stories = test::source_dir() / "data" / "models" / "stories260K";
-  const test::CommandResult probe = test::run_command(std::string(HELIX_BINARY) + " generate --model '" +
-                                                      (stories / "model.gguf").string() +
-                                                      "' --prompt x --max-tokens 1 --device cuda:0");
+  const auto stories = kStories;
+  const test::CommandResult probe = probe_gpu();
   if (probe.exit_code != 0) GTEST_SKIP() << "no usable GPU: " << probe.err;
   TempDir dir;
   const auto cluster = dir.write("mixed.yaml", kClusterYaml);
@@ -33,6 +52,56 @@ TEST(GpuPipeline, ACpuWorkerAndAGpuWorkerGiveTheSingleProcessText) {
   ASSERT_TRUE(c.wait_healthy(120)) << c.log();
   const json r = c.complete({{"model", "stories"}, {"prompt", "Once upon a time"}, {"max_tokens", 32}, {"temperature", 0}});
   EXPECT_EQ(r["choices"][0]["text"], test::generate(stories, "Once upon a time", 32).first) << r.dump();
+}
+
+TEST(GpuPipeline, TheClusterFileNamesTheGpuWorkersDevice) {
+  TempDir dir;
+  std::string yaml = kClusterYaml;
+  const std::string plain = "{name: gpu, gpu: cpu}";
+  ASSERT_NE(yaml.find(plain), std::string::npos) << yaml;
+  yaml.replace(yaml.find(plain), plain.size(), "{name: gpu, gpu: cpu, device: cuda:0}");
+  const auto cluster = dir.write("mixed.yaml", yaml);
+  const std::string placement = test::placement_json("mixed", 5, {{"host", "cpu", 0, 3}, {"gpu", "cpu", 3, 5}});
+  LocalCluster c(dir, kStories, placement, {}, {}, cluster.string(), "stories");
+  c.start_worker("host");
+  const std::size_t gpu = c.start_worker("gpu");  // no --device: the cluster file's
+  const std::string expected = test::generate(kStories, "Once upon a time", 32).first;
+  const auto device_of = [&](const std::string& node) {  // as the admin API reports it
+    const auto answer = c.nodes();
+    if (answer.contains("nodes")) {
+      for (const auto& n : answer["nodes"]) {
+        if (n["name"] == node) return n["device"].is_string() ? n["device"].get<std::string>() : std::string("null");
+      }
+    }
+    return "no node " + node + " in " + answer.dump();
+  };
+  const auto story = [&] {
+    return c.complete({{"model", "stories"}, {"prompt", "Once upon a time"}, {"max_tokens", 32}, {"temperature", 0}});
+  };
+  if (probe_gpu().exit_code == 0) {
+    ASSERT_TRUE(c.wait_healthy(120)) << c.log();
+    EXPECT_EQ(story()["choices"][0]["text"], expected);
+    EXPECT_NE(read_text(dir.path() / "gpu.log").find("layers [3, 5) loaded on cuda:0"), std::string::npos);
+    EXPECT_EQ(device_of("gpu"), "cuda:0");
+    EXPECT_EQ(device_of("host"), "cpu");
+    return;
+  }
+  // No GPU here: the worker got cuda:0 from the coordinator and stops, saying so.
+  EXPECT_EQ(c.worker(gpu).wait(60), 1) << read_text(dir.path() / "gpu.log");
+  EXPECT_NE(read_text(dir.path() / "gpu.log")
+                .find("worker gpu: layers [3, 5) on cuda:0 (its node's device in the cluster file): cuda:0: "),
+            std::string::npos)
+      << read_text(dir.path() / "gpu.log");
+  // Its own --device wins over the file's: on the CPU the pipeline serves the story.
+  c.start_worker("gpu", {"--device", "cpu"});
+  ASSERT_TRUE(c.wait_healthy(120)) << c.log();
+  EXPECT_EQ(story()["choices"][0]["text"], expected);
+  EXPECT_NE(read_text(dir.path() / "gpu.2.log").find("layers [3, 5) loaded on cpu"), std::string::npos)
+      << read_text(dir.path() / "gpu.2.log");
+  EXPECT_NE(read_text(dir.path() / "host.log").find("layers [0, 3) loaded on cpu"), std::string::npos)
+      << read_text(dir.path() / "host.log");
+  EXPECT_EQ(device_of("gpu"), "cpu");
+  EXPECT_EQ(device_of("host"), "cpu");
 }
 
 }  // namespace

@@ -10,10 +10,13 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "helix/core/device_name.h"
 
 namespace helix {
 
@@ -40,6 +43,11 @@ struct ComputeNode {
   std::string name;
   int gpu_type = 0;  // index into ClusterSpec::gpu_types
   int region = 0;    // index into ClusterSpec::regions
+  // Where its worker runs its layers ("cpu", "cuda:N" on its machine), where the
+  // cluster file names it; nullopt: the worker's own choice (the CPU unless its
+  // --device says otherwise). The planner does not read it: `gpu` is the model
+  // of its speed. (Initialized here so that {name, gpu, region} stays complete.)
+  std::optional<DeviceName> device = std::nullopt;
 };
 
 struct CoordinatorSpec {

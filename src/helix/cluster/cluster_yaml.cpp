@@ -280,7 +280,7 @@ class ClusterParser {
   }
 
   void read_node_entry(const YAML::Node& node, const std::string& field) {
-    r_.check_keys(node, field, {"name", "count", "first", "gpu", "region"});
+    r_.check_keys(node, field, {"name", "count", "first", "gpu", "region", "device"});
     YAML::Node name_node = r_.require(node, field, "name");
     std::string pattern = r_.text(name_node, field + ".name");
     ComputeNode proto;
@@ -302,10 +302,25 @@ class ClusterParser {
       first = r_.integer(f, field + ".first");
       if (first < 0) r_.fail_at(f, field + ".first", "expected a whole number >= 0");
     }
+    YAML::Node device_node = node["device"];
+    const std::string device = device_node ? r_.text(device_node, field + ".device") : "";
+    const bool counted = static_cast<bool>(node["count"]);
     for (long long k = 0; k < count; ++k) {
       proto.name = expand(pattern, first + k);
+      if (device_node) proto.device = read_device(device_node, field + ".device", device, counted, first + k);
       add_node(proto, name_node, field + ".name");
     }
+  }
+
+  // "cpu" or "cuda:N"; with `count`, "cuda:{i}" gives each node the GPU of its
+  // number (nodes gpu-0 .. gpu-7 on one machine's eight GPUs).
+  DeviceName read_device(const YAML::Node& at, const std::string& field, const std::string& text, bool counted,
+                         long long i) const {
+    const std::string expanded = counted ? expand(text, i) : text;
+    if (std::optional<DeviceName> d = parse_device_name(expanded)) return *d;
+    r_.fail_at(at, field,
+               fmt::format("'{}' is not a device ({}{})", expanded, kDeviceNameForms,
+                           counted ? "; with 'count', cuda:{i} names GPU i" : ""));
   }
 
   static std::string expand(const std::string& pattern, long long i) {

@@ -2,8 +2,8 @@
 //
 // Exactness: every quantity is written as the shortest "number unit" text that
 // core/units.h parses back to the very same double, so a round trip is bit-exact.
-// Compactness: runs of nodes named prefix0, prefix1, ... with one GPU type and
-// region become one `count:` entry, and links become one default per region pair
+// Compactness: runs of nodes named prefix0, prefix1, ... with one GPU type, region
+// and device (or GPU i for node i: cuda:{i}) become one `count:` entry, and links become one default per region pair
 // (the most common value, if it covers more than half of the pair's endpoint
 // pairs) plus explicit exceptions and removals.
 #include <filesystem>
@@ -136,7 +136,20 @@ struct NodeRun {
   int gpu = 0;
   int region = 0;
   bool numbered = false;
+  std::optional<DeviceName> device;  // the first node's
+  bool device_indexed = false;       // each node's GPU is its number: cuda:{i}
 };
+
+// Whether node `number` of device `d` continues the run's devices: the same device
+// for all, or GPU i for node i (which a run of one may start).
+bool continues_devices(NodeRun& run, long long number, const std::optional<DeviceName>& d) {
+  if (!d || !run.device) return !d && !run.device;
+  if (!run.device_indexed && *d == *run.device) return true;
+  const bool indexed_so_far = run.device_indexed || (run.count == 1 && run.device->cuda && run.device->index == run.first);
+  if (!(d->cuda && d->index == number && indexed_so_far)) return false;
+  run.device_indexed = true;
+  return true;
+}
 
 std::vector<NodeRun> node_runs(const ClusterSpec& c) {
   std::vector<NodeRun> runs;
@@ -145,7 +158,8 @@ std::vector<NodeRun> node_runs(const ClusterSpec& c) {
     if (split && !runs.empty()) {
       NodeRun& last = runs.back();
       if (last.numbered && last.prefix == split->first && last.first + last.count == split->second &&
-          last.gpu == node.gpu_type && last.region == node.region) {
+          last.gpu == node.gpu_type && last.region == node.region &&
+          continues_devices(last, split->second, node.device)) {
         ++last.count;
         continue;
       }
@@ -155,7 +169,8 @@ std::vector<NodeRun> node_runs(const ClusterSpec& c) {
                 1,
                 node.gpu_type,
                 node.region,
-                split.has_value()};
+                split.has_value(),
+                node.device};
     runs.push_back(run);
   }
   return runs;
@@ -175,6 +190,9 @@ void emit_nodes(YAML::Emitter& out, const ClusterSpec& c) {
     }
     out << YAML::Key << "gpu" << YAML::Value << c.gpu_types.at(run.gpu).name;
     out << YAML::Key << "region" << YAML::Value << c.regions.at(run.region);
+    if (run.device) {
+      out << YAML::Key << "device" << YAML::Value << (run.device_indexed ? "cuda:{i}" : run.device->name());
+    }
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;

@@ -67,6 +67,7 @@ struct NodeStats {
   Heartbeat heartbeat;
   double last_seen_s = 0;
   LayerRange loaded;  // what the worker holds (its last Ready answered this Assign)
+  std::string device;  // where it runs them, as its last Ready said ("" with none loaded)
   bool connected() const {
     return state == NodeState::Joined || state == NodeState::Loading || state == NodeState::Ready ||
            state == NodeState::Draining || state == NodeState::Drained;

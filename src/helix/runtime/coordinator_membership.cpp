@@ -202,6 +202,7 @@ Assign Coordinator::Impl::assignment(int node, const std::optional<sim::SimClust
   a.max_batch_tokens = options.max_batch_tokens;
   a.gather_us = options.gather_us;
   a.emulated = options.emulated;
+  a.device = cluster.nodes[static_cast<std::size_t>(node)].device;
   if (emulated_sim && placed(node)) {
     // Emulated KV is the profile's: what the ledger and the simulator assume.
     a.kv_tokens = static_cast<std::int64_t>(emulated_sim->kv_capacity[static_cast<std::size_t>(node)] / range(node).size());
@@ -273,6 +274,7 @@ void Coordinator::Impl::on_ready(int node, const Ready& r) {
     NodeStats& s = nodes[static_cast<std::size_t>(node)];
     before = s.state;
     s.loaded = planned[static_cast<std::size_t>(node)];
+    s.device = r.device;
     if (s.state == NodeState::Loading) s.state = placed(node) ? NodeState::Ready : NodeState::Drained;
   }
   if (before != NodeState::Loading) return;  // an answer to new peers

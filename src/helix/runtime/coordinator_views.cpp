@@ -31,6 +31,7 @@ api::AdminAnswer Coordinator::admin_nodes() const {
                      {"state", state_name(s.state)},
                      {"layers", range_json(m.planned[i])},
                      {"loaded", range_json(s.loaded)},
+                     {"device", s.device.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.device)},
                      {"routable", i < m.serving.ranges.size() && !m.serving.ranges[i].empty() && m.routing},
                      {"kv_used_tokens", s.heartbeat.kv_used_tokens},
                      {"kv_capacity_tokens", s.heartbeat.kv_capacity_tokens},

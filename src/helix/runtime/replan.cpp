@@ -60,7 +60,7 @@ ClusterSpec with_new_node(const ClusterSpec& cluster, const std::string& name, c
   }
   if (like < 0) fail("no node in the coordinator's region to copy links from for the new node '{}'", name);
   const int added = cluster.num_nodes();
-  out.nodes.push_back({name, type, region});
+  out.nodes.push_back({name, type, region});  // a joining node: no device from the file
   const Link* peer_link = nullptr;  // what `like` has to another node of its region
   for (const Link& l : cluster.links) {
     if (l.from == like && l.to != kCoordinator && cluster.nodes[static_cast<std::size_t>(l.to)].region == region) peer_link = &l;

@@ -153,6 +153,7 @@ void write(Writer& w, const Assign& m) {
   w.put(m.emulation.decode_max_tokens);
   w.put(m.emulation.activation_bytes_per_token);
   w.put(m.emulation.vocab_size);
+  w.put_string(m.device ? m.device->name() : "");
   w.put_count(m.peers.size());
   for (const Peer& p : m.peers) {
     w.put(p.node);
@@ -182,6 +183,10 @@ void read(Reader& r, Assign& m) {
   m.emulation.decode_max_tokens = r.get<std::int32_t>("emulation.decode_max_tokens");
   m.emulation.activation_bytes_per_token = r.get<std::int32_t>("emulation.activation_bytes_per_token");
   m.emulation.vocab_size = r.get<std::int32_t>("emulation.vocab_size");
+  if (const std::string device = r.get_string("device"); !device.empty()) {
+    m.device = parse_device_name(device);
+    if (!m.device) r.bad("device", fmt::format("'{}' is not a device ({})", device, kDeviceNameForms));
+  }
   m.peers.resize(r.get_count("peers", 12));
   for (Peer& p : m.peers) {
     p.node = r.get<std::int32_t>("peers.node");
@@ -198,12 +203,17 @@ void write(Writer& w, const Ready& m) {
   w.put(m.kv_capacity_tokens);
   w.put(m.vocab_size);
   w.put(m.hidden_size);
+  w.put_string(m.device);
 }
 void read(Reader& r, Ready& m) {
   m.kv_capacity_tokens = r.get<std::int64_t>("kv_capacity_tokens");
   m.vocab_size = r.get<std::int32_t>("vocab_size");
   m.hidden_size = r.get<std::int32_t>("hidden_size");
   if (m.kv_capacity_tokens < 0 || m.vocab_size < 0 || m.hidden_size < 0) r.bad("sizes", "must not be negative");
+  m.device = r.get_string("device");
+  if (!m.device.empty() && m.device != "emulated" && !parse_device_name(m.device)) {
+    r.bad("device", fmt::format("'{}' is not a device ({}, or emulated)", m.device, kDeviceNameForms));
+  }
 }
 
 void write(Writer& w, const Work& m) {

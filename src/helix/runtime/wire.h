@@ -12,19 +12,21 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "helix/core/device_name.h"
 #include "helix/core/error.h"
 #include "helix/model/layer_range.h"
 
 namespace helix::runtime {
 
 inline constexpr std::uint32_t kWireMagic = 0x57584c48;  // "HLXW" read as little-endian bytes
-inline constexpr std::uint16_t kWireVersion = 3;  // 2: Assign carries gather_us; 3: Hello.loaded, Token.sampler_state, Peer.public_key
+inline constexpr std::uint16_t kWireVersion = 4;  // 2: Assign carries gather_us; 3: Hello.loaded, Token.sampler_state, Peer.public_key; 4: Assign.device, Ready.device
 
 class WireError : public Error {
  public:
@@ -80,6 +82,9 @@ struct Assign {
   double slowdown = 1.0;
   bool emulated = false;
   Emulation emulation;
+  // Where the cluster file says this node runs its layers; nullopt: it does not
+  // say (the worker's --device, else the CPU). On the wire "" for nullopt.
+  std::optional<DeviceName> device = std::nullopt;
   std::vector<Peer> peers;
 };
 
@@ -92,6 +97,7 @@ struct Ready {
   std::int64_t kv_capacity_tokens = 0;
   std::int32_t vocab_size = 0;
   std::int32_t hidden_size = 0;
+  std::string device = "";  // where the layers run: "cpu", "cuda:N", "emulated"; "" with none loaded
 };
 
 struct RouteHop {

@@ -156,7 +156,7 @@ class WorkerLoop {
 
   // Layers (loaded only when they change), KV and peers as the coordinator says.
   void apply_assign(const Assign& a) {
-    const bool keep = executor_ && a.layers == assign_.layers && a.emulated == assign_.emulated;
+    const bool keep = executor_ && a.layers == assign_.layers && a.emulated == assign_.emulated && a.device == assign_.device;
     if (!keep) {
       forget_requests();
       executor_.reset();
@@ -178,24 +178,46 @@ class WorkerLoop {
       return now == peer_endpoints_.end() || before == old_endpoints.end() || now->second != before->second;
     });
     kv_capacity_ = executor_ ? executor_->kv_capacity_tokens() : 0;
-    spdlog::info("worker {}: node {} layers [{}, {}) {}, data at {}", options_.node, assign_.node, assign_.layers.start,
-                 assign_.layers.end, keep ? "kept" : (executor_ ? "loaded" : "released"), data_endpoint_);
-    send_control(Ready{kv_capacity_.load(), executor_ ? executor_->vocab_size() : 0, executor_ ? executor_->hidden_size() : 0});
+    spdlog::info("worker {}: node {} layers [{}, {}) {}{}, data at {}", options_.node, assign_.node, assign_.layers.start,
+                 assign_.layers.end, keep ? "kept" : (executor_ ? "loaded" : "released"),
+                 executor_ ? " on " + runs_on_ : "", data_endpoint_);
+    send_control(Ready{kv_capacity_.load(), executor_ ? executor_->vocab_size() : 0,
+                       executor_ ? executor_->hidden_size() : 0, executor_ ? runs_on_ : ""});
     joined_ = true;
+  }
+
+  // Where the real engine runs: its own --device, else the cluster file's (the
+  // Assign's), else the CPU.
+  DeviceName stage_device() const { return options_.device.value_or(assign_.device.value_or(DeviceName{})); }
+
+  // The stage on stage_device(); one that cannot be made there fails naming the
+  // device and where it came from.
+  std::unique_ptr<Stage> make_stage(ModelFiles model, const EngineOptions& eo) const {
+    const DeviceName device = stage_device();
+    const char* from = options_.device  ? "its --device"
+                       : assign_.device ? "its node's device in the cluster file"
+                                        : "the default";
+    try {
+      if (options_.make_stage) return options_.make_stage(std::move(model), assign_.layers, eo, device);
+      if (device.cuda) fail("this worker builds only the CPU's engine");
+      return std::make_unique<StageEngine>(std::move(model), assign_.layers, eo);
+    } catch (const Error& e) {
+      fail("worker {}: layers [{}, {}) on {} ({}): {}", options_.node, assign_.layers.start, assign_.layers.end,
+           device.name(), from, e.what());
+    }
   }
 
   void load() {
     if (assign_.emulated) {
       executor_ = make_emulated_executor(assign_.emulation, assign_.layers, assign_.slowdown, assign_.kv_tokens);
+      runs_on_ = "emulated";
     } else {
       EngineOptions eo;
       eo.threads = options_.threads;
       const long long kv = options_.kv_tokens > 0 ? options_.kv_tokens : assign_.kv_tokens;
       eo.kv.capacity_tokens = kv > 0 ? kv : 4096;
-      ModelFiles model = open_model(options_.model);
-      executor_ = make_engine_executor(options_.make_stage
-                                           ? options_.make_stage(std::move(model), assign_.layers, eo)
-                                           : std::make_unique<StageEngine>(std::move(model), assign_.layers, eo));
+      executor_ = make_engine_executor(make_stage(open_model(options_.model), eo));
+      runs_on_ = stage_device().name();
     }
   }
 
@@ -557,6 +579,7 @@ class WorkerLoop {
   zmq::socket_t control_, data_;
   std::string data_endpoint_;
   Assign assign_;
+  std::string runs_on_;  // where the loaded layers run: "cpu", "cuda:0", "emulated"
   std::unique_ptr<StageExecutor> executor_;
   std::map<int, std::string> peer_endpoints_;
   std::map<int, std::string> peer_keys_;  // CURVE: what the coordinator says each peer's key is

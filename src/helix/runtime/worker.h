@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "helix/core/device_name.h"
 #include "helix/engine/stage_engine.h"
 #include "helix/security/curve_keys.h"
 
@@ -36,9 +37,12 @@ struct WorkerOptions {
   // accepts only the coordinator and the peers the coordinator vouches for.
   std::optional<security::KeyPair> keys;
   std::string coordinator_key;
-  // Builds the real engine's stage (the CLI's --device: a GPU's); empty: the CPU's
-  // StageEngine with `threads`.
-  std::function<std::unique_ptr<Stage>(ModelFiles, LayerRange, const EngineOptions&)> make_stage;
+  // Where the real engine runs its layers: this device (the CLI's --device) if set,
+  // else the one the coordinator's Assign names (the cluster file's), else the CPU.
+  std::optional<DeviceName> device = std::nullopt;
+  // Builds the real engine's stage on a device (the CLI's: the CPU's StageEngine or
+  // a GPU's); empty: the CPU's StageEngine with `threads`, and no other device.
+  std::function<std::unique_ptr<Stage>(ModelFiles, LayerRange, const EngineOptions&, const DeviceName&)> make_stage;
 };
 
 // Runs until the coordinator says Shutdown or `stop` becomes true. Throws Error

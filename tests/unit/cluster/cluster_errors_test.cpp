@@ -108,6 +108,20 @@ TEST(ClusterYamlErrors, DuplicateNameFromCountExpansion) {
   expect_contains(yaml_error(text), {"nodes[1].name", "duplicate node name 'a100-0'"});
 }
 
+// A node's device: "cpu" or "cuda:N", and cuda:{i} only with `count`; the error
+// names the line, the field and the forms a device takes.
+TEST(ClusterYamlErrors, DeviceThatIsNoDevice) {
+  std::string text = replaced(kGood, "    gpu: L4\n", "    gpu: L4\n    device: gpu0\n");
+  expect_contains(yaml_error(text), {at(text, "device: gpu0"), "nodes[1].device", "'gpu0' is not a device",
+                                     "cpu or cuda:N"});
+  text = replaced(kGood, "    gpu: L4\n", "    gpu: L4\n    device: \"cuda:{i}\"\n");
+  expect_contains(yaml_error(text), {at(text, "device:"), "nodes[1].device", "'cuda:{i}' is not a device"});
+  text = replaced(kGood, "name: l4-0", "name: \"l4-{i}\"\n    count: 2\n    device: \"cuda:{j}\"");
+  expect_contains(yaml_error(text), {"nodes[1].device", "'cuda:{j}' is not a device", "cuda:{i} names GPU i"});
+  text = replaced(kGood, "    gpu: L4\n", "    gpu: L4\n    devices: cpu\n");
+  expect_contains(yaml_error(text), {"nodes[1]", "unknown key", "did you mean 'device'"});
+}
+
 TEST(ClusterYamlErrors, LinkToUnknownNode) {
   std::string text =
       replaced(kGood, "nodes:", "  links:\n    - {from: a100-0, to: l4-9, bandwidth: 1 Gbps}\nnodes:");

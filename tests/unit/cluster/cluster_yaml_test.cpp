@@ -47,6 +47,7 @@ void expect_same_cluster(const ClusterSpec& a, const ClusterSpec& b) {
     EXPECT_EQ(a.nodes[i].name, b.nodes[i].name);
     EXPECT_EQ(a.nodes[i].gpu_type, b.nodes[i].gpu_type) << a.nodes[i].name;
     EXPECT_EQ(a.nodes[i].region, b.nodes[i].region) << a.nodes[i].name;
+    EXPECT_EQ(a.nodes[i].device, b.nodes[i].device) << a.nodes[i].name;
   }
   EXPECT_EQ(a.coordinator.region, b.coordinator.region);
   EXPECT_EQ(a.coordinator.nic_in_Bps, b.coordinator.nic_in_Bps);
@@ -178,6 +179,45 @@ nodes:
   - {name: "b-{i}", count: 2, gpu: FastL4, region: west}
   - {name: c, gpu: MyGPU, region: west}
 )";
+
+// Devices: one for a node, one for every node of a `count` entry, GPU i for node i
+// (cuda:{i}, counted from `first`), none (the worker's choice); written back in as
+// few entries as they allow, and read back the same.
+TEST(ClusterYaml, NodesNameTheirDevices) {
+  const ClusterSpec c = parse_cluster_yaml(R"(format: helix-cluster/1
+network:
+  in_region: {bandwidth: 10 Gbps, latency: 1 ms}
+nodes:
+  - {name: "h100-{i}", count: 4, gpu: H100, device: "cuda:{i}"}
+  - {name: "l4-{i}", count: 2, first: 2, gpu: L4, device: "cuda:{i}"}
+  - {name: "t4-{i}", count: 2, gpu: T4, device: cuda:1}
+  - {name: cpu-0, gpu: T4, device: cpu}
+  - {name: other, gpu: T4}
+)",
+                                           "devices.yaml");
+  ASSERT_EQ(c.num_nodes(), 10);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(c.nodes[i].device, (DeviceName{true, i})) << c.nodes[i].name;
+  EXPECT_EQ(c.nodes[4].device, (DeviceName{true, 2}));
+  EXPECT_EQ(c.nodes[5].device, (DeviceName{true, 3}));
+  EXPECT_EQ(c.nodes[6].device, (DeviceName{true, 1}));
+  EXPECT_EQ(c.nodes[7].device, (DeviceName{true, 1}));
+  EXPECT_EQ(c.nodes[8].device, DeviceName{});
+  EXPECT_EQ(c.nodes[9].device, std::nullopt);
+  expect_round_trip(c);
+  const std::string text = write_cluster_yaml(c);
+  EXPECT_NE(text.find("count: 4, gpu: H100, region: default, device: \"cuda:{i}\"}"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("count: 2, gpu: T4, region: default, device: cuda:1}"), std::string::npos) << text;
+  EXPECT_NE(text.find("name: cpu-0, gpu: T4, region: default, device: cpu"), std::string::npos) << text;
+
+  // A run of names whose devices follow neither rule is written node by node.
+  ClusterSpec mixed = c;
+  mixed.nodes[1].device = DeviceName{true, 3};
+  expect_round_trip(mixed);
+  EXPECT_NE(write_cluster_yaml(mixed).find("name: h100-1, gpu: H100, region: default, device: cuda:3"),
+            std::string::npos)
+      << write_cluster_yaml(mixed);
+}
 
 TEST(ClusterYaml, GpuTypesOverrideAndExtendTheCatalog) {
   ClusterSpec c = parse_cluster_yaml(kSmall, "small.yaml");

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -37,13 +39,14 @@ Assign sample_assign() {
   a.emulation.decode_max_tokens = 333;
   a.emulation.activation_bytes_per_token = 16384;
   a.emulation.vocab_size = 32000;
+  a.device = DeviceName{true, 3};
   a.peers = {{0, "tcp://127.0.0.1:7000", "rq2n!Ex+h%N8&]FgX@4F0HfRh8i<l1nrQf4k<pUn"}, {3, "ipc:///tmp/helix-3", ""}, {9, "", ""}};
   return a;
 }
 
 Refuse sample_refuse() { return {"GPU type 'H100' is not in the cluster"}; }
 
-Ready sample_ready() { return {987654321LL, 128256, 8192}; }
+Ready sample_ready() { return {987654321LL, 128256, 8192, "cuda:1"}; }
 
 Work sample_work() {
   Work w;
@@ -107,6 +110,7 @@ void expect_same(const Assign& a, const Assign& b) {
   EXPECT_EQ(a.emulation.decode_max_tokens, b.emulation.decode_max_tokens);
   EXPECT_EQ(a.emulation.activation_bytes_per_token, b.emulation.activation_bytes_per_token);
   EXPECT_EQ(a.emulation.vocab_size, b.emulation.vocab_size);
+  EXPECT_EQ(a.device, b.device);
   ASSERT_EQ(a.peers.size(), b.peers.size());
   for (std::size_t i = 0; i < a.peers.size(); ++i) {
     EXPECT_EQ(a.peers[i].node, b.peers[i].node) << i;
@@ -119,6 +123,7 @@ void expect_same(const Ready& a, const Ready& b) {
   EXPECT_EQ(a.kv_capacity_tokens, b.kv_capacity_tokens);
   EXPECT_EQ(a.vocab_size, b.vocab_size);
   EXPECT_EQ(a.hidden_size, b.hidden_size);
+  EXPECT_EQ(a.device, b.device);
 }
 void expect_same(const Work& a, const Work& b) {
   EXPECT_EQ(a.request, b.request);
@@ -291,7 +296,7 @@ TEST(Wire, WrongMagicIsRefused) {
 TEST(Wire, OtherVersionIsRefused) {
   Bytes bytes = encode(sample_token());
   put_u16(bytes, 4, 1);
-  EXPECT_NE(wire_error(bytes).find("version 1, this build speaks version 3"), std::string::npos) << wire_error(bytes);
+  EXPECT_NE(wire_error(bytes).find("version 1, this build speaks version 4"), std::string::npos) << wire_error(bytes);
   put_u16(bytes, 4, 0);
   EXPECT_NE(wire_error(bytes).find("version 0"), std::string::npos) << wire_error(bytes);
 }
@@ -413,6 +418,23 @@ TEST(Wire, AssignFieldsAreChecked) {
   a = sample_assign();
   a.gather_us = -1;
   EXPECT_NE(wire_error(encode(a)).find("gather_us"), std::string::npos);
+
+  // The device: none, the CPU and a GPU read back; a name that is no device (as a
+  // peer of another build might write) is refused by field.
+  for (const std::optional<DeviceName>& device : {std::optional<DeviceName>{}, std::optional<DeviceName>{DeviceName{}},
+                                                  std::optional<DeviceName>{DeviceName{true, 0}}}) {
+    a = sample_assign();
+    a.device = device;
+    EXPECT_EQ(std::get<Assign>(decode(encode(a))).device, device);
+  }
+  a = sample_assign();
+  a.device = DeviceName{true, 7};
+  Bytes bytes = encode(a);
+  const std::string name = "cuda:7";
+  const auto at = std::search(bytes.begin(), bytes.end(), name.begin(), name.end());
+  ASSERT_NE(at, bytes.end());
+  at[4] = 'X';  // "cudaX7"
+  EXPECT_NE(wire_error(bytes).find("field device: 'cudaX7' is not a device"), std::string::npos) << wire_error(bytes);
 }
 
 TEST(Wire, RouteLayersAreChecked) {
@@ -425,6 +447,13 @@ TEST(Wire, ReadyAndTokenRefuseNegatives) {
   Ready r = sample_ready();
   r.hidden_size = -1;
   EXPECT_THROW(decode(encode(r)), WireError);
+  for (const char* device : {"", "cpu", "cuda:0", "emulated"}) {
+    r = sample_ready();
+    r.device = device;
+    EXPECT_EQ(std::get<Ready>(decode(encode(r))).device, device);
+  }
+  r.device = "tpu";
+  EXPECT_NE(wire_error(encode(r)).find("field device: 'tpu' is not a device"), std::string::npos) << wire_error(encode(r));
   Token t = sample_token();
   t.token = -2;
   EXPECT_THROW(decode(encode(t)), WireError);
