@@ -44,11 +44,9 @@ void grow(DeviceArray<T>& a, std::int64_t n, ProjectionScratch& scratch) {
   ++scratch.generation;
 }
 
-bool is_block_type(DType dtype) { return dtype != DType::F32 && dtype != DType::BF16; }  // F16 never: widened
-
 // 9 to 64 tokens of a block type where the tensor cores take bf16.
 bool dequant_gemm_takes(const Cublas& cublas, const DeviceMatrix& w, std::int64_t m) {
-  return is_block_type(w.dtype) && m <= cuda_detail::kDequantGemmMostTokens && cublas.compute_major() >= 8;
+  return is_block_quantized(w.dtype) && m <= cuda_detail::kDequantGemmMostTokens && cublas.compute_major() >= 8;
 }
 
 // cuBLAS: x16 holds x rounded unless the weights are F32.
@@ -109,7 +107,7 @@ void ProjectionScratch::reserve(std::int64_t x_values, std::int64_t w_values, st
 }
 
 std::int64_t dequant_gemm_partials(const DeviceMatrix& w) {
-  if (!is_block_type(w.dtype)) return 0;
+  if (!is_block_quantized(w.dtype)) return 0;
   return cuda_detail::dequant_gemm_partial_values(w.rows, w.cols, cuda_detail::kDequantGemmMostTokens);
 }
 

@@ -260,8 +260,8 @@ TEST(CudaWeightsArguments, Q6_KBlocksSplitIntoPlanes) {
   EXPECT_THROW(q6_k_planes(random_matrix(DType::Q4_K, 1, 256, 1).w), Error);
 }
 
-// The dequantizing GEMM's k splits: at least one, none empty, every step in one,
-// more for fewer rows, and their partial sums within the bound a stage reserves.
+// The dequantizing GEMM's k splits: at least one, none empty, at least 4 steps
+// each when split, more for fewer rows, and their partial sums within the bound a stage reserves.
 TEST(CudaWeightsArguments, DequantGemmSplitsCoverTheStepsWithinTheirBound) {
   using cuda_detail::dequant_gemm_partial_values;
   using cuda_detail::dequant_gemm_splits;
@@ -275,7 +275,6 @@ TEST(CudaWeightsArguments, DequantGemmSplitsCoverTheStepsWithinTheirBound) {
       const std::int64_t steps = cols / 32, per = (steps + splits - 1) / splits;
       EXPECT_GE(splits, 1) << rows << " x " << cols;
       EXPECT_GT(steps - (splits - 1) * per, 0) << rows << " x " << cols << ": the last split is empty";
-      EXPECT_GE(splits * per, steps) << rows << " x " << cols;
       if (splits > 1) {
         EXPECT_GE(per, 4) << rows << " x " << cols;
       }
