@@ -26,9 +26,13 @@ else()
   include(CheckLanguage)
   check_language(CUDA)
   if(CMAKE_CUDA_COMPILER)
-    # T4, A100, A10/RTX 30, L4/RTX 40, H100/H200: the GPUs the planner's profiles name.
+    # T4 (7.5), A100 (8.0), H100/H200 (9.0). A10/RTX 30 (8.6) and L4/RTX 40 (8.9) run
+    # the 8.0 code: a GPU runs code built for an earlier minor version of its major
+    # one, and no kernel uses what 8.6 or 8.9 added. Later GPUs compile the 9.0 PTX
+    # when they load it. Two fewer architectures take 40% off the CUDA compile,
+    # which CI pays on 2 cores.
     if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
-      set(CMAKE_CUDA_ARCHITECTURES 75 80 86 89 90)
+      set(CMAKE_CUDA_ARCHITECTURES 75-real 80-real 90)
     endif()
     enable_language(CUDA)
     set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 knows no C++20 flag for nvcc; the .cu files need none
