@@ -3,11 +3,14 @@
 //   - batch-1 decode vs the memory-bandwidth floor (layer weight bytes / read
 //     bandwidth of this machine: every hardware thread streaming 256-bit loads);
 //   - prefill of 512 tokens vs OpenBLAS sgemm (2 threads) on the layer's 7 matrices;
-//   - decode throughput for batch 1..64.
+//   - decode throughput for batch 1..64;
+//   - long-context decode (Q8_0 layer, context 2048) with the KV cache in f32 and in
+//     f16, each against its floor: (weight bytes + the cached keys and values the
+//     step reads) / read bandwidth.
 // BF16 (safetensors), Q8_0 and Q4_K (GGUF) weights; the stage is the middle layer of a
 // 3-layer random model written by `helix model init`'s code, fed hidden states.
 //
-// Usage: engine_bench [work-dir] [--quick]   (writes ~2.6 GB of model files there; --help)
+// Usage: engine_bench [work-dir] [--quick] [--long-context-only]   (writes ~2.6 GB of model files there; --help)
 #include <cblas.h>
 
 #include <CLI/CLI.hpp>
@@ -136,15 +139,48 @@ double prefill_seconds(StageRun& s, int tokens, int repeats) {
   return median(runs);
 }
 
+// Decode over long contexts, where attention reads more bytes of keys and values than
+// the layer has weights: the same Q8_0 layer with an f32 and an f16 cache.
+void long_context_decode(const std::filesystem::path& dir, double read_bw, bool quick) {
+  const int context = 2048;
+  const std::vector<int> batches = quick ? std::vector<int>{1} : std::vector<int>{1, 4};
+  std::printf("long-context decode, Q8_0 layer, context %d: KV cache f32 vs f16\n", context);
+  std::printf("  %5s %6s %12s %14s %10s\n", "kv", "batch", "ms/step", "KV MB read", "of floor");
+  std::vector<std::vector<double>> step_s(2);
+  for (helix::KvDtype kv : {helix::KvDtype::F32, helix::KvDtype::F16}) {
+    helix::EngineOptions eo;
+    eo.threads = 2;
+    eo.kv.capacity_tokens = 4 * (context + 32) + 64;
+    eo.kv.dtype = kv;
+    helix::ModelFiles files = helix::open_model(make_model(dir, DType::Q8_0));
+    std::size_t bytes = 0;
+    for (const auto& name : files.store->names())
+      if (name.find("blk.1.") != std::string::npos) bytes += files.store->at(name).nbytes;
+    StageRun s{helix::StageEngine(std::move(files), {1, 2}, eo), bytes};
+    const double kv_bytes_per_token = static_cast<double>(helix::kv_bytes_per_token(1, 4096, kv));
+    for (int b : batches) {
+      const double t = decode_step_seconds(s, b, context, quick ? 4 : 8);
+      const double kv_read = kv_bytes_per_token * b * (context + 1);
+      const double floor_s = (static_cast<double>(bytes) + kv_read) / read_bw;
+      std::printf("  %5s %6d %12.2f %14.0f %9.0f%%\n", helix::kv_dtype_name(kv), b, t * 1e3, kv_read / 1e6,
+                  100 * floor_s / t);
+      step_s[kv == helix::KvDtype::F16 ? 1 : 0].push_back(t);
+    }
+  }
+  for (std::size_t i = 0; i < batches.size(); ++i)
+    std::printf("  batch %d: the f16 cache steps %.2fx as fast as the f32 one\n", batches[i], step_s[0][i] / step_s[1][i]);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string dir_name = (std::filesystem::temp_directory_path() / "helix-engine-bench").string();
-  bool quick = false;
+  bool quick = false, long_context_only = false;
   CLI::App app("Engine benchmark on a LLaMA-7B-shaped layer; every figure a ratio against a baseline measured in "
                "the same run. Writes ~2.6 GB of model files into the work folder.");
   app.add_option("work-dir", dir_name, "Folder for the generated model files")->capture_default_str();
   app.add_flag("--quick", quick, "Fewer batch sizes and repetitions");
+  app.add_flag("--long-context-only", long_context_only, "Only the long-context decode (f32 vs f16 KV cache) and its baseline");
   CLI11_PARSE(app, argc, argv);
   const std::filesystem::path dir = std::filesystem::path(dir_name).lexically_normal();
   std::filesystem::create_directories(dir);
@@ -152,6 +188,10 @@ int main(int argc, char** argv) {
   double copy_bw = copy_bandwidth(), read_bw = read_bandwidth();
   std::printf("streaming read %.1f GB/s (all %u hardware threads), memcpy %.1f GB/s (bytes read)\n", read_bw / 1e9,
               std::max(1U, std::thread::hardware_concurrency()), copy_bw / 1e9);
+  if (long_context_only) {
+    long_context_decode(dir, read_bw, quick);
+    return 0;
+  }
   double sgemm512 = sgemm_layer_seconds(512);
   std::printf("OpenBLAS sgemm, 7 layer matrices, M=512: %.1f ms (%.1f GFLOP/s)\n\n", sgemm512 * 1e3,
               2.0 * 512 * 202383360.0 / sgemm512 / 1e9);
@@ -187,5 +227,6 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
   }
+  long_context_decode(dir, read_bw, quick);
   return 0;
 }

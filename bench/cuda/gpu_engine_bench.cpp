@@ -212,6 +212,7 @@ int main(int argc, char** argv) {
   int layers = 8, device = 0;
   bool quick = false;
   std::vector<std::string> dtype_names = {"bf16", "q8_0"};
+  std::string kv_dtype = "f32";
   CLI::App app("GPU engine benchmark on a LLaMA-7B-shaped model: every figure a ratio against a baseline measured on "
                "the same device in the same run. Writes ~4 GB of model files per dtype into the work folder.");
   app.add_option("work-dir", dir_name, "Folder for the generated model files")->capture_default_str();
@@ -221,6 +222,9 @@ int main(int argc, char** argv) {
   app.add_option("--dtypes", dtype_names, "Weight types to run: bf16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k")
       ->delimiter(',')
       ->check(CLI::IsMember({"bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"}))
+      ->capture_default_str();
+  app.add_option("--kv-dtype", kv_dtype, "What the KV cache stores: f32 or f16")
+      ->check(CLI::IsMember({"f32", "f16"}))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -258,12 +262,14 @@ int main(int argc, char** argv) {
     helix::CudaEngineOptions o;
     o.device = device;
     o.kv.capacity_tokens = 64 * (context + steps + 2) + 1024;
+    o.kv.dtype = helix::parse_kv_dtype(kv_dtype, "--kv-dtype");
     helix::CudaStageEngine engine(std::move(files), {0, layers}, o);
     Run r{engine, vocab};
     const std::string type(helix::dtype_name(dtype));
     const double d1 = decode_step_seconds(r, 1, context, steps);
     const double bw = static_cast<double>(bytes) / d1;
-    std::printf("%s: %.2f GB of weights per token\n", type.c_str(), static_cast<double>(bytes) / 1e9);
+    std::printf("%s (KV cache %s): %.2f GB of weights per token\n", type.c_str(), kv_dtype.c_str(),
+                static_cast<double>(bytes) / 1e9);
     std::printf("  decode batch 1 (context %d): %.3f ms/token, %.0f GB/s = %.0f%% of the copy bandwidth\n", context,
                 d1 * 1e3, bw / 1e9, 100 * bw / copy_bw);
     const double p512 = prefill_seconds(r, 512, quick ? 2 : 5);

@@ -28,12 +28,14 @@ struct GenerateOptions {
   int threads = 2;
   std::string device = "cpu";
   long long kv_tokens = 0;
+  std::string kv_dtype = "f32";
   bool no_bos = false;
   bool json = false;
 };
 
 void run_generate(const GenerateOptions& o) {
   const StageDevice device = parse_stage_device(o.device);
+  const KvDtype kv_dtype = parse_kv_dtype(o.kv_dtype, "--kv-dtype");
   ModelFiles files = open_model(o.model);
   auto tokenizer = load_model_tokenizer(o.model);
   std::vector<int> prompt = o.no_bos ? tokenizer->encode(o.prompt) : tokenizer->encode_with_bos(o.prompt);
@@ -43,6 +45,7 @@ void run_generate(const GenerateOptions& o) {
   // Whole 16-token blocks, so a request may run to the model's context.
   long long wanted = std::min<long long>(context, static_cast<long long>(prompt.size()) + o.max_tokens + 1);
   eo.kv.capacity_tokens = o.kv_tokens > 0 ? o.kv_tokens : (wanted + 15) / 16 * 16;
+  eo.kv.dtype = kv_dtype;
   int layers = files.config.num_layers;
   std::unique_ptr<Stage> stage = make_stage(std::move(files), LayerRange{0, layers}, eo, device);
   Stage& engine = *stage;
@@ -101,6 +104,8 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--device", o->device, "Where the model runs: cpu, or cuda:N where the build has CUDA")
       ->capture_default_str();
   cmd->add_option("--kv-tokens", o->kv_tokens, "KV cache capacity in tokens (default: what the request needs)");
+  cmd->add_option("--kv-dtype", o->kv_dtype, "What the KV cache stores: f32, or f16 (half the bytes per token)")
+      ->capture_default_str();
   cmd->add_flag("--no-bos", o->no_bos, "Do not prepend the BOS token");
   cmd->add_flag("--json", o->json, "Print one JSON object (text, tokens, timings) instead of streaming");
   cmd->callback([o] { run_generate(*o); });

@@ -19,6 +19,7 @@ struct ProfileCliOptions {
   std::string machine = "CPU";
   int threads = 2;
   std::string device = "cpu";
+  std::string kv_dtype = "f32";
   ProfileOptions profile;
 };
 
@@ -30,11 +31,13 @@ void write_text(const std::filesystem::path& p, const std::string& text) {
 
 void run_profile(const ProfileCliOptions& o) {
   const StageDevice device = parse_stage_device(o.device);
+  const KvDtype kv_dtype = parse_kv_dtype(o.kv_dtype, "--kv-dtype");
   ModelFiles files = open_model(o.model);
   int layers = files.config.num_layers;
   EngineOptions eo;
   eo.threads = o.threads;
   eo.kv.capacity_tokens = profile_kv_tokens(o.profile, eo.kv.block_tokens);
+  eo.kv.dtype = kv_dtype;
   std::string dtype;
   if (!files.store->names().empty()) {
     dtype = std::string(dtype_name(files.store->at(files.layer_tensor(0, LayerTensor::kQ)).dtype));
@@ -48,7 +51,8 @@ void run_profile(const ProfileCliOptions& o) {
   nlohmann::json meta = {{"format", "helix-layer-profile"}, {"version", 1}, {"model", o.model},
                          {"machine", o.machine}, {"device", device.name()}, {"threads", o.threads},
                          {"kernels", device.cuda ? std::string("cuda") : std::string(kernel_isa())},
-                         {"weight_dtype", dtype}, {"decode_context", o.profile.decode_context},
+                         {"weight_dtype", dtype}, {"kv_dtype", kv_dtype_name(kv_dtype)},
+                         {"decode_context", o.profile.decode_context},
                          {"repeats", o.profile.repeats}};
   write_text(dir / "profile.json", meta.dump(2) + "\n");
   fmt::print("{:>14} {:>12}\n", "prompt tokens", "ms/layer");
@@ -69,6 +73,7 @@ void register_profile(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Compute threads (the CPU engine's)")->capture_default_str();
   cmd->add_option("--device", o->device, "Where the layers are timed: cpu, or cuda:N where the build has CUDA")
       ->capture_default_str();
+  cmd->add_option("--kv-dtype", o->kv_dtype, "What the KV cache stores while timing: f32 or f16")->capture_default_str();
   cmd->add_option("--prompt-tokens", o->profile.prompt_tokens, "Prompt batch sizes (tokens)")->delimiter(',');
   cmd->add_option("--decode-batches", o->profile.decode_batches, "Decode batch sizes (sequences)")->delimiter(',');
   cmd->add_option("--decode-context", o->profile.decode_context, "Cached tokens per decode sequence")->capture_default_str();

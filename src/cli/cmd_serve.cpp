@@ -298,12 +298,14 @@ struct WorkerCli {
   std::string key, coordinator_key;  // CurveZMQ: its .key file, the coordinator's .pub file
   bool insecure = false;
   std::string device;  // the real engine's: cpu or cuda:N; "": the cluster file's, else cpu
+  std::string kv_dtype = "f32";
 };
 
 void run_worker_command(const WorkerCli& cli) {
   log_to_stderr();
   catch_stop_signals();
   runtime::WorkerOptions o = cli.worker;
+  o.kv_dtype = parse_kv_dtype(cli.kv_dtype, "--kv-dtype");
   if (!cli.device.empty()) {
     o.device = parse_stage_device(cli.device);
     check_stage_device(*o.device);  // here, not after joining
@@ -332,6 +334,7 @@ struct UpOptions {
   ServeOptions serve;
   std::vector<std::string> slowdowns;  // NODE=X
   std::vector<std::string> devices;    // NODE=cpu|cuda:N
+  std::string kv_dtype = "f32";        // every real worker's KV cache
   int threads = 1;
   std::string prompt;
   int max_tokens = 32;
@@ -487,6 +490,8 @@ void run_up(UpOptions o) {
   const auto slowdowns = parse_slowdowns(o.slowdowns);
   const auto devices = parse_node_devices(o.devices);
   if (!devices.empty() && o.serve.engine != "real") fail("--device needs --engine real (emulated workers run no model)");
+  const KvDtype kv_dtype = parse_kv_dtype(o.kv_dtype, "--kv-dtype");
+  if (kv_dtype != KvDtype::F32 && o.serve.engine != "real") fail("--kv-dtype needs --engine real (emulated workers store no KV)");
   if (o.serve.engine == "real" && o.serve.model.empty()) o.serve.model = demo_model();
   Service service(o.serve);
   const sim::SimCluster& s = service.serving();
@@ -512,7 +517,7 @@ void run_up(UpOptions o) {
     const std::string& name = s.cluster.nodes[static_cast<std::size_t>(i)].name;
     std::vector<std::string> args = {"helix", "worker", "--coordinator", service.coordinator().control_endpoint(),
                                      "--node", name, "--engine", o.serve.engine, "--threads", std::to_string(o.threads)};
-    if (o.serve.engine == "real") args.insert(args.end(), {"--model", o.serve.model});
+    if (o.serve.engine == "real") args.insert(args.end(), {"--model", o.serve.model, "--kv-dtype", o.kv_dtype});
     if (auto it = slowdowns.find(name); it != slowdowns.end()) args.insert(args.end(), {"--slowdown", fmt::format("{}", it->second)});
     if (auto it = devices.find(name); it != devices.end()) args.insert(args.end(), {"--device", it->second.name()});
     workers.spawn(args, o.log_dir.empty() ? "" : (std::filesystem::path(o.log_dir) / (name + ".log")).string());
@@ -561,6 +566,8 @@ void register_worker(CLI::App& app) {
                   "the cluster file, else cpu)");
   cmd->add_option("--slowdown", o->slowdown, "Make every step this many times slower (>= 1)")->capture_default_str();
   cmd->add_option("--kv-tokens", o->kv_tokens, "KV-cache capacity in tokens (default: the coordinator's, else 4096)");
+  cmd->add_option("--kv-dtype", cli->kv_dtype, "What the KV cache stores: f32, or f16 (half the bytes per token)")
+      ->capture_default_str();
   cmd->add_option("--join-timeout", o->join_timeout_s, "Seconds to wait for the coordinator")->capture_default_str();
   cmd->add_option("--coordinator-timeout", o->coordinator_timeout_s, "Exit when no coordinator answers this many seconds (after 3 s of silence it re-joins, keeping its layers)")
       ->capture_default_str();
@@ -582,6 +589,8 @@ void register_up(CLI::App& app) {
                   "NODE=cpu|cuda:N: where that worker's real engine runs (repeatable; default: the node's device in "
                   "the cluster file, else cpu)");
   cmd->add_option("--threads", o->threads, "Compute threads per worker")->capture_default_str();
+  cmd->add_option("--kv-dtype", o->kv_dtype, "What each worker's KV cache stores: f32, or f16 (half the bytes per token)")
+      ->capture_default_str();
   cmd->add_option("--prompt", o->prompt, "Stream this prompt once everyone is ready ('' = none)")->capture_default_str();
   cmd->add_option("--max-tokens", o->max_tokens, "Tokens to generate for --prompt")->capture_default_str();
   cmd->add_flag("--serve", o->serve_after, "Keep serving after the prompt (until Ctrl-C)");

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 
 #include "helix/perf/layer_time_table.h"
 #include "support/local_cluster.h"
@@ -153,6 +155,43 @@ TEST(EngineCli, DevicesAreNamedOrRefusedWithTheReason) {
   } else {
     EXPECT_EQ(gpu.out, cpu.out);  // greedy: the same story on the GPU
   }
+}
+
+// --kv-dtype f16 halves the bytes a cached token takes. On stories260K, greedy, it
+// tells the published story with the f32 cache's tokens, alone (generate) and over
+// three worker processes (up), whose logs say what their caches hold. A type that is
+// no KV type is a one-line error, before anything starts.
+TEST(EngineCli, AnF16KvCacheTellsThePublishedStory) {
+  const std::string model = "'" + std::string(HELIX_SOURCE_DIR) + "/data/models/stories260K/model.gguf'";
+  const std::string generate = "generate --model " + model + " --prompt '' --max-tokens 62 --json";
+  test::CommandResult f32 = test::run_command(helix_cmd(generate));
+  test::CommandResult f16 = test::run_command(helix_cmd(generate + " --kv-dtype f16"));
+  ASSERT_EQ(f32.exit_code, 0) << f32.err;
+  ASSERT_EQ(f16.exit_code, 0) << f16.err;
+  const nlohmann::json a = nlohmann::json::parse(f32.out), b = nlohmann::json::parse(f16.out);
+  EXPECT_EQ(b["tokens"], a["tokens"]);
+  EXPECT_EQ(b["text"].get<std::string>().rfind("Once upon a time, there was a little girl named Lily. She loved to play "
+                                                "outside in the park. One day, she saw a big, red ball.",
+                                                0),
+            0U)
+      << b["text"];
+  test::TempDir dir;
+  test::CommandResult up = test::run_command(
+      "timeout 300 " + helix_cmd("up --listen 127.0.0.1:0 --model " + model + " --kv-dtype f16 --prompt 'Once upon a time' "
+                                 "--max-tokens 40 --log-dir '" + (dir.path() / "logs").string() + "'"));
+  ASSERT_EQ(up.exit_code, 0) << up.err;
+  EXPECT_EQ(up.out.rfind("Once upon a time, there was a little girl named Lily.", 0), 0U) << up.out;
+  int f16_workers = 0;
+  for (const auto& log : std::filesystem::directory_iterator(dir.path() / "logs")) {
+    std::ifstream in(log.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.find(" tokens in f16, data at ") != std::string::npos) ++f16_workers;
+  }
+  EXPECT_EQ(f16_workers, 3);
+  expect_one_line_error(generate + " --kv-dtype bf8", "--kv-dtype: 'bf8' is not a KV cache type (f32 or f16)");
+  expect_one_line_error("up --listen 127.0.0.1:0 --prompt '' --kv-dtype half", "--kv-dtype: 'half' is not a KV cache type");
+  expect_one_line_error("up --listen 127.0.0.1:0 --prompt '' --engine emulated --kv-dtype f16",
+                        "--kv-dtype needs --engine real");
 }
 
 // `up --device NODE=DEVICE` checks every device before a worker starts, and the node

@@ -48,7 +48,7 @@ void check_shape(const char* op, const PagedAttentionShape& shape) {
 
 }  // namespace
 
-void prefill_attention(const PagedAttentionShape& shape, const float* q, const float* keys, const float* values,
+void prefill_attention(const PagedAttentionShape& shape, const float* q, const void* keys, const void* values,
                        const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
                        const std::int32_t* tiles, std::int64_t tile_count, float* out) {
   check_shape("prefill_attention", shape);
@@ -67,7 +67,7 @@ void prefill_attention(const PagedAttentionShape& shape, const float* q, const f
 
 void rotate_and_cache(float* q, const float* k, const float* v, std::int64_t tokens, int heads, int kv_heads,
                       int head_dim, bool half_split, const float* cos, const float* sin, const std::int32_t* slots,
-                      float* keys, float* values) {
+                      void* keys, void* values, bool kv_f16) {
   if (tokens < 0 || heads <= 0 || kv_heads <= 0 || head_dim <= 0 || head_dim % 2 != 0) {
     fail("cuda rotate_and_cache: {} tokens of {} heads and {} KV heads of {} values is not a step (head_dim even)",
          tokens, heads, kv_heads, head_dim);
@@ -79,10 +79,10 @@ void rotate_and_cache(float* q, const float* k, const float* v, std::int64_t tok
     fail("cuda rotate_and_cache: every array must be a device pointer, not null");
   }
   cuda_detail::launch_rotate_and_cache(q, k, v, tokens, heads, kv_heads, head_dim, half_split, cos, sin, slots, keys,
-                                       values);
+                                       values, kv_f16);
 }
 
-void paged_attention(const PagedAttentionShape& shape, const float* q, const float* keys, const float* values,
+void paged_attention(const PagedAttentionShape& shape, const float* q, const void* keys, const void* values,
                      const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
                      std::int64_t tokens, float* out, const AttentionSplit& split,
                      const std::int32_t* token_list) {

@@ -5,8 +5,9 @@
 // times v. Grouped-query attention: head h reads KV head h / (heads / kv_heads).
 //
 // The cache layout is the CPU's (engine/kv_cache.h), one layer at a time: keys and
-// values [block][offset in block][kv_heads * head_dim] floats; a sequence's block
-// table lists its blocks in position order. The softmax is computed online (a
+// values [block][offset in block][kv_heads * head_dim], floats or, with kv_f16,
+// halves (each value rounded to the nearest f16 as it is written, as the CPU's f16
+// cache rounds it); a sequence's block table lists its blocks in position order. The softmax is computed online (a
 // running maximum and sum per warp, merged at the end, and per split when split),
 // so no score array bounds the context; it agrees with the CPU's exact softmax
 // within float rounding.
@@ -21,6 +22,7 @@ struct PagedAttentionShape {
   int heads = 0, kv_heads = 0, head_dim = 0;  // head_dim at most 256
   int block_tokens = 0;                       // positions per cache block
   int sliding_window = 0;                     // 0: the whole context
+  bool kv_f16 = false;                        // the cache holds f16 values, else f32
 };
 
 // A few tokens over long contexts (decode) would leave most of a large GPU idle with
@@ -68,7 +70,7 @@ StepAttention plan_step_attention(const std::vector<int>& chunk_lengths);
 // As paged_attention, over the tiles (`tiles`: tile_count pairs in device memory,
 // from plan_step_attention; every token of a tile at consecutive positions of one
 // sequence). head_dim at most kPrefillMostHeadDim.
-void prefill_attention(const PagedAttentionShape& shape, const float* q, const float* keys, const float* values,
+void prefill_attention(const PagedAttentionShape& shape, const float* q, const void* keys, const void* values,
                        const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
                        const std::int32_t* tiles, std::int64_t tile_count, float* out);
 
@@ -77,15 +79,16 @@ void prefill_attention(const PagedAttentionShape& shape, const float* q, const f
 // itself is left as it was). cos and sin: token t's pair i at t * head_dim / 2 + i
 // (Rope::angles of its position); the pairs split in halves or interleaved as
 // element::rope_pair says, each rotated by element::rope_rotate, the CPU's arithmetic.
+// keys and values hold f32, or with kv_f16 f16 (each value rounded as it is written).
 void rotate_and_cache(float* q, const float* k, const float* v, std::int64_t tokens, int heads, int kv_heads,
                       int head_dim, bool half_split, const float* cos, const float* sin, const std::int32_t* slots,
-                      float* keys, float* values);
+                      void* keys, void* values, bool kv_f16 = false);
 
 // All pointers in device memory. q and out: rows of heads * head_dim. Token t's
 // block table starts at tables[table_starts[t]]; positions[t] is its position. The
 // tokens are 0..tokens-1, or, with a token list, token_list[0..tokens-1] (the other
 // rows of out are left as they are).
-void paged_attention(const PagedAttentionShape& shape, const float* q, const float* keys, const float* values,
+void paged_attention(const PagedAttentionShape& shape, const float* q, const void* keys, const void* values,
                      const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
                      std::int64_t tokens, float* out, const AttentionSplit& split = {},
                      const std::int32_t* token_list = nullptr);

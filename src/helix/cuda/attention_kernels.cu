@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "helix/cuda/cuda_status.h"
+#include "helix/cuda/kv_values.h"
 #include "helix/cuda/launch_stream.h"
 #include "helix/kernels/element_arithmetic.h"
 
@@ -39,8 +40,8 @@ struct BlockState {
 // in turn, each keeping an online softmax; the first warp merges them into `state`.
 // M is the largest warp maximum (-inf when no warp had a position: then l is 0 and
 // acc 0, and the merge weighs nothing).
-template <int PerLane>
-__device__ void attend(const cuda::PagedAttentionShape& shape, const float* q, const float* keys, const float* values,
+template <typename Kv, int PerLane>
+__device__ void attend(const cuda::PagedAttentionShape& shape, const float* q, const Kv* keys, const Kv* values,
                        const std::int32_t* table, int t, int h, int first, int last, BlockState<PerLane>& state) {
   __shared__ float warp_max[kWarps], warp_total[kWarps];
   __shared__ float warp_acc[kWarps][kMostValuesPerLane * 32];
@@ -61,16 +62,16 @@ __device__ void attend(const cuda::PagedAttentionShape& shape, const float* q, c
   for (int j = first + warp; j <= last; j += kWarps) {
     const std::int64_t row = static_cast<std::int64_t>(table[j / shape.block_tokens]) * shape.block_tokens +
                              j % shape.block_tokens;
-    const float* key = keys + row * kv_dim + g * hd;
-    const float* value = values + row * kv_dim + g * hd;
+    const Kv* key = keys + row * kv_dim + g * hd;
+    const Kv* value = values + row * kv_dim + g * hd;
     float dot = 0.0f;
-    for (int i = 0; i < PerLane; ++i) dot += lane + 32 * i < hd ? qv[i] * key[lane + 32 * i] : 0.0f;
+    for (int i = 0; i < PerLane; ++i) dot += lane + 32 * i < hd ? qv[i] * kv_load(key, lane + 32 * i) : 0.0f;
     const float s = warp_sum(dot) * scale;
     const float m_new = fmaxf(m, s);
     const float shrink = expf(m - m_new), weight = expf(s - m_new);
     l = l * shrink + weight;
     for (int i = 0; i < PerLane; ++i)
-      if (lane + 32 * i < hd) acc[i] = acc[i] * shrink + weight * value[lane + 32 * i];
+      if (lane + 32 * i < hd) acc[i] = acc[i] * shrink + weight * kv_load(value, lane + 32 * i);
     m = m_new;
   }
   if (lane == 0) {
@@ -100,9 +101,9 @@ __device__ void attend(const cuda::PagedAttentionShape& shape, const float* q, c
 // PerLane = head_dim / 32 rounded up, a template argument so that a lane's values
 // stay in registers. One block per (token, head) over all its positions: the
 // output, normalized.
-template <int PerLane>
-__global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const float* q, const float* keys,
-                                       const float* values, const std::int32_t* tables,
+template <typename Kv, int PerLane>
+__global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const float* q, const Kv* keys,
+                                       const Kv* values, const std::int32_t* tables,
                                        const std::int32_t* table_starts, const std::int32_t* positions,
                                        const std::int32_t* token_list, float* out) {
   __shared__ BlockState<PerLane> state;
@@ -110,7 +111,7 @@ __global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const fl
   const int h = static_cast<int>(blockIdx.y);
   const int p = positions[t];
   const int lo = shape.sliding_window > 0 ? max(0, p - shape.sliding_window + 1) : 0;
-  attend<PerLane>(shape, q, keys, values, tables + table_starts[t], t, h, lo, p, state);
+  attend<Kv, PerLane>(shape, q, keys, values, tables + table_starts[t], t, h, lo, p, state);
   const int hd = shape.head_dim;
   float* out_head = out + static_cast<std::int64_t>(t) * shape.heads * hd + h * hd;
   for (int d = static_cast<int>(threadIdx.x); d < hd; d += static_cast<int>(blockDim.x)) out_head[d] = state.acc[d] / state.l;
@@ -120,9 +121,9 @@ __global__ void paged_attention_kernel(cuda::PagedAttentionShape shape, const fl
 // list needs only its own count of them): block (t, h, s) takes positions [s * chunk, (s + 1) *
 // chunk) of token t's range and writes its unnormalized state to the workspace:
 // per (t, h, s), head_dim values, then m and l.
-template <int PerLane>
-__global__ void paged_attention_part_kernel(cuda::PagedAttentionShape shape, const float* q, const float* keys,
-                                            const float* values, const std::int32_t* tables,
+template <typename Kv, int PerLane>
+__global__ void paged_attention_part_kernel(cuda::PagedAttentionShape shape, const float* q, const Kv* keys,
+                                            const Kv* values, const std::int32_t* tables,
                                             const std::int32_t* table_starts, const std::int32_t* positions,
                                             const std::int32_t* token_list, int chunk, float* parts) {
   __shared__ BlockState<PerLane> state;
@@ -131,7 +132,7 @@ __global__ void paged_attention_part_kernel(cuda::PagedAttentionShape shape, con
   const int p = positions[t];
   const int lo = shape.sliding_window > 0 ? max(0, p - shape.sliding_window + 1) : 0;
   const int first = max(lo, split * chunk), last = min(p, (split + 1) * chunk - 1);
-  attend<PerLane>(shape, q, keys, values, tables + table_starts[t], t, h, first, last, state);
+  attend<Kv, PerLane>(shape, q, keys, values, tables + table_starts[t], t, h, first, last, state);
   const int hd = shape.head_dim;
   float* part = parts + ((static_cast<std::int64_t>(blockIdx.x) * shape.heads + h) * gridDim.z + split) * (hd + 2);
   for (int d = static_cast<int>(threadIdx.x); d < hd; d += static_cast<int>(blockDim.x)) part[d] = state.acc[d];
@@ -165,8 +166,8 @@ __global__ void merge_parts_kernel(int heads, int head_dim, int splits, const fl
   }
 }
 
-template <int PerLane>
-void launch_attention(const cuda::PagedAttentionShape& shape, const float* q, const float* keys, const float* values,
+template <typename Kv, int PerLane>
+void launch_attention(const cuda::PagedAttentionShape& shape, const float* q, const Kv* keys, const Kv* values,
                       const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
                       std::int64_t tokens, const cuda::AttentionSplit& split, const std::int32_t* token_list,
                       float* out) {
@@ -174,12 +175,12 @@ void launch_attention(const cuda::PagedAttentionShape& shape, const float* q, co
   cudaStream_t stream = launch_stream();
   if (split.splits <= 1) {
     const dim3 grid(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads));
-    paged_attention_kernel<PerLane><<<grid, threads, 0, stream>>>(shape, q, keys, values, tables, table_starts,
+    paged_attention_kernel<Kv, PerLane><<<grid, threads, 0, stream>>>(shape, q, keys, values, tables, table_starts,
                                                                   positions, token_list, out);
     return;
   }
   const dim3 grid(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads), static_cast<unsigned>(split.splits));
-  paged_attention_part_kernel<PerLane><<<grid, threads, 0, stream>>>(shape, q, keys, values, tables, table_starts,
+  paged_attention_part_kernel<Kv, PerLane><<<grid, threads, 0, stream>>>(shape, q, keys, values, tables, table_starts,
                                                                      positions, token_list, split.chunk,
                                                                      split.workspace);
   const dim3 merge_grid(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads));
@@ -190,9 +191,10 @@ void launch_attention(const cuda::PagedAttentionShape& shape, const float* q, co
 // One block per token: its threads over q's pairs (rotated in place), then over the
 // KV heads' pairs (k rotated into the cache row) and v's values (copied). Each
 // pair's arithmetic is element_arithmetic.h's, the CPU's Rope::rotate's.
+template <typename Kv>
 __global__ void rotate_and_cache_kernel(float* q, const float* k, const float* v, int heads, int kv_heads,
                                         int head_dim, bool half_split, const float* cos, const float* sin,
-                                        const std::int32_t* slots, float* keys, float* values) {
+                                        const std::int32_t* slots, Kv* keys, Kv* values) {
   const int t = static_cast<int>(blockIdx.x), pairs = head_dim / 2;
   const float* c = cos + static_cast<std::int64_t>(t) * pairs;
   const float* s = sin + static_cast<std::int64_t>(t) * pairs;
@@ -208,41 +210,64 @@ __global__ void rotate_and_cache_kernel(float* q, const float* k, const float* v
   }
   const float* k_row = k + static_cast<std::int64_t>(t) * kv_dim;
   const float* v_row = v + static_cast<std::int64_t>(t) * kv_dim;
-  float* key_row = keys + static_cast<std::int64_t>(slots[t]) * kv_dim;
-  float* value_row = values + static_cast<std::int64_t>(slots[t]) * kv_dim;
+  Kv* key_row = keys + static_cast<std::int64_t>(slots[t]) * kv_dim;
+  Kv* value_row = values + static_cast<std::int64_t>(slots[t]) * kv_dim;
   for (int at = static_cast<int>(threadIdx.x); at < kv_heads * pairs; at += static_cast<int>(blockDim.x)) {
     const int i = at % pairs, offset = (at / pairs) * head_dim;
     const element::RopePair p = element::rope_pair(i, pairs, half_split);
     const element::Rotated r = element::rope_rotate(k_row[offset + p.first], k_row[offset + p.second], c[i], s[i]);
-    key_row[offset + p.first] = r.first;
-    key_row[offset + p.second] = r.second;
+    kv_store(key_row, offset + p.first, r.first);
+    kv_store(key_row, offset + p.second, r.second);
   }
-  for (int d = static_cast<int>(threadIdx.x); d < kv_dim; d += static_cast<int>(blockDim.x)) value_row[d] = v_row[d];
+  for (int d = static_cast<int>(threadIdx.x); d < kv_dim; d += static_cast<int>(blockDim.x)) kv_store(value_row, d, v_row[d]);
+}
+
+// The launches for a cache of values Kv: head_dim / 32 lanes' values per thread, rounded up.
+template <typename Kv>
+void launch_attention_of(const cuda::PagedAttentionShape& shape, const float* q, const Kv* keys, const Kv* values,
+                         const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
+                         std::int64_t tokens, const cuda::AttentionSplit& split, const std::int32_t* token_list,
+                         float* out) {
+  switch ((shape.head_dim + 31) / 32) {
+    case 1: launch_attention<Kv, 1>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
+    case 2: launch_attention<Kv, 2>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
+    case 3: launch_attention<Kv, 3>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
+    case 4: launch_attention<Kv, 4>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
+    case 5: launch_attention<Kv, 5>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
+    case 6: launch_attention<Kv, 6>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
+    case 7: launch_attention<Kv, 7>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
+    default: launch_attention<Kv, 8>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
+  }
 }
 
 }  // namespace
 
 void launch_rotate_and_cache(float* q, const float* k, const float* v, std::int64_t tokens, int heads, int kv_heads,
                              int head_dim, bool half_split, const float* cos, const float* sin,
-                             const std::int32_t* slots, float* keys, float* values) {
-  rotate_and_cache_kernel<<<static_cast<unsigned>(tokens), 256, 0, launch_stream()>>>(
-      q, k, v, heads, kv_heads, head_dim, half_split, cos, sin, slots, keys, values);
+                             const std::int32_t* slots, void* keys, void* values, bool kv_f16) {
+  const unsigned blocks = static_cast<unsigned>(tokens);
+  if (kv_f16) {
+    rotate_and_cache_kernel<__half><<<blocks, 256, 0, launch_stream()>>>(
+        q, k, v, heads, kv_heads, head_dim, half_split, cos, sin, slots, static_cast<__half*>(keys),
+        static_cast<__half*>(values));
+  } else {
+    rotate_and_cache_kernel<float><<<blocks, 256, 0, launch_stream()>>>(
+        q, k, v, heads, kv_heads, head_dim, half_split, cos, sin, slots, static_cast<float*>(keys),
+        static_cast<float*>(values));
+  }
   check_launch("rotate_and_cache");
 }
 
-void launch_paged_attention(const cuda::PagedAttentionShape& shape, const float* q, const float* keys,
-                            const float* values, const std::int32_t* tables, const std::int32_t* table_starts,
+void launch_paged_attention(const cuda::PagedAttentionShape& shape, const float* q, const void* keys,
+                            const void* values, const std::int32_t* tables, const std::int32_t* table_starts,
                             const std::int32_t* positions, std::int64_t tokens, const cuda::AttentionSplit& split,
                             const std::int32_t* token_list, float* out) {
-  switch ((shape.head_dim + 31) / 32) {
-    case 1: launch_attention<1>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
-    case 2: launch_attention<2>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
-    case 3: launch_attention<3>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
-    case 4: launch_attention<4>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
-    case 5: launch_attention<5>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
-    case 6: launch_attention<6>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
-    case 7: launch_attention<7>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
-    default: launch_attention<8>(shape, q, keys, values, tables, table_starts, positions, tokens, split, token_list, out); break;
+  if (shape.kv_f16) {
+    launch_attention_of(shape, q, static_cast<const __half*>(keys), static_cast<const __half*>(values), tables,
+                        table_starts, positions, tokens, split, token_list, out);
+  } else {
+    launch_attention_of(shape, q, static_cast<const float*>(keys), static_cast<const float*>(values), tables,
+                        table_starts, positions, tokens, split, token_list, out);
   }
   check_launch("paged_attention");
 }

@@ -32,7 +32,7 @@ int made_current(int device) {
 // The stage's KV blocks: the CPU engine's defaults and rules.
 KvBlockLedger stage_ledger(const KvCacheOptions& requested, int layers, int kv_dim) {
   const KvCacheOptions kv = default_kv_options(requested);
-  return KvBlockLedger(kv.block_tokens, kv_cache_blocks(kv, kv_bytes_per_token(layers, kv_dim)));
+  return KvBlockLedger(kv.block_tokens, kv_cache_blocks(kv, kv_bytes_per_token(layers, kv_dim, kv.dtype)));
 }
 
 cuda::StepSizes step_sizes(const LlamaConfig& c, const KvBlockLedger& ledger, bool last) {
@@ -60,17 +60,18 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
       ledger_(stage_ledger(options.kv, static_cast<int>(weights_.blocks.size()), model_.config.kv_dim())),
       buffers_(step_sizes(model_.config, ledger_, weights_.last)),
       graphs_(options.graphs) {
-  const std::size_t cache_floats =
-      weights_.blocks.size() * sz(ledger_.total_blocks()) * sz(ledger_.block_tokens()) * sz(model_.config.kv_dim());
-  keys_ = DeviceArray<float>(cache_floats);
-  values_ = DeviceArray<float>(cache_floats);
+  kv_dtype_ = options.kv.dtype;
+  const std::size_t cache_bytes = weights_.blocks.size() * sz(ledger_.total_blocks()) * sz(ledger_.block_tokens()) *
+                                  sz(model_.config.kv_dim()) * kv_value_bytes(kv_dtype_);
+  keys_ = DeviceArray<std::byte>(cache_bytes);
+  values_ = DeviceArray<std::byte>(cache_bytes);
   const LlamaConfig& c = model_.config;
   attention_context_ = static_cast<int>(
       std::min<std::int64_t>(c.max_position_embeddings, ledger_.total_blocks() * ledger_.block_tokens()));
   const int most_splits = cuda::plan_split(1, attention_context_, attention_context_).splits;
   if (most_splits > 1) {
     const cuda::PagedAttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, ledger_.block_tokens(),
-                                          c.sliding_window};
+                                          c.sliding_window, kv_dtype_ == KvDtype::F16};
     split_workspace_ = DeviceArray<float>(sz(cuda::split_workspace_floats(shape, cuda::kSplitMostTokens, most_splits)));
   }
   for (const BlockWeights& b : weights_.blocks) {
@@ -239,9 +240,10 @@ void CudaStageEngine::queue_block(int index, const Work& work, const cuda::Atten
   const float eps = static_cast<float>(c.rms_norm_eps);
   const std::int64_t T = work.tokens, H = c.hidden_size;
   const bool half_split = c.rope_pairing == RopePairing::kHalfSplit;
-  const std::size_t layer_floats = sz(ledger_.total_blocks()) * sz(ledger_.block_tokens()) * sz(c.kv_dim());
-  float* keys = keys_.data() + sz(index) * layer_floats;
-  float* values = values_.data() + sz(index) * layer_floats;
+  const std::size_t layer_bytes =
+      sz(ledger_.total_blocks()) * sz(ledger_.block_tokens()) * sz(c.kv_dim()) * kv_value_bytes(kv_dtype_);
+  std::byte* keys = keys_.data() + sz(index) * layer_bytes;
+  std::byte* values = values_.data() + sz(index) * layer_bytes;
 
   if (residual_in_h) {
     cuda::add_rms_norm_rows(s.h.data(), s.x.data(), b.attn_norm.data(), eps, T, H, s.h.data());
@@ -255,7 +257,7 @@ void CudaStageEngine::queue_block(int index, const Work& work, const cuda::Atten
     cuda::add_to_rows(b.v_bias.data(), T, c.kv_dim(), s.v.data());
   }
   cuda::rotate_and_cache(s.q.data(), s.k.data(), s.v.data(), T, c.num_heads, c.num_kv_heads, c.head_dim, half_split,
-                         s.cos(), s.sin(), s.slots(), keys, values);
+                         s.cos(), s.sin(), s.slots(), keys, values, kv_dtype_ == KvDtype::F16);
   queue_attention(work, split, keys, values);
   cuda::project(cublas_, b.o, s.attn.data(), T, s.h.data(), projection_);
   cuda::add_rms_norm_rows(s.h.data(), s.x.data(), b.ffn_norm.data(), eps, T, H, s.h.data());
@@ -266,12 +268,12 @@ void CudaStageEngine::queue_block(int index, const Work& work, const cuda::Atten
 
 // Decode steps by token (split over long contexts); others by prefill tiles, their
 // one-token chunks by token.
-void CudaStageEngine::queue_attention(const Work& work, const cuda::AttentionSplit& split, const float* keys,
-                                      const float* values) {
+void CudaStageEngine::queue_attention(const Work& work, const cuda::AttentionSplit& split, const void* keys,
+                                      const void* values) {
   const LlamaConfig& c = model_.config;
   cuda::StepBuffers& s = buffers_;
   const cuda::PagedAttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, ledger_.block_tokens(),
-                                        c.sliding_window};
+                                        c.sliding_window, kv_dtype_ == KvDtype::F16};
   if (work.prefill_tiles == 0) {
     cuda::paged_attention(shape, s.q.data(), keys, values, s.tables(), s.table_starts(), s.positions(), work.tokens,
                           s.attn.data(), split);

@@ -85,7 +85,7 @@ class CudaStageEngine final : public Stage {
   void fill_inputs(const StepInput& input, Work& work);
   void queue_step(const Work& work);
   void queue_block(int index, const Work& work, const cuda::AttentionSplit& split, bool residual_in_h);
-  void queue_attention(const Work& work, const cuda::AttentionSplit& split, const float* keys, const float* values);
+  void queue_attention(const Work& work, const cuda::AttentionSplit& split, const void* keys, const void* values);
   cuda::AttentionSplit split_for(const Work& work);
   void queue_logits(int rows);
   void run(const Work& work);
@@ -100,7 +100,8 @@ class CudaStageEngine final : public Stage {
   std::vector<Block> blocks_;
   DeviceMatrix embedding_, lm_head_;
   DeviceArray<float> final_norm_;
-  DeviceArray<float> keys_, values_;  // [layer][block][offset][kv_dim]
+  KvDtype kv_dtype_ = KvDtype::F32;
+  DeviceArray<std::byte> keys_, values_;  // [layer][block][offset][kv_dim] values of kv_dtype_
   DeviceArray<float> split_workspace_;  // attention split over the context (attention.h), when the model is long
   cuda::Stream stream_;
   cuda::Cublas cublas_;

@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "helix/cuda/cuda_status.h"
+#include "helix/cuda/kv_values.h"
 #include "helix/cuda/launch_stream.h"
 
 namespace helix::cuda_detail {
@@ -33,9 +34,9 @@ std::size_t shared_bytes(int head_dim) {
   return sizeof(float) * (2 * kPositions * (head_dim + 1) + kTileQueries * head_dim);
 }
 
-template <int PerLane>
+template <typename Kv, int PerLane>
 __global__ void __launch_bounds__(kWarps * 32)
-    prefill_attention_kernel(cuda::PagedAttentionShape shape, const float* q, const float* keys, const float* values,
+    prefill_attention_kernel(cuda::PagedAttentionShape shape, const float* q, const Kv* keys, const Kv* values,
                              const std::int32_t* tables, const std::int32_t* table_starts,
                              const std::int32_t* positions, const std::int32_t* tiles, float* out) {
   extern __shared__ float shared[];
@@ -77,8 +78,8 @@ __global__ void __launch_bounds__(kWarps * 32)
       if (j <= last_position) {
         const std::int64_t at = (static_cast<std::int64_t>(table[j / shape.block_tokens]) * shape.block_tokens +
                                  j % shape.block_tokens) * kv_dim + g * hd + d;
-        k = keys[at];
-        v = values[at];
+        k = kv_load(keys, at);
+        v = kv_load(values, at);
       }
       ks[jj * row + d] = k;
       vs[jj * row + d] = v;
@@ -127,26 +128,39 @@ __global__ void __launch_bounds__(kWarps * 32)
   }
 }
 
-template <int PerLane>
-void launch(const cuda::PagedAttentionShape& shape, const float* q, const float* keys, const float* values,
+template <typename Kv, int PerLane>
+void launch(const cuda::PagedAttentionShape& shape, const float* q, const Kv* keys, const Kv* values,
             const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
             const std::int32_t* tiles, std::int64_t tile_count, float* out) {
   const dim3 grid(static_cast<unsigned>(tile_count), static_cast<unsigned>(shape.heads));
-  prefill_attention_kernel<PerLane><<<grid, kWarps * 32, shared_bytes(shape.head_dim), launch_stream()>>>(
+  prefill_attention_kernel<Kv, PerLane><<<grid, kWarps * 32, shared_bytes(shape.head_dim), launch_stream()>>>(
       shape, q, keys, values, tables, table_starts, positions, tiles, out);
+}
+
+template <typename Kv>
+void launch_of(const cuda::PagedAttentionShape& shape, const float* q, const Kv* keys, const Kv* values,
+               const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
+               const std::int32_t* tiles, std::int64_t tile_count, float* out) {
+  switch ((shape.head_dim + 31) / 32) {
+    case 1: launch<Kv, 1>(shape, q, keys, values, tables, table_starts, positions, tiles, tile_count, out); break;
+    case 2: launch<Kv, 2>(shape, q, keys, values, tables, table_starts, positions, tiles, tile_count, out); break;
+    case 3: launch<Kv, 3>(shape, q, keys, values, tables, table_starts, positions, tiles, tile_count, out); break;
+    default: launch<Kv, 4>(shape, q, keys, values, tables, table_starts, positions, tiles, tile_count, out); break;
+  }
 }
 
 }  // namespace
 
-void launch_prefill_attention(const cuda::PagedAttentionShape& shape, const float* q, const float* keys,
-                              const float* values, const std::int32_t* tables, const std::int32_t* table_starts,
+void launch_prefill_attention(const cuda::PagedAttentionShape& shape, const float* q, const void* keys,
+                              const void* values, const std::int32_t* tables, const std::int32_t* table_starts,
                               const std::int32_t* positions, const std::int32_t* tiles, std::int64_t tile_count,
                               float* out) {
-  switch ((shape.head_dim + 31) / 32) {
-    case 1: launch<1>(shape, q, keys, values, tables, table_starts, positions, tiles, tile_count, out); break;
-    case 2: launch<2>(shape, q, keys, values, tables, table_starts, positions, tiles, tile_count, out); break;
-    case 3: launch<3>(shape, q, keys, values, tables, table_starts, positions, tiles, tile_count, out); break;
-    default: launch<4>(shape, q, keys, values, tables, table_starts, positions, tiles, tile_count, out); break;
+  if (shape.kv_f16) {
+    launch_of(shape, q, static_cast<const __half*>(keys), static_cast<const __half*>(values), tables, table_starts,
+              positions, tiles, tile_count, out);
+  } else {
+    launch_of(shape, q, static_cast<const float*>(keys), static_cast<const float*>(values), tables, table_starts,
+              positions, tiles, tile_count, out);
   }
   check_launch("prefill_attention");
 }

@@ -8,8 +8,8 @@
 
 namespace helix::cuda_detail {
 
-void launch_prefill_attention(const cuda::PagedAttentionShape& shape, const float* q, const float* keys,
-                              const float* values, const std::int32_t* tables, const std::int32_t* table_starts,
+void launch_prefill_attention(const cuda::PagedAttentionShape& shape, const float* q, const void* keys,
+                              const void* values, const std::int32_t* tables, const std::int32_t* table_starts,
                               const std::int32_t* positions, const std::int32_t* tiles, std::int64_t tile_count,
                               float* out);
 

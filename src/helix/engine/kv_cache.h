@@ -1,7 +1,8 @@
 // PagedKvCache: the keys and values of every sequence a stage is serving, for the
 // stage's layers, in fixed-size blocks of tokens, in host memory. Which blocks a
 // sequence owns is its ledger's (kv_ledger.h: the rules a GPU's cache shares); this
-// class adds the storage, [layer][block][offset][kv_dim] floats.
+// class adds the storage, [layer][block][offset][kv_dim] values of the options'
+// dtype (f32, or f16 rounded as written: kv_ledger.h's KvDtype).
 //
 // Capacity is fixed at construction (in tokens or bytes). A request that does not
 // fit is refused with KvCacheFull before anything changes — the cache never
@@ -39,20 +40,33 @@ class PagedKvCache {
   void release(SequenceId id) { ledger_.release(id); }
   const std::vector<std::int32_t>& blocks(SequenceId id) const { return ledger_.blocks(id); }
 
-  // Storage of one position's K (or V) for all KV heads: kv_heads * head_dim floats.
-  float* key(int layer, SequenceId id, int position);
-  float* value(int layer, SequenceId id, int position);
-  // A block's rows, for loops that walk positions block by block.
-  float* key_block(int layer, std::int32_t block) { return slot(keys_.get(), layer, block, 0); }
-  float* value_block(int layer, std::int32_t block) { return slot(values_.get(), layer, block, 0); }
+  KvDtype dtype() const { return dtype_; }
   int kv_dim() const { return kv_dim_; }
 
+  // Stores one position's K and V (kv_dim floats each, all KV heads), rounded to
+  // the cache's dtype. The position must be within the sequence's reserved blocks.
+  void write(int layer, SequenceId id, int position, const float* key, const float* value);
+  // Reads them back as f32 (what attention sees).
+  void read(int layer, SequenceId id, int position, float* key, float* value) const;
+
+  // Attention's view of the storage: position `offset` of `block`, KV head g's
+  // head_dim values, the next position kv_dim values on. T is the cache's type:
+  // float for f32, std::uint16_t (the f16 bits) for f16; another is an Error.
+  template <typename T>
+  const T* key_rows(int layer, std::int32_t block, int offset, int g, int head_dim) const;
+  template <typename T>
+  const T* value_rows(int layer, std::int32_t block, int offset, int g, int head_dim) const;
+
  private:
-  float* slot(float* base, int layer, std::int32_t block, int offset) const;
+  std::size_t index(int layer, std::int32_t block, int offset) const;
+  std::size_t position_index(int layer, SequenceId id, int position) const;
+  template <typename T>
+  const T* rows(const std::byte* base, int layer, std::int32_t block, int offset, int g, int head_dim) const;
 
   int layers_, kv_dim_;
+  KvDtype dtype_;
   KvBlockLedger ledger_;
-  std::unique_ptr<float[]> keys_, values_;  // [layer][block][offset][kv_dim], not zeroed
+  std::unique_ptr<std::byte[]> keys_, values_;  // [layer][block][offset][kv_dim] of dtype_, not zeroed
 };
 
 }  // namespace helix

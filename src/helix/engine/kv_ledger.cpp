@@ -10,8 +10,18 @@ KvCacheOptions default_kv_options(const KvCacheOptions& requested) {
   return o;
 }
 
-std::size_t kv_bytes_per_token(int layers, int kv_dim) {
-  return 2 * static_cast<std::size_t>(layers) * static_cast<std::size_t>(kv_dim) * sizeof(float);
+const char* kv_dtype_name(KvDtype dtype) { return dtype == KvDtype::F16 ? "f16" : "f32"; }
+
+KvDtype parse_kv_dtype(std::string_view text, std::string_view what) {
+  if (text == "f32") return KvDtype::F32;
+  if (text == "f16") return KvDtype::F16;
+  fail("{}: '{}' is not a KV cache type (f32 or f16)", what, text);
+}
+
+std::size_t kv_value_bytes(KvDtype dtype) { return dtype == KvDtype::F16 ? 2 : 4; }
+
+std::size_t kv_bytes_per_token(int layers, int kv_dim, KvDtype dtype) {
+  return 2 * static_cast<std::size_t>(layers) * static_cast<std::size_t>(kv_dim) * kv_value_bytes(dtype);
 }
 
 std::int64_t kv_cache_blocks(const KvCacheOptions& options, std::size_t bytes_per_token) {

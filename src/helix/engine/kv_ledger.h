@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -24,17 +25,33 @@ class KvCacheFull : public Error {
   using Error::Error;
 };
 
+// What a cache stores each key and value as. F32 keeps the f32 the engine computes
+// (attention exact to its arithmetic); F16 rounds each to the nearest f16 (IEEE,
+// ties to even) as it is written, halving the bytes per token, so a cache of the
+// same memory holds twice the tokens and a long context's attention reads half.
+// Values beyond f16's range (65504) become infinite: LLaMA-family keys and values
+// stay far below it. The rounding is the same whatever the batching, so a token's
+// result still does not depend on how it was batched.
+enum class KvDtype { F32, F16 };
+
+// "f32" or "f16".
+const char* kv_dtype_name(KvDtype dtype);
+// Parses "f32" or "f16"; an Error naming `what` (the option or field) otherwise.
+KvDtype parse_kv_dtype(std::string_view text, std::string_view what);
+std::size_t kv_value_bytes(KvDtype dtype);
+
 struct KvCacheOptions {
   std::int64_t capacity_tokens = 0;  // tokens of all sequences together; or
   std::size_t capacity_bytes = 0;    // bytes for K and V of all layers (one of the two)
   int block_tokens = 16;
+  KvDtype dtype = KvDtype::F32;
 };
 
 // The options a stage's cache gets when the caller set no capacity: 4096 tokens.
 KvCacheOptions default_kv_options(const KvCacheOptions& requested);
 
-// Bytes of one token's K and V (f32) over `layers` layers of kv_dim values each.
-std::size_t kv_bytes_per_token(int layers, int kv_dim);
+// Bytes of one token's K and V over `layers` layers of kv_dim values each.
+std::size_t kv_bytes_per_token(int layers, int kv_dim, KvDtype dtype);
 
 // The blocks a cache of `options` holds when one token's K and V over the stage's
 // layers take `bytes_per_token`. Throws Error naming what is wrong with the options.

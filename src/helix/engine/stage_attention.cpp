@@ -18,19 +18,15 @@ void grow(std::vector<float>& v, std::int64_t n) {
   if (v.size() < sz(n)) v.resize(sz(n));
 }
 
-// Calls f(j, run, keys, values) for positions [lo, last] of a sequence (its block
-// table `table`) in runs that stay within one cache block: keys and values point at
-// position j's rows of KV head g in layer `index`, the next position kv_dim floats on.
+// Calls f(j, run, block, offset) for positions [lo, last] of a sequence (its block
+// table `table`) in runs that stay within one cache block: position j is at
+// `offset` of `block`.
 template <typename F>
-void for_cached_runs(PagedKvCache& kv, int index, const std::vector<std::int32_t>& table, int g, int head_dim,
-                     int lo, int last, F f) {
+void for_cached_runs(const PagedKvCache& kv, const std::vector<std::int32_t>& table, int lo, int last, F f) {
   const int bt = kv.block_tokens();
-  const std::size_t in_block = sz(g) * sz(head_dim);
   for (int j = lo; j <= last;) {
     const int run = std::min(last + 1, (j / bt + 1) * bt) - j;
-    const std::int32_t block = table[sz(j / bt)];
-    const std::size_t at = sz(j % bt) * sz(kv.kv_dim()) + in_block;
-    f(j, run, kv.key_block(index, block) + at, kv.value_block(index, block) + at);
+    f(j, run, table[sz(j / bt)], j % bt);
     j += run;
   }
 }
@@ -55,7 +51,9 @@ std::vector<StageEngine::QueryBlock> StageEngine::query_blocks(int tokens) const
 }
 
 // One token's attention over its sequence's cached positions for head h, walking
-// the block table: a decode step's unit of work.
+// the block table: a decode step's unit of work. Kv: the cache's values (float, or
+// the f16 bits), which the row kernels widen as they load them.
+template <typename Kv>
 void StageEngine::attend_token(int index, int t, int h, float* scores) {
   const LlamaConfig& c = model_.config;
   const int hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
@@ -64,14 +62,14 @@ void StageEngine::attend_token(int index, int t, int h, float* scores) {
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const float* q = q_.data() + sz(t) * sz(q_dim) + sz(h) * sz(hd);
   const auto& table = kv_.blocks(step_.sequences[sz(t)]);
-  for_cached_runs(kv_, index, table, g, hd, lo, p, [&](int j, int run, const float* keys, const float*) {
-    dot_rows(q, keys, kv_dim, run, hd, scale, scores + (j - lo));
+  for_cached_runs(kv_, table, lo, p, [&](int j, int run, std::int32_t block, int offset) {
+    dot_rows(q, kv_.key_rows<Kv>(index, block, offset, g, hd), kv_dim, run, hd, scale, scores + (j - lo));
   });
   softmax(scores, p - lo + 1);
   float* out = attn_.data() + sz(t) * sz(q_dim) + sz(h) * sz(hd);
   std::fill_n(out, hd, 0.0f);
-  for_cached_runs(kv_, index, table, g, hd, lo, p, [&](int j, int run, const float*, const float* values) {
-    axpy_rows(scores + (j - lo), values, kv_dim, run, hd, out);
+  for_cached_runs(kv_, table, lo, p, [&](int j, int run, std::int32_t block, int offset) {
+    axpy_rows(scores + (j - lo), kv_.value_rows<Kv>(index, block, offset, g, hd), kv_dim, run, hd, out);
   });
 }
 
@@ -81,6 +79,7 @@ void StageEngine::attend_token(int index, int t, int h, float* scores) {
 // query gets attend_token's bits: the block kernels give each query dot_rows' and
 // axpy_rows' bits, and a zero weight adds +0 (a sum that is exactly -0 alone could
 // come out +0 here; it feeds the same values downstream).
+template <typename Kv>
 void StageEngine::attend_block(int index, QueryBlock block, int h, float* scores, float* row) {
   const LlamaConfig& c = model_.config;
   const int hd = c.head_dim, q_dim = c.q_dim(), kv_dim = c.kv_dim();
@@ -91,8 +90,9 @@ void StageEngine::attend_block(int index, QueryBlock block, int h, float* scores
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const float* q = q_.data() + sz(block.first) * sz(q_dim) + sz(h) * sz(hd);
   const auto& table = kv_.blocks(step_.sequences[sz(block.first)]);
-  for_cached_runs(kv_, index, table, g, hd, lo, last, [&](int j, int run, const float* keys, const float*) {
-    dot_rows_block(q, q_dim, block.count, keys, kv_dim, run, hd, scale, scores + sz(j - lo) * kQueryBlock);
+  for_cached_runs(kv_, table, lo, last, [&](int j, int run, std::int32_t cache_block, int offset) {
+    dot_rows_block(q, q_dim, block.count, kv_.key_rows<Kv>(index, cache_block, offset, g, hd), kv_dim, run, hd, scale,
+                   scores + sz(j - lo) * kQueryBlock);
   });
   for (int i = 0; i < kQueryBlock; ++i) {
     const int p = first + i, from = i < block.count ? low(p) - lo : span, to = i < block.count ? p - lo + 1 : span;
@@ -103,8 +103,9 @@ void StageEngine::attend_block(int index, QueryBlock block, int h, float* scores
   }
   float* out = attn_.data() + sz(block.first) * sz(q_dim) + sz(h) * sz(hd);
   for (int i = 0; i < block.count; ++i) std::fill_n(out + sz(i) * sz(q_dim), hd, 0.0f);
-  for_cached_runs(kv_, index, table, g, hd, lo, last, [&](int j, int run, const float*, const float* values) {
-    axpy_rows_block(scores + sz(j - lo) * kQueryBlock, block.count, values, kv_dim, run, hd, out, q_dim);
+  for_cached_runs(kv_, table, lo, last, [&](int j, int run, std::int32_t cache_block, int offset) {
+    axpy_rows_block(scores + sz(j - lo) * kQueryBlock, block.count, kv_.value_rows<Kv>(index, cache_block, offset, g, hd),
+                    kv_dim, run, hd, out, q_dim);
   });
 }
 
@@ -126,6 +127,7 @@ void StageEngine::attention(int index, int tokens) {
   const std::vector<QueryBlock> blocks = query_blocks(tokens);
   const std::int64_t per_thread = static_cast<std::int64_t>(kQueryBlock + 1) * longest;
   grow(scores_, static_cast<std::int64_t>(pool_.size()) * per_thread);
+  const bool f16 = kv_.dtype() == KvDtype::F16;
   const auto block_count = static_cast<std::int64_t>(blocks.size());
   auto run_tasks = [&](int thread, std::int64_t begin, std::int64_t end) {
     float* scores = scores_.data() + static_cast<std::ptrdiff_t>(thread) * per_thread;
@@ -136,10 +138,15 @@ void StageEngine::attention(int index, int tokens) {
       // prefill at 512 tokens).
       const QueryBlock block = blocks[sz(task % block_count)];
       const int h = static_cast<int>(task / block_count);
-      if (block.count == 1) {
-        attend_token(index, block.first, h, scores);
+      float* row = scores + sz(kQueryBlock) * sz(longest);
+      if (block.count == 1 && f16) {
+        attend_token<std::uint16_t>(index, block.first, h, scores);
+      } else if (block.count == 1) {
+        attend_token<float>(index, block.first, h, scores);
+      } else if (f16) {
+        attend_block<std::uint16_t>(index, block, h, scores, row);
       } else {
-        attend_block(index, block, h, scores, scores + sz(kQueryBlock) * sz(longest));
+        attend_block<float>(index, block, h, scores, row);
       }
     }
   };

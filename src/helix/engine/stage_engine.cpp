@@ -45,8 +45,7 @@ void StageEngine::write_kv(int index, int tokens) {
   for (int t = 0; t < tokens; ++t) {
     SequenceId s = step_.sequences[sz(t)];
     int p = step_.positions[sz(t)];
-    std::copy_n(k_.data() + sz(t) * sz(kv_dim), kv_dim, kv_.key(index, s, p));
-    std::copy_n(v_.data() + sz(t) * sz(kv_dim), kv_dim, kv_.value(index, s, p));
+    kv_.write(index, s, p, k_.data() + sz(t) * sz(kv_dim), v_.data() + sz(t) * sz(kv_dim));
   }
 }
 

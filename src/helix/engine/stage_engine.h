@@ -57,7 +57,10 @@ class StageEngine final : public Stage {
     int first, count;  // tokens first .. first + count - 1 of the step
   };
   std::vector<QueryBlock> query_blocks(int tokens) const;
+  // Kv: the cache's values, float or std::uint16_t (f16 bits): kv_cache.h.
+  template <typename Kv>
   void attend_token(int index, int t, int h, float* scores);
+  template <typename Kv>
   void attend_block(int index, QueryBlock block, int h, float* scores, float* row);
   void attention(int index, int tokens);
   void write_kv(int index, int tokens);

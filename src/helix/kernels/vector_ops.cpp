@@ -8,6 +8,7 @@
 #include "helix/kernels/cpu_features.h"
 #include "helix/kernels/element_arithmetic.h"
 #include "helix/kernels/vector_ops_kernels.h"
+#include "helix/weights/dtype.h"
 
 namespace helix {
 namespace {
@@ -59,25 +60,51 @@ void axpy(float a, const float* x, float* y, std::int64_t n) {
   for (std::int64_t k = 0; k < n; ++k) y[k] += a * x[k];
 }
 
-void dot_rows(const float* q, const float* keys, std::int64_t stride, std::int64_t count, std::int64_t n, float scale,
-              float* scores) {
+namespace {
+
+float value_at(const float* p, std::int64_t k) { return p[k]; }
+float value_at(const std::uint16_t* p, std::int64_t k) { return f16_to_f32(p[k]); }
+
+// dot_scalar's four partial sums over a row of f32 or f16 (widened exactly).
+template <typename Row>
+float dot_scalar_of(const float* a, const Row* b, std::int64_t n) {
+  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+  std::int64_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    s0 += a[k] * value_at(b, k);
+    s1 += a[k + 1] * value_at(b, k + 1);
+    s2 += a[k + 2] * value_at(b, k + 2);
+    s3 += a[k + 3] * value_at(b, k + 3);
+  }
+  for (; k < n; ++k) s0 += a[k] * value_at(b, k);
+  return (s0 + s1) + (s2 + s3);
+}
+
+// The four row loops of vector_ops.h for rows of f32 or of an f16 cache's bits: the
+// kernels read both through the same loops, so f16 rows get the bits their widened
+// values would get as f32.
+template <typename Row>
+void dot_rows_of(const float* q, const Row* keys, std::int64_t stride, std::int64_t count, std::int64_t n,
+                 float scale, float* scores) {
   check_length("dot_rows", n);
   check_length("dot_rows", count);
   if (use_avx2()) return kd::dot_rows_avx2(q, keys, stride, count, n, scale, scores);
-  for (std::int64_t j = 0; j < count; ++j) scores[j] = kd::dot_scalar(q, keys + j * stride, n) * scale;
+  for (std::int64_t j = 0; j < count; ++j) scores[j] = dot_scalar_of(q, keys + j * stride, n) * scale;
 }
 
-void axpy_rows(const float* weights, const float* values, std::int64_t stride, std::int64_t count, std::int64_t n,
-               float* out) {
+template <typename Row>
+void axpy_rows_of(const float* weights, const Row* values, std::int64_t stride, std::int64_t count, std::int64_t n,
+                  float* out) {
   check_length("axpy_rows", n);
   check_length("axpy_rows", count);
   if (use_avx2()) return kd::axpy_rows_avx2(weights, values, stride, count, n, out);
   for (std::int64_t j = 0; j < count; ++j)
-    for (std::int64_t k = 0; k < n; ++k) out[k] += weights[j] * values[j * stride + k];
+    for (std::int64_t k = 0; k < n; ++k) out[k] += weights[j] * value_at(values, j * stride + k);
 }
 
-void dot_rows_block(const float* q, std::int64_t q_stride, int queries, const float* keys, std::int64_t stride,
-                    std::int64_t count, std::int64_t n, float scale, float* scores) {
+template <typename Row>
+void dot_rows_block_of(const float* q, std::int64_t q_stride, int queries, const Row* keys, std::int64_t stride,
+                       std::int64_t count, std::int64_t n, float scale, float* scores) {
   check_block("dot_rows_block", queries, count, n);
   if (count == 0) return;
   if (use_avx512_blocks(n)) return kd::dot_rows_block_avx512(q, q_stride, queries, keys, stride, count, n, scale, scores);
@@ -85,14 +112,15 @@ void dot_rows_block(const float* q, std::int64_t q_stride, int queries, const fl
   for (std::int64_t j0 = 0; j0 < count; j0 += kRowsPerPass) {  // dot_rows' bits: consecutive calls split rows freely
     const std::int64_t rows = std::min(kRowsPerPass, count - j0);
     for (int i = 0; i < queries; ++i) {
-      dot_rows(q + i * q_stride, keys + j0 * stride, stride, rows, n, scale, row);
+      dot_rows_of(q + i * q_stride, keys + j0 * stride, stride, rows, n, scale, row);
       for (std::int64_t j = 0; j < rows; ++j) scores[(j0 + j) * kQueryBlock + i] = row[j];
     }
   }
 }
 
-void axpy_rows_block(const float* weights, int queries, const float* values, std::int64_t stride, std::int64_t count,
-                     std::int64_t n, float* out, std::int64_t out_stride) {
+template <typename Row>
+void axpy_rows_block_of(const float* weights, int queries, const Row* values, std::int64_t stride, std::int64_t count,
+                        std::int64_t n, float* out, std::int64_t out_stride) {
   check_block("axpy_rows_block", queries, count, n);
   if (count == 0) return;
   if (use_avx512_blocks(n)) return kd::axpy_rows_block_avx512(weights, queries, values, stride, count, n, out, out_stride);
@@ -101,9 +129,58 @@ void axpy_rows_block(const float* weights, int queries, const float* values, std
     const std::int64_t rows = std::min(kRowsPerPass, count - j0);
     for (int i = 0; i < queries; ++i) {
       for (std::int64_t j = 0; j < rows; ++j) row[j] = weights[(j0 + j) * kQueryBlock + i];
-      axpy_rows(row, values + j0 * stride, stride, rows, n, out + i * out_stride);
+      axpy_rows_of(row, values + j0 * stride, stride, rows, n, out + i * out_stride);
     }
   }
+}
+
+}  // namespace
+
+void dot_rows(const float* q, const float* keys, std::int64_t stride, std::int64_t count, std::int64_t n, float scale,
+              float* scores) {
+  dot_rows_of(q, keys, stride, count, n, scale, scores);
+}
+void dot_rows(const float* q, const std::uint16_t* keys, std::int64_t stride, std::int64_t count, std::int64_t n,
+              float scale, float* scores) {
+  dot_rows_of(q, keys, stride, count, n, scale, scores);
+}
+void axpy_rows(const float* weights, const float* values, std::int64_t stride, std::int64_t count, std::int64_t n,
+               float* out) {
+  axpy_rows_of(weights, values, stride, count, n, out);
+}
+void axpy_rows(const float* weights, const std::uint16_t* values, std::int64_t stride, std::int64_t count,
+               std::int64_t n, float* out) {
+  axpy_rows_of(weights, values, stride, count, n, out);
+}
+void dot_rows_block(const float* q, std::int64_t q_stride, int queries, const float* keys, std::int64_t stride,
+                    std::int64_t count, std::int64_t n, float scale, float* scores) {
+  dot_rows_block_of(q, q_stride, queries, keys, stride, count, n, scale, scores);
+}
+void dot_rows_block(const float* q, std::int64_t q_stride, int queries, const std::uint16_t* keys,
+                    std::int64_t stride, std::int64_t count, std::int64_t n, float scale, float* scores) {
+  dot_rows_block_of(q, q_stride, queries, keys, stride, count, n, scale, scores);
+}
+void axpy_rows_block(const float* weights, int queries, const float* values, std::int64_t stride, std::int64_t count,
+                     std::int64_t n, float* out, std::int64_t out_stride) {
+  axpy_rows_block_of(weights, queries, values, stride, count, n, out, out_stride);
+}
+void axpy_rows_block(const float* weights, int queries, const std::uint16_t* values, std::int64_t stride,
+                     std::int64_t count, std::int64_t n, float* out, std::int64_t out_stride) {
+  axpy_rows_block_of(weights, queries, values, stride, count, n, out, out_stride);
+}
+
+void round_to_f16(const float* x, std::int64_t n, std::uint16_t* out) {
+  check_length("round_to_f16", n);
+  if (use_avx2()) return kd::round_to_f16_avx2(x, n, out);
+  for (std::int64_t k = 0; k < n; ++k) out[k] = f32_to_f16(x[k]);
+}
+
+void f16_rows_to_f32(const std::uint16_t* rows, std::int64_t stride, std::int64_t count, std::int64_t n, float* out) {
+  check_length("f16_rows_to_f32", n);
+  check_length("f16_rows_to_f32", count);
+  if (use_avx2()) return kd::f16_rows_to_f32_avx2(rows, stride, count, n, out);
+  for (std::int64_t j = 0; j < count; ++j)
+    for (std::int64_t k = 0; k < n; ++k) out[j * n + k] = f16_to_f32(rows[j * stride + k]);
 }
 
 void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, float* out) {
@@ -138,18 +215,7 @@ void add(const float* x, float* y, std::int64_t n) {
 
 namespace kernels_detail {
 
-float dot_scalar(const float* a, const float* b, std::int64_t n) {
-  float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-  std::int64_t k = 0;
-  for (; k + 4 <= n; k += 4) {
-    s0 += a[k] * b[k];
-    s1 += a[k + 1] * b[k + 1];
-    s2 += a[k + 2] * b[k + 2];
-    s3 += a[k + 3] * b[k + 3];
-  }
-  for (; k < n; ++k) s0 += a[k] * b[k];
-  return (s0 + s1) + (s2 + s3);
-}
+float dot_scalar(const float* a, const float* b, std::int64_t n) { return dot_scalar_of(a, b, n); }
 
 }  // namespace kernels_detail
 }  // namespace helix

@@ -41,6 +41,25 @@ void dot_rows_block(const float* q, std::int64_t q_stride, int queries, const fl
                     std::int64_t count, std::int64_t n, float scale, float* scores);
 void axpy_rows_block(const float* weights, int queries, const float* values, std::int64_t stride, std::int64_t count,
                      std::int64_t n, float* out, std::int64_t out_stride);
+// The four loops over an f16 KV cache's rows (engine/kv_cache.h; the values' f16
+// bits): each value widened exactly as it is loaded, then the f32 loops' arithmetic,
+// so they give the bits the f32 functions give on the widened rows.
+void dot_rows(const float* q, const std::uint16_t* keys, std::int64_t stride, std::int64_t count, std::int64_t n,
+              float scale, float* scores);
+void axpy_rows(const float* weights, const std::uint16_t* values, std::int64_t stride, std::int64_t count,
+               std::int64_t n, float* out);
+void dot_rows_block(const float* q, std::int64_t q_stride, int queries, const std::uint16_t* keys,
+                    std::int64_t stride, std::int64_t count, std::int64_t n, float scale, float* scores);
+void axpy_rows_block(const float* weights, int queries, const std::uint16_t* values, std::int64_t stride,
+                     std::int64_t count, std::int64_t n, float* out, std::int64_t out_stride);
+
+// f16 storage, a KV cache's (engine/kv_cache.h). round_to_f16: each value to the
+// nearest f16 (IEEE, ties to even; beyond 65504 infinite). f16_rows_to_f32: `count`
+// rows of n halves, `stride` halves apart, into out's rows of n floats (exact). The
+// AVX2 level's F16C instructions and the portable loops (weights/dtype.h) give the
+// same bits for every value but NaN, whose payload may differ.
+void round_to_f16(const float* x, std::int64_t n, std::uint16_t* out);
+void f16_rows_to_f32(const std::uint16_t* rows, std::int64_t stride, std::int64_t count, std::int64_t n, float* out);
 // out = x / sqrt(mean(x^2) + eps) * weight (LLaMA RMSNorm).
 void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, float* out);
 // out = gate * sigmoid(gate) * up (SwiGLU's SiLU(gate) * up).

@@ -11,10 +11,11 @@
 #include <cmath>
 
 #include "helix/core/error.h"
+#include "helix/weights/dtype.h"  // f16_to_f32, f32_to_f16 for the tails
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#define HELIX_AVX2 __attribute__((target("avx2,fma")))
+#define HELIX_AVX2 __attribute__((target("avx2,fma,f16c")))
 
 namespace helix::kernels_detail {
 namespace {
@@ -53,37 +54,46 @@ HELIX_AVX2 inline __m256 exp8(__m256 x) {
   return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(bits)));
 }
 
-}  // namespace
+// Rows of a KV cache are f32 or f16 (its bits); each loop below reads them through
+// these, so an f16 row gets the f32 loop's arithmetic on its exactly widened values.
+HELIX_AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+HELIX_AVX2 inline __m256 load8(const std::uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+inline float value_at(const float* p, std::int64_t k) { return p[k]; }
+inline float value_at(const std::uint16_t* p, std::int64_t k) { return f16_to_f32(p[k]); }
 
-HELIX_AVX2 float dot_avx2(const float* a, const float* b, std::int64_t n) {
+template <typename Row>
+HELIX_AVX2 float dot_of(const float* a, const Row* b, std::int64_t n) {
   __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   std::int64_t k = 0;
   for (; k + 32 <= n; k += 32) {
-    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), s0);
-    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), _mm256_loadu_ps(b + k + 8), s1);
-    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 16), _mm256_loadu_ps(b + k + 16), s2);
-    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 24), _mm256_loadu_ps(b + k + 24), s3);
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), load8(b + k), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 8), load8(b + k + 8), s1);
+    s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 16), load8(b + k + 16), s2);
+    s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k + 24), load8(b + k + 24), s3);
   }
-  for (; k + 8 <= n; k += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k), s0);
+  for (; k + 8 <= n; k += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), load8(b + k), s0);
   float sum = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  for (; k < n; ++k) sum += a[k] * b[k];
+  for (; k < n; ++k) sum += a[k] * value_at(b, k);
   return sum;
 }
 
-HELIX_AVX2 void axpy_avx2(float a, const float* x, float* y, std::int64_t n) {
+template <typename Row>
+HELIX_AVX2 void axpy_of(float a, const Row* x, float* y, std::int64_t n) {
   __m256 av = _mm256_set1_ps(a);
   std::int64_t k = 0;
-  for (; k + 8 <= n; k += 8)
-    _mm256_storeu_ps(y + k, _mm256_fmadd_ps(av, _mm256_loadu_ps(x + k), _mm256_loadu_ps(y + k)));
-  for (; k < n; ++k) y[k] += a * x[k];
+  for (; k + 8 <= n; k += 8) _mm256_storeu_ps(y + k, _mm256_fmadd_ps(av, load8(x + k), _mm256_loadu_ps(y + k)));
+  for (; k < n; ++k) y[k] += a * value_at(x, k);
 }
 
 // One row's dot product for dot_rows: two 8-lane partial sums over steps of 16.
-HELIX_AVX2 inline float dot_row16(const float* q, const float* k, std::int64_t n, float scale) {
+template <typename Row>
+HELIX_AVX2 inline float dot_row16(const float* q, const Row* k, std::int64_t n, float scale) {
   __m256 a0 = _mm256_setzero_ps(), a1 = a0;
   for (std::int64_t i = 0; i < n; i += 16) {
-    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), _mm256_loadu_ps(k + i), a0);
-    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), _mm256_loadu_ps(k + i + 8), a1);
+    a0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), load8(k + i), a0);
+    a1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), load8(k + i + 8), a1);
   }
   return hsum(_mm256_add_ps(a0, a1)) * scale;
 }
@@ -91,30 +101,31 @@ HELIX_AVX2 inline float dot_row16(const float* q, const float* k, std::int64_t n
 // Four rows at a time share each load of q; every row gets dot_row16's arithmetic
 // whether it is in a group or left over, so a row's score never depends on how the
 // positions were split into calls. Dimensions that are not a multiple of 16 use
-// dot_avx2 for every row.
-HELIX_AVX2 void dot_rows_avx2(const float* q, const float* keys, std::int64_t stride, std::int64_t count,
-                              std::int64_t n, float scale, float* scores) {
+// dot_of for every row.
+template <typename Row>
+HELIX_AVX2 void dot_rows_of(const float* q, const Row* keys, std::int64_t stride, std::int64_t count, std::int64_t n,
+                            float scale, float* scores) {
   if (n % 16 != 0) {
-    for (std::int64_t j = 0; j < count; ++j) scores[j] = dot_avx2(q, keys + j * stride, n) * scale;
+    for (std::int64_t j = 0; j < count; ++j) scores[j] = dot_of(q, keys + j * stride, n) * scale;
     return;
   }
   std::int64_t j = 0;
   for (; j + 4 <= count; j += 4) {
-    const float* k0 = keys + j * stride;
-    const float* k1 = k0 + stride;
-    const float* k2 = k1 + stride;
-    const float* k3 = k2 + stride;
+    const Row* k0 = keys + j * stride;
+    const Row* k1 = k0 + stride;
+    const Row* k2 = k1 + stride;
+    const Row* k3 = k2 + stride;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0;
     for (std::int64_t i = 0; i < n; i += 16) {
       const __m256 q0 = _mm256_loadu_ps(q + i), q1 = _mm256_loadu_ps(q + i + 8);
-      a0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k0 + i), a0);
-      a1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k0 + i + 8), a1);
-      b0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k1 + i), b0);
-      b1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k1 + i + 8), b1);
-      c0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k2 + i), c0);
-      c1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k2 + i + 8), c1);
-      d0 = _mm256_fmadd_ps(q0, _mm256_loadu_ps(k3 + i), d0);
-      d1 = _mm256_fmadd_ps(q1, _mm256_loadu_ps(k3 + i + 8), d1);
+      a0 = _mm256_fmadd_ps(q0, load8(k0 + i), a0);
+      a1 = _mm256_fmadd_ps(q1, load8(k0 + i + 8), a1);
+      b0 = _mm256_fmadd_ps(q0, load8(k1 + i), b0);
+      b1 = _mm256_fmadd_ps(q1, load8(k1 + i + 8), b1);
+      c0 = _mm256_fmadd_ps(q0, load8(k2 + i), c0);
+      c1 = _mm256_fmadd_ps(q1, load8(k2 + i + 8), c1);
+      d0 = _mm256_fmadd_ps(q0, load8(k3 + i), d0);
+      d1 = _mm256_fmadd_ps(q1, load8(k3 + i + 8), d1);
     }
     scores[j] = hsum(_mm256_add_ps(a0, a1)) * scale;
     scores[j + 1] = hsum(_mm256_add_ps(b0, b1)) * scale;
@@ -125,23 +136,46 @@ HELIX_AVX2 void dot_rows_avx2(const float* q, const float* keys, std::int64_t st
 }
 
 // out kept in registers 64 floats at a time while every row is added to it: one
-// fma per row and value, in row order, as repeated axpy_avx2 calls would do.
-HELIX_AVX2 void axpy_rows_avx2(const float* weights, const float* values, std::int64_t stride, std::int64_t count,
-                               std::int64_t n, float* out) {
+// fma per row and value, in row order, as repeated axpy_of calls would do.
+template <typename Row>
+HELIX_AVX2 void axpy_rows_of(const float* weights, const Row* values, std::int64_t stride, std::int64_t count,
+                             std::int64_t n, float* out) {
   std::int64_t k = 0;
   for (; k + 64 <= n; k += 64) {
     __m256 acc[8];
     for (int i = 0; i < 8; ++i) acc[i] = _mm256_loadu_ps(out + k + 8 * i);
     for (std::int64_t j = 0; j < count; ++j) {
       const __m256 w = _mm256_set1_ps(weights[j]);
-      const float* v = values + j * stride + k;
-      for (int i = 0; i < 8; ++i) acc[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(v + 8 * i), acc[i]);
+      const Row* v = values + j * stride + k;
+      for (int i = 0; i < 8; ++i) acc[i] = _mm256_fmadd_ps(w, load8(v + 8 * i), acc[i]);
     }
     for (int i = 0; i < 8; ++i) _mm256_storeu_ps(out + k + 8 * i, acc[i]);
   }
   if (k < n) {
-    for (std::int64_t j = 0; j < count; ++j) axpy_avx2(weights[j], values + j * stride + k, out + k, n - k);
+    for (std::int64_t j = 0; j < count; ++j) axpy_of(weights[j], values + j * stride + k, out + k, n - k);
   }
+}
+
+}  // namespace
+
+HELIX_AVX2 float dot_avx2(const float* a, const float* b, std::int64_t n) { return dot_of(a, b, n); }
+HELIX_AVX2 void axpy_avx2(float a, const float* x, float* y, std::int64_t n) { axpy_of(a, x, y, n); }
+
+HELIX_AVX2 void dot_rows_avx2(const float* q, const float* keys, std::int64_t stride, std::int64_t count,
+                              std::int64_t n, float scale, float* scores) {
+  dot_rows_of(q, keys, stride, count, n, scale, scores);
+}
+HELIX_AVX2 void dot_rows_avx2(const float* q, const std::uint16_t* keys, std::int64_t stride, std::int64_t count,
+                              std::int64_t n, float scale, float* scores) {
+  dot_rows_of(q, keys, stride, count, n, scale, scores);
+}
+HELIX_AVX2 void axpy_rows_avx2(const float* weights, const float* values, std::int64_t stride, std::int64_t count,
+                               std::int64_t n, float* out) {
+  axpy_rows_of(weights, values, stride, count, n, out);
+}
+HELIX_AVX2 void axpy_rows_avx2(const float* weights, const std::uint16_t* values, std::int64_t stride,
+                               std::int64_t count, std::int64_t n, float* out) {
+  axpy_rows_of(weights, values, stride, count, n, out);
 }
 
 HELIX_AVX2 float sum_squares_avx2(const float* x, std::int64_t n) {
@@ -210,6 +244,29 @@ HELIX_AVX2 void add_avx2(const float* x, float* y, std::int64_t n) {
   for (; k < n; ++k) y[k] += x[k];
 }
 
+// vcvtps2ph with round-to-nearest-even: IEEE's rounding, which f32_to_f16 implements
+// for the portable path.
+HELIX_AVX2 void round_to_f16_avx2(const float* x, std::int64_t n, std::uint16_t* out) {
+  std::int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(x + k), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + k), h);
+  }
+  for (; k < n; ++k) out[k] = f32_to_f16(x[k]);
+}
+
+HELIX_AVX2 void f16_rows_to_f32_avx2(const std::uint16_t* rows, std::int64_t stride, std::int64_t count,
+                                     std::int64_t n, float* out) {
+  for (std::int64_t j = 0; j < count; ++j) {
+    const std::uint16_t* row = rows + j * stride;
+    float* o = out + j * n;
+    std::int64_t k = 0;
+    for (; k + 8 <= n; k += 8)
+      _mm256_storeu_ps(o + k, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k))));
+    for (; k < n; ++k) o[k] = f16_to_f32(row[k]);
+  }
+}
+
 }  // namespace helix::kernels_detail
 
 #else  // not x86: active_kernel_isa() never picks Avx2 here
@@ -222,11 +279,15 @@ float dot_avx2(const float*, const float*, std::int64_t) { no_avx2(); }
 void axpy_avx2(float, const float*, float*, std::int64_t) { no_avx2(); }
 void dot_rows_avx2(const float*, const float*, std::int64_t, std::int64_t, std::int64_t, float, float*) { no_avx2(); }
 void axpy_rows_avx2(const float*, const float*, std::int64_t, std::int64_t, std::int64_t, float*) { no_avx2(); }
+void dot_rows_avx2(const float*, const std::uint16_t*, std::int64_t, std::int64_t, std::int64_t, float, float*) { no_avx2(); }
+void axpy_rows_avx2(const float*, const std::uint16_t*, std::int64_t, std::int64_t, std::int64_t, float*) { no_avx2(); }
 float sum_squares_avx2(const float*, std::int64_t) { no_avx2(); }
 void scale_mul_avx2(const float*, float, const float*, std::int64_t, float*) { no_avx2(); }
 void silu_mul_avx2(const float*, const float*, std::int64_t, float*) { no_avx2(); }
 void softmax_avx2(float*, std::int64_t) { no_avx2(); }
 void add_avx2(const float*, float*, std::int64_t) { no_avx2(); }
+void round_to_f16_avx2(const float*, std::int64_t, std::uint16_t*) { no_avx2(); }
+void f16_rows_to_f32_avx2(const std::uint16_t*, std::int64_t, std::int64_t, std::int64_t, float*) { no_avx2(); }
 }  // namespace helix::kernels_detail
 
 #endif

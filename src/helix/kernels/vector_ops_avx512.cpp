@@ -61,25 +61,30 @@ HELIX_AVX512 inline __m512 hsum16(const __m512 (&z)[16]) {
   return _mm512_permutexvar_ps(order, r);
 }
 
-}  // namespace
+// f32 rows, or an f16 cache's (bits), widened exactly as they are loaded.
+HELIX_AVX512 inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+HELIX_AVX512 inline __m512 load16(const std::uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
 
 // Tiles of 8 queries x 2 rows: 16 chains, each step's two row loads shared by 8
 // queries. Pair p of the tile is row p / 8, query p % 8, so the reduced vector is
 // two rows of the block's [row][query] scores.
-HELIX_AVX512 void dot_rows_block_avx512(const float* q, std::int64_t q_stride, int queries, const float* keys,
-                                        std::int64_t stride, std::int64_t count, std::int64_t n, float scale,
-                                        float* scores) {
+template <typename Row>
+HELIX_AVX512 void dot_rows_block_of(const float* q, std::int64_t q_stride, int queries, const Row* keys,
+                                    std::int64_t stride, std::int64_t count, std::int64_t n, float scale,
+                                    float* scores) {
   const float* qp[kQueryBlock];
   for (int i = 0; i < kQueryBlock; ++i) qp[i] = q + std::min(i, queries - 1) * q_stride;
   const __m512 s = _mm512_set1_ps(scale);
   for (std::int64_t j = 0; j < count; j += 2) {
-    const float* k0 = keys + j * stride;
-    const float* k1 = j + 1 < count ? k0 + stride : k0;
+    const Row* k0 = keys + j * stride;
+    const Row* k1 = j + 1 < count ? k0 + stride : k0;
     __m512 z[16];
 #pragma GCC unroll 16
     for (int p = 0; p < 16; ++p) z[p] = _mm512_setzero_ps();
     for (std::int64_t d = 0; d < n; d += 16) {
-      const __m512 a = _mm512_loadu_ps(k0 + d), b = _mm512_loadu_ps(k1 + d);
+      const __m512 a = load16(k0 + d), b = load16(k1 + d);
 #pragma GCC unroll 8
       for (int i = 0; i < kQueryBlock; ++i) {
         const __m512 x = _mm512_loadu_ps(qp[i] + d);
@@ -100,8 +105,9 @@ HELIX_AVX512 void dot_rows_block_avx512(const float* q, std::int64_t q_stride, i
 // 8 queries x 32 values of out per pass over the rows: 16 accumulators, each row's
 // two vectors loaded once for the 8 queries; a last 16 values alone. Weights of the
 // queries past `queries` are read but their sums are not stored.
-HELIX_AVX512 void axpy_rows_block_avx512(const float* weights, int queries, const float* values, std::int64_t stride,
-                                         std::int64_t count, std::int64_t n, float* out, std::int64_t out_stride) {
+template <typename Row>
+HELIX_AVX512 void axpy_rows_block_of(const float* weights, int queries, const Row* values, std::int64_t stride,
+                                     std::int64_t count, std::int64_t n, float* out, std::int64_t out_stride) {
   float* op[kQueryBlock];
   for (int i = 0; i < kQueryBlock; ++i) op[i] = out + std::min(i, queries - 1) * out_stride;
   std::int64_t k = 0;
@@ -110,8 +116,8 @@ HELIX_AVX512 void axpy_rows_block_avx512(const float* weights, int queries, cons
 #pragma GCC unroll 8
     for (int i = 0; i < kQueryBlock; ++i) lo[i] = _mm512_loadu_ps(op[i] + k), hi[i] = _mm512_loadu_ps(op[i] + k + 16);
     for (std::int64_t j = 0; j < count; ++j) {
-      const float* v = values + j * stride + k;
-      const __m512 a = _mm512_loadu_ps(v), b = _mm512_loadu_ps(v + 16);
+      const Row* v = values + j * stride + k;
+      const __m512 a = load16(v), b = load16(v + 16);
 #pragma GCC unroll 8
       for (int i = 0; i < kQueryBlock; ++i) {
         const __m512 w = _mm512_set1_ps(weights[j * kQueryBlock + i]);
@@ -126,12 +132,34 @@ HELIX_AVX512 void axpy_rows_block_avx512(const float* weights, int queries, cons
 #pragma GCC unroll 8
     for (int i = 0; i < kQueryBlock; ++i) acc[i] = _mm512_loadu_ps(op[i] + k);
     for (std::int64_t j = 0; j < count; ++j) {
-      const __m512 a = _mm512_loadu_ps(values + j * stride + k);
+      const __m512 a = load16(values + j * stride + k);
 #pragma GCC unroll 8
       for (int i = 0; i < kQueryBlock; ++i) acc[i] = _mm512_fmadd_ps(_mm512_set1_ps(weights[j * kQueryBlock + i]), a, acc[i]);
     }
     for (int i = 0; i < queries; ++i) _mm512_storeu_ps(op[i] + k, acc[i]);
   }
+}
+
+}  // namespace
+
+HELIX_AVX512 void dot_rows_block_avx512(const float* q, std::int64_t q_stride, int queries, const float* keys,
+                                        std::int64_t stride, std::int64_t count, std::int64_t n, float scale,
+                                        float* scores) {
+  dot_rows_block_of(q, q_stride, queries, keys, stride, count, n, scale, scores);
+}
+HELIX_AVX512 void dot_rows_block_avx512(const float* q, std::int64_t q_stride, int queries, const std::uint16_t* keys,
+                                        std::int64_t stride, std::int64_t count, std::int64_t n, float scale,
+                                        float* scores) {
+  dot_rows_block_of(q, q_stride, queries, keys, stride, count, n, scale, scores);
+}
+HELIX_AVX512 void axpy_rows_block_avx512(const float* weights, int queries, const float* values, std::int64_t stride,
+                                         std::int64_t count, std::int64_t n, float* out, std::int64_t out_stride) {
+  axpy_rows_block_of(weights, queries, values, stride, count, n, out, out_stride);
+}
+HELIX_AVX512 void axpy_rows_block_avx512(const float* weights, int queries, const std::uint16_t* values,
+                                         std::int64_t stride, std::int64_t count, std::int64_t n, float* out,
+                                         std::int64_t out_stride) {
+  axpy_rows_block_of(weights, queries, values, stride, count, n, out, out_stride);
 }
 
 }  // namespace helix::kernels_detail
@@ -145,6 +173,14 @@ void dot_rows_block_avx512(const float*, std::int64_t, int, const float*, std::i
   fail("dot_rows_block: the AVX-512 kernels are not built for this CPU architecture");
 }
 void axpy_rows_block_avx512(const float*, int, const float*, std::int64_t, std::int64_t, std::int64_t, float*,
+                            std::int64_t) {
+  fail("axpy_rows_block: the AVX-512 kernels are not built for this CPU architecture");
+}
+void dot_rows_block_avx512(const float*, std::int64_t, int, const std::uint16_t*, std::int64_t, std::int64_t,
+                           std::int64_t, float, float*) {
+  fail("dot_rows_block: the AVX-512 kernels are not built for this CPU architecture");
+}
+void axpy_rows_block_avx512(const float*, int, const std::uint16_t*, std::int64_t, std::int64_t, std::int64_t, float*,
                             std::int64_t) {
   fail("axpy_rows_block: the AVX-512 kernels are not built for this CPU architecture");
 }

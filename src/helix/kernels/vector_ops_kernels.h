@@ -15,11 +15,21 @@ void dot_rows_avx2(const float* q, const float* keys, std::int64_t stride, std::
                    float scale, float* scores);
 void axpy_rows_avx2(const float* weights, const float* values, std::int64_t stride, std::int64_t count, std::int64_t n,
                     float* out);
+// The same over an f16 cache's rows (their bits): the f32 loops' arithmetic on the
+// exactly widened values (vcvtph2ps as each vector is loaded).
+void dot_rows_avx2(const float* q, const std::uint16_t* keys, std::int64_t stride, std::int64_t count, std::int64_t n,
+                   float scale, float* scores);
+void axpy_rows_avx2(const float* weights, const std::uint16_t* values, std::int64_t stride, std::int64_t count,
+                    std::int64_t n, float* out);
 // vector_ops_avx512.cpp: the query-block loops on the avx512 and amx levels, n a
 // multiple of 16 (the AVX2 kernels' bits per query).
 void dot_rows_block_avx512(const float* q, std::int64_t q_stride, int queries, const float* keys, std::int64_t stride,
                            std::int64_t count, std::int64_t n, float scale, float* scores);
 void axpy_rows_block_avx512(const float* weights, int queries, const float* values, std::int64_t stride,
+                            std::int64_t count, std::int64_t n, float* out, std::int64_t out_stride);
+void dot_rows_block_avx512(const float* q, std::int64_t q_stride, int queries, const std::uint16_t* keys,
+                           std::int64_t stride, std::int64_t count, std::int64_t n, float scale, float* scores);
+void axpy_rows_block_avx512(const float* weights, int queries, const std::uint16_t* values, std::int64_t stride,
                             std::int64_t count, std::int64_t n, float* out, std::int64_t out_stride);
 // sum_k x[k]^2.
 float sum_squares_avx2(const float* x, std::int64_t n);
@@ -28,6 +38,11 @@ void scale_mul_avx2(const float* x, float scale, const float* weight, std::int64
 void silu_mul_avx2(const float* gate, const float* up, std::int64_t n, float* out);
 void softmax_avx2(float* x, std::int64_t n);
 void add_avx2(const float* x, float* y, std::int64_t n);
+
+// f16 storage (vector_ops.h's round_to_f16, f16_rows_to_f32) with F16C.
+void round_to_f16_avx2(const float* x, std::int64_t n, std::uint16_t* out);
+void f16_rows_to_f32_avx2(const std::uint16_t* rows, std::int64_t stride, std::int64_t count, std::int64_t n,
+                          float* out);
 
 // The portable dot product (four partial sums), shared by vector_ops and the
 // scalar matmul so both paths round the same way.

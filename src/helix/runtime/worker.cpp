@@ -179,11 +179,18 @@ class WorkerLoop {
     });
     kv_capacity_ = executor_ ? executor_->kv_capacity_tokens() : 0;
     spdlog::info("worker {}: node {} layers [{}, {}) {}{}, data at {}", options_.node, assign_.node, assign_.layers.start,
-                 assign_.layers.end, keep ? "kept" : (executor_ ? "loaded" : "released"),
-                 executor_ ? " on " + runs_on_ : "", data_endpoint_);
+                 assign_.layers.end, keep ? "kept" : (executor_ ? "loaded" : "released"), where_and_kv(),
+                 data_endpoint_);
     send_control(Ready{kv_capacity_.load(), executor_ ? executor_->vocab_size() : 0,
                        executor_ ? executor_->hidden_size() : 0, executor_ ? runs_on_ : ""});
     joined_ = true;
+  }
+
+  // " on cpu, KV 4096 tokens in f16" for a loaded executor (an emulated one stores no values).
+  std::string where_and_kv() const {
+    if (!executor_) return "";
+    const std::string stored = assign_.emulated ? "" : fmt::format(" in {}", kv_dtype_name(options_.kv_dtype));
+    return fmt::format(" on {}, KV {} tokens{}", runs_on_, kv_capacity_.load(), stored);
   }
 
   // Where the real engine runs: its own --device, else the cluster file's (the
@@ -216,6 +223,7 @@ class WorkerLoop {
       eo.threads = options_.threads;
       const long long kv = options_.kv_tokens > 0 ? options_.kv_tokens : assign_.kv_tokens;
       eo.kv.capacity_tokens = kv > 0 ? kv : 4096;
+      eo.kv.dtype = options_.kv_dtype;
       executor_ = make_engine_executor(make_stage(open_model(options_.model), eo));
       runs_on_ = stage_device().name();
     }

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -16,6 +18,7 @@
 #include "helix/core/error.h"
 #include "helix/cuda/device_array.h"
 #include "helix/engine/rope.h"
+#include "helix/kernels/vector_ops.h"
 #include "unit/cuda/gpu_test.h"
 
 namespace helix {
@@ -242,6 +245,56 @@ TEST_F(CudaAttention, RotateAndCacheMatchTheCpusRope) {
       }
     }
     EXPECT_EQ(dk.download(), k) << layout;
+  }
+}
+
+// With an f16 cache: each value row holds v rounded to f16 (__float2half_rn), bit
+// for bit what the CPU's f16 cache stores (round_to_f16); each key the rotated k
+// rounded, within one f16 step of the CPU's (the f32 rotation may differ by float
+// rounding, which can cross a rounding boundary); other rows untouched.
+TEST_F(CudaAttention, RotateAndCacheRoundIntoAnF16CacheAsTheCpuDoes) {
+  const int tokens = 3, heads = 4, kv_heads = 2, head_dim = 32, kv_dim = kv_heads * head_dim, pairs = head_dim / 2;
+  std::mt19937 rng(10);
+  std::normal_distribution<float> normal(0.0f, 3.0f);
+  auto values_of = [&](std::size_t n) {
+    std::vector<float> v(n);
+    for (float& x : v) x = normal(rng);
+    return v;
+  };
+  const std::vector<float> q = values_of(tokens * heads * head_dim), k = values_of(tokens * kv_dim),
+                           v = values_of(tokens * kv_dim);
+  const std::vector<std::uint16_t> cache(8 * kv_dim, 0x7E00);  // NaN: any row written shows
+  const std::vector<std::int32_t> slots = {5, 1, 6};
+  LlamaConfig config;
+  config.head_dim = head_dim;
+  const Rope rope(config);
+  std::vector<float> cos(static_cast<std::size_t>(tokens * pairs)), sin(cos.size());
+  for (int t = 0; t < tokens; ++t) rope.angles(3 + 50 * t, cos.data() + t * pairs, sin.data() + t * pairs);
+  std::vector<float> cpu_k = k;
+  for (int t = 0; t < tokens; ++t) rope.rotate(cpu_k.data() + t * kv_dim, kv_heads, cos.data() + t * pairs, sin.data() + t * pairs);
+  std::vector<std::uint16_t> cpu_keys(cpu_k.size()), cpu_values(v.size());
+  round_to_f16(cpu_k.data(), static_cast<std::int64_t>(cpu_k.size()), cpu_keys.data());
+  round_to_f16(v.data(), static_cast<std::int64_t>(v.size()), cpu_values.data());
+  DeviceArray<float> dq{std::span<const float>(q)}, dk{std::span<const float>(k)}, dv{std::span<const float>(v)},
+      dcos{std::span<const float>(cos)}, dsin{std::span<const float>(sin)};
+  DeviceArray<std::uint16_t> keys{std::span<const std::uint16_t>(cache)}, values{std::span<const std::uint16_t>(cache)};
+  DeviceArray<std::int32_t> dslots{std::span<const std::int32_t>(slots)};
+  cuda::rotate_and_cache(dq.data(), dk.data(), dv.data(), tokens, heads, kv_heads, head_dim, true, dcos.data(),
+                         dsin.data(), dslots.data(), keys.data(), values.data(), true);
+  const std::vector<std::uint16_t> got_keys = keys.download(), got_values = values.download();
+  for (int row = 0; row < 8; ++row) {
+    const auto found = std::find(slots.begin(), slots.end(), row);
+    for (int d = 0; d < kv_dim; ++d) {
+      const std::size_t at = static_cast<std::size_t>(row * kv_dim + d);
+      if (found == slots.end()) {
+        ASSERT_EQ(got_keys[at], 0x7E00) << "untouched key row " << row;
+        ASSERT_EQ(got_values[at], 0x7E00) << "untouched value row " << row;
+        continue;
+      }
+      const std::size_t from = static_cast<std::size_t>((found - slots.begin()) * kv_dim + d);
+      ASSERT_EQ(got_values[at], cpu_values[from]) << "value row " << row;
+      ASSERT_LE(std::abs(int{got_keys[at]} - int{cpu_keys[from]}), 1) << "key row " << row;  // same sign: one step
+    }
   }
 }
 

@@ -54,11 +54,13 @@ std::filesystem::path make_model(const TempDir& dir, const std::string& preset, 
   return make_model(dir, random_model_preset(preset), preset, dtype, format);
 }
 
-CudaStageEngine gpu_engine(const std::filesystem::path& path, LayerRange layers = {0, 0}, bool graphs = true) {
+CudaStageEngine gpu_engine(const std::filesystem::path& path, LayerRange layers = {0, 0}, bool graphs = true,
+                           KvDtype kv = KvDtype::F32) {
   ModelFiles m = open_model(path);
   if (layers.size() == 0) layers = {0, m.config.num_layers};
   CudaEngineOptions o;
   o.kv.capacity_tokens = 1024;
+  o.kv.dtype = kv;
   o.graphs = graphs;
   return CudaStageEngine(std::move(m), layers, o);
 }
@@ -99,6 +101,28 @@ TEST_F(CudaEngine, LogitsAtEveryPositionNearFloat64ForEveryDtype) {
       EXPECT_LT(relative_error(e.step(chunk(1, p, tokens, p, 1)).logits, expected[static_cast<std::size_t>(p)]),
                 c.tolerance)
           << "decode at " << p;
+  }
+}
+
+// An f16 KV cache: each key and value rounded to f16 as rotate_and_cache writes it
+// (__float2half_rn), read back exactly by the decode and prefill kernels. Against a
+// reference that rounds them the same way the bound is f32 arithmetic's (1e-4), for
+// bias, grouped-query and windowed attention; decode steps replayed from graphs.
+TEST_F(CudaEngine, F16KvCacheGivesTheReferencesLogitsWithF16KeysAndValues) {
+  for (const char* preset : {"tiny", "tiny-llama3", "tiny-qwen2", "tiny-mistral"}) {
+    SCOPED_TRACE(preset);
+    TempDir dir;
+    const auto path = make_model(dir, preset, DType::F32, WeightFormat::kSafetensors);
+    const ModelFiles files = open_model(path);
+    const std::vector<int> tokens = prompt_tokens(40, files.config.vocab_size);
+    const auto expected = ReferenceModel(files).logits(tokens, true);
+    CudaStageEngine e = gpu_engine(path, {0, 0}, true, KvDtype::F16);
+    EXPECT_EQ(e.kv_ledger().capacity_tokens(), 1024);
+    EXPECT_LT(relative_error(e.step(chunk(1, 0, tokens, 0, 30)).logits, expected[29]), 1e-4) << "prefill";
+    for (int p = 30; p < 40; ++p)
+      EXPECT_LT(relative_error(e.step(chunk(1, p, tokens, p, 1)).logits, expected[static_cast<std::size_t>(p)]), 1e-4)
+          << "decode at " << p;
+    EXPECT_GT(e.graph_replays(), 0);
   }
 }
 
@@ -148,7 +172,10 @@ TEST_F(CudaEngine, ASplitStageGivesTheWholeModelsLogits) {
 // sequence, one chunk without logits, a released sequence whose blocks are handed
 // out again, and a step that skips the first layer (hidden states in). Each step's
 // logits (or hidden states) within f32 arithmetic of the CPU's.
-TEST_F(CudaEngine, MixedBatchesMatchTheCpuEngine) {
+// With f16 caches on both, each rounds the same keys and values the same way
+// (IEEE's nearest, ties to even).
+void expect_mixed_batches_match_the_cpu_engine(KvDtype kv) {
+  SCOPED_TRACE(kv_dtype_name(kv));
   TempDir dir;
   const auto path = make_model(dir, "tiny-qwen2", DType::F32, WeightFormat::kSafetensors);
   const std::vector<int> t = prompt_tokens(24, 384);
@@ -156,8 +183,9 @@ TEST_F(CudaEngine, MixedBatchesMatchTheCpuEngine) {
   const int layers = files.config.num_layers;
   EngineOptions cpu_options;
   cpu_options.kv.capacity_tokens = 1024;
+  cpu_options.kv.dtype = kv;
   StageEngine cpu(std::move(files), {0, layers}, cpu_options);
-  CudaStageEngine gpu = gpu_engine(path);
+  CudaStageEngine gpu = gpu_engine(path, {0, 0}, true, kv);
   auto both = [&](const StepInput& in, const char* what) {
     const StepOutput a = cpu.step(in), b = gpu.step(in);
     ASSERT_EQ(a.logit_rows, b.logit_rows) << what;
@@ -193,6 +221,11 @@ TEST_F(CudaEngine, MixedBatchesMatchTheCpuEngine) {
   const std::vector<float> hidden = prompt_hidden(3, cpu.config().hidden_size);
   skip.hidden = hidden;
   both(skip, "the first layer skipped");
+}
+
+TEST_F(CudaEngine, MixedBatchesMatchTheCpuEngine) {
+  expect_mixed_batches_match_the_cpu_engine(KvDtype::F32);
+  expect_mixed_batches_match_the_cpu_engine(KvDtype::F16);
 }
 
 void expect_replays_give_queued_bits(const std::string& preset, DType dtype) {
@@ -253,19 +286,26 @@ TEST_F(CudaEngine, LongContextDecodeIsSplitAndNearFloat64) {
   const ModelFiles files = open_model(path);
   const std::vector<int> tokens = prompt_tokens(1100, files.config.vocab_size);
   const auto expected = ReferenceModel(files).logits(tokens);
-  for (bool graphs : {false, true}) {
+  const auto expected_f16 = ReferenceModel(files).logits(tokens, true);  // an f16 cache's
+  auto check = [&](bool graphs, KvDtype kv) {
+    SCOPED_TRACE(std::string(graphs ? "replayed, " : "queued, ") + kv_dtype_name(kv));
+    const auto& want = kv == KvDtype::F16 ? expected_f16 : expected;
     CudaEngineOptions o;
     o.kv.capacity_tokens = 2048;
+    o.kv.dtype = kv;
     o.graphs = graphs;
     CudaStageEngine e(open_model(path), {0, files.config.num_layers}, o);
-    EXPECT_LT(relative_error(e.step(chunk(1, 0, tokens, 0, 1090)).logits, expected[1089]), 1e-4) << "prefill";
+    EXPECT_LT(relative_error(e.step(chunk(1, 0, tokens, 0, 1090)).logits, want[1089]), 1e-4) << "prefill";
     for (int p = 1090; p < 1100; ++p)
-      EXPECT_LT(relative_error(e.step(chunk(1, p, tokens, p, 1)).logits, expected[static_cast<std::size_t>(p)]), 1e-4)
-          << "decode at " << p << (graphs ? ", replayed" : ", queued");
+      EXPECT_LT(relative_error(e.step(chunk(1, p, tokens, p, 1)).logits, want[static_cast<std::size_t>(p)]), 1e-4)
+          << "decode at " << p;
     EXPECT_EQ(e.graph_failure(), "");
     if (graphs) {
       EXPECT_GT(e.graph_replays(), 0);
     }
+  };
+  for (bool graphs : {false, true}) {
+    for (KvDtype kv : {KvDtype::F32, KvDtype::F16}) check(graphs, kv);
   }
   EXPECT_GT(cuda::plan_split(1, 1091, 2048).splits, 1);  // the decode steps above were split
 }

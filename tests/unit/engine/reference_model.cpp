@@ -9,6 +9,15 @@
 namespace helix::test {
 namespace {
 
+// The nearest f16 to v (ties to even, 2^-24 steps below 2^-14, infinite past 65504),
+// worked out in double, apart from the engine's conversions.
+double nearest_f16(double v) {
+  if (v == 0.0 || std::isinf(v)) return v;
+  const double ulp = std::ldexp(1.0, std::max(std::ilogb(v), -14) - 10);
+  const double r = std::nearbyint(v / ulp) * ulp;
+  return std::fabs(r) > 65504.0 ? std::copysign(HUGE_VAL, v) : r;
+}
+
 std::vector<double> rms_norm(const std::vector<double>& x, const std::vector<double>& w, double eps) {
   double ss = 0;
   for (double v : x) ss += v * v;
@@ -83,7 +92,7 @@ std::vector<double> ReferenceModel::rotate(std::vector<double> x, int heads, int
   return x;
 }
 
-std::vector<std::vector<double>> ReferenceModel::logits(const std::vector<int>& tokens) const {
+std::vector<std::vector<double>> ReferenceModel::logits(const std::vector<int>& tokens, bool kv_in_f16) const {
   const LlamaConfig& c = model_.config;
   const std::size_t H = static_cast<std::size_t>(c.hidden_size), T = tokens.size();
   const std::size_t hd = static_cast<std::size_t>(c.head_dim);
@@ -115,6 +124,10 @@ std::vector<std::vector<double>> ReferenceModel::logits(const std::vector<int>& 
       for (std::size_t i = 0; i < bk.size(); ++i) k[t][i] += bk[i], v[t][i] += bv[i];
       q[t] = rotate(q[t], c.num_heads, static_cast<int>(t));
       k[t] = rotate(k[t], c.num_kv_heads, static_cast<int>(t));
+      if (kv_in_f16) {
+        for (double& e : k[t]) e = nearest_f16(e);
+        for (double& e : v[t]) e = nearest_f16(e);
+      }
     }
     for (std::size_t t = 0; t < T; ++t) {
       std::vector<double> attn(static_cast<std::size_t>(c.q_dim()), 0.0);

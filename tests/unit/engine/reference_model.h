@@ -13,8 +13,10 @@ namespace helix::test {
 class ReferenceModel {
  public:
   explicit ReferenceModel(const ModelFiles& model);
-  // Logits (vocab_size each) at every position of `tokens`.
-  std::vector<std::vector<double>> logits(const std::vector<int>& tokens) const;
+  // Logits (vocab_size each) at every position of `tokens`. kv_in_f16: keys (after
+  // RoPE) and values are rounded to the nearest f16 before attention reads them, as
+  // an f16 KV cache stores them.
+  std::vector<std::vector<double>> logits(const std::vector<int>& tokens, bool kv_in_f16 = false) const;
 
  private:
   using Matrix = std::vector<double>;  // row-major

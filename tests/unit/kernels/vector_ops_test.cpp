@@ -2,13 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "helix/core/error.h"
+#include "helix/weights/dtype.h"
 #include "kernel_isa_scope.h"
 
 namespace helix {
@@ -200,6 +203,100 @@ TEST_P(VectorOps, QueryBlocksGiveEachQueryTheBitsItGetsAlone) {
   float v = 0.0f;
   EXPECT_THROW(dot_rows_block(&v, 16, kQueryBlock + 1, &v, 16, 1, 16, 1.0f, &v), Error);
   EXPECT_THROW(axpy_rows_block(&v, 0, &v, 16, 1, 16, &v, 16), Error);
+}
+
+// The nearest f16 to x, worked out in double: IEEE's round to nearest, ties to even
+// (nearbyint in the default mode), on the grid of x's binade (2^-24 below 2^-14),
+// infinite past the largest finite half (65504).
+double nearest_f16(float x) {
+  const double v = x;
+  if (v == 0.0 || std::isinf(v)) return v;
+  const int binade = std::max(std::ilogb(v), -14);
+  const double ulp = std::ldexp(1.0, binade - 10);
+  const double r = std::nearbyint(v / ulp) * ulp;
+  return std::fabs(r) > 65504.0 ? std::copysign(std::numeric_limits<double>::infinity(), v) : r;
+}
+
+// A KV cache's f16 storage: every value rounds to the nearest half (ties to even,
+// subnormals, overflow to inf), and every half reads back as its exact value.
+TEST_P(VectorOps, F16StorageRoundsToTheNearestHalfAndReadsBackExactly) {
+  std::vector<float> x;
+  std::mt19937 rng(11);
+  for (float scale : {1e-7f, 3e-5f, 1e-2f, 1.0f, 300.0f, 6e4f, 1e6f}) {
+    std::normal_distribution<float> value(0.0f, scale);
+    for (int i = 0; i < 200; ++i) x.push_back(value(rng));
+  }
+  for (std::uint32_t h = 0; h < 0x7BFFu; h += 97) {  // halfway between neighbouring finite halves: ties
+    const float lo = f16_to_f32(static_cast<std::uint16_t>(h)), hi = f16_to_f32(static_cast<std::uint16_t>(h + 1));
+    x.push_back(lo + (hi - lo) / 2);
+    x.push_back(-(lo + (hi - lo) / 2));
+  }
+  for (float v : {0.0f, -0.0f, 65504.0f, 65519.0f, 65520.0f, -1e9f, std::numeric_limits<float>::infinity()})
+    x.push_back(v);
+  std::vector<std::uint16_t> halves(x.size());
+  round_to_f16(x.data(), static_cast<std::int64_t>(x.size()), halves.data());
+  std::vector<float> back(x.size());
+  f16_rows_to_f32(halves.data(), 0, 1, static_cast<std::int64_t>(x.size()), back.data());
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    EXPECT_EQ(static_cast<double>(back[i]), nearest_f16(x[i])) << "x=" << x[i] << " i=" << i;
+    EXPECT_EQ(std::signbit(back[i]), std::signbit(x[i])) << "x=" << x[i];
+  }
+
+  // Every non-NaN half, read as rows of 100 (stride 103), is its exact value and
+  // rounds back to itself.
+  std::vector<std::uint16_t> all;
+  for (std::uint32_t h = 0; h < 0x10000u; ++h)
+    if ((h & 0x7C00u) != 0x7C00u || (h & 0x3FFu) == 0) all.push_back(static_cast<std::uint16_t>(h));
+  const std::int64_t rows = static_cast<std::int64_t>(all.size()) / 103;
+  std::vector<float> values(static_cast<std::size_t>(rows * 100));
+  f16_rows_to_f32(all.data(), 103, rows, 100, values.data());
+  std::vector<std::uint16_t> again(values.size());
+  round_to_f16(values.data(), static_cast<std::int64_t>(values.size()), again.data());
+  for (std::int64_t r = 0; r < rows; ++r) {
+    for (std::int64_t k = 0; k < 100; ++k) {
+      const std::uint16_t h = all[static_cast<std::size_t>(r * 103 + k)];
+      const float v = values[static_cast<std::size_t>(r * 100 + k)];
+      const int exponent = (h >> 10) & 0x1F, mantissa = h & 0x3FF;
+      const double exact = exponent == 0x1F ? std::numeric_limits<double>::infinity()
+                           : exponent == 0  ? std::ldexp(mantissa, -24)
+                                            : std::ldexp(1024 + mantissa, exponent - 25);
+      ASSERT_EQ(static_cast<double>(v), (h & 0x8000u) ? -exact : exact) << std::hex << h;
+      ASSERT_EQ(again[static_cast<std::size_t>(r * 100 + k)], h) << std::hex << h;
+    }
+  }
+}
+
+// Rows of an f16 KV cache: each loop gives the bits the f32 loop gives on the rows
+// widened (exactly) to f32, on every level, for widths on and off the kernels'
+// steps of 16, counts on and off their groups, strided rows.
+TEST_P(VectorOps, F16RowsGiveTheBitsOfTheirWidenedValues) {
+  for (std::int64_t n : {16, 64, 128, 40, 7}) {
+    for (std::int64_t count : {1, 3, 16, 33}) {
+      const std::string what = GetParam() + " n=" + std::to_string(n) + " count=" + std::to_string(count);
+      const std::int64_t stride = n + 9, q_stride = n + 3, out_stride = n + 5;
+      const std::vector<float> values = random_vector(stride * count, 51, 2.0f);
+      std::vector<std::uint16_t> halves(values.size());
+      round_to_f16(values.data(), static_cast<std::int64_t>(values.size()), halves.data());
+      std::vector<float> widened(values.size());
+      f16_rows_to_f32(halves.data(), 0, 1, static_cast<std::int64_t>(halves.size()), widened.data());
+      const std::vector<float> q = random_vector(q_stride * kQueryBlock, 52);
+      const std::vector<float> weights = random_vector(count * kQueryBlock, 53);
+      std::vector<float> a(static_cast<std::size_t>(count * kQueryBlock)), b(a.size());
+      dot_rows(q.data(), halves.data(), stride, count, n, 0.5f, a.data());
+      dot_rows(q.data(), widened.data(), stride, count, n, 0.5f, b.data());
+      EXPECT_EQ(a, b) << what << " dot_rows";
+      std::vector<float> out_a = random_vector(out_stride * kQueryBlock, 54), out_b = out_a;
+      axpy_rows(weights.data(), halves.data(), stride, count, n, out_a.data());
+      axpy_rows(weights.data(), widened.data(), stride, count, n, out_b.data());
+      EXPECT_EQ(out_a, out_b) << what << " axpy_rows";
+      dot_rows_block(q.data(), q_stride, kQueryBlock, halves.data(), stride, count, n, 0.5f, a.data());
+      dot_rows_block(q.data(), q_stride, kQueryBlock, widened.data(), stride, count, n, 0.5f, b.data());
+      EXPECT_EQ(a, b) << what << " dot_rows_block";
+      axpy_rows_block(weights.data(), kQueryBlock, halves.data(), stride, count, n, out_a.data(), out_stride);
+      axpy_rows_block(weights.data(), kQueryBlock, widened.data(), stride, count, n, out_b.data(), out_stride);
+      EXPECT_EQ(out_a, out_b) << what << " axpy_rows_block";
+    }
+  }
 }
 
 TEST_P(VectorOps, NegativeLengthsAreErrors) {
