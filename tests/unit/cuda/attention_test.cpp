@@ -24,6 +24,15 @@
 namespace helix {
 namespace {
 
+// n values drawn from N(0, sigma^2) by a generator of `seed`.
+std::vector<float> normal_values(std::size_t n, unsigned seed, float sigma) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, sigma);
+  std::vector<float> v(n);
+  for (float& x : v) x = normal(rng);
+  return v;
+}
+
 struct Case {
   cuda::PagedAttentionShape shape;
   std::vector<float> q, keys, values;         // q: tokens x q_dim; cache: blocks x block_tokens x kv_dim
@@ -197,15 +206,9 @@ TEST(CudaAttentionArguments, AStepsChunksGoByTilesAndOneTokenChunksByToken) {
 // layouts.
 TEST_F(CudaAttention, RotateAndCacheMatchTheCpusRope) {
   const int tokens = 5, heads = 8, kv_heads = 2, head_dim = 64, kv_dim = kv_heads * head_dim, pairs = head_dim / 2;
-  std::mt19937 rng(9);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  auto values_of = [&](std::size_t n) {
-    std::vector<float> v(n);
-    for (float& x : v) x = normal(rng);
-    return v;
-  };
-  const std::vector<float> q = values_of(tokens * heads * head_dim), k = values_of(tokens * kv_dim),
-                           v = values_of(tokens * kv_dim), cache = values_of(20 * kv_dim);
+  const std::vector<float> q = normal_values(tokens * heads * head_dim, 9, 1.0f),
+                           k = normal_values(tokens * kv_dim, 10, 1.0f), v = normal_values(tokens * kv_dim, 11, 1.0f),
+                           cache = normal_values(20 * kv_dim, 12, 1.0f);
   const std::vector<std::int32_t> slots = {7, 0, 19, 3, 12};
   for (RopePairing pairing : {RopePairing::kHalfSplit, RopePairing::kInterleaved}) {
     const char* layout = pairing == RopePairing::kHalfSplit ? "half split" : "interleaved";
@@ -254,15 +257,8 @@ TEST_F(CudaAttention, RotateAndCacheMatchTheCpusRope) {
 // rounding, which can cross a rounding boundary); other rows untouched.
 TEST_F(CudaAttention, RotateAndCacheRoundIntoAnF16CacheAsTheCpuDoes) {
   const int tokens = 3, heads = 4, kv_heads = 2, head_dim = 32, kv_dim = kv_heads * head_dim, pairs = head_dim / 2;
-  std::mt19937 rng(10);
-  std::normal_distribution<float> normal(0.0f, 3.0f);
-  auto values_of = [&](std::size_t n) {
-    std::vector<float> v(n);
-    for (float& x : v) x = normal(rng);
-    return v;
-  };
-  const std::vector<float> q = values_of(tokens * heads * head_dim), k = values_of(tokens * kv_dim),
-                           v = values_of(tokens * kv_dim);
+  const std::vector<float> q = normal_values(tokens * heads * head_dim, 13, 3.0f),
+                           k = normal_values(tokens * kv_dim, 14, 3.0f), v = normal_values(tokens * kv_dim, 15, 3.0f);
   const std::vector<std::uint16_t> cache(8 * kv_dim, 0x7E00);  // NaN: any row written shows
   const std::vector<std::int32_t> slots = {5, 1, 6};
   LlamaConfig config;
