@@ -157,7 +157,8 @@ void long_context_decode(const std::filesystem::path& dir, double read_bw, bool 
     for (const auto& name : files.store->names())
       if (name.find("blk.1.") != std::string::npos) bytes += files.store->at(name).nbytes;
     StageRun s{helix::StageEngine(std::move(files), {1, 2}, eo), bytes};
-    const double kv_bytes_per_token = static_cast<double>(helix::kv_bytes_per_token(1, 4096, kv));
+    const double kv_bytes_per_token =
+        static_cast<double>(helix::kv_bytes_per_token(1, s.engine.config().kv_dim(), kv));
     for (int b : batches) {
       const double t = decode_step_seconds(s, b, context, quick ? 4 : 8);
       const double kv_read = kv_bytes_per_token * b * (context + 1);

@@ -44,7 +44,7 @@ if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   arch=native
 else
   echo "gpu_check: nvidia-smi sees no GPU; building for the default architectures anyway"
-  arch="75;80;86;89;90"
+  arch="75-real;80-real;90"
 fi
 
 # cuBLAS from the device's CUDA: the toolkit's lib64, else the Python wheels'.

@@ -12,6 +12,7 @@
 #include "helix/engine/model_tokenizer.h"
 #include "helix/tokenize/load_tokenizer.h"
 #include "helix/tokenize/stream_decoder.h"
+#include "kv_options.h"
 #include "stage_device.h"
 
 namespace helix::cli {
@@ -27,25 +28,24 @@ struct GenerateOptions {
   std::uint64_t seed = 0;
   int threads = 2;
   std::string device = "cpu";
-  long long kv_tokens = 0;
-  std::string kv_dtype = "f32";
+  KvCli kv;
   bool no_bos = false;
   bool json = false;
 };
 
 void run_generate(const GenerateOptions& o) {
   const StageDevice device = parse_stage_device(o.device);
-  const KvDtype kv_dtype = parse_kv_dtype(o.kv_dtype, "--kv-dtype");
+  const KvCacheOptions kv = parse_kv_options(o.kv);
   ModelFiles files = open_model(o.model);
   auto tokenizer = load_model_tokenizer(o.model);
   std::vector<int> prompt = o.no_bos ? tokenizer->encode(o.prompt) : tokenizer->encode_with_bos(o.prompt);
   int context = files.config.max_position_embeddings;
   EngineOptions eo;
   eo.threads = o.threads;
-  // Whole 16-token blocks, so a request may run to the model's context.
+  eo.kv = kv;
+  // By default whole 16-token blocks for what the request needs, so it may run to the model's context.
   long long wanted = std::min<long long>(context, static_cast<long long>(prompt.size()) + o.max_tokens + 1);
-  eo.kv.capacity_tokens = o.kv_tokens > 0 ? o.kv_tokens : (wanted + 15) / 16 * 16;
-  eo.kv.dtype = kv_dtype;
+  if (kv.capacity_tokens == 0 && kv.capacity_bytes == 0) eo.kv.capacity_tokens = (wanted + 15) / 16 * 16;
   int layers = files.config.num_layers;
   std::unique_ptr<Stage> stage = make_stage(std::move(files), LayerRange{0, layers}, eo, device);
   Stage& engine = *stage;
@@ -77,7 +77,9 @@ void run_generate(const GenerateOptions& o) {
     nlohmann::json j = {{"format", "helix-generation"}, {"version", 1}, {"text", text}, {"tokens", r.tokens},
                         {"prompt_tokens", r.prompt_tokens}, {"finish_reason", r.finish_reason},
                         {"prefill_s", r.prefill_s}, {"decode_s", r.decode_s},
-                        {"prefill_tokens_per_s", prefill_tps}, {"decode_tokens_per_s", decode_tps}};
+                        {"prefill_tokens_per_s", prefill_tps}, {"decode_tokens_per_s", decode_tps},
+                        {"kv_capacity_tokens", engine.kv_ledger().capacity_tokens()},
+                        {"kv_dtype", kv_dtype_name(kv.dtype)}};
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -103,9 +105,7 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Compute threads (the CPU engine's)")->capture_default_str();
   cmd->add_option("--device", o->device, "Where the model runs: cpu, or cuda:N where the build has CUDA")
       ->capture_default_str();
-  cmd->add_option("--kv-tokens", o->kv_tokens, "KV cache capacity in tokens (default: what the request needs)");
-  cmd->add_option("--kv-dtype", o->kv_dtype, "What the KV cache stores: f32, or f16 (half the bytes per token)")
-      ->capture_default_str();
+  add_kv_options(cmd, o->kv, "what the request needs");
   cmd->add_flag("--no-bos", o->no_bos, "Do not prepend the BOS token");
   cmd->add_flag("--json", o->json, "Print one JSON object (text, tokens, timings) instead of streaming");
   cmd->callback([o] { run_generate(*o); });

@@ -22,6 +22,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "kv_options.h"
 #include "stage_device.h"
 #include "helix/api/http_server.h"
 #include "helix/core/error.h"
@@ -298,14 +299,20 @@ struct WorkerCli {
   std::string key, coordinator_key;  // CurveZMQ: its .key file, the coordinator's .pub file
   bool insecure = false;
   std::string device;  // the real engine's: cpu or cuda:N; "": the cluster file's, else cpu
-  std::string kv_dtype = "f32";
+  KvCli kv;
 };
 
 void run_worker_command(const WorkerCli& cli) {
   log_to_stderr();
   catch_stop_signals();
   runtime::WorkerOptions o = cli.worker;
-  o.kv_dtype = parse_kv_dtype(cli.kv_dtype, "--kv-dtype");
+  const KvCacheOptions kv = parse_kv_options(cli.kv);
+  o.kv_tokens = kv.capacity_tokens;
+  o.kv_bytes = kv.capacity_bytes;
+  o.kv_dtype = kv.dtype;
+  if (o.engine != "real" && (kv.dtype != KvDtype::F32 || kv.capacity_bytes > 0)) {
+    fail("--kv-dtype and --kv-memory need --engine real (emulated workers store no KV)");
+  }
   if (!cli.device.empty()) {
     o.device = parse_stage_device(cli.device);
     check_stage_device(*o.device);  // here, not after joining
@@ -335,6 +342,7 @@ struct UpOptions {
   std::vector<std::string> slowdowns;  // NODE=X
   std::vector<std::string> devices;    // NODE=cpu|cuda:N
   std::string kv_dtype = "f32";        // every real worker's KV cache
+  std::string kv_memory;               // every real worker's KV capacity in memory ("": --kv-tokens)
   int threads = 1;
   std::string prompt;
   int max_tokens = 32;
@@ -491,7 +499,11 @@ void run_up(UpOptions o) {
   const auto devices = parse_node_devices(o.devices);
   if (!devices.empty() && o.serve.engine != "real") fail("--device needs --engine real (emulated workers run no model)");
   const KvDtype kv_dtype = parse_kv_dtype(o.kv_dtype, "--kv-dtype");
-  if (kv_dtype != KvDtype::F32 && o.serve.engine != "real") fail("--kv-dtype needs --engine real (emulated workers store no KV)");
+  const std::size_t kv_bytes = parse_kv_memory(o.kv_memory);
+  if (o.serve.engine != "real" && (kv_dtype != KvDtype::F32 || kv_bytes > 0)) {
+    fail("--kv-dtype and --kv-memory need --engine real (emulated workers store no KV)");
+  }
+  if (kv_bytes > 0 && o.serve.kv_tokens > 0) fail("--kv-tokens and --kv-memory: give one of the two");
   if (o.serve.engine == "real" && o.serve.model.empty()) o.serve.model = demo_model();
   Service service(o.serve);
   const sim::SimCluster& s = service.serving();
@@ -518,6 +530,7 @@ void run_up(UpOptions o) {
     std::vector<std::string> args = {"helix", "worker", "--coordinator", service.coordinator().control_endpoint(),
                                      "--node", name, "--engine", o.serve.engine, "--threads", std::to_string(o.threads)};
     if (o.serve.engine == "real") args.insert(args.end(), {"--model", o.serve.model, "--kv-dtype", o.kv_dtype});
+    if (kv_bytes > 0) args.insert(args.end(), {"--kv-memory", o.kv_memory});
     if (auto it = slowdowns.find(name); it != slowdowns.end()) args.insert(args.end(), {"--slowdown", fmt::format("{}", it->second)});
     if (auto it = devices.find(name); it != devices.end()) args.insert(args.end(), {"--device", it->second.name()});
     workers.spawn(args, o.log_dir.empty() ? "" : (std::filesystem::path(o.log_dir) / (name + ".log")).string());
@@ -565,9 +578,7 @@ void register_worker(CLI::App& app) {
                   "Where the real engine runs: cpu, or cuda:N where the build has CUDA (default: the node's device in "
                   "the cluster file, else cpu)");
   cmd->add_option("--slowdown", o->slowdown, "Make every step this many times slower (>= 1)")->capture_default_str();
-  cmd->add_option("--kv-tokens", o->kv_tokens, "KV-cache capacity in tokens (default: the coordinator's, else 4096)");
-  cmd->add_option("--kv-dtype", cli->kv_dtype, "What the KV cache stores: f32, or f16 (half the bytes per token)")
-      ->capture_default_str();
+  add_kv_options(cmd, cli->kv, "the coordinator's, else 4096");
   cmd->add_option("--join-timeout", o->join_timeout_s, "Seconds to wait for the coordinator")->capture_default_str();
   cmd->add_option("--coordinator-timeout", o->coordinator_timeout_s, "Exit when no coordinator answers this many seconds (after 3 s of silence it re-joins, keeping its layers)")
       ->capture_default_str();
@@ -591,6 +602,8 @@ void register_up(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Compute threads per worker")->capture_default_str();
   cmd->add_option("--kv-dtype", o->kv_dtype, "What each worker's KV cache stores: f32, or f16 (half the bytes per token)")
       ->capture_default_str();
+  cmd->add_option("--kv-memory", o->kv_memory,
+                  "Each worker's KV cache capacity in memory, e.g. '1 GiB' (instead of --kv-tokens)");
   cmd->add_option("--prompt", o->prompt, "Stream this prompt once everyone is ready ('' = none)")->capture_default_str();
   cmd->add_option("--max-tokens", o->max_tokens, "Tokens to generate for --prompt")->capture_default_str();
   cmd->add_flag("--serve", o->serve_after, "Keep serving after the prompt (until Ctrl-C)");

@@ -190,8 +190,33 @@ TEST(EngineCli, AnF16KvCacheTellsThePublishedStory) {
   EXPECT_EQ(f16_workers, 3);
   expect_one_line_error(generate + " --kv-dtype bf8", "--kv-dtype: 'bf8' is not a KV cache type (f32 or f16)");
   expect_one_line_error("up --listen 127.0.0.1:0 --prompt '' --kv-dtype half", "--kv-dtype: 'half' is not a KV cache type");
-  expect_one_line_error("up --listen 127.0.0.1:0 --prompt '' --engine emulated --kv-dtype f16",
-                        "--kv-dtype needs --engine real");
+  expect_one_line_error("up --listen 127.0.0.1:0 --prompt '' --engine emulated --kv-dtype f16", "need --engine real");
+  expect_one_line_error("worker --node a --engine emulated --kv-dtype f16", "need --engine real");
+  expect_one_line_error("worker --node a --kv-dtype f8", "--kv-dtype: 'f8' is not a KV cache type");
+}
+
+// --kv-memory gives the capacity in memory instead of tokens: an f16 cache of the
+// same memory holds twice the tokens (whole blocks of 16), as generate reports.
+TEST(EngineCli, AKvCacheSizedInMemoryHoldsTwiceTheTokensInF16) {
+  const std::string generate = "generate --model '" + std::string(HELIX_SOURCE_DIR) +
+                               "/data/models/stories260K/model.gguf' --prompt 'Once upon a time' --max-tokens 20 --json";
+  std::vector<long long> capacity;
+  for (const char* dtype : {"f32", "f16"}) {
+    test::CommandResult r = test::run_command(helix_cmd(generate + " --kv-memory '64 KiB' --kv-dtype " + dtype));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const nlohmann::json out = nlohmann::json::parse(r.out);
+    EXPECT_EQ(out["kv_dtype"], dtype);
+    EXPECT_EQ(out["tokens"].size(), 20U);
+    capacity.push_back(out["kv_capacity_tokens"].get<long long>());
+  }
+  EXPECT_GE(capacity[0], 32);
+  EXPECT_EQ(capacity[0] % 16, 0);
+  EXPECT_EQ(capacity[1], 2 * capacity[0]);
+  expect_one_line_error(generate + " --kv-tokens 64 --kv-memory '1 MiB'", "--kv-tokens and --kv-memory: give one of the two");
+  expect_one_line_error(generate + " --kv-memory lots", "--kv-memory: ");
+  expect_one_line_error(generate + " --kv-memory '100 B'", "less than one block of 16");
+  expect_one_line_error("up --listen 127.0.0.1:0 --prompt '' --kv-tokens 64 --kv-memory '1 MiB'",
+                        "--kv-tokens and --kv-memory: give one of the two");
 }
 
 // `up --device NODE=DEVICE` checks every device before a worker starts, and the node

@@ -82,7 +82,7 @@ void prefill_attention(const PagedAttentionShape& shape, const float* q, const v
 // keys and values hold f32, or with kv_f16 f16 (each value rounded as it is written).
 void rotate_and_cache(float* q, const float* k, const float* v, std::int64_t tokens, int heads, int kv_heads,
                       int head_dim, bool half_split, const float* cos, const float* sin, const std::int32_t* slots,
-                      void* keys, void* values, bool kv_f16 = false);
+                      void* keys, void* values, bool kv_f16);
 
 // All pointers in device memory. q and out: rows of heads * head_dim. Token t's
 // block table starts at tables[table_starts[t]]; positions[t] is its position. The

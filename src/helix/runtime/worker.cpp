@@ -222,7 +222,11 @@ class WorkerLoop {
       EngineOptions eo;
       eo.threads = options_.threads;
       const long long kv = options_.kv_tokens > 0 ? options_.kv_tokens : assign_.kv_tokens;
-      eo.kv.capacity_tokens = kv > 0 ? kv : 4096;
+      if (options_.kv_bytes > 0) {
+        eo.kv.capacity_bytes = options_.kv_bytes;
+      } else {
+        eo.kv.capacity_tokens = kv > 0 ? kv : 4096;
+      }
       eo.kv.dtype = options_.kv_dtype;
       executor_ = make_engine_executor(make_stage(open_model(options_.model), eo));
       runs_on_ = stage_device().name();

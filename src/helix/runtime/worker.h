@@ -31,6 +31,7 @@ struct WorkerOptions {
   int threads = 1;                                   // engine compute threads
   double slowdown = 1.0;                             // >= 1: every step takes this much longer
   long long kv_tokens = 0;                           // KV capacity (0: what the coordinator asks, else 4096)
+  std::size_t kv_bytes = 0;                          // or in bytes (instead of kv_tokens and the coordinator's)
   KvDtype kv_dtype = KvDtype::F32;                   // what the real engine's KV cache stores
   double join_timeout_s = 60;                        // give up if not assigned by then
   double coordinator_timeout_s = 30;                 // exit (with an error) when the coordinator is silent this long

@@ -229,7 +229,7 @@ TEST_F(CudaAttention, RotateAndCacheMatchTheCpusRope) {
     DeviceArray<std::int32_t> dslots{std::span<const std::int32_t>(slots)};
     cuda::rotate_and_cache(dq.data(), dk.data(), dv.data(), tokens, heads, kv_heads, head_dim,
                            pairing == RopePairing::kHalfSplit, dcos.data(), dsin.data(), dslots.data(), keys.data(),
-                           values.data());
+                           values.data(), false);
     const std::vector<float> got_q = dq.download(), got_keys = keys.download(), got_values = values.download();
     for (std::size_t i = 0; i < q.size(); ++i)
       ASSERT_NEAR(got_q[i], cpu_q[i], 1e-6f * std::abs(cpu_q[i]) + 1e-6f) << layout << " q at " << i;

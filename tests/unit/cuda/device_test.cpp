@@ -62,13 +62,13 @@ TEST(CudaElementwise, BadArgumentsAreNamed) {
   EXPECT_EQ(message([&] { cuda::add(&value, nullptr, 1); }), "cuda add: y is null");
   std::int32_t slot = 0;
   EXPECT_EQ(message([&] { cuda::rotate_and_cache(&value, &value, &value, 1, 1, 1, 7, true, &value, &value, &slot,
-                                                 &value, &value); }),
+                                                 &value, &value, false); }),
             "cuda rotate_and_cache: 1 tokens of 1 heads and 1 KV heads of 7 values is not a step (head_dim even)");
   // Nothing to do is not an error, and touches no device.
   EXPECT_EQ(message([] { cuda::silu_mul(nullptr, nullptr, 0, nullptr); }), "(no error)");
   EXPECT_EQ(message([] {
               cuda::rotate_and_cache(nullptr, nullptr, nullptr, 0, 4, 2, 8, false, nullptr, nullptr, nullptr, nullptr,
-                                     nullptr);
+                                     nullptr, false);
             }),
             "(no error)");
 }

@@ -1,0 +1,40 @@
+#include "kv_options.h"
+
+#include <cmath>
+
+#include "helix/core/error.h"
+#include "helix/core/units.h"
+
+namespace helix::cli {
+
+void add_kv_options(CLI::App* cmd, KvCli& kv, const std::string& tokens_default) {
+  cmd->add_option("--kv-tokens", kv.tokens, "KV cache capacity in tokens (default: " + tokens_default + ")");
+  cmd->add_option("--kv-memory", kv.memory,
+                  "KV cache capacity in memory, e.g. '2 GiB' (instead of --kv-tokens; f16 holds twice the tokens)");
+  cmd->add_option("--kv-dtype", kv.dtype, "What the KV cache stores: f32, or f16 (half the bytes per token)")
+      ->capture_default_str();
+}
+
+std::size_t parse_kv_memory(const std::string& text) {
+  if (text.empty()) return 0;
+  double bytes = 0;
+  try {
+    bytes = parse_size_bytes(text);
+  } catch (const Error& e) {
+    fail("--kv-memory: {}", e.what());
+  }
+  if (!(bytes >= 1) || !std::isfinite(bytes)) fail("--kv-memory: '{}' is not a capacity (at least 1 B)", text);
+  return static_cast<std::size_t>(bytes);
+}
+
+KvCacheOptions parse_kv_options(const KvCli& kv) {
+  KvCacheOptions o;
+  o.dtype = parse_kv_dtype(kv.dtype, "--kv-dtype");
+  if (kv.tokens < 0) fail("--kv-tokens {}: must be positive", kv.tokens);
+  o.capacity_bytes = parse_kv_memory(kv.memory);
+  if (kv.tokens > 0 && o.capacity_bytes > 0) fail("--kv-tokens and --kv-memory: give one of the two");
+  o.capacity_tokens = kv.tokens;
+  return o;
+}
+
+}  // namespace helix::cli

@@ -1,0 +1,32 @@
+// The KV-cache options the commands that run a stage share (generate, worker): a
+// capacity in tokens (--kv-tokens N) or in memory (--kv-memory SIZE), never both,
+// and what the cache stores (--kv-dtype f32|f16). In memory, an f16 cache holds
+// twice the tokens of an f32 one.
+#pragma once
+
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "helix/engine/kv_ledger.h"
+
+namespace helix::cli {
+
+struct KvCli {
+  long long tokens = 0;
+  std::string memory;  // "" or a size, "2 GiB"
+  std::string dtype = "f32";
+};
+
+// Adds --kv-tokens, --kv-memory and --kv-dtype; `tokens_default` says what applies
+// when neither capacity is given.
+void add_kv_options(CLI::App* cmd, KvCli& kv, const std::string& tokens_default);
+
+// The cache's options: the dtype, and the capacity in tokens or bytes (both 0 when
+// neither was given: the caller's default applies). Fails naming the option.
+KvCacheOptions parse_kv_options(const KvCli& kv);
+
+// --kv-memory's bytes ("" gives 0). Fails naming the option.
+std::size_t parse_kv_memory(const std::string& text);
+
+}  // namespace helix::cli
