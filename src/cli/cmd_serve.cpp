@@ -310,9 +310,7 @@ void run_worker_command(const WorkerCli& cli) {
   o.kv_tokens = kv.capacity_tokens;
   o.kv_bytes = kv.capacity_bytes;
   o.kv_dtype = kv.dtype;
-  if (o.engine != "real" && (kv.dtype != KvDtype::F32 || kv.capacity_bytes > 0)) {
-    fail("--kv-dtype and --kv-memory need --engine real (emulated workers store no KV)");
-  }
+  require_real_engine_for(kv, o.engine);
   if (!cli.device.empty()) {
     o.device = parse_stage_device(cli.device);
     check_stage_device(*o.device);  // here, not after joining
@@ -342,7 +340,7 @@ struct UpOptions {
   std::vector<std::string> slowdowns;  // NODE=X
   std::vector<std::string> devices;    // NODE=cpu|cuda:N
   std::string kv_dtype = "f32";        // every real worker's KV cache
-  std::string kv_memory;               // every real worker's KV capacity in memory ("": --kv-tokens)
+  std::string kv_memory;               // every real worker's KV capacity in memory ("": serve's --kv-tokens)
   int threads = 1;
   std::string prompt;
   int max_tokens = 32;
@@ -498,12 +496,9 @@ void run_up(UpOptions o) {
   const auto slowdowns = parse_slowdowns(o.slowdowns);
   const auto devices = parse_node_devices(o.devices);
   if (!devices.empty() && o.serve.engine != "real") fail("--device needs --engine real (emulated workers run no model)");
-  const KvDtype kv_dtype = parse_kv_dtype(o.kv_dtype, "--kv-dtype");
-  const std::size_t kv_bytes = parse_kv_memory(o.kv_memory);
-  if (o.serve.engine != "real" && (kv_dtype != KvDtype::F32 || kv_bytes > 0)) {
-    fail("--kv-dtype and --kv-memory need --engine real (emulated workers store no KV)");
-  }
-  if (kv_bytes > 0 && o.serve.kv_tokens > 0) fail("--kv-tokens and --kv-memory: give one of the two");
+  // Checked here; the workers get --kv-dtype and --kv-memory as given, the coordinator --kv-tokens.
+  const KvCacheOptions kv = parse_kv_options(KvCli{o.serve.kv_tokens, o.kv_memory, o.kv_dtype});
+  require_real_engine_for(kv, o.serve.engine);
   if (o.serve.engine == "real" && o.serve.model.empty()) o.serve.model = demo_model();
   Service service(o.serve);
   const sim::SimCluster& s = service.serving();
@@ -530,7 +525,7 @@ void run_up(UpOptions o) {
     std::vector<std::string> args = {"helix", "worker", "--coordinator", service.coordinator().control_endpoint(),
                                      "--node", name, "--engine", o.serve.engine, "--threads", std::to_string(o.threads)};
     if (o.serve.engine == "real") args.insert(args.end(), {"--model", o.serve.model, "--kv-dtype", o.kv_dtype});
-    if (kv_bytes > 0) args.insert(args.end(), {"--kv-memory", o.kv_memory});
+    if (kv.capacity_bytes > 0) args.insert(args.end(), {"--kv-memory", o.kv_memory});
     if (auto it = slowdowns.find(name); it != slowdowns.end()) args.insert(args.end(), {"--slowdown", fmt::format("{}", it->second)});
     if (auto it = devices.find(name); it != devices.end()) args.insert(args.end(), {"--device", it->second.name()});
     workers.spawn(args, o.log_dir.empty() ? "" : (std::filesystem::path(o.log_dir) / (name + ".log")).string());

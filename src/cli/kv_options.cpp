@@ -15,6 +15,9 @@ void add_kv_options(CLI::App* cmd, KvCli& kv, const std::string& tokens_default)
       ->capture_default_str();
 }
 
+namespace {
+
+// --kv-memory's bytes ("" gives 0).
 std::size_t parse_kv_memory(const std::string& text) {
   if (text.empty()) return 0;
   double bytes = 0;
@@ -27,6 +30,8 @@ std::size_t parse_kv_memory(const std::string& text) {
   return static_cast<std::size_t>(bytes);
 }
 
+}  // namespace
+
 KvCacheOptions parse_kv_options(const KvCli& kv) {
   KvCacheOptions o;
   o.dtype = parse_kv_dtype(kv.dtype, "--kv-dtype");
@@ -35,6 +40,12 @@ KvCacheOptions parse_kv_options(const KvCli& kv) {
   if (kv.tokens > 0 && o.capacity_bytes > 0) fail("--kv-tokens and --kv-memory: give one of the two");
   o.capacity_tokens = kv.tokens;
   return o;
+}
+
+void require_real_engine_for(const KvCacheOptions& kv, const std::string& engine) {
+  if (engine != "real" && (kv.dtype != KvDtype::F32 || kv.capacity_bytes > 0)) {
+    fail("--kv-dtype and --kv-memory need --engine real (emulated workers store no KV)");
+  }
 }
 
 }  // namespace helix::cli

@@ -26,7 +26,8 @@ void add_kv_options(CLI::App* cmd, KvCli& kv, const std::string& tokens_default)
 // neither was given: the caller's default applies). Fails naming the option.
 KvCacheOptions parse_kv_options(const KvCli& kv);
 
-// --kv-memory's bytes ("" gives 0). Fails naming the option.
-std::size_t parse_kv_memory(const std::string& text);
+// Fails when `engine` is not "real" but the options ask for an f16 cache or a
+// capacity in memory: emulated workers store no keys or values.
+void require_real_engine_for(const KvCacheOptions& kv, const std::string& engine);
 
 }  // namespace helix::cli

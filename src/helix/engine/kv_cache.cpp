@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "helix/kernels/vector_ops.h"
+#include "helix/weights/dtype.h"
 
 namespace helix {
 namespace {
@@ -52,14 +53,10 @@ void PagedKvCache::write(int layer, SequenceId id, int position, const float* ke
 }
 
 void PagedKvCache::read(int layer, SequenceId id, int position, float* key, float* value) const {
-  const std::size_t at = position_index(layer, id, position);
-  if (dtype_ == KvDtype::F16) {
-    f16_rows_to_f32(reinterpret_cast<const std::uint16_t*>(keys_.get()) + at, kv_dim_, 1, kv_dim_, key);
-    f16_rows_to_f32(reinterpret_cast<const std::uint16_t*>(values_.get()) + at, kv_dim_, 1, kv_dim_, value);
-  } else {
-    std::memcpy(key, reinterpret_cast<const float*>(keys_.get()) + at, sz(kv_dim_) * sizeof(float));
-    std::memcpy(value, reinterpret_cast<const float*>(values_.get()) + at, sz(kv_dim_) * sizeof(float));
-  }
+  const std::size_t at = position_index(layer, id, position) * kv_value_bytes(dtype_);
+  const DType stored = dtype_ == KvDtype::F16 ? DType::F16 : DType::F32;
+  convert_to_f32(stored, keys_.get() + at, kv_dim_, key);
+  convert_to_f32(stored, values_.get() + at, kv_dim_, value);
 }
 
 template <typename T>

@@ -62,21 +62,18 @@ void axpy(float a, const float* x, float* y, std::int64_t n) {
 
 namespace {
 
-float value_at(const float* p, std::int64_t k) { return p[k]; }
-float value_at(const std::uint16_t* p, std::int64_t k) { return f16_to_f32(p[k]); }
-
 // dot_scalar's four partial sums over a row of f32 or f16 (widened exactly).
 template <typename Row>
 float dot_scalar_of(const float* a, const Row* b, std::int64_t n) {
   float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
   std::int64_t k = 0;
   for (; k + 4 <= n; k += 4) {
-    s0 += a[k] * value_at(b, k);
-    s1 += a[k + 1] * value_at(b, k + 1);
-    s2 += a[k + 2] * value_at(b, k + 2);
-    s3 += a[k + 3] * value_at(b, k + 3);
+    s0 += a[k] * kd::row_value(b, k);
+    s1 += a[k + 1] * kd::row_value(b, k + 1);
+    s2 += a[k + 2] * kd::row_value(b, k + 2);
+    s3 += a[k + 3] * kd::row_value(b, k + 3);
   }
-  for (; k < n; ++k) s0 += a[k] * value_at(b, k);
+  for (; k < n; ++k) s0 += a[k] * kd::row_value(b, k);
   return (s0 + s1) + (s2 + s3);
 }
 
@@ -99,7 +96,7 @@ void axpy_rows_of(const float* weights, const Row* values, std::int64_t stride, 
   check_length("axpy_rows", count);
   if (use_avx2()) return kd::axpy_rows_avx2(weights, values, stride, count, n, out);
   for (std::int64_t j = 0; j < count; ++j)
-    for (std::int64_t k = 0; k < n; ++k) out[k] += weights[j] * value_at(values, j * stride + k);
+    for (std::int64_t k = 0; k < n; ++k) out[k] += weights[j] * kd::row_value(values, j * stride + k);
 }
 
 template <typename Row>
@@ -173,14 +170,6 @@ void round_to_f16(const float* x, std::int64_t n, std::uint16_t* out) {
   check_length("round_to_f16", n);
   if (use_avx2()) return kd::round_to_f16_avx2(x, n, out);
   for (std::int64_t k = 0; k < n; ++k) out[k] = f32_to_f16(x[k]);
-}
-
-void f16_rows_to_f32(const std::uint16_t* rows, std::int64_t stride, std::int64_t count, std::int64_t n, float* out) {
-  check_length("f16_rows_to_f32", n);
-  check_length("f16_rows_to_f32", count);
-  if (use_avx2()) return kd::f16_rows_to_f32_avx2(rows, stride, count, n, out);
-  for (std::int64_t j = 0; j < count; ++j)
-    for (std::int64_t k = 0; k < n; ++k) out[j * n + k] = f16_to_f32(rows[j * stride + k]);
 }
 
 void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, float* out) {

@@ -53,13 +53,11 @@ void dot_rows_block(const float* q, std::int64_t q_stride, int queries, const st
 void axpy_rows_block(const float* weights, int queries, const std::uint16_t* values, std::int64_t stride,
                      std::int64_t count, std::int64_t n, float* out, std::int64_t out_stride);
 
-// f16 storage, a KV cache's (engine/kv_cache.h). round_to_f16: each value to the
-// nearest f16 (IEEE, ties to even; beyond 65504 infinite). f16_rows_to_f32: `count`
-// rows of n halves, `stride` halves apart, into out's rows of n floats (exact). The
-// AVX2 level's F16C instructions and the portable loops (weights/dtype.h) give the
-// same bits for every value but NaN, whose payload may differ.
+// A KV cache's f16 storage (engine/kv_cache.h): each value to the nearest f16 (IEEE,
+// ties to even; beyond 65504 infinite). weights/dtype.h's convert_from_f32(F16)
+// with F16C on the AVX2 level, for the cache's writes; the two give the same bits
+// for every value but NaN, whose payload may differ. convert_to_f32 reads them back.
 void round_to_f16(const float* x, std::int64_t n, std::uint16_t* out);
-void f16_rows_to_f32(const std::uint16_t* rows, std::int64_t stride, std::int64_t count, std::int64_t n, float* out);
 // out = x / sqrt(mean(x^2) + eps) * weight (LLaMA RMSNorm).
 void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, float* out);
 // out = gate * sigmoid(gate) * up (SwiGLU's SiLU(gate) * up).

@@ -11,7 +11,7 @@
 #include <cmath>
 
 #include "helix/core/error.h"
-#include "helix/weights/dtype.h"  // f16_to_f32, f32_to_f16 for the tails
+#include "helix/weights/dtype.h"  // f32_to_f16 for round_to_f16's tail
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -60,8 +60,6 @@ HELIX_AVX2 inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
 HELIX_AVX2 inline __m256 load8(const std::uint16_t* p) {
   return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
-inline float value_at(const float* p, std::int64_t k) { return p[k]; }
-inline float value_at(const std::uint16_t* p, std::int64_t k) { return f16_to_f32(p[k]); }
 
 template <typename Row>
 HELIX_AVX2 float dot_of(const float* a, const Row* b, std::int64_t n) {
@@ -75,7 +73,7 @@ HELIX_AVX2 float dot_of(const float* a, const Row* b, std::int64_t n) {
   }
   for (; k + 8 <= n; k += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), load8(b + k), s0);
   float sum = hsum(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
-  for (; k < n; ++k) sum += a[k] * value_at(b, k);
+  for (; k < n; ++k) sum += a[k] * row_value(b, k);
   return sum;
 }
 
@@ -84,7 +82,7 @@ HELIX_AVX2 void axpy_of(float a, const Row* x, float* y, std::int64_t n) {
   __m256 av = _mm256_set1_ps(a);
   std::int64_t k = 0;
   for (; k + 8 <= n; k += 8) _mm256_storeu_ps(y + k, _mm256_fmadd_ps(av, load8(x + k), _mm256_loadu_ps(y + k)));
-  for (; k < n; ++k) y[k] += a * value_at(x, k);
+  for (; k < n; ++k) y[k] += a * row_value(x, k);
 }
 
 // One row's dot product for dot_rows: two 8-lane partial sums over steps of 16.
@@ -255,18 +253,6 @@ HELIX_AVX2 void round_to_f16_avx2(const float* x, std::int64_t n, std::uint16_t*
   for (; k < n; ++k) out[k] = f32_to_f16(x[k]);
 }
 
-HELIX_AVX2 void f16_rows_to_f32_avx2(const std::uint16_t* rows, std::int64_t stride, std::int64_t count,
-                                     std::int64_t n, float* out) {
-  for (std::int64_t j = 0; j < count; ++j) {
-    const std::uint16_t* row = rows + j * stride;
-    float* o = out + j * n;
-    std::int64_t k = 0;
-    for (; k + 8 <= n; k += 8)
-      _mm256_storeu_ps(o + k, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + k))));
-    for (; k < n; ++k) o[k] = f16_to_f32(row[k]);
-  }
-}
-
 }  // namespace helix::kernels_detail
 
 #else  // not x86: active_kernel_isa() never picks Avx2 here
@@ -287,7 +273,6 @@ void silu_mul_avx2(const float*, const float*, std::int64_t, float*) { no_avx2()
 void softmax_avx2(float*, std::int64_t) { no_avx2(); }
 void add_avx2(const float*, float*, std::int64_t) { no_avx2(); }
 void round_to_f16_avx2(const float*, std::int64_t, std::uint16_t*) { no_avx2(); }
-void f16_rows_to_f32_avx2(const std::uint16_t*, std::int64_t, std::int64_t, std::int64_t, float*) { no_avx2(); }
 }  // namespace helix::kernels_detail
 
 #endif

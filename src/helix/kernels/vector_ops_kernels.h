@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "helix/kernels/vector_ops.h"  // kQueryBlock
+#include "helix/weights/dtype.h"         // f16_to_f32
 
 namespace helix::kernels_detail {
 
@@ -39,10 +40,13 @@ void silu_mul_avx2(const float* gate, const float* up, std::int64_t n, float* ou
 void softmax_avx2(float* x, std::int64_t n);
 void add_avx2(const float* x, float* y, std::int64_t n);
 
-// f16 storage (vector_ops.h's round_to_f16, f16_rows_to_f32) with F16C.
+// vector_ops.h's round_to_f16 with F16C.
 void round_to_f16_avx2(const float* x, std::int64_t n, std::uint16_t* out);
-void f16_rows_to_f32_avx2(const std::uint16_t* rows, std::int64_t stride, std::int64_t count, std::int64_t n,
-                          float* out);
+
+// Value k of a row of f32, or of an f16 cache's bits widened exactly: the portable
+// loops and the vector kernels' tails read rows of either type through this.
+inline float row_value(const float* row, std::int64_t k) { return row[k]; }
+inline float row_value(const std::uint16_t* row, std::int64_t k) { return f16_to_f32(row[k]); }
 
 // The portable dot product (four partial sums), shared by vector_ops and the
 // scalar matmul so both paths round the same way.
