@@ -13,6 +13,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "flow_report.h"
+#include "planned_model.h"
 #include "helix/core/error.h"
 #include "helix/flow/flow_network.h"
 #include "helix/perf/perf_model.h"
@@ -30,6 +31,7 @@ struct PlanOptions {
   std::string cluster = kDefaultCluster;
   std::string machine_profiles;
   std::string model = kDefaultModel;
+  std::string kv_dtype;  // "": f32 for model files
   std::string method = "helix";
   double time_limit_s = 10;
   int threads = 2;
@@ -172,7 +174,7 @@ void run_plan(const PlanOptions& o) {
   if (o.compare && !o.svg.empty()) fail("--svg draws one placement: use --method instead of --compare");
   make_cli_planner({"helix", o.objective, o.runtime, o.lengths, o.seed, 0});  // bad names fail before planning
   LoadedCluster loaded = load_cluster_arg(o.cluster, o.machine_profiles);
-  ModelSpec model = resolve_model(o.model);
+  ModelSpec model = planned_model(o.model, o.kv_dtype);
   PerfOptions perf_options;
   perf_options.allow_overcommit = o.allow_overcommit || o.method == "separate-paper";
   PerfModel perf = PerfModel::build(loaded.cluster, model, perf_options);
@@ -233,8 +235,11 @@ void register_plan(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--machine-profiles", options->machine_profiles,
                   "The paper's machine_profiles.ini (default: next to an .ini cluster)");
-  cmd->add_option("--model", options->model, "Model preset name or HF config.json")
+  cmd->add_option("--model", options->model,
+                  "Model preset name, HF config.json, or the model's files (.gguf or a directory with weights: "
+                  "planned with the bytes helix's workers hold and send)")
       ->capture_default_str();
+  cmd->add_option("--kv-dtype", options->kv_dtype, kPlannedKvDtypeHelp);
   std::string methods;
   for (const auto& m : planner_names()) methods += (methods.empty() ? "" : "|") + m;
   cmd->add_option("--method", options->method, "Placement method: " + methods)->capture_default_str();

@@ -32,6 +32,7 @@
 #include "helix/perf/perf_model.h"
 #include "helix/plan/planner.h"
 #include "helix/runtime/coordinator.h"
+#include "helix/runtime/runtime_model_spec.h"
 #include "helix/runtime/worker.h"
 #include "helix/security/curve_auth.h"
 #include "helix/security/curve_keys.h"
@@ -74,6 +75,7 @@ struct ServeOptions {
   std::string model_id;
   int context = 0;
   long long kv_tokens = 0;
+  std::string kv_dtype = "f32";  // what the real workers' KV caches store: planned with, and up gives its workers
   double ready_timeout = 120;
   int http_threads = 128;
   double kv_hwm = 0.9;           // the paper's online settings by default
@@ -117,7 +119,8 @@ ServedModel served_model(const ServeOptions& o) {
   if (o.engine == "real") {
     if (o.model.empty()) fail("--model DIR is required with the real engine");
     ModelFiles files = open_model(o.model);
-    m.spec = model_from_hf_config(to_hf_json(files.config), o.model);
+    // Planned as the workers serve it: stored weight bytes, their KV dtype, float32 activations.
+    m.spec = runtime::runtime_model_spec(files, parse_kv_dtype(o.kv_dtype, "--kv-dtype"));
     m.tokenizer = load_model_tokenizer(o.model);
     if (const auto chat = load_model_chat_template(o.model)) {
       m.chat_prompt = api::ChatPrompt(api::ChatFormat{chat->text, chat->bos_token, chat->eos_token, chat->source});
@@ -126,6 +129,7 @@ ServedModel served_model(const ServeOptions& o) {
     m.context = files.config.max_position_embeddings;
     m.id = std::filesystem::path(o.model).filename().string();
   } else if (o.engine == "emulated") {
+    require_real_engine_for(KvCacheOptions{.dtype = parse_kv_dtype(o.kv_dtype, "--kv-dtype")}, o.engine);
     m.spec = resolve_model(o.model.empty() ? std::string(kDefaultModel) : o.model);
     m.tokenizer = make_byte_tokenizer();
     m.context = 4096;
@@ -265,6 +269,10 @@ void add_serve_options(CLI::App* cmd, ServeOptions& o) {
   cmd->add_option("--model-id", o.model_id, "Model name in the API (default: the model directory's name)");
   cmd->add_option("--context", o.context, "Cap the context length (tokens)");
   cmd->add_option("--kv-tokens", o.kv_tokens, "KV-cache tokens each real worker allocates (default: 4096)");
+  cmd->add_option("--kv-dtype", o.kv_dtype,
+                  "What the real workers' KV caches store (f32 or f16): the plan counts its bytes (up gives it to "
+                  "its workers; give `helix worker` the same)")
+      ->capture_default_str();
   cmd->add_option("--http-threads", o.http_threads, "HTTP threads: the most requests served at once (more queue)")
       ->capture_default_str();
   cmd->add_option("--kv-hwm", o.kv_hwm, "Helix router: a node takes a prompt while its expected KV use stays below this share")
@@ -339,7 +347,6 @@ struct UpOptions {
   ServeOptions serve;
   std::vector<std::string> slowdowns;  // NODE=X
   std::vector<std::string> devices;    // NODE=cpu|cuda:N
-  std::string kv_dtype = "f32";        // every real worker's KV cache
   std::string kv_memory;               // every real worker's KV capacity in memory ("": serve's --kv-tokens)
   int threads = 1;
   std::string prompt;
@@ -497,7 +504,7 @@ void run_up(UpOptions o) {
   const auto devices = parse_node_devices(o.devices);
   if (!devices.empty() && o.serve.engine != "real") fail("--device needs --engine real (emulated workers run no model)");
   // Checked here; the workers get --kv-dtype and --kv-memory as given, the coordinator --kv-tokens.
-  const KvCacheOptions kv = parse_kv_options(KvCli{o.serve.kv_tokens, o.kv_memory, o.kv_dtype});
+  const KvCacheOptions kv = parse_kv_options(KvCli{o.serve.kv_tokens, o.kv_memory, o.serve.kv_dtype});
   require_real_engine_for(kv, o.serve.engine);
   if (o.serve.engine == "real" && o.serve.model.empty()) o.serve.model = demo_model();
   Service service(o.serve);
@@ -524,7 +531,7 @@ void run_up(UpOptions o) {
     const std::string& name = s.cluster.nodes[static_cast<std::size_t>(i)].name;
     std::vector<std::string> args = {"helix", "worker", "--coordinator", service.coordinator().control_endpoint(),
                                      "--node", name, "--engine", o.serve.engine, "--threads", std::to_string(o.threads)};
-    if (o.serve.engine == "real") args.insert(args.end(), {"--model", o.serve.model, "--kv-dtype", o.kv_dtype});
+    if (o.serve.engine == "real") args.insert(args.end(), {"--model", o.serve.model, "--kv-dtype", o.serve.kv_dtype});
     if (kv.capacity_bytes > 0) args.insert(args.end(), {"--kv-memory", o.kv_memory});
     if (auto it = slowdowns.find(name); it != slowdowns.end()) args.insert(args.end(), {"--slowdown", fmt::format("{}", it->second)});
     if (auto it = devices.find(name); it != devices.end()) args.insert(args.end(), {"--device", it->second.name()});
@@ -595,8 +602,6 @@ void register_up(CLI::App& app) {
                   "NODE=cpu|cuda:N: where that worker's real engine runs (repeatable; default: the node's device in "
                   "the cluster file, else cpu)");
   cmd->add_option("--threads", o->threads, "Compute threads per worker")->capture_default_str();
-  cmd->add_option("--kv-dtype", o->kv_dtype, "What each worker's KV cache stores: f32, or f16 (half the bytes per token)")
-      ->capture_default_str();
   cmd->add_option("--kv-memory", o->kv_memory,
                   "Each worker's KV cache capacity in memory, e.g. '1 GiB' (instead of --kv-tokens)");
   cmd->add_option("--prompt", o->prompt, "Stream this prompt once everyone is ready ('' = none)")->capture_default_str();

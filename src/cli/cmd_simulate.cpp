@@ -12,6 +12,7 @@
 
 #include "cli_common.h"
 #include "commands.h"
+#include "planned_model.h"
 #include "helix/core/error.h"
 #include "helix/perf/perf_model.h"
 #include "helix/plan/placement.h"
@@ -28,6 +29,7 @@ struct SimulateOptions {
   std::string machine_profiles;
   std::string placement;
   std::string model = kDefaultModel;
+  std::string kv_dtype;  // "": f32 for model files
   std::string scheduler = "helix";
   std::string runtime = "paper";
   int clients = 0;
@@ -206,7 +208,7 @@ sim::SimReport run_one(const SimulateOptions& o, const sim::SimCluster& cluster,
 }
 
 void run_simulate(const SimulateOptions& o) {
-  const ModelSpec model = resolve_model(o.model);
+  const ModelSpec model = planned_model(o.model, o.kv_dtype);
   const sim::SchedulerKind kind = sim::parse_scheduler(o.scheduler);
   const sim::SimCluster cluster = load_sim_cluster(o, model, std::nullopt);
   sim::SimReport r = run_one(o, cluster, kind);
@@ -238,7 +240,7 @@ std::vector<std::string> split(const std::string& text) {
 // the Swarm placement with its own scheduler too, for the paper's runtime): what
 // each serves, its latency and its max flow, side by side.
 void run_compare(const SimulateOptions& o) {
-  const ModelSpec model = resolve_model(o.model);
+  const ModelSpec model = planned_model(o.model, o.kv_dtype);
   LoadedCluster loaded = load_cluster_arg(o.cluster, o.machine_profiles);
   const PerfModel perf = PerfModel::build(loaded.cluster, model);
   std::vector<std::pair<std::string, Placement>> plans;
@@ -290,7 +292,11 @@ void register_simulate(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--machine-profiles", o->machine_profiles, "the paper's machine_profiles.ini (for its cluster .ini)");
   cmd->add_option("--placement", o->placement, "placement (.json, or the paper's *_sol.ini)");
-  cmd->add_option("--model", o->model, "model preset or config.json")->capture_default_str();
+  cmd->add_option("--model", o->model,
+                  "model preset, config.json, or the model's files (.gguf or a directory with weights: simulated "
+                  "with the bytes helix's workers hold and send)")
+      ->capture_default_str();
+  cmd->add_option("--kv-dtype", o->kv_dtype, kPlannedKvDtypeHelp);
   cmd->add_option("--scheduler", o->scheduler, "helix | swarm | random | shortest-queue")->capture_default_str();
   cmd->add_option("--runtime", o->runtime,
                   "the serving runtime simulated: paper (the paper's prototype, as its simulator has it) or helix "

@@ -154,8 +154,9 @@ nodes:
   const double sent_far = metric(m, "helix_edge_tokens_total", "from=\"coordinator\",to=\"far\"");
   ASSERT_GT(plan_near, 0) << m;
   ASSERT_GT(plan_far, 0) << m;
-  // The plan knows the far link is slow: 200 Kbit/s carries 12,500 two-byte tokens/s.
-  EXPECT_NEAR(plan_far, 12500, 1);
+  // The plan knows the far link is slow: 200 Kbit/s carries 6,250 tokens/s of the
+  // wire's four-byte (int32) token ids.
+  EXPECT_NEAR(plan_far, 6250, 1);
   EXPECT_GT(plan_near, 4 * plan_far);
   // The router follows the plan: the far host gets about its planned share.
   const double planned_share = plan_far / (plan_near + plan_far);

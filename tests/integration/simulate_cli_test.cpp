@@ -149,6 +149,34 @@ TEST(ServedPlanningCli, SingleClusterServesMoreThanThePapersPlacement) {
   EXPECT_NEAR(predicted, helix, 0.10 * helix);  // the prediction is a run of seed 1 too
 }
 
+TEST(ServedPlanningCli, AModelsFilesArePlannedWithTheKvBytesItsWorkersWillHold) {
+  test::TempDir dir;
+  const auto model = quoted(test::source_dir() / "data/models/stories260K/model.gguf");
+  const auto plan = dir.path() / "plan.json";
+  test::CommandResult r = test::run_command(
+      helix_cmd("plan --objective max-flow -q --cluster local3 --model " + model + " -o " + quoted(plan)));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto kv_capacity = [&](const std::string& kv_dtype) {
+    test::CommandResult s = test::run_command(
+        helix_cmd("simulate --json --runtime helix --duration 2 --warm-up 0 --cluster local3 --model " + model +
+                  " --placement " + quoted(plan) + kv_dtype));
+    EXPECT_EQ(s.exit_code, 0) << s.err;
+    const nlohmann::json report = nlohmann::json::parse(s.out);
+    std::vector<double> slots;
+    for (const auto& n : report["nodes"]) slots.push_back(n["kv_capacity"].get<double>());
+    return slots;
+  };
+  const std::vector<double> f32 = kv_capacity(""), f16 = kv_capacity(" --kv-dtype f16");
+  ASSERT_EQ(f32.size(), 3U);
+  ASSERT_EQ(f16.size(), 3U);
+  for (std::size_t i = 0; i < f32.size(); ++i) {
+    ASSERT_GT(f32[i], 0) << "node " << i;
+    EXPECT_NEAR(f16[i] / f32[i], 2.0, 1e-3) << "node " << i;  // half the bytes per cached value
+  }
+  expect_one_line_error("plan --model llama2-70b --kv-dtype f16", "--kv-dtype f16: applies to a model's files");
+  expect_one_line_error("plan --cluster local3 --model " + model + " --kv-dtype f8", "--kv-dtype: 'f8'");
+}
+
 TEST(ServedPlanningCli, SimulatesHelixsRuntimeAndComparesWithThePublishedPlacement) {
   const auto cluster = test::artifact("single_cluster/config/cluster24.ini");
   const auto published = test::artifact("single_cluster/layout_llama70b/ilp/ilp_sol.ini");

@@ -104,4 +104,14 @@ ModelFiles open_model(const std::filesystem::path& given) {
   fail("{}: {} .gguf files and no config.json; name the file to use", path.string(), ggufs.size());
 }
 
+bool holds_model_weights(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_regular_file(path, ec)) return is_gguf_file(path);
+  if (!std::filesystem::is_directory(path, ec)) return false;
+  for (const auto& e : std::filesystem::directory_iterator(path, ec)) {
+    if (e.is_regular_file() && (is_gguf_file(e.path()) || e.path().extension() == ".safetensors")) return true;
+  }
+  return false;
+}
+
 }  // namespace helix

@@ -38,4 +38,8 @@ struct ModelFiles {
 // what was missing or inconsistent.
 ModelFiles open_model(const std::filesystem::path& path);
 
+// Whether `path` holds weights open_model would read: a .gguf file, or a directory
+// with a .gguf or .safetensors file (a directory with only config.json does not).
+bool holds_model_weights(const std::filesystem::path& path);
+
 }  // namespace helix

@@ -119,6 +119,7 @@ ModelSpec model_from_hf_config(const nlohmann::json& config, const std::string& 
   if (config.value("attention_bias", false) || config.value("model_type", "") == "qwen2") {
     params += q_dim + 2 * kv_dim;
   }
+  m.layer_params = params;
   m.layer_param_bytes = params * m.dtype_bytes;
   m.activation_bytes_per_token = h * m.dtype_bytes;
   m.kv_bytes_per_token_per_layer = 2 * kv_dim * m.dtype_bytes;

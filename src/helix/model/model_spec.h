@@ -16,6 +16,7 @@ struct ModelSpec {
   std::string name;                         // "llama2-70b", or the config's model name
   int num_layers = 0;                       // transformer blocks
   double layer_param_bytes = 0;             // weight bytes of one block (VRAM and disk)
+  double layer_params = 0;                  // parameters of one block (0: layer_param_bytes / dtype_bytes)
   double token_size_bytes = 2;              // one token id on the wire (coordinator hops)
   double activation_bytes_per_token = 0;    // hidden state per token between stages
   double kv_bytes_per_token_per_layer = 0;  // K and V of one token in one block (0: unknown)

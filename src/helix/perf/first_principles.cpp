@@ -102,7 +102,8 @@ Inputs make_inputs(const ModelSpec& model, const GpuType& gpu, const FirstPrinci
   }
   Inputs in;
   in.layer_bytes = model.layer_param_bytes;
-  in.layer_params = model.layer_param_bytes / model.dtype_bytes;
+  // Quantized weights take a fraction of a byte per parameter: the count comes from the spec.
+  in.layer_params = model.layer_params > 0 ? model.layer_params : model.layer_param_bytes / model.dtype_bytes;
   in.kv_bytes = estimate_kv_bytes_per_token_per_layer(model);
   in.flops = c.compute_efficiency * gpu.peak_flops;
   in.bandwidth = c.memory_efficiency * gpu.mem_bandwidth_Bps;

@@ -1,5 +1,6 @@
 #include "helix/runtime/wire.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 #include <type_traits>
@@ -363,11 +364,13 @@ Message decode(std::span<const std::uint8_t> frame) {
   return m;
 }
 
+std::size_t payload_bytes_per_token(Payload payload, int hidden_size) {
+  return payload == Payload::Tokens ? sizeof(std::int32_t) : sizeof(float) * static_cast<std::size_t>(std::max(hidden_size, 0));
+}
+
 void check_payload(const Work& work, std::size_t payload_bytes) {
-  const std::size_t per_token = work.payload == Payload::Tokens ? sizeof(std::int32_t)
-                                                                : sizeof(float) * static_cast<std::size_t>(work.hidden_size);
-  const std::size_t expected = per_token * static_cast<std::size_t>(work.length);
   if (work.payload == Payload::Hidden && work.hidden_size < 1) throw WireError("wire: Work message with hidden states of size 0");
+  const std::size_t expected = payload_bytes_per_token(work.payload, work.hidden_size) * static_cast<std::size_t>(work.length);
   if (payload_bytes != expected) {
     throw WireError(fmt::format("wire: Work message for request {}: payload of {} bytes, {} tokens need {}", work.request,
                                 payload_bytes, work.length, expected));

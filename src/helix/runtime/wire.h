@@ -178,6 +178,10 @@ std::vector<std::uint8_t> encode(const Message& message);
 // Throws WireError.
 Message decode(std::span<const std::uint8_t> frame);
 
+// Bytes one token takes in a Work payload: its int32 id, or its hidden state's
+// float32 values. The planner's network capacities count these (runtime_model_spec.h).
+std::size_t payload_bytes_per_token(Payload payload, int hidden_size);
+
 // Checks a Work message's payload frame size (decode() already checked that
 // the route contains `hop`). Throws WireError.
 void check_payload(const Work& work, std::size_t payload_bytes);

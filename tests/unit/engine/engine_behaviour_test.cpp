@@ -181,6 +181,20 @@ TEST(EngineLoading, AStageTouchesOnlyItsOwnLayers) {
   }
 }
 
+TEST(EngineLoading, WeightsAreFoundInGgufFilesAndDirectoriesWithWeightFiles) {
+  TempDir dir;
+  const auto safetensors = tiny_model(dir);
+  EXPECT_TRUE(holds_model_weights(safetensors));
+  EXPECT_TRUE(holds_model_weights(test::source_dir() / "data/models/stories260K/model.gguf"));
+  EXPECT_TRUE(holds_model_weights(test::source_dir() / "data/models/stories260K"));
+  // A config.json alone describes a model but holds none of it (the planner's presets' case).
+  std::filesystem::create_directories(dir.path() / "config-only");
+  std::filesystem::copy(safetensors / "config.json", dir.path() / "config-only" / "config.json");
+  EXPECT_FALSE(holds_model_weights(dir.path() / "config-only"));
+  EXPECT_FALSE(holds_model_weights(dir.path() / "config-only" / "config.json"));
+  EXPECT_FALSE(holds_model_weights(dir.path() / "nothing"));
+}
+
 TEST(EngineLoading, BrokenFilesGiveErrorsNamingTheProblem) {
   TempDir dir;
   auto good = tiny_model(dir);
