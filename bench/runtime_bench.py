@@ -12,11 +12,15 @@ baseline measured in the same run:
             paper's rates), against `helix simulate --runtime helix` of the same
             cluster, placement, length dataset, load and window: decode tokens/s
             and mean time between tokens, runtime / model.
+  wire      (root: ip netns, tc) a 2-stage pipeline of the `small` model whose
+            second worker sits behind a veth shaped to --wire-rate: decode
+            tokens/s of 8 closed-loop clients with `--activations f32` and f16,
+            alternating, 2 rounds each; the ratio f16 / f32.
 
-Usage: bench/runtime_bench.py [--build build] [--part engine|emulated|all]
+Usage: bench/runtime_bench.py [--build build] [--part engine|emulated|wire|all]
                               [--clusters single24,high42] [--modes offline,online]
                               [--emulated-clients 480] [--emulated-clients-42 900]
-                              [--warm-up 60] [--window 180]
+                              [--warm-up 60] [--window 180] [--wire-rate 2mbit]
 The machine is shared and noisy: read the ratios, not the absolute numbers.
 """
 import argparse
@@ -71,12 +75,14 @@ def metrics(port):
 class Cluster:
     """A `helix serve` plus one `helix worker` per node, all on this machine."""
 
-    def __init__(self, helix, workdir, serve_args, workers, worker_args):
+    def __init__(self, helix, workdir, serve_args, workers, worker_args, control_host="127.0.0.1", worker_cmd=None):
+        """`worker_cmd(node, control_port)`, if given, is a worker's whole command line."""
         self.port, control = free_port(), free_port()
         self.logs = []
         self.serve = self._start([helix, "serve", "--listen", f"127.0.0.1:{self.port}", "--control",
-                                  f"tcp://127.0.0.1:{control}"] + serve_args, os.path.join(workdir, "serve.log"))
-        self.workers = [self._start([helix, "worker", "--coordinator", f"tcp://127.0.0.1:{control}", "--node", n]
+                                  f"tcp://{control_host}:{control}"] + serve_args, os.path.join(workdir, "serve.log"))
+        self.workers = [self._start(worker_cmd(n, control) if worker_cmd else
+                                    [helix, "worker", "--coordinator", f"tcp://127.0.0.1:{control}", "--node", n]
                                     + worker_args, os.path.join(workdir, f"worker-{n}.log")) for n in workers]
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -305,10 +311,78 @@ def bench_emulated(helix, workdir, name, mode, clients, warm_up, window):
         run.stop()
 
 
+# ------------------------------------------------------------------ wire part
+
+WIRE_NS, WIRE_OUT, WIRE_IN, WIRE_NET = "hxbench-far", "hxbencho", "hxbenchi", "10.232.1"
+
+
+def shaped_host(rate):
+    """A network namespace behind a veth whose two ends are shaped to `rate` (tc tbf)."""
+    tbf = f"root tbf rate {rate} burst 4kb latency 400ms"
+    for cmd in [f"ip netns add {WIRE_NS}", f"ip link add {WIRE_OUT} type veth peer name {WIRE_IN}",
+                f"ip link set {WIRE_IN} netns {WIRE_NS}", f"ip addr add {WIRE_NET}.1/24 dev {WIRE_OUT}",
+                f"ip link set {WIRE_OUT} up", f"ip netns exec {WIRE_NS} ip addr add {WIRE_NET}.2/24 dev {WIRE_IN}",
+                f"ip netns exec {WIRE_NS} ip link set {WIRE_IN} up", f"ip netns exec {WIRE_NS} ip link set lo up",
+                f"tc qdisc add dev {WIRE_OUT} {tbf}", f"ip netns exec {WIRE_NS} tc qdisc add dev {WIRE_IN} {tbf}"]:
+        subprocess.run(cmd.split(), check=True)
+
+
+def bench_wire(helix, workdir, rate, clients=8, seconds=20, rounds=2):
+    """Decode tokens/s of a pipeline whose hidden states cross a `rate` link, f32 vs f16 activations."""
+    model = os.path.join(workdir, "small")
+    subprocess.run([helix, "model", "init", "--preset", "small", "--seed", "1", "--out", model], check=True,
+                   stdout=subprocess.DEVNULL)
+    cluster_file = os.path.join(workdir, "wire.yaml")
+    with open(cluster_file, "w") as f:
+        f.write("format: helix-cluster/1\nname: wire\ngpu_types:\n  cpu: {vram: 16 GB, memory_bandwidth: 10 GB/s, "
+                "peak_flops: 200 GFLOP/s, nic: 10 Gbps, profile: none}\ncoordinator: {nic: 10 Gbps}\nnetwork:\n"
+                "  in_region: {bandwidth: 10 Gbps, latency: 0.05 ms}\n  links:\n"
+                f"    - {{from: near, to: far, bandwidth: {rate.replace('mbit', ' Mbps').replace('kbit', ' Kbps')}}}\n"
+                "nodes:\n  - {name: near, gpu: cpu}\n  - {name: far, gpu: cpu}\n")
+    placement = os.path.join(workdir, "wire-pipeline.json")
+    json.dump({"format": "helix-placement", "version": 1, "cluster": "wire", "model": "llama", "method": "manual",
+               "num_layers": 8, "nodes": [{"name": "near", "gpu": "cpu", "start": 0, "end": 4},
+                                          {"name": "far", "gpu": "cpu", "start": 4, "end": 8}]}, open(placement, "w"))
+
+    def worker_cmd(node, control):  # near beside the coordinator; far behind the shaped veth
+        if node == "near":
+            return [helix, "worker", "--coordinator", f"tcp://127.0.0.1:{control}", "--node", node, "--model", model,
+                    "--threads", "1", "--listen", "127.0.0.1"]
+        return ["ip", "netns", "exec", WIRE_NS, helix, "worker", "--coordinator", f"tcp://{WIRE_NET}.1:{control}",
+                "--node", node, "--model", model, "--threads", "1", "--listen", f"{WIRE_NET}.2", "--insecure"]
+
+    shaped_host(rate)
+    runs = {"f32": [], "f16": []}
+    try:
+        for _ in range(rounds):
+            for activations in ("f32", "f16"):
+                cluster = Cluster(helix, workdir, ["--cluster", cluster_file, "--placement", placement, "--model", model,
+                                                   "--model-id", "m", "--activations", activations, "--insecure"],
+                                  ["near", "far"], [], control_host="0.0.0.0", worker_cmd=worker_cmd)
+                try:
+                    body = {"model": "m", "prompt": "The quick brown fox jumps over the lazy dog", "max_tokens": 48,
+                            "temperature": 0, "ignore_eos": True}
+                    post(cluster.port, body)  # warm-up
+                    m0, t0 = metrics(cluster.port), time.time()
+                    threads, done, errors = closed_loop(cluster.port, clients, lambda rng: body, time.time() + seconds)
+                    for th in threads:
+                        th.join()
+                    m1, elapsed = metrics(cluster.port), time.time() - t0
+                    runs[activations].append(window_figures(m0, m1, elapsed)["decode_tps"])
+                finally:
+                    cluster.stop()
+    finally:
+        subprocess.run(["ip", "netns", "del", WIRE_NS])
+    f32, f16 = statistics.median(runs["f32"]), statistics.median(runs["f16"])
+    return {"rate": rate, "clients": clients, "seconds": seconds, "f32_decode_tps": runs["f32"],
+            "f16_decode_tps": runs["f16"], "ratio": f16 / f32}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--part", default="all", choices=["engine", "emulated", "all"])
+    ap.add_argument("--part", default="all", choices=["engine", "emulated", "wire", "all"])
+    ap.add_argument("--wire-rate", default="2mbit", help="wire part: the shaped link's rate (tc units)")
     ap.add_argument("--emulated-clients", type=int, default=480, help="offline clients, single24")
     ap.add_argument("--emulated-clients-42", type=int, default=900, help="offline clients, high42")
     ap.add_argument("--clusters", default="single24,high42")
@@ -342,6 +416,10 @@ def main():
                 print(f"{r['cluster']:<10}{r['mode']:<9}{m['decode_tps']:>22.1f}{p['decode_tps']:>9.1f}"
                       f"{m['decode_tps'] / p['decode_tps']:>7.3f}{m['mean_decode_latency_s']:>28.3f} s"
                       f"{p['mean_decode_latency_s']:>6.3f} s{m['mean_decode_latency_s'] / p['mean_decode_latency_s']:>7.3f}")
+        if args.part == "wire" or (args.part == "all" and os.geteuid() == 0):
+            r = results["wire"] = bench_wire(helix, workdir, args.wire_rate)
+            print(f"pipeline across a {r['rate']} link, {r['clients']} clients: decode tok/s with f32 activations "
+                  f"{r['f32_decode_tps']}, f16 {r['f16_decode_tps']}: f16 / f32 = {r['ratio']:.2f}")
     print(json.dumps(results, indent=1))
 
 

@@ -25,7 +25,7 @@ struct FlowOptions {
   std::string machine_profiles;
   std::string placement;
   std::string model;
-  std::string kv_dtype;  // "": f32 for model files
+  WorkerDtypes dtypes;  // with model files: what the workers will store and send
   std::string semantics = "both";
   std::string links = "auto";
   std::string svg;  // --svg: draw the placement and its planner-semantics flow here
@@ -35,7 +35,7 @@ struct FlowOptions {
 
 // --model, else the placement's own model, else the paper model with that many layers.
 ModelSpec model_for(const FlowOptions& o, const Placement& placement) {
-  if (!o.model.empty()) return planned_model(o.model, o.kv_dtype);
+  if (!o.model.empty()) return planned_model(o.model, o.dtypes);
   if (!placement.model.empty()) return resolve_model(placement.model);
   if (placement.num_layers == 80) return model_preset("llama2-70b");
   if (placement.num_layers == 60) return model_preset("llama1-30b");
@@ -72,7 +72,7 @@ void run_flow(const FlowOptions& o) {
   // With --model the placement is checked against that model's layers; without,
   // the placement says which model it is for.
   std::optional<ModelSpec> given;
-  if (!o.model.empty()) given = planned_model(o.model, o.kv_dtype);
+  if (!o.model.empty()) given = planned_model(o.model, o.dtypes);
   Placement placement = load_placement(o.placement, loaded.cluster, given ? given->num_layers : 0);
   ModelSpec model = given ? *given : model_for(o, placement);
   if (model.num_layers != placement.num_layers) {
@@ -134,7 +134,7 @@ void register_flow(CLI::App& app) {
   cmd->add_option("--model", options->model,
                   "Model preset, config.json, or the model's files (.gguf or a directory with weights) (default: the "
                   "placement's model)");
-  cmd->add_option("--kv-dtype", options->kv_dtype, kPlannedKvDtypeHelp);
+  add_worker_dtype_options(cmd, options->dtypes);
   cmd->add_option("--semantics", options->semantics, "planner, simulator or both")
       ->capture_default_str();
   cmd->add_option("--links", options->links,

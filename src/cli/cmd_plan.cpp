@@ -31,7 +31,7 @@ struct PlanOptions {
   std::string cluster = kDefaultCluster;
   std::string machine_profiles;
   std::string model = kDefaultModel;
-  std::string kv_dtype;  // "": f32 for model files
+  WorkerDtypes dtypes;  // with model files: what the workers will store and send
   std::string method = "helix";
   double time_limit_s = 10;
   int threads = 2;
@@ -174,7 +174,7 @@ void run_plan(const PlanOptions& o) {
   if (o.compare && !o.svg.empty()) fail("--svg draws one placement: use --method instead of --compare");
   make_cli_planner({"helix", o.objective, o.runtime, o.lengths, o.seed, 0});  // bad names fail before planning
   LoadedCluster loaded = load_cluster_arg(o.cluster, o.machine_profiles);
-  ModelSpec model = planned_model(o.model, o.kv_dtype);
+  ModelSpec model = planned_model(o.model, o.dtypes);
   PerfOptions perf_options;
   perf_options.allow_overcommit = o.allow_overcommit || o.method == "separate-paper";
   PerfModel perf = PerfModel::build(loaded.cluster, model, perf_options);
@@ -239,7 +239,7 @@ void register_plan(CLI::App& app) {
                   "Model preset name, HF config.json, or the model's files (.gguf or a directory with weights: "
                   "planned with the bytes helix's workers hold and send)")
       ->capture_default_str();
-  cmd->add_option("--kv-dtype", options->kv_dtype, kPlannedKvDtypeHelp);
+  add_worker_dtype_options(cmd, options->dtypes);
   std::string methods;
   for (const auto& m : planner_names()) methods += (methods.empty() ? "" : "|") + m;
   cmd->add_option("--method", options->method, "Placement method: " + methods)->capture_default_str();

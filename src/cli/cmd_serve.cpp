@@ -23,6 +23,7 @@
 #include "cli_common.h"
 #include "commands.h"
 #include "kv_options.h"
+#include "planned_model.h"
 #include "stage_device.h"
 #include "helix/api/http_server.h"
 #include "helix/core/error.h"
@@ -32,7 +33,6 @@
 #include "helix/perf/perf_model.h"
 #include "helix/plan/planner.h"
 #include "helix/runtime/coordinator.h"
-#include "helix/runtime/runtime_model_spec.h"
 #include "helix/runtime/worker.h"
 #include "helix/security/curve_auth.h"
 #include "helix/security/curve_keys.h"
@@ -76,6 +76,7 @@ struct ServeOptions {
   int context = 0;
   long long kv_tokens = 0;
   std::string kv_dtype = "f32";  // what the real workers' KV caches store: planned with, and up gives its workers
+  std::string activations = "f32";  // what real workers send hidden states as: planned with, and in their Assign
   double ready_timeout = 120;
   int http_threads = 128;
   double kv_hwm = 0.9;           // the paper's online settings by default
@@ -119,8 +120,8 @@ ServedModel served_model(const ServeOptions& o) {
   if (o.engine == "real") {
     if (o.model.empty()) fail("--model DIR is required with the real engine");
     ModelFiles files = open_model(o.model);
-    // Planned as the workers serve it: stored weight bytes, their KV dtype, float32 activations.
-    m.spec = runtime::runtime_model_spec(files, parse_kv_dtype(o.kv_dtype, "--kv-dtype"));
+    // Planned as the workers serve it: stored weight bytes, their KV and activation dtypes.
+    m.spec = served_model_spec(o.model, WorkerDtypes{o.kv_dtype, o.activations});
     m.tokenizer = load_model_tokenizer(o.model);
     if (const auto chat = load_model_chat_template(o.model)) {
       m.chat_prompt = api::ChatPrompt(api::ChatFormat{chat->text, chat->bos_token, chat->eos_token, chat->source});
@@ -129,6 +130,9 @@ ServedModel served_model(const ServeOptions& o) {
     m.context = files.config.max_position_embeddings;
     m.id = std::filesystem::path(o.model).filename().string();
   } else if (o.engine == "emulated") {
+    if (runtime::parse_activation_dtype(o.activations, "--activations") != runtime::ActivationDtype::F32) {
+      fail("--activations {}: needs --engine real (emulated workers send placeholder rows)", o.activations);
+    }
     require_real_engine_for(KvCacheOptions{.dtype = parse_kv_dtype(o.kv_dtype, "--kv-dtype")}, o.engine);
     m.spec = resolve_model(o.model.empty() ? std::string(kDefaultModel) : o.model);
     m.tokenizer = make_byte_tokenizer();
@@ -201,6 +205,7 @@ class Service {
     if (o.gather_us < 0 || o.gather_us > 1'000'000) fail("--gather-us {}: expected 0 to 1000000 microseconds", o.gather_us);
     co.gather_us = o.gather_us;
     co.emulated_real_activations = o.real_activations;
+    co.activations = runtime::parse_activation_dtype(o.activations, "--activations");
     if (!(o.worker_timeout > 0)) fail("--worker-timeout {}: must be positive seconds", o.worker_timeout);
     co.worker_timeout_s = o.worker_timeout;
     co.move_penalty_tps = o.move_penalty;
@@ -269,6 +274,10 @@ void add_serve_options(CLI::App* cmd, ServeOptions& o) {
   cmd->add_option("--model-id", o.model_id, "Model name in the API (default: the model directory's name)");
   cmd->add_option("--context", o.context, "Cap the context length (tokens)");
   cmd->add_option("--kv-tokens", o.kv_tokens, "KV-cache tokens each real worker allocates (default: 4096)");
+  cmd->add_option("--activations", o.activations,
+                  "What real workers send hidden states as: f32 (a pipeline gives one process's bits) or f16 (half "
+                  "the bytes on every link between workers); the plan counts its bytes")
+      ->capture_default_str();
   cmd->add_option("--kv-dtype", o.kv_dtype,
                   "What the real workers' KV caches store (f32 or f16): the plan counts its bytes (up gives it to "
                   "its workers; give `helix worker` the same)")

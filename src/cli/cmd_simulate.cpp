@@ -29,7 +29,7 @@ struct SimulateOptions {
   std::string machine_profiles;
   std::string placement;
   std::string model = kDefaultModel;
-  std::string kv_dtype;  // "": f32 for model files
+  WorkerDtypes dtypes;  // with model files: what the workers will store and send
   std::string scheduler = "helix";
   std::string runtime = "paper";
   int clients = 0;
@@ -208,7 +208,7 @@ sim::SimReport run_one(const SimulateOptions& o, const sim::SimCluster& cluster,
 }
 
 void run_simulate(const SimulateOptions& o) {
-  const ModelSpec model = planned_model(o.model, o.kv_dtype);
+  const ModelSpec model = planned_model(o.model, o.dtypes);
   const sim::SchedulerKind kind = sim::parse_scheduler(o.scheduler);
   const sim::SimCluster cluster = load_sim_cluster(o, model, std::nullopt);
   sim::SimReport r = run_one(o, cluster, kind);
@@ -240,7 +240,7 @@ std::vector<std::string> split(const std::string& text) {
 // the Swarm placement with its own scheduler too, for the paper's runtime): what
 // each serves, its latency and its max flow, side by side.
 void run_compare(const SimulateOptions& o) {
-  const ModelSpec model = planned_model(o.model, o.kv_dtype);
+  const ModelSpec model = planned_model(o.model, o.dtypes);
   LoadedCluster loaded = load_cluster_arg(o.cluster, o.machine_profiles);
   const PerfModel perf = PerfModel::build(loaded.cluster, model);
   std::vector<std::pair<std::string, Placement>> plans;
@@ -296,7 +296,7 @@ void register_simulate(CLI::App& app) {
                   "model preset, config.json, or the model's files (.gguf or a directory with weights: simulated "
                   "with the bytes helix's workers hold and send)")
       ->capture_default_str();
-  cmd->add_option("--kv-dtype", o->kv_dtype, kPlannedKvDtypeHelp);
+  add_worker_dtype_options(cmd, o->dtypes);
   cmd->add_option("--scheduler", o->scheduler, "helix | swarm | random | shortest-queue")->capture_default_str();
   cmd->add_option("--runtime", o->runtime,
                   "the serving runtime simulated: paper (the paper's prototype, as its simulator has it) or helix "

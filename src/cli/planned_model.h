@@ -2,21 +2,31 @@
 // config.json is counted as the paper counts it: every weight, KV value and
 // activation at the checkpoint's dtype. A model's files (a .gguf, or a directory
 // with weights) are counted as helix's runtime serves them (runtime_model_spec.h),
-// with the KV cache dtype the workers will be given.
+// with the KV cache dtype and activation dtype the workers will be given.
 #pragma once
 
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "helix/model/model_spec.h"
 
 namespace helix::cli {
 
-// `kv_dtype`: "" (not given: f32, the workers' default), "f32" or "f16"; given with
-// a preset or config.json it is an error, since those count KV at their dtype.
-ModelSpec planned_model(const std::string& model, const std::string& kv_dtype);
+// What the workers will store and send: "f32" or "f16"; "" = not given (f32).
+struct WorkerDtypes {
+  std::string kv;
+  std::string activations;
+};
 
-// The help text of a planning command's --kv-dtype.
-inline constexpr const char* kPlannedKvDtypeHelp =
-    "With model files: what the workers' KV caches store (f32, the default, or f16), so the plan counts their bytes";
+// Adds --kv-dtype and --activations to a planning command.
+void add_worker_dtype_options(CLI::App* cmd, WorkerDtypes& dtypes);
+
+// Fails when a dtype is given with a preset or config.json, which count theirs at
+// the checkpoint's dtype, or when one is not f32 or f16.
+ModelSpec planned_model(const std::string& model, const WorkerDtypes& dtypes);
+
+// The spec of a model's files as workers with these dtypes serve it.
+ModelSpec served_model_spec(const std::string& files, const WorkerDtypes& dtypes);
 
 }  // namespace helix::cli

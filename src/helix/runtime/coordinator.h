@@ -32,6 +32,7 @@
 #include "helix/sched/kv_ledger.h"
 #include "helix/sim/sim_cluster.h"
 #include "helix/api/chat_prompt.h"
+#include "helix/runtime/wire.h"
 #include "helix/tokenize/tokenizer.h"
 
 namespace helix::runtime {
@@ -43,6 +44,8 @@ struct CoordinatorOptions {
   // Emulated workers send activation rows of the model's real size (else one float
   // per token: the timing is the profile's either way).
   bool emulated_real_activations = false;
+  // What real workers send hidden states as (Assign.activations); the plan counts its bytes.
+  ActivationDtype activations = ActivationDtype::F32;
   int context_length = 2048;                              // prompt + generated tokens at most
   api::ChatPrompt chat_prompt;                            // chat requests: the model's template, else plain
   long long worker_kv_tokens = 0;                         // KV asked of each real worker (0: its default)

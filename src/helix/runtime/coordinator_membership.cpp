@@ -203,6 +203,7 @@ Assign Coordinator::Impl::assignment(int node, const std::optional<sim::SimClust
   a.gather_us = options.gather_us;
   a.emulated = options.emulated;
   a.device = cluster.nodes[static_cast<std::size_t>(node)].device;
+  a.activations = options.activations;
   if (emulated_sim && placed(node)) {
     // Emulated KV is the profile's: what the ledger and the simulator assume.
     a.kv_tokens = static_cast<std::int64_t>(emulated_sim->kv_capacity[static_cast<std::size_t>(node)] / range(node).size());

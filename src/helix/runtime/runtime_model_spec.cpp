@@ -3,7 +3,6 @@
 #include <algorithm>
 
 #include "helix/engine/llama_config.h"
-#include "helix/runtime/wire.h"
 
 namespace helix::runtime {
 namespace {
@@ -24,13 +23,14 @@ double stored_layer_bytes(const ModelFiles& files, int layer) {
 
 }  // namespace
 
-ModelSpec runtime_model_spec(const ModelFiles& files, KvDtype kv_dtype) {
+ModelSpec runtime_model_spec(const ModelFiles& files, KvDtype kv_dtype, ActivationDtype activations) {
   ModelSpec m = model_from_hf_config(to_hf_json(files.config), files.path.string());
   double largest = 0;
   for (int layer = 0; layer < files.config.num_layers; ++layer) largest = std::max(largest, stored_layer_bytes(files, layer));
   m.layer_param_bytes = largest;
   m.kv_bytes_per_token_per_layer = static_cast<double>(kv_bytes_per_token(1, files.config.kv_dim(), kv_dtype));
-  m.activation_bytes_per_token = static_cast<double>(payload_bytes_per_token(Payload::Hidden, files.config.hidden_size));
+  m.activation_bytes_per_token = static_cast<double>(payload_bytes_per_token(
+      activations == ActivationDtype::F16 ? Payload::HiddenF16 : Payload::Hidden, files.config.hidden_size));
   m.token_size_bytes = static_cast<double>(payload_bytes_per_token(Payload::Tokens, 0));
   return m;
 }

@@ -155,6 +155,7 @@ void write(Writer& w, const Assign& m) {
   w.put(m.emulation.activation_bytes_per_token);
   w.put(m.emulation.vocab_size);
   w.put_string(m.device ? m.device->name() : "");
+  w.put(static_cast<std::uint8_t>(m.activations));
   w.put_count(m.peers.size());
   for (const Peer& p : m.peers) {
     w.put(p.node);
@@ -188,6 +189,9 @@ void read(Reader& r, Assign& m) {
     m.device = parse_device_name(device);
     if (!m.device) r.bad("device", fmt::format("'{}' is not a device ({})", device, kDeviceNameForms));
   }
+  const auto activations = r.get<std::uint8_t>("activations");
+  if (activations > 1) r.bad("activations", fmt::format("kind {} is neither f32 (0) nor f16 (1)", activations));
+  m.activations = static_cast<ActivationDtype>(activations);
   m.peers.resize(r.get_count("peers", 12));
   for (Peer& p : m.peers) {
     p.node = r.get<std::int32_t>("peers.node");
@@ -246,7 +250,7 @@ void read(Reader& r, Work& m) {
   m.hop = r.get<std::int32_t>("hop");
   m.want_token = r.get_bool("want_token");
   auto payload = r.get<std::uint8_t>("payload");
-  if (payload > 1) r.bad("payload", fmt::format("kind {} is neither tokens (0) nor hidden (1)", payload));
+  if (payload > 2) r.bad("payload", fmt::format("kind {} is not tokens (0), hidden f32 (1) or hidden f16 (2)", payload));
   m.payload = static_cast<Payload>(payload);
   m.hidden_size = r.get<std::int32_t>("hidden_size");
   if (m.hidden_size < 0) r.bad("hidden_size", "is negative");
@@ -364,12 +368,26 @@ Message decode(std::span<const std::uint8_t> frame) {
   return m;
 }
 
+const char* activation_dtype_name(ActivationDtype dtype) { return dtype == ActivationDtype::F16 ? "f16" : "f32"; }
+
+ActivationDtype parse_activation_dtype(std::string_view text, std::string_view what) {
+  if (text == "f32") return ActivationDtype::F32;
+  if (text == "f16") return ActivationDtype::F16;
+  fail("{}: '{}' is not an activation type (f32 or f16)", what, text);
+}
+
 std::size_t payload_bytes_per_token(Payload payload, int hidden_size) {
-  return payload == Payload::Tokens ? sizeof(std::int32_t) : sizeof(float) * static_cast<std::size_t>(std::max(hidden_size, 0));
+  const auto values = static_cast<std::size_t>(std::max(hidden_size, 0));
+  switch (payload) {
+    case Payload::Tokens: return sizeof(std::int32_t);
+    case Payload::Hidden: return sizeof(float) * values;
+    case Payload::HiddenF16: return sizeof(std::uint16_t) * values;
+  }
+  return 0;
 }
 
 void check_payload(const Work& work, std::size_t payload_bytes) {
-  if (work.payload == Payload::Hidden && work.hidden_size < 1) throw WireError("wire: Work message with hidden states of size 0");
+  if (work.payload != Payload::Tokens && work.hidden_size < 1) throw WireError("wire: Work message with hidden states of size 0");
   const std::size_t expected = payload_bytes_per_token(work.payload, work.hidden_size) * static_cast<std::size_t>(work.length);
   if (payload_bytes != expected) {
     throw WireError(fmt::format("wire: Work message for request {}: payload of {} bytes, {} tokens need {}", work.request,

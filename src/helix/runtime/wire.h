@@ -26,7 +26,7 @@
 namespace helix::runtime {
 
 inline constexpr std::uint32_t kWireMagic = 0x57584c48;  // "HLXW" read as little-endian bytes
-inline constexpr std::uint16_t kWireVersion = 4;  // 2: Assign carries gather_us; 3: Hello.loaded, Token.sampler_state, Peer.public_key; 4: Assign.device, Ready.device
+inline constexpr std::uint16_t kWireVersion = 5;  // 2: Assign carries gather_us; 3: Hello.loaded, Token.sampler_state, Peer.public_key; 4: Assign.device, Ready.device; 5: Assign.activations, f16 hidden payloads
 
 class WireError : public Error {
  public:
@@ -61,6 +61,14 @@ struct Emulation {
   std::int32_t vocab_size = 0;
 };
 
+// What hidden states cross the network as. f16 halves the bytes on every link
+// between workers (the paper's prototype sent fp16); f32 keeps the engine's values,
+// so a pipeline gives the bits of one process.
+enum class ActivationDtype : std::uint8_t { F32 = 0, F16 = 1 };
+const char* activation_dtype_name(ActivationDtype dtype);
+// "f32" or "f16"; anything else fails naming `what` (an option, a field).
+ActivationDtype parse_activation_dtype(std::string_view text, std::string_view what);
+
 struct Peer {
   std::int32_t node = 0;
   std::string data_endpoint;
@@ -85,6 +93,7 @@ struct Assign {
   // Where the cluster file says this node runs its layers; nullopt: it does not
   // say (the worker's --device, else the CPU). On the wire "" for nullopt.
   std::optional<DeviceName> device = std::nullopt;
+  ActivationDtype activations = ActivationDtype::F32;  // what this worker sends hidden states as
   std::vector<Peer> peers;
 };
 
@@ -116,11 +125,13 @@ struct Sampling {
   std::int32_t allowed_vocab = 0;
 };
 
-enum class Payload : std::uint8_t { Tokens = 0, Hidden = 1 };
+// Hidden: float32 values; HiddenF16: IEEE half values (a worker told to send f16
+// sends a message whose values do not all fit in f16 as float32).
+enum class Payload : std::uint8_t { Tokens = 0, Hidden = 1, HiddenF16 = 2 };
 
 // Coordinator or worker -> worker: run `length` tokens of `request` starting at
 // `position` on hop `hop` of `route`, then pass them on. The payload frame holds
-// length int32 token ids or length x hidden float32 states.
+// length int32 token ids or length x hidden float32 (or f16) states.
 struct Work {
   std::uint64_t request = 0;
   std::int32_t position = 0;
@@ -128,7 +139,7 @@ struct Work {
   std::int32_t hop = 0;
   bool want_token = false;  // the chunk ends the prompt, or is a decode: sample after it
   Payload payload = Payload::Tokens;
-  std::int32_t hidden_size = 0;  // Hidden payloads: floats per token
+  std::int32_t hidden_size = 0;  // Hidden payloads: values per token
   Sampling sampling;
   std::vector<RouteHop> route;
   bool prompt = false;  // (a chunk of) a prompt, not a decode step: its batch time differs
@@ -179,7 +190,7 @@ std::vector<std::uint8_t> encode(const Message& message);
 Message decode(std::span<const std::uint8_t> frame);
 
 // Bytes one token takes in a Work payload: its int32 id, or its hidden state's
-// float32 values. The planner's network capacities count these (runtime_model_spec.h).
+// float32 or f16 values. The planner's network capacities count these (runtime_model_spec.h).
 std::size_t payload_bytes_per_token(Payload payload, int hidden_size);
 
 // Checks a Work message's payload frame size (decode() already checked that

@@ -6,12 +6,14 @@
 #include <mutex>
 #include <deque>
 #include <map>
+#include <span>
 #include <thread>
 #include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
 #include "helix/engine/model_files.h"
+#include "helix/runtime/activation_codec.h"
 #include "helix/runtime/stage_executor.h"
 #include "helix/runtime/transport.h"
 #include "helix/security/curve_auth.h"
@@ -95,7 +97,7 @@ class WorkerLoop {
       pending_size_ = pending_.size();
       kv_used_ = executor_ ? executor_->kv_used_tokens() : 0;
     }
-    spdlog::info("worker {}: stopping", options_.node);
+    spdlog::info("worker {}: stopping; sent {} hidden-state messages in f16, {} in f32", options_.node, sent_f16_, sent_f32_);
   }
 
  private:
@@ -348,6 +350,10 @@ class WorkerLoop {
                                           here.layers.end, assign_.layers.start, assign_.layers.end));
       return;
     }
+    if (w.payload == Payload::HiddenF16) {  // the stage computes in float32
+      payload = widened_payload(payload);
+      w.payload = Payload::Hidden;
+    }
     auto frame = std::make_shared<zmq::message_t>(std::move(payload));
     const std::size_t row = frame->size() / static_cast<std::size_t>(w.length);
     for (int done = 0; done < w.length;) {
@@ -531,14 +537,29 @@ class WorkerLoop {
     }
     Work next = w;
     next.hop = w.hop + 1;
-    next.payload = Payload::Hidden;
     next.hidden_size = result.hidden_size;
     const auto width = static_cast<std::size_t>(result.hidden_size);
-    zmq::message_t payload = payload_frame(result.hidden, row * width, static_cast<std::size_t>(w.length) * width);
+    zmq::message_t payload = hidden_payload(next, result.hidden, row * width, static_cast<std::size_t>(w.length) * width);
     const int to = next.route[static_cast<std::size_t>(next.hop)].node;
     zmq::socket_t* peer = peer_socket(to);
     if (!peer) return fail_request(w.request, fmt::format("node {} is not among this worker's peers", to));
     send(*peer, next, &payload);
+  }
+
+  // f16 when this worker is told to send it and every value fits, else float32
+  // (zero-copy from the step's buffer); sets `next.payload` to match.
+  zmq::message_t hidden_payload(Work& next, const std::shared_ptr<const std::vector<float>>& hidden, std::size_t first,
+                                std::size_t count) {
+    if (!assign_.emulated && assign_.activations == ActivationDtype::F16) {
+      if (auto halves = f16_payload(std::span<const float>(*hidden).subspan(first, count))) {
+        next.payload = Payload::HiddenF16;
+        ++sent_f16_;
+        return std::move(*halves);
+      }
+    }
+    next.payload = Payload::Hidden;
+    ++sent_f32_;
+    return payload_frame(hidden, first, count);
   }
 
   zmq::socket_t* peer_socket(int node) {
@@ -591,6 +612,7 @@ class WorkerLoop {
   zmq::socket_t control_, data_;
   std::string data_endpoint_;
   Assign assign_;
+  std::uint64_t sent_f16_ = 0, sent_f32_ = 0;  // hidden-state messages sent to peers, by payload kind
   std::string runs_on_;  // where the loaded layers run: "cpu", "cuda:0", "emulated"
   std::unique_ptr<StageExecutor> executor_;
   std::map<int, std::string> peer_endpoints_;

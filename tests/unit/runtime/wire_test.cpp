@@ -40,6 +40,7 @@ Assign sample_assign() {
   a.emulation.activation_bytes_per_token = 16384;
   a.emulation.vocab_size = 32000;
   a.device = DeviceName{true, 3};
+  a.activations = ActivationDtype::F16;
   a.peers = {{0, "tcp://127.0.0.1:7000", "rq2n!Ex+h%N8&]FgX@4F0HfRh8i<l1nrQf4k<pUn"}, {3, "ipc:///tmp/helix-3", ""}, {9, "", ""}};
   return a;
 }
@@ -111,6 +112,7 @@ void expect_same(const Assign& a, const Assign& b) {
   EXPECT_EQ(a.emulation.activation_bytes_per_token, b.emulation.activation_bytes_per_token);
   EXPECT_EQ(a.emulation.vocab_size, b.emulation.vocab_size);
   EXPECT_EQ(a.device, b.device);
+  EXPECT_EQ(a.activations, b.activations);
   ASSERT_EQ(a.peers.size(), b.peers.size());
   for (std::size_t i = 0; i < a.peers.size(); ++i) {
     EXPECT_EQ(a.peers[i].node, b.peers[i].node) << i;
@@ -296,7 +298,7 @@ TEST(Wire, WrongMagicIsRefused) {
 TEST(Wire, OtherVersionIsRefused) {
   Bytes bytes = encode(sample_token());
   put_u16(bytes, 4, 1);
-  EXPECT_NE(wire_error(bytes).find("version 1, this build speaks version 4"), std::string::npos) << wire_error(bytes);
+  EXPECT_NE(wire_error(bytes).find("version 1, this build speaks version 5"), std::string::npos) << wire_error(bytes);
   put_u16(bytes, 4, 0);
   EXPECT_NE(wire_error(bytes).find("version 0"), std::string::npos) << wire_error(bytes);
 }
@@ -346,10 +348,10 @@ TEST(Wire, WorkNegativeOrZeroLengthAndNegativePositionAreRefused) {
 
 TEST(Wire, WorkBadPayloadKindIsRefused) {
   Work w = sample_work();
-  w.payload = static_cast<Payload>(2);
+  w.payload = static_cast<Payload>(3);
   const std::string error = wire_error(encode(w));
   EXPECT_NE(error.find("field payload"), std::string::npos) << error;
-  EXPECT_NE(error.find("kind 2"), std::string::npos) << error;
+  EXPECT_NE(error.find("kind 3"), std::string::npos) << error;
 }
 
 TEST(Wire, WorkSamplingRangesAreChecked) {
@@ -435,6 +437,20 @@ TEST(Wire, AssignFieldsAreChecked) {
   ASSERT_NE(at, bytes.end());
   at[4] = 'X';  // "cudaX7"
   EXPECT_NE(wire_error(bytes).find("field device: 'cudaX7' is not a device"), std::string::npos) << wire_error(bytes);
+
+  // The activation type follows the device: f32 (0) and f16 (1) only.
+  a = sample_assign();
+  for (ActivationDtype dtype : {ActivationDtype::F32, ActivationDtype::F16}) {
+    a.activations = dtype;
+    EXPECT_EQ(std::get<Assign>(decode(encode(a))).activations, dtype);
+  }
+  bytes = encode(a);
+  const std::string device = "cuda:3";
+  const auto after = std::search(bytes.begin(), bytes.end(), device.begin(), device.end()) + 6;
+  ASSERT_EQ(*after, 1);
+  *after = 2;
+  EXPECT_NE(wire_error(bytes).find("field activations: kind 2 is neither f32 (0) nor f16 (1)"), std::string::npos)
+      << wire_error(bytes);
 }
 
 TEST(Wire, RouteLayersAreChecked) {
@@ -566,6 +582,12 @@ TEST(Wire, CheckPayloadHidden) {
   EXPECT_THROW(check_payload(w, 47), WireError);
   EXPECT_THROW(check_payload(w, 49), WireError);
   EXPECT_THROW(check_payload(w, 12), WireError) << "a token-sized payload is not hidden states";
+  w.payload = Payload::HiddenF16;  // two bytes a value
+  w.hidden_size = 4;
+  EXPECT_NO_THROW(check_payload(w, 24));
+  EXPECT_THROW(check_payload(w, 48), WireError) << "float32 values under an f16 kind";
+  EXPECT_THROW(check_payload(w, 23), WireError);
+  w.payload = Payload::Hidden;
   w.hidden_size = 0;
   EXPECT_THROW(check_payload(w, 0), WireError);
   try {
