@@ -327,6 +327,14 @@ def shaped_host(rate):
         subprocess.run(cmd.split(), check=True)
 
 
+def cluster_bandwidth(rate):
+    """tc's "2mbit" as a cluster file's "2 Mbps"."""
+    for unit, name in (("gbit", "Gbps"), ("mbit", "Mbps"), ("kbit", "Kbps")):
+        if rate.endswith(unit):
+            return f"{rate[:-len(unit)]} {name}"
+    sys.exit(f"--wire-rate {rate}: expected a number of kbit, mbit or gbit")
+
+
 def bench_wire(helix, workdir, rate, clients=8, seconds=20, rounds=2):
     """Decode tokens/s of a pipeline whose hidden states cross a `rate` link, f32 vs f16 activations."""
     model = os.path.join(workdir, "small")
@@ -337,7 +345,7 @@ def bench_wire(helix, workdir, rate, clients=8, seconds=20, rounds=2):
         f.write("format: helix-cluster/1\nname: wire\ngpu_types:\n  cpu: {vram: 16 GB, memory_bandwidth: 10 GB/s, "
                 "peak_flops: 200 GFLOP/s, nic: 10 Gbps, profile: none}\ncoordinator: {nic: 10 Gbps}\nnetwork:\n"
                 "  in_region: {bandwidth: 10 Gbps, latency: 0.05 ms}\n  links:\n"
-                f"    - {{from: near, to: far, bandwidth: {rate.replace('mbit', ' Mbps').replace('kbit', ' Kbps')}}}\n"
+                f"    - {{from: near, to: far, bandwidth: {cluster_bandwidth(rate)}}}\n"
                 "nodes:\n  - {name: near, gpu: cpu}\n  - {name: far, gpu: cpu}\n")
     placement = os.path.join(workdir, "wire-pipeline.json")
     json.dump({"format": "helix-placement", "version": 1, "cluster": "wire", "model": "llama", "method": "manual",
