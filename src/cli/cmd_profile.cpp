@@ -48,7 +48,11 @@ void run_profile(const ProfileCliOptions& o) {
   std::filesystem::create_directories(dir);
   write_text(dir / "prompt_bs2time.csv", to_profile_csv(p.prompt));
   write_text(dir / "decode_bs2time.csv", to_profile_csv(p.decode));
-  nlohmann::json meta = {{"format", "helix-layer-profile"}, {"version", 1}, {"model", o.model},
+  const LlamaConfig& c = stage->config();
+  // The layer's shape, which the planner checks against the model it plans (measured_layer_times.h).
+  const nlohmann::json layer = {{"hidden_size", c.hidden_size}, {"intermediate_size", c.intermediate_size},
+                                {"num_heads", c.num_heads}, {"num_kv_heads", c.num_kv_heads}, {"head_dim", c.head_dim}};
+  nlohmann::json meta = {{"format", "helix-layer-profile"}, {"version", 2}, {"model", o.model}, {"layer", layer},
                          {"machine", o.machine}, {"device", device.name()}, {"threads", o.threads},
                          {"kernels", device.cuda ? std::string("cuda") : std::string(kernel_isa())},
                          {"weight_dtype", dtype}, {"kv_dtype", kv_dtype_name(kv_dtype)},

@@ -119,6 +119,23 @@ TEST(EngineCli, ProfileWritesTablesThePlannerReads) {
   }
   nlohmann::json meta = nlohmann::json::parse(test::read_file(out / "LAPTOP" / "profile.json"));
   EXPECT_EQ(meta["format"], "helix-layer-profile");
+  EXPECT_EQ(meta["layer"]["hidden_size"], 64);
+  // A cluster of such machines plans this model from the tables, and refuses to plan
+  // another model's layers with them.
+  const auto cluster = dir.write("laptops.yaml", R"(format: helix-cluster/1
+gpu_types:
+  LAPTOP: {vram: 16 GB, nic: 1 GB/s, layer_times: profile/LAPTOP}
+coordinator: {nic: 1 GB/s}
+network:
+  in_region: {bandwidth: 1 GB/s, latency: 1 ms}
+nodes:
+  - {name: a, gpu: LAPTOP}
+  - {name: b, gpu: LAPTOP}
+)");
+  const std::string plan = "plan --objective max-flow -q --cluster " + quoted(cluster) + " --model ";
+  test::CommandResult planned = test::run_command(helix_cmd(plan + quoted(m)));
+  EXPECT_EQ(planned.exit_code, 0) << planned.err;
+  expect_one_line_error(plan + "llama3-8b", "profile.json: timed on layers with hidden_size 64, but model");
 }
 
 TEST(EngineCli, BadInputGivesOneLineErrors) {

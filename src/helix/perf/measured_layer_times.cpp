@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "helix/core/error.h"
 
 namespace helix {
@@ -35,6 +37,38 @@ LayerTimeTable extended(const LayerTimeTable& t, int grid_step, int grid_end) {
   return LayerTimeTable(std::move(points), t.name() + " (extended linearly)");
 }
 
+// A profile.json beside the tables (`helix profile`, version 2) says which layer
+// shape was timed: another model's times would plan this one silently wrong. The
+// paper's format (tables only), version 1 (no shape) and presets without one pass.
+void check_timed_layer(const std::filesystem::path& dir, const ModelSpec& model) {
+  const std::filesystem::path path = dir / "profile.json";
+  std::ifstream in(path);
+  if (!in) return;
+  nlohmann::json meta;
+  try {
+    meta = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("{}: invalid JSON: {}", path.string(), e.what());
+  }
+  if (!meta.is_object() || !meta.contains("layer")) return;
+  const nlohmann::json& layer = meta["layer"];
+  const std::pair<const char*, int> planned[] = {{"hidden_size", model.hidden_size},
+                                                 {"intermediate_size", model.intermediate_size},
+                                                 {"num_heads", model.num_heads},
+                                                 {"num_kv_heads", model.num_kv_heads},
+                                                 {"head_dim", model.head_dim}};
+  for (const auto& [key, value] : planned) {
+    if (value <= 0) continue;  // a preset that does not say
+    const auto it = layer.is_object() ? layer.find(key) : layer.end();
+    if (it == layer.end() || !it->is_number_integer()) fail("{}: layer.{} is missing or not an integer", path.string(), key);
+    if (it->get<long long>() != value) {
+      fail("{}: timed on layers with {} {}, but model '{}' has {}: these times are another model's (run `helix "
+           "profile` on this one)",
+           path.string(), key, it->get<long long>(), model.name, value);
+    }
+  }
+}
+
 }  // namespace
 
 GpuProfile measured_layer_profile(const ModelSpec& model, const GpuType& gpu,
@@ -46,6 +80,7 @@ GpuProfile measured_layer_profile(const ModelSpec& model, const GpuType& gpu,
   if (!(memory_only.peak_flops > 0)) memory_only.peak_flops = 1e15;
   GpuProfile p = first_principles_profile(model, memory_only, constants);
   std::filesystem::path dir = gpu.layer_times_dir;
+  check_timed_layer(dir, model);
   p.prompt = extended(read_table(dir / "prompt_bs2time.csv"), 250, 15000);
   p.decode = extended(read_table(dir / "decode_bs2time.csv"), 20, 800);
   p.measured = true;

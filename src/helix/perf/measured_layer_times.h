@@ -6,6 +6,8 @@
 // linearly through their last two points (prompt time is linear in tokens once the
 // machine is compute bound; decode time in sequences once it is bandwidth bound),
 // out to the paper's grids, so the T(k) model can evaluate its typical batches.
+// A profile.json in the directory that records the timed layer's shape must match
+// the planned model's (else Error naming the field).
 #pragma once
 
 #include "helix/perf/first_principles.h"

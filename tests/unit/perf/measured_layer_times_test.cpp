@@ -6,6 +6,7 @@
 #include "helix/model/model_spec.h"
 #include "helix/perf/measured_layer_times.h"
 #include "helix/perf/perf_model.h"
+#include "support/error_expectations.h"
 #include "support/test_support.h"
 
 namespace helix {
@@ -46,6 +47,33 @@ TEST(MeasuredLayerTimes, TablesReplaceTheRooflineAndExtendLinearly) {
   EXPECT_NEAR(p.prompt.at(2048), 20e-3 + (2048 - 512) * (19e-3 / 496), 1e-12);
   EXPECT_NEAR(p.decode.at(800), 4.5e-3 + (800 - 64) * (4e-3 / 63), 1e-12);
   EXPECT_GT(p.max_layers, 0);
+}
+
+TEST(MeasuredLayerTimes, TimesOfAnotherModelsLayersAreRefused) {
+  test::TempDir dir;
+  write_tables(dir, 1.0);
+  GpuType cpu;
+  cpu.name = "CPU";
+  cpu.vram_bytes = 16e9;
+  cpu.layer_times_dir = (dir.path() / "prof").string();
+  const ModelSpec model = model_preset("llama3-8b");  // hidden 4096, 14336, 32 heads (8 KV) of 128
+  const auto meta = [&](const std::string& layer) {
+    dir.write("prof/profile.json", R"({"format": "helix-layer-profile", "version": 2, "layer": )" + layer + "}");
+  };
+  meta(R"({"hidden_size": 4096, "intermediate_size": 14336, "num_heads": 32, "num_kv_heads": 8, "head_dim": 128})");
+  EXPECT_TRUE(measured_layer_profile(model, cpu).measured);
+  meta(R"({"hidden_size": 64, "intermediate_size": 192, "num_heads": 4, "num_kv_heads": 2, "head_dim": 16})");
+  const std::string error = test::error_message([&] { measured_layer_profile(model, cpu); });
+  EXPECT_NE(error.find("profile.json: timed on layers with hidden_size 64, but model"), std::string::npos) << error;
+  meta(R"({"hidden_size": 4096})");
+  EXPECT_NE(test::error_message([&] { measured_layer_profile(model, cpu); }).find("layer.intermediate_size is missing"),
+            std::string::npos);
+  dir.write("prof/profile.json", "{not json");
+  EXPECT_NE(test::error_message([&] { measured_layer_profile(model, cpu); }).find("profile.json: invalid JSON"),
+            std::string::npos);
+  // Version 1 recorded no shape: it plans as before.
+  dir.write("prof/profile.json", R"({"format": "helix-layer-profile", "version": 1})");
+  EXPECT_TRUE(measured_layer_profile(model, cpu).measured);
 }
 
 TEST(MeasuredLayerTimes, AClusterOfProfiledMachinesIsPlannedFromTheirTimes) {
