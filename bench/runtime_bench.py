@@ -359,9 +359,10 @@ def bench_wire(helix, workdir, rate, clients=8, seconds=20, rounds=2):
         return ["ip", "netns", "exec", WIRE_NS, helix, "worker", "--coordinator", f"tcp://{WIRE_NET}.1:{control}",
                 "--node", node, "--model", model, "--threads", "1", "--listen", f"{WIRE_NET}.2", "--insecure"]
 
-    shaped_host(rate)
     runs = {"f32": [], "f16": []}
+    errors = 0
     try:
+        shaped_host(rate)
         for _ in range(rounds):
             for activations in ("f32", "f16"):
                 cluster = Cluster(helix, workdir, ["--cluster", cluster_file, "--placement", placement, "--model", model,
@@ -372,18 +373,19 @@ def bench_wire(helix, workdir, rate, clients=8, seconds=20, rounds=2):
                             "temperature": 0, "ignore_eos": True}
                     post(cluster.port, body)  # warm-up
                     m0, t0 = metrics(cluster.port), time.time()
-                    threads, done, errors = closed_loop(cluster.port, clients, lambda rng: body, time.time() + seconds)
+                    threads, done, failed = closed_loop(cluster.port, clients, lambda rng: body, time.time() + seconds)
                     for th in threads:
                         th.join()
+                    errors += sum(failed)
                     m1, elapsed = metrics(cluster.port), time.time() - t0
                     runs[activations].append(window_figures(m0, m1, elapsed)["decode_tps"])
                 finally:
                     cluster.stop()
     finally:
-        subprocess.run(["ip", "netns", "del", WIRE_NS])
+        subprocess.run(["ip", "netns", "del", WIRE_NS], stderr=subprocess.DEVNULL)
     f32, f16 = statistics.median(runs["f32"]), statistics.median(runs["f16"])
     return {"rate": rate, "clients": clients, "seconds": seconds, "f32_decode_tps": runs["f32"],
-            "f16_decode_tps": runs["f16"], "ratio": f16 / f32}
+            "f16_decode_tps": runs["f16"], "ratio": f16 / f32, "failed_requests": errors}
 
 
 def main():
@@ -427,7 +429,8 @@ def main():
         if args.part == "wire" or (args.part == "all" and os.geteuid() == 0):
             r = results["wire"] = bench_wire(helix, workdir, args.wire_rate)
             print(f"pipeline across a {r['rate']} link, {r['clients']} clients: decode tok/s with f32 activations "
-                  f"{r['f32_decode_tps']}, f16 {r['f16_decode_tps']}: f16 / f32 = {r['ratio']:.2f}")
+                  f"{r['f32_decode_tps']}, f16 {r['f16_decode_tps']}: f16 / f32 = {r['ratio']:.2f}; "
+                  f"{r['failed_requests']} failed requests")
     print(json.dumps(results, indent=1))
 
 

@@ -33,10 +33,12 @@ struct FlowOptions {
   bool allow_overcommit = false;
 };
 
-// --model, else the placement's own model, else the paper model with that many layers.
+// Without --model: the placement's own model, else the paper model with that many layers.
 ModelSpec model_for(const FlowOptions& o, const Placement& placement) {
-  if (!o.model.empty()) return planned_model(o.model, o.dtypes);
-  if (!placement.model.empty()) return resolve_model(placement.model);
+  if (!placement.model.empty()) return planned_model(placement.model, o.dtypes);
+  if (!o.dtypes.kv.empty() || !o.dtypes.activations.empty()) {
+    fail("--kv-dtype and --activations apply to a model's files: give them with --model");
+  }
   if (placement.num_layers == 80) return model_preset("llama2-70b");
   if (placement.num_layers == 60) return model_preset("llama1-30b");
   fail("--model is needed: the placement has {} layers and names no model", placement.num_layers);

@@ -121,7 +121,7 @@ ServedModel served_model(const ServeOptions& o) {
     if (o.model.empty()) fail("--model DIR is required with the real engine");
     ModelFiles files = open_model(o.model);
     // Planned as the workers serve it: stored weight bytes, their KV and activation dtypes.
-    m.spec = served_model_spec(o.model, WorkerDtypes{o.kv_dtype, o.activations});
+    m.spec = served_model_spec(files, WorkerDtypes{o.kv_dtype, o.activations});
     m.tokenizer = load_model_tokenizer(o.model);
     if (const auto chat = load_model_chat_template(o.model)) {
       m.chat_prompt = api::ChatPrompt(api::ChatFormat{chat->text, chat->bos_token, chat->eos_token, chat->source});

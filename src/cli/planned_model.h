@@ -9,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "helix/engine/model_files.h"
 #include "helix/model/model_spec.h"
 
 namespace helix::cli {
@@ -27,6 +28,6 @@ void add_worker_dtype_options(CLI::App* cmd, WorkerDtypes& dtypes);
 ModelSpec planned_model(const std::string& model, const WorkerDtypes& dtypes);
 
 // The spec of a model's files as workers with these dtypes serve it.
-ModelSpec served_model_spec(const std::string& files, const WorkerDtypes& dtypes);
+ModelSpec served_model_spec(const ModelFiles& files, const WorkerDtypes& dtypes);
 
 }  // namespace helix::cli

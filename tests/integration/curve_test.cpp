@@ -197,6 +197,9 @@ TEST_F(CurveTest, TrafficIsEncryptedAndOnlyListedPeersGetIn) {
     zmq::context_t context;
     zmq::socket_t push(context, zmq::socket_type::push);
     push.set(zmq::sockopt::linger, 0);
+    // A refused handshake can drop the socket's only pipe before the send, which
+    // would then wait forever: give up after a second instead.
+    push.set(zmq::sockopt::sndtimeo, 1000);
     if (curve) security::make_curve_client(push, intruder, a_public);
     push.connect(endpoint);
     runtime::Work w;

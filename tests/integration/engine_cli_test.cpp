@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <fstream>
 #include <iterator>
+#include <map>
 
 #include "helix/perf/layer_time_table.h"
 #include "support/local_cluster.h"
@@ -174,43 +175,49 @@ TEST(EngineCli, DevicesAreNamedOrRefusedWithTheReason) {
   }
 }
 
-// --kv-dtype f16 halves the bytes a cached token takes. On stories260K, greedy, it
-// tells the published story with the f32 cache's tokens, alone (generate) and over
-// three worker processes (up), whose logs say what their caches hold. A type that is
-// no KV type is a one-line error, before anything starts.
 // --activations f16: hidden states cross between three workers, each holding part of
-// the layers, as f16 (half the bytes of float32 on every link), and the greedy
-// story stays llama2.c's.
+// the layers, as f16 (half the bytes of float32 on every link); stories260K's greedy
+// story of 200 tokens is the one float32 activations give, which is llama2.c's.
 TEST(EngineCli, F16ActivationsBetweenWorkersTellThePublishedStory) {
   const std::string model = "'" + std::string(HELIX_SOURCE_DIR) + "/data/models/stories260K/model.gguf'";
   test::TempDir dir;
   const auto placement = dir.write(
       "pipeline.json", test::placement_json("local3", 5, {{"fast", "cpu-fast", 0, 2}, {"mid", "cpu-mid", 2, 4},
                                                           {"slow", "cpu-slow", 4, 5}}));
-  test::CommandResult up = test::run_command(
-      "timeout 300 " + helix_cmd("up --listen 127.0.0.1:0 --model " + model + " --placement '" + placement.string() +
-                                 "' --activations f16 --prompt 'Once upon a time' --max-tokens 40 --log-dir '" +
-                                 (dir.path() / "logs").string() + "'"));
-  ASSERT_EQ(up.exit_code, 0) << up.err;
-  EXPECT_EQ(up.out.rfind("Once upon a time, there was a little girl named Lily. She loved to play outside in the park.", 0), 0U)
-      << up.out;
-  long long f16 = 0, f32 = 0;
-  for (const auto& log : std::filesystem::directory_iterator(dir.path() / "logs")) {
-    std::ifstream in(log.path());
-    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const std::string marker = "hidden-state messages in f16, ";
-    const auto at = text.find(marker);
-    ASSERT_NE(at, std::string::npos) << log.path() << ":\n" << text;
-    f16 += std::stoll(text.substr(text.rfind("sent ", at) + 5));
-    f32 += std::stoll(text.substr(at + marker.size()));
+  std::map<std::string, std::string> story;
+  for (const std::string activations : {"f32", "f16"}) {
+    const auto logs = dir.path() / ("logs-" + activations);
+    test::CommandResult up = test::run_command(
+        "timeout 300 " + helix_cmd("up --listen 127.0.0.1:0 --model " + model + " --placement '" + placement.string() +
+                                   "' --activations " + activations + " --prompt 'Once upon a time' --max-tokens 200 "
+                                   "--log-dir '" + logs.string() + "'"));
+    ASSERT_EQ(up.exit_code, 0) << up.err;
+    story[activations] = up.out;
+    long long f16 = 0, f32 = 0;  // hidden-state messages the workers sent, by type
+    for (const auto& log : std::filesystem::directory_iterator(logs)) {
+      const std::string text = test::read_file(log.path());
+      const std::string marker = "hidden-state messages in f16, ";
+      const auto at = text.find(marker);
+      ASSERT_NE(at, std::string::npos) << log.path() << ":\n" << text;
+      f16 += std::stoll(text.substr(text.rfind("sent ", at) + 5));
+      f32 += std::stoll(text.substr(at + marker.size()));
+    }
+    EXPECT_GE(activations == "f16" ? f16 : f32, 2 * 200) << activations << ": two of the three workers pass each token on";
+    EXPECT_EQ(activations == "f16" ? f32 : f16, 0) << activations;
   }
-  EXPECT_GE(f16, 2 * 40) << "two of the three workers pass each token on";
-  EXPECT_EQ(f32, 0);
+  EXPECT_EQ(story["f16"], story["f32"]);
+  EXPECT_EQ(story["f16"].rfind("Once upon a time, there was a little girl named Lily. She loved to play outside in the park.", 0),
+            0U)
+      << story["f16"];
   expect_one_line_error("up --listen 127.0.0.1:0 --prompt '' --activations f8", "--activations: 'f8' is not an activation type");
   expect_one_line_error("up --listen 127.0.0.1:0 --prompt '' --engine emulated --activations f16", "needs --engine real");
   expect_one_line_error("plan --model llama2-70b --activations f16", "--activations f16: applies to a model's files");
 }
 
+// --kv-dtype f16 halves the bytes a cached token takes. On stories260K, greedy, it
+// tells the published story with the f32 cache's tokens, alone (generate) and over
+// three worker processes (up), whose logs say what their caches hold. A type that is
+// no KV type is a one-line error, before anything starts.
 TEST(EngineCli, AnF16KvCacheTellsThePublishedStory) {
   const std::string model = "'" + std::string(HELIX_SOURCE_DIR) + "/data/models/stories260K/model.gguf'";
   const std::string generate = "generate --model " + model + " --prompt '' --max-tokens 62 --json";
@@ -235,7 +242,7 @@ TEST(EngineCli, AnF16KvCacheTellsThePublishedStory) {
   for (const auto& log : std::filesystem::directory_iterator(dir.path() / "logs")) {
     std::ifstream in(log.path());
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (text.find(" tokens in f16, data at ") != std::string::npos) ++f16_workers;
+    if (text.find(" tokens in f16, sending ") != std::string::npos) ++f16_workers;
   }
   EXPECT_EQ(f16_workers, 3);
   expect_one_line_error(generate + " --kv-dtype bf8", "--kv-dtype: 'bf8' is not a KV cache type (f32 or f16)");

@@ -33,8 +33,10 @@ using test::TempDir;
 // Two namespaces "hosts" with a veth each; torn down by the destructor.
 class TestHosts {
  public:
-  TestHosts() : tag_(std::to_string(getpid() % 100000)) {}
+  // The tag tells apart this process's TestHosts too: a deleted veth can linger a moment.
+  TestHosts() : tag_(std::to_string(getpid() % 100000) + static_cast<char>('a' + instances_++ % 26)) {}
   ~TestHosts() {
+    for (const auto& [index, out] : outer_) run_command("ip link del " + out);
     for (const std::string& ns : namespaces_) run_command("ip netns del " + ns);
   }
   // Host `index` (1, 2, ...) at 10.231.<index>.2, the coordinator side at .1.
@@ -72,6 +74,7 @@ class TestHosts {
   std::string outer_device(int index) const { return outer_.at(index); }
 
  private:
+  static inline int instances_ = 0;
   std::string tag_;
   std::vector<std::string> namespaces_;
   std::map<int, std::string> outer_;  // by host index

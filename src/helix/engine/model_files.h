@@ -19,6 +19,7 @@ namespace helix {
 enum class TensorNaming { kHuggingFace, kGguf };
 
 // The tensors of one transformer block.
+// runtime/runtime_model_spec.cpp lists these to count a block's bytes: add new ones there too.
 enum class LayerTensor { kAttnNorm, kQ, kK, kV, kO, kQBias, kKBias, kVBias, kFfnNorm, kGate, kUp, kDown };
 
 struct ModelFiles {

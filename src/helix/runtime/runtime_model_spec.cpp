@@ -7,6 +7,7 @@
 namespace helix::runtime {
 namespace {
 
+// Every LayerTensor (model_files.h): a block's weights as the engine binds them.
 constexpr LayerTensor kLayerTensors[] = {LayerTensor::kAttnNorm, LayerTensor::kQ,      LayerTensor::kK,
                                          LayerTensor::kV,        LayerTensor::kO,      LayerTensor::kQBias,
                                          LayerTensor::kKBias,    LayerTensor::kVBias,  LayerTensor::kFfnNorm,
@@ -26,7 +27,9 @@ double stored_layer_bytes(const ModelFiles& files, int layer) {
 ModelSpec runtime_model_spec(const ModelFiles& files, KvDtype kv_dtype, ActivationDtype activations) {
   ModelSpec m = model_from_hf_config(to_hf_json(files.config), files.path.string());
   double largest = 0;
-  for (int layer = 0; layer < files.config.num_layers; ++layer) largest = std::max(largest, stored_layer_bytes(files, layer));
+  for (int layer = 0; layer < files.config.num_layers; ++layer) {
+    largest = std::max(largest, stored_layer_bytes(files, layer));
+  }
   m.layer_param_bytes = largest;
   m.kv_bytes_per_token_per_layer = static_cast<double>(kv_bytes_per_token(1, files.config.kv_dim(), kv_dtype));
   m.activation_bytes_per_token = static_cast<double>(payload_bytes_per_token(

@@ -17,6 +17,8 @@ namespace helix::runtime {
 // Architecture from the model's config; per block, the largest stored size of any
 // layer's tensors (a file may keep some layers at a wider type); the cache dtype's
 // KV bytes; the wire's bytes per token id and per hidden state in `activations`.
+// Like the paper's count it leaves out what only the first and last stages hold
+// (embedding, final norm, LM head).
 ModelSpec runtime_model_spec(const ModelFiles& files, KvDtype kv_dtype, ActivationDtype activations);
 
 }  // namespace helix::runtime

@@ -387,7 +387,9 @@ std::size_t payload_bytes_per_token(Payload payload, int hidden_size) {
 }
 
 void check_payload(const Work& work, std::size_t payload_bytes) {
-  if (work.payload != Payload::Tokens && work.hidden_size < 1) throw WireError("wire: Work message with hidden states of size 0");
+  if (work.payload != Payload::Tokens && work.hidden_size < 1) {
+    throw WireError("wire: Work message with hidden states of size 0");
+  }
   const std::size_t expected = payload_bytes_per_token(work.payload, work.hidden_size) * static_cast<std::size_t>(work.length);
   if (payload_bytes != expected) {
     throw WireError(fmt::format("wire: Work message for request {}: payload of {} bytes, {} tokens need {}", work.request,

@@ -97,7 +97,8 @@ class WorkerLoop {
       pending_size_ = pending_.size();
       kv_used_ = executor_ ? executor_->kv_used_tokens() : 0;
     }
-    spdlog::info("worker {}: stopping; sent {} hidden-state messages in f16, {} in f32", options_.node, sent_f16_, sent_f32_);
+    spdlog::info("worker {}: stopping; sent {} hidden-state messages in f16, {} in f32", options_.node, sent_f16_,
+                 sent_f32_);
   }
 
  private:
@@ -188,11 +189,13 @@ class WorkerLoop {
     joined_ = true;
   }
 
-  // " on cpu, KV 4096 tokens in f16" for a loaded executor (an emulated one stores no values).
+  // " on cpu, KV 4096 tokens in f16, sending f32 activations" for a loaded executor (an emulated one
+  // stores no values and sends placeholder rows).
   std::string where_and_kv() const {
     if (!executor_) return "";
-    const std::string stored = assign_.emulated ? "" : fmt::format(" in {}", kv_dtype_name(options_.kv_dtype));
-    return fmt::format(" on {}, KV {} tokens{}", runs_on_, kv_capacity_.load(), stored);
+    if (assign_.emulated) return fmt::format(" on {}, KV {} tokens", runs_on_, kv_capacity_.load());
+    return fmt::format(" on {}, KV {} tokens in {}, sending {} activations", runs_on_, kv_capacity_.load(),
+                       kv_dtype_name(options_.kv_dtype), activation_dtype_name(assign_.activations));
   }
 
   // Where the real engine runs: its own --device, else the cluster file's (the
@@ -551,6 +554,9 @@ class WorkerLoop {
   zmq::message_t hidden_payload(Work& next, const std::shared_ptr<const std::vector<float>>& hidden, std::size_t first,
                                 std::size_t count) {
     if (!assign_.emulated && assign_.activations == ActivationDtype::F16) {
+      if (first + count > hidden->size()) {
+        fail("hidden rows [{}, {}) outside a step's {} values", first, first + count, hidden->size());
+      }
       if (auto halves = f16_payload(std::span<const float>(*hidden).subspan(first, count))) {
         next.payload = Payload::HiddenF16;
         ++sent_f16_;

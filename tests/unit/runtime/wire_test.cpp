@@ -354,6 +354,14 @@ TEST(Wire, WorkBadPayloadKindIsRefused) {
   EXPECT_NE(error.find("kind 3"), std::string::npos) << error;
 }
 
+TEST(Wire, EveryPayloadKindRoundTrips) {
+  for (Payload kind : {Payload::Tokens, Payload::Hidden, Payload::HiddenF16}) {
+    Work w = sample_work();
+    w.payload = kind;
+    EXPECT_EQ(std::get<Work>(decode(encode(w))).payload, kind) << static_cast<int>(kind);
+  }
+}
+
 TEST(Wire, WorkSamplingRangesAreChecked) {
   Work w = sample_work();
   w.sampling.top_p = 0;
@@ -587,8 +595,9 @@ TEST(Wire, CheckPayloadHidden) {
   EXPECT_NO_THROW(check_payload(w, 24));
   EXPECT_THROW(check_payload(w, 48), WireError) << "float32 values under an f16 kind";
   EXPECT_THROW(check_payload(w, 23), WireError);
-  w.payload = Payload::Hidden;
   w.hidden_size = 0;
+  EXPECT_THROW(check_payload(w, 0), WireError) << "f16 hidden states of size 0";
+  w.payload = Payload::Hidden;
   EXPECT_THROW(check_payload(w, 0), WireError);
   try {
     check_payload(w, 0);
