@@ -31,13 +31,19 @@ void write_tables(const test::TempDir& dir, double prompt_scale) {
   dir.write("prof/decode_bs2time.csv", "batch_tokens,time_ms_per_layer\n0,0.0\n1,0.5\n64,4.5\n");
 }
 
-TEST(MeasuredLayerTimes, TablesReplaceTheRooflineAndExtendLinearly) {
-  test::TempDir dir;
+// A 16 GB machine type whose layer times are write_tables' (at scale 1).
+GpuType profiled_cpu(const test::TempDir& dir) {
   write_tables(dir, 1.0);
   GpuType cpu;
   cpu.name = "CPU";
   cpu.vram_bytes = 16e9;
   cpu.layer_times_dir = (dir.path() / "prof").string();
+  return cpu;
+}
+
+TEST(MeasuredLayerTimes, TablesReplaceTheRooflineAndExtendLinearly) {
+  test::TempDir dir;
+  const GpuType cpu = profiled_cpu(dir);
   ModelSpec model = model_preset("llama3-8b");
   GpuProfile p = measured_layer_profile(model, cpu);
   EXPECT_TRUE(p.measured);
@@ -51,11 +57,7 @@ TEST(MeasuredLayerTimes, TablesReplaceTheRooflineAndExtendLinearly) {
 
 TEST(MeasuredLayerTimes, TimesOfAnotherModelsLayersAreRefused) {
   test::TempDir dir;
-  write_tables(dir, 1.0);
-  GpuType cpu;
-  cpu.name = "CPU";
-  cpu.vram_bytes = 16e9;
-  cpu.layer_times_dir = (dir.path() / "prof").string();
+  const GpuType cpu = profiled_cpu(dir);
   const ModelSpec model = model_preset("llama3-8b");  // hidden 4096, 14336, 32 heads (8 KV) of 128
   const auto meta = [&](const std::string& layer) {
     dir.write("prof/profile.json", R"({"format": "helix-layer-profile", "version": 2, "layer": )" + layer + "}");
