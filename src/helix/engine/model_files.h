@@ -19,8 +19,12 @@ namespace helix {
 enum class TensorNaming { kHuggingFace, kGguf };
 
 // The tensors of one transformer block.
-// runtime/runtime_model_spec.cpp lists these to count a block's bytes: add new ones there too.
 enum class LayerTensor { kAttnNorm, kQ, kK, kV, kO, kQBias, kKBias, kVBias, kFfnNorm, kGate, kUp, kDown };
+// Every LayerTensor, for code that visits a block's tensors (a new one goes here too).
+inline constexpr LayerTensor kAllLayerTensors[] = {
+    LayerTensor::kAttnNorm, LayerTensor::kQ,      LayerTensor::kK,       LayerTensor::kV,
+    LayerTensor::kO,        LayerTensor::kQBias,  LayerTensor::kKBias,   LayerTensor::kVBias,
+    LayerTensor::kFfnNorm,  LayerTensor::kGate,   LayerTensor::kUp,      LayerTensor::kDown};
 
 struct ModelFiles {
   std::filesystem::path path;

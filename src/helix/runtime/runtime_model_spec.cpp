@@ -7,16 +7,10 @@
 namespace helix::runtime {
 namespace {
 
-// Every LayerTensor (model_files.h): a block's weights as the engine binds them.
-constexpr LayerTensor kLayerTensors[] = {LayerTensor::kAttnNorm, LayerTensor::kQ,      LayerTensor::kK,
-                                         LayerTensor::kV,        LayerTensor::kO,      LayerTensor::kQBias,
-                                         LayerTensor::kKBias,    LayerTensor::kVBias,  LayerTensor::kFfnNorm,
-                                         LayerTensor::kGate,     LayerTensor::kUp,     LayerTensor::kDown};
-
 // Bytes of layer `layer`'s tensors as stored (absent optional ones, such as biases, count 0).
 double stored_layer_bytes(const ModelFiles& files, int layer) {
   double bytes = 0;
-  for (LayerTensor t : kLayerTensors) {
+  for (LayerTensor t : kAllLayerTensors) {
     if (const TensorRef* ref = files.store->find(files.layer_tensor(layer, t))) bytes += static_cast<double>(ref->nbytes);
   }
   return bytes;

@@ -2,13 +2,22 @@
 
 #include "helix/security/curve_auth.h"
 
-#include <cstring>
 
 namespace helix::runtime {
 namespace {
 
 void release_shared(void*, void* hint) { delete static_cast<std::shared_ptr<const std::vector<float>>*>(hint); }
-void release_tokens(void*, void* hint) { delete static_cast<std::vector<std::int32_t>*>(hint); }
+
+template <typename T>
+void release_owned(void*, void* hint) {
+  delete static_cast<std::vector<T>*>(hint);
+}
+
+template <typename T>
+zmq::message_t owned_frame(std::vector<T> values) {
+  auto* owned = new std::vector<T>(std::move(values));
+  return zmq::message_t(owned->data(), owned->size() * sizeof(T), release_owned<T>, owned);
+}
 
 // Receives the rest of a multipart message (to keep the socket in step after an error).
 void drain(zmq::socket_t& socket) {
@@ -29,10 +38,9 @@ zmq::message_t payload_frame(std::shared_ptr<const std::vector<float>> buffer, s
   return zmq::message_t(data, floats * sizeof(float), release_shared, hint);
 }
 
-zmq::message_t payload_frame(std::vector<std::int32_t> tokens) {
-  auto* owned = new std::vector<std::int32_t>(std::move(tokens));
-  return zmq::message_t(owned->data(), owned->size() * sizeof(std::int32_t), release_tokens, owned);
-}
+zmq::message_t payload_frame(std::vector<std::int32_t> tokens) { return owned_frame(std::move(tokens)); }
+zmq::message_t payload_frame(std::vector<std::uint16_t> halves) { return owned_frame(std::move(halves)); }
+zmq::message_t payload_frame(std::vector<float> values) { return owned_frame(std::move(values)); }
 
 void send(zmq::socket_t& socket, const Message& message, zmq::message_t* payload, const std::string* identity) {
   if (identity) socket.send(zmq::buffer(*identity), zmq::send_flags::sndmore);
@@ -68,10 +76,10 @@ std::optional<Envelope> try_receive(zmq::socket_t& socket, bool router, std::str
     if (!has_payload) throw WireError(fmt::format("wire: Work message for request {} without its payload frame", work->request));
     check_payload(*work, e.payload.size());
     if (reinterpret_cast<std::uintptr_t>(e.payload.data()) % alignof(float) != 0) {
-      // ZeroMQ's buffers are malloc'ed and aligned in practice; copy if one is not.
-      zmq::message_t aligned(e.payload.size());
-      std::memcpy(aligned.data(), e.payload.data(), e.payload.size());
-      e.payload = std::move(aligned);
+      // ZeroMQ keeps small frames inline, unaligned: copy into a heap buffer, which is
+      // aligned (a zmq::message_t of the same size could be inline again).
+      const auto* bytes = static_cast<const std::byte*>(e.payload.data());
+      e.payload = owned_frame(std::vector<std::byte>(bytes, bytes + e.payload.size()));
     }
   } else if (has_payload) {
     throw WireError(fmt::format("wire: {} message with an unexpected payload frame", message_name(e.message)));

@@ -26,7 +26,11 @@ struct Envelope {
 // A payload frame that owns `buffer` (zero-copy: ZeroMQ releases it when sent).
 zmq::message_t payload_frame(std::shared_ptr<const std::vector<float>> buffer, std::size_t first_float,
                              std::size_t floats);
+// A payload frame over its own heap vector: aligned for its values, which a frame
+// ZeroMQ allocates itself is not when small (it keeps up to 33 bytes inline).
 zmq::message_t payload_frame(std::vector<std::int32_t> tokens);
+zmq::message_t payload_frame(std::vector<std::uint16_t> halves);
+zmq::message_t payload_frame(std::vector<float> values);
 
 // Sends header (+ payload), blocking if the socket's queue is full (the
 // runtime's sockets have no high-water mark). `identity` prefixes a ROUTER's

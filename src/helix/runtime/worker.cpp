@@ -553,10 +553,10 @@ class WorkerLoop {
   // (zero-copy from the step's buffer); sets `next.payload` to match.
   zmq::message_t hidden_payload(Work& next, const std::shared_ptr<const std::vector<float>>& hidden, std::size_t first,
                                 std::size_t count) {
+    if (first + count > hidden->size()) {
+      fail("hidden rows [{}, {}) outside a step's {} values", first, first + count, hidden->size());
+    }
     if (!assign_.emulated && assign_.activations == ActivationDtype::F16) {
-      if (first + count > hidden->size()) {
-        fail("hidden rows [{}, {}) outside a step's {} values", first, first + count, hidden->size());
-      }
       if (auto halves = f16_payload(std::span<const float>(*hidden).subspan(first, count))) {
         next.payload = Payload::HiddenF16;
         ++sent_f16_;
