@@ -273,7 +273,7 @@ void add_serve_options(CLI::App* cmd, ServeOptions& o) {
   cmd->add_option("--api-key", o.api_key, "Require 'Authorization: Bearer KEY'");
   cmd->add_option("--model-id", o.model_id, "Model name in the API (default: the model directory's name)");
   cmd->add_option("--context", o.context, "Cap the context length (tokens)");
-  cmd->add_option("--kv-tokens", o.kv_tokens, "KV-cache tokens each real worker allocates (default: 4096)");
+  cmd->add_option("--kv-tokens", o.kv_tokens, "KV-cache tokens each real worker allocates (default: 90% of a GPU's memory less the weights, 4096 on a cpu)");
   cmd->add_option("--activations", o.activations,
                   "What real workers send hidden states as: f32 (a pipeline gives one process's bits) or f16 (half "
                   "the bytes on every link between workers); the plan counts its bytes")
@@ -324,9 +324,7 @@ void run_worker_command(const WorkerCli& cli) {
   catch_stop_signals();
   runtime::WorkerOptions o = cli.worker;
   const KvCacheOptions kv = parse_kv_options(cli.kv);
-  o.kv_tokens = kv.capacity_tokens;
-  o.kv_bytes = kv.capacity_bytes;
-  o.kv_dtype = kv.dtype;
+  o.kv = kv;
   require_real_engine_for(kv, o.engine);
   if (!cli.device.empty()) {
     o.device = parse_stage_device(cli.device);
@@ -356,7 +354,7 @@ struct UpOptions {
   ServeOptions serve;
   std::vector<std::string> slowdowns;  // NODE=X
   std::vector<std::string> devices;    // NODE=cpu|cuda:N
-  std::string kv_memory;               // every real worker's KV capacity in memory ("": serve's --kv-tokens)
+  std::string kv_memory;               // every real worker's KV capacity in memory, a size or a share ("": serve's --kv-tokens)
   int threads = 1;
   std::string prompt;
   int max_tokens = 32;
@@ -541,7 +539,7 @@ void run_up(UpOptions o) {
     std::vector<std::string> args = {"helix", "worker", "--coordinator", service.coordinator().control_endpoint(),
                                      "--node", name, "--engine", o.serve.engine, "--threads", std::to_string(o.threads)};
     if (o.serve.engine == "real") args.insert(args.end(), {"--model", o.serve.model, "--kv-dtype", o.serve.kv_dtype});
-    if (kv.capacity_bytes > 0) args.insert(args.end(), {"--kv-memory", o.kv_memory});
+    if (!o.kv_memory.empty()) args.insert(args.end(), {"--kv-memory", o.kv_memory});
     if (auto it = slowdowns.find(name); it != slowdowns.end()) args.insert(args.end(), {"--slowdown", fmt::format("{}", it->second)});
     if (auto it = devices.find(name); it != devices.end()) args.insert(args.end(), {"--device", it->second.name()});
     workers.spawn(args, o.log_dir.empty() ? "" : (std::filesystem::path(o.log_dir) / (name + ".log")).string());
@@ -589,7 +587,7 @@ void register_worker(CLI::App& app) {
                   "Where the real engine runs: cpu, or cuda:N where the build has CUDA (default: the node's device in "
                   "the cluster file, else cpu)");
   cmd->add_option("--slowdown", o->slowdown, "Make every step this many times slower (>= 1)")->capture_default_str();
-  add_kv_options(cmd, cli->kv, "the coordinator's, else 4096");
+  add_kv_options(cmd, cli->kv, "the coordinator's, else 90% of a GPU's memory less the weights, else 4096 on the cpu");
   cmd->add_option("--join-timeout", o->join_timeout_s, "Seconds to wait for the coordinator")->capture_default_str();
   cmd->add_option("--coordinator-timeout", o->coordinator_timeout_s, "Exit when no coordinator answers this many seconds (after 3 s of silence it re-joins, keeping its layers)")
       ->capture_default_str();
@@ -612,7 +610,8 @@ void register_up(CLI::App& app) {
                   "the cluster file, else cpu)");
   cmd->add_option("--threads", o->threads, "Compute threads per worker")->capture_default_str();
   cmd->add_option("--kv-memory", o->kv_memory,
-                  "Each worker's KV cache capacity in memory, e.g. '1 GiB' (instead of --kv-tokens)");
+                  "Each worker's KV cache capacity in memory, e.g. '1 GiB', or what is left of a share of its device's "
+                  "memory, e.g. '90%' (instead of --kv-tokens)");
   cmd->add_option("--prompt", o->prompt, "Stream this prompt once everyone is ready ('' = none)")->capture_default_str();
   cmd->add_option("--max-tokens", o->max_tokens, "Tokens to generate for --prompt")->capture_default_str();
   cmd->add_flag("--serve", o->serve_after, "Keep serving after the prompt (until Ctrl-C)");

@@ -274,6 +274,15 @@ TEST(EngineCli, AKvCacheSizedInMemoryHoldsTwiceTheTokensInF16) {
   expect_one_line_error(generate + " --kv-memory '100 B'", "less than one block of 16");
   expect_one_line_error("up --listen 127.0.0.1:0 --prompt '' --kv-tokens 64 --kv-memory '1 MiB'",
                         "--kv-tokens and --kv-memory: give one of the two");
+  // A share of the device's memory: a percentage in (0, 100], of which the host
+  // keeps what it uses already.
+  expect_one_line_error(generate + " --kv-memory 150%", "--kv-memory: '150%' is not a share of the device's memory");
+  expect_one_line_error(generate + " --kv-memory 0%", "--kv-memory: '0%' is not a share");
+  expect_one_line_error(generate + " --kv-memory x%", "--kv-memory: 'x%' is not a share");
+  expect_one_line_error(generate + " --kv-tokens 64 --kv-memory 50%", "--kv-tokens and --kv-memory: give one of the two");
+  expect_one_line_error(generate + " --kv-memory 0.0000001%", "KV cache on the cpu: ");
+  expect_one_line_error("worker --node a --engine emulated --kv-memory 50%", "need --engine real");
+  expect_one_line_error("up --listen 127.0.0.1:0 --prompt '' --kv-memory 101%", "--kv-memory: '101%' is not a share");
 }
 
 // `up --device NODE=DEVICE` checks every device before a worker starts, and the node

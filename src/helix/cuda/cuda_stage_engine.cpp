@@ -2,6 +2,8 @@
 
 #include <cuda_runtime_api.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -29,9 +31,11 @@ int made_current(int device) {
   return device;
 }
 
-// The stage's KV blocks: the CPU engine's defaults and rules.
-KvBlockLedger stage_ledger(const KvCacheOptions& requested, int layers, int kv_dim) {
-  const KvCacheOptions kv = default_kv_options(requested);
+// The stage's KV blocks: the CPU engine's defaults and rules. A share of memory is
+// of the device's memory as it is now: the stage's weights already uploaded.
+KvBlockLedger stage_ledger(const KvCacheOptions& requested, int layers, int kv_dim, int device) {
+  KvCacheOptions kv = default_kv_options(requested);
+  if (kv.memory_share > 0) kv = resolve_memory_share(kv, cuda_device_memory(), 0, fmt::format("cuda:{}", device));
   return KvBlockLedger(kv.block_tokens, kv_cache_blocks(kv, kv_bytes_per_token(layers, kv_dim, kv.dtype)));
 }
 
@@ -45,6 +49,27 @@ std::int64_t widened_values(const WeightMatrix& w) {
   return is_block_quantized(w.dtype) ? w.rows * w.cols : 0;
 }
 
+// The largest block-type matrix of the stage, in values (cuBLAS widens one at a time).
+std::int64_t widest_widened(const StageWeights& w) {
+  std::int64_t widest = w.last ? widened_values(w.lm_head) : 0;
+  for (const BlockWeights& b : w.blocks) {
+    for (const WeightMatrix* m : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) {
+      widest = std::max(widest, widened_values(*m));
+    }
+  }
+  return widest;
+}
+
+DeviceMatrix upload_if(bool wanted, const WeightMatrix& w) { return wanted ? upload_matrix(w) : DeviceMatrix{}; }
+
+// The projections' scratch, grown once for the stage's matrices: no step frees it
+// under queued work.
+cuda::ProjectionScratch reserved_scratch(std::int64_t widened, std::int64_t partials) {
+  cuda::ProjectionScratch scratch;
+  scratch.reserve(0, widened, partials);
+  return scratch;
+}
+
 }  // namespace
 
 struct CudaStageEngine::Block {
@@ -52,12 +77,51 @@ struct CudaStageEngine::Block {
   DeviceMatrix q, k, v, o, gate, up, down;
 };
 
+std::vector<CudaStageEngine::Block> CudaStageEngine::upload_blocks(const StageWeights& weights) {
+  std::vector<Block> blocks;
+  for (const BlockWeights& b : weights.blocks) {
+    Block d;
+    d.attn_norm = upload(b.attn_norm);
+    d.ffn_norm = upload(b.ffn_norm);
+    d.q_bias = upload(b.q_bias);
+    d.k_bias = upload(b.k_bias);
+    d.v_bias = upload(b.v_bias);
+    d.q = upload_matrix(b.q);
+    d.k = upload_matrix(b.k);
+    d.v = upload_matrix(b.v);
+    d.o = upload_matrix(b.o);
+    d.gate = upload_matrix(b.gate);
+    d.up = upload_matrix(b.up);
+    d.down = upload_matrix(b.down);
+    blocks.push_back(std::move(d));
+  }
+  return blocks;
+}
+
+std::int64_t CudaStageEngine::widest_partials(const std::vector<Block>& blocks, const DeviceMatrix& lm_head) {
+  std::int64_t widest = cuda::dequant_gemm_partials(lm_head);
+  for (const Block& d : blocks) {
+    for (const DeviceMatrix* m : {&d.q, &d.k, &d.v, &d.o, &d.gate, &d.up, &d.down}) {
+      widest = std::max(widest, cuda::dequant_gemm_partials(*m));
+    }
+  }
+  return widest;
+}
+
 CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const CudaEngineOptions& options)
     : model_(std::move(model)),
       weights_(bind_stage_weights(model_, layers)),
       device_(made_current(options.device)),
       rope_(model_.config, weights_.rope_freq_factors),
-      ledger_(stage_ledger(options.kv, static_cast<int>(weights_.blocks.size()), model_.config.kv_dim())),
+      blocks_(upload_blocks(weights_)),
+      embedding_(upload_if(weights_.first, weights_.embedding)),
+      lm_head_(upload_if(weights_.last, weights_.lm_head)),
+      final_norm_(upload(weights_.final_norm)),
+      widest_widened_(widest_widened(weights_)),
+      widest_partials_(widest_partials(blocks_, lm_head_)),
+      projection_(reserved_scratch(widest_widened_, widest_partials_)),
+      ledger_(stage_ledger(options.kv, static_cast<int>(weights_.blocks.size()), model_.config.kv_dim(),
+                           options.device)),
       buffers_(step_sizes(model_.config, ledger_, weights_.last)),
       graphs_(options.graphs) {
   kv_dtype_ = options.kv.dtype;
@@ -74,37 +138,7 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
                                           c.sliding_window, kv_dtype_ == KvDtype::F16};
     split_workspace_ = DeviceArray<float>(sz(cuda::split_workspace_floats(shape, cuda::kSplitMostTokens, most_splits)));
   }
-  for (const BlockWeights& b : weights_.blocks) {
-    Block d;
-    d.attn_norm = upload(b.attn_norm);
-    d.ffn_norm = upload(b.ffn_norm);
-    d.q_bias = upload(b.q_bias);
-    d.k_bias = upload(b.k_bias);
-    d.v_bias = upload(b.v_bias);
-    for (const WeightMatrix* w : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) {
-      widest_widened_ = std::max(widest_widened_, widened_values(*w));
-    }
-    d.q = upload_matrix(b.q);
-    d.k = upload_matrix(b.k);
-    d.v = upload_matrix(b.v);
-    d.o = upload_matrix(b.o);
-    d.gate = upload_matrix(b.gate);
-    d.up = upload_matrix(b.up);
-    d.down = upload_matrix(b.down);
-    for (const DeviceMatrix* m : {&d.q, &d.k, &d.v, &d.o, &d.gate, &d.up, &d.down}) {
-      widest_partials_ = std::max(widest_partials_, cuda::dequant_gemm_partials(*m));
-    }
-    blocks_.push_back(std::move(d));
-  }
-  if (weights_.first) embedding_ = upload_matrix(weights_.embedding);
-  if (weights_.last) {
-    final_norm_ = upload(weights_.final_norm);
-    lm_head_ = upload_matrix(weights_.lm_head);
-    widest_widened_ = std::max(widest_widened_, widened_values(weights_.lm_head));
-    widest_partials_ = std::max(widest_partials_, cuda::dequant_gemm_partials(lm_head_));
-  }
   widest_input_ = std::max({c.hidden_size, c.q_dim(), c.intermediate_size});
-  projection_.reserve(0, widest_widened_, widest_partials_);  // once: no step frees them under queued work
   // The uploads went through the default stream, which the stage's own stream does
   // not wait for: they must have landed before a step reads them.
   synchronize_cuda_device();

@@ -42,7 +42,8 @@ namespace helix {
 
 struct CudaEngineOptions {
   int device = 0;      // cuda:N
-  KvCacheOptions kv;   // defaults to 4096 tokens when neither capacity is set
+  KvCacheOptions kv;   // defaults to 4096 tokens when no capacity is set; a memory share is
+                       // of the device's memory once the weights are uploaded
   bool graphs = true;  // capture decode steps into CUDA graphs and replay them
 };
 
@@ -92,23 +93,29 @@ class CudaStageEngine final : public Stage {
   void reserve_buffers(const Work& work);
   StepOutput take_output(const Work& work);
 
+  static std::vector<Block> upload_blocks(const StageWeights& weights);
+  static std::int64_t widest_partials(const std::vector<Block>& blocks, const DeviceMatrix& lm_head);
+
+  // Members are built in this order. The weights, the handles and the projections'
+  // scratch come before the KV cache is sized: a share of the device's memory is
+  // what they leave of it.
   ModelFiles model_;
   StageWeights weights_;  // the host's views, uploaded below; its norms and biases are small copies
   int device_ = 0;
   Rope rope_;
-  KvBlockLedger ledger_;
   std::vector<Block> blocks_;
-  DeviceMatrix embedding_, lm_head_;
+  DeviceMatrix embedding_, lm_head_;  // embedding_ on the first stage, lm_head_ on the last
   DeviceArray<float> final_norm_;
+  std::int64_t widest_widened_ = 0;   // values of the largest block-type matrix (cuBLAS widens it)
+  std::int64_t widest_partials_ = 0;  // the most partial sums a dequantizing GEMM of this stage needs
+  cuda::Stream stream_;
+  cuda::Cublas cublas_;
+  cuda::ProjectionScratch projection_;
+  KvBlockLedger ledger_;
   KvDtype kv_dtype_ = KvDtype::F32;
   DeviceArray<std::byte> keys_, values_;  // [layer][block][offset][kv_dim] values of kv_dtype_
   DeviceArray<float> split_workspace_;  // attention split over the context (attention.h), when the model is long
-  cuda::Stream stream_;
-  cuda::Cublas cublas_;
   cuda::StepBuffers buffers_;
-  cuda::ProjectionScratch projection_;
-  std::int64_t widest_widened_ = 0;  // values of the largest block-type matrix (cuBLAS widens it)
-  std::int64_t widest_partials_ = 0;  // the most partial sums a dequantizing GEMM of this stage needs
   cuda::DecodeGraphs graphs_;
   int graphs_generation_ = 0;  // projection_'s generation when graphs_ were captured
   std::int64_t widest_input_ = 0;  // the widest projection input: hidden, q_dim or intermediate

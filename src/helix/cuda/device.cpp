@@ -37,6 +37,12 @@ void use_cuda_device(int index) {
   cuda_detail::check_cuda(cudaSetDevice(index), "cudaSetDevice");
 }
 
+DeviceMemory cuda_device_memory() {
+  std::size_t free = 0, total = 0;
+  cuda_detail::check_cuda(cudaMemGetInfo(&free, &total), "cudaMemGetInfo");
+  return DeviceMemory{total, free};
+}
+
 void synchronize_cuda_device() { cuda_detail::check_cuda(cudaDeviceSynchronize(), "cudaDeviceSynchronize"); }
 
 }  // namespace helix

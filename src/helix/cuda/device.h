@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "helix/core/device_memory.h"
+
 namespace helix {
 
 struct CudaDevice {
@@ -26,6 +28,10 @@ CudaDevices cuda_devices();
 // Makes device `index` the calling thread's current device (where allocations and
 // kernels go). Fails naming the index and how many devices there are.
 void use_cuda_device(int index);
+
+// The current device's memory: all of it, and what is free now (cudaMemGetInfo:
+// what this process and every other one has not allocated).
+DeviceMemory cuda_device_memory();
 
 // Waits until the current device has finished all work; fails with the first error a
 // kernel ran into (an illegal address, say).

@@ -6,7 +6,20 @@ namespace helix {
 
 KvCacheOptions default_kv_options(const KvCacheOptions& requested) {
   KvCacheOptions o = requested;
-  if (o.capacity_tokens <= 0 && o.capacity_bytes == 0) o.capacity_tokens = 4096;
+  if (o.capacity_tokens <= 0 && o.capacity_bytes == 0 && o.memory_share == 0) o.capacity_tokens = 4096;
+  return o;
+}
+
+KvCacheOptions resolve_memory_share(const KvCacheOptions& options, const DeviceMemory& memory,
+                                    std::size_t still_to_hold, std::string_view device) {
+  if (options.memory_share == 0) return options;
+  KvCacheOptions o = options;
+  try {
+    o.capacity_bytes = kv_bytes_within_share(options.memory_share, memory, still_to_hold);
+  } catch (const Error& e) {
+    fail("KV cache on {}: {}", device, e.what());
+  }
+  o.memory_share = 0;
   return o;
 }
 
@@ -27,15 +40,21 @@ std::size_t kv_bytes_per_token(int layers, int kv_dim, KvDtype dtype) {
 std::int64_t kv_cache_blocks(const KvCacheOptions& options, std::size_t bytes_per_token) {
   const int block_tokens = options.block_tokens;
   if (block_tokens <= 0 || block_tokens > 4096) fail("KV cache: block size {} tokens is outside 1..4096", block_tokens);
+  if (options.memory_share != 0) fail("KV cache: a share of memory must be turned into bytes first");
   if ((options.capacity_tokens > 0) == (options.capacity_bytes > 0)) {
     fail("KV cache: give exactly one of a capacity in tokens or in bytes");
   }
-  const std::int64_t tokens = options.capacity_tokens > 0
-                                  ? options.capacity_tokens
-                                  : static_cast<std::int64_t>(options.capacity_bytes / bytes_per_token);
+  // A capacity in bytes is an upper bound: past 2^31 - 1 tokens a slot no longer
+  // fits the int32 the GPU's step buffers index it with (a tiny model on a big GPU).
+  const std::int64_t tokens =
+      options.capacity_tokens > 0
+          ? options.capacity_tokens
+          : static_cast<std::int64_t>(std::min<std::size_t>(options.capacity_bytes / bytes_per_token, kMostKvTokens));
   const std::int64_t blocks = tokens / block_tokens;
   if (blocks <= 0) fail("KV cache: capacity holds {} tokens, less than one block of {}", tokens, block_tokens);
-  if (blocks > (1LL << 31) - 1) fail("KV cache: {} blocks is too many", blocks);
+  if (tokens > static_cast<std::int64_t>(kMostKvTokens)) {
+    fail("KV cache: {} tokens is more than a cache holds ({})", tokens, kMostKvTokens);
+  }
   return blocks;
 }
 

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "helix/core/device_memory.h"
 #include "helix/core/error.h"
 
 namespace helix {
@@ -42,19 +43,30 @@ std::size_t kv_value_bytes(KvDtype dtype);
 
 struct KvCacheOptions {
   std::int64_t capacity_tokens = 0;  // tokens of all sequences together; or
-  std::size_t capacity_bytes = 0;    // bytes for K and V of all layers (one of the two)
+  std::size_t capacity_bytes = 0;    // bytes for K and V of all layers; or
+  double memory_share = 0;           // what is left of this share of the device's memory (one of the three)
   int block_tokens = 16;
   KvDtype dtype = KvDtype::F32;
 };
 
+// The most tokens a cache holds: a slot (block x block_tokens + offset) is an int32.
+inline constexpr std::size_t kMostKvTokens = (std::size_t{1} << 31) - 1;
+
 // The options a stage's cache gets when the caller set no capacity: 4096 tokens.
 KvCacheOptions default_kv_options(const KvCacheOptions& requested);
+
+// The options with a memory share turned into bytes: what kv_bytes_within_share
+// leaves of `memory` once the stage holds `still_to_hold` more. Other options come
+// back as they are. Throws Error naming `device` when nothing is left.
+KvCacheOptions resolve_memory_share(const KvCacheOptions& options, const DeviceMemory& memory,
+                                    std::size_t still_to_hold, std::string_view device);
 
 // Bytes of one token's K and V over `layers` layers of kv_dim values each.
 std::size_t kv_bytes_per_token(int layers, int kv_dim, KvDtype dtype);
 
 // The blocks a cache of `options` holds when one token's K and V over the stage's
-// layers take `bytes_per_token`. Throws Error naming what is wrong with the options.
+// layers take `bytes_per_token`. Throws Error naming what is wrong with the options
+// (a memory share must have been resolved into bytes first).
 std::int64_t kv_cache_blocks(const KvCacheOptions& options, std::size_t bytes_per_token);
 
 class KvBlockLedger {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "helix/core/device_memory.h"
 #include "helix/engine/step_plan.h"
 #include "helix/kernels/matmul.h"
 #include "helix/kernels/vector_ops.h"
@@ -14,6 +15,14 @@ std::size_t sz(std::int64_t n) { return static_cast<std::size_t>(n); }
 
 void grow(std::vector<float>& v, std::int64_t n) {
   if (v.size() < sz(n)) v.resize(sz(n));
+}
+
+// The cache's options: a share of memory is what the host has left of it once the
+// stage's weights (mapped, read at the first step) are resident.
+KvCacheOptions host_kv_options(const KvCacheOptions& requested, const StageWeights& weights) {
+  const KvCacheOptions o = default_kv_options(requested);
+  if (o.memory_share == 0) return o;
+  return resolve_memory_share(o, host_memory(), stage_weight_bytes(weights), "the cpu");
 }
 
 void add_bias(float* y, const std::vector<float>& bias, int rows) {
@@ -29,7 +38,7 @@ StageEngine::StageEngine(ModelFiles model, LayerRange layers, const EngineOption
       weights_(bind_stage_weights(model_, layers)),
       rope_(model_.config, weights_.rope_freq_factors),
       kv_(layers.size(), model_.config.num_kv_heads, model_.config.head_dim,
-          default_kv_options(options.kv)),
+          host_kv_options(options.kv, weights_)),
       pool_(options.threads) {}
 
 void StageEngine::embed(std::span<const std::int32_t> tokens) {

@@ -26,7 +26,7 @@ namespace helix {
 
 struct EngineOptions {
   int threads = 2;             // compute threads, the caller's included
-  KvCacheOptions kv;           // defaults to 4096 tokens when neither capacity is set
+  KvCacheOptions kv;           // defaults to 4096 tokens when no capacity is set
 };
 
 class StageEngine final : public Stage {

@@ -80,4 +80,15 @@ StageWeights bind_stage_weights(const ModelFiles& m, LayerRange layers) {
   return w;
 }
 
+std::size_t stage_weight_bytes(const StageWeights& w) {
+  const auto floats = [](const std::vector<float>& v) { return v.size() * sizeof(float); };
+  std::size_t bytes = floats(w.final_norm) + floats(w.rope_freq_factors) + w.embedding.bytes();
+  if (w.lm_head.data != w.embedding.data) bytes += w.lm_head.bytes();
+  for (const BlockWeights& b : w.blocks) {
+    for (const std::vector<float>* v : {&b.attn_norm, &b.ffn_norm, &b.q_bias, &b.k_bias, &b.v_bias}) bytes += floats(*v);
+    for (const WeightMatrix* m : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) bytes += m->bytes();
+  }
+  return bytes;
+}
+
 }  // namespace helix

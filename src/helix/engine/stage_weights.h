@@ -35,4 +35,8 @@ struct StageWeights {
 // unusable dtype, and for a layer range outside the model.
 StageWeights bind_stage_weights(const ModelFiles& model, LayerRange layers);
 
+// Bytes the stage's weights take in memory: its matrices as stored, its vectors as
+// f32 (the LM head counted once when it is the embedding).
+std::size_t stage_weight_bytes(const StageWeights& weights);
+
 }  // namespace helix

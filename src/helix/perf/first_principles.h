@@ -17,6 +17,7 @@
 
 #include "helix/cluster/cluster_spec.h"
 #include "helix/model/model_spec.h"
+#include "helix/core/device_memory.h"
 #include "helix/perf/profile.h"
 
 namespace helix {
@@ -31,10 +32,11 @@ struct FirstPrinciplesConstants {
   double overhead_s = 20e-6;  // kernel launches etc. per layer and batch
   // Typical context of a decoding sequence: 750 prompt + half of 240 outputs (§0.1).
   double decode_context_tokens = 870;
-  // vLLM's gpu_memory_utilization and the memory it keeps for the CUDA context and
+  // vLLM's gpu_memory_utilization (helix's GPU workers fill the same share by
+  // default: core/device_memory.h) and the memory it keeps for the CUDA context and
   // activations. The paper's vLLM block counts imply a reserve of 2.6-3.8 GB for
   // LLaMA-2-70B on A100/L4/T4 with 0.9 utilisation.
-  double vram_utilization = 0.9;
+  double vram_utilization = kServingMemoryShare;
   double reserve_bytes = 3e9;
   // Prompt admission: as many 2048-token prompts as fit in this per-layer time
   // (3 for A100 + 70B, the paper's choice there; 1 for L4 and T4), at most 7 so that

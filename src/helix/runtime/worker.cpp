@@ -19,6 +19,19 @@
 #include "helix/security/curve_auth.h"
 
 namespace helix::runtime {
+
+KvCacheOptions stage_kv_options(const KvCacheOptions& own, std::int64_t assigned_tokens, const DeviceName& device) {
+  KvCacheOptions kv = own;
+  if (kv.capacity_tokens > 0 || kv.capacity_bytes > 0 || kv.memory_share > 0) return kv;
+  if (assigned_tokens > 0) {
+    kv.capacity_tokens = assigned_tokens;
+  } else if (device.cuda) {
+    kv.memory_share = kServingMemoryShare;  // a GPU serves from the memory it has, as vLLM does
+  } else {
+    kv.capacity_tokens = 4096;
+  }
+  return kv;
+}
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -195,7 +208,7 @@ class WorkerLoop {
     if (!executor_) return "";
     if (assign_.emulated) return fmt::format(" on {}, KV {} tokens", runs_on_, kv_capacity_.load());
     return fmt::format(" on {}, KV {} tokens in {}, sending {} activations", runs_on_, kv_capacity_.load(),
-                       kv_dtype_name(options_.kv_dtype), activation_dtype_name(assign_.activations));
+                       kv_dtype_name(options_.kv.dtype), activation_dtype_name(assign_.activations));
   }
 
   // Where the real engine runs: its own --device, else the cluster file's (the
@@ -226,13 +239,7 @@ class WorkerLoop {
     } else {
       EngineOptions eo;
       eo.threads = options_.threads;
-      const long long kv = options_.kv_tokens > 0 ? options_.kv_tokens : assign_.kv_tokens;
-      if (options_.kv_bytes > 0) {
-        eo.kv.capacity_bytes = options_.kv_bytes;
-      } else {
-        eo.kv.capacity_tokens = kv > 0 ? kv : 4096;
-      }
-      eo.kv.dtype = options_.kv_dtype;
+      eo.kv = stage_kv_options(options_.kv, assign_.kv_tokens, stage_device());
       executor_ = make_engine_executor(make_stage(open_model(options_.model), eo));
       runs_on_ = stage_device().name();
     }

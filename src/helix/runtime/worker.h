@@ -30,9 +30,9 @@ struct WorkerOptions {
   std::string listen_host = "127.0.0.1";             // where its data socket binds
   int threads = 1;                                   // engine compute threads
   double slowdown = 1.0;                             // >= 1: every step takes this much longer
-  long long kv_tokens = 0;                           // KV capacity (0: what the coordinator asks, else 4096)
-  std::size_t kv_bytes = 0;                          // or in bytes (instead of kv_tokens and the coordinator's)
-  KvDtype kv_dtype = KvDtype::F32;                   // what the real engine's KV cache stores
+  // The real engine's KV cache: its dtype, and a capacity (tokens, bytes or a share
+  // of the device's memory) that overrides the coordinator's (stage_kv_options).
+  KvCacheOptions kv;
   double join_timeout_s = 60;                        // give up if not assigned by then
   double coordinator_timeout_s = 30;                 // exit (with an error) when the coordinator is silent this long
   // CurveZMQ: its keys and the coordinator's public key. Its data socket then
@@ -46,6 +46,11 @@ struct WorkerOptions {
   // a GPU's); empty: the CPU's StageEngine with `threads`, and no other device.
   std::function<std::unique_ptr<Stage>(ModelFiles, LayerRange, const EngineOptions&, const DeviceName&)> make_stage;
 };
+
+// The KV options a worker's stage gets: its own capacity if it has one, else the
+// tokens the coordinator assigns (serve --kv-tokens), else kServingMemoryShare of a
+// GPU's memory (what the weights leave of it), else 4096 tokens on the CPU.
+KvCacheOptions stage_kv_options(const KvCacheOptions& own, std::int64_t assigned_tokens, const DeviceName& device);
 
 // Runs until the coordinator says Shutdown or `stop` becomes true. Throws Error
 // for bad options, a refused join or a model that does not load.

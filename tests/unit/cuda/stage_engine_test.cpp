@@ -9,6 +9,7 @@
 
 #include <algorithm>
 
+#include "helix/cuda/device.h"
 #include "helix/engine/random_model.h"
 #include "helix/engine/stage_engine.h"
 #include "unit/cuda/gpu_test.h"
@@ -149,6 +150,41 @@ TEST_F(CudaEngine, BlockTypeModelsGiveLogitsNearFloat64) {
       EXPECT_LT(relative_error(e.step(chunk(1, p, tokens, p, 1)).logits, expected[static_cast<std::size_t>(p)]), 3e-2)
           << "decode at " << p;  // over the prefill's keys and values, computed with the rounded values
   }
+}
+
+// A share of the GPU's memory (a worker's default): the cache is what the share
+// leaves once the weights and handles are in, here about 1 GiB; the stage stays
+// within the share (what a step allocates later comes out of the rest); its logits
+// are those of a 1024-token cache; a second stage with the same share finds it
+// filled and is refused, naming the device.
+TEST_F(CudaEngine, AShareOfTheGpusMemoryIsWhatTheWeightsLeave) {
+  TempDir dir;
+  const auto path = make_model(dir, "tiny", DType::F32, WeightFormat::kSafetensors);
+  const std::vector<int> tokens = prompt_tokens(12, 384);
+  const std::vector<float> expected = gpu_engine(path).step(chunk(1, 0, tokens, 0, 12)).logits;
+  const DeviceMemory before = cuda_device_memory();
+  const double total = static_cast<double>(before.total_bytes), gib = 1 << 30;
+  CudaEngineOptions o;
+  o.kv.memory_share = (total - static_cast<double>(before.free_bytes) + gib) / total;
+  CudaStageEngine e(open_model(path), {0, 4}, o);
+  const double cache = static_cast<double>(e.kv_ledger().capacity_tokens()) *
+                       static_cast<double>(kv_bytes_per_token(4, e.config().kv_dim(), KvDtype::F32));
+  EXPECT_GT(cache, 0.5 * gib);
+  EXPECT_LE(cache, gib);
+  const DeviceMemory after = cuda_device_memory();
+  EXPECT_LE(total - static_cast<double>(after.free_bytes), o.kv.memory_share * total + 64e6)
+      << "the stage took more than its share and 64 MB";
+  const std::vector<float> logits = e.step(chunk(1, 0, tokens, 0, 12)).logits;
+  ASSERT_EQ(logits.size(), expected.size());
+  for (std::size_t i = 0; i < logits.size(); ++i) ASSERT_NEAR(logits[i], expected[i], 1e-5f * (1.0f + std::abs(expected[i]))) << i;
+  std::string refused = "<no error>";
+  try {
+    CudaStageEngine second(open_model(path), {0, 4}, o);
+  } catch (const Error& error) {
+    refused = error.what();
+  }
+  EXPECT_NE(refused.find("KV cache on cuda:0: "), std::string::npos) << refused;
+  EXPECT_NE(refused.find("nothing is left for a KV cache"), std::string::npos) << refused;
 }
 
 // Stages [0, 2) and [2, 4) chained through the host give the whole model's logits.

@@ -10,6 +10,7 @@
 #include "helix/engine/llama_config.h"
 #include "helix/engine/random_model.h"
 #include "helix/engine/stage_engine.h"
+#include "helix/engine/stage_weights.h"
 #include "support/error_expectations.h"
 #include "support/test_support.h"
 
@@ -40,6 +41,31 @@ StepInput prefill(SequenceId id, const std::vector<int>& tokens, int position = 
   in.chunks = {{id, position, static_cast<int>(tokens.size()), true}};
   in.tokens = tokens;
   return in;
+}
+
+// A CPU stage given a share of the host's memory sizes its cache from what the host
+// has left of it once the stage's weights are in: here about 1 GiB (other
+// processes' memory moves meanwhile, hence the range). A share the host already
+// uses up is refused, naming the figures.
+TEST(EngineKvCapacity, AShareOfTheHostsMemoryIsWhatItLeavesOnceTheWeightsAreIn) {
+  TempDir dir;
+  const std::filesystem::path model = tiny_model(dir);
+  const std::size_t weights = stage_weight_bytes(bind_stage_weights(open_model(model), {0, 4}));
+  const std::size_t target = std::size_t{1} << 30;
+  const DeviceMemory now = host_memory();
+  if (now.free_bytes < weights + 2 * target) GTEST_SKIP() << "the host has under 2 GiB available";
+  EngineOptions o;
+  o.kv.memory_share =
+      static_cast<double>(now.total_bytes - now.free_bytes + weights + target) / static_cast<double>(now.total_bytes);
+  const StageEngine e(open_model(model), {0, 4}, o);
+  const auto per_token = static_cast<double>(kv_bytes_per_token(4, e.config().kv_dim(), KvDtype::F32));
+  const double cache_bytes = static_cast<double>(e.kv_ledger().capacity_tokens()) * per_token;
+  EXPECT_GT(cache_bytes, 0.25 * target);
+  EXPECT_LT(cache_bytes, 1.75 * target);
+
+  o.kv.memory_share = 1e-9;  // a few bytes of any host: every running machine uses more
+  test::expect_contains(error_message([&] { StageEngine(open_model(model), {0, 4}, o); }),
+                        {"KV cache on the cpu: ", "is in use already", "nothing is left for a KV cache"});
 }
 
 TEST(EngineStep, RefusesInvalidBatchesWithoutChangingState) {

@@ -6,9 +6,13 @@
 
 #include "helix/engine/kv_cache.h"
 #include "helix/weights/dtype.h"
+#include "support/error_expectations.h"
 
 namespace helix {
 namespace {
+
+using test::error_message;
+using test::expect_contains;
 
 KvCacheOptions tokens(std::int64_t n, int block = 4) {
   KvCacheOptions o;
@@ -27,6 +31,34 @@ TEST(PagedKvCache, CapacityInTokensOrBytes) {
   EXPECT_EQ(PagedKvCache(2, 2, 8, b).capacity_tokens(), 128);
   EXPECT_THROW(PagedKvCache(2, 2, 8, KvCacheOptions{}), Error);
   EXPECT_THROW(PagedKvCache(2, 2, 8, tokens(3)), Error);  // less than a block
+}
+
+// A share of memory becomes bytes once the device's memory is known; a cache is
+// never sized from a share left unresolved.
+TEST(KvMemoryShare, BecomesTheBytesTheShareLeaves) {
+  KvCacheOptions share;
+  share.memory_share = 0.5;
+  const KvCacheOptions bytes = resolve_memory_share(share, DeviceMemory{1000000, 800000}, 100000, "cuda:0");
+  EXPECT_EQ(bytes.memory_share, 0);
+  EXPECT_EQ(bytes.capacity_bytes, 200000U);  // 500000 allowed, 200000 in use, 100000 still to load
+  EXPECT_EQ(PagedKvCache(2, 2, 8, bytes).capacity_tokens(), 200000 / 256 / 16 * 16);
+  const KvCacheOptions kept = resolve_memory_share(tokens(64), DeviceMemory{}, 0, "cuda:0");
+  EXPECT_EQ(kept.capacity_tokens, 64);
+  EXPECT_EQ(kept.capacity_bytes, 0U);
+  expect_contains(error_message([&] { resolve_memory_share(share, DeviceMemory{1000000, 400000}, 0, "cuda:3"); }),
+                  {"KV cache on cuda:3: ", "nothing is left for a KV cache"});
+  expect_contains(error_message([&] { PagedKvCache(2, 2, 8, share); }), {"a share of memory must be turned into bytes"});
+}
+
+// Memory beyond what a cache can index (a tiny model on a big GPU) is not used; a
+// count of tokens beyond it is refused.
+TEST(KvMemoryShare, BytesBeyondTheMostTokensACacheHoldsAreLeftUnused) {
+  KvCacheOptions huge;
+  huge.capacity_bytes = std::size_t{1} << 50;
+  EXPECT_EQ(kv_cache_blocks(huge, 64), static_cast<std::int64_t>(kMostKvTokens / 16));
+  EXPECT_EQ(kv_cache_blocks(huge, std::size_t{1} << 30), 1 << 16);  // within the cap: bytes / bytes per token
+  expect_contains(error_message([] { kv_cache_blocks(tokens(3'000'000'000LL, 16), 64); }),
+                  {"3000000000 tokens is more than a cache holds"});
 }
 
 TEST(PagedKvCache, BlocksGrowWithTheSequenceAndReturnOnRelease) {
