@@ -9,7 +9,9 @@
 //  3. prefill m = 512: matmul on the same matrices against cblas_sgemm with OpenBLAS's
 //     own threads (as many as the pool) on F32 copies of the same shapes;
 //  4. batch scaling m = 1 ... 64: tokens/s of one layer for BF16 and Q8_0, with both
-//     matmul strategies (the automatic choice is marked).
+//     matmul strategies (the automatic choice is marked);
+//  5. the wire's f16 codec: a 64 x 4096 hidden-state message rounded and widened,
+//     against memcpy of the f32 message.
 // A plain main (not Google Benchmark): every figure is a best-of-N wall time, and the
 // tables are printed at the end (progress goes to stderr). Usage:
 //   kernels_bench [--threads N] [--quick]      (about 2 minutes; --quick: under 1)
@@ -363,6 +365,41 @@ void print_scaling(const std::vector<ScalingResult>& results) {
   fmt::print("\n");
 }
 
+// The wire's f16 hidden states (runtime/activation_codec.h): one message of a batch
+// of 64 LLaMA-7B hidden states (64 x 4096 values) rounded to f16 as a worker sends
+// it and widened back as the next receives it, against memcpy of the f32 message
+// (the same bytes written, cache-resident: the limit) and the scalar widening the
+// receive path used before widen_f16. Single-threaded, as the worker's receive is.
+struct CodecResult {
+  double memcpy_s = 0, round_s = 0, widen_s = 0, scalar_widen_s = 0;
+};
+
+CodecResult run_codec(int repeats) {
+  constexpr std::int64_t n = 64 * 4096;
+  std::vector<float> values(static_cast<std::size_t>(n)), out(values.size());
+  for (std::int64_t i = 0; i < n; ++i) values[static_cast<std::size_t>(i)] = static_cast<float>((i * 7919) % 2003 - 1001) / 97.0f;
+  std::vector<std::uint16_t> halves(values.size());
+  const auto* bytes = reinterpret_cast<const std::byte*>(halves.data());
+  CodecResult r;
+  const int loops = 50;  // one message is ~0.1 ms: time 50 back to back
+  r.memcpy_s = best_seconds(repeats, [&] { for (int l = 0; l < loops; ++l) std::memcpy(out.data(), values.data(), values.size() * 4); }) / loops;
+  r.round_s = best_seconds(repeats, [&] { for (int l = 0; l < loops; ++l) round_to_f16(values.data(), n, halves.data()); }) / loops;
+  r.widen_s = best_seconds(repeats, [&] { for (int l = 0; l < loops; ++l) widen_f16(bytes, n, out.data()); }) / loops;
+  r.scalar_widen_s = best_seconds(repeats, [&] { for (int l = 0; l < loops; ++l) convert_to_f32(DType::F16, bytes, n, out.data()); }) / loops;
+  return r;
+}
+
+void print_codec(const CodecResult& r) {
+  fmt::print("## 5. The wire's f16 hidden states: one message of 64 x 4096 values, one thread\n\n");
+  fmt::print("| operation | us per message | x memcpy of the f32 message |\n|---|---:|---:|\n");
+  const auto row = [&](const char* what, double s) { fmt::print("| {} | {:.1f} | {:.2f} |\n", what, s * 1e6, s / r.memcpy_s); };
+  row("memcpy of the f32 message (baseline)", r.memcpy_s);
+  row("round_to_f16 (send)", r.round_s);
+  row("widen_f16 (receive)", r.widen_s);
+  row("convert_to_f32(F16), scalar (receive before)", r.scalar_widen_s);
+  fmt::print("\n");
+}
+
 int run(int argc, char** argv) {
   int threads = 2;
   bool quick = false;
@@ -386,6 +423,7 @@ int run(int argc, char** argv) {
   const std::int64_t prefill_m = 512;
   std::vector<PrefillResult> prefill = run_prefill(pool, prefill_m, quick ? 1 : 3);
   std::vector<ScalingResult> scaling = run_scaling(pool, memory, quick ? 2 : 4);
+  const CodecResult codec = run_codec(quick ? 5 : 20);
   memory.measure(quick ? 2 : 5);
 
   const CpuFeatures& f = cpu_features();
@@ -395,6 +433,7 @@ int run(int argc, char** argv) {
   print_decode(decode, memory);
   print_prefill(prefill, prefill_m, threads);
   print_scaling(scaling);
+  print_codec(codec);
   fmt::print("total {:.0f} s\n", std::chrono::duration<double>(Clock::now() - start).count());
   return 0;
 }

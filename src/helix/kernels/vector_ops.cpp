@@ -172,6 +172,12 @@ void round_to_f16(const float* x, std::int64_t n, std::uint16_t* out) {
   for (std::int64_t k = 0; k < n; ++k) out[k] = f32_to_f16(x[k]);
 }
 
+void widen_f16(const std::byte* halves, std::int64_t n, float* out) {
+  check_length("widen_f16", n);
+  if (use_avx2()) return kd::widen_f16_avx2(halves, n, out);
+  convert_to_f32(DType::F16, halves, n, out);
+}
+
 void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, float* out) {
   check_length("rms_norm", n);
   if (n == 0) return;

@@ -8,6 +8,7 @@
 // where the output is one of the inputs (out == x, out == gate, out == up).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 namespace helix {
@@ -58,6 +59,10 @@ void axpy_rows_block(const float* weights, int queries, const std::uint16_t* val
 // with F16C on the AVX2 level, for the cache's writes; the two give the same bits
 // for every value but NaN, whose payload may differ. convert_to_f32 reads them back.
 void round_to_f16(const float* x, std::int64_t n, std::uint16_t* out);
+// out = the n f16 values at `halves` widened to f32 (exact), read bytewise (no
+// alignment needed): an f16 payload from the wire. convert_to_f32(F16)'s values,
+// with F16C on the AVX2 level (a NaN stays a NaN; its payload may be quieted).
+void widen_f16(const std::byte* halves, std::int64_t n, float* out);
 // out = x / sqrt(mean(x^2) + eps) * weight (LLaMA RMSNorm).
 void rms_norm(const float* x, const float* weight, float eps, std::int64_t n, float* out);
 // out = gate * sigmoid(gate) * up (SwiGLU's SiLU(gate) * up).

@@ -11,7 +11,7 @@
 #include <cmath>
 
 #include "helix/core/error.h"
-#include "helix/weights/dtype.h"  // f32_to_f16 for round_to_f16's tail
+#include "helix/weights/dtype.h"  // f32_to_f16 and convert_to_f32 for the f16 loops' tails
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -253,6 +253,15 @@ HELIX_AVX2 void round_to_f16_avx2(const float* x, std::int64_t n, std::uint16_t*
   for (; k < n; ++k) out[k] = f32_to_f16(x[k]);
 }
 
+// vcvtph2ps: exact, as f16_to_f32 is.
+HELIX_AVX2 void widen_f16_avx2(const std::byte* halves, std::int64_t n, float* out) {
+  std::int64_t k = 0;
+  for (; k + 8 <= n; k += 8) {
+    _mm256_storeu_ps(out + k, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(halves + 2 * k))));
+  }
+  if (k < n) convert_to_f32(DType::F16, halves + 2 * k, n - k, out + k);
+}
+
 }  // namespace helix::kernels_detail
 
 #else  // not x86: active_kernel_isa() never picks Avx2 here
@@ -273,6 +282,7 @@ void silu_mul_avx2(const float*, const float*, std::int64_t, float*) { no_avx2()
 void softmax_avx2(float*, std::int64_t) { no_avx2(); }
 void add_avx2(const float*, float*, std::int64_t) { no_avx2(); }
 void round_to_f16_avx2(const float*, std::int64_t, std::uint16_t*) { no_avx2(); }
+void widen_f16_avx2(const std::byte*, std::int64_t, float*) { no_avx2(); }
 }  // namespace helix::kernels_detail
 
 #endif

@@ -3,6 +3,7 @@
 // and the portable ones in vector_ops.cpp. Arguments are already checked.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "helix/kernels/vector_ops.h"  // kQueryBlock
@@ -42,6 +43,8 @@ void add_avx2(const float* x, float* y, std::int64_t n);
 
 // vector_ops.h's round_to_f16 with F16C.
 void round_to_f16_avx2(const float* x, std::int64_t n, std::uint16_t* out);
+// vector_ops.h's widen_f16 with F16C.
+void widen_f16_avx2(const std::byte* halves, std::int64_t n, float* out);
 
 // Value k of a row of f32, or of an f16 cache's bits widened exactly: the portable
 // loops and the vector kernels' tails read rows of either type through this.

@@ -5,7 +5,6 @@
 
 #include "helix/kernels/vector_ops.h"
 #include "helix/runtime/transport.h"
-#include "helix/weights/dtype.h"
 
 namespace helix::runtime {
 namespace {
@@ -26,9 +25,8 @@ std::optional<zmq::message_t> f16_payload(std::span<const float> values) {
 
 zmq::message_t widened_payload(const zmq::message_t& halves) {
   std::vector<float> values(halves.size() / sizeof(std::uint16_t));
-  // convert_to_f32 reads its source bytewise: no alignment needed.
-  convert_to_f32(DType::F16, static_cast<const std::byte*>(halves.data()), static_cast<std::int64_t>(values.size()),
-                 values.data());
+  // widen_f16 reads its source bytewise: no alignment needed.
+  widen_f16(static_cast<const std::byte*>(halves.data()), static_cast<std::int64_t>(values.size()), values.data());
   return payload_frame(std::move(values));
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -253,6 +255,30 @@ TEST_P(VectorOps, F16StorageRoundsToTheNearestHalf) {
   std::vector<std::uint16_t> again(values.size());
   round_to_f16(values.data(), static_cast<std::int64_t>(values.size()), again.data());
   for (std::size_t i = 0; i < all.size(); ++i) ASSERT_EQ(again[i], all[i]) << std::hex << all[i];
+}
+
+// Every f16 widens to the f32 f16_to_f32 gives, from any byte offset (a payload
+// off the wire) and for lengths on and off the 8-value step; a NaN stays a NaN.
+TEST_P(VectorOps, WidenF16GivesEveryHalfsExactValueFromAnyOffset) {
+  std::vector<std::byte> bytes(2 * 0x10000 + 1);
+  for (std::uint32_t h = 0; h < 0x10000u; ++h) {
+    bytes[1 + 2 * h] = static_cast<std::byte>(h & 0xFFu);  // little-endian, one byte off alignment
+    bytes[2 + 2 * h] = static_cast<std::byte>(h >> 8);
+  }
+  for (std::int64_t n : {std::int64_t{0x10000}, std::int64_t{13}, std::int64_t{8}, std::int64_t{3}, std::int64_t{0}}) {
+    std::vector<float> out(static_cast<std::size_t>(n) + 1, -7.0f);
+    widen_f16(bytes.data() + 1, n, out.data());
+    for (std::int64_t i = 0; i < n; ++i) {
+      const float expected = f16_to_f32(static_cast<std::uint16_t>(i));
+      const float got = out[static_cast<std::size_t>(i)];
+      if (std::isnan(expected)) {
+        ASSERT_TRUE(std::isnan(got)) << std::hex << i;
+      } else {
+        ASSERT_EQ(std::bit_cast<std::uint32_t>(got), std::bit_cast<std::uint32_t>(expected)) << std::hex << i;
+      }
+    }
+    EXPECT_EQ(out[static_cast<std::size_t>(n)], -7.0f) << "wrote past " << n;
+  }
 }
 
 // Rows of an f16 KV cache: each loop gives the bits the f32 loop gives on the rows
