@@ -127,6 +127,8 @@ for devices in "" "--device fast=cuda:0"; do
     $devices >"$LOGS/up-$name.txt" 2>"$LOGS/up-$name.log"
   echo "gpu_check: up ${devices:-(all on the CPU)}: exit $?"
 done
+# The GPU worker's cache: what the weights leave of 90% of the GPU's memory by default.
+grep -m1 -o "worker fast: .* loaded on cuda:0, KV [0-9]* tokens in [a-z0-9]*" "$LOGS/up-mixed.log" | sed 's/^/gpu_check: /'
 same_up=no
 cmp -s "$LOGS/up-cpu.txt" "$LOGS/up-mixed.txt" && [ -s "$LOGS/up-cpu.txt" ] && same_up=yes
 echo "gpu_check: up with a GPU worker streams the all-CPU story: $same_up"
