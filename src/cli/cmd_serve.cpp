@@ -5,8 +5,8 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include <fcntl.h>
@@ -503,6 +503,30 @@ void stream_prompt(const std::string& host, int port, const std::string& model, 
   if (res->status != 200) fail("up: the server answered {}: {}", res->status, buffer + res->body);
 }
 
+// The --kv-memory of each worker that shares its GPU with other workers of this
+// `up` (runtime::shared_gpu_shares: "45%" each for two on cuda:0). A node's device:
+// its --device, else the cluster file's.
+std::map<std::string, std::string> shared_gpu_kv_memory(const sim::SimCluster& s,
+                                                        const std::map<std::string, StageDevice>& devices) {
+  std::vector<std::pair<std::string, DeviceName>> placed;
+  for (int i = 0; i < s.cluster.num_nodes(); ++i) {
+    const ComputeNode& n = s.cluster.nodes[static_cast<std::size_t>(i)];
+    if (s.ranges[static_cast<std::size_t>(i)].empty()) continue;
+    const auto given = devices.find(n.name);
+    if (given != devices.end()) {
+      placed.emplace_back(n.name, given->second);
+    } else if (n.device) {
+      placed.emplace_back(n.name, *n.device);
+    }
+  }
+  std::map<std::string, std::string> memory;
+  for (const auto& [node, share] : runtime::shared_gpu_shares(placed)) {
+    memory[node] = fmt::format("{:g}%", 100 * share);
+    spdlog::info("up: worker {} shares its GPU: --kv-memory {}", node, memory[node]);
+  }
+  return memory;
+}
+
 void run_up(UpOptions o) {
   log_to_stderr();
   catch_stop_signals();
@@ -531,6 +555,9 @@ void run_up(UpOptions o) {
       }
     }
   }
+  const std::map<std::string, std::string> gpu_shares =
+      o.serve.engine == "real" && o.serve.kv_tokens == 0 && o.kv_memory.empty() ? shared_gpu_kv_memory(s, devices)
+                                                                               : std::map<std::string, std::string>{};
   WorkerProcesses workers;
   if (!o.log_dir.empty()) std::filesystem::create_directories(o.log_dir);
   for (int i = 0; i < s.cluster.num_nodes(); ++i) {
@@ -540,6 +567,7 @@ void run_up(UpOptions o) {
                                      "--node", name, "--engine", o.serve.engine, "--threads", std::to_string(o.threads)};
     if (o.serve.engine == "real") args.insert(args.end(), {"--model", o.serve.model, "--kv-dtype", o.serve.kv_dtype});
     if (!o.kv_memory.empty()) args.insert(args.end(), {"--kv-memory", o.kv_memory});
+    if (auto it = gpu_shares.find(name); it != gpu_shares.end()) args.insert(args.end(), {"--kv-memory", it->second});
     if (auto it = slowdowns.find(name); it != slowdowns.end()) args.insert(args.end(), {"--slowdown", fmt::format("{}", it->second)});
     if (auto it = devices.find(name); it != devices.end()) args.insert(args.end(), {"--device", it->second.name()});
     workers.spawn(args, o.log_dir.empty() ? "" : (std::filesystem::path(o.log_dir) / (name + ".log")).string());

@@ -48,7 +48,8 @@ TEST(GpuPipeline, ACpuWorkerAndAGpuWorkerGiveTheSingleProcessText) {
   const std::string placement = test::placement_json("mixed", 5, {{"host", "cpu", 0, 3}, {"gpu", "cpu", 3, 5}});
   LocalCluster c(dir, stories, placement, {}, {}, cluster.string(), "stories");
   c.start_worker("host");
-  c.start_worker("gpu", {"--device", "cuda:0"});
+  // 4096 tokens, not its default share of the GPU: the GPU unit tests may run beside it.
+  c.start_worker("gpu", {"--device", "cuda:0", "--kv-tokens", "4096"});
   ASSERT_TRUE(c.wait_healthy(120)) << c.log();
   const json r = c.complete({{"model", "stories"}, {"prompt", "Once upon a time"}, {"max_tokens", 32}, {"temperature", 0}});
   EXPECT_EQ(r["choices"][0]["text"], test::generate(stories, "Once upon a time", 32).first) << r.dump();
@@ -64,7 +65,7 @@ TEST(GpuPipeline, TheClusterFileNamesTheGpuWorkersDevice) {
   const std::string placement = test::placement_json("mixed", 5, {{"host", "cpu", 0, 3}, {"gpu", "cpu", 3, 5}});
   LocalCluster c(dir, kStories, placement, {}, {}, cluster.string(), "stories");
   c.start_worker("host");
-  const std::size_t gpu = c.start_worker("gpu");  // no --device: the cluster file's
+  const std::size_t gpu = c.start_worker("gpu", {"--kv-tokens", "4096"});  // no --device: the cluster file's
   const std::string expected = test::generate(kStories, "Once upon a time", 32).first;
   const auto device_of = [&](const std::string& node) {  // as the admin API reports it
     const auto answer = c.nodes();

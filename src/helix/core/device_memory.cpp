@@ -7,6 +7,8 @@
 #include <sstream>
 #include <string>
 
+#include <fmt/format.h>
+
 #include "helix/core/error.h"
 #include "helix/core/units.h"
 
@@ -38,21 +40,28 @@ std::optional<std::size_t> meminfo_field(std::string_view text, std::string_view
 
 }  // namespace
 
-std::size_t kv_bytes_within_share(double share, const DeviceMemory& memory, std::size_t still_to_hold) {
+std::size_t kv_bytes_within_share(double share, const DeviceMemory& memory, std::size_t held,
+                                  std::size_t still_to_hold) {
   if (!(share > 0 && share <= 1)) fail("a share of memory must be in (0%, 100%], got {}%", share * 100);
   if (memory.free_bytes > memory.total_bytes) {
     fail("the device reports {} free of {} in all", bytes_text(memory.free_bytes), bytes_text(memory.total_bytes));
   }
   const double allowed = share * static_cast<double>(memory.total_bytes);
-  const double in_use = static_cast<double>(memory.total_bytes - memory.free_bytes);
-  const double left = allowed - in_use - static_cast<double>(still_to_hold);
+  const double left = std::floor(allowed - static_cast<double>(held) - static_cast<double>(still_to_hold));
   if (!(left >= 1)) {
-    fail("{:g}% of {} is {}, but {} is in use already and the stage still needs {}: nothing is left for a KV cache "
-         "(processes that share a device need a share each, or a capacity in tokens or bytes)",
-         share * 100, bytes_text(memory.total_bytes), bytes_text(static_cast<std::size_t>(allowed)),
-         bytes_text(memory.total_bytes - memory.free_bytes), bytes_text(still_to_hold));
+    fail("{:g}% of {} is {}, but the stage holds {} and needs {} more: nothing is left for a KV cache", share * 100,
+         bytes_text(memory.total_bytes), bytes_text(static_cast<std::size_t>(allowed)), bytes_text(held),
+         bytes_text(still_to_hold));
   }
-  return static_cast<std::size_t>(std::floor(left));
+  if (left + static_cast<double>(still_to_hold) > static_cast<double>(memory.free_bytes)) {
+    fail("{:g}% of {} leaves {} for a KV cache, but {} of the device is free{}: other processes hold the rest (give "
+         "each process that shares a device its part, e.g. 45% each for two)",
+         share * 100, bytes_text(memory.total_bytes), bytes_text(static_cast<std::size_t>(left)),
+         bytes_text(memory.free_bytes),
+         still_to_hold > 0 ? fmt::format(" and the stage needs {} of it for its weights", bytes_text(still_to_hold))
+                           : std::string());
+  }
+  return static_cast<std::size_t>(left);
 }
 
 DeviceMemory parse_meminfo(std::string_view text) {

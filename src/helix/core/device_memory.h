@@ -1,7 +1,8 @@
 // How much memory a device has and how much of it is free now, and the share of it
 // a serving process may fill: the rule that sizes a KV cache "to what the device
-// holds" (vLLM's gpu_memory_utilization), shared by the planner's synthetic
-// profiles (perf/first_principles.h) and the engines (engine/kv_ledger.h).
+// holds" (vLLM's gpu_memory_utilization), used by the engines (engine/kv_ledger.h),
+// whose default share the planner's synthetic profiles assume too
+// (perf/first_principles.h).
 #pragma once
 
 #include <cstddef>
@@ -15,16 +16,19 @@ struct DeviceMemory {
 };
 
 // The share of a device's memory a serving process may fill by default, weights,
-// workspace and KV cache together: vLLM's default, and the paper's prototype's.
+// workspace and KV cache together: vLLM's default gpu_memory_utilization.
 inline constexpr double kServingMemoryShare = 0.9;
 
-// Bytes left for a KV cache when everything on the device together may fill `share`
-// of its memory: share x total, less what is in use now (total - free: weights
-// already loaded, the runtime's context, other processes), less `still_to_hold`
-// (what the stage will take beyond that, weights not loaded yet, say). The rest,
-// (1 - share) x total, holds what a step allocates as it runs. Throws Error naming
-// the figures when nothing is left, or when share is not in (0, 1].
-std::size_t kv_bytes_within_share(double share, const DeviceMemory& memory, std::size_t still_to_hold);
+// Bytes left for a KV cache when a stage may fill `share` of the device's memory
+// (per process, as vLLM's gpu_memory_utilization is per instance: two workers on
+// one GPU take 0.45 each): share x total, less what the stage holds already
+// (`held`: its uploaded weights and workspace) and what it will take beyond that
+// (`still_to_hold`: weights not loaded yet). The rest of the memory holds the
+// runtime's context and what a step allocates as it runs. The cache must also fit
+// in what is free now, beside `still_to_hold`. Throws Error naming the figures when
+// nothing is left, when the cache would not fit, or when share is not in (0, 1].
+std::size_t kv_bytes_within_share(double share, const DeviceMemory& memory, std::size_t held,
+                                  std::size_t still_to_hold);
 
 // The host's memory from /proc/meminfo's text: MemTotal and MemAvailable (kB).
 // Throws Error naming the missing or malformed field.

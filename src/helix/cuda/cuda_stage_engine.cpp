@@ -31,11 +31,27 @@ int made_current(int device) {
   return device;
 }
 
+// Before any weight is uploaded: a capacity in tokens or bytes is checked (a bad one
+// is refused at once, not after the uploads), and for a memory share the device's
+// free memory is taken (0 otherwise).
+std::size_t check_kv_before_uploads(const KvCacheOptions& requested, int layers, int kv_dim) {
+  const KvCacheOptions kv = default_kv_options(requested);
+  if (kv.memory_share > 0) return cuda_device_memory().free_bytes;
+  kv_cache_blocks(kv, kv_bytes_per_token(layers, kv_dim, kv.dtype));
+  return 0;
+}
+
 // The stage's KV blocks: the CPU engine's defaults and rules. A share of memory is
-// of the device's memory as it is now: the stage's weights already uploaded.
-KvBlockLedger stage_ledger(const KvCacheOptions& requested, int layers, int kv_dim, int device) {
+// what it leaves beside what the stage holds now (its weights and workspace): the
+// free memory it had at the start less what is free now.
+KvBlockLedger stage_ledger(const KvCacheOptions& requested, int layers, int kv_dim, int device,
+                           std::size_t free_at_start) {
   KvCacheOptions kv = default_kv_options(requested);
-  if (kv.memory_share > 0) kv = resolve_memory_share(kv, cuda_device_memory(), 0, fmt::format("cuda:{}", device));
+  if (kv.memory_share > 0) {
+    const DeviceMemory now = cuda_device_memory();
+    const std::size_t held = free_at_start > now.free_bytes ? free_at_start - now.free_bytes : 0;
+    kv = resolve_memory_share(kv, now, held, 0, fmt::format("cuda:{}", device));
+  }
   return KvBlockLedger(kv.block_tokens, kv_cache_blocks(kv, kv_bytes_per_token(layers, kv_dim, kv.dtype)));
 }
 
@@ -112,6 +128,8 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
     : model_(std::move(model)),
       weights_(bind_stage_weights(model_, layers)),
       device_(made_current(options.device)),
+      free_at_start_(check_kv_before_uploads(options.kv, static_cast<int>(weights_.blocks.size()),
+                                             model_.config.kv_dim())),
       rope_(model_.config, weights_.rope_freq_factors),
       blocks_(upload_blocks(weights_)),
       embedding_(upload_if(weights_.first, weights_.embedding)),
@@ -121,7 +139,7 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
       widest_partials_(widest_partials(blocks_, lm_head_)),
       projection_(reserved_scratch(widest_widened_, widest_partials_)),
       ledger_(stage_ledger(options.kv, static_cast<int>(weights_.blocks.size()), model_.config.kv_dim(),
-                           options.device)),
+                           options.device, free_at_start_)),
       buffers_(step_sizes(model_.config, ledger_, weights_.last)),
       graphs_(options.graphs) {
   kv_dtype_ = options.kv.dtype;

@@ -42,8 +42,8 @@ namespace helix {
 
 struct CudaEngineOptions {
   int device = 0;      // cuda:N
-  KvCacheOptions kv;   // defaults to 4096 tokens when no capacity is set; a memory share is
-                       // of the device's memory once the weights are uploaded
+  KvCacheOptions kv;   // defaults to 4096 tokens when no capacity is set; a memory share
+                       // leaves beside the stage's weights and workspace
   bool graphs = true;  // capture decode steps into CUDA graphs and replay them
 };
 
@@ -98,10 +98,11 @@ class CudaStageEngine final : public Stage {
 
   // Members are built in this order. The weights, the handles and the projections'
   // scratch come before the KV cache is sized: a share of the device's memory is
-  // what they leave of it.
+  // what they leave of it (free_at_start_ less the free memory then is what they hold).
   ModelFiles model_;
   StageWeights weights_;  // the host's views, uploaded below; its norms and biases are small copies
   int device_ = 0;
+  std::size_t free_at_start_ = 0;  // the device's free memory before the stage allocated any (a memory share's)
   Rope rope_;
   std::vector<Block> blocks_;
   DeviceMatrix embedding_, lm_head_;  // embedding_ on the first stage, lm_head_ on the last

@@ -10,12 +10,12 @@ KvCacheOptions default_kv_options(const KvCacheOptions& requested) {
   return o;
 }
 
-KvCacheOptions resolve_memory_share(const KvCacheOptions& options, const DeviceMemory& memory,
+KvCacheOptions resolve_memory_share(const KvCacheOptions& options, const DeviceMemory& memory, std::size_t held,
                                     std::size_t still_to_hold, std::string_view device) {
   if (options.memory_share == 0) return options;
   KvCacheOptions o = options;
   try {
-    o.capacity_bytes = kv_bytes_within_share(options.memory_share, memory, still_to_hold);
+    o.capacity_bytes = kv_bytes_within_share(options.memory_share, memory, held, still_to_hold);
   } catch (const Error& e) {
     fail("KV cache on {}: {}", device, e.what());
   }

@@ -56,9 +56,10 @@ inline constexpr std::size_t kMostKvTokens = (std::size_t{1} << 31) - 1;
 KvCacheOptions default_kv_options(const KvCacheOptions& requested);
 
 // The options with a memory share turned into bytes: what kv_bytes_within_share
-// leaves of `memory` once the stage holds `still_to_hold` more. Other options come
-// back as they are. Throws Error naming `device` when nothing is left.
-KvCacheOptions resolve_memory_share(const KvCacheOptions& options, const DeviceMemory& memory,
+// leaves of `memory` beside what the stage holds (`held`) and will hold
+// (`still_to_hold`). Other options come back as they are. Throws Error naming
+// `device` when nothing is left or the cache would not fit.
+KvCacheOptions resolve_memory_share(const KvCacheOptions& options, const DeviceMemory& memory, std::size_t held,
                                     std::size_t still_to_hold, std::string_view device);
 
 // Bytes of one token's K and V over `layers` layers of kv_dim values each.

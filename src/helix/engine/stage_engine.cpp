@@ -17,12 +17,12 @@ void grow(std::vector<float>& v, std::int64_t n) {
   if (v.size() < sz(n)) v.resize(sz(n));
 }
 
-// The cache's options: a share of memory is what the host has left of it once the
-// stage's weights (mapped, read at the first step) are resident.
+// The cache's options: a share of memory is what the share leaves beside the
+// stage's weights (mapped, resident once the first step has read them).
 KvCacheOptions host_kv_options(const KvCacheOptions& requested, const StageWeights& weights) {
   const KvCacheOptions o = default_kv_options(requested);
   if (o.memory_share == 0) return o;
-  return resolve_memory_share(o, host_memory(), stage_weight_bytes(weights), "the cpu");
+  return resolve_memory_share(o, host_memory(), 0, stage_weight_bytes(weights), "the cpu");
 }
 
 void add_bias(float* y, const std::vector<float>& bias, int rows) {

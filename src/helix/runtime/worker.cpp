@@ -20,6 +20,19 @@
 
 namespace helix::runtime {
 
+std::map<std::string, double> shared_gpu_shares(const std::vector<std::pair<std::string, DeviceName>>& workers) {
+  std::map<std::string, std::vector<std::string>> by_gpu;  // cuda:N -> its workers
+  for (const auto& [name, device] : workers) {
+    if (device.cuda) by_gpu[device.name()].push_back(name);
+  }
+  std::map<std::string, double> shares;
+  for (const auto& [gpu, names] : by_gpu) {
+    if (names.size() < 2) continue;
+    for (const std::string& name : names) shares[name] = kServingMemoryShare / static_cast<double>(names.size());
+  }
+  return shares;
+}
+
 KvCacheOptions stage_kv_options(const KvCacheOptions& own, std::int64_t assigned_tokens, const DeviceName& device) {
   KvCacheOptions kv = own;
   if (kv.capacity_tokens > 0 || kv.capacity_bytes > 0 || kv.memory_share > 0) return kv;

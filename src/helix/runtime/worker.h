@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <filesystem>
 #include <optional>
@@ -51,6 +52,12 @@ struct WorkerOptions {
 // tokens the coordinator assigns (serve --kv-tokens), else kServingMemoryShare of a
 // GPU's memory (what the weights leave of it), else 4096 tokens on the CPU.
 KvCacheOptions stage_kv_options(const KvCacheOptions& own, std::int64_t assigned_tokens, const DeviceName& device);
+
+// The default memory share of each worker that shares its GPU with others started
+// together (`up`): kServingMemoryShare divided among the workers on that device,
+// since each takes its share of the whole device. Workers alone on their GPU and
+// CPU workers are not listed (stage_kv_options' default applies).
+std::map<std::string, double> shared_gpu_shares(const std::vector<std::pair<std::string, DeviceName>>& workers);
 
 // Runs until the coordinator says Shutdown or `stop` becomes true. Throws Error
 // for bad options, a refused join or a model that does not load.

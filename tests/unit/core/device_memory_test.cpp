@@ -14,28 +14,35 @@ using test::expect_contains;
 
 constexpr std::size_t kGB = 1'000'000'000;
 
-// An 80 GB GPU with 20 GB in use (weights and context) may fill 72 GB: 52 GB are
-// left for the cache, less what the stage still has to load.
-TEST(KvBytesWithinShare, IsTheShareLessWhatIsInUseAndWhatIsStillToCome) {
-  const DeviceMemory gpu{80 * kGB, 60 * kGB};
-  EXPECT_EQ(kv_bytes_within_share(0.9, gpu, 0), 52 * kGB);
-  EXPECT_EQ(kv_bytes_within_share(0.9, gpu, 2 * kGB), 50 * kGB);
-  EXPECT_EQ(kv_bytes_within_share(1.0, gpu, 0), 60 * kGB);
-  // What another process holds counts as in use: a second worker on a GPU where
-  // the first holds 50 GB gets what the share leaves of the rest.
-  EXPECT_EQ(kv_bytes_within_share(0.9, DeviceMemory{80 * kGB, 30 * kGB}, 0), 22 * kGB);
+// A stage on an 80 GB GPU holding 16 GB of weights may fill 72 GB: 56 GB are left
+// for its cache, less what it still has to load. The share is the stage's own:
+// what other processes hold does not count against it, as long as the cache fits
+// in what is free.
+TEST(KvBytesWithinShare, IsTheShareLessWhatTheStageHoldsAndWillHold) {
+  const DeviceMemory gpu{80 * kGB, 63 * kGB};  // 16 GB of weights, 1 GB of context
+  EXPECT_EQ(kv_bytes_within_share(0.9, gpu, 16 * kGB, 0), 56 * kGB);
+  EXPECT_EQ(kv_bytes_within_share(0.45, gpu, 16 * kGB, 0), 20 * kGB);
+  EXPECT_EQ(kv_bytes_within_share(0.9, DeviceMemory{80 * kGB, 79 * kGB}, 0, 16 * kGB), 56 * kGB);  // the CPU's case
+  // A second worker on a GPU where the first holds 40 GB (a share of 45% each).
+  EXPECT_EQ(kv_bytes_within_share(0.45, DeviceMemory{80 * kGB, 24 * kGB}, 16 * kGB, 0), 20 * kGB);
 }
 
-TEST(KvBytesWithinShare, NothingLeftIsAnErrorWithTheFigures) {
-  expect_contains(error_message([] { kv_bytes_within_share(0.5, DeviceMemory{16 * kGB, 6 * kGB}, 0); }),
-                  {"50% of 16 GB is 8 GB", "10 GB is in use already", "nothing is left for a KV cache"});
-  expect_contains(error_message([] { kv_bytes_within_share(0.9, DeviceMemory{16 * kGB, 14 * kGB}, 13 * kGB); }),
-                  {"the stage still needs 13 GB"});
+TEST(KvBytesWithinShare, NothingLeftOrNoRoomIsAnErrorWithTheFigures) {
+  expect_contains(error_message([] { kv_bytes_within_share(0.5, DeviceMemory{16 * kGB, 6 * kGB}, 9 * kGB, 0); }),
+                  {"50% of 16 GB is 8 GB, but the stage holds 9 GB and needs 0 B more", "nothing is left for a KV cache"});
+  expect_contains(error_message([] { kv_bytes_within_share(0.9, DeviceMemory{16 * kGB, 14 * kGB}, 0, 15 * kGB); }),
+                  {"needs 15 GB more"});
+  // The first worker took 90%: a second one's 90% does not fit in what is free.
+  expect_contains(error_message([] { kv_bytes_within_share(0.9, DeviceMemory{80 * kGB, 7 * kGB}, 1 * kGB, 0); }),
+                  {"90% of 80 GB leaves 71 GB for a KV cache, but 7 GB of the device is free",
+                   "other processes hold the rest", "45% each for two"});
+  expect_contains(error_message([] { kv_bytes_within_share(0.5, DeviceMemory{16 * kGB, 7 * kGB}, 0, 2 * kGB); }),
+                  {"6 GB for a KV cache, but 7 GB of the device is free and the stage needs 2 GB of it for its weights"});
   for (double share : {0.0, -0.5, 1.01, std::nan("")}) {
-    expect_contains(error_message([&] { kv_bytes_within_share(share, DeviceMemory{kGB, kGB}, 0); }),
+    expect_contains(error_message([&] { kv_bytes_within_share(share, DeviceMemory{kGB, kGB}, 0, 0); }),
                     {"a share of memory must be in (0%, 100%]"});
   }
-  expect_contains(error_message([] { kv_bytes_within_share(0.9, DeviceMemory{kGB, 2 * kGB}, 0); }),
+  expect_contains(error_message([] { kv_bytes_within_share(0.9, DeviceMemory{kGB, 2 * kGB}, 0, 0); }),
                   {"reports 2 GB free of 1 GB"});
 }
 

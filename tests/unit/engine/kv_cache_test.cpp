@@ -38,14 +38,14 @@ TEST(PagedKvCache, CapacityInTokensOrBytes) {
 TEST(KvMemoryShare, BecomesTheBytesTheShareLeaves) {
   KvCacheOptions share;
   share.memory_share = 0.5;
-  const KvCacheOptions bytes = resolve_memory_share(share, DeviceMemory{1000000, 800000}, 100000, "cuda:0");
+  const KvCacheOptions bytes = resolve_memory_share(share, DeviceMemory{1000000, 800000}, 200000, 100000, "cuda:0");
   EXPECT_EQ(bytes.memory_share, 0);
-  EXPECT_EQ(bytes.capacity_bytes, 200000U);  // 500000 allowed, 200000 in use, 100000 still to load
+  EXPECT_EQ(bytes.capacity_bytes, 200000U);  // 500000 allowed, 200000 held, 100000 still to load
   EXPECT_EQ(PagedKvCache(2, 2, 8, bytes).capacity_tokens(), 200000 / 256 / 16 * 16);
-  const KvCacheOptions kept = resolve_memory_share(tokens(64), DeviceMemory{}, 0, "cuda:0");
+  const KvCacheOptions kept = resolve_memory_share(tokens(64), DeviceMemory{}, 0, 0, "cuda:0");
   EXPECT_EQ(kept.capacity_tokens, 64);
   EXPECT_EQ(kept.capacity_bytes, 0U);
-  expect_contains(error_message([&] { resolve_memory_share(share, DeviceMemory{1000000, 400000}, 0, "cuda:3"); }),
+  expect_contains(error_message([&] { resolve_memory_share(share, DeviceMemory{1000000, 400000}, 600000, 0, "cuda:3"); }),
                   {"KV cache on cuda:3: ", "nothing is left for a KV cache"});
   expect_contains(error_message([&] { PagedKvCache(2, 2, 8, share); }), {"a share of memory must be turned into bytes"});
 }

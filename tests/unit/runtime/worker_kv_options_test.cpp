@@ -38,5 +38,15 @@ TEST(WorkerKvOptions, ItsOwnCapacityWinsThenTheCoordinatorsThenTheDevicesDefault
   EXPECT_EQ(stage_kv_options(share, 96, kCpu).capacity_tokens, 0);
 }
 
+// Workers started together on one GPU divide the default share; those alone on
+// their GPU, and CPU workers, keep their default.
+TEST(WorkerKvOptions, WorkersThatShareAGpuDivideTheDefaultShare) {
+  const DeviceName gpu1{true, 1};
+  const auto shares = shared_gpu_shares({{"a", kGpu}, {"b", kGpu}, {"c", gpu1}, {"d", kCpu}, {"e", kCpu}, {"f", kGpu}});
+  ASSERT_EQ(shares.size(), 3U);
+  for (const char* node : {"a", "b", "f"}) EXPECT_DOUBLE_EQ(shares.at(node), kServingMemoryShare / 3) << node;
+  EXPECT_TRUE(shared_gpu_shares({{"a", kGpu}, {"b", gpu1}, {"c", kCpu}, {"d", kCpu}}).empty());
+}
+
 }  // namespace
 }  // namespace helix::runtime
