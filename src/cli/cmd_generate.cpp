@@ -45,7 +45,9 @@ void run_generate(const GenerateOptions& o) {
   eo.kv = kv;
   // By default whole 16-token blocks for what the request needs, so it may run to the model's context.
   long long wanted = std::min<long long>(context, static_cast<long long>(prompt.size()) + o.max_tokens + 1);
-  if (kv.capacity_tokens == 0 && kv.capacity_bytes == 0 && kv.memory_share == 0) eo.kv.capacity_tokens = (wanted + 15) / 16 * 16;
+  if (kv.capacity_tokens == 0 && kv.capacity_bytes == 0 && kv.memory_share == 0) {
+    eo.kv.capacity_tokens = (wanted + 15) / 16 * 16;
+  }
   int layers = files.config.num_layers;
   std::unique_ptr<Stage> stage = make_stage(std::move(files), LayerRange{0, layers}, eo, device);
   Stage& engine = *stage;

@@ -273,7 +273,9 @@ void add_serve_options(CLI::App* cmd, ServeOptions& o) {
   cmd->add_option("--api-key", o.api_key, "Require 'Authorization: Bearer KEY'");
   cmd->add_option("--model-id", o.model_id, "Model name in the API (default: the model directory's name)");
   cmd->add_option("--context", o.context, "Cap the context length (tokens)");
-  cmd->add_option("--kv-tokens", o.kv_tokens, "KV-cache tokens each real worker allocates (default: 90% of a GPU's memory less the weights, 4096 on a cpu)");
+  cmd->add_option("--kv-tokens", o.kv_tokens,
+                  "KV-cache tokens each real worker allocates (default: what the weights leave of 90% of a GPU's "
+                  "memory, 4096 on a cpu)");
   cmd->add_option("--activations", o.activations,
                   "What real workers send hidden states as: f32 (a pipeline gives one process's bits) or f16 (half "
                   "the bytes on every link between workers); the plan counts its bytes")
@@ -354,7 +356,7 @@ struct UpOptions {
   ServeOptions serve;
   std::vector<std::string> slowdowns;  // NODE=X
   std::vector<std::string> devices;    // NODE=cpu|cuda:N
-  std::string kv_memory;               // every real worker's KV capacity in memory, a size or a share ("": serve's --kv-tokens)
+  std::string kv_memory;               // every real worker's KV capacity, a size or a share ("": serve's --kv-tokens)
   int threads = 1;
   std::string prompt;
   int max_tokens = 32;
@@ -615,7 +617,7 @@ void register_worker(CLI::App& app) {
                   "Where the real engine runs: cpu, or cuda:N where the build has CUDA (default: the node's device in "
                   "the cluster file, else cpu)");
   cmd->add_option("--slowdown", o->slowdown, "Make every step this many times slower (>= 1)")->capture_default_str();
-  add_kv_options(cmd, cli->kv, "the coordinator's, else 90% of a GPU's memory less the weights, else 4096 on the cpu");
+  add_kv_options(cmd, cli->kv, "the coordinator's, else what the weights leave of 90% of a GPU's memory, else 4096 on the cpu");
   cmd->add_option("--join-timeout", o->join_timeout_s, "Seconds to wait for the coordinator")->capture_default_str();
   cmd->add_option("--coordinator-timeout", o->coordinator_timeout_s, "Exit when no coordinator answers this many seconds (after 3 s of silence it re-joins, keeping its layers)")
       ->capture_default_str();
