@@ -32,6 +32,9 @@ const std::vector<GpuType>& gpu_catalog() {
       entry("T4x2", 16, 320, 65, 2, "T4x2"),
       entry("T4x4", 16, 320, 65, 4, "T4x4"),
       entry("H100", 80, 3350, 989, 1, ""),  // H100 80 GB SXM
+      entry("H200", 141, 4800, 989, 1, ""),  // H200 SXM (HBM3e)
+      entry("A100-80G", 80, 2039, 312, 1, ""),  // A100 80 GB SXM
+      entry("L40S", 48, 864, 362, 1, ""),   // L40S (dense fp16 tensor)
       entry("A10G", 24, 600, 70, 1, ""),    // AWS A10G
   };
   return catalog;

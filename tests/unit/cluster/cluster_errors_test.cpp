@@ -171,8 +171,8 @@ TEST(ClusterYamlErrors, NewGpuTypeNeedsNumbersAndKnownProfile) {
   text = replaced(kGood, "regions:", "gpu_types:\n  X1: {vram: 8 GB, profile: A10}\nregions:");
   expect_contains(yaml_error(text),
                   {at(text, "X1"), "gpu_types.X1.profile", "unknown profile 'A10'", "A100"});
-  text = replaced(kGood, "regions:", "gpu_types:\n  X1: {base: H200}\nregions:");
-  expect_contains(yaml_error(text), {at(text, "X1"), "gpu_types.X1.base", "H200", "H100"});
+  text = replaced(kGood, "regions:", "gpu_types:\n  X1: {base: MI300X}\nregions:");
+  expect_contains(yaml_error(text), {at(text, "X1"), "gpu_types.X1.base", "MI300X", "H100"});
   text = replaced(kGood,
                   "regions:", "gpu_types:\n  X1: {vram: 8 GB, peak_flops: 3 TFLOPs, profile: T4}\nregions:");
   expect_contains(yaml_error(text), {at(text, "X1"), "gpu_types.X1.peak_flops", "TFLOP/s"});

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <iostream>
 
+#include "helix/cluster/gpu_catalog.h"
 #include "helix/core/error.h"
 #include "helix/perf/throughput_model.h"
 #include "unit/perf/perf_test_util.h"
@@ -150,6 +151,22 @@ TEST(FirstPrinciples, MoreVramGivesMoreKvAndMoreLayers) {
   GpuProfile b = first_principles_profile(model, h100());
   EXPECT_LT(a.max_layers, b.max_layers);
   for (int k = 1; k <= a.max_layers; ++k) EXPECT_GT(b.kv_cache_capacity(k), a.kv_cache_capacity(k));
+}
+
+// The catalog's larger-memory versions hold more KV at every layer count, and the
+// H200 (H100's compute, 4.8 TB/s) decodes faster than the H100.
+TEST(FirstPrinciples, TheCatalogsLargerMemoryGpusHoldMoreKv) {
+  const ModelSpec model = model_preset("llama2-70b");
+  for (const auto& [big, small] : {std::pair{"H200", "H100"}, std::pair{"A100-80G", "A100"}}) {
+    const GpuProfile a = first_principles_profile(model, *find_catalog_gpu(small));
+    const GpuProfile b = first_principles_profile(model, *find_catalog_gpu(big));
+    EXPECT_GT(b.max_layers, a.max_layers) << big;
+    for (int k = 1; k <= a.max_layers; ++k) EXPECT_GT(b.kv_cache_capacity(k), a.kv_cache_capacity(k)) << big << " k=" << k;
+  }
+  const GpuProfile h100 = first_principles_profile(model, *find_catalog_gpu("H100"));
+  const GpuProfile h200 = first_principles_profile(model, *find_catalog_gpu("H200"));
+  EXPECT_LT(h200.decode.at(8), h100.decode.at(8));
+  EXPECT_GT(first_principles_profile(model, *find_catalog_gpu("L40S")).max_layers, 0);
 }
 
 TEST(FirstPrinciples, TablesStartAtZeroAndGrow) {
