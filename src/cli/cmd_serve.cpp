@@ -641,7 +641,8 @@ void register_up(CLI::App& app) {
   cmd->add_option("--threads", o->threads, "Compute threads per worker")->capture_default_str();
   cmd->add_option("--kv-memory", o->kv_memory,
                   "Each worker's KV cache capacity in memory, e.g. '1 GiB', or what is left of a share of its device's "
-                  "memory, e.g. '90%' (instead of --kv-tokens)");
+                  "memory, e.g. '90%', given to every worker as it is (instead of --kv-tokens; default: each GPU's "
+                  "workers divide 90%)");
   cmd->add_option("--prompt", o->prompt, "Stream this prompt once everyone is ready ('' = none)")->capture_default_str();
   cmd->add_option("--max-tokens", o->max_tokens, "Tokens to generate for --prompt")->capture_default_str();
   cmd->add_flag("--serve", o->serve_after, "Keep serving after the prompt (until Ctrl-C)");

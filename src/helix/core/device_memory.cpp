@@ -54,8 +54,8 @@ std::size_t kv_bytes_within_share(double share, const DeviceMemory& memory, std:
          bytes_text(still_to_hold));
   }
   if (left + static_cast<double>(still_to_hold) > static_cast<double>(memory.free_bytes)) {
-    fail("{:g}% of {} leaves {} for a KV cache, but {} of the device is free{}: other processes hold the rest (give "
-         "each process that shares a device its part, e.g. 45% each for two)",
+    fail("{:g}% of {} leaves {} for a KV cache, but {} of the device is free{}: the rest is in use (the runtime's "
+         "own context, other processes; give each process that shares a device its part, e.g. 45% each for two)",
          share * 100, bytes_text(memory.total_bytes), bytes_text(static_cast<std::size_t>(left)),
          bytes_text(memory.free_bytes),
          still_to_hold > 0 ? fmt::format(" and the stage needs {} of it for its weights", bytes_text(still_to_hold))

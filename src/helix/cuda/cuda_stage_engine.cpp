@@ -10,6 +10,7 @@
 #include <span>
 
 #include "helix/core/error.h"
+#include "helix/core/units.h"
 #include "helix/cuda/device.h"
 #include "helix/cuda/elementwise.h"
 #include "helix/cuda/embedding.h"
@@ -31,26 +32,31 @@ int made_current(int device) {
   return device;
 }
 
-// Before any weight is uploaded: a capacity in tokens or bytes is checked (a bad one
-// is refused at once, not after the uploads), and for a memory share the device's
-// free memory is taken (0 otherwise).
-std::size_t check_kv_before_uploads(const KvCacheOptions& requested, int layers, int kv_dim) {
+// Before any weight is uploaded, a bad capacity is refused at once (not after the
+// uploads): one in tokens or bytes as the ledger will check it; a memory share if
+// the stage's weights as stored already fill it or its cache could not fit in what
+// is free. Returns device_bytes_allocated() now.
+std::size_t check_kv_before_uploads(const KvCacheOptions& requested, const StageWeights& weights, int kv_dim,
+                                    int device) {
   const KvCacheOptions kv = default_kv_options(requested);
-  if (kv.memory_share > 0) return cuda_device_memory().free_bytes;
-  kv_cache_blocks(kv, kv_bytes_per_token(layers, kv_dim, kv.dtype));
-  return 0;
+  const int layers = static_cast<int>(weights.blocks.size());
+  if (kv.memory_share > 0) {
+    resolve_memory_share(kv, cuda_device_memory(), 0, stage_weight_bytes(weights), fmt::format("cuda:{}", device));
+  } else {
+    kv_cache_blocks(kv, kv_bytes_per_token(layers, kv_dim, kv.dtype));
+  }
+  return cuda_detail::device_bytes_allocated();
 }
 
 // The stage's KV blocks: the CPU engine's defaults and rules. A share of memory is
-// what it leaves beside what the stage holds now (its weights and workspace): the
-// free memory it had at the start less what is free now.
+// what it leaves beside what the stage holds now (its weights and workspace: what
+// this process allocated since `allocated_at_start`).
 KvBlockLedger stage_ledger(const KvCacheOptions& requested, int layers, int kv_dim, int device,
-                           std::size_t free_at_start) {
+                           std::size_t allocated_at_start) {
   KvCacheOptions kv = default_kv_options(requested);
   if (kv.memory_share > 0) {
-    const DeviceMemory now = cuda_device_memory();
-    const std::size_t held = free_at_start > now.free_bytes ? free_at_start - now.free_bytes : 0;
-    kv = resolve_memory_share(kv, now, held, 0, fmt::format("cuda:{}", device));
+    const std::size_t held = cuda_detail::device_bytes_allocated() - allocated_at_start;
+    kv = resolve_memory_share(kv, cuda_device_memory(), held, 0, fmt::format("cuda:{}", device));
   }
   return KvBlockLedger(kv.block_tokens, kv_cache_blocks(kv, kv_bytes_per_token(layers, kv_dim, kv.dtype)));
 }
@@ -128,8 +134,7 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
     : model_(std::move(model)),
       weights_(bind_stage_weights(model_, layers)),
       device_(made_current(options.device)),
-      free_at_start_(check_kv_before_uploads(options.kv, static_cast<int>(weights_.blocks.size()),
-                                             model_.config.kv_dim())),
+      allocated_at_start_(check_kv_before_uploads(options.kv, weights_, model_.config.kv_dim(), options.device)),
       rope_(model_.config, weights_.rope_freq_factors),
       blocks_(upload_blocks(weights_)),
       embedding_(upload_if(weights_.first, weights_.embedding)),
@@ -139,14 +144,23 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
       widest_partials_(widest_partials(blocks_, lm_head_)),
       projection_(reserved_scratch(widest_widened_, widest_partials_)),
       ledger_(stage_ledger(options.kv, static_cast<int>(weights_.blocks.size()), model_.config.kv_dim(),
-                           options.device, free_at_start_)),
+                           options.device, allocated_at_start_)),
       buffers_(step_sizes(model_.config, ledger_, weights_.last)),
       graphs_(options.graphs) {
   kv_dtype_ = options.kv.dtype;
   const std::size_t cache_bytes = weights_.blocks.size() * sz(ledger_.total_blocks()) * sz(ledger_.block_tokens()) *
                                   sz(model_.config.kv_dim()) * kv_value_bytes(kv_dtype_);
-  keys_ = DeviceArray<std::byte>(cache_bytes);
-  values_ = DeviceArray<std::byte>(cache_bytes);
+  try {
+    keys_ = DeviceArray<std::byte>(cache_bytes);
+    values_ = DeviceArray<std::byte>(cache_bytes);
+  } catch (const Error& e) {
+    // A memory share was checked against what was free a moment ago: a process that
+    // started beside this one may have taken it since.
+    if (options.kv.memory_share == 0) throw;
+    fail("KV cache on cuda:{}: 2 x {} for {:g}% of the device's memory did not fit ({}): another process took the memory "
+         "meanwhile (give each process that shares a device its part, e.g. 45% each for two)",
+         options.device, format_size(static_cast<double>(cache_bytes)), options.kv.memory_share * 100, e.what());
+  }
   const LlamaConfig& c = model_.config;
   attention_context_ = static_cast<int>(
       std::min<std::int64_t>(c.max_position_embeddings, ledger_.total_blocks() * ledger_.block_tokens()));

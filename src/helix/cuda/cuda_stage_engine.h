@@ -98,11 +98,11 @@ class CudaStageEngine final : public Stage {
 
   // Members are built in this order. The weights, the handles and the projections'
   // scratch come before the KV cache is sized: a share of the device's memory is
-  // what they leave of it (free_at_start_ less the free memory then is what they hold).
+  // what they leave of it (what the process allocated since allocated_at_start_).
   ModelFiles model_;
   StageWeights weights_;  // the host's views, uploaded below; its norms and biases are small copies
   int device_ = 0;
-  std::size_t free_at_start_ = 0;  // the device's free memory before the stage allocated any (a memory share's)
+  std::size_t allocated_at_start_ = 0;  // device_bytes_allocated() before the stage allocated any
   Rope rope_;
   std::vector<Block> blocks_;
   DeviceMatrix embedding_, lm_head_;  // embedding_ on the first stage, lm_head_ on the last

@@ -2,12 +2,18 @@
 
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <cstdint>
 
 #include "helix/core/error.h"
 #include "helix/cuda/cuda_status.h"
 
 namespace helix::cuda_detail {
+namespace {
+
+std::atomic<std::size_t> allocated_bytes{0};
+
+}  // namespace
 
 void* device_allocate(std::size_t count, std::size_t element_bytes) {
   if (count == 0) return nullptr;
@@ -15,8 +21,11 @@ void* device_allocate(std::size_t count, std::size_t element_bytes) {
   const std::size_t bytes = count * element_bytes;
   void* p = nullptr;
   check_cuda(cudaMalloc(&p, bytes), "cudaMalloc");
+  allocated_bytes += bytes;
   return p;
 }
+
+std::size_t device_bytes_allocated() { return allocated_bytes.load(); }
 
 void device_free(void* p) noexcept {
   // Nothing to report from a destructor; a failure is cleared so that no later call

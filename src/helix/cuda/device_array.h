@@ -10,6 +10,10 @@
 namespace helix {
 namespace cuda_detail {
 void* device_allocate(std::size_t count, std::size_t element_bytes);
+// Bytes device_allocate has handed out in this process so far (never decreases): a
+// stage counts what it allocated itself as the difference, which other processes'
+// allocations on the same device do not change.
+std::size_t device_bytes_allocated();
 void device_free(void* p) noexcept;
 void copy_to_device(void* to, const void* from, std::size_t bytes);
 void copy_to_host(void* to, const void* from, std::size_t bytes);

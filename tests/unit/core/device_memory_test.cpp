@@ -35,7 +35,7 @@ TEST(KvBytesWithinShare, NothingLeftOrNoRoomIsAnErrorWithTheFigures) {
   // The first worker took 90%: a second one's 90% does not fit in what is free.
   expect_contains(error_message([] { kv_bytes_within_share(0.9, DeviceMemory{80 * kGB, 7 * kGB}, 1 * kGB, 0); }),
                   {"90% of 80 GB leaves 71 GB for a KV cache, but 7 GB of the device is free",
-                   "other processes hold the rest", "45% each for two"});
+                   "the rest is in use", "45% each for two"});
   expect_contains(error_message([] { kv_bytes_within_share(0.5, DeviceMemory{16 * kGB, 7 * kGB}, 0, 2 * kGB); }),
                   {"6 GB for a KV cache, but 7 GB of the device is free and the stage needs 2 GB of it for its weights"});
   for (double share : {0.0, -0.5, 1.01, std::nan("")}) {

@@ -154,11 +154,11 @@ TEST_F(CudaEngine, BlockTypeModelsGiveLogitsNearFloat64) {
 }
 
 // A share of the GPU's memory (a worker's default): the cache is what the share
-// leaves beside what the stage holds once its weights, cuBLAS's handle and the
-// projections' scratch are in (here the weights and 1 GiB: the cache is 1 GiB less
-// the handle and scratch); its logits are those of a 1024-token cache. The share is
-// the stage's own, so a second stage of the same share fits beside it; one whose
-// share is more than what is free is refused, naming the device.
+// leaves beside what the stage allocated for its weights and the projections'
+// scratch (here the weights and 1 GiB: the cache is 1 GiB less the scratch); its
+// logits are those of a 1024-token cache. The share is the stage's own, so a second
+// stage of the same share fits beside it; one whose share is more than what is
+// free is refused before its uploads, naming the device.
 TEST_F(CudaEngine, AShareOfTheGpusMemoryIsWhatItLeavesBesideTheWeights) {
   TempDir dir;
   const auto path = make_model(dir, "small", DType::F32, WeightFormat::kSafetensors);
@@ -175,7 +175,7 @@ TEST_F(CudaEngine, AShareOfTheGpusMemoryIsWhatItLeavesBesideTheWeights) {
   for (const CudaStageEngine* e : {&first, &second}) {
     const double cache = static_cast<double>(e->kv_ledger().capacity_tokens()) * per_token;
     EXPECT_LE(cache, gib) << "the weights were not counted";
-    EXPECT_GT(cache, gib - 256e6) << "more than 256 MB of handles and scratch";
+    EXPECT_GT(cache, gib - 256e6) << "more than 256 MB of scratch";
   }
   const std::vector<float> logits = first.step(chunk(1, 0, tokens, 0, 12)).logits;
   ASSERT_EQ(logits.size(), expected.size());
