@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "helix/core/error.h"
+#include "helix/core/text_lines.h"
 #include "helix/core/units.h"
 
 namespace helix {
@@ -19,19 +20,15 @@ std::string bytes_text(std::size_t bytes) { return format_size(static_cast<doubl
 
 // The value in bytes of "Field:   123 kB" in meminfo's text; nullopt when absent.
 std::optional<std::size_t> meminfo_field(std::string_view text, std::string_view field) {
-  std::size_t at = 0;
-  while (at < text.size()) {
-    const std::size_t end = std::min(text.find('\n', at), text.size());
-    const std::string_view line = text.substr(at, end - at);
-    at = end + 1;
+  while (!text.empty()) {
+    const std::string_view line = take_line(text);
     if (line.size() <= field.size() || line.substr(0, field.size()) != field || line[field.size()] != ':') continue;
-    std::string_view rest = line.substr(field.size() + 1);
-    while (!rest.empty() && rest.front() == ' ') rest.remove_prefix(1);
+    const std::string_view value = trim(line.substr(field.size() + 1));
     std::size_t kb = 0;
-    const auto [ptr, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), kb);
-    const std::string_view unit = rest.substr(static_cast<std::size_t>(ptr - rest.data()));
+    const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), kb);
+    const std::string_view unit = value.substr(static_cast<std::size_t>(ptr - value.data()));
     if (ec != std::errc{} || unit != " kB" || kb > (std::size_t{1} << 53)) {
-      fail("/proc/meminfo: {}: '{}' is not a size in kB", field, rest);
+      fail("/proc/meminfo: {}: '{}' is not a size in kB", field, value);
     }
     return kb * 1024;
   }

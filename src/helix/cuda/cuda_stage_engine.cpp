@@ -75,9 +75,7 @@ std::int64_t widened_values(const WeightMatrix& w) {
 std::int64_t widest_widened(const StageWeights& w) {
   std::int64_t widest = w.last ? widened_values(w.lm_head) : 0;
   for (const BlockWeights& b : w.blocks) {
-    for (const WeightMatrix* m : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) {
-      widest = std::max(widest, widened_values(*m));
-    }
+    for (const WeightMatrix* m : block_matrices(b)) widest = std::max(widest, widened_values(*m));
   }
   return widest;
 }

@@ -86,7 +86,7 @@ std::size_t stage_weight_bytes(const StageWeights& w) {
   if (w.lm_head.data != w.embedding.data) bytes += w.lm_head.bytes();
   for (const BlockWeights& b : w.blocks) {
     for (const std::vector<float>* v : {&b.attn_norm, &b.ffn_norm, &b.q_bias, &b.k_bias, &b.v_bias}) bytes += floats(*v);
-    for (const WeightMatrix* m : {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down}) bytes += m->bytes();
+    for (const WeightMatrix* m : block_matrices(b)) bytes += m->bytes();
   }
   return bytes;
 }

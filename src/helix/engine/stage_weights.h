@@ -6,6 +6,7 @@
 // tensor outside the stage.
 #pragma once
 
+#include <array>
 #include <vector>
 
 #include "helix/engine/model_files.h"
@@ -19,6 +20,11 @@ struct BlockWeights {
   std::vector<float> q_bias, k_bias, v_bias;  // empty unless attention_bias
   WeightMatrix q, k, v, o, gate, up, down;
 };
+
+// A block's seven matrices, in file order (q, k, v, o, gate, up, down).
+inline std::array<const WeightMatrix*, 7> block_matrices(const BlockWeights& b) {
+  return {&b.q, &b.k, &b.v, &b.o, &b.gate, &b.up, &b.down};
+}
 
 struct StageWeights {
   LayerRange layers;

@@ -40,10 +40,8 @@ KvCacheOptions stage_kv_options(const KvCacheOptions& own, std::int64_t assigned
     kv.capacity_tokens = assigned_tokens;
   } else if (device.cuda) {
     kv.memory_share = kServingMemoryShare;  // a GPU serves from the memory it has, as vLLM does
-  } else {
-    kv.capacity_tokens = 4096;
   }
-  return kv;
+  return default_kv_options(kv);  // the CPU: the engines' default
 }
 namespace {
 
