@@ -7,6 +7,9 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <string_view>
+
+#include <unistd.h>
 
 #include "helix/perf/layer_time_table.h"
 #include "support/local_cluster.h"
@@ -283,6 +286,85 @@ TEST(EngineCli, AKvCacheSizedInMemoryHoldsTwiceTheTokensInF16) {
   expect_one_line_error(generate + " --kv-memory 0.0000001%", "KV cache on the cpu: ");
   expect_one_line_error("worker --node a --engine emulated --kv-memory 50%", "need --engine real");
   expect_one_line_error("up --listen 127.0.0.1:0 --prompt '' --kv-memory 101%", "--kv-memory: '101%' is not a share");
+}
+
+// A child of this process's memory cgroup, limited to `limit` bytes, removed at the
+// end; why_not() says why it could not be made (not root, no writable cgroup). A
+// command runs inside it through a wrapper that moves its shell in first.
+class LimitedCgroup {
+ public:
+  explicit LimitedCgroup(std::size_t limit) {
+    const std::string self = test::read_file("/proc/self/cgroup");
+    std::filesystem::path parent, limit_file;
+    for (std::string_view text = self; !text.empty();) {
+      const std::string_view line = text.substr(0, text.find('\n'));
+      text.remove_prefix(std::min(text.size(), line.size() + 1));
+      const auto path = line.substr(line.rfind(':') + 1);
+      const std::string_view head = line.substr(0, line.rfind(':'));
+      if (head.find(":memory") != std::string_view::npos || head.find(",memory") != std::string_view::npos) {
+        parent = "/sys/fs/cgroup/memory" + std::string(path), limit_file = "memory.limit_in_bytes";  // v1 (hybrid hosts)
+        break;
+      }
+      if (head == "0:") parent = "/sys/fs/cgroup" + std::string(path), limit_file = "memory.max";
+    }
+    if (parent.empty()) {
+      why_not_ = "no memory cgroup in /proc/self/cgroup";
+      return;
+    }
+    std::error_code ec;
+    dir_ = parent / ("helix-test-" + std::to_string(getpid()));
+    if (!std::filesystem::create_directory(dir_, ec)) {
+      why_not_ = "cannot make " + dir_.string() + ": " + ec.message();
+      dir_.clear();
+      return;
+    }
+    std::ofstream(dir_ / limit_file) << limit << "\n";
+    wrapper_ = scratch_.write("in_cgroup.sh", "#!/bin/sh\necho $$ > '" + (dir_ / "cgroup.procs").string() +
+                                                 "' || exit 99\nexec \"$@\"\n");
+    if (test::run_command("sh " + wrapper_.string() + " true").exit_code != 0) {
+      why_not_ = "cannot move a process into " + dir_.string();
+    }
+  }
+  ~LimitedCgroup() {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove(dir_, ec);
+  }
+  LimitedCgroup(const LimitedCgroup&) = delete;
+  LimitedCgroup& operator=(const LimitedCgroup&) = delete;
+
+  const std::string& why_not() const { return why_not_; }
+  const std::filesystem::path& dir() const { return dir_; }
+  std::string inside(const std::string& command) const { return "sh " + wrapper_.string() + " " + command; }
+
+ private:
+  test::TempDir scratch_;
+  std::filesystem::path dir_, wrapper_;
+  std::string why_not_;
+};
+
+// A worker in a container sizes a share of memory from the container's limit, not
+// from the host's /proc/meminfo, which shows the whole host: a cache sized from it
+// would outgrow the container and the kernel would kill the worker.
+TEST(EngineCli, AShareOfMemoryInAMemoryLimitedCgroupIsAShareOfItsLimit) {
+  constexpr std::size_t kLimit = 512 * 1024 * 1024;
+  const LimitedCgroup cgroup(kLimit);
+  if (!cgroup.why_not().empty()) GTEST_SKIP() << cgroup.why_not();
+  const std::string generate = "generate --model '" + std::string(HELIX_SOURCE_DIR) +
+                               "/data/models/stories260K/model.gguf' --prompt 'Once upon a time' --max-tokens 20 --json";
+  test::CommandResult r = test::run_command(cgroup.inside(helix_cmd(generate + " --kv-memory 50%")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json out = nlohmann::json::parse(r.out);
+  EXPECT_EQ(out["tokens"].size(), 20U);
+  // stories260K keeps 2 x 5 layers x 32 values x 4 bytes a token: half the limit,
+  // less the weights (1.2 MB) and a part block.
+  const std::size_t bytes = out["kv_capacity_tokens"].get<std::size_t>() * 1280;
+  EXPECT_LE(bytes, kLimit / 2);
+  EXPECT_GT(bytes, kLimit / 2 - 4 * 1024 * 1024);
+  // The refusal of a share the weights fill names the limit.
+  test::CommandResult small = test::run_command(cgroup.inside(helix_cmd(generate + " --kv-memory 0.15%")));
+  EXPECT_EQ(small.exit_code, 1);
+  EXPECT_NE(small.err.find("KV cache on the cpu: 0.15% of "), std::string::npos) << small.err;
+  EXPECT_NE(small.err.find("(the memory limit of cgroup " + cgroup.dir().string() + ")"), std::string::npos) << small.err;
 }
 
 // `up --device NODE=DEVICE` checks every device before a worker starts, and the node

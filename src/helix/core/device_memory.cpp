@@ -1,5 +1,6 @@
 #include "helix/core/device_memory.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <fstream>
@@ -17,6 +18,12 @@ namespace helix {
 namespace {
 
 std::string bytes_text(std::size_t bytes) { return format_size(static_cast<double>(bytes)); }
+
+// The device's total, with what limits it if that is not the hardware.
+std::string total_text(const DeviceMemory& memory) {
+  const std::string total = bytes_text(memory.total_bytes);
+  return memory.limited_by.empty() ? total : fmt::format("{} ({})", total, memory.limited_by);
+}
 
 // The value in bytes of "Field:   123 kB" in meminfo's text; nullopt when absent.
 std::optional<std::size_t> meminfo_field(std::string_view text, std::string_view field) {
@@ -47,13 +54,13 @@ std::size_t kv_bytes_within_share(double share, const DeviceMemory& memory, std:
   const double left = std::floor(allowed - static_cast<double>(held) - static_cast<double>(still_to_hold));
   if (!(left >= 1)) {
     fail("{:g}% of {} is {}, but the stage holds {} and needs {} more: nothing is left for a KV cache", share * 100,
-         bytes_text(memory.total_bytes), bytes_text(static_cast<std::size_t>(allowed)), bytes_text(held),
+         total_text(memory), bytes_text(static_cast<std::size_t>(allowed)), bytes_text(held),
          bytes_text(still_to_hold));
   }
   if (left + static_cast<double>(still_to_hold) > static_cast<double>(memory.free_bytes)) {
     fail("{:g}% of {} leaves {} for a KV cache, but {} of the device is free{}: the rest is in use (the runtime's "
          "own context, other processes; give each process that shares a device its part, e.g. 45% each for two)",
-         share * 100, bytes_text(memory.total_bytes), bytes_text(static_cast<std::size_t>(left)),
+         share * 100, total_text(memory), bytes_text(static_cast<std::size_t>(left)),
          bytes_text(memory.free_bytes),
          still_to_hold > 0 ? fmt::format(" and the stage needs {} of it for its weights", bytes_text(still_to_hold))
                            : std::string());
@@ -70,12 +77,23 @@ DeviceMemory parse_meminfo(std::string_view text) {
   return DeviceMemory{*total, *available};
 }
 
+DeviceMemory within_cgroup(const DeviceMemory& host, const CgroupMemoryLimit& limit) {
+  if (limit.limit_bytes >= host.total_bytes && limit.headroom_bytes >= host.free_bytes) return host;
+  DeviceMemory m = host;
+  m.total_bytes = std::min(host.total_bytes, limit.limit_bytes);
+  m.free_bytes = std::min({host.free_bytes, limit.headroom_bytes, m.total_bytes});
+  if (limit.limit_bytes < host.total_bytes) m.limited_by = fmt::format("the memory limit of cgroup {}", limit.where);
+  return m;
+}
+
 DeviceMemory host_memory() {
   std::ifstream in("/proc/meminfo");
   if (!in) fail("cannot read /proc/meminfo: the host's memory is unknown");
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_meminfo(text.str());
+  const DeviceMemory host = parse_meminfo(text.str());
+  const std::optional<CgroupMemoryLimit> limit = own_cgroup_memory_limit();
+  return limit ? within_cgroup(host, *limit) : host;
 }
 
 }  // namespace helix

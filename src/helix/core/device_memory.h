@@ -6,13 +6,17 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <string_view>
+
+#include "helix/core/cgroup_memory.h"
 
 namespace helix {
 
 struct DeviceMemory {
   std::size_t total_bytes = 0;
   std::size_t free_bytes = 0;  // what could still be allocated now (the host: MemAvailable)
+  std::string limited_by{};    // what caps total_bytes below the hardware's (a cgroup), for messages; empty if nothing
 };
 
 // The share of a device's memory a serving process may fill by default, weights,
@@ -34,7 +38,12 @@ std::size_t kv_bytes_within_share(double share, const DeviceMemory& memory, std:
 // Throws Error naming the missing or malformed field.
 DeviceMemory parse_meminfo(std::string_view text);
 
-// This machine's memory now (/proc/meminfo). Throws Error when it cannot be read.
+// The host's memory as a process under `limit` may use it: the total no more than
+// the limit, and free no more than what the limit leaves.
+DeviceMemory within_cgroup(const DeviceMemory& host, const CgroupMemoryLimit& limit);
+
+// This process's memory now: /proc/meminfo's, within its cgroup's limit if it has
+// one. Throws Error when it cannot be read.
 DeviceMemory host_memory();
 
 }  // namespace helix

@@ -14,8 +14,7 @@
 // (flash-attention style), decode attention by token, split over the context when
 // it is long (attention.h).
 //
-// Not yet: Q4_0/Q5_0/Q5_K weights, overlap of a step's copies with the previous
-// step's compute.
+// Not yet: overlap of a step's copies with the previous step's compute.
 #pragma once
 
 #include <memory>
