@@ -13,8 +13,8 @@ void add_kv_options(CLI::App* cmd, KvCli& kv, const std::string& tokens_default)
   cmd->add_option("--kv-tokens", kv.tokens, "KV cache capacity in tokens (default: " + tokens_default + ")");
   cmd->add_option("--kv-memory", kv.memory,
                   "KV cache capacity in memory, e.g. '2 GiB', or what is left of a share of the device's memory once "
-                  "the weights are in, e.g. '90%' (the host's memory: within its cgroup's limit; instead of --kv-tokens; "
-                  "f16 holds twice the tokens)");
+                  "the weights are in, e.g. '90%' (on the CPU, of the host's memory within the process's cgroup limit; "
+                  "instead of --kv-tokens; f16 holds twice the tokens)");
   cmd->add_option("--kv-dtype", kv.dtype, "What the KV cache stores: f32, or f16 (half the bytes per token)")
       ->capture_default_str();
 }

@@ -7,10 +7,11 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <string_view>
+#include <optional>
 
 #include <unistd.h>
 
+#include "helix/core/cgroup_memory.h"
 #include "helix/perf/layer_time_table.h"
 #include "support/local_cluster.h"
 #include "support/test_support.h"
@@ -288,37 +289,37 @@ TEST(EngineCli, AKvCacheSizedInMemoryHoldsTwiceTheTokensInF16) {
   expect_one_line_error("up --listen 127.0.0.1:0 --prompt '' --kv-memory 101%", "--kv-memory: '101%' is not a share");
 }
 
-// A child of this process's memory cgroup, limited to `limit` bytes, removed at the
-// end; why_not() says why it could not be made (not root, no writable cgroup). A
-// command runs inside it through a wrapper that moves its shell in first.
+// A memory cgroup limited to `limit` bytes, made at the root of the hierarchy that
+// holds this process's memory (core/cgroup_memory.h finds it: v1's memory
+// controller on hybrid hosts, else v2, whose root may hold a child with a limit
+// wherever systemd enabled the memory controller), removed at the end. why_not()
+// says why it could not be made (not root, no writable cgroup, no memory
+// controller there). A command runs inside it through a wrapper that moves its
+// shell in first.
 class LimitedCgroup {
  public:
   explicit LimitedCgroup(std::size_t limit) {
-    const std::string self = test::read_file("/proc/self/cgroup");
-    std::filesystem::path parent, limit_file;
-    for (std::string_view text = self; !text.empty();) {
-      const std::string_view line = text.substr(0, text.find('\n'));
-      text.remove_prefix(std::min(text.size(), line.size() + 1));
-      const auto path = line.substr(line.rfind(':') + 1);
-      const std::string_view head = line.substr(0, line.rfind(':'));
-      if (head.find(":memory") != std::string_view::npos || head.find(",memory") != std::string_view::npos) {
-        parent = "/sys/fs/cgroup/memory" + std::string(path), limit_file = "memory.limit_in_bytes";  // v1 (hybrid hosts)
-        break;
-      }
-      if (head == "0:") parent = "/sys/fs/cgroup" + std::string(path), limit_file = "memory.max";
-    }
-    if (parent.empty()) {
+    const std::optional<MemoryCgroup> own = memory_cgroup(test::read_file("/proc/self/cgroup"));
+    if (!own) {
       why_not_ = "no memory cgroup in /proc/self/cgroup";
       return;
     }
     std::error_code ec;
-    dir_ = parent / ("helix-test-" + std::to_string(getpid()));
+    dir_ = own->mount / ("helix-test-" + std::to_string(getpid()));
     if (!std::filesystem::create_directory(dir_, ec)) {
-      why_not_ = "cannot make " + dir_.string() + ": " + ec.message();
+      why_not_ = "cannot make " + dir_.string() + ": " + (ec ? ec.message() : "it exists");
       dir_.clear();
       return;
     }
-    std::ofstream(dir_ / limit_file) << limit << "\n";
+    if (!std::filesystem::exists(dir_ / "cgroup.procs")) {
+      why_not_ = own->mount.string() + " is not a cgroup hierarchy";
+      return;
+    }
+    std::ofstream(dir_ / own->limit_file()) << limit << "\n";
+    if (test::read_file(dir_ / own->limit_file()) != std::to_string(limit) + "\n") {
+      why_not_ = "cannot limit " + dir_.string() + "'s memory (no memory controller there?)";
+      return;
+    }
     wrapper_ = scratch_.write("in_cgroup.sh", "#!/bin/sh\necho $$ > '" + (dir_ / "cgroup.procs").string() +
                                                  "' || exit 99\nexec \"$@\"\n");
     if (test::run_command("sh " + wrapper_.string() + " true").exit_code != 0) {
@@ -327,7 +328,7 @@ class LimitedCgroup {
   }
   ~LimitedCgroup() {
     std::error_code ec;
-    if (!dir_.empty()) std::filesystem::remove(dir_, ec);
+    if (!dir_.empty()) std::filesystem::remove(dir_, ec);  // a cgroup's files go with it; a plain directory is empty
   }
   LimitedCgroup(const LimitedCgroup&) = delete;
   LimitedCgroup& operator=(const LimitedCgroup&) = delete;

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "helix/core/error.h"
 #include "helix/core/text_lines.h"
@@ -13,18 +14,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The names of one cgroup version's files.
-struct CgroupFiles {
-  const char* limit;           // the limit in bytes
+// The names of one cgroup version's files beside the limit (MemoryCgroup::limit_file).
+struct UsageFiles {
   const char* usage;           // what is charged now, page cache included
   const char* inactive_file;   // memory.stat's key for the reclaimable file cache below this level
   const char* unlimited_word;  // how the limit file says "none" (v2), or nullptr (v1 writes a huge number)
 };
 
-constexpr CgroupFiles kV2{"memory.max", "memory.current", "inactive_file", "max"};
-constexpr CgroupFiles kV1{"memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file", nullptr};
+constexpr UsageFiles kV2{"memory.current", "inactive_file", "max"};
+constexpr UsageFiles kV1{"memory.usage_in_bytes", "total_inactive_file", nullptr};
 
-// v1 writes "no limit" as its page counter's maximum, 2^63 less a page.
+// v1 writes "no limit" as its page counter's maximum, 2^63 less a page (of any
+// size): anything from 2^62 up is that.
 constexpr std::size_t kV1Unlimited = std::size_t{1} << 62;
 
 std::optional<std::string> read_text(const fs::path& file) {
@@ -35,6 +36,10 @@ std::optional<std::string> read_text(const fs::path& file) {
   return text.str();
 }
 
+// The text's first line, without the newline. /proc/self/cgroup's paths are taken
+// as they are: a cgroup's name may end in a space.
+std::string_view first_line(std::string_view text) { return text.substr(0, text.find('\n')); }
+
 std::size_t parse_bytes(std::string_view text, const fs::path& file) {
   std::size_t bytes = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), bytes);
@@ -42,6 +47,13 @@ std::size_t parse_bytes(std::string_view text, const fs::path& file) {
     fail("{}: '{}' is not a number of bytes", file.string(), text);
   }
   return bytes;
+}
+
+// A one-value file's bytes; nullopt when the file is absent.
+std::optional<std::size_t> read_bytes(const fs::path& file) {
+  const std::optional<std::string> text = read_text(file);
+  if (!text) return std::nullopt;
+  return parse_bytes(trim(first_line(*text)), file);
 }
 
 // memory.stat's value for `key` (0 when absent).
@@ -60,68 +72,92 @@ std::size_t stat_value(const fs::path& dir, std::string_view key) {
 }
 
 // The limit at one level, or nullopt when this level sets none.
-std::optional<CgroupMemoryLimit> level_limit(const fs::path& dir, const CgroupFiles& files) {
-  const std::optional<std::string> limit_text = read_text(dir / files.limit);
+std::optional<CgroupMemoryLimit> level_limit(const fs::path& dir, const char* limit_file, const UsageFiles& files) {
+  const std::optional<std::string> limit_text = read_text(dir / limit_file);
   if (!limit_text) return std::nullopt;  // v2's root has no memory.max
-  const std::string_view limit_word = trim(std::string_view(*limit_text).substr(0, limit_text->find('\n')));
+  const std::string_view limit_word = trim(first_line(*limit_text));
   if (files.unlimited_word != nullptr && limit_word == files.unlimited_word) return std::nullopt;
-  const std::size_t limit = parse_bytes(limit_word, dir / files.limit);
+  const std::size_t limit = parse_bytes(limit_word, dir / limit_file);
   if (limit >= kV1Unlimited) return std::nullopt;
-  const fs::path usage_file = dir / files.usage;
-  const std::optional<std::string> usage_text = read_text(usage_file);
-  if (!usage_text) fail("{}: missing beside {}", usage_file.string(), files.limit);
-  const std::size_t usage = parse_bytes(trim(std::string_view(*usage_text).substr(0, usage_text->find('\n'))), usage_file);
-  const std::size_t reclaimable = std::min(usage, stat_value(dir, files.inactive_file));
-  const std::size_t used = usage - reclaimable;
-  return CgroupMemoryLimit{limit, limit > used ? limit - used : 0, dir.string()};
+  const std::optional<std::size_t> usage = read_bytes(dir / files.usage);
+  if (!usage) fail("{}: missing beside {}", (dir / files.usage).string(), limit_file);
+  const std::size_t used = *usage - std::min(*usage, stat_value(dir, files.inactive_file));
+  return CgroupMemoryLimit{limit, limit > used ? limit - used : 0, dir.string(), dir.string()};
 }
 
-// The path /proc/self/cgroup gives for memory, and which version's files it has.
-std::optional<std::pair<std::string, const CgroupFiles*>> memory_cgroup_path(std::string_view proc_self_cgroup) {
-  std::optional<std::pair<std::string, const CgroupFiles*>> v2;
+// Whether a v1 line's controllers ("cpu,memory") include memory.
+bool lists_memory(std::string_view controllers) {
+  while (!controllers.empty()) {
+    const auto comma = controllers.find(',');
+    if (controllers.substr(0, comma) == "memory") return true;
+    controllers = comma == std::string_view::npos ? std::string_view() : controllers.substr(comma + 1);
+  }
+  return false;
+}
+
+// The cgroup's directory relative to its mount: the longest tail of its path that
+// is a directory there (the whole path on a host; its tail in a container that
+// mounts only its own cgroup), else the mount's root. A path that climbs out
+// ("..") is the root too.
+fs::path cgroup_directory(const MemoryCgroup& cgroup) {
+  std::string path = cgroup.path;
+  constexpr std::string_view kDeleted = " (deleted)";  // the cgroup was removed while the process ran
+  if (path.ends_with(kDeleted)) path.resize(path.size() - kDeleted.size());
+  const fs::path relative = fs::path(path).relative_path().lexically_normal();
+  if (!relative.empty() && *relative.begin() == "..") return {};
+  std::vector<fs::path> parts(relative.begin(), relative.end());
+  for (std::size_t first = 0; first < parts.size(); ++first) {
+    fs::path tail;
+    for (std::size_t i = first; i < parts.size(); ++i) tail /= parts[i];
+    if (!tail.empty() && fs::is_directory(cgroup.mount / tail)) return tail;
+  }
+  return {};
+}
+
+// The tighter of two levels' limits, and the less of their headrooms.
+void tighten(std::optional<CgroupMemoryLimit>& tightest, const CgroupMemoryLimit& level) {
+  if (!tightest) {
+    tightest = level;
+    return;
+  }
+  if (level.limit_bytes < tightest->limit_bytes) {
+    tightest->limit_bytes = level.limit_bytes;
+    tightest->where = level.where;
+  }
+  if (level.headroom_bytes < tightest->headroom_bytes) {
+    tightest->headroom_bytes = level.headroom_bytes;
+    tightest->headroom_where = level.headroom_where;
+  }
+}
+
+}  // namespace
+
+std::optional<MemoryCgroup> memory_cgroup(std::string_view proc_self_cgroup, const CgroupMounts& mounts) {
+  std::optional<MemoryCgroup> v2;
   while (!proc_self_cgroup.empty()) {
-    const std::string_view line = take_line(proc_self_cgroup);
+    const std::string_view line = first_line(proc_self_cgroup);
+    proc_self_cgroup.remove_prefix(std::min(proc_self_cgroup.size(), line.size() + 1));
+    // "id:controllers:path"; the path may itself hold ':'.
     const auto first = line.find(':');
     const auto second = first == std::string_view::npos ? first : line.find(':', first + 1);
     if (second == std::string_view::npos) continue;
     const std::string_view id = line.substr(0, first), controllers = line.substr(first + 1, second - first - 1);
     const std::string path(line.substr(second + 1));
-    if (id == "0" && controllers.empty()) v2.emplace(path, &kV2);
-    std::string_view rest = controllers;
-    while (!rest.empty()) {
-      const auto comma = rest.find(',');
-      if (rest.substr(0, comma) == "memory") return std::make_pair(path, &kV1);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    }
+    if (lists_memory(controllers)) return MemoryCgroup{mounts.v1_memory, path, true};
+    if (id == "0" && controllers.empty()) v2 = MemoryCgroup{mounts.v2, path, false};
   }
   return v2;
 }
 
-}  // namespace
-
 std::optional<CgroupMemoryLimit> cgroup_memory_limit(std::string_view proc_self_cgroup, const CgroupMounts& mounts) {
-  const auto found = memory_cgroup_path(proc_self_cgroup);
-  if (!found) return std::nullopt;
-  const auto& [path, files] = *found;
-  const fs::path mount = files == &kV1 ? mounts.v1_memory : mounts.v2;
-  fs::path relative = fs::path(path).relative_path().lexically_normal();
-  const bool outside = !relative.empty() && *relative.begin() == "..";
-  if (outside || !fs::is_directory(mount / relative)) relative.clear();  // the mount is the process's own cgroup
+  const std::optional<MemoryCgroup> cgroup = memory_cgroup(proc_self_cgroup, mounts);
+  if (!cgroup) return std::nullopt;
+  const UsageFiles& files = cgroup->v1 ? kV1 : kV2;
   std::optional<CgroupMemoryLimit> tightest;
-  for (;;) {
-    if (const auto level = level_limit(relative.empty() ? mount : mount / relative, *files)) {
-      if (!tightest) {
-        tightest = level;
-      } else {
-        if (level->limit_bytes < tightest->limit_bytes) {
-          tightest->limit_bytes = level->limit_bytes;
-          tightest->where = level->where;
-        }
-        tightest->headroom_bytes = std::min(tightest->headroom_bytes, level->headroom_bytes);
-      }
-    }
-    if (relative.empty() || relative == ".") break;
-    relative = relative.parent_path();
+  for (fs::path relative = cgroup_directory(*cgroup);; relative = relative.parent_path()) {
+    const fs::path dir = relative.empty() ? cgroup->mount : cgroup->mount / relative;
+    if (const auto level = level_limit(dir, cgroup->limit_file(), files)) tighten(tightest, *level);
+    if (relative.empty()) break;
   }
   return tightest;
 }

@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "helix/core/cgroup_memory.h"
 #include "helix/core/error.h"
 #include "helix/core/text_lines.h"
 #include "helix/core/units.h"
@@ -58,12 +59,14 @@ std::size_t kv_bytes_within_share(double share, const DeviceMemory& memory, std:
          bytes_text(still_to_hold));
   }
   if (left + static_cast<double>(still_to_hold) > static_cast<double>(memory.free_bytes)) {
-    fail("{:g}% of {} leaves {} for a KV cache, but {} of the device is free{}: the rest is in use (the runtime's "
-         "own context, other processes; give each process that shares a device its part, e.g. 45% each for two)",
-         share * 100, total_text(memory), bytes_text(static_cast<std::size_t>(left)),
-         bytes_text(memory.free_bytes),
+    fail("{:g}% of {} leaves {} for a KV cache, but {} of the device is free{}{}", share * 100, total_text(memory),
+         bytes_text(static_cast<std::size_t>(left)), bytes_text(memory.free_bytes),
          still_to_hold > 0 ? fmt::format(" and the stage needs {} of it for its weights", bytes_text(still_to_hold))
-                           : std::string());
+                           : std::string(),
+         memory.free_limited_by.empty()
+             ? ": the rest is in use (the runtime's own context, other processes; give each process that shares a "
+               "device its part, e.g. 45% each for two)"
+             : fmt::format(": that is {}", memory.free_limited_by));
   }
   return static_cast<std::size_t>(left);
 }
@@ -78,11 +81,16 @@ DeviceMemory parse_meminfo(std::string_view text) {
 }
 
 DeviceMemory within_cgroup(const DeviceMemory& host, const CgroupMemoryLimit& limit) {
-  if (limit.limit_bytes >= host.total_bytes && limit.headroom_bytes >= host.free_bytes) return host;
   DeviceMemory m = host;
-  m.total_bytes = std::min(host.total_bytes, limit.limit_bytes);
-  m.free_bytes = std::min({host.free_bytes, limit.headroom_bytes, m.total_bytes});
-  if (limit.limit_bytes < host.total_bytes) m.limited_by = fmt::format("the memory limit of cgroup {}", limit.where);
+  if (limit.limit_bytes < host.total_bytes) {
+    m.total_bytes = limit.limit_bytes;
+    m.limited_by = fmt::format("the memory limit of cgroup {}", limit.where);
+  }
+  if (limit.headroom_bytes < m.free_bytes) {
+    m.free_bytes = limit.headroom_bytes;
+    m.free_limited_by = fmt::format("what cgroup {} has left of its limit (its limit less its use)", limit.headroom_where);
+  }
+  m.free_bytes = std::min(m.free_bytes, m.total_bytes);
   return m;
 }
 

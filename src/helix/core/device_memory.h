@@ -9,14 +9,15 @@
 #include <string>
 #include <string_view>
 
-#include "helix/core/cgroup_memory.h"
-
 namespace helix {
+
+struct CgroupMemoryLimit;  // core/cgroup_memory.h
 
 struct DeviceMemory {
   std::size_t total_bytes = 0;
   std::size_t free_bytes = 0;  // what could still be allocated now (the host: MemAvailable)
-  std::string limited_by{};    // what caps total_bytes below the hardware's (a cgroup), for messages; empty if nothing
+  std::string limited_by{};       // what caps total_bytes below the hardware's (a cgroup), for messages; empty if nothing
+  std::string free_limited_by{};  // what caps free_bytes below the hardware's, the same way
 };
 
 // The share of a device's memory a serving process may fill by default, weights,

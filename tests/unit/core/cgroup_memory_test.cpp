@@ -35,6 +35,17 @@ TEST(CgroupMemory, V2TakesTheTightestLimitFromTheProcessesCgroupUpToTheRoot) {
   EXPECT_EQ(limit->limit_bytes, 6 * kGiB);
   EXPECT_EQ(limit->headroom_bytes, 3 * kGiB);  // 6 GiB less 4 GiB used, of which 1 GiB is reclaimable cache
   EXPECT_EQ(limit->where, (root.path() / "work.slice").string());
+  EXPECT_EQ(limit->headroom_where, limit->where);
+  // The container's neighbours fill the slice: the slice has the least left, while
+  // the container keeps the tighter limit.
+  root.write("work.slice/memory.max", bytes(10 * kGiB));
+  root.write("work.slice/memory.current", bytes(10 * kGiB));
+  const auto full = cgroup_memory_limit("0::/work.slice/worker\n", CgroupMounts{root.path(), "/nonexistent"});
+  ASSERT_TRUE(full.has_value());
+  EXPECT_EQ(full->limit_bytes, 8 * kGiB);
+  EXPECT_EQ(full->where, (root.path() / "work.slice/worker").string());
+  EXPECT_EQ(full->headroom_bytes, kGiB);  // its 1 GiB of inactive cache is all it can give back
+  EXPECT_EQ(full->headroom_where, (root.path() / "work.slice").string());
 }
 
 TEST(CgroupMemory, V2WithoutALimitAnywhereIsNone) {
@@ -58,6 +69,16 @@ TEST(CgroupMemory, APathNotUnderTheMountMeansTheMountIsTheProcessesOwnCgroup) {
   const auto escaping = cgroup_memory_limit("0::/../../etc\n", CgroupMounts{root.path(), "/nonexistent"});
   ASSERT_TRUE(escaping.has_value());
   EXPECT_EQ(escaping->where, root.path().string());
+  // A cgroup inside the container (systemd in it, say) is the path's tail under the
+  // mount, with its own, tighter limit; a cgroup removed meanwhile is "(deleted)".
+  root.write("inner/memory.max", bytes(kGiB));
+  root.write("inner/memory.current", bytes(0));
+  for (const char* self : {"0::/docker/3f2a/inner\n", "0::/docker/3f2a/inner (deleted)\n"}) {
+    const auto inner = cgroup_memory_limit(self, CgroupMounts{root.path(), "/nonexistent"});
+    ASSERT_TRUE(inner.has_value()) << self;
+    EXPECT_EQ(inner->limit_bytes, kGiB) << self;
+    EXPECT_EQ(inner->headroom_bytes, kGiB) << self;
+  }
 }
 
 // A hybrid host (systemd's legacy layout) keeps memory in v1 beside an empty v2
@@ -75,6 +96,18 @@ TEST(CgroupMemory, V1IsReadFromTheMemoryControllersLineOnAHybridHost) {
   EXPECT_EQ(limit->limit_bytes, 4 * kGiB);
   EXPECT_EQ(limit->headroom_bytes, 3 * kGiB / 2);
   EXPECT_FALSE(cgroup_memory_limit("4:memory:/\n", CgroupMounts{v2.path(), v1.path()}).has_value());
+  // Whatever the lines' order, and with a ':' in the path.
+  v1.write("a:b/memory.limit_in_bytes", bytes(2 * kGiB));
+  v1.write("a:b/memory.usage_in_bytes", bytes(kGiB));
+  const auto colon = cgroup_memory_limit("0::/\n4:memory:/a:b\n", CgroupMounts{v2.path(), v1.path()});
+  ASSERT_TRUE(colon.has_value());
+  EXPECT_EQ(colon->limit_bytes, 2 * kGiB);
+  EXPECT_EQ(colon->where, (v1.path() / "a:b").string());
+  const auto found = memory_cgroup("0::/\n4:memory:/a:b\n", CgroupMounts{v2.path(), v1.path()});
+  ASSERT_TRUE(found.has_value());
+  EXPECT_TRUE(found->v1);
+  EXPECT_EQ(found->path, "/a:b");
+  EXPECT_STREQ(found->limit_file(), "memory.limit_in_bytes");
 }
 
 TEST(CgroupMemory, AMalformedFileIsNamed) {
@@ -90,22 +123,6 @@ TEST(CgroupMemory, AMalformedFileIsNamed) {
   root.write("c/memory.stat", "inactive_file -3\n");
   expect_contains(error_message([&] { cgroup_memory_limit("0::/c\n", CgroupMounts{root.path(), "/nonexistent"}); }),
                   {"c/memory.stat: '-3' is not a number of bytes"});
-}
-
-// A worker in a 4 GiB container on a 64 GiB host sizes its cache from 4 GiB, and
-// its refusal says why the total is 4 GiB.
-TEST(CgroupMemory, TheHostsMemoryIsCappedByTheLimit) {
-  const DeviceMemory host{64 * kGiB, 60 * kGiB};
-  const DeviceMemory capped = within_cgroup(host, CgroupMemoryLimit{4 * kGiB, 3 * kGiB, "/sys/fs/cgroup/job"});
-  EXPECT_EQ(capped.total_bytes, 4 * kGiB);
-  EXPECT_EQ(capped.free_bytes, 3 * kGiB);
-  EXPECT_EQ(kv_bytes_within_share(0.5, capped, 0, kGiB), kGiB);
-  expect_contains(error_message([&] { kv_bytes_within_share(0.9, capped, 0, 4 * kGiB); }),
-                  {"the memory limit of cgroup /sys/fs/cgroup/job", "nothing is left"});
-  // A limit above the host's memory changes nothing; a busy host's free memory still counts.
-  EXPECT_EQ(within_cgroup(host, CgroupMemoryLimit{128 * kGiB, 100 * kGiB, "x"}).limited_by, "");
-  const DeviceMemory busy = within_cgroup(DeviceMemory{64 * kGiB, 2 * kGiB}, CgroupMemoryLimit{4 * kGiB, 3 * kGiB, "x"});
-  EXPECT_EQ(busy.free_bytes, 2 * kGiB);
 }
 
 TEST(CgroupMemory, ThisProcessesLimitIsReadWithoutError) {

@@ -1,5 +1,7 @@
 #include "helix/core/device_memory.h"
 
+#include "helix/core/cgroup_memory.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -44,6 +46,29 @@ TEST(KvBytesWithinShare, NothingLeftOrNoRoomIsAnErrorWithTheFigures) {
   }
   expect_contains(error_message([] { kv_bytes_within_share(0.9, DeviceMemory{kGB, 2 * kGB}, 0, 0); }),
                   {"reports 2 GB free of 1 GB"});
+}
+
+// A worker in a 4 GB container on a 64 GB host sizes its cache from 4 GB, and its
+// refusals say why the total is 4 GB, or why so little is free.
+TEST(WithinCgroup, TheHostsMemoryIsCappedByTheLimit) {
+  const DeviceMemory host{64 * kGB, 60 * kGB};
+  const DeviceMemory capped = within_cgroup(host, CgroupMemoryLimit{4 * kGB, 3 * kGB, "/cg/job", "/cg"});
+  EXPECT_EQ(capped.total_bytes, 4 * kGB);
+  EXPECT_EQ(capped.free_bytes, 3 * kGB);
+  EXPECT_EQ(kv_bytes_within_share(0.5, capped, 0, kGB), kGB);
+  expect_contains(error_message([&] { kv_bytes_within_share(0.9, capped, 0, 4 * kGB); }),
+                  {"90% of 4 GB (the memory limit of cgroup /cg/job) is 3.6 GB", "nothing is left"});
+  expect_contains(error_message([&] { kv_bytes_within_share(0.9, capped, 0, 0); }),
+                  {"leaves 3.6 GB for a KV cache, but 3 GB of the device is free: that is what cgroup /cg has left of "
+                   "its limit (its limit less its use)"});
+  // A limit above the host's memory changes nothing; a busy host's free memory still counts.
+  const DeviceMemory roomy = within_cgroup(host, CgroupMemoryLimit{128 * kGB, 100 * kGB, "x", "x"});
+  EXPECT_EQ(roomy.limited_by, "");
+  EXPECT_EQ(roomy.free_limited_by, "");
+  EXPECT_EQ(roomy.total_bytes, host.total_bytes);
+  const DeviceMemory busy = within_cgroup(DeviceMemory{64 * kGB, 2 * kGB}, CgroupMemoryLimit{4 * kGB, 3 * kGB, "x", "x"});
+  EXPECT_EQ(busy.free_bytes, 2 * kGB);
+  EXPECT_EQ(busy.free_limited_by, "");
 }
 
 TEST(Meminfo, TotalAndAvailableAreReadInKibibytes) {
