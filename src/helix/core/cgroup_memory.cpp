@@ -2,8 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 #include "helix/core/error.h"
@@ -28,14 +26,6 @@ constexpr UsageFiles kV1{"memory.usage_in_bytes", "total_inactive_file", nullptr
 // size): anything from 2^62 up is that.
 constexpr std::size_t kV1Unlimited = std::size_t{1} << 62;
 
-std::optional<std::string> read_text(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // The text's first line, without the newline. /proc/self/cgroup's paths are taken
 // as they are: a cgroup's name may end in a space.
 std::string_view first_line(std::string_view text) { return text.substr(0, text.find('\n')); }
@@ -51,7 +41,7 @@ std::size_t parse_bytes(std::string_view text, const fs::path& file) {
 
 // A one-value file's bytes; nullopt when the file is absent.
 std::optional<std::size_t> read_bytes(const fs::path& file) {
-  const std::optional<std::string> text = read_text(file);
+  const std::optional<std::string> text = read_text_file(file);
   if (!text) return std::nullopt;
   return parse_bytes(trim(first_line(*text)), file);
 }
@@ -59,21 +49,15 @@ std::optional<std::size_t> read_bytes(const fs::path& file) {
 // memory.stat's value for `key` (0 when absent).
 std::size_t stat_value(const fs::path& dir, std::string_view key) {
   const fs::path file = dir / "memory.stat";
-  const std::optional<std::string> text = read_text(file);
+  const std::optional<std::string> text = read_text_file(file);
   if (!text) return 0;
-  std::string_view rest = *text;
-  while (!rest.empty()) {
-    const std::string_view line = take_line(rest);
-    if (line.size() > key.size() && line.substr(0, key.size()) == key && line[key.size()] == ' ') {
-      return parse_bytes(trim(line.substr(key.size() + 1)), file);
-    }
-  }
-  return 0;
+  const std::optional<std::string_view> value = keyed_value(*text, key, ' ');
+  return value ? parse_bytes(*value, file) : 0;
 }
 
 // The limit at one level, or nullopt when this level sets none.
 std::optional<CgroupMemoryLimit> level_limit(const fs::path& dir, const char* limit_file, const UsageFiles& files) {
-  const std::optional<std::string> limit_text = read_text(dir / limit_file);
+  const std::optional<std::string> limit_text = read_text_file(dir / limit_file);
   if (!limit_text) return std::nullopt;  // v2's root has no memory.max
   const std::string_view limit_word = trim(first_line(*limit_text));
   if (files.unlimited_word != nullptr && limit_word == files.unlimited_word) return std::nullopt;
@@ -163,7 +147,7 @@ std::optional<CgroupMemoryLimit> cgroup_memory_limit(std::string_view proc_self_
 }
 
 std::optional<CgroupMemoryLimit> own_cgroup_memory_limit() {
-  const std::optional<std::string> text = read_text("/proc/self/cgroup");
+  const std::optional<std::string> text = read_text_file("/proc/self/cgroup");
   return text ? cgroup_memory_limit(*text) : std::nullopt;
 }
 

@@ -1,11 +1,8 @@
 #include "helix/core/device_memory.h"
 
-#include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <fstream>
 #include <optional>
-#include <sstream>
 #include <string>
 
 #include <fmt/format.h>
@@ -28,19 +25,15 @@ std::string total_text(const DeviceMemory& memory) {
 
 // The value in bytes of "Field:   123 kB" in meminfo's text; nullopt when absent.
 std::optional<std::size_t> meminfo_field(std::string_view text, std::string_view field) {
-  while (!text.empty()) {
-    const std::string_view line = take_line(text);
-    if (line.size() <= field.size() || line.substr(0, field.size()) != field || line[field.size()] != ':') continue;
-    const std::string_view value = trim(line.substr(field.size() + 1));
-    std::size_t kb = 0;
-    const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), kb);
-    const std::string_view unit = value.substr(static_cast<std::size_t>(ptr - value.data()));
-    if (ec != std::errc{} || unit != " kB" || kb > (std::size_t{1} << 53)) {
-      fail("/proc/meminfo: {}: '{}' is not a size in kB", field, value);
-    }
-    return kb * 1024;
+  const std::optional<std::string_view> value = keyed_value(text, field, ':');
+  if (!value) return std::nullopt;
+  std::size_t kb = 0;
+  const auto [ptr, ec] = std::from_chars(value->data(), value->data() + value->size(), kb);
+  const std::string_view unit = value->substr(static_cast<std::size_t>(ptr - value->data()));
+  if (ec != std::errc{} || unit != " kB" || kb > (std::size_t{1} << 53)) {
+    fail("/proc/meminfo: {}: '{}' is not a size in kB", field, *value);
   }
-  return std::nullopt;
+  return kb * 1024;
 }
 
 }  // namespace
@@ -90,16 +83,13 @@ DeviceMemory within_cgroup(const DeviceMemory& host, const CgroupMemoryLimit& li
     m.free_bytes = limit.headroom_bytes;
     m.free_limited_by = fmt::format("what cgroup {} has left of its limit (its limit less its use)", limit.headroom_where);
   }
-  m.free_bytes = std::min(m.free_bytes, m.total_bytes);
-  return m;
+  return m;  // free stays within the total: a headroom is at most its limit
 }
 
 DeviceMemory host_memory() {
-  std::ifstream in("/proc/meminfo");
-  if (!in) fail("cannot read /proc/meminfo: the host's memory is unknown");
-  std::ostringstream text;
-  text << in.rdbuf();
-  const DeviceMemory host = parse_meminfo(text.str());
+  const std::optional<std::string> text = read_text_file("/proc/meminfo");
+  if (!text) fail("cannot read /proc/meminfo: the host's memory is unknown");
+  const DeviceMemory host = parse_meminfo(*text);
   const std::optional<CgroupMemoryLimit> limit = own_cgroup_memory_limit();
   return limit ? within_cgroup(host, *limit) : host;
 }

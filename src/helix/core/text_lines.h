@@ -1,7 +1,13 @@
 // Small helpers for the line-oriented text files helix reads (profile CSVs,
-// workload CSVs): trimming and taking one line at a time, with CRLF accepted.
+// workload CSVs, /proc and cgroup files): reading one, trimming, taking one line
+// at a time (CRLF accepted), finding a keyed line's value.
 #pragma once
 
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
 #include <string_view>
 
 namespace helix {
@@ -20,6 +26,28 @@ inline std::string_view take_line(std::string_view& text) {
   const std::string_view line = trim(text.substr(0, newline));
   text = newline == std::string_view::npos ? std::string_view() : text.substr(newline + 1);
   return line;
+}
+
+// The value after `key` and `separator` on the first line that starts with them
+// ("MemTotal: 5 kB" with ':', "inactive_file 5" with ' '), trimmed; nullopt when
+// no line does.
+inline std::optional<std::string_view> keyed_value(std::string_view text, std::string_view key, char separator) {
+  while (!text.empty()) {
+    const std::string_view line = take_line(text);
+    if (line.size() > key.size() && line.substr(0, key.size()) == key && line[key.size()] == separator) {
+      return trim(line.substr(key.size() + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+// A whole (small) file's text; nullopt when it cannot be opened.
+inline std::optional<std::string> read_text_file(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace helix
