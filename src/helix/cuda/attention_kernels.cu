@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "helix/cuda/cuda_status.h"
+#include "helix/cuda/kernel_launch.h"
 #include "helix/cuda/kv_values.h"
 #include "helix/cuda/launch_stream.h"
 #include "helix/kernels/element_arithmetic.h"
@@ -175,16 +176,16 @@ void launch_attention(const cuda::PagedAttentionShape& shape, const float* q, co
   cudaStream_t stream = launch_stream();
   if (split.splits <= 1) {
     const dim3 grid(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads));
-    paged_attention_kernel<Kv, PerLane><<<grid, threads, 0, stream>>>(shape, q, keys, values, tables, table_starts,
+    HELIX_LAUNCH(grid, threads, 0, stream, paged_attention_kernel<Kv, PerLane>)(shape, q, keys, values, tables, table_starts,
                                                                   positions, token_list, out);
     return;
   }
   const dim3 grid(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads), static_cast<unsigned>(split.splits));
-  paged_attention_part_kernel<Kv, PerLane><<<grid, threads, 0, stream>>>(shape, q, keys, values, tables, table_starts,
+  HELIX_LAUNCH(grid, threads, 0, stream, paged_attention_part_kernel<Kv, PerLane>)(shape, q, keys, values, tables, table_starts,
                                                                      positions, token_list, split.chunk,
                                                                      split.workspace);
   const dim3 merge_grid(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads));
-  merge_parts_kernel<<<merge_grid, 128, 0, stream>>>(shape.heads, shape.head_dim, split.splits, split.workspace,
+  HELIX_LAUNCH(merge_grid, 128, 0, stream, merge_parts_kernel)(shape.heads, shape.head_dim, split.splits, split.workspace,
                                                      token_list, out);
 }
 
@@ -247,11 +248,11 @@ void launch_rotate_and_cache(float* q, const float* k, const float* v, std::int6
                              const std::int32_t* slots, void* keys, void* values, bool kv_f16) {
   const unsigned blocks = static_cast<unsigned>(tokens);
   if (kv_f16) {
-    rotate_and_cache_kernel<__half><<<blocks, 256, 0, launch_stream()>>>(
+    HELIX_LAUNCH(blocks, 256, 0, launch_stream(), rotate_and_cache_kernel<__half>)(
         q, k, v, heads, kv_heads, head_dim, half_split, cos, sin, slots, static_cast<__half*>(keys),
         static_cast<__half*>(values));
   } else {
-    rotate_and_cache_kernel<float><<<blocks, 256, 0, launch_stream()>>>(
+    HELIX_LAUNCH(blocks, 256, 0, launch_stream(), rotate_and_cache_kernel<float>)(
         q, k, v, heads, kv_heads, head_dim, half_split, cos, sin, slots, static_cast<float*>(keys),
         static_cast<float*>(values));
   }

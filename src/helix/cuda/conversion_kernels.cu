@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "helix/cuda/cuda_status.h"
+#include "helix/cuda/kernel_launch.h"
 #include "helix/cuda/launch_stream.h"
 #include "helix/cuda/weights_values.h"
 
@@ -46,12 +47,12 @@ __global__ void embed_kernel(WeightsView table, const std::int32_t* ids, float* 
 
 void launch_round_to_bf16(const float* x, std::int64_t n, std::uint16_t* to) {
   const int blocks = static_cast<int>(std::min((n + kThreads - 1) / kThreads, kMostBlocks));
-  round_kernel<<<blocks, kThreads, 0, launch_stream()>>>(x, n, to);
+  HELIX_LAUNCH(blocks, kThreads, 0, launch_stream(), round_kernel)(x, n, to);
   check_launch("round_to_bf16");
 }
 
 void launch_embed_rows(const WeightsView& table, const std::int32_t* ids, std::int64_t count, float* out) {
-  embed_kernel<<<static_cast<unsigned>(count), kThreads, 0, launch_stream()>>>(table, ids, out);
+  HELIX_LAUNCH(static_cast<unsigned>(count), kThreads, 0, launch_stream(), embed_kernel)(table, ids, out);
   check_launch("embed_rows");
 }
 

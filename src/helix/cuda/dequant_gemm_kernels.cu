@@ -13,6 +13,7 @@
 #include <algorithm>
 
 #include "helix/cuda/cuda_status.h"
+#include "helix/cuda/kernel_launch.h"
 #include "helix/cuda/launch_stream.h"
 #include "helix/cuda/weights_values.h"
 
@@ -118,11 +119,11 @@ void launch_kind(const WeightsView& w, const std::uint16_t* x16, int m, float* y
   const dim3 grid(static_cast<unsigned>(ceil_div(w.rows, kRows)), static_cast<unsigned>(splits));
   cudaStream_t s = launch_stream();
   const int per_split = static_cast<int>(steps_per_split(w.cols, splits));
-  dequant_gemm_kernel<Kind><<<grid, kThreads, 0, s>>>(w, x16, m, per_split, splits == 1 ? y : partials);
+  HELIX_LAUNCH(grid, kThreads, 0, s, dequant_gemm_kernel<Kind>)(w, x16, m, per_split, splits == 1 ? y : partials);
   if (splits > 1) {
     const std::int64_t n = static_cast<std::int64_t>(m) * w.rows;
     const auto blocks = static_cast<unsigned>(std::min<std::int64_t>(ceil_div(n, 256), 4096));
-    add_splits_kernel<<<blocks, 256, 0, s>>>(partials, n, splits, y);
+    HELIX_LAUNCH(blocks, 256, 0, s, add_splits_kernel)(partials, n, splits, y);
   }
 }
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "helix/cuda/cuda_status.h"
+#include "helix/cuda/kernel_launch.h"
 #include "helix/cuda/launch_stream.h"
 #include "helix/kernels/element_arithmetic.h"
 
@@ -92,33 +93,33 @@ __global__ void gather_rows_kernel(const float* x, const std::int32_t* rows, std
 
 void launch_rms_norm_rows(const float* x, const float* weight, float eps, std::int64_t rows, std::int64_t n,
                           float* out) {
-  rms_norm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, launch_stream()>>>(x, weight, eps, n, out);
+  HELIX_LAUNCH(static_cast<unsigned>(rows), kThreads, 0, launch_stream(), rms_norm_kernel)(x, weight, eps, n, out);
   check_launch("rms_norm_rows");
 }
 
 void launch_add_rms_norm_rows(const float* h, float* x, const float* weight, float eps, std::int64_t rows,
                               std::int64_t n, float* out) {
-  add_rms_norm_kernel<<<static_cast<unsigned>(rows), kThreads, 0, launch_stream()>>>(h, x, weight, eps, n, out);
+  HELIX_LAUNCH(static_cast<unsigned>(rows), kThreads, 0, launch_stream(), add_rms_norm_kernel)(h, x, weight, eps, n, out);
   check_launch("add_rms_norm_rows");
 }
 
 void launch_silu_mul(const float* gate, const float* up, std::int64_t n, float* out) {
-  silu_mul_kernel<<<blocks_for(n), kThreads, 0, launch_stream()>>>(gate, up, n, out);
+  HELIX_LAUNCH(blocks_for(n), kThreads, 0, launch_stream(), silu_mul_kernel)(gate, up, n, out);
   check_launch("silu_mul");
 }
 
 void launch_add(const float* x, float* y, std::int64_t n) {
-  add_kernel<<<blocks_for(n), kThreads, 0, launch_stream()>>>(x, y, n);
+  HELIX_LAUNCH(blocks_for(n), kThreads, 0, launch_stream(), add_kernel)(x, y, n);
   check_launch("add");
 }
 
 void launch_add_to_rows(const float* row, std::int64_t rows, std::int64_t n, float* y) {
-  add_to_rows_kernel<<<blocks_for(rows * n), kThreads, 0, launch_stream()>>>(row, rows * n, n, y);
+  HELIX_LAUNCH(blocks_for(rows * n), kThreads, 0, launch_stream(), add_to_rows_kernel)(row, rows * n, n, y);
   check_launch("add_to_rows");
 }
 
 void launch_gather_rows(const float* x, const std::int32_t* rows, std::int64_t count, std::int64_t n, float* out) {
-  gather_rows_kernel<<<static_cast<unsigned>(count), kThreads, 0, launch_stream()>>>(x, rows, n, out);
+  HELIX_LAUNCH(static_cast<unsigned>(count), kThreads, 0, launch_stream(), gather_rows_kernel)(x, rows, n, out);
   check_launch("gather_rows");
 }
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "helix/cuda/cuda_status.h"
+#include "helix/cuda/kernel_launch.h"
 #include "helix/cuda/launch_stream.h"
 #include "helix/cuda/weights_values.h"
 
@@ -162,14 +163,14 @@ void launch_kind(const Targets& targets, const float* x, int m) {
     vectors = vectors && targets.w[i].cols % kLaneValues == 0 && aligned(targets.w[i].values);
   const Targets& w = targets;
   switch (m) {
-    case 1: matvec_kernel<Kind, 1><<<blocks, threads, 0, s>>>(w, x, vectors); break;
-    case 2: matvec_kernel<Kind, 2><<<blocks, threads, 0, s>>>(w, x, vectors); break;
-    case 3: matvec_kernel<Kind, 3><<<blocks, threads, 0, s>>>(w, x, vectors); break;
-    case 4: matvec_kernel<Kind, 4><<<blocks, threads, 0, s>>>(w, x, vectors); break;
-    case 5: matvec_kernel<Kind, 5><<<blocks, threads, 0, s>>>(w, x, vectors); break;
-    case 6: matvec_kernel<Kind, 6><<<blocks, threads, 0, s>>>(w, x, vectors); break;
-    case 7: matvec_kernel<Kind, 7><<<blocks, threads, 0, s>>>(w, x, vectors); break;
-    default: matvec_kernel<Kind, 8><<<blocks, threads, 0, s>>>(w, x, vectors); break;
+    case 1: HELIX_LAUNCH(blocks, threads, 0, s, matvec_kernel<Kind, 1>)(w, x, vectors); break;
+    case 2: HELIX_LAUNCH(blocks, threads, 0, s, matvec_kernel<Kind, 2>)(w, x, vectors); break;
+    case 3: HELIX_LAUNCH(blocks, threads, 0, s, matvec_kernel<Kind, 3>)(w, x, vectors); break;
+    case 4: HELIX_LAUNCH(blocks, threads, 0, s, matvec_kernel<Kind, 4>)(w, x, vectors); break;
+    case 5: HELIX_LAUNCH(blocks, threads, 0, s, matvec_kernel<Kind, 5>)(w, x, vectors); break;
+    case 6: HELIX_LAUNCH(blocks, threads, 0, s, matvec_kernel<Kind, 6>)(w, x, vectors); break;
+    case 7: HELIX_LAUNCH(blocks, threads, 0, s, matvec_kernel<Kind, 7>)(w, x, vectors); break;
+    default: HELIX_LAUNCH(blocks, threads, 0, s, matvec_kernel<Kind, 8>)(w, x, vectors); break;
   }
 }
 
@@ -216,7 +217,7 @@ void launch_widen(const WeightsView& w, std::uint16_t* to) {
   const std::int64_t n = w.rows * w.cols;  // a multiple of 32
   const std::int64_t threads = 256, per_block = threads * kLaneValues;
   const auto blocks = static_cast<unsigned>(std::min<std::int64_t>((n + per_block - 1) / per_block, 8192));
-  widen_kernel<<<blocks, static_cast<unsigned>(threads), 0, launch_stream()>>>(w, to);
+  HELIX_LAUNCH(blocks, static_cast<unsigned>(threads), 0, launch_stream(), widen_kernel)(w, to);
   check_launch("widen");
 }
 

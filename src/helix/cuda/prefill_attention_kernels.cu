@@ -17,6 +17,7 @@
 #include <cmath>
 
 #include "helix/cuda/cuda_status.h"
+#include "helix/cuda/kernel_launch.h"
 #include "helix/cuda/kv_values.h"
 #include "helix/cuda/launch_stream.h"
 
@@ -39,7 +40,7 @@ __global__ void __launch_bounds__(kWarps * 32)
     prefill_attention_kernel(cuda::PagedAttentionShape shape, const float* q, const Kv* keys, const Kv* values,
                              const std::int32_t* tables, const std::int32_t* table_starts,
                              const std::int32_t* positions, const std::int32_t* tiles, float* out) {
-  extern __shared__ float shared[];
+  HELIX_DYNAMIC_SHARED(float, shared);
   const int hd = shape.head_dim, row = hd + 1;
   float* ks = shared;
   float* vs = ks + kPositions * row;
@@ -133,7 +134,7 @@ void launch(const cuda::PagedAttentionShape& shape, const float* q, const Kv* ke
             const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
             const std::int32_t* tiles, std::int64_t tile_count, float* out) {
   const dim3 grid(static_cast<unsigned>(tile_count), static_cast<unsigned>(shape.heads));
-  prefill_attention_kernel<Kv, PerLane><<<grid, kWarps * 32, shared_bytes(shape.head_dim), launch_stream()>>>(
+  HELIX_LAUNCH(grid, kWarps * 32, shared_bytes(shape.head_dim), launch_stream(), prefill_attention_kernel<Kv, PerLane>)(
       shape, q, keys, values, tables, table_starts, positions, tiles, out);
 }
 

@@ -1,0 +1,264 @@
+// The CUDA emulator: kernels written as for nvcc run with CUDA's meaning of
+// threadIdx, shared memory, barriers and shuffles, and what the hardware leaves
+// undefined (a barrier not every thread reaches, a shuffle of a warp that lost a
+// lane) is refused with a reason, as are the launches and calls the real runtime
+// refuses. The kernels below are compiled with the emulator's device names, as the
+// build compiles helix's .cu files for it.
+#include "helix/cuda_emulator/device_code.h"
+
+#include <cublas_v2.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numeric>
+#include <string>
+#include <vector>
+
+#include "helix/cuda/kernel_launch.h"
+
+namespace {
+
+using helix::cuda_emulator::run_grid;
+
+// The block's sum of its threads' values, through shared memory, written by thread 0.
+__global__ void block_sums(const int* values, int* sums) {
+  __shared__ int partial[256];
+  const unsigned t = threadIdx.x + blockDim.x * threadIdx.y;
+  const unsigned threads = blockDim.x * blockDim.y;
+  partial[t] = values[blockIdx.x * threads + t];
+  __syncthreads();
+  for (unsigned half = threads / 2; half > 0; half /= 2) {
+    if (t < half) partial[t] += partial[t + half];
+    __syncthreads();
+  }
+  if (t == 0) sums[blockIdx.x] = partial[0];
+}
+
+TEST(CudaEmulator, ABlocksThreadsShareItsMemoryAndMeetAtItsBarriers) {
+  const int blocks = 5;
+  const dim3 block(32, 4);  // 128 threads in two dimensions
+  std::vector<int> values(static_cast<std::size_t>(blocks) * 128);
+  std::iota(values.begin(), values.end(), 1);
+  std::vector<int> sums(blocks, -1);
+  HELIX_LAUNCH(blocks, block, 0, nullptr, block_sums)(values.data(), sums.data());
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  for (int b = 0; b < blocks; ++b) {
+    const int first = b * 128 + 1, last = first + 127;
+    EXPECT_EQ(sums[static_cast<std::size_t>(b)], (first + last) * 128 / 2) << "block " << b;
+  }
+}
+
+// Per lane: the butterfly sum, the value from 1 lane down and 1 lane up within
+// segments of 16, and lane 5's value.
+__global__ void shuffles(int* out) {
+  const int lane = static_cast<int>(threadIdx.x % 32);
+  int sum = lane;
+  for (int offset = 16; offset > 0; offset /= 2) sum += __shfl_xor_sync(0xFFFFFFFFu, sum, offset);
+  const int down = __shfl_down_sync(0xFFFFFFFFu, lane, 1, 16);
+  const int up = __shfl_up_sync(0xFFFFFFFFu, lane, 1, 16);
+  const int from5 = __shfl_sync(0xFFFFFFFFu, lane * 10, 5);
+  int* mine = out + 4 * threadIdx.x;
+  mine[0] = sum;
+  mine[1] = down;
+  mine[2] = up;
+  mine[3] = from5;
+}
+
+TEST(CudaEmulator, ShufflesFollowCudasDefinitions) {
+  std::vector<int> out(64 * 4, -1);
+  HELIX_LAUNCH(1, 64, 0, nullptr, shuffles)(out.data());
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  for (int t = 0; t < 64; ++t) {
+    const int lane = t % 32;
+    const int* got = out.data() + 4 * t;
+    EXPECT_EQ(got[0], 31 * 32 / 2) << t;
+    EXPECT_EQ(got[1], lane % 16 == 15 ? lane : lane + 1) << t;  // past its segment: its own value
+    EXPECT_EQ(got[2], lane % 16 == 0 ? lane : lane - 1) << t;
+    EXPECT_EQ(got[3], 50) << t;
+  }
+}
+
+__global__ void half_the_block_waits(int* out) {
+  if (threadIdx.x < 64) __syncthreads();  // the others never get there: undefined on a GPU
+  out[threadIdx.x] = 1;
+}
+
+TEST(CudaEmulator, ABarrierThatNotEveryThreadReachesIsADeadlock) {
+  std::vector<int> out(128, 0);
+  const std::function<void()> body = [&] { half_the_block_waits(out.data()); };
+  // Threads that return count as arrived (as on the GPU), so the barrier completes...
+  EXPECT_EQ(run_grid(dim3(1), dim3(128), 0, body), "");
+  // ...but lanes that wait for their warp while the warp's other lanes wait for the
+  // block never meet.
+  const std::function<void()> split_warp = [] {
+    if (threadIdx.x < 16) {
+      __syncthreads();
+    } else {
+      __syncwarp();
+    }
+  };
+  const std::string why = run_grid(dim3(1), dim3(32), 0, split_warp);
+  EXPECT_NE(why.find("block (0, 0, 0): deadlock: 16 thread(s) wait at __syncthreads (first: thread 0), 16 at a "
+                     "shuffle or __syncwarp (first: thread 16)"),
+            std::string::npos)
+      << why;
+}
+
+TEST(CudaEmulator, AShuffleOfAWarpThatLostALaneIsRefused) {
+  const std::function<void()> body = [] {
+    if (threadIdx.x == 3) return;
+    (void)__shfl_xor_sync(0xFFFFFFFFu, 1.0f, 1);
+  };
+  const std::string why = run_grid(dim3(1), dim3(32), 0, body);
+  EXPECT_NE(why.find("returned"), std::string::npos) << why;
+  const std::function<void()> partial = [] { (void)__shfl_xor_sync(0x0000FFFFu, 1.0f, 1); };
+  const std::string partial_why = run_grid(dim3(1), dim3(32), 0, partial);
+  EXPECT_NE(partial_why.find("whole warps only"), std::string::npos) << partial_why;
+}
+
+__global__ void read_dynamic_shared(float* out) {
+  HELIX_DYNAMIC_SHARED(float, shared);
+  out[threadIdx.x] = shared[threadIdx.x];
+}
+
+TEST(CudaEmulator, UnwrittenDynamicSharedMemoryAndFreshDeviceMemoryReadAsNaN) {
+  std::vector<float> out(32, 0.0f);
+  HELIX_LAUNCH(1, 32, 32 * sizeof(float), nullptr, read_dynamic_shared)(out.data());
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  for (float v : out) EXPECT_TRUE(std::isnan(v));
+  float* device = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&device), 16 * sizeof(float)), cudaSuccess);
+  EXPECT_TRUE(std::isnan(device[7]));
+  EXPECT_EQ(cudaFree(device), cudaSuccess);
+}
+
+TEST(CudaEmulator, LaunchesTheRuntimeRefusesAreRefused) {
+  std::vector<float> out(2048, 0.0f);
+  HELIX_LAUNCH(1, 1025, 0, nullptr, read_dynamic_shared)(out.data());
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration);
+  HELIX_LAUNCH(1, 32, 49 * 1024, nullptr, read_dynamic_shared)(out.data());  // past 48 KiB without opting in
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);  // reported once
+}
+
+__global__ void add_one(int* x) { x[threadIdx.x] += 1; }
+
+TEST(CudaEmulator, ACapturedStreamRecordsItsWorkAndTheGraphReplaysIt) {
+  cudaStream_t s = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  std::vector<int> x(32, 0);
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  HELIX_LAUNCH(1, 32, 0, s, add_one)(x.data());
+  EXPECT_EQ(x[0], 0);  // recorded, not run
+  cudaGraph_t graph = nullptr;
+  ASSERT_EQ(cudaStreamEndCapture(s, &graph), cudaSuccess);
+  cudaGraphExec_t exec = nullptr;
+  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+  ASSERT_EQ(cudaGraphDestroy(graph), cudaSuccess);
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
+  EXPECT_EQ(x[31], 3);
+  EXPECT_EQ(cudaGraphExecDestroy(exec), cudaSuccess);
+
+  // cudaMalloc while capturing is refused and spoils the capture.
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  void* p = nullptr;
+  EXPECT_EQ(cudaMalloc(&p, 64), cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(cudaStreamEndCapture(s, &graph), cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(graph, nullptr);
+  // So is work on the legacy stream.
+  ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  HELIX_LAUNCH(1, 32, 0, nullptr, add_one)(x.data());
+  EXPECT_EQ(cudaGetLastError(), cudaErrorStreamCaptureImplicit);
+  EXPECT_EQ(cudaStreamEndCapture(s, &graph), cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(x[31], 3);
+  cudaGetLastError();
+  EXPECT_EQ(cudaStreamDestroy(s), cudaSuccess);
+}
+
+TEST(CudaEmulator, DeviceMemoryIsCountedAgainstTheDevicesSize) {
+  std::size_t free_before = 0, total = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free_before, &total), cudaSuccess);
+  cudaDeviceProp prop{};
+  ASSERT_EQ(cudaGetDeviceProperties(&prop, 0), cudaSuccess);
+  EXPECT_EQ(prop.totalGlobalMem, total);
+  void* p = nullptr;
+  ASSERT_EQ(cudaMalloc(&p, 1000), cudaSuccess);
+  std::size_t free_after = 0;
+  ASSERT_EQ(cudaMemGetInfo(&free_after, &total), cudaSuccess);
+  EXPECT_EQ(free_before - free_after, 1024u);  // in 256-byte units
+  void* too_much = nullptr;
+  EXPECT_EQ(cudaMalloc(&too_much, free_after + 1), cudaErrorMemoryAllocation);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorMemoryAllocation);
+  EXPECT_EQ(cudaFree(p), cudaSuccess);
+  EXPECT_EQ(cudaFree(p), cudaErrorInvalidValue);  // freed twice
+  cudaGetLastError();
+}
+
+// One warp multiplies a 16x16 by a 16x16 bf16 tile on the (emulated) tensor cores,
+// through shared memory, as the dequantizing GEMM does.
+__global__ void tile_product(const __nv_bfloat16* a, const __nv_bfloat16* b, float* c) {
+  namespace wmma = nvcuda::wmma;
+  __shared__ float staged[16 * 16];
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> fa;
+  wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::col_major> fb;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+  wmma::fill_fragment(acc, 0.0f);
+  wmma::load_matrix_sync(fa, a, 16);
+  wmma::load_matrix_sync(fb, b, 16);
+  wmma::mma_sync(acc, fa, fb, acc);
+  wmma::store_matrix_sync(staged, acc, 16, wmma::mem_row_major);
+  __syncwarp();
+  for (unsigned i = threadIdx.x; i < 256; i += 32) c[i] = staged[i];
+}
+
+TEST(CudaEmulator, TensorCoreTilesMultiplyAsTheirLayoutsSay) {
+  std::vector<__nv_bfloat16> a(256), b(256);
+  for (int i = 0; i < 256; ++i) {
+    a[static_cast<std::size_t>(i)] = __float2bfloat16_rn(static_cast<float>(i % 7) - 3.0f);
+    b[static_cast<std::size_t>(i)] = __float2bfloat16_rn(static_cast<float>(i % 5) * 0.5f);
+  }
+  std::vector<float> c(256, 0.0f);
+  HELIX_LAUNCH(1, 32, 0, nullptr, tile_product)(a.data(), b.data(), c.data());
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  for (int i = 0; i < 16; ++i) {
+    for (int j = 0; j < 16; ++j) {
+      float want = 0.0f;  // a row-major (i, k) at i * 16 + k; b column-major (k, j) at j * 16 + k
+      for (int k = 0; k < 16; ++k) {
+        want += __bfloat162float(a[static_cast<std::size_t>(i * 16 + k)]) *
+                __bfloat162float(b[static_cast<std::size_t>(j * 16 + k)]);
+      }
+      EXPECT_EQ(c[static_cast<std::size_t>(i * 16 + j)], want) << i << ", " << j;
+    }
+  }
+}
+
+TEST(CudaEmulator, CublasMultipliesTransposedWeightsByColumnsOfTokens) {
+  // y (rows x tokens, column-major) = W^T-as-stored (rows x cols, row-major) x X (cols x tokens).
+  const int rows = 3, cols = 4, tokens = 2;
+  const std::vector<float> w = {1, 2, 3, 4, 0, 1, 0, 1, -1, 0, 2, 0};
+  const std::vector<float> x = {1, 1, 1, 1, 1, 0, -1, 2};
+  std::vector<float> y(rows * tokens, NAN);
+  cublasHandle_t h = nullptr;
+  ASSERT_EQ(cublasCreate(&h), CUBLAS_STATUS_SUCCESS);
+  const float one = 1.0f, zero = 0.0f;
+  ASSERT_EQ(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, cols, &one, w.data(), cols, x.data(), cols, &zero,
+                        y.data(), rows),
+            CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(y, (std::vector<float>{10, 2, 1, 6, 2, -3}));
+  std::vector<__nv_bfloat16> w16(w.size()), x16(x.size());
+  for (std::size_t i = 0; i < w.size(); ++i) w16[i] = __float2bfloat16_rn(w[i]);
+  for (std::size_t i = 0; i < x.size(); ++i) x16[i] = __float2bfloat16_rn(x[i]);
+  std::vector<float> y16(rows * tokens, NAN);
+  ASSERT_EQ(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, cols, &one, w16.data(), CUDA_R_16BF, cols,
+                         x16.data(), CUDA_R_16BF, cols, &zero, y16.data(), CUDA_R_32F, rows, CUBLAS_COMPUTE_32F,
+                         CUBLAS_GEMM_DEFAULT),
+            CUBLAS_STATUS_SUCCESS);
+  EXPECT_EQ(y16, y);
+  EXPECT_EQ(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, cols, &one, w16.data(), CUDA_R_16F, cols,
+                         x16.data(), CUDA_R_16BF, cols, &zero, y16.data(), CUDA_R_32F, rows, CUBLAS_COMPUTE_32F,
+                         CUBLAS_GEMM_DEFAULT),
+            CUBLAS_STATUS_NOT_SUPPORTED);
+  EXPECT_EQ(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
+}
+
+}  // namespace
