@@ -3,7 +3,8 @@
 // the single-process CPU text, whether the GPU is the worker's --device or the
 // cluster file's device for its node. Where no GPU is usable (no CUDA in the build,
 // no driver, no device) the first test skips and prints `helix generate --device
-// cuda:0`'s reason; the second then checks that the cluster file's device reached
+// cuda:0`'s reason, and the same pipeline runs with the GPU worker on the CUDA
+// emulator instead; the second then checks that the cluster file's device reached
 // the worker (which stops, naming it and why) and that --device cpu overrides it.
 #include <gtest/gtest.h>
 
@@ -39,20 +40,39 @@ std::string read_text(const std::filesystem::path& p) {
   return s.str();
 }
 
-TEST(GpuPipeline, ACpuWorkerAndAGpuWorkerGiveTheSingleProcessText) {
+// Layers [0, 3) on a CPU worker, [3, 5) on a worker on cuda:0 started from
+// `gpu_binary`: the story the single process tells.
+void expect_the_single_process_story(const std::string& gpu_binary) {
   const auto stories = kStories;
-  const test::CommandResult probe = probe_gpu();
-  if (probe.exit_code != 0) GTEST_SKIP() << "no usable GPU: " << probe.err;
   TempDir dir;
   const auto cluster = dir.write("mixed.yaml", kClusterYaml);
   const std::string placement = test::placement_json("mixed", 5, {{"host", "cpu", 0, 3}, {"gpu", "cpu", 3, 5}});
   LocalCluster c(dir, stories, placement, {}, {}, cluster.string(), "stories");
   c.start_worker("host");
   // 4096 tokens, not its default share of the GPU: the GPU unit tests may run beside it.
-  c.start_worker("gpu", {"--device", "cuda:0", "--kv-tokens", "4096"});
+  c.start_worker("gpu", {"--device", "cuda:0", "--kv-tokens", "4096"}, gpu_binary);
   ASSERT_TRUE(c.wait_healthy(120)) << c.log();
   const json r = c.complete({{"model", "stories"}, {"prompt", "Once upon a time"}, {"max_tokens", 32}, {"temperature", 0}});
   EXPECT_EQ(r["choices"][0]["text"], test::generate(stories, "Once upon a time", 32).first) << r.dump();
+  EXPECT_NE(read_text(dir.path() / "gpu.log").find("layers [3, 5) loaded on cuda:0"), std::string::npos)
+      << read_text(dir.path() / "gpu.log");
+}
+
+TEST(GpuPipeline, ACpuWorkerAndAGpuWorkerGiveTheSingleProcessText) {
+  const test::CommandResult probe = probe_gpu();
+  if (probe.exit_code != 0) GTEST_SKIP() << "no usable GPU: " << probe.err;
+  expect_the_single_process_story(HELIX_BINARY);
+}
+
+// The same with the GPU worker on the CUDA emulator (helix-emulated-gpu): the GPU
+// stage's code (kernels, stream, graphs, pinned copies of the activations) runs on
+// the CPU, wherever the CUDA backend is built.
+TEST(GpuPipeline, ACpuWorkerAndAnEmulatedGpuWorkerGiveTheSingleProcessText) {
+#if defined(HELIX_EMULATED_GPU_BINARY)
+  expect_the_single_process_story(HELIX_EMULATED_GPU_BINARY);
+#else
+  GTEST_SKIP() << "built without the CUDA backend (no nvcc), so without its emulator";
+#endif
 }
 
 TEST(GpuPipeline, TheClusterFileNamesTheGpuWorkersDevice) {

@@ -58,9 +58,10 @@ LocalCluster::LocalCluster(const TempDir& dir, const std::filesystem::path& mode
   for (const std::string& spec : workers) start_worker(spec);
 }
 
-std::size_t LocalCluster::start_worker(const std::string& spec, const std::vector<std::string>& extra_args) {
+std::size_t LocalCluster::start_worker(const std::string& spec, const std::vector<std::string>& extra_args,
+                                       const std::string& binary) {
   const std::string node = spec.substr(0, spec.find(':'));
-  std::vector<std::string> args = {HELIX_BINARY, "worker", "--coordinator", control(), "--node", node, "--model",
+  std::vector<std::string> args = {binary, "worker", "--coordinator", control(), "--node", node, "--model",
                                    model_.string(), "--threads", "1"};
   if (spec.find(':') != std::string::npos) args.insert(args.end(), {"--slowdown", spec.substr(spec.find(':') + 1)});
   args.insert(args.end(), {"--coordinator-timeout", "3"});

@@ -58,8 +58,10 @@ class LocalCluster {
   // its log goes to serve.2.log, ... and log() reads the newest.
   void restart_coordinator();
   ChildProcess& worker(std::size_t i) { return *workers_.at(i); }
-  // Starts a worker for `spec` ("node" or "node:slowdown"); returns its index.
-  std::size_t start_worker(const std::string& spec, const std::vector<std::string>& extra_args = {});
+  // Starts a worker for `spec` ("node" or "node:slowdown") from `binary` (default:
+  // the helix binary under test); returns its index.
+  std::size_t start_worker(const std::string& spec, const std::vector<std::string>& extra_args = {},
+                           const std::string& binary = HELIX_BINARY);
   httplib::Client client() const;
   int health() const;
   // Gives up early when the coordinator process died.

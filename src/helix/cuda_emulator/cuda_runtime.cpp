@@ -3,12 +3,19 @@
 // libcudart. Device memory is host memory (kernels run on the CPU), counted against
 // the device's size (HELIX_CUDA_EMULATOR_MEMORY bytes, default 4 GiB) so that
 // cudaMemGetInfo and a full device behave as on a GPU; a fresh allocation reads as
-// NaN, as a GPU's is garbage. Streams run their work at once, in order; a captured
+// NaN, as a GPU's is garbage. Each allocation ends where an inaccessible page
+// begins, so that a kernel reading or writing past its end stops at once (with a
+// message naming the address) instead of quietly using a neighbour's memory as a
+// GPU would; another such page lies in front of the allocation's first page (its
+// start is 256-byte aligned inside it), and a freed allocation is unmapped. Streams run their work at once, in order; a captured
 // stream records it for its graph. Where the real runtime refuses a call, so does
 // this: the calls that may synchronize (cudaMalloc, cudaMemcpy, a synchronization)
 // while the calling thread captures, which also spoils the capture, and the legacy
 // stream used meanwhile.
 #include <cuda_runtime_api.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <fmt/format.h>
 
@@ -43,7 +50,7 @@ struct CUgraphExec_st {
 namespace helix::cuda_emulator {
 namespace {
 
-constexpr std::size_t kFilledUpTo = std::size_t{256} << 20;  // larger allocations are left as the OS gives them
+constexpr std::size_t kFilledUpTo = std::size_t{256} << 20;  // larger ones are left as the OS gives them (zeros)
 constexpr std::size_t kAlignment = 256;                      // cudaMalloc's
 
 std::size_t device_bytes() {
@@ -61,9 +68,63 @@ std::size_t device_bytes() {
   return bytes;
 }
 
+// An allocation's pages: a guard page, the pages that hold it (its end at their
+// end), a guard page.
+struct Mapping {
+  void* base = nullptr;
+  std::size_t mapped = 0;  // bytes, guard pages included
+  std::size_t bytes = 0;   // counted against the device (a multiple of kAlignment)
+};
+
+std::size_t page_bytes() {
+  static const auto bytes = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return bytes;
+}
+
+// Says where a fault was before the default action (a core, the process killed):
+// kernels run on the CPU, so a fault there is a kernel out of its arrays.
+void on_fault(int signal, siginfo_t* info, void*) {
+  char message[200];
+  const int n = std::snprintf(message, sizeof(message),
+                              "helix CUDA emulator: a read or write at %p, outside every device allocation (the guard "
+                              "pages around them) or in freed memory\n",
+                              info->si_addr);
+  if (n > 0) (void)!write(2, message, static_cast<std::size_t>(n));
+  ::signal(signal, SIG_DFL);
+}
+
+void install_fault_message() {
+  static const bool installed = [] {
+    struct sigaction action {};
+    action.sa_sigaction = on_fault;
+    action.sa_flags = SA_SIGINFO | SA_RESETHAND;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGSEGV, &action, nullptr);
+    return true;
+  }();
+  (void)installed;
+}
+
+// `bytes` (a multiple of kAlignment) ending at a guard page; nullptr if the
+// system gives no pages.
+void* map_guarded(std::size_t bytes, Mapping& m) {
+  const std::size_t page = page_bytes();
+  const std::size_t body = (bytes + page - 1) / page * page;
+  m.mapped = body + 2 * page;
+  m.bytes = bytes;
+  m.base = mmap(nullptr, m.mapped, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m.base == MAP_FAILED) return nullptr;
+  auto* first = static_cast<std::byte*>(m.base) + page;
+  if (mprotect(first, body, PROT_READ | PROT_WRITE) != 0) {
+    munmap(m.base, m.mapped);
+    return nullptr;
+  }
+  return first + (body - bytes);
+}
+
 struct Runtime {
   std::mutex mutex;
-  std::map<const void*, std::size_t> device;  // live allocations
+  std::map<const void*, Mapping> device;  // live allocations
   std::size_t allocated = 0;
   std::vector<CUstream_st*> capturing;  // streams being captured
 };
@@ -249,6 +310,7 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
   *p = nullptr;
   if (emu::refused_during_capture()) return cudaErrorStreamCaptureUnsupported;
   if (bytes == 0) return cudaSuccess;
+  emu::install_fault_message();
   const std::size_t rounded = (bytes + emu::kAlignment - 1) / emu::kAlignment * emu::kAlignment;
   emu::Runtime& r = emu::runtime();
   {
@@ -256,15 +318,15 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
     if (rounded > emu::device_bytes() - r.allocated) return emu::failed(cudaErrorMemoryAllocation);
     r.allocated += rounded;
   }
-  void* q = std::aligned_alloc(emu::kAlignment, rounded);
+  emu::Mapping m;
+  void* q = emu::map_guarded(rounded, m);
+  const std::lock_guard<std::mutex> lock(r.mutex);
   if (q == nullptr) {
-    const std::lock_guard<std::mutex> lock(r.mutex);
     r.allocated -= rounded;
     return emu::failed(cudaErrorMemoryAllocation);
   }
   if (rounded <= emu::kFilledUpTo) std::memset(q, 0xFF, rounded);
-  const std::lock_guard<std::mutex> lock(r.mutex);
-  r.device[q] = rounded;
+  r.device[q] = m;
   *p = q;
   return cudaSuccess;
 }
@@ -273,14 +335,16 @@ cudaError_t cudaFree(void* p) {
   if (p == nullptr) return cudaSuccess;
   if (emu::refused_during_capture()) return cudaErrorStreamCaptureUnsupported;
   emu::Runtime& r = emu::runtime();
+  emu::Mapping m;
   {
     const std::lock_guard<std::mutex> lock(r.mutex);
     const auto it = r.device.find(p);
     if (it == r.device.end()) return emu::failed(cudaErrorInvalidValue);
-    r.allocated -= it->second;
+    m = it->second;
+    r.allocated -= m.bytes;
     r.device.erase(it);
   }
-  std::free(p);
+  munmap(m.base, m.mapped);
   return cudaSuccess;
 }
 

@@ -183,7 +183,7 @@ std::string run_block(Block& b) {
   if (fibers.size() < static_cast<std::size_t>(b.threads)) fibers.resize(static_cast<std::size_t>(b.threads));
   for (int i = 0; i < b.threads; ++i) {
     Fiber& f = fiber(i);
-    if (!f.stack) f.stack = std::make_unique<std::byte[]>(kStackBytes);
+    if (!f.stack) f.stack = std::make_unique_for_overwrite<std::byte[]>(kStackBytes);  // untouched pages stay unmapped
     make_fiber(f.context, f.stack.get(), kStackBytes, fiber_main);
     f.done = false;
     f.waiting = Wait::kNone;

@@ -2,7 +2,7 @@
 // threadIdx, shared memory, barriers and shuffles, and what the hardware leaves
 // undefined (a barrier not every thread reaches, a shuffle of a warp that lost a
 // lane) is refused with a reason, as are the launches and calls the real runtime
-// refuses. The kernels below are compiled with the emulator's device names, as the
+// refuses, and a kernel out of its arrays stops there. The kernels below are compiled with the emulator's device names, as the
 // build compiles helix's .cu files for it.
 #include "helix/cuda_emulator/device_code.h"
 
@@ -192,6 +192,26 @@ TEST(CudaEmulator, DeviceMemoryIsCountedAgainstTheDevicesSize) {
   EXPECT_EQ(cudaFree(p), cudaSuccess);
   EXPECT_EQ(cudaFree(p), cudaErrorInvalidValue);  // freed twice
   cudaGetLastError();
+}
+
+__global__ void write_at(float* x, int at) {
+  if (threadIdx.x == 0) x[at] = 1.0f;
+}
+
+void launch_write_at(float* x, int at) { HELIX_LAUNCH(1, 32, 0, nullptr, write_at)(x, at); }
+
+// An array's end meets an inaccessible page; its start is 256-byte aligned inside a
+// page, so only a write more than a page before it reaches the page in front.
+TEST(CudaEmulatorDeathTest, AKernelWritingPastItsArrayStopsThereSayingSo) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  float* x = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&x), 64 * sizeof(float)), cudaSuccess);
+  launch_write_at(x, 63);
+  EXPECT_EQ(x[63], 1.0f);
+  EXPECT_DEATH(launch_write_at(x, 64), "outside every device allocation");
+  EXPECT_DEATH(launch_write_at(x, -1024), "outside every device allocation");
+  ASSERT_EQ(cudaFree(x), cudaSuccess);
+  EXPECT_DEATH(launch_write_at(x, 0), "in freed memory");
 }
 
 // One warp multiplies a 16x16 by a 16x16 bf16 tile on the (emulated) tensor cores,
