@@ -2,7 +2,8 @@
 // writes one wrapper per .cu file): CUDA's device-side names, each with its meaning
 // on the CPU. Kernels and __device__ functions become plain functions, a block's
 // static __shared__ arrays function-local statics (one grid runs at a time, its
-// blocks one after another), threadIdx and the rest the running fiber's place, the
+// blocks one after another; each block finds what the last one left there, where
+// dynamic shared memory starts as NaN), threadIdx and the rest the running fiber's place, the
 // barriers and shuffles those of thread_blocks.h, the tensor cores wmma.h's.
 // __CUDA_ARCH__ stays undefined: the emulated device has compute capability 9.0.
 #pragma once

@@ -57,6 +57,7 @@ struct Block {
   std::vector<std::uint64_t> exchanges;   // per thread: the shuffles it has been through
   std::vector<SharedChunk> shared;
   std::size_t shared_bytes = 0;
+  int step = 1;             // +1: threads in order; -1: in reverse (odd blocks)
   bool progressed = false;  // since the running thread was resumed
   int idle_resumes = 0;     // resumes in a row that got no thread further
   std::string error;
@@ -84,17 +85,18 @@ void switch_to(Block& b, int from, int to, bool from_ends) {
 // The thread to resume after `from`, which waits for `what` (kNone: it returned):
 // the next lane of its warp at a warp's barrier, else the next thread of the block
 // that has not returned; -1 when none is left.
+// In the block's order (b.step).
 int next_thread(const Block& b, int from, Wait what) {
   if (what == Wait::kWarp) {
     const int first = from / kWarpLanes * kWarpLanes;
     const int lanes = b.warps[static_cast<std::size_t>(from / kWarpLanes)].lanes;
     for (int i = 1; i < lanes; ++i) {
-      const int t = first + (from - first + i) % lanes;
+      const int t = first + (from - first + b.step * i + lanes) % lanes;
       if (!fiber(t).done) return t;
     }
   }
   for (int i = 1; i <= b.threads; ++i) {
-    const int t = (from + i) % b.threads;
+    const int t = (from + b.step * i + b.threads) % b.threads;
     if (!fiber(t).done) return t;
   }
   return -1;
@@ -188,8 +190,8 @@ std::string run_block(Block& b) {
     f.done = false;
     f.waiting = Wait::kNone;
   }
-  b.current = 0;
-  switch_fiber(b.scheduler, fiber(0).context);  // back when all returned or the block failed
+  b.current = b.step > 0 ? 0 : b.threads - 1;
+  switch_fiber(b.scheduler, fiber(b.current).context);  // back when all returned or the block failed
   b.current = -1;
   return b.error;
 }
@@ -284,6 +286,7 @@ std::string run_grid(dim3 grid, dim3 block, std::size_t dynamic_shared_bytes, co
     for (unsigned y = 0; y < grid.y; ++y) {
       for (unsigned x = 0; x < grid.x; ++x) {
         for (ThreadPlace& p : b.places) p.block = uint3{x, y, z};
+        b.step = (x + y + z) % 2 == 0 ? 1 : -1;
         std::string error = run_block(b);
         if (!error.empty()) return fmt::format("block ({}, {}, {}): {}", x, y, z, error);
       }

@@ -8,9 +8,11 @@
 // (a deadlock, reported with where each thread waits), a shuffle of a warp that lost
 // a lane, a partial mask.
 //
-// What it cannot show: races between threads that the GPU would run at once (here a
-// thread runs until it must wait), the device's float rounding of expf and friends,
-// and speed.
+// Between two barriers a block's threads run one after another: in thread order in
+// even blocks, in reverse order in odd ones, so that a kernel whose result hangs on
+// which thread writes or reads first gets two answers. Other races between threads
+// that the GPU runs at once go unseen, as do the device's float rounding of expf and
+// friends, and speed.
 #pragma once
 
 #include <vector_types.h>

@@ -1,8 +1,8 @@
 // nvcuda::wmma (the tensor cores' warp matrix operations) for kernels run by the
 // emulator: a fragment is the whole tile, and the warp's last lane does the warp's
 // loads, products and stores. A kernel that reads a stored tile must wait for its
-// warp (__syncwarp) first; lanes 0..30 run before lane 31 here, so one that does not
-// wait reads what was there before. Products are f32 sums over k in order, where
+// warp (__syncwarp) first; in even blocks lanes 0..30 run before lane 31, so one that
+// does not wait reads what was there before. Products are f32 sums over k in order, where
 // the tensor cores add in an order of their own. No fragment's elements (x[]) are
 // offered: which lane holds which element is the hardware's, and the emulator does
 // not pretend to know it.

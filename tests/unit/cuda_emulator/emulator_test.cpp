@@ -116,6 +116,22 @@ TEST(CudaEmulator, AShuffleOfAWarpThatLostALaneIsRefused) {
   EXPECT_NE(partial_why.find("whole warps only"), std::string::npos) << partial_why;
 }
 
+// Every thread writes `winner` before the barrier: a race, whose answer is the last
+// writer's.
+__global__ void last_writer(int* out) {
+  __shared__ int winner;
+  winner = static_cast<int>(threadIdx.x);
+  __syncthreads();
+  if (threadIdx.x == 0) out[blockIdx.x] = winner;
+}
+
+TEST(CudaEmulator, ARaceBetweenABlocksThreadsGetsTwoAnswers) {
+  std::vector<int> out(2, -1);
+  HELIX_LAUNCH(2, 64, 0, nullptr, last_writer)(out.data());
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  EXPECT_EQ(out, (std::vector<int>{63, 0}));  // threads in order in block 0, in reverse in block 1
+}
+
 __global__ void read_dynamic_shared(float* out) {
   HELIX_DYNAMIC_SHARED(float, shared);
   out[threadIdx.x] = shared[threadIdx.x];
