@@ -48,6 +48,7 @@ void run_generate(const GenerateOptions& o) {
   if (kv.capacity_tokens == 0 && kv.capacity_bytes == 0 && kv.memory_share == 0) {
     eo.kv.capacity_tokens = (wanted + 15) / 16 * 16;
   }
+  eo.largest_step_tokens = std::min(static_cast<int>(prompt.size()), Generator::kDefaultPrefillChunk);
   int layers = files.config.num_layers;
   std::unique_ptr<Stage> stage = make_stage(std::move(files), LayerRange{0, layers}, eo, device);
   Stage& engine = *stage;

@@ -34,6 +34,7 @@ std::unique_ptr<Stage> make_stage(ModelFiles model, LayerRange layers, const Eng
   CudaEngineOptions cuda;
   cuda.device = device.index;
   cuda.kv = options.kv;
+  cuda.largest_step_tokens = options.largest_step_tokens;
   return std::make_unique<CudaStageEngine>(std::move(model), layers, cuda);
 #else
   fail("--device {}: this build has no CUDA backend (configure with -DHELIX_CUDA=ON where nvcc is)", device.name());

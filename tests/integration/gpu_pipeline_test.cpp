@@ -75,6 +75,27 @@ TEST(GpuPipeline, ACpuWorkerAndAnEmulatedGpuWorkerGiveTheSingleProcessText) {
 #endif
 }
 
+// `generate` gives the GPU stage its largest step (a prefill chunk) before the KV
+// cache takes its share: on a 64 MiB emulated GPU a 99% share still prefills a
+// prompt of 400-odd tokens (buffers for 512), where the step's buffers once found
+// no memory left.
+TEST(GpuPipeline, AGpuStageFilledToItsShareStillTakesItsLargestStep) {
+#if defined(HELIX_EMULATED_GPU_BINARY)
+  std::string prompt;
+  for (int i = 0; i < 40; ++i) prompt += "Once upon a time there was a dog. ";
+  const test::CommandResult r = test::run_command(
+      std::string("HELIX_CUDA_EMULATOR_MEMORY=67108864 ") + HELIX_EMULATED_GPU_BINARY + " generate --model '" +
+      (kStories / "model.gguf").string() + "' --prompt '" + prompt + "' --max-tokens 4 --device cuda:0 --kv-memory 99% --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  const int prompt_tokens = j["prompt_tokens"].get<int>();
+  EXPECT_GT(prompt_tokens, 256) << r.out;
+  EXPECT_GT(j["kv_capacity_tokens"].get<int>(), prompt_tokens) << r.out;
+#else
+  GTEST_SKIP() << "built without the CUDA backend (no nvcc), so without its emulator";
+#endif
+}
+
 TEST(GpuPipeline, TheClusterFileNamesTheGpuWorkersDevice) {
   TempDir dir;
   std::string yaml = kClusterYaml;

@@ -54,7 +54,7 @@ std::size_t kv_bytes_within_share(double share, const DeviceMemory& memory, std:
   if (left + static_cast<double>(still_to_hold) > static_cast<double>(memory.free_bytes)) {
     fail("{:g}% of {} leaves {} for a KV cache, but {} of the device is free{}{}", share * 100, total_text(memory),
          bytes_text(static_cast<std::size_t>(left)), bytes_text(memory.free_bytes),
-         still_to_hold > 0 ? fmt::format(" and the stage needs {} of it for its weights", bytes_text(still_to_hold))
+         still_to_hold > 0 ? fmt::format(" and the stage needs {} of it besides (its weights, its largest step)", bytes_text(still_to_hold))
                            : std::string(),
          memory.free_limited_by.empty()
              ? ": the rest is in use (the runtime's own context, other processes; give each process that shares a "

@@ -37,11 +37,12 @@ int made_current(int device) {
 // the stage's weights as stored already fill it or its cache could not fit in what
 // is free. Returns device_bytes_allocated() now.
 std::size_t check_kv_before_uploads(const KvCacheOptions& requested, const StageWeights& weights, int kv_dim,
-                                    int device) {
+                                    std::size_t step_bytes, int device) {
   const KvCacheOptions kv = default_kv_options(requested);
   const int layers = static_cast<int>(weights.blocks.size());
   if (kv.memory_share > 0) {
-    resolve_memory_share(kv, cuda_device_memory(), 0, stage_weight_bytes(weights), fmt::format("cuda:{}", device));
+    resolve_memory_share(kv, cuda_device_memory(), 0, stage_weight_bytes(weights) + step_bytes,
+                         fmt::format("cuda:{}", device));
   } else {
     kv_cache_blocks(kv, kv_bytes_per_token(layers, kv_dim, kv.dtype));
   }
@@ -50,20 +51,32 @@ std::size_t check_kv_before_uploads(const KvCacheOptions& requested, const Stage
 
 // The stage's KV blocks: the CPU engine's defaults and rules. A share of memory is
 // what it leaves beside what the stage holds now (its weights and workspace: what
-// this process allocated since `allocated_at_start`).
+// this process allocated since `allocated_at_start`) and its largest step's buffers.
 KvBlockLedger stage_ledger(const KvCacheOptions& requested, int layers, int kv_dim, int device,
-                           std::size_t allocated_at_start) {
+                           std::size_t allocated_at_start, std::size_t step_bytes) {
   KvCacheOptions kv = default_kv_options(requested);
   if (kv.memory_share > 0) {
     const std::size_t held = cuda_detail::device_bytes_allocated() - allocated_at_start;
-    kv = resolve_memory_share(kv, cuda_device_memory(), held, 0, fmt::format("cuda:{}", device));
+    kv = resolve_memory_share(kv, cuda_device_memory(), held, step_bytes, fmt::format("cuda:{}", device));
   }
   return KvBlockLedger(kv.block_tokens, kv_cache_blocks(kv, kv_bytes_per_token(layers, kv_dim, kv.dtype)));
 }
 
-cuda::StepSizes step_sizes(const LlamaConfig& c, const KvBlockLedger& ledger, bool last) {
+cuda::StepSizes step_sizes(const LlamaConfig& c, std::int64_t table_entries, bool last) {
   return {c.hidden_size, c.q_dim(), c.kv_dim(), c.intermediate_size, last ? c.vocab_size : 0, c.head_dim / 2,
-          ledger.total_blocks()};
+          table_entries};
+}
+
+std::int64_t widest_input(const LlamaConfig& c) { return std::max({c.hidden_size, c.q_dim(), c.intermediate_size}); }
+
+// The buffers a step of `tokens` tokens (a logits row each on the last stage) takes
+// beyond what the stage holds from the start: the step buffers (without the block
+// tables, which the KV cache's size sets: 4 bytes a block) and the projections'
+// rounded input, grown to the step buffers' capacity (reserve_buffers).
+std::size_t largest_step_bytes(const LlamaConfig& c, bool last, int tokens) {
+  if (tokens <= 0) return 0;
+  const std::size_t x16 = std::bit_ceil(static_cast<std::size_t>(tokens)) * static_cast<std::size_t>(widest_input(c)) * 2;
+  return cuda::StepBuffers::device_bytes(step_sizes(c, 0, last), tokens, last ? tokens : 0) + x16;
 }
 
 // Values of a matrix the cuBLAS path widens to bf16 (a block type), else 0.
@@ -132,7 +145,9 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
     : model_(std::move(model)),
       weights_(bind_stage_weights(model_, layers)),
       device_(made_current(options.device)),
-      allocated_at_start_(check_kv_before_uploads(options.kv, weights_, model_.config.kv_dim(), options.device)),
+      allocated_at_start_(check_kv_before_uploads(
+          options.kv, weights_, model_.config.kv_dim(),
+          largest_step_bytes(model_.config, weights_.last, options.largest_step_tokens), options.device)),
       rope_(model_.config, weights_.rope_freq_factors),
       blocks_(upload_blocks(weights_)),
       embedding_(upload_if(weights_.first, weights_.embedding)),
@@ -140,11 +155,14 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
       final_norm_(upload(weights_.final_norm)),
       widest_widened_(widest_widened(weights_)),
       widest_partials_(widest_partials(blocks_, lm_head_)),
+      largest_step_bytes_(largest_step_bytes(model_.config, weights_.last, options.largest_step_tokens)),
       projection_(reserved_scratch(widest_widened_, widest_partials_)),
       ledger_(stage_ledger(options.kv, static_cast<int>(weights_.blocks.size()), model_.config.kv_dim(),
-                           options.device, allocated_at_start_)),
-      buffers_(step_sizes(model_.config, ledger_, weights_.last)),
-      graphs_(options.graphs) {
+                           options.device, allocated_at_start_, largest_step_bytes_)),
+      buffers_(step_sizes(model_.config, ledger_.total_blocks(), weights_.last)),
+      graphs_(options.graphs),
+      widest_input_(widest_input(model_.config)),
+      largest_step_tokens_(options.largest_step_tokens) {
   kv_dtype_ = options.kv.dtype;
   const std::size_t cache_bytes = weights_.blocks.size() * sz(ledger_.total_blocks()) * sz(ledger_.block_tokens()) *
                                   sz(model_.config.kv_dim()) * kv_value_bytes(kv_dtype_);
@@ -168,7 +186,7 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
                                           c.sliding_window, kv_dtype_ == KvDtype::F16};
     split_workspace_ = DeviceArray<float>(sz(cuda::split_workspace_floats(shape, cuda::kSplitMostTokens, most_splits)));
   }
-  widest_input_ = std::max({c.hidden_size, c.q_dim(), c.intermediate_size});
+  if (largest_step_tokens_ > 0) reserve_buffers(largest_step_tokens_, weights_.last ? largest_step_tokens_ : 0);
   // The uploads went through the default stream, which the stage's own stream does
   // not wait for: they must have landed before a step reads them.
   synchronize_cuda_device();
@@ -194,7 +212,7 @@ StepOutput CudaStageEngine::step(const StepInput& in) {
     use_cuda_device(device_);
     const cuda::StreamScope scope(stream_);
     try {
-      reserve_buffers(work);
+      reserve_buffers(work.tokens, work.logit_rows);
       fill_inputs(in, work);
       run(work);
       return take_output(work);
@@ -211,12 +229,19 @@ StepOutput CudaStageEngine::step(const StepInput& in) {
 // none survives a failed allocation either). The projections' rounded input grows
 // first, to the step buffers' next capacity, so that no later step (nor a capture)
 // has to grow it.
-void CudaStageEngine::reserve_buffers(const Work& work) {
-  if (work.tokens <= buffers_.capacity() && work.logit_rows <= buffers_.logit_capacity()) return;
+void CudaStageEngine::reserve_buffers(int tokens, int logit_rows) {
+  if (tokens <= buffers_.capacity() && logit_rows <= buffers_.logit_capacity()) return;
   graphs_.clear();
-  const auto capacity = std::bit_ceil(static_cast<unsigned>(std::max(work.tokens, buffers_.capacity())));
-  projection_.reserve(std::int64_t{capacity} * widest_input_, widest_widened_, widest_partials_);
-  buffers_.reserve(work.tokens, work.logit_rows);
+  const auto capacity = std::bit_ceil(static_cast<unsigned>(std::max(tokens, buffers_.capacity())));
+  try {
+    projection_.reserve(std::int64_t{capacity} * widest_input_, widest_widened_, widest_partials_);
+    buffers_.reserve(tokens, logit_rows);
+  } catch (const Error& e) {
+    fail("cuda:{}: no device memory for the buffers of a step of {} tokens ({}){}", device_, tokens, e.what(),
+         tokens > largest_step_tokens_
+             ? fmt::format(", past the {} tokens set aside before the KV cache took its share", largest_step_tokens_)
+             : std::string());
+  }
 }
 
 // The step's inputs into pinned memory, then queued to the device: per token its

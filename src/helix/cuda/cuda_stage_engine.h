@@ -44,6 +44,11 @@ struct CudaEngineOptions {
   KvCacheOptions kv;   // defaults to 4096 tokens when no capacity is set; a memory share
                        // leaves beside the stage's weights and workspace
   bool graphs = true;  // capture decode steps into CUDA graphs and replay them
+  // The largest step the caller will give, in tokens: its buffers (with a logits
+  // row per token on the last stage) are taken before a memory share sizes the KV
+  // cache, so that the share holds them. 0: buffers grow at the steps that need
+  // them, from what the cache left.
+  int largest_step_tokens = 0;
 };
 
 class CudaStageEngine final : public Stage {
@@ -89,7 +94,7 @@ class CudaStageEngine final : public Stage {
   cuda::AttentionSplit split_for(const Work& work);
   void queue_logits(int rows);
   void run(const Work& work);
-  void reserve_buffers(const Work& work);
+  void reserve_buffers(int tokens, int logit_rows);
   StepOutput take_output(const Work& work);
 
   static std::vector<Block> upload_blocks(const StageWeights& weights);
@@ -108,6 +113,7 @@ class CudaStageEngine final : public Stage {
   DeviceArray<float> final_norm_;
   std::int64_t widest_widened_ = 0;   // values of the largest block-type matrix (cuBLAS widens it)
   std::int64_t widest_partials_ = 0;  // the most partial sums a dequantizing GEMM of this stage needs
+  std::size_t largest_step_bytes_ = 0;  // the buffers of the largest step, set aside from a memory share
   cuda::Stream stream_;
   cuda::Cublas cublas_;
   cuda::ProjectionScratch projection_;
@@ -119,6 +125,7 @@ class CudaStageEngine final : public Stage {
   cuda::DecodeGraphs graphs_;
   int graphs_generation_ = 0;  // projection_'s generation when graphs_ were captured
   std::int64_t widest_input_ = 0;  // the widest projection input: hidden, q_dim or intermediate
+  int largest_step_tokens_ = 0;    // CudaEngineOptions's
   int attention_context_ = 0;      // the longest a sequence can be here: the context, or the cache if smaller
   StepPositions step_;
 };

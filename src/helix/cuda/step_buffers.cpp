@@ -46,6 +46,13 @@ bool StepBuffers::reserve(int tokens, int logit_rows) {
   return true;
 }
 
+std::size_t StepBuffers::device_bytes(const StepSizes& s, int tokens, int logit_rows) {
+  const std::int64_t T = rounded_up(tokens), R = s.vocab > 0 ? rounded_up(logit_rows) : 0;
+  const std::int64_t ints = 8 * T + s.table_entries, angles = 2 * T * s.angle_pairs;
+  const std::int64_t activations = T * (2 * s.hidden + 2 * s.q_dim + 2 * s.kv_dim + 2 * s.intermediate);
+  return sz(ints + angles + activations + R * (s.hidden + s.vocab)) * 4;
+}
+
 void StepBuffers::upload(int tokens, std::int64_t table_entries, bool hidden) {
   using cuda_detail::copy_to_device_async;
   copy_to_device_async(ints_.data(), host_ints(), sz(region(8) + table_entries) * 4);

@@ -37,6 +37,9 @@ class StepBuffers {
   // addresses changed). All or nothing: when an allocation fails, it throws and
   // the buffers and capacities stay as they were.
   bool reserve(int tokens, int logit_rows);
+  // The device bytes reserve(tokens, logit_rows) allocates for buffers that hold
+  // nothing yet: what a stage sets aside for its largest step.
+  static std::size_t device_bytes(const StepSizes& sizes, int tokens, int logit_rows);
   int capacity() const { return capacity_; }
   int logit_capacity() const { return logit_capacity_; }
 

@@ -24,8 +24,10 @@ struct GenerationResult {
 
 class Generator {
  public:
+  static constexpr int kDefaultPrefillChunk = 512;  // tokens per prefill step: its largest step
+
   // `allowed_vocab`: sample only ids below this (the tokenizer's size); 0 = all.
-  Generator(Stage& engine, int allowed_vocab = 0, int prefill_chunk = 512);
+  Generator(Stage& engine, int allowed_vocab = 0, int prefill_chunk = kDefaultPrefillChunk);
 
   // on_token(id) is called for every generated token (not the stop token); returning
   // false cancels. Throws Error for an empty prompt or one longer than the context.

@@ -27,6 +27,10 @@ namespace helix {
 struct EngineOptions {
   int threads = 2;             // compute threads, the caller's included
   KvCacheOptions kv;           // defaults to 4096 tokens when no capacity is set
+  // The largest step the caller will give, in tokens (0: not known). A GPU stage
+  // sets its buffers aside before a memory share sizes its KV cache; the CPU's
+  // engine does not need it.
+  int largest_step_tokens = 0;
 };
 
 class StageEngine final : public Stage {

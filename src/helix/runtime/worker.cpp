@@ -251,6 +251,8 @@ class WorkerLoop {
       EngineOptions eo;
       eo.threads = options_.threads;
       eo.kv = stage_kv_options(options_.kv, assign_.kv_tokens, stage_device());
+      // The batches it forms stay within max_batch_tokens, or hold one prefill chunk (try_batch).
+      eo.largest_step_tokens = std::max(assign_.max_batch_tokens, assign_.prefill_chunk);
       executor_ = make_engine_executor(make_stage(open_model(options_.model), eo));
       runs_on_ = stage_device().name();
     }

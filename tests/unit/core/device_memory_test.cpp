@@ -39,7 +39,7 @@ TEST(KvBytesWithinShare, NothingLeftOrNoRoomIsAnErrorWithTheFigures) {
                   {"90% of 80 GB leaves 71 GB for a KV cache, but 7 GB of the device is free",
                    "the rest is in use", "45% each for two"});
   expect_contains(error_message([] { kv_bytes_within_share(0.5, DeviceMemory{16 * kGB, 7 * kGB}, 0, 2 * kGB); }),
-                  {"6 GB for a KV cache, but 7 GB of the device is free and the stage needs 2 GB of it for its weights"});
+                  {"6 GB for a KV cache, but 7 GB of the device is free and the stage needs 2 GB of it besides"});
   for (double share : {0.0, -0.5, 1.01, std::nan("")}) {
     expect_contains(error_message([&] { kv_bytes_within_share(share, DeviceMemory{kGB, kGB}, 0, 0); }),
                     {"a share of memory must be in (0%, 100%]"});

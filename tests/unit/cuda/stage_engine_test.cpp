@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "helix/cuda/device.h"
+#include "helix/cuda/device_array.h"
 #include "helix/engine/random_model.h"
 #include "helix/engine/stage_engine.h"
 #include "helix/engine/stage_weights.h"
@@ -189,6 +190,39 @@ TEST_F(CudaEngine, AShareOfTheGpusMemoryIsWhatItLeavesBesideTheWeights) {
   }
   EXPECT_NE(refused.find("KV cache on cuda:0: "), std::string::npos) << refused;
   EXPECT_NE(refused.find("of the device is free"), std::string::npos) << refused;
+}
+
+// Given its largest step, a stage sets that step's buffers aside before a memory
+// share sizes its KV cache: the cache is smaller by what the same step makes an
+// engine without it allocate (within a block and the block tables), and the step
+// allocates nothing more. The step is the worst case: as many sequences as tokens,
+// each wanting its logits.
+TEST_F(CudaEngine, AMemoryShareSetsTheLargestStepsBuffersAside) {
+  TempDir dir;
+  const auto path = make_model(dir, "tiny", DType::F32, WeightFormat::kSafetensors);
+  const ModelFiles files = open_model(path);
+  const int layers = files.config.num_layers, step = 500;
+  const std::vector<int> tokens = prompt_tokens(step, files.config.vocab_size);
+  const double block = static_cast<double>(kv_bytes_per_token(layers, files.config.kv_dim(), KvDtype::F32)) * 16;
+  CudaEngineOptions o;
+  o.kv.memory_share = (static_cast<double>(stage_weight_bytes(bind_stage_weights(files, {0, layers}))) + (1 << 30)) /
+                      static_cast<double>(cuda_device_memory().total_bytes);
+  StepInput widest;
+  for (int i = 0; i < step; ++i) widest.chunks.push_back({static_cast<SequenceId>(i + 1), 0, 1, true});
+  widest.tokens = tokens;
+  const auto growth_of_step = [&](CudaStageEngine& e) {
+    const std::size_t before = cuda_detail::device_bytes_allocated();
+    EXPECT_EQ(e.step(widest).logits.size(), static_cast<std::size_t>(step) * files.config.vocab_size);
+    return static_cast<double>(cuda_detail::device_bytes_allocated() - before);
+  };
+  CudaStageEngine plain(open_model(path), {0, layers}, o);
+  const double grown = growth_of_step(plain);
+  EXPECT_GT(grown, 0.0);
+  o.largest_step_tokens = step;
+  CudaStageEngine aside(open_model(path), {0, layers}, o);
+  EXPECT_EQ(growth_of_step(aside), 0.0);
+  const double smaller = static_cast<double>(plain.kv_ledger().total_blocks() - aside.kv_ledger().total_blocks()) * block;
+  EXPECT_NEAR(smaller, grown, block + 4.0 * static_cast<double>(plain.kv_ledger().total_blocks()));
 }
 
 // Stages [0, 2) and [2, 4) chained through the host give the whole model's logits.
