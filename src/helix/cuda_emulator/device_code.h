@@ -66,8 +66,11 @@ T shuffle(unsigned mask, T value, int source_lane) {
 inline void __syncthreads() { ::helix::cuda_emulator::sync_block(); }
 inline void __syncwarp(unsigned mask = 0xFFFFFFFFu) { ::helix::cuda_emulator::sync_warp(mask); }
 
-// The shuffles within segments of `width` lanes; a source outside the caller's
-// segment gives the caller's own value, as CUDA defines.
+// The shuffles within segments of `width` lanes, as CUDA defines them: __shfl_sync
+// reads lane `source` modulo width of the caller's segment; __shfl_xor_sync reads
+// lane ^ lane_mask, or the caller's own value where that lies past its segment's
+// end; __shfl_down_sync reads lane + delta and __shfl_up_sync lane - delta, or the
+// caller's own value where that leaves its segment.
 template <typename T>
 T __shfl_sync(unsigned mask, T value, int source, int width = 32) {
   const int lane = ::helix::cuda_emulator::device::lane(), base = lane / width * width;
@@ -76,7 +79,7 @@ T __shfl_sync(unsigned mask, T value, int source, int width = 32) {
 template <typename T>
 T __shfl_xor_sync(unsigned mask, T value, int lane_mask, int width = 32) {
   const int lane = ::helix::cuda_emulator::device::lane(), source = lane ^ lane_mask;
-  return ::helix::cuda_emulator::device::shuffle(mask, value, source / width == lane / width ? source : lane);
+  return ::helix::cuda_emulator::device::shuffle(mask, value, source < (lane / width + 1) * width ? source : lane);
 }
 template <typename T>
 T __shfl_down_sync(unsigned mask, T value, unsigned delta, int width = 32) {

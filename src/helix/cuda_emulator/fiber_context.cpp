@@ -15,8 +15,10 @@
 // saved. The float control words are not switched: every fiber runs on the thread
 // that started it, and no kernel changes a rounding mode.
 extern "C" void helix_emulator_switch(void** from, void* to);
+// A switch returns into another stack with `ret`, which CET's shadow stacks would
+// refuse; the build does not mark its binaries for them.
 asm(R"(
-  .text
+  .pushsection .text
   .p2align 4
   .globl helix_emulator_switch
   .hidden helix_emulator_switch
@@ -38,6 +40,7 @@ helix_emulator_switch:
   popq %rbp
   ret
   .size helix_emulator_switch, .-helix_emulator_switch
+  .popsection
 )");
 #endif
 

@@ -36,6 +36,8 @@ struct Fiber {
 struct WarpBarrier {
   int lanes = 0, live = 0, arrived = 0;
   std::uint64_t generation = 0;
+  const char* meeting = nullptr;  // what the lanes that arrived meet at
+  std::vector<std::function<void()>> deferred;  // writes its lanes see after they next meet
 };
 
 struct alignas(256) SharedChunk {
@@ -64,8 +66,8 @@ struct Block {
   FiberContext scheduler;
 };
 
-std::mutex grids;           // one grid at a time
-Block* running = nullptr;   // the block whose threads run now
+std::mutex grids;                    // one grid at a time
+thread_local Block* running = nullptr;  // the block whose threads run now, on this thread
 std::vector<Fiber> fibers;  // reused from block to block, their stacks allocated once
 const ThreadPlace outside{};
 
@@ -136,6 +138,20 @@ void wait_until_changed(Block& b, const std::uint64_t& generation, Wait what) {
   b.progressed = true;
 }
 
+void flush(WarpBarrier& w) {
+  std::vector<std::function<void()>> writes;
+  writes.swap(w.deferred);
+  for (const auto& write : writes) write();
+}
+
+// Every thread of the block is at __syncthreads (or returned): they go on, and the
+// writes deferred to it land.
+void complete_block_barrier(Block& b) {
+  b.block_arrived = 0;
+  ++b.block_generation;
+  for (WarpBarrier& w : b.warps) flush(w);
+}
+
 // A thread returned: it no longer holds back a __syncthreads (as on the GPU, where
 // an exited thread counts as arrived), but its warp can no longer shuffle.
 void thread_returned(Block& b, int thread) {
@@ -147,10 +163,7 @@ void thread_returned(Block& b, int thread) {
   if (w.arrived > 0 && b.error.empty()) {
     b.error = fmt::format("thread {} returned while other lanes of its warp wait at a shuffle or __syncwarp", thread);
   }
-  if (b.block_arrived > 0 && b.block_arrived == b.live) {
-    b.block_arrived = 0;
-    ++b.block_generation;
-  }
+  if (b.block_arrived > 0 && b.block_arrived == b.live) complete_block_barrier(b);
 }
 
 void fiber_main() {
@@ -179,7 +192,9 @@ std::string run_block(Block& b) {
   std::fill(b.exchanges.begin(), b.exchanges.end(), 0);
   for (std::size_t w = 0; w < b.warps.size(); ++w) {
     const int lanes = std::min(kWarpLanes, b.threads - static_cast<int>(w) * kWarpLanes);
-    b.warps[w] = WarpBarrier{lanes, lanes, 0, 0};
+    b.warps[w].lanes = b.warps[w].live = lanes;
+    b.warps[w].arrived = 0;
+    b.warps[w].meeting = nullptr;
   }
   if (b.shared_bytes > 0) std::memset(b.shared.data(), 0xFF, b.shared_bytes);
   if (fibers.size() < static_cast<std::size_t>(b.threads)) fibers.resize(static_cast<std::size_t>(b.threads));
@@ -193,10 +208,16 @@ std::string run_block(Block& b) {
   b.current = b.step > 0 ? 0 : b.threads - 1;
   switch_fiber(b.scheduler, fiber(b.current).context);  // back when all returned or the block failed
   b.current = -1;
+  for (WarpBarrier& w : b.warps) {
+    if (b.error.empty()) flush(w);
+    w.deferred.clear();
+  }
   return b.error;
 }
 
-void warp_barrier(Block& b, unsigned mask, const char* what) {
+// `what` must be what the lanes already waiting meet at; `flushes`: the writes
+// deferred to the warp's next meeting land when it completes (__syncwarp).
+void warp_barrier(Block& b, unsigned mask, const char* what, bool flushes) {
   const int thread = b.current;
   WarpBarrier& w = b.warps[static_cast<std::size_t>(thread / kWarpLanes)];
   const unsigned all = w.lanes == kWarpLanes ? 0xFFFFFFFFu : (1u << w.lanes) - 1;
@@ -205,10 +226,16 @@ void warp_barrier(Block& b, unsigned mask, const char* what) {
         fmt::format("{} with mask {:#x}: the emulator runs whole warps only (this warp's lanes: {:#x})", what, mask, all));
   }
   if (w.live != w.lanes) throw std::runtime_error(fmt::format("{} after a lane of this warp returned", what));
+  if (w.arrived == 0) {
+    w.meeting = what;
+  } else if (std::strcmp(w.meeting, what) != 0) {
+    throw std::runtime_error(fmt::format("{} while other lanes of this warp wait at {}", what, w.meeting));
+  }
   b.progressed = true;
   if (++w.arrived == w.live) {
     w.arrived = 0;
     ++w.generation;
+    if (flushes) flush(w);
     return;
   }
   wait_until_changed(b, w.generation, Wait::kWarp);
@@ -232,14 +259,20 @@ void sync_block() {
   Block& b = running_block("__syncthreads");
   b.progressed = true;
   if (++b.block_arrived == b.live) {
-    b.block_arrived = 0;
-    ++b.block_generation;
+    complete_block_barrier(b);
     return;
   }
   wait_until_changed(b, b.block_generation, Wait::kBlock);
 }
 
-void sync_warp(unsigned mask) { warp_barrier(running_block("__syncwarp"), mask, "__syncwarp"); }
+void sync_warp(unsigned mask) { warp_barrier(running_block("__syncwarp"), mask, "__syncwarp", true); }
+
+void meet_in_warp(unsigned mask, const char* what) { warp_barrier(running_block(what), mask, what, false); }
+
+void defer_to_warp_sync(std::function<void()> write) {
+  Block& b = running_block("a deferred write");
+  b.warps[static_cast<std::size_t>(b.current / kWarpLanes)].deferred.push_back(std::move(write));
+}
 
 std::uint64_t exchange_in_warp(unsigned mask, std::uint64_t bits, int source_lane) {
   Block& b = running_block("a shuffle");
@@ -251,7 +284,7 @@ std::uint64_t exchange_in_warp(unsigned mask, std::uint64_t bits, int source_lan
   // would have to pass the next exchange's barrier, which the slower lane holds).
   const std::size_t turn = b.exchanges[static_cast<std::size_t>(thread)]++ % 2;
   b.offered[turn][static_cast<std::size_t>(thread)] = bits;
-  warp_barrier(b, mask, "a shuffle");
+  warp_barrier(b, mask, "a shuffle", false);
   return b.offered[turn][static_cast<std::size_t>(first + source_lane)];
 }
 

@@ -3,10 +3,12 @@
 // a warp's lanes at __syncwarp and at every shuffle. The blocks run one after another
 // (no kernel here lets blocks wait on each other); a block's threads are fibers on
 // the calling thread, each switched out only where it must wait for the others. So a
-// kernel's indexing, its shared memory and its reductions run as written, and what
-// the hardware leaves undefined is refused: a barrier that not every thread reaches
-// (a deadlock, reported with where each thread waits), a shuffle of a warp that lost
-// a lane, a partial mask.
+// kernel's indexing, its shared memory and its reductions run as written. Refused,
+// with the block and a reason: a barrier that not every thread reaches (a deadlock:
+// how many threads wait at which kind of barrier, and the first of each); lanes of
+// a warp meeting at different operations; and, stricter than CUDA (which allows
+// them where no lane reads a missing one), a warp-wide operation after a lane
+// returned, or with a mask short of the warp's lanes.
 //
 // Between two barriers a block's threads run one after another: in thread order in
 // even blocks, in reverse order in odd ones, so that a kernel whose result hangs on
@@ -40,6 +42,13 @@ const ThreadPlace& place();
 void sync_block();
 // __syncwarp(mask): waits until every lane of the warp is here; `mask` must name them all.
 void sync_warp(unsigned mask);
+// A warp-wide operation other than a barrier or a shuffle (the tensor cores'):
+// waits until every lane of the warp is at `what` as well.
+void meet_in_warp(unsigned mask, const char* what);
+// Runs `write` when the running thread's warp next meets at __syncwarp, or its block
+// at __syncthreads, or the block ends: a write other lanes may see only after such
+// a barrier (wmma's stores).
+void defer_to_warp_sync(std::function<void()> write);
 // The shuffles' exchange: this lane offers `bits` and gets those of `source_lane`
 // (0..31 within the warp); `mask` must name every lane of the warp.
 std::uint64_t exchange_in_warp(unsigned mask, std::uint64_t bits, int source_lane);

@@ -1,11 +1,12 @@
 // nvcuda::wmma (the tensor cores' warp matrix operations) for kernels run by the
-// emulator: a fragment is the whole tile, and the warp's last lane does the warp's
-// loads, products and stores. A kernel that reads a stored tile must wait for its
-// warp (__syncwarp) first; in even blocks lanes 0..30 run before lane 31, so one that
-// does not wait reads what was there before. Products are f32 sums over k in order, where
-// the tensor cores add in an order of their own. No fragment's elements (x[]) are
-// offered: which lane holds which element is the hardware's, and the emulator does
-// not pretend to know it.
+// emulator. Each operation is warp-wide, as CUDA documents: every lane must reach
+// it (thread_blocks.h's meet_in_warp). A fragment is the whole tile, and the warp's
+// last lane does the warp's loads and products. Its stores land when the warp next
+// meets at __syncwarp (or the block at __syncthreads, or the block ends): a lane that
+// reads a stored tile without waiting for its warp reads what was there before, in
+// every warp. Products are f32 sums over k in order, where the tensor cores add in
+// an order of their own. No fragment's elements (x[]) are offered: which lane holds
+// which element is the hardware's, and the emulator does not pretend to know it.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -70,6 +71,7 @@ void fill_fragment(fragment<Use, M, N, K, T, Layout>& f, const V& value) {
 template <typename Use, int M, int N, int K, typename T, typename Layout>
 void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const T* p, unsigned ldm) {
   static_assert(std::is_same_v<Layout, row_major> || std::is_same_v<Layout, col_major>, "a layout for a or b");
+  helix::cuda_emulator::meet_in_warp(0xFFFFFFFFu, "wmma::load_matrix_sync");
   if (!emulated::warps_worker()) return;
   using F = fragment<Use, M, N, K, T, Layout>;
   for (int i = 0; i < F::rows; ++i) {
@@ -84,6 +86,7 @@ void load_matrix_sync(fragment<Use, M, N, K, T, Layout>& f, const T* p, unsigned
 template <int M, int N, int K, typename TA, typename LA, typename TB, typename LB>
 void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a, M, N, K, TA, LA>& a,
               const fragment<matrix_b, M, N, K, TB, LB>& b, const fragment<accumulator, M, N, K, float>& c) {
+  helix::cuda_emulator::meet_in_warp(0xFFFFFFFFu, "wmma::mma_sync");
   if (!emulated::warps_worker()) return;
   float sums[M * N];
   for (int i = 0; i < M; ++i) {
@@ -98,14 +101,17 @@ void mma_sync(fragment<accumulator, M, N, K, float>& d, const fragment<matrix_a,
 
 template <int M, int N, int K>
 void store_matrix_sync(float* p, const fragment<accumulator, M, N, K, float>& f, unsigned ldm, layout_t layout) {
+  helix::cuda_emulator::meet_in_warp(0xFFFFFFFFu, "wmma::store_matrix_sync");
   if (!emulated::warps_worker()) return;
-  for (int i = 0; i < M; ++i) {
-    for (int j = 0; j < N; ++j) {
-      const unsigned at = layout == mem_row_major ? static_cast<unsigned>(i) * ldm + static_cast<unsigned>(j)
-                                                  : static_cast<unsigned>(i) + static_cast<unsigned>(j) * ldm;
-      p[at] = f.tile[i * N + j];
+  helix::cuda_emulator::defer_to_warp_sync([p, tile = f, ldm, layout] {
+    for (int i = 0; i < M; ++i) {
+      for (int j = 0; j < N; ++j) {
+        const unsigned at = layout == mem_row_major ? static_cast<unsigned>(i) * ldm + static_cast<unsigned>(j)
+                                                    : static_cast<unsigned>(i) + static_cast<unsigned>(j) * ldm;
+        p[at] = tile.tile[i * N + j];
+      }
     }
-  }
+  });
 }
 
 }  // namespace nvcuda::wmma

@@ -49,7 +49,7 @@ TEST(CudaEmulator, ABlocksThreadsShareItsMemoryAndMeetAtItsBarriers) {
 }
 
 // Per lane: the butterfly sum, the value from 1 lane down and 1 lane up within
-// segments of 16, and lane 5's value.
+// segments of 16, lane 5's value, and the xor-16 partner's within segments of 16.
 __global__ void shuffles(int* out) {
   const int lane = static_cast<int>(threadIdx.x % 32);
   int sum = lane;
@@ -57,24 +57,27 @@ __global__ void shuffles(int* out) {
   const int down = __shfl_down_sync(0xFFFFFFFFu, lane, 1, 16);
   const int up = __shfl_up_sync(0xFFFFFFFFu, lane, 1, 16);
   const int from5 = __shfl_sync(0xFFFFFFFFu, lane * 10, 5);
-  int* mine = out + 4 * threadIdx.x;
+  const int xor16 = __shfl_xor_sync(0xFFFFFFFFu, lane, 16, 16);
+  int* mine = out + 5 * threadIdx.x;
   mine[0] = sum;
   mine[1] = down;
   mine[2] = up;
   mine[3] = from5;
+  mine[4] = xor16;
 }
 
 TEST(CudaEmulator, ShufflesFollowCudasDefinitions) {
-  std::vector<int> out(64 * 4, -1);
+  std::vector<int> out(64 * 5, -1);
   HELIX_LAUNCH(1, 64, 0, nullptr, shuffles)(out.data());
   ASSERT_EQ(cudaGetLastError(), cudaSuccess);
   for (int t = 0; t < 64; ++t) {
     const int lane = t % 32;
-    const int* got = out.data() + 4 * t;
+    const int* got = out.data() + 5 * t;
     EXPECT_EQ(got[0], 31 * 32 / 2) << t;
     EXPECT_EQ(got[1], lane % 16 == 15 ? lane : lane + 1) << t;  // past its segment: its own value
     EXPECT_EQ(got[2], lane % 16 == 0 ? lane : lane - 1) << t;
     EXPECT_EQ(got[3], 50) << t;
+    EXPECT_EQ(got[4], lane < 16 ? lane : lane - 16) << t;  // a later segment: its own; an earlier one: read
   }
 }
 
@@ -114,6 +117,18 @@ TEST(CudaEmulator, AShuffleOfAWarpThatLostALaneIsRefused) {
   const std::function<void()> partial = [] { (void)__shfl_xor_sync(0x0000FFFFu, 1.0f, 1); };
   const std::string partial_why = run_grid(dim3(1), dim3(32), 0, partial);
   EXPECT_NE(partial_why.find("whole warps only"), std::string::npos) << partial_why;
+}
+
+TEST(CudaEmulator, LanesMeetingAtDifferentOperationsAreRefused) {
+  const std::function<void()> body = [] {
+    if (threadIdx.x < 16) {
+      (void)__shfl_sync(0xFFFFFFFFu, 1, 20);
+    } else {
+      __syncwarp();
+    }
+  };
+  const std::string why = run_grid(dim3(1), dim3(32), 0, body);
+  EXPECT_NE(why.find("__syncwarp while other lanes of this warp wait at a shuffle"), std::string::npos) << why;
 }
 
 // Every thread writes `winner` before the barrier: a race, whose answer is the last
@@ -181,13 +196,25 @@ TEST(CudaEmulator, ACapturedStreamRecordsItsWorkAndTheGraphReplaysIt) {
   EXPECT_EQ(cudaMalloc(&p, 64), cudaErrorStreamCaptureUnsupported);
   EXPECT_EQ(cudaStreamEndCapture(s, &graph), cudaErrorStreamCaptureInvalidated);
   EXPECT_EQ(graph, nullptr);
-  // So is work on the legacy stream.
+  EXPECT_EQ(cudaGetLastError(), cudaErrorStreamCaptureInvalidated);  // the last error, as every refusal sets it
+  // Work on the legacy stream runs beside a non-blocking stream's capture...
   ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
   HELIX_LAUNCH(1, 32, 0, nullptr, add_one)(x.data());
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+  EXPECT_EQ(x[31], 4);
+  EXPECT_EQ(cudaStreamDestroy(s), cudaErrorIllegalState);  // not while it captures
+  ASSERT_EQ(cudaStreamEndCapture(s, &graph), cudaSuccess);
+  EXPECT_EQ(cudaGraphDestroy(graph), cudaSuccess);
+  // ...but is refused, and spoils it, beside a blocking stream's.
+  cudaStream_t blocking = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&blocking, cudaStreamDefault), cudaSuccess);
+  ASSERT_EQ(cudaStreamBeginCapture(blocking, cudaStreamCaptureModeThreadLocal), cudaSuccess);
+  HELIX_LAUNCH(1, 32, 0, nullptr, add_one)(x.data());
   EXPECT_EQ(cudaGetLastError(), cudaErrorStreamCaptureImplicit);
-  EXPECT_EQ(cudaStreamEndCapture(s, &graph), cudaErrorStreamCaptureInvalidated);
-  EXPECT_EQ(x[31], 3);
+  EXPECT_EQ(cudaStreamEndCapture(blocking, &graph), cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(x[31], 4);
   cudaGetLastError();
+  EXPECT_EQ(cudaStreamDestroy(blocking), cudaSuccess);
   EXPECT_EQ(cudaStreamDestroy(s), cudaSuccess);
 }
 
@@ -224,10 +251,14 @@ TEST(CudaEmulatorDeathTest, AKernelWritingPastItsArrayStopsThereSayingSo) {
   ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&x), 64 * sizeof(float)), cudaSuccess);
   launch_write_at(x, 63);
   EXPECT_EQ(x[63], 1.0f);
-  EXPECT_DEATH(launch_write_at(x, 64), "outside every device allocation");
-  EXPECT_DEATH(launch_write_at(x, -1024), "outside every device allocation");
+  EXPECT_DEATH(launch_write_at(x, 64), "outside device memory");
+  EXPECT_DEATH(launch_write_at(x, -1024), "outside device memory");
   ASSERT_EQ(cudaFree(x), cudaSuccess);
-  EXPECT_DEATH(launch_write_at(x, 0), "in freed memory");
+  float* next = nullptr;  // freed addresses are not handed out again
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&next), 64 * sizeof(float)), cudaSuccess);
+  EXPECT_NE(next, x);
+  EXPECT_DEATH(launch_write_at(x, 0), "outside device memory");
+  ASSERT_EQ(cudaFree(next), cudaSuccess);
 }
 
 // One warp multiplies a 16x16 by a 16x16 bf16 tile on the (emulated) tensor cores,
@@ -264,6 +295,34 @@ TEST(CudaEmulator, TensorCoreTilesMultiplyAsTheirLayoutsSay) {
                 __bfloat162float(b[static_cast<std::size_t>(j * 16 + k)]);
       }
       EXPECT_EQ(c[static_cast<std::size_t>(i * 16 + j)], want) << i << ", " << j;
+    }
+  }
+}
+
+// A tile stored and read back by every lane without waiting for the warp: on a GPU
+// each lane may read before the others stored; here every lane, in both block
+// orders, reads what was there before.
+__global__ void store_then_read_without_waiting(float* out) {
+  namespace wmma = nvcuda::wmma;
+  __shared__ float staged[16 * 16];
+  for (unsigned i = threadIdx.x; i < 256; i += 32) staged[i] = -1.0f;
+  __syncwarp();
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+  wmma::fill_fragment(acc, 2.0f);
+  wmma::store_matrix_sync(staged, acc, 16, wmma::mem_row_major);
+  out[blockIdx.x * 64 + threadIdx.x] = staged[threadIdx.x];  // no __syncwarp first
+  __syncwarp();
+  out[blockIdx.x * 64 + 32 + threadIdx.x] = staged[threadIdx.x];
+}
+
+TEST(CudaEmulator, AStoredTileIsSeenOnlyAfterTheWarpMeets) {
+  std::vector<float> out(128, 0.0f);
+  HELIX_LAUNCH(2, 32, 0, nullptr, store_then_read_without_waiting)(out.data());
+  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  for (int b = 0; b < 2; ++b) {
+    for (int lane = 0; lane < 32; ++lane) {
+      EXPECT_EQ(out[static_cast<std::size_t>(b * 64 + lane)], -1.0f) << b << ", " << lane;
+      EXPECT_EQ(out[static_cast<std::size_t>(b * 64 + 32 + lane)], 2.0f) << b << ", " << lane;
     }
   }
 }

@@ -1,0 +1,39 @@
+#include "helix/cuda_emulator/kernel_launch.h"
+
+#include <fmt/format.h>
+
+#include <string>
+
+#include "helix/cuda_emulator/runtime_errors.h"
+#include "helix/cuda_emulator/streams.h"
+#include "helix/cuda_emulator/thread_blocks.h"
+
+namespace helix::cuda_emulator {
+
+void Launch::submit(std::function<void()> thread_body) const {
+  const unsigned threads = block.x * block.y * block.z;
+  if (threads == 0 || threads > 1024 || block.x > 1024 || block.y > 1024 || block.z > 64 || grid.x == 0 ||
+      grid.y == 0 || grid.z == 0 || grid.y > 65535 || grid.z > 65535 || grid.x > 0x7FFFFFFFu) {
+    report_failure(cudaErrorInvalidConfiguration,
+                   fmt::format("{}: grid ({}, {}, {}) of blocks ({}, {}, {}) is not a launch configuration", kernel,
+                               grid.x, grid.y, grid.z, block.x, block.y, block.z));
+    return;
+  }
+  if (shared_bytes > 48 * 1024) {  // above this a kernel must opt in (cudaFuncSetAttribute)
+    report_failure(cudaErrorInvalidValue,
+                   fmt::format("{}: {} bytes of dynamic shared memory, over the 48 KiB a kernel gets without opting in",
+                               kernel, shared_bytes));
+    return;
+  }
+  const Launch launch = *this;
+  const cudaError_t queued = enqueue(
+      stream,
+      [launch, body = std::move(thread_body)] {
+        const std::string why = run_grid(launch.grid, launch.block, launch.shared_bytes, body);
+        if (!why.empty()) report_failure(cudaErrorLaunchFailure, fmt::format("{}: {}", launch.kernel, why));
+      },
+      kernel);
+  if (queued != cudaSuccess) failed(queued);
+}
+
+}  // namespace helix::cuda_emulator
