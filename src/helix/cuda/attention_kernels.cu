@@ -176,17 +176,16 @@ void launch_attention(const cuda::PagedAttentionShape& shape, const float* q, co
   cudaStream_t stream = launch_stream();
   if (split.splits <= 1) {
     const dim3 grid(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads));
-    HELIX_LAUNCH(grid, threads, 0, stream, paged_attention_kernel<Kv, PerLane>)(shape, q, keys, values, tables, table_starts,
-                                                                  positions, token_list, out);
+    HELIX_LAUNCH(grid, threads, 0, stream, paged_attention_kernel<Kv, PerLane>)(
+        shape, q, keys, values, tables, table_starts, positions, token_list, out);
     return;
   }
   const dim3 grid(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads), static_cast<unsigned>(split.splits));
-  HELIX_LAUNCH(grid, threads, 0, stream, paged_attention_part_kernel<Kv, PerLane>)(shape, q, keys, values, tables, table_starts,
-                                                                     positions, token_list, split.chunk,
-                                                                     split.workspace);
+  HELIX_LAUNCH(grid, threads, 0, stream, paged_attention_part_kernel<Kv, PerLane>)(
+      shape, q, keys, values, tables, table_starts, positions, token_list, split.chunk, split.workspace);
   const dim3 merge_grid(static_cast<unsigned>(tokens), static_cast<unsigned>(shape.heads));
-  HELIX_LAUNCH(merge_grid, 128, 0, stream, merge_parts_kernel)(shape.heads, shape.head_dim, split.splits, split.workspace,
-                                                     token_list, out);
+  HELIX_LAUNCH(merge_grid, 128, 0, stream, merge_parts_kernel)(
+      shape.heads, shape.head_dim, split.splits, split.workspace, token_list, out);
 }
 
 // One block per token: its threads over q's pairs (rotated in place), then over the

@@ -119,7 +119,8 @@ void launch_kind(const WeightsView& w, const std::uint16_t* x16, int m, float* y
   const dim3 grid(static_cast<unsigned>(ceil_div(w.rows, kRows)), static_cast<unsigned>(splits));
   cudaStream_t s = launch_stream();
   const int per_split = static_cast<int>(steps_per_split(w.cols, splits));
-  HELIX_LAUNCH(grid, kThreads, 0, s, dequant_gemm_kernel<Kind>)(w, x16, m, per_split, splits == 1 ? y : partials);
+  HELIX_LAUNCH(grid, kThreads, 0, s, dequant_gemm_kernel<Kind>)(w, x16, m, per_split,
+                                                                splits == 1 ? y : partials);
   if (splits > 1) {
     const std::int64_t n = static_cast<std::int64_t>(m) * w.rows;
     const auto blocks = static_cast<unsigned>(std::min<std::int64_t>(ceil_div(n, 256), 4096));

@@ -99,7 +99,8 @@ void launch_rms_norm_rows(const float* x, const float* weight, float eps, std::i
 
 void launch_add_rms_norm_rows(const float* h, float* x, const float* weight, float eps, std::int64_t rows,
                               std::int64_t n, float* out) {
-  HELIX_LAUNCH(static_cast<unsigned>(rows), kThreads, 0, launch_stream(), add_rms_norm_kernel)(h, x, weight, eps, n, out);
+  HELIX_LAUNCH(static_cast<unsigned>(rows), kThreads, 0, launch_stream(), add_rms_norm_kernel)(h, x, weight, eps, n,
+                                                                                              out);
   check_launch("add_rms_norm_rows");
 }
 

@@ -134,8 +134,9 @@ void launch(const cuda::PagedAttentionShape& shape, const float* q, const Kv* ke
             const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
             const std::int32_t* tiles, std::int64_t tile_count, float* out) {
   const dim3 grid(static_cast<unsigned>(tile_count), static_cast<unsigned>(shape.heads));
-  HELIX_LAUNCH(grid, kWarps * 32, shared_bytes(shape.head_dim), launch_stream(), prefill_attention_kernel<Kv, PerLane>)(
-      shape, q, keys, values, tables, table_starts, positions, tiles, out);
+  HELIX_LAUNCH(grid, kWarps * 32, shared_bytes(shape.head_dim), launch_stream(),
+               prefill_attention_kernel<Kv, PerLane>)(shape, q, keys, values, tables, table_starts, positions, tiles,
+                                                      out);
 }
 
 template <typename Kv>

@@ -1,9 +1,10 @@
 // Stacks to switch between, for thread_blocks.cpp's emulated GPU threads: a
 // context is a place to resume, a fiber's stack of its own, and a switch saves the
 // running one and resumes another. On x86-64 a switch saves the callee-saved
-// registers only (a few nanoseconds: kernels switch at every shuffle); elsewhere it is ucontext's, which also saves the signal mask with
-// a system call. AddressSanitizer is told of every switch, so that it follows the
-// stacks.
+// registers only (a few nanoseconds: kernels switch at every shuffle); elsewhere it
+// is ucontext's, which also saves the signal mask with a system call.
+// AddressSanitizer is told of every switch, so that it follows the stacks (untried:
+// the sanitizer build does not build the emulator).
 #pragma once
 
 #include <cstddef>

@@ -223,7 +223,8 @@ void warp_barrier(Block& b, unsigned mask, const char* what, bool flushes) {
   const unsigned all = w.lanes == kWarpLanes ? 0xFFFFFFFFu : (1u << w.lanes) - 1;
   if (mask != all) {
     throw std::runtime_error(
-        fmt::format("{} with mask {:#x}: the emulator runs whole warps only (this warp's lanes: {:#x})", what, mask, all));
+        fmt::format("{} with mask {:#x}: the emulator runs whole warps only (this warp's lanes: {:#x})", what, mask,
+                    all));
   }
   if (w.live != w.lanes) throw std::runtime_error(fmt::format("{} after a lane of this warp returned", what));
   if (w.arrived == 0) {
@@ -278,7 +279,9 @@ std::uint64_t exchange_in_warp(unsigned mask, std::uint64_t bits, int source_lan
   Block& b = running_block("a shuffle");
   const int thread = b.current, first = thread / kWarpLanes * kWarpLanes;
   const WarpBarrier& w = b.warps[static_cast<std::size_t>(thread / kWarpLanes)];
-  if (source_lane < 0 || source_lane >= w.lanes) throw std::runtime_error(fmt::format("a shuffle from lane {}", source_lane));
+  if (source_lane < 0 || source_lane >= w.lanes) {
+    throw std::runtime_error(fmt::format("a shuffle from lane {}", source_lane));
+  }
   // Two slots per lane, used in turn: a lane that has read this exchange and offers
   // its next value cannot overwrite one that a slower lane has yet to read (it
   // would have to pass the next exchange's barrier, which the slower lane holds).

@@ -1,9 +1,10 @@
 // The CUDA emulator: kernels written as for nvcc run with CUDA's meaning of
-// threadIdx, shared memory, barriers and shuffles, and what the hardware leaves
-// undefined (a barrier not every thread reaches, a shuffle of a warp that lost a
-// lane) is refused with a reason, as are the launches and calls the real runtime
-// refuses, and a kernel out of its arrays stops there. The kernels below are compiled with the emulator's device names, as the
-// build compiles helix's .cu files for it.
+// threadIdx, shared memory, barriers, shuffles and tensor-core tiles; what the
+// hardware leaves undefined (a barrier not every thread reaches, lanes meeting at
+// different operations, a shuffle of a warp that lost a lane) is refused with a
+// reason, as are the launches and calls the real runtime refuses; and a kernel out
+// of its arrays stops there. The kernels below are compiled with the emulator's
+// device names, as the build compiles helix's .cu files for it.
 #include "helix/cuda_emulator/device_code.h"
 
 #include <cublas_v2.h>
