@@ -75,7 +75,8 @@ std::int64_t widest_input(const LlamaConfig& c) { return std::max({c.hidden_size
 // rounded input, grown to the step buffers' capacity (reserve_buffers).
 std::size_t largest_step_bytes(const LlamaConfig& c, bool last, int tokens) {
   if (tokens <= 0) return 0;
-  const std::size_t x16 = std::bit_ceil(static_cast<std::size_t>(tokens)) * static_cast<std::size_t>(widest_input(c)) * 2;
+  const std::size_t x16 =
+      std::bit_ceil(static_cast<std::size_t>(tokens)) * static_cast<std::size_t>(widest_input(c)) * 2;
   return cuda::StepBuffers::device_bytes(step_sizes(c, 0, last), tokens, last ? tokens : 0) + x16;
 }
 
@@ -155,10 +156,10 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
       final_norm_(upload(weights_.final_norm)),
       widest_widened_(widest_widened(weights_)),
       widest_partials_(widest_partials(blocks_, lm_head_)),
-      largest_step_bytes_(largest_step_bytes(model_.config, weights_.last, options.largest_step_tokens)),
       projection_(reserved_scratch(widest_widened_, widest_partials_)),
       ledger_(stage_ledger(options.kv, static_cast<int>(weights_.blocks.size()), model_.config.kv_dim(),
-                           options.device, allocated_at_start_, largest_step_bytes_)),
+                           options.device, allocated_at_start_,
+                           largest_step_bytes(model_.config, weights_.last, options.largest_step_tokens))),
       buffers_(step_sizes(model_.config, ledger_.total_blocks(), weights_.last)),
       graphs_(options.graphs),
       widest_input_(widest_input(model_.config)),

@@ -113,7 +113,6 @@ class CudaStageEngine final : public Stage {
   DeviceArray<float> final_norm_;
   std::int64_t widest_widened_ = 0;   // values of the largest block-type matrix (cuBLAS widens it)
   std::int64_t widest_partials_ = 0;  // the most partial sums a dequantizing GEMM of this stage needs
-  std::size_t largest_step_bytes_ = 0;  // the buffers of the largest step, set aside from a memory share
   cuda::Stream stream_;
   cuda::Cublas cublas_;
   cuda::ProjectionScratch projection_;

@@ -111,6 +111,8 @@ void* map_guarded(std::size_t bytes, Mapping& m) {
   return first + (body - bytes);
 }
 
+std::size_t rounded_to_alignment(std::size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
+
 // Gives the pages back to the system but keeps the addresses, inaccessible.
 void retire(const Mapping& m) {
   madvise(m.base, m.mapped, MADV_DONTNEED);
@@ -153,7 +155,7 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
   if (emu::refused_during_capture()) return cudaErrorStreamCaptureUnsupported;
   if (bytes == 0) return cudaSuccess;
   emu::install_fault_message();
-  const std::size_t rounded = (bytes + emu::kAlignment - 1) / emu::kAlignment * emu::kAlignment;
+  const std::size_t rounded = emu::rounded_to_alignment(bytes);
   emu::Allocations& a = emu::allocations();
   {
     const std::lock_guard<std::mutex> lock(a.mutex);
@@ -191,7 +193,7 @@ cudaError_t cudaFree(void* p) {
 }
 
 cudaError_t cudaMallocHost(void** p, size_t bytes) {
-  *p = std::aligned_alloc(emu::kAlignment, (bytes + emu::kAlignment - 1) / emu::kAlignment * emu::kAlignment);
+  *p = std::aligned_alloc(emu::kAlignment, emu::rounded_to_alignment(bytes));
   return *p == nullptr && bytes > 0 ? emu::failed(cudaErrorMemoryAllocation) : cudaSuccess;
 }
 

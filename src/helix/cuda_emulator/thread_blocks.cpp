@@ -112,8 +112,8 @@ std::string deadlock(const Block& b) {
     if (f.waiting == Wait::kBlock && at_block++ == 0) first_block = i;
     if (f.waiting == Wait::kWarp && at_warp++ == 0) first_warp = i;
   }
-  return fmt::format("deadlock: {} thread(s) wait at __syncthreads (first: thread {}), {} at a shuffle or __syncwarp "
-                     "(first: thread {}), {} returned",
+  return fmt::format("deadlock: {} thread(s) wait at __syncthreads (first: thread {}), {} at a warp-wide operation "
+                     "(a shuffle, __syncwarp or wmma; first: thread {}), {} returned",
                      at_block, first_block, at_warp, first_warp, b.threads - b.live);
 }
 
@@ -161,7 +161,7 @@ void thread_returned(Block& b, int thread) {
   WarpBarrier& w = b.warps[static_cast<std::size_t>(thread / kWarpLanes)];
   --w.live;
   if (w.arrived > 0 && b.error.empty()) {
-    b.error = fmt::format("thread {} returned while other lanes of its warp wait at a shuffle or __syncwarp", thread);
+    b.error = fmt::format("thread {} returned while other lanes of its warp wait at {}", thread, w.meeting);
   }
   if (b.block_arrived > 0 && b.block_arrived == b.live) complete_block_barrier(b);
 }

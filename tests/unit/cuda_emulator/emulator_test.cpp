@@ -103,7 +103,7 @@ TEST(CudaEmulator, ABarrierThatNotEveryThreadReachesIsADeadlock) {
   };
   const std::string why = run_grid(dim3(1), dim3(32), 0, split_warp);
   EXPECT_NE(why.find("block (0, 0, 0): deadlock: 16 thread(s) wait at __syncthreads (first: thread 0), 16 at a "
-                     "shuffle or __syncwarp (first: thread 16)"),
+                     "warp-wide operation (a shuffle, __syncwarp or wmma; first: thread 16)"),
             std::string::npos)
       << why;
 }
