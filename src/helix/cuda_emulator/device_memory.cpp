@@ -10,6 +10,9 @@
 // pointer faults too. Allocations up to 256 MiB start filled with 0xFF bytes (NaN
 // as f32, f16 or bf16), as a GPU's fresh memory holds garbage; larger ones (a KV
 // cache sized by a share of the device) start as the system's zero pages.
+//
+// Pinned host memory (cudaMallocHost) is remembered too: copies from it are read
+// when they run, copies from pageable memory are staged when queued (streams.h).
 #include "helix/cuda_emulator/device_memory.h"
 
 #include <cuda_runtime_api.h>
@@ -45,6 +48,7 @@ struct Allocations {
   std::mutex mutex;
   std::map<const void*, Mapping> live;
   std::size_t allocated = 0;
+  std::map<const void*, std::size_t> pinned;  // cudaMallocHost's: start, bytes
 };
 
 Allocations& allocations() {
@@ -111,6 +115,17 @@ void* map_guarded(std::size_t bytes, Mapping& m) {
   return first + (body - bytes);
 }
 
+// True where `p` lies in [start, start + bytes) of the allocation of `in` that
+// starts last at or before it.
+template <typename Value>
+bool lies_in(const std::map<const void*, Value>& in, const void* p, std::size_t (*bytes)(const Value&)) {
+  auto it = in.upper_bound(p);
+  if (it == in.begin()) return false;
+  --it;
+  const auto* start = static_cast<const std::byte*>(it->first);
+  return static_cast<const std::byte*>(p) < start + bytes(it->second);
+}
+
 std::size_t rounded_to_alignment(std::size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
 
 // Gives the pages back to the system but keeps the addresses, inaccessible.
@@ -136,6 +151,14 @@ std::size_t device_bytes() {
   return bytes;
 }
 
+MemoryKind kind_of(const void* p) {
+  Allocations& a = allocations();
+  const std::lock_guard<std::mutex> lock(a.mutex);
+  if (lies_in<Mapping>(a.live, p, [](const Mapping& m) { return m.bytes; })) return MemoryKind::device;
+  if (lies_in<std::size_t>(a.pinned, p, [](const std::size_t& bytes) { return bytes; })) return MemoryKind::pinned;
+  return MemoryKind::pageable;
+}
+
 }  // namespace helix::cuda_emulator
 
 namespace emu = helix::cuda_emulator;
@@ -153,6 +176,7 @@ cudaError_t cudaMemGetInfo(size_t* free, size_t* total) {
 cudaError_t cudaMalloc(void** p, size_t bytes) {
   *p = nullptr;
   if (emu::refused_during_capture()) return cudaErrorStreamCaptureUnsupported;
+  if (const cudaError_t e = emu::sticky_error(); e != cudaSuccess) return emu::failed(e);
   if (bytes == 0) return cudaSuccess;
   emu::install_fault_message();
   const std::size_t rounded = emu::rounded_to_alignment(bytes);
@@ -175,9 +199,11 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
   return cudaSuccess;
 }
 
+// Waits for the device first, as CUDA's does: queued work may still use `p`.
 cudaError_t cudaFree(void* p) {
   if (p == nullptr) return cudaSuccess;
   if (emu::refused_during_capture()) return cudaErrorStreamCaptureUnsupported;
+  emu::run_all_queued();
   emu::Allocations& a = emu::allocations();
   emu::Mapping m;
   {
@@ -193,20 +219,46 @@ cudaError_t cudaFree(void* p) {
 }
 
 cudaError_t cudaMallocHost(void** p, size_t bytes) {
-  *p = std::aligned_alloc(emu::kAlignment, emu::rounded_to_alignment(bytes));
-  return *p == nullptr && bytes > 0 ? emu::failed(cudaErrorMemoryAllocation) : cudaSuccess;
+  *p = nullptr;
+  if (bytes == 0) return cudaSuccess;
+  const std::size_t rounded = emu::rounded_to_alignment(bytes);
+  *p = std::aligned_alloc(emu::kAlignment, rounded);
+  if (*p == nullptr) return emu::failed(cudaErrorMemoryAllocation);
+  emu::Allocations& a = emu::allocations();
+  const std::lock_guard<std::mutex> lock(a.mutex);
+  a.pinned[*p] = rounded;
+  return cudaSuccess;
 }
 
+// Waits for the device first, as cudaFree does.
 cudaError_t cudaFreeHost(void* p) {
+  if (p == nullptr) return cudaSuccess;
+  emu::run_all_queued();
+  emu::Allocations& a = emu::allocations();
+  {
+    const std::lock_guard<std::mutex> lock(a.mutex);
+    if (a.pinned.erase(p) == 0) return emu::failed(cudaErrorInvalidValue);
+  }
   std::free(p);
   return cudaSuccess;
 }
 
-// Synchronous: it waits for the device (here, nothing is queued) and so is refused
-// while the thread captures.
+// Queued on the legacy stream (after the work blocking streams queued before it),
+// and waited for as CUDA's documented synchronization of it says: a copy to the
+// host, or from pinned memory, is done on return; one from pageable memory to the
+// device waits for the stream, is staged and returns (it lands later); one on the
+// device does not wait at all. Refused while the thread captures.
 cudaError_t cudaMemcpy(void* to, const void* from, size_t bytes, cudaMemcpyKind) {
   if (emu::refused_during_capture()) return cudaErrorStreamCaptureUnsupported;
-  if (bytes > 0) std::memcpy(to, from, bytes);
+  const emu::MemoryKind source = emu::kind_of(from), target = emu::kind_of(to);
+  if (target == emu::MemoryKind::device && source != emu::MemoryKind::pinned) {
+    if (source == emu::MemoryKind::pageable) emu::run_queued(nullptr);
+    const cudaError_t queued = emu::enqueue_copy(nullptr, to, from, bytes, source);
+    return queued != cudaSuccess ? queued : emu::take_last_error();
+  }
+  const cudaError_t queued = emu::enqueue_copy(nullptr, to, from, bytes, source);
+  if (queued != cudaSuccess) return queued;
+  emu::run_queued(nullptr);
   return emu::take_last_error();
 }
 

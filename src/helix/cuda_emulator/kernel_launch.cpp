@@ -30,7 +30,7 @@ void Launch::submit(std::function<void()> thread_body) const {
       stream,
       [launch, body = std::move(thread_body)] {
         const std::string why = run_grid(launch.grid, launch.block, launch.shared_bytes, body);
-        if (!why.empty()) report_failure(cudaErrorLaunchFailure, fmt::format("{}: {}", launch.kernel, why));
+        if (!why.empty()) report_kernel_failure(fmt::format("{}: {}", launch.kernel, why));
       },
       kernel);
   if (queued != cudaSuccess) failed(queued);

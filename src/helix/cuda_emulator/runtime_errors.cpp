@@ -1,11 +1,13 @@
 #include "helix/cuda_emulator/runtime_errors.h"
 
+#include <atomic>
 #include <cstdio>
 
 namespace helix::cuda_emulator {
 namespace {
 
 thread_local cudaError_t last_error = cudaSuccess;
+std::atomic<cudaError_t> sticky{cudaSuccess};
 
 }  // namespace
 
@@ -17,12 +19,20 @@ cudaError_t failed(cudaError_t e) {
 cudaError_t take_last_error() {
   const cudaError_t e = last_error;
   last_error = cudaSuccess;
-  return e;
+  const cudaError_t s = sticky.load();
+  return s != cudaSuccess ? s : e;
 }
+
+cudaError_t sticky_error() { return sticky.load(); }
 
 void report_failure(cudaError_t error, const std::string& why) {
   std::fprintf(stderr, "helix CUDA emulator: %s\n", why.c_str());
   last_error = error;
+}
+
+void report_kernel_failure(const std::string& why) {
+  report_failure(cudaErrorLaunchFailure, why);
+  sticky.store(cudaErrorLaunchFailure);
 }
 
 }  // namespace helix::cuda_emulator

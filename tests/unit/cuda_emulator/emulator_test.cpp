@@ -10,7 +10,9 @@
 #include <cublas_v2.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -42,7 +44,7 @@ TEST(CudaEmulator, ABlocksThreadsShareItsMemoryAndMeetAtItsBarriers) {
   std::iota(values.begin(), values.end(), 1);
   std::vector<int> sums(blocks, -1);
   HELIX_LAUNCH(blocks, block, 0, nullptr, block_sums)(values.data(), sums.data());
-  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   for (int b = 0; b < blocks; ++b) {
     const int first = b * 128 + 1, last = first + 127;
     EXPECT_EQ(sums[static_cast<std::size_t>(b)], (first + last) * 128 / 2) << "block " << b;
@@ -70,7 +72,7 @@ __global__ void shuffles(int* out) {
 TEST(CudaEmulator, ShufflesFollowCudasDefinitions) {
   std::vector<int> out(64 * 5, -1);
   HELIX_LAUNCH(1, 64, 0, nullptr, shuffles)(out.data());
-  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   for (int t = 0; t < 64; ++t) {
     const int lane = t % 32;
     const int* got = out.data() + 5 * t;
@@ -144,7 +146,7 @@ __global__ void last_writer(int* out) {
 TEST(CudaEmulator, ARaceBetweenABlocksThreadsGetsTwoAnswers) {
   std::vector<int> out(2, -1);
   HELIX_LAUNCH(2, 64, 0, nullptr, last_writer)(out.data());
-  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   EXPECT_EQ(out, (std::vector<int>{63, 0}));  // threads in order in block 0, in reverse in block 1
 }
 
@@ -156,7 +158,7 @@ __global__ void read_dynamic_shared(float* out) {
 TEST(CudaEmulator, UnwrittenDynamicSharedMemoryAndFreshDeviceMemoryReadAsNaN) {
   std::vector<float> out(32, 0.0f);
   HELIX_LAUNCH(1, 32, 32 * sizeof(float), nullptr, read_dynamic_shared)(out.data());
-  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   for (float v : out) EXPECT_TRUE(std::isnan(v));
   float* device = nullptr;
   ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&device), 16 * sizeof(float)), cudaSuccess);
@@ -188,8 +190,10 @@ TEST(CudaEmulator, ACapturedStreamRecordsItsWorkAndTheGraphReplaysIt) {
   ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
   ASSERT_EQ(cudaGraphDestroy(graph), cudaSuccess);
   for (int i = 0; i < 3; ++i) ASSERT_EQ(cudaGraphLaunch(exec, s), cudaSuccess);
+  EXPECT_EQ(cudaGraphExecDestroy(exec), cudaSuccess);  // launched: freed once they are done
+  EXPECT_EQ(x[31], 0);                                  // queued, not run
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
   EXPECT_EQ(x[31], 3);
-  EXPECT_EQ(cudaGraphExecDestroy(exec), cudaSuccess);
 
   // cudaMalloc while capturing is refused and spoils the capture.
   ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
@@ -198,14 +202,16 @@ TEST(CudaEmulator, ACapturedStreamRecordsItsWorkAndTheGraphReplaysIt) {
   EXPECT_EQ(cudaStreamEndCapture(s, &graph), cudaErrorStreamCaptureInvalidated);
   EXPECT_EQ(graph, nullptr);
   EXPECT_EQ(cudaGetLastError(), cudaErrorStreamCaptureInvalidated);  // the last error, as every refusal sets it
-  // Work on the legacy stream runs beside a non-blocking stream's capture...
+  // Work on the legacy stream is queued beside a non-blocking stream's capture...
   ASSERT_EQ(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), cudaSuccess);
   HELIX_LAUNCH(1, 32, 0, nullptr, add_one)(x.data());
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
-  EXPECT_EQ(x[31], 4);
   EXPECT_EQ(cudaStreamDestroy(s), cudaErrorIllegalState);  // not while it captures
+  EXPECT_EQ(cudaGetLastError(), cudaErrorIllegalState);
   ASSERT_EQ(cudaStreamEndCapture(s, &graph), cudaSuccess);
   EXPECT_EQ(cudaGraphDestroy(graph), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(x[31], 4);
   // ...but is refused, and spoils it, beside a blocking stream's.
   cudaStream_t blocking = nullptr;
   ASSERT_EQ(cudaStreamCreateWithFlags(&blocking, cudaStreamDefault), cudaSuccess);
@@ -213,8 +219,9 @@ TEST(CudaEmulator, ACapturedStreamRecordsItsWorkAndTheGraphReplaysIt) {
   HELIX_LAUNCH(1, 32, 0, nullptr, add_one)(x.data());
   EXPECT_EQ(cudaGetLastError(), cudaErrorStreamCaptureImplicit);
   EXPECT_EQ(cudaStreamEndCapture(blocking, &graph), cudaErrorStreamCaptureInvalidated);
-  EXPECT_EQ(x[31], 4);
   cudaGetLastError();
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(x[31], 4);
   EXPECT_EQ(cudaStreamDestroy(blocking), cudaSuccess);
   EXPECT_EQ(cudaStreamDestroy(s), cudaSuccess);
 }
@@ -242,7 +249,10 @@ __global__ void write_at(float* x, int at) {
   if (threadIdx.x == 0) x[at] = 1.0f;
 }
 
-void launch_write_at(float* x, int at) { HELIX_LAUNCH(1, 32, 0, nullptr, write_at)(x, at); }
+void write_and_wait(float* x, int at) {
+  HELIX_LAUNCH(1, 32, 0, nullptr, write_at)(x, at);
+  (void)cudaDeviceSynchronize();
+}
 
 // An array's end meets an inaccessible page; its start is 256-byte aligned inside a
 // page, so only a write more than a page before it reaches the page in front.
@@ -250,15 +260,15 @@ TEST(CudaEmulatorDeathTest, AKernelWritingPastItsArrayStopsThereSayingSo) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   float* x = nullptr;
   ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&x), 64 * sizeof(float)), cudaSuccess);
-  launch_write_at(x, 63);
+  write_and_wait(x, 63);
   EXPECT_EQ(x[63], 1.0f);
-  EXPECT_DEATH(launch_write_at(x, 64), "outside device memory");
-  EXPECT_DEATH(launch_write_at(x, -1024), "outside device memory");
+  EXPECT_DEATH(write_and_wait(x, 64), "outside device memory");
+  EXPECT_DEATH(write_and_wait(x, -1024), "outside device memory");
   ASSERT_EQ(cudaFree(x), cudaSuccess);
   float* next = nullptr;  // freed addresses are not handed out again
   ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&next), 64 * sizeof(float)), cudaSuccess);
   EXPECT_NE(next, x);
-  EXPECT_DEATH(launch_write_at(x, 0), "outside device memory");
+  EXPECT_DEATH(write_and_wait(x, 0), "outside device memory");
   ASSERT_EQ(cudaFree(next), cudaSuccess);
 }
 
@@ -287,7 +297,7 @@ TEST(CudaEmulator, TensorCoreTilesMultiplyAsTheirLayoutsSay) {
   }
   std::vector<float> c(256, 0.0f);
   HELIX_LAUNCH(1, 32, 0, nullptr, tile_product)(a.data(), b.data(), c.data());
-  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   for (int i = 0; i < 16; ++i) {
     for (int j = 0; j < 16; ++j) {
       float want = 0.0f;  // a row-major (i, k) at i * 16 + k; b column-major (k, j) at j * 16 + k
@@ -319,7 +329,7 @@ __global__ void store_then_read_without_waiting(float* out) {
 TEST(CudaEmulator, AStoredTileIsSeenOnlyAfterTheWarpMeets) {
   std::vector<float> out(128, 0.0f);
   HELIX_LAUNCH(2, 32, 0, nullptr, store_then_read_without_waiting)(out.data());
-  ASSERT_EQ(cudaGetLastError(), cudaSuccess);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   for (int b = 0; b < 2; ++b) {
     for (int lane = 0; lane < 32; ++lane) {
       EXPECT_EQ(out[static_cast<std::size_t>(b * 64 + lane)], -1.0f) << b << ", " << lane;
@@ -340,6 +350,7 @@ TEST(CudaEmulator, CublasMultipliesTransposedWeightsByColumnsOfTokens) {
   ASSERT_EQ(cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, cols, &one, w.data(), cols, x.data(), cols, &zero,
                         y.data(), rows),
             CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   EXPECT_EQ(y, (std::vector<float>{10, 2, 1, 6, 2, -3}));
   std::vector<__nv_bfloat16> w16(w.size()), x16(x.size());
   for (std::size_t i = 0; i < w.size(); ++i) w16[i] = __float2bfloat16_rn(w[i]);
@@ -349,12 +360,111 @@ TEST(CudaEmulator, CublasMultipliesTransposedWeightsByColumnsOfTokens) {
                          x16.data(), CUDA_R_16BF, cols, &zero, y16.data(), CUDA_R_32F, rows, CUBLAS_COMPUTE_32F,
                          CUBLAS_GEMM_DEFAULT),
             CUBLAS_STATUS_SUCCESS);
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   EXPECT_EQ(y16, y);
   EXPECT_EQ(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, tokens, cols, &one, w16.data(), CUDA_R_16F, cols,
                          x16.data(), CUDA_R_16BF, cols, &zero, y16.data(), CUDA_R_32F, rows, CUBLAS_COMPUTE_32F,
                          CUBLAS_GEMM_DEFAULT),
             CUBLAS_STATUS_NOT_SUPPORTED);
   EXPECT_EQ(cublasDestroy(h), CUBLAS_STATUS_SUCCESS);
+}
+
+// Lanes that wait for their warp while the warp's other lanes wait for the block:
+// they never meet.
+__global__ void warp_split_between_barriers(int*) {
+  if (threadIdx.x < 16) {
+    __syncthreads();
+  } else {
+    __syncwarp();
+  }
+}
+
+__global__ void copy_ints(const int* from, int* to) { to[threadIdx.x] = from[threadIdx.x]; }
+
+// Pinned host memory: the kind a GPU reads and writes while the host runs on.
+struct PinnedInts {
+  int* data = nullptr;
+  explicit PinnedInts(int n, int value) {
+    EXPECT_EQ(cudaMallocHost(reinterpret_cast<void**>(&data), sizeof(int) * static_cast<std::size_t>(n)), cudaSuccess);
+    std::fill(data, data + n, value);
+  }
+  ~PinnedInts() { EXPECT_EQ(cudaFreeHost(data), cudaSuccess); }
+  PinnedInts(const PinnedInts&) = delete;
+  PinnedInts& operator=(const PinnedInts&) = delete;
+};
+
+TEST(CudaEmulator, QueuedWorkIsDoneOnlyWhenTheHostSynchronizes) {
+  cudaStream_t s = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  int* device = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&device), 32 * sizeof(int)), cudaSuccess);
+  const PinnedInts in(32, 5), out(32, -1);
+  ASSERT_EQ(cudaMemcpyAsync(device, in.data, 32 * sizeof(int), cudaMemcpyHostToDevice, s), cudaSuccess);
+  in.data[0] = 6;  // pinned: the queued copy reads it when it runs, so it takes this
+  HELIX_LAUNCH(1, 32, 0, s, add_one)(device);
+  ASSERT_EQ(cudaMemcpyAsync(out.data, device, 32 * sizeof(int), cudaMemcpyDeviceToHost, s), cudaSuccess);
+  EXPECT_EQ(out.data[0], -1);  // a host that reads before it synchronizes reads what was there
+  ASSERT_EQ(cudaStreamSynchronize(s), cudaSuccess);
+  EXPECT_EQ(out.data[0], 7);
+  EXPECT_EQ(out.data[31], 6);
+  // A pageable source is staged at the call, as the driver stages it.
+  std::vector<int> pageable(32, 10);
+  ASSERT_EQ(cudaMemcpyAsync(device, pageable.data(), 32 * sizeof(int), cudaMemcpyHostToDevice, s), cudaSuccess);
+  pageable[0] = 11;
+  ASSERT_EQ(cudaMemcpyAsync(out.data, device, 32 * sizeof(int), cudaMemcpyDeviceToHost, s), cudaSuccess);
+  ASSERT_EQ(cudaStreamDestroy(s), cudaSuccess);  // its queued work is still done
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(out.data[0], 10);
+  ASSERT_EQ(cudaFree(device), cudaSuccess);
+}
+
+// What CUDA orders implicitly: the legacy stream after what blocking streams queued
+// before it, and they after it; a non-blocking stream after nothing. Synchronizing
+// the later stream alone shows which.
+TEST(CudaEmulator, StreamsKeepCudasImplicitOrderAndNoOther) {
+  cudaStream_t blocking = nullptr, non_blocking = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&blocking, cudaStreamDefault), cudaSuccess);
+  ASSERT_EQ(cudaStreamCreateWithFlags(&non_blocking, cudaStreamNonBlocking), cudaSuccess);
+  const PinnedInts seen_by_blocking(32, 0), seen_by_non_blocking(32, 0);
+  int* device = nullptr;
+  ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&device), 32 * sizeof(int)), cudaSuccess);
+  // A synchronous copy from pageable memory returns once staged: it lands later,
+  // on the legacy stream.
+  const std::vector<int> source(32, 1);
+  ASSERT_EQ(cudaMemcpy(device, source.data(), 32 * sizeof(int), cudaMemcpyHostToDevice), cudaSuccess);
+  HELIX_LAUNCH(1, 32, 0, blocking, copy_ints)(device, seen_by_blocking.data);
+  HELIX_LAUNCH(1, 32, 0, non_blocking, copy_ints)(device, seen_by_non_blocking.data);
+  ASSERT_EQ(cudaStreamSynchronize(non_blocking), cudaSuccess);
+  EXPECT_EQ(seen_by_non_blocking.data[3], -1);  // ran before the upload: fresh device memory (0xFF bytes)
+  ASSERT_EQ(cudaStreamSynchronize(blocking), cudaSuccess);
+  EXPECT_EQ(seen_by_blocking.data[3], 1);  // waited for the upload on the legacy stream
+  // A synchronous copy (the legacy stream) waits for a blocking stream's kernel.
+  HELIX_LAUNCH(1, 32, 0, blocking, add_one)(device);
+  std::vector<int> back(32, 0);
+  ASSERT_EQ(cudaMemcpy(back.data(), device, 32 * sizeof(int), cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(back[3], 2);
+  ASSERT_EQ(cudaFree(device), cudaSuccess);
+  ASSERT_EQ(cudaStreamDestroy(blocking), cudaSuccess);
+  ASSERT_EQ(cudaStreamDestroy(non_blocking), cudaSuccess);
+}
+
+// A kernel that fails while it runs breaks the device for the rest of the process,
+// as an illegal address does on a GPU (run in a child process, which it breaks).
+TEST(CudaEmulatorDeathTest, AKernelThatFailsBreaksTheDeviceForEveryLaterCall) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  const auto fail_and_go_on = [] {
+    std::vector<int> out(128, 0);
+    HELIX_LAUNCH(1, 128, 0, nullptr, half_the_block_waits)(out.data());
+    if (cudaGetLastError() != cudaSuccess) std::exit(1);  // queued: nothing has failed yet
+    HELIX_LAUNCH(1, 32, 0, nullptr, warp_split_between_barriers)(out.data());
+    const bool reported = cudaDeviceSynchronize() == cudaErrorLaunchFailure;
+    void* p = nullptr;
+    const bool sticky = cudaGetLastError() == cudaErrorLaunchFailure && cudaMalloc(&p, 64) == cudaErrorLaunchFailure &&
+                        cudaMemcpy(out.data(), out.data() + 1, 4, cudaMemcpyHostToHost) == cudaErrorLaunchFailure;
+    HELIX_LAUNCH(1, 32, 0, nullptr, add_one)(out.data());
+    std::exit(reported && sticky && cudaGetLastError() == cudaErrorLaunchFailure ? 0 : 2);
+  };
+  EXPECT_EXIT(fail_and_go_on(), testing::ExitedWithCode(0), "deadlock");
 }
 
 }  // namespace
