@@ -1,9 +1,12 @@
 # The CUDA backend (issue 15). HELIX_CUDA = AUTO builds it where nvcc is found (the
 # toolkit's usual place, CUDA_HOME, or PATH), ON requires it, OFF skips it. Sets
-# HELIX_CUDA_ENABLED. The sanitizer build leaves it off: nvcc takes no -fsanitize.
+# HELIX_CUDA_ENABLED, and HELIX_CUDA_EMULATOR_ENABLED where the backend's code is
+# built for the CUDA emulator. The sanitizer build leaves the backend off (nvcc
+# takes no -fsanitize) but builds the emulated one.
 set(HELIX_CUDA AUTO CACHE STRING "Build the CUDA backend: AUTO (where nvcc is found), ON or OFF")
 set_property(CACHE HELIX_CUDA PROPERTY STRINGS AUTO ON OFF)
 set(HELIX_CUDA_ENABLED OFF)
+set(HELIX_CUDA_EMULATOR_ENABLED OFF)  # the backend's code on the CPU (src/helix/cuda_emulator)
 
 if(NOT HELIX_CUDA MATCHES "^(AUTO|ON|OFF)$")
   message(FATAL_ERROR "HELIX_CUDA must be AUTO, ON or OFF, got '${HELIX_CUDA}'")
@@ -15,7 +18,15 @@ elseif(HELIX_SANITIZE)
   if(HELIX_CUDA STREQUAL "ON")
     message(FATAL_ERROR "HELIX_CUDA=ON cannot be combined with HELIX_SANITIZE=ON (nvcc takes no -fsanitize)")
   endif()
-  message(STATUS "helix: CUDA backend off in the sanitizer build")
+  # The backend's host code and kernels still build, as host C++, on the CUDA
+  # emulator, which needs only the toolkit's headers: the sanitizers check them.
+  find_package(CUDAToolkit QUIET)
+  if(CUDAToolkit_FOUND)
+    set(HELIX_CUDA_EMULATOR_ENABLED ON)
+    message(STATUS "helix: CUDA backend off in the sanitizer build; its code runs there on the CUDA emulator")
+  else()
+    message(STATUS "helix: CUDA backend off in the sanitizer build (and no CUDA toolkit for the emulator)")
+  endif()
 else()
   if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX})
     find_program(HELIX_NVCC nvcc HINTS "$ENV{CUDA_HOME}/bin" /usr/local/cuda/bin)
@@ -39,6 +50,7 @@ else()
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)
     set(HELIX_CUDA_ENABLED ON)
+    set(HELIX_CUDA_EMULATOR_ENABLED ON)
     message(STATUS "helix: CUDA backend on (nvcc ${CMAKE_CUDA_COMPILER_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES})")
   elseif(HELIX_CUDA STREQUAL "ON")
     message(FATAL_ERROR "HELIX_CUDA=ON but no CUDA compiler (nvcc) was found: set CUDACXX or CMAKE_CUDA_COMPILER, "

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #define HELIX_FIBERS_UNDER_ASAN 1
 #endif
@@ -65,6 +66,11 @@ void make_fiber(FiberContext& c, std::byte* stack, std::size_t bytes, void (*ent
   c.stack = stack;
   c.stack_bytes = bytes;
   c.fake_stack = nullptr;
+#if defined(HELIX_FIBERS_UNDER_ASAN)
+  // A stack given up mid-kernel (a failed block) keeps its frames' redzones: a
+  // fresh fiber on it must not find them.
+  __asan_unpoison_memory_region(stack, bytes);
+#endif
 #if defined(__x86_64__)
   // The frame helix_emulator_switch pops: six registers, then `entry` as the return
   // address, above it a null one (entry's caller), so that entry starts with the
