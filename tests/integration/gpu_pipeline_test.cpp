@@ -96,6 +96,48 @@ TEST(GpuPipeline, AGpuStageFilledToItsShareStillTakesItsLargestStep) {
 #endif
 }
 
+// `helix profile --device cuda:0` (issue 15's profiles from the user's GPUs), on the
+// emulated GPU: it times the GPU stage's layers and writes the tables a cluster
+// file's layer_times names, and the planner plans the model from them. The times
+// are the emulator's, no GPU's: this shows the path, not a GPU profile.
+TEST(GpuProfile, AGpusLayerTimesAreWhatThePlannerPlansFrom) {
+#if defined(HELIX_EMULATED_GPU_BINARY)
+  TempDir dir;
+  const auto out = dir.path() / "profiles";
+  const std::string model = (kStories / "model.gguf").string();
+  const test::CommandResult r = test::run_command(
+      std::string(HELIX_EMULATED_GPU_BINARY) + " profile --model '" + model + "' --out '" + out.string() +
+      "' --machine EMULATED --device cuda:0 --prompt-tokens 8,32 --decode-batches 1,4 --decode-context 16 --repeats 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json meta = json::parse(read_text(out / "EMULATED" / "profile.json"));
+  EXPECT_EQ(meta["device"], "cuda:0");
+  EXPECT_EQ(meta["kernels"], "cuda");
+  for (const char* table : {"prompt_bs2time.csv", "decode_bs2time.csv"}) {
+    EXPECT_NE(read_text(out / "EMULATED" / table).find('\n'), std::string::npos) << table;
+  }
+  const auto cluster = dir.write("gpus.yaml", R"(format: helix-cluster/1
+gpu_types:
+  EMULATED: {vram: 16 GB, nic: 1 GB/s, layer_times: profiles/EMULATED}
+coordinator: {nic: 1 GB/s}
+network:
+  in_region: {bandwidth: 1 GB/s, latency: 1 ms}
+nodes:
+  - {name: a, gpu: EMULATED}
+  - {name: b, gpu: EMULATED}
+)");
+  const std::string plan = std::string(HELIX_BINARY) + " plan --objective max-flow -q --cluster '" + cluster.string() +
+                           "' --model ";
+  const test::CommandResult planned = test::run_command(plan + "'" + model + "'");
+  EXPECT_EQ(planned.exit_code, 0) << planned.err;
+  // The tables are read: another model's layers are refused by them.
+  const test::CommandResult other = test::run_command(plan + "llama3-8b");
+  EXPECT_NE(other.exit_code, 0);
+  EXPECT_NE(other.err.find("profile.json: timed on layers with hidden_size 64"), std::string::npos) << other.err;
+#else
+  GTEST_SKIP() << "built without the CUDA backend (no nvcc), so without its emulator";
+#endif
+}
+
 TEST(GpuPipeline, TheClusterFileNamesTheGpuWorkersDevice) {
   TempDir dir;
   std::string yaml = kClusterYaml;
