@@ -6,6 +6,8 @@
 // cuda:0`'s reason, and the same pipeline runs with the GPU worker on the CUDA
 // emulator instead; the second then checks that the cluster file's device reached
 // the worker (which stops, naming it and why) and that --device cpu overrides it.
+// Also: `helix profile --device cuda:0`, on the emulated GPU, writes tables the
+// planner plans from.
 #include <gtest/gtest.h>
 
 #include <fstream>
