@@ -9,8 +9,8 @@
 #    (a machine with the project's build dependencies).
 # Then: the CUDA tests; stories260K greedy on cuda:0 beside the CPU; the pipeline of
 # a CPU worker and a GPU worker (the integration test, and `helix up` with one of its
-# three workers on cuda:0); the GPU engine benchmark (issue 15's three ratios); one
-# summary.
+# three workers on cuda:0); `helix profile --device cuda:0` and a plan from its
+# tables; the GPU engine benchmark (issue 15's three ratios); one summary.
 #
 #   bench/gpu_check.sh [build-dir]     (default: build-gpu; logs beside it, or in
 #                                      $OUT when the device tool set it, written as
@@ -19,7 +19,7 @@
 #
 # Every step has a time limit (a hung kernel must not eat the device time of the
 # steps after it): test_cuda 240 s, each generate 60 s, the pipeline tests 120 s,
-# each up 120 s, the benchmark 240 s.
+# each up 120 s, the profile and the plan 60 s each, the benchmark 240 s.
 #
 # Exit status: 0 only when a GPU was seen and every CUDA test ran and passed. A
 # machine with no GPU gives 1 (the tests skip there: that is not a pass). 2: the
@@ -136,6 +136,22 @@ cmp -s "$LOGS/up-cpu.txt" "$LOGS/up-mixed.txt" && [ -s "$LOGS/up-cpu.txt" ] && s
 echo "gpu_check: up with a GPU worker streams the all-CPU story: $same_up"
 counts="$counts; up mixed = all-CPU: $same_up"
 
+# `helix profile --device cuda:0` (issue 15's profiles from the user's GPUs): the
+# layer tables of stories260K timed on the GPU, and the planner planning the model
+# from them for a cluster of two such GPUs.
+timeout 60 "$BUILD/helix" profile --model "$STORIES" --out "$LOGS/profile" --machine GPU --device cuda:0 \
+  --prompt-tokens 16,128 --decode-batches 1,8 --decode-context 64 --repeats 3 >"$LOGS/profile.log" 2>&1
+profiled=$?
+printf '%s\n' "format: helix-cluster/1" "gpu_types:" \
+  "  GPU: {vram: 16 GB, nic: 1 GB/s, layer_times: profile/GPU}" "coordinator: {nic: 1 GB/s}" \
+  "network:" "  in_region: {bandwidth: 1 GB/s, latency: 1 ms}" "nodes:" "  - {name: a, gpu: GPU}" \
+  "  - {name: b, gpu: GPU}" >"$LOGS/gpus.yaml"
+timeout 60 "$BUILD/helix" plan --objective max-flow -q --cluster "$LOGS/gpus.yaml" --model "$STORIES" \
+  >"$LOGS/plan.log" 2>&1
+planned=$?
+echo "gpu_check: profile --device cuda:0: exit $profiled; plan from its tables: exit $planned; $(grep -m1 "max flow" "$LOGS/plan.log")"
+counts="$counts; profile: exit $profiled, plan: exit $planned"
+
 # The engine benchmark: issue 15's three ratios, per dtype, on an 8-layer
 # LLaMA-7B-shaped model (written to /tmp: ~4 GB per dtype).
 bench=skipped
@@ -146,7 +162,10 @@ if [ "$skipped" -eq 0 ] && [ "$passed" -gt 0 ]; then
 fi
 counts="$counts; engine benchmark: $bench"
 
-if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$integration" -ne 0 ]; then finish "FAILED: $counts" 1; fi
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$integration" -ne 0 ] || [ "$profiled" -ne 0 ] ||
+  [ "$planned" -ne 0 ]; then
+  finish "FAILED: $counts" 1
+fi
 if [ "$skipped" -ne 0 ] || grep -q "SKIPPED \] GpuPipeline" "$LOGS/integration.log"; then finish "NO GPU TESTED: $counts" 1; fi
 if [ "$same_text" != yes ] || [ "$same_up" != yes ]; then finish "FAILED: $counts" 1; fi
 finish "OK: $counts" 0
