@@ -98,6 +98,42 @@ TEST(GpuPipeline, AGpuStageFilledToItsShareStillTakesItsLargestStep) {
 #endif
 }
 
+// A GPU worker whose device breaks mid-generation (on the emulator, its 60th kernel
+// fails as one reaching an illegal address fails on a GPU: every later CUDA call
+// fails too) fails its batch, which moves to the other worker holding the same
+// layers, and leaves the cluster naming its device, instead of failing every
+// request routed to it from then on. Every request still gets the single-process
+// story.
+TEST(GpuPipeline, AWorkerWhoseGpuBreaksLeavesAndItsRequestsFinishElsewhere) {
+#if defined(HELIX_EMULATED_GPU_BINARY)
+  TempDir dir;
+  const auto cluster = dir.write("mixed.yaml", test::loopback_cluster_yaml("mixed", {"host", "gpu", "spare"}));
+  const std::string placement =
+      test::placement_json("mixed", 5, {{"host", "cpu", 0, 3}, {"gpu", "cpu", 3, 5}, {"spare", "cpu", 3, 5}});
+  LocalCluster c(dir, kStories, placement, {}, {}, cluster.string(), "stories");
+  c.start_worker("host");
+  c.start_worker("spare");
+  ::setenv("HELIX_CUDA_EMULATOR_FAIL_AT_KERNEL", "60", 1);  // the worker's environment, from this process's
+  const std::size_t gpu =
+      c.start_worker("gpu", {"--device", "cuda:0", "--kv-tokens", "4096"}, HELIX_EMULATED_GPU_BINARY);
+  ::unsetenv("HELIX_CUDA_EMULATOR_FAIL_AT_KERNEL");
+  ASSERT_TRUE(c.wait_healthy(120)) << c.log();
+  const std::string expected = test::generate(kStories, "Once upon a time", 32).first;
+  for (int i = 0; i < 4; ++i) {  // the router sends some of them through the GPU worker
+    const json r =
+        c.complete({{"model", "stories"}, {"prompt", "Once upon a time"}, {"max_tokens", 32}, {"temperature", 0}});
+    EXPECT_EQ(r["choices"][0]["text"], expected) << "request " << i << ": " << r.dump();
+  }
+  const std::string log = read_text(dir.path() / "gpu.log");
+  EXPECT_EQ(c.worker(gpu).wait(60), 1) << log;
+  EXPECT_NE(log.find("worker gpu: its device cuda:0 failed, leaving the cluster"), std::string::npos) << log;
+  EXPECT_NE(log.find("failed as HELIX_CUDA_EMULATOR_FAIL_AT_KERNEL asked"), std::string::npos) << log;
+  EXPECT_NE(c.log().find("moves to a new route"), std::string::npos) << c.log();  // the failed batch's request
+#else
+  GTEST_SKIP() << "built without the CUDA backend (no nvcc), so without its emulator";
+#endif
+}
+
 // `helix profile --device cuda:0` (issue 15's profiles from the user's GPUs), on the
 // emulated GPU: it times the GPU stage's layers and writes the tables a cluster
 // file's layer_times names, and the planner plans the model from them. The times

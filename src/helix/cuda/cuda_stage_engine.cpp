@@ -219,8 +219,10 @@ StepOutput CudaStageEngine::step(const StepInput& in) {
       return take_output(work);
     } catch (...) {
       // Nothing of a failed step may still be running when the next one refills
-      // the inputs or replaces buffers.
-      stream_.synchronize_quietly();
+      // the inputs or replaces buffers. A device that broke fails the step as
+      // DeviceFailed, whatever call noticed first (a cuBLAS call says only that
+      // it failed).
+      stream_.synchronize_after_failure();
       throw;
     }
   });

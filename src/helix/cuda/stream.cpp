@@ -28,8 +28,10 @@ Stream::~Stream() {
 
 void Stream::synchronize() const { cuda_detail::check_cuda(cudaStreamSynchronize(as_stream(handle_)), "cudaStreamSynchronize"); }
 
-void Stream::synchronize_quietly() const noexcept {
-  if (cudaStreamSynchronize(as_stream(handle_)) != cudaSuccess) cudaGetLastError();
+void Stream::synchronize_after_failure() const {
+  const cudaError_t status = cudaStreamSynchronize(as_stream(handle_));
+  if (cuda_detail::leaves_device_unusable(status)) cuda_detail::check_cuda(status, "cudaStreamSynchronize");
+  if (status != cudaSuccess) cudaGetLastError();
 }
 
 StreamScope::StreamScope(const Stream& stream) : previous_(current) { current = as_stream(stream.handle()); }

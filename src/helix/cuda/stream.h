@@ -18,9 +18,10 @@ class Stream {
   // Waits until everything queued so far has run; fails with the first error a
   // kernel ran into.
   void synchronize() const;
-  // Waits as synchronize() does, swallowing any error: for cleaning up after a
-  // failed step, whose own error is the one to report.
-  void synchronize_quietly() const noexcept;
+  // Waits as synchronize() does after a failed step, whose own error is the one to
+  // report: swallows the wait's error, unless it is one that leaves the device
+  // unusable, which the failed step then turns out to have been (DeviceFailed).
+  void synchronize_after_failure() const;
 
  private:
   void* handle_ = nullptr;

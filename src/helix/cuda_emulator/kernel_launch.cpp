@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "helix/cuda_emulator/runtime_errors.h"
@@ -9,6 +13,30 @@
 #include "helix/cuda_emulator/thread_blocks.h"
 
 namespace helix::cuda_emulator {
+namespace {
+
+// HELIX_CUDA_EMULATOR_FAIL_AT_KERNEL=N: the process's Nth grid to run (counting
+// from 1, graph replays included) fails as it runs, as a kernel that reaches an
+// illegal address fails on a GPU, breaking the device: for tests of what a process
+// does when its GPU breaks. Unset: none fails.
+std::uint64_t kernel_to_fail() {
+  static const std::uint64_t n = [] {
+    const char* v = std::getenv("HELIX_CUDA_EMULATOR_FAIL_AT_KERNEL");
+    if (v == nullptr || *v == '\0') return std::uint64_t{0};
+    char* end = nullptr;
+    const unsigned long long k = std::strtoull(v, &end, 10);
+    if (end == v || *end != '\0' || k == 0) {
+      std::fprintf(stderr, "HELIX_CUDA_EMULATOR_FAIL_AT_KERNEL=%s: expected a positive count of kernels\n", v);
+      std::abort();
+    }
+    return static_cast<std::uint64_t>(k);
+  }();
+  return n;
+}
+
+std::atomic<std::uint64_t> grids_run{0};
+
+}  // namespace
 
 void Launch::submit(std::function<void()> thread_body) const {
   const unsigned threads = block.x * block.y * block.z;
@@ -29,6 +57,10 @@ void Launch::submit(std::function<void()> thread_body) const {
   const cudaError_t queued = enqueue(
       stream,
       [launch, body = std::move(thread_body)] {
+        if (++grids_run == kernel_to_fail()) {
+          return report_kernel_failure(fmt::format("{}: failed as HELIX_CUDA_EMULATOR_FAIL_AT_KERNEL asked",
+                                                   launch.kernel));
+        }
         const std::string why = run_grid(launch.grid, launch.block, launch.shared_bytes, body);
         if (!why.empty()) report_kernel_failure(fmt::format("{}: {}", launch.kernel, why));
       },

@@ -11,6 +11,15 @@
 
 namespace helix {
 
+// A step failed because the stage's device did, in a way that leaves it unusable to
+// this process: on a GPU, an error CUDA makes sticky (an illegal address, a failed
+// launch, an uncorrectable ECC error), after which every call fails until the
+// process restarts. Its owner stops using the stage: a worker leaves its cluster.
+class DeviceFailed : public Error {
+ public:
+  using Error::Error;
+};
+
 class Stage {
  public:
   virtual ~Stage() = default;
@@ -20,7 +29,7 @@ class Stage {
   virtual bool is_last() const = 0;   // holds the last layer: gives logits
   virtual const KvBlockLedger& kv_ledger() const = 0;
   // Runs one step; throws Error (KvCacheFull when out of KV blocks) without changing
-  // any state when the input is invalid.
+  // any state when the input is invalid, DeviceFailed when the device broke.
   virtual StepOutput step(const StepInput& input) = 0;
   // Frees a finished sequence's KV blocks.
   virtual void release(SequenceId id) = 0;

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "helix/engine/model_files.h"
+#include "helix/engine/stage.h"
 #include "helix/runtime/activation_codec.h"
 #include "helix/runtime/stage_executor.h"
 #include "helix/runtime/transport.h"
@@ -514,6 +515,13 @@ class WorkerLoop {
     BatchResult result;
     try {
       result = executor_->run(chunks, skip_of(batch.front().work), last);
+    } catch (const DeviceFailed& e) {
+      // Every later step would fail too: the batch moves to other routes at once,
+      // and the worker leaves, so that the coordinator reroutes the rest of its
+      // work and plans without it, as when a node is lost.
+      for (const Pending& p : batch) fail_request(p.work.request, e.what());
+      fail("worker {}: its device {} failed, leaving the cluster (restart the worker to use it again): {}",
+           options_.node, runs_on_, e.what());
     } catch (const Error& e) {
       for (const Pending& p : batch) fail_request(p.work.request, e.what());
       return true;
