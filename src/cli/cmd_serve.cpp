@@ -506,19 +506,20 @@ void stream_prompt(const std::string& host, int port, const std::string& model, 
 }
 
 // The --kv-memory of each worker that shares its GPU with other workers of this
-// `up` (runtime::shared_gpu_shares: "45%" each for two on cuda:0). A node's device:
-// its --device, else the cluster file's.
+// `up` (runtime::shared_gpu_shares: "30%" and "60%" for workers of 1 and 2 layers
+// on cuda:0). A node's device: its --device, else the cluster file's.
 std::map<std::string, std::string> shared_gpu_kv_memory(const sim::SimCluster& s,
                                                         const std::map<std::string, StageDevice>& devices) {
-  std::vector<std::pair<std::string, DeviceName>> placed;
+  std::vector<runtime::PlacedWorker> placed;
   for (int i = 0; i < s.cluster.num_nodes(); ++i) {
     const ComputeNode& n = s.cluster.nodes[static_cast<std::size_t>(i)];
-    if (s.ranges[static_cast<std::size_t>(i)].empty()) continue;
+    const LayerRange& range = s.ranges[static_cast<std::size_t>(i)];
+    if (range.empty()) continue;
     const auto given = devices.find(n.name);
     if (given != devices.end()) {
-      placed.emplace_back(n.name, given->second);
+      placed.push_back({n.name, given->second, range.size()});
     } else if (n.device) {
-      placed.emplace_back(n.name, *n.device);
+      placed.push_back({n.name, *n.device, range.size()});
     }
   }
   std::map<std::string, std::string> memory;

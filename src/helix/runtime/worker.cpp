@@ -1,5 +1,6 @@
 #include "helix/runtime/worker.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -21,15 +22,21 @@
 
 namespace helix::runtime {
 
-std::map<std::string, double> shared_gpu_shares(const std::vector<std::pair<std::string, DeviceName>>& workers) {
-  std::map<std::string, std::vector<std::string>> by_gpu;  // cuda:N -> its workers
-  for (const auto& [name, device] : workers) {
-    if (device.cuda) by_gpu[device.name()].push_back(name);
+std::map<std::string, double> shared_gpu_shares(const std::vector<PlacedWorker>& workers) {
+  std::map<std::string, std::vector<const PlacedWorker*>> by_gpu;  // cuda:N -> its workers
+  for (const PlacedWorker& w : workers) {
+    if (w.device.cuda) by_gpu[w.device.name()].push_back(&w);
   }
   std::map<std::string, double> shares;
-  for (const auto& [gpu, names] : by_gpu) {
-    if (names.size() < 2) continue;
-    for (const std::string& name : names) shares[name] = kServingMemoryShare / static_cast<double>(names.size());
+  for (const auto& [gpu, placed] : by_gpu) {
+    if (placed.size() < 2) continue;
+    int layers = 0;
+    for (const PlacedWorker* w : placed) layers += std::max(w->layers, 0);
+    for (const PlacedWorker* w : placed) {
+      // Workers without layers (none placed) get an equal part rather than nothing.
+      shares[w->name] = layers > 0 ? kServingMemoryShare * std::max(w->layers, 0) / layers
+                                   : kServingMemoryShare / static_cast<double>(placed.size());
+    }
   }
   return shares;
 }

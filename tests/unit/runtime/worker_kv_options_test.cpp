@@ -38,14 +38,20 @@ TEST(WorkerKvOptions, ItsOwnCapacityWinsThenTheCoordinatorsThenTheDevicesDefault
   EXPECT_EQ(stage_kv_options(share, 96, kCpu).capacity_tokens, 0);
 }
 
-// Workers started together on one GPU divide the default share; those alone on
-// their GPU, and CPU workers, keep their default.
-TEST(WorkerKvOptions, WorkersThatShareAGpuDivideTheDefaultShare) {
+// Workers started together on one GPU divide the default share by the layers they
+// hold; those alone on their GPU, and CPU workers, keep their default.
+TEST(WorkerKvOptions, WorkersThatShareAGpuDivideTheDefaultShareByTheirLayers) {
   const DeviceName gpu1{true, 1};
-  const auto shares = shared_gpu_shares({{"a", kGpu}, {"b", kGpu}, {"c", gpu1}, {"d", kCpu}, {"e", kCpu}, {"f", kGpu}});
+  const auto shares = shared_gpu_shares(
+      {{"a", kGpu, 2}, {"b", kGpu, 4}, {"c", gpu1, 8}, {"d", kCpu, 1}, {"e", kCpu, 1}, {"f", kGpu, 2}});
   ASSERT_EQ(shares.size(), 3U);
-  for (const char* node : {"a", "b", "f"}) EXPECT_DOUBLE_EQ(shares.at(node), kServingMemoryShare / 3) << node;
-  EXPECT_TRUE(shared_gpu_shares({{"a", kGpu}, {"b", gpu1}, {"c", kCpu}, {"d", kCpu}}).empty());
+  EXPECT_DOUBLE_EQ(shares.at("a"), kServingMemoryShare * 2 / 8);
+  EXPECT_DOUBLE_EQ(shares.at("b"), kServingMemoryShare * 4 / 8);
+  EXPECT_DOUBLE_EQ(shares.at("f"), kServingMemoryShare * 2 / 8);
+  EXPECT_TRUE(shared_gpu_shares({{"a", kGpu, 3}, {"b", gpu1, 3}, {"c", kCpu, 3}, {"d", kCpu, 3}}).empty());
+  // Without layers to weigh by, equal parts.
+  const auto unweighed = shared_gpu_shares({{"a", kGpu, 0}, {"b", kGpu, 0}});
+  EXPECT_DOUBLE_EQ(unweighed.at("a"), kServingMemoryShare / 2);
 }
 
 }  // namespace
