@@ -11,6 +11,10 @@
 // as f32, f16 or bf16), as a GPU's fresh memory holds garbage; larger ones (a KV
 // cache sized by a share of the device) start as the system's zero pages.
 //
+// Device memory is inaccessible to the host except while queued work runs
+// (DeviceAccess), so host code that reads or writes it directly, which faults on
+// a GPU's host, faults here too.
+//
 // Pinned host memory (cudaMallocHost) is remembered too: copies from it are read
 // when they run, copies from pageable memory are staged when queued (streams.h).
 #include "helix/cuda_emulator/device_memory.h"
@@ -48,6 +52,7 @@ struct Allocations {
   std::mutex mutex;
   std::map<const void*, Mapping> live;
   std::size_t allocated = 0;
+  int opened = 0;  // nesting depth of DeviceAccess: while 0, live allocations are inaccessible
   std::map<const void*, std::size_t> pinned;  // cudaMallocHost's: start, bytes
 };
 
@@ -78,8 +83,8 @@ void write_address(const void* p) {
 void on_fault(int signal, siginfo_t* info, void*) {
   static const char kStart[] = "helix CUDA emulator: an access fault at ";
   static const char kEnd[] =
-      ": a kernel (or host code) read or wrote outside device memory: past an array's end, before its start, or "
-      "in freed memory\n";
+      ": a kernel read or wrote outside device memory (past an array's end, before its start, or in freed "
+      "memory), or host code touched device memory, which only kernels and copies may\n";
   (void)!write(2, kStart, sizeof(kStart) - 1);
   write_address(info->si_addr);
   (void)!write(2, kEnd, sizeof(kEnd) - 1);
@@ -128,6 +133,12 @@ bool lies_in(const std::map<const void*, Value>& in, const void* p, std::size_t 
 
 std::size_t rounded_to_alignment(std::size_t bytes) { return (bytes + kAlignment - 1) / kAlignment * kAlignment; }
 
+// The pages that hold an allocation (its guard pages excluded).
+void protect(const Mapping& m, int protection) {
+  const std::size_t page = page_bytes();
+  mprotect(static_cast<std::byte*>(m.base) + page, m.mapped - 2 * page, protection);
+}
+
 // Gives the pages back to the system but keeps the addresses, inaccessible.
 void retire(const Mapping& m) {
   madvise(m.base, m.mapped, MADV_DONTNEED);
@@ -157,6 +168,20 @@ MemoryKind kind_of(const void* p) {
   if (lies_in<Mapping>(a.live, p, [](const Mapping& m) { return m.bytes; })) return MemoryKind::device;
   if (lies_in<std::size_t>(a.pinned, p, [](const std::size_t& bytes) { return bytes; })) return MemoryKind::pinned;
   return MemoryKind::pageable;
+}
+
+DeviceAccess::DeviceAccess() {
+  Allocations& a = allocations();
+  const std::lock_guard<std::mutex> lock(a.mutex);
+  if (a.opened++ > 0) return;
+  for (const auto& [start, m] : a.live) protect(m, PROT_READ | PROT_WRITE);
+}
+
+DeviceAccess::~DeviceAccess() {
+  Allocations& a = allocations();
+  const std::lock_guard<std::mutex> lock(a.mutex);
+  if (--a.opened > 0) return;
+  for (const auto& [start, m] : a.live) protect(m, PROT_NONE);
 }
 
 }  // namespace helix::cuda_emulator
@@ -194,6 +219,7 @@ cudaError_t cudaMalloc(void** p, size_t bytes) {
     return emu::failed(cudaErrorMemoryAllocation);
   }
   if (rounded <= emu::kFilledUpTo) std::memset(q, 0xFF, rounded);
+  if (a.opened == 0) emu::protect(m, PROT_NONE);
   a.live[q] = m;
   *p = q;
   return cudaSuccess;

@@ -14,4 +14,15 @@ std::size_t device_bytes();
 enum class MemoryKind { device, pinned, pageable };
 MemoryKind kind_of(const void* p);
 
+// While one lives (nested: the outermost counts), device memory is accessible to
+// the process: queued work (kernels, copies, cuBLAS) runs inside one. Otherwise the
+// host's reads and writes of it fault, as they do on a GPU's host.
+class DeviceAccess {
+ public:
+  DeviceAccess();
+  ~DeviceAccess();
+  DeviceAccess(const DeviceAccess&) = delete;
+  DeviceAccess& operator=(const DeviceAccess&) = delete;
+};
+
 }  // namespace helix::cuda_emulator

@@ -109,12 +109,19 @@ cudaError_t enqueue_copy(cudaStream_t stream, void* to, const void* from, std::s
 void run_queued(cudaStream_t stream) {
   Queues& q = queues();
   const std::lock_guard<std::recursive_mutex> lock(q.mutex);
-  run_through(q, stream_of(q, stream), kEverything);
+  CUstream_st* s = stream_of(q, stream);
+  if (s->queued.empty()) return;  // what it waits for came before its own work
+  const DeviceAccess access;
+  run_through(q, s, kEverything);
 }
 
 void run_all_queued() {
   Queues& q = queues();
   const std::lock_guard<std::recursive_mutex> lock(q.mutex);
+  const bool idle = q.legacy.queued.empty() &&
+                    std::all_of(q.streams.begin(), q.streams.end(), [](const CUstream_st* s) { return s->queued.empty(); });
+  if (idle) return;
+  const DeviceAccess access;
   for (CUstream_st* s : q.streams) run_through(q, s, kEverything);
   run_through(q, &q.legacy, kEverything);
 }
@@ -141,7 +148,10 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   if (stream->capture != nullptr) return emu::failed(cudaErrorIllegalState);  // end its capture first
   emu::Queues& q = emu::queues();
   const std::lock_guard<std::recursive_mutex> lock(q.mutex);
-  emu::run_through(q, stream, emu::kEverything);
+  {
+    const emu::DeviceAccess access;
+    emu::run_through(q, stream, emu::kEverything);
+  }
   std::erase(q.streams, stream);
   delete stream;
   return cudaSuccess;

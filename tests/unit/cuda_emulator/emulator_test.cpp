@@ -162,7 +162,9 @@ TEST(CudaEmulator, UnwrittenDynamicSharedMemoryAndFreshDeviceMemoryReadAsNaN) {
   for (float v : out) EXPECT_TRUE(std::isnan(v));
   float* device = nullptr;
   ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&device), 16 * sizeof(float)), cudaSuccess);
-  EXPECT_TRUE(std::isnan(device[7]));
+  float seventh = 0.0f;
+  ASSERT_EQ(cudaMemcpy(&seventh, device + 7, sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_TRUE(std::isnan(seventh));
   EXPECT_EQ(cudaFree(device), cudaSuccess);
 }
 
@@ -261,7 +263,10 @@ TEST(CudaEmulatorDeathTest, AKernelWritingPastItsArrayStopsThereSayingSo) {
   float* x = nullptr;
   ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&x), 64 * sizeof(float)), cudaSuccess);
   write_and_wait(x, 63);
-  EXPECT_EQ(x[63], 1.0f);
+  float last = 0.0f;
+  ASSERT_EQ(cudaMemcpy(&last, x + 63, sizeof(float), cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_EQ(last, 1.0f);
+  EXPECT_DEATH((void)*static_cast<volatile float*>(x), "host code touched device memory");  // as on a GPU's host
   EXPECT_DEATH(write_and_wait(x, 64), "outside device memory");
   EXPECT_DEATH(write_and_wait(x, -1024), "outside device memory");
   ASSERT_EQ(cudaFree(x), cudaSuccess);
