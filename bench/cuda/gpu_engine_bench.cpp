@@ -12,9 +12,13 @@
 //     layers. Bar: >= 60%.
 //   - decode throughput at batch 1..64 (context 128): bar, batch 64 >= 10x batch 1.
 // BF16 and Q8_0 weights by default, every other block type on request (GGUF files
-// written by `helix model init`'s code, reused).
+// written by `helix model init`'s code, reused). --preset picks another shape (the
+// GEMM baseline follows it): `tiny` is for gpu_engine_bench_emulated, the same
+// benchmark on the CUDA emulator, which CI runs to show that it runs through (its
+// figures are the emulator's, no GPU's).
 //
 // Usage: gpu_engine_bench [work-dir] [--layers N] [--device N] [--dtypes bf16,q8_0,q4_0,q4_k,...] [--quick]
+//                         [--preset llama-7b-1l|small|tiny]
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
@@ -74,9 +78,9 @@ double device_seconds(int runs, Work&& work) {
   return median(times);
 }
 
-// Bytes read plus bytes written per second by a device-to-device copy of 1 GiB.
-double copy_bandwidth() {
-  const std::size_t bytes = std::size_t{1} << 30;
+// Bytes read plus bytes written per second by a device-to-device copy of `mib` MiB.
+double copy_bandwidth(int mib) {
+  const std::size_t bytes = static_cast<std::size_t>(mib) << 20;
   void *from = nullptr, *to = nullptr;
   check(cudaMalloc(&from, bytes), "cudaMalloc");
   check(cudaMalloc(&to, bytes), "cudaMalloc");
@@ -90,29 +94,41 @@ double copy_bandwidth() {
 struct Shape {
   int rows, cols;
 };
-const std::vector<Shape> kLayer = {{4096, 4096}, {4096, 4096}, {4096, 4096}, {4096, 4096},
-                                   {11008, 4096}, {11008, 4096}, {4096, 11008}};
 
-// cuBLAS GemmEx of 512 bf16 rows by the layer's 7 matrices: seconds per layer.
-double gemm_layer_seconds(int m) {
+// A layer's 7 matrices: q, k, v, o, gate, up, down.
+std::vector<Shape> layer_shapes(const helix::LlamaConfig& c) {
+  const int h = c.hidden_size, q = c.q_dim(), kv = c.kv_dim(), m = c.intermediate_size;
+  return {{q, h}, {kv, h}, {kv, h}, {h, q}, {m, h}, {m, h}, {h, m}};
+}
+
+double layer_params(const std::vector<Shape>& layer) {
+  double n = 0.0;
+  for (const Shape& s : layer) n += static_cast<double>(s.rows) * s.cols;
+  return n;
+}
+
+// cuBLAS GemmEx of m bf16 rows by the layer's 7 matrices: seconds per layer.
+double gemm_layer_seconds(const std::vector<Shape>& layer, int m) {
   cublasHandle_t h = nullptr;
   check(cublasCreate(&h), "cublasCreate");
   std::vector<void*> weights;
   void *x = nullptr, *y = nullptr;
-  for (const Shape& s : kLayer) {
+  int widest = 0;
+  for (const Shape& s : layer) widest = std::max({widest, s.rows, s.cols});
+  for (const Shape& s : layer) {
     void* w = nullptr;
     check(cudaMalloc(&w, std::size_t(s.rows) * std::size_t(s.cols) * 2), "cudaMalloc");
     check(cudaMemset(w, 0x3c, std::size_t(s.rows) * std::size_t(s.cols) * 2), "cudaMemset");  // bf16 ~0.01
     weights.push_back(w);
   }
-  check(cudaMalloc(&x, std::size_t(m) * 11008 * 2), "cudaMalloc");
-  check(cudaMemset(x, 0x3f, std::size_t(m) * 11008 * 2), "cudaMemset");
-  check(cudaMalloc(&y, std::size_t(m) * 11008 * 4), "cudaMalloc");
+  check(cudaMalloc(&x, std::size_t(m) * std::size_t(widest) * 2), "cudaMalloc");
+  check(cudaMemset(x, 0x3f, std::size_t(m) * std::size_t(widest) * 2), "cudaMemset");
+  check(cudaMalloc(&y, std::size_t(m) * std::size_t(widest) * 4), "cudaMalloc");
   const float one = 1.0f, zero = 0.0f;
   const double s = device_seconds(10, [&] {
-    for (std::size_t i = 0; i < kLayer.size(); ++i) {
-      check(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, kLayer[i].rows, m, kLayer[i].cols, &one, weights[i], CUDA_R_16BF,
-                         kLayer[i].cols, x, CUDA_R_16BF, kLayer[i].cols, &zero, y, CUDA_R_32F, kLayer[i].rows,
+    for (std::size_t i = 0; i < layer.size(); ++i) {
+      check(cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, layer[i].rows, m, layer[i].cols, &one, weights[i], CUDA_R_16BF,
+                         layer[i].cols, x, CUDA_R_16BF, layer[i].cols, &zero, y, CUDA_R_32F, layer[i].rows,
                          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
             "cublasGemmEx");
     }
@@ -124,13 +140,14 @@ double gemm_layer_seconds(int m) {
   return s;
 }
 
-std::filesystem::path make_model(const std::filesystem::path& dir, helix::DType dtype, int layers) {
-  std::string name = "llama7b-" + std::to_string(layers) + "l-" + std::string(helix::dtype_name(dtype));
+std::filesystem::path make_model(const std::filesystem::path& dir, const std::string& preset, helix::DType dtype,
+                                 int layers) {
+  std::string name = preset + "-" + std::to_string(layers) + "l-" + std::string(helix::dtype_name(dtype));
   auto out = dir / name;
   if (std::filesystem::exists(out / "model.gguf")) return out;
   std::filesystem::remove_all(out);
   helix::RandomModelOptions o;
-  o.config = helix::random_model_preset("llama-7b-1l");
+  o.config = helix::random_model_preset(preset);
   o.config.num_layers = layers;
   o.dtype = dtype;
   o.format = helix::WeightFormat::kGguf;
@@ -212,7 +229,8 @@ int main(int argc, char** argv) {
   int layers = 8, device = 0;
   bool quick = false;
   std::vector<std::string> dtype_names = {"bf16", "q8_0"};
-  std::string kv_dtype = "f32";
+  std::string kv_dtype = "f32", preset = "llama-7b-1l";
+  int copy_mib = 1024;
   CLI::App app("GPU engine benchmark on a LLaMA-7B-shaped model: every figure a ratio against a baseline measured on "
                "the same device in the same run. Writes ~4 GB of model files per dtype into the work folder.");
   app.add_option("work-dir", dir_name, "Folder for the generated model files")->capture_default_str();
@@ -225,6 +243,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--kv-dtype", kv_dtype, "What the KV cache stores: f32 or f16")
       ->check(CLI::IsMember({"f32", "f16"}))
+      ->capture_default_str();
+  app.add_option("--copy-mib", copy_mib, "MiB of the device-to-device copy that measures the bandwidth")
+      ->check(CLI::Range(1, 16384))
+      ->capture_default_str();
+  app.add_option("--preset", preset, "The model's shape, a `helix model init` preset (its layers: --layers)")
+      ->check(CLI::IsMember(helix::random_model_preset_names()))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -244,18 +268,19 @@ int main(int argc, char** argv) {
   std::printf("gpu_engine_bench: cuda:%d %s (%.0f GiB, compute %d.%d), %d layers, models in %s\n", device,
               d.name.c_str(), static_cast<double>(d.memory_bytes) / (1 << 30), d.compute_major, d.compute_minor, layers,
               dir.c_str());
-  const double copy_bw = copy_bandwidth();
-  const double gemm_layer = gemm_layer_seconds(512);
-  const double layer_flops = 2.0 * 512 * 202383360.0;
-  std::printf("baselines: copy %.0f GB/s (read + written), cuBLAS BF16 GEMM M=512 on a layer's 7 shapes %.3f ms "
-              "(%.0f TFLOP/s)\n\n",
-              copy_bw / 1e9, gemm_layer * 1e3, layer_flops / gemm_layer / 1e12);
+  const std::vector<Shape> layer = layer_shapes(helix::random_model_preset(preset));
+  const double copy_bw = copy_bandwidth(copy_mib);
+  const double gemm_layer = gemm_layer_seconds(layer, 512);
+  const double layer_flops = 2.0 * 512 * layer_params(layer);
+  std::printf("baselines: copy %.0f GB/s (read + written), cuBLAS BF16 GEMM M=512 on a layer's 7 shapes (%s) %.3f ms "
+              "(%.3g TFLOP/s)\n\n",
+              copy_bw / 1e9, preset.c_str(), gemm_layer * 1e3, layer_flops / gemm_layer / 1e12);
 
   const std::vector<int> batches = quick ? std::vector<int>{1, 8, 64} : std::vector<int>{1, 2, 4, 8, 16, 32, 64};
   const int context = 128, steps = quick ? 10 : 30;
   for (const std::string& dtype_name : dtype_names) {
     const helix::DType dtype = *helix::parse_dtype(dtype_name);  // a member of --dtypes' list
-    const auto path = make_model(dir, dtype, layers);
+    const auto path = make_model(dir, preset, dtype, layers);
     helix::ModelFiles files = helix::open_model(path);
     const std::size_t bytes = weight_bytes(files);
     const int vocab = files.config.vocab_size;

@@ -269,6 +269,13 @@ cudaError_t cudaFreeHost(void* p) {
   return cudaSuccess;
 }
 
+// Queued on the legacy stream like a kernel: asynchronous to the host, as CUDA's is
+// for device memory.
+cudaError_t cudaMemset(void* p, int value, size_t bytes) {
+  if (emu::refused_during_capture()) return cudaErrorStreamCaptureUnsupported;
+  return emu::enqueue(nullptr, [p, value, bytes] { std::memset(p, value, bytes); }, "cudaMemset");
+}
+
 // Queued on the legacy stream (after the work blocking streams queued before it),
 // and waited for as CUDA's documented synchronization of it says: a copy to the
 // host, or from pinned memory, is done on return; one from pageable memory to the
