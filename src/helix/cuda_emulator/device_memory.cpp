@@ -24,7 +24,6 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -32,6 +31,7 @@
 #include <mutex>
 
 #include "helix/cuda_emulator/runtime_errors.h"
+#include "helix/cuda_emulator/settings.h"
 #include "helix/cuda_emulator/streams.h"
 
 namespace helix::cuda_emulator {
@@ -148,17 +148,8 @@ void retire(const Mapping& m) {
 }  // namespace
 
 std::size_t device_bytes() {
-  static const std::size_t bytes = [] {
-    const char* v = std::getenv("HELIX_CUDA_EMULATOR_MEMORY");
-    if (v == nullptr || *v == '\0') return std::size_t{4} << 30;
-    char* end = nullptr;
-    const unsigned long long n = std::strtoull(v, &end, 10);
-    if (end == v || *end != '\0' || n == 0) {
-      std::fprintf(stderr, "HELIX_CUDA_EMULATOR_MEMORY=%s: expected a positive number of bytes\n", v);
-      std::abort();
-    }
-    return static_cast<std::size_t>(n);
-  }();
+  static const auto bytes =
+      static_cast<std::size_t>(positive_setting("HELIX_CUDA_EMULATOR_MEMORY", std::uint64_t{4} << 30, "bytes"));
   return bytes;
 }
 

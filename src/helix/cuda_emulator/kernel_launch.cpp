@@ -4,11 +4,10 @@
 
 #include <atomic>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
 
 #include "helix/cuda_emulator/runtime_errors.h"
+#include "helix/cuda_emulator/settings.h"
 #include "helix/cuda_emulator/streams.h"
 #include "helix/cuda_emulator/thread_blocks.h"
 
@@ -20,17 +19,7 @@ namespace {
 // illegal address fails on a GPU, breaking the device: for tests of what a process
 // does when its GPU breaks. Unset: none fails.
 std::uint64_t kernel_to_fail() {
-  static const std::uint64_t n = [] {
-    const char* v = std::getenv("HELIX_CUDA_EMULATOR_FAIL_AT_KERNEL");
-    if (v == nullptr || *v == '\0') return std::uint64_t{0};
-    char* end = nullptr;
-    const unsigned long long k = std::strtoull(v, &end, 10);
-    if (end == v || *end != '\0' || k == 0) {
-      std::fprintf(stderr, "HELIX_CUDA_EMULATOR_FAIL_AT_KERNEL=%s: expected a positive count of kernels\n", v);
-      std::abort();
-    }
-    return static_cast<std::uint64_t>(k);
-  }();
+  static const std::uint64_t n = positive_setting("HELIX_CUDA_EMULATOR_FAIL_AT_KERNEL", 0, "kernels");
   return n;
 }
 
