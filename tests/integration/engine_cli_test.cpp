@@ -127,16 +127,7 @@ TEST(EngineCli, ProfileWritesTablesThePlannerReads) {
   EXPECT_EQ(meta["layer"]["hidden_size"], 64);
   // A cluster of such machines plans this model from the tables, and refuses to plan
   // another model's layers with them.
-  const auto cluster = dir.write("laptops.yaml", R"(format: helix-cluster/1
-gpu_types:
-  LAPTOP: {vram: 16 GB, nic: 1 GB/s, layer_times: profile/LAPTOP}
-coordinator: {nic: 1 GB/s}
-network:
-  in_region: {bandwidth: 1 GB/s, latency: 1 ms}
-nodes:
-  - {name: a, gpu: LAPTOP}
-  - {name: b, gpu: LAPTOP}
-)");
+  const auto cluster = dir.write("laptops.yaml", test::profiled_pair_cluster_yaml("LAPTOP", "profile/LAPTOP"));
   const std::string plan = "plan --objective max-flow -q --cluster " + quoted(cluster) + " --model ";
   test::CommandResult planned = test::run_command(helix_cmd(plan + quoted(m)));
   EXPECT_EQ(planned.exit_code, 0) << planned.err;

@@ -153,16 +153,7 @@ TEST(GpuProfile, AGpusLayerTimesAreWhatThePlannerPlansFrom) {
   for (const char* table : {"prompt_bs2time.csv", "decode_bs2time.csv"}) {
     EXPECT_NE(read_text(out / "EMULATED" / table).find('\n'), std::string::npos) << table;
   }
-  const auto cluster = dir.write("gpus.yaml", R"(format: helix-cluster/1
-gpu_types:
-  EMULATED: {vram: 16 GB, nic: 1 GB/s, layer_times: profiles/EMULATED}
-coordinator: {nic: 1 GB/s}
-network:
-  in_region: {bandwidth: 1 GB/s, latency: 1 ms}
-nodes:
-  - {name: a, gpu: EMULATED}
-  - {name: b, gpu: EMULATED}
-)");
+  const auto cluster = dir.write("gpus.yaml", test::profiled_pair_cluster_yaml("EMULATED", "profiles/EMULATED"));
   const std::string plan = std::string(HELIX_BINARY) + " plan --objective max-flow -q --cluster '" + cluster.string() +
                            "' --model ";
   const test::CommandResult planned = test::run_command(plan + "'" + model + "'");

@@ -151,4 +151,10 @@ int free_tcp_port() {
   return ntohs(addr.sin_port);
 }
 
+std::string profiled_pair_cluster_yaml(const std::string& type, const std::string& layer_times) {
+  return "format: helix-cluster/1\ngpu_types:\n  " + type + ": {vram: 16 GB, nic: 1 GB/s, layer_times: " + layer_times +
+         "}\ncoordinator: {nic: 1 GB/s}\nnetwork:\n  in_region: {bandwidth: 1 GB/s, latency: 1 ms}\nnodes:\n"
+         "  - {name: a, gpu: " + type + "}\n  - {name: b, gpu: " + type + "}\n";
+}
+
 }  // namespace helix::test

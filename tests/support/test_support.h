@@ -64,4 +64,9 @@ class ChildProcess {
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_tcp_port();
 
+// A cluster file (helix-cluster/1) of two nodes, a and b, of machine type `type`
+// (16 GB, 1 GB/s links) whose layer times are the tables in `layer_times` (a folder
+// relative to the file, as `helix profile` writes them).
+std::string profiled_pair_cluster_yaml(const std::string& type, const std::string& layer_times);
+
 }  // namespace helix::test

@@ -12,17 +12,7 @@
 namespace helix {
 namespace {
 
-const char* kCluster = R"(format: helix-cluster/1
-name: cpus
-gpu_types:
-  CPU: {vram: 16 GB, nic: 1 GB/s, layer_times: prof}
-coordinator: {nic: 1 GB/s}
-network:
-  in_region: {bandwidth: 1 GB/s, latency: 1 ms}
-nodes:
-  - {name: a, gpu: CPU}
-  - {name: b, gpu: CPU}
-)";
+const std::string kCluster = test::profiled_pair_cluster_yaml("CPU", "prof");
 
 void write_tables(const test::TempDir& dir, double prompt_scale) {
   std::filesystem::create_directories(dir.path() / "prof");
