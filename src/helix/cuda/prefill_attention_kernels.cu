@@ -6,12 +6,13 @@
 // the tile uses them. So each key and value is read from memory once per tile, not
 // once per query token as in the per-token kernel (attention_kernels.cu).
 //
-// Within a warp, lane j scores position j of the 32 against the query (q from
-// shared memory, one broadcast per dimension), the warp takes the 32 scores' maximum
-// and sum by shuffles, and lane d then adds p_j · v_j[d] for its dimensions, p_j
-// passed along by shuffles. Each query keeps an online softmax (m, l and the
-// weighted values) across the position tiles. Warps take the tile's queries in
-// turn.
+// Within a warp, lane j scores position j of the 32 against each of the warp's
+// queries (q from shared memory, one broadcast per dimension; each key value read
+// once for all of them), the warp takes each query's 32 scores' maximum and sum by
+// shuffles, and lane d then adds p_j · v_j[d] for its dimensions, p_j passed along
+// by shuffles, each value read once for all the queries. Each query keeps an online
+// softmax (m, l and the weighted values) across the position tiles. Warps take the
+// tile's queries in turn (4 each).
 #include "helix/cuda/prefill_attention_kernels.h"
 
 #include <cmath>
@@ -86,35 +87,61 @@ __global__ void __launch_bounds__(kWarps * 32)
       vs[jj * row + d] = v;
     }
     __syncthreads();
-    const int j = j0 + lane;
+    // The warp's queries with a position in this tile (the same for every lane).
+    bool active[kQueriesPerWarp];
+    bool any = false;
 #pragma unroll
     for (int a = 0; a < kQueriesPerWarp; ++a) {
-      const int query = warp + kWarps * a;
-      if (query >= count) continue;
-      const int p = first_position + query;
+      const int query = warp + kWarps * a, p = first_position + query;
       const int lo = window > 0 ? max(0, p - window + 1) : 0;
-      if (j0 > p || j0 + kPositions <= lo) continue;  // no position of this tile for this query
-      float dot = 0.0f;
-      for (int d = 0; d < hd; ++d) dot = fmaf(qs[query * hd + d], ks[lane * row + d], dot);
-      const bool valid = j >= lo && j <= p;
-      const float s = valid ? dot * scale : -INFINITY;
+      active[a] = query < count && j0 <= p && j0 + kPositions > lo;
+      any = any || active[a];
+    }
+    if (!any) continue;
+    const int j = j0 + lane;
+    // Lane j's key against every query of the warp: each key value read from shared
+    // memory once for all of them (the queries' values are broadcasts).
+    float dot[kQueriesPerWarp];
+#pragma unroll
+    for (int a = 0; a < kQueriesPerWarp; ++a) dot[a] = 0.0f;
+    for (int d = 0; d < hd; ++d) {
+      const float k = ks[lane * row + d];
+#pragma unroll
+      for (int a = 0; a < kQueriesPerWarp; ++a) dot[a] = fmaf(qs[(warp + kWarps * a) * hd + d], k, dot[a]);
+    }
+    // Each query's online softmax over the tile. A query without a position here
+    // (inactive) keeps its state: its weights are 0 and its shrink 1 (or 0 on a
+    // state still empty).
+    float weight[kQueriesPerWarp];
+#pragma unroll
+    for (int a = 0; a < kQueriesPerWarp; ++a) {
+      const int p = first_position + warp + kWarps * a;
+      const int lo = window > 0 ? max(0, p - window + 1) : 0;
+      const bool valid = active[a] && j >= lo && j <= p;
+      const float s = valid ? dot[a] * scale : -INFINITY;
       float top = s;
       for (int offset = 16; offset > 0; offset /= 2) top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, offset));
-      const float m_new = fmaxf(m[a], top);  // finite: this tile holds one of the query's positions
+      const float m_new = fmaxf(m[a], top);
       const float shrink = m[a] == -INFINITY ? 0.0f : expf(m[a] - m_new);
-      const float weight = valid ? expf(s - m_new) : 0.0f;
-      float total = weight;
+      weight[a] = valid ? expf(s - m_new) : 0.0f;
+      float total = weight[a];
       for (int offset = 16; offset > 0; offset /= 2) total += __shfl_xor_sync(0xffffffffu, total, offset);
       l[a] = l[a] * shrink + total;
       for (int i = 0; i < PerLane; ++i) acc[a][i] *= shrink;
-      for (int jj = 0; jj < kPositions; ++jj) {
-        const float w = __shfl_sync(0xffffffffu, weight, jj);
-        for (int i = 0; i < PerLane; ++i) {
-          const int d = lane + 32 * i;
-          if (d < hd) acc[a][i] = fmaf(w, vs[jj * row + d], acc[a][i]);
-        }
-      }
       m[a] = m_new;
+    }
+    // The weighted values: each value read once for all the warp's queries.
+    for (int jj = 0; jj < kPositions; ++jj) {
+      float w[kQueriesPerWarp];
+#pragma unroll
+      for (int a = 0; a < kQueriesPerWarp; ++a) w[a] = __shfl_sync(0xffffffffu, weight[a], jj);
+      for (int i = 0; i < PerLane; ++i) {
+        const int d = lane + 32 * i;
+        if (d >= hd) continue;
+        const float v = vs[jj * row + d];
+#pragma unroll
+        for (int a = 0; a < kQueriesPerWarp; ++a) acc[a][i] = fmaf(w[a], v, acc[a][i]);
+      }
     }
   }
 #pragma unroll
