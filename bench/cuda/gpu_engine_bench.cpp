@@ -315,5 +315,6 @@ int main(int argc, char** argv) {
                 type.c_str(), 100 * bw / copy_bw, verdict(bw / copy_bw >= 0.7), 100 * gemm_all / p512,
                 verdict(gemm_all / p512 >= 0.6), b64, verdict(b64 >= 10.0));
   }
+  std::printf("gpu_engine_bench: done\n");
   return 0;
 }

@@ -505,9 +505,17 @@ void stream_prompt(const std::string& host, int port, const std::string& model, 
   if (res->status != 200) fail("up: the server answered {}: {}", res->status, buffer + res->body);
 }
 
+// The weights a stage of `range` holds, by the model's spec: its layers, and the
+// embedding table (first stage) or the LM head (last stage), each vocab x hidden.
+double stage_weight_bytes(const ModelSpec& m, const LayerRange& range) {
+  const double table = static_cast<double>(m.vocab_size) * m.hidden_size * m.dtype_bytes;
+  return range.size() * m.layer_param_bytes + (range.start == 0 ? table : 0.0) +
+         (range.end == m.num_layers ? table : 0.0);
+}
+
 // The --kv-memory of each worker that shares its GPU with other workers of this
-// `up` (runtime::shared_gpu_shares: "30%" and "60%" for workers of 1 and 2 layers
-// on cuda:0). A node's device: its --device, else the cluster file's.
+// `up` (runtime::shared_gpu_shares: "30%" and "60%" for workers of 1 and 2 GB of
+// weights on cuda:0). A node's device: its --device, else the cluster file's.
 std::map<std::string, std::string> shared_gpu_kv_memory(const sim::SimCluster& s,
                                                         const std::map<std::string, StageDevice>& devices) {
   std::vector<runtime::PlacedWorker> placed;
@@ -517,9 +525,9 @@ std::map<std::string, std::string> shared_gpu_kv_memory(const sim::SimCluster& s
     if (range.empty()) continue;
     const auto given = devices.find(n.name);
     if (given != devices.end()) {
-      placed.push_back({n.name, given->second, range.size()});
+      placed.push_back({n.name, given->second, stage_weight_bytes(s.model, range)});
     } else if (n.device) {
-      placed.push_back({n.name, *n.device, range.size()});
+      placed.push_back({n.name, *n.device, stage_weight_bytes(s.model, range)});
     }
   }
   std::map<std::string, std::string> memory;

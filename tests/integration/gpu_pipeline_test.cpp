@@ -113,10 +113,8 @@ TEST(GpuPipeline, AWorkerWhoseGpuBreaksLeavesAndItsRequestsFinishElsewhere) {
   LocalCluster c(dir, kStories, placement, {}, {}, cluster.string(), "stories");
   c.start_worker("host");
   c.start_worker("spare");
-  ::setenv("HELIX_CUDA_EMULATOR_FAIL_AT_KERNEL", "60", 1);  // the worker's environment, from this process's
-  const std::size_t gpu =
-      c.start_worker("gpu", {"--device", "cuda:0", "--kv-tokens", "4096"}, HELIX_EMULATED_GPU_BINARY);
-  ::unsetenv("HELIX_CUDA_EMULATOR_FAIL_AT_KERNEL");
+  const std::size_t gpu = c.start_worker("gpu", {"--device", "cuda:0", "--kv-tokens", "4096"},
+                                         HELIX_EMULATED_GPU_BINARY, {"HELIX_CUDA_EMULATOR_FAIL_AT_KERNEL=60"});
   ASSERT_TRUE(c.wait_healthy(120)) << c.log();
   const std::string expected = test::generate(kStories, "Once upon a time", 32).first;
   for (int i = 0; i < 4; ++i) {  // the router sends some of them through the GPU worker

@@ -59,7 +59,7 @@ LocalCluster::LocalCluster(const TempDir& dir, const std::filesystem::path& mode
 }
 
 std::size_t LocalCluster::start_worker(const std::string& spec, const std::vector<std::string>& extra_args,
-                                       const std::string& binary) {
+                                       const std::string& binary, const std::vector<std::string>& env) {
   const std::string node = spec.substr(0, spec.find(':'));
   std::vector<std::string> args = {binary, "worker", "--coordinator", control(), "--node", node, "--model",
                                    model_.string(), "--threads", "1"};
@@ -69,7 +69,7 @@ std::size_t LocalCluster::start_worker(const std::string& spec, const std::vecto
   // A restarted node logs to a new file: node.log, node.2.log, ...
   std::string log = node + ".log";
   for (int k = 2; std::filesystem::exists(dir_.path() / log); ++k) log = fmt::format("{}.{}.log", node, k);
-  workers_.push_back(std::make_unique<ChildProcess>(args, dir_.path() / log));
+  workers_.push_back(std::make_unique<ChildProcess>(args, dir_.path() / log, env));
   ++started_workers_;
   return workers_.size() - 1;
 }

@@ -59,9 +59,10 @@ class LocalCluster {
   void restart_coordinator();
   ChildProcess& worker(std::size_t i) { return *workers_.at(i); }
   // Starts a worker for `spec` ("node" or "node:slowdown") from `binary` (default:
-  // the helix binary under test); returns its index.
+  // the helix binary under test), with `env` ("NAME=value") added to its
+  // environment; returns its index.
   std::size_t start_worker(const std::string& spec, const std::vector<std::string>& extra_args = {},
-                           const std::string& binary = HELIX_BINARY);
+                           const std::string& binary = HELIX_BINARY, const std::vector<std::string>& env = {});
   httplib::Client client() const;
   int health() const;
   // Gives up early when the coordinator process died.

@@ -41,10 +41,12 @@ struct CommandResult {
 CommandResult run_command(const std::string& command);
 
 // A child process started from argv (no shell) with stdout and stderr going to
-// `log`. The destructor kills it (SIGTERM, then SIGKILL) and reaps it.
+// `log`, in this process's environment plus `env` ("NAME=value" each). The
+// destructor kills it (SIGTERM, then SIGKILL) and reaps it.
 class ChildProcess {
  public:
-  ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& log);
+  ChildProcess(const std::vector<std::string>& argv, const std::filesystem::path& log,
+               const std::vector<std::string>& env = {});
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;

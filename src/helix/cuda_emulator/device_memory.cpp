@@ -260,11 +260,17 @@ cudaError_t cudaFreeHost(void* p) {
   return cudaSuccess;
 }
 
-// Queued on the legacy stream like a kernel: asynchronous to the host, as CUDA's is
-// for device memory.
+// Queued on the legacy stream like a kernel: asynchronous to the host for device
+// memory, synchronous for pinned memory, as CUDA documents it; pageable memory is
+// refused.
 cudaError_t cudaMemset(void* p, int value, size_t bytes) {
   if (emu::refused_during_capture()) return cudaErrorStreamCaptureUnsupported;
-  return emu::enqueue(nullptr, [p, value, bytes] { std::memset(p, value, bytes); }, "cudaMemset");
+  const emu::MemoryKind kind = emu::kind_of(p);
+  if (kind == emu::MemoryKind::pageable) return emu::failed(cudaErrorInvalidValue);
+  const cudaError_t queued = emu::enqueue(nullptr, [p, value, bytes] { std::memset(p, value, bytes); }, "cudaMemset");
+  if (queued != cudaSuccess || kind == emu::MemoryKind::device) return queued;
+  emu::run_queued(nullptr);
+  return emu::take_last_error();
 }
 
 // Queued on the legacy stream (after the work blocking streams queued before it),

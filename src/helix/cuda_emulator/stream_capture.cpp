@@ -113,7 +113,10 @@ cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream) {
   return emu::enqueue(
       stream,
       [work = exec->work] {
-        for (const auto& piece : *work) piece();
+        for (const auto& piece : *work) {
+          if (emu::sticky_error() != cudaSuccess) return;  // a kernel of the graph failed: nothing more runs
+          piece();
+        }
       },
       "cudaGraphLaunch");
 }

@@ -44,8 +44,18 @@ Queues& queues() {
 
 CUstream_st* stream_of(Queues& q, cudaStream_t s) { return s == nullptr ? &q.legacy : s; }
 
+// Made and not yet gone (a destroyed stream stays until its queued work has run).
 bool is_live(const Queues& q, const CUstream_st* s) {
   return s == &q.legacy || std::find(q.streams.begin(), q.streams.end(), s) != q.streams.end();
+}
+
+// Destroyed streams whose work has all run go.
+void forget_finished(Queues& q) {
+  std::erase_if(q.streams, [](CUstream_st* s) {
+    if (!s->destroyed || !s->queued.empty()) return false;
+    delete s;
+    return true;
+  });
 }
 
 // What `s`'s next work must wait for, besides its own stream's earlier work.
@@ -63,7 +73,8 @@ std::vector<std::pair<CUstream_st*, std::uint64_t>> implicit_order(Queues& q, co
 
 // Runs `s`'s queued work up to sequence `last`, each piece after the other streams'
 // work it waits for. Pieces are taken off the queue before they run: whatever they
-// wait for was queued earlier, so nothing loops back to them.
+// wait for was queued earlier, so nothing loops back to them. Once a kernel has
+// failed, pieces are dropped unrun: a broken device runs nothing more.
 void run_through(Queues& q, CUstream_st* s, std::uint64_t last) {
   while (!s->queued.empty() && s->queued.front().sequence <= last) {
     QueuedWork piece = std::move(s->queued.front());
@@ -71,13 +82,14 @@ void run_through(Queues& q, CUstream_st* s, std::uint64_t last) {
     for (const auto& [other, through] : piece.after) {
       if (is_live(q, other)) run_through(q, other, through);
     }
-    piece.work();
+    if (sticky_error() == cudaSuccess) piece.work();
   }
 }
 
 }  // namespace
 
-cudaError_t enqueue(cudaStream_t stream, std::function<void()> work, const char* what) {
+cudaError_t enqueue(cudaStream_t stream, std::function<void()> work, const char* what, std::uint64_t* sequence) {
+  if (sequence != nullptr) *sequence = 0;
   if (const cudaError_t e = sticky_error(); e != cudaSuccess) return failed(e);
   if (stream == nullptr) {
     if (CUstream_st* s = captured_blocking_stream()) {
@@ -93,6 +105,7 @@ cudaError_t enqueue(cudaStream_t stream, std::function<void()> work, const char*
   const std::lock_guard<std::recursive_mutex> lock(q.mutex);
   CUstream_st* s = stream_of(q, stream);
   s->queued.push_back(QueuedWork{++q.issued, std::move(work), implicit_order(q, s)});
+  if (sequence != nullptr) *sequence = q.issued;
   return cudaSuccess;
 }
 
@@ -113,6 +126,17 @@ void run_queued(cudaStream_t stream) {
   if (s->queued.empty()) return;  // what it waits for came before its own work
   const DeviceAccess access;
   run_through(q, s, kEverything);
+  forget_finished(q);
+}
+
+void run_queued_through(cudaStream_t stream, std::uint64_t sequence) {
+  Queues& q = queues();
+  const std::lock_guard<std::recursive_mutex> lock(q.mutex);
+  CUstream_st* s = stream_of(q, stream);
+  if (!is_live(q, s) || s->queued.empty() || s->queued.front().sequence > sequence) return;
+  const DeviceAccess access;
+  run_through(q, s, sequence);
+  forget_finished(q);
 }
 
 void run_all_queued() {
@@ -124,6 +148,7 @@ void run_all_queued() {
   const DeviceAccess access;
   for (CUstream_st* s : q.streams) run_through(q, s, kEverything);
   run_through(q, &q.legacy, kEverything);
+  forget_finished(q);
 }
 
 }  // namespace helix::cuda_emulator
@@ -142,18 +167,16 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) 
   return cudaSuccess;
 }
 
-// The stream's queued work is still done, as a GPU finishes it after the call.
+// The stream's queued work is still done, as a GPU finishes it after the call:
+// when a synchronization (the device's, or another stream's that waits for it)
+// runs it, not at once.
 cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   if (stream == nullptr) return emu::failed(cudaErrorInvalidValue);
   if (stream->capture != nullptr) return emu::failed(cudaErrorIllegalState);  // end its capture first
   emu::Queues& q = emu::queues();
   const std::lock_guard<std::recursive_mutex> lock(q.mutex);
-  {
-    const emu::DeviceAccess access;
-    emu::run_through(q, stream, emu::kEverything);
-  }
-  std::erase(q.streams, stream);
-  delete stream;
+  stream->destroyed = true;
+  emu::forget_finished(q);
   return cudaSuccess;
 }
 

@@ -37,4 +37,7 @@ struct CUstream_st {
   std::thread::id capturing_thread{};
   bool capture_spoiled = false;
   std::deque<helix::cuda_emulator::QueuedWork> queued;  // in sequence order
+  // cudaStreamDestroy was called while work was queued: the work still runs (as a
+  // GPU finishes it later), then the stream goes.
+  bool destroyed = false;
 };

@@ -30,12 +30,12 @@ std::map<std::string, double> shared_gpu_shares(const std::vector<PlacedWorker>&
   std::map<std::string, double> shares;
   for (const auto& [gpu, placed] : by_gpu) {
     if (placed.size() < 2) continue;
-    int layers = 0;
-    for (const PlacedWorker* w : placed) layers += std::max(w->layers, 0);
+    double bytes = 0;
+    for (const PlacedWorker* w : placed) bytes += std::max(w->weight_bytes, 0.0);
     for (const PlacedWorker* w : placed) {
-      // Workers without layers (none placed) get an equal part rather than nothing.
-      shares[w->name] = layers > 0 ? kServingMemoryShare * std::max(w->layers, 0) / layers
-                                   : kServingMemoryShare / static_cast<double>(placed.size());
+      // Weights not known (all 0): equal parts.
+      shares[w->name] = bytes > 0 ? kServingMemoryShare * std::max(w->weight_bytes, 0.0) / bytes
+                                  : kServingMemoryShare / static_cast<double>(placed.size());
     }
   }
   return shares;

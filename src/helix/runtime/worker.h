@@ -53,19 +53,21 @@ struct WorkerOptions {
 // GPU's memory (what the weights leave of it), else 4096 tokens on the CPU.
 KvCacheOptions stage_kv_options(const KvCacheOptions& own, std::int64_t assigned_tokens, const DeviceName& device);
 
-// A worker started by `up`: its node, device and the layers it holds.
+// A worker started by `up`: its node, device and the bytes of the weights it holds
+// (its layers', and the embedding's or the LM head's where it has them).
 struct PlacedWorker {
   std::string name;
   DeviceName device;
-  int layers = 0;
+  double weight_bytes = 0;
 };
 
 // The default memory share of each worker that shares its GPU with others started
 // together (`up`): kServingMemoryShare divided among the workers on that device in
-// proportion to the layers each holds, since each takes its share of the whole
-// device and a stage's weights and KV cache both grow with its layers. Workers
-// alone on their GPU and CPU workers are not listed (stage_kv_options' default
-// applies).
+// proportion to their weights, since each takes its share of the whole device. So
+// wherever the weights of all fit in kServingMemoryShare, each one's fit in its
+// part (an equal split, or one by layers, can leave the stage with the LM head too
+// little), and the rest of each part is its KV cache. Workers alone on their GPU
+// and CPU workers are not listed (stage_kv_options' default applies).
 std::map<std::string, double> shared_gpu_shares(const std::vector<PlacedWorker>& workers);
 
 // Runs until the coordinator says Shutdown or `stop` becomes true. Throws Error

@@ -417,7 +417,8 @@ TEST(CudaEmulator, QueuedWorkIsDoneOnlyWhenTheHostSynchronizes) {
   ASSERT_EQ(cudaMemcpyAsync(device, pageable.data(), 32 * sizeof(int), cudaMemcpyHostToDevice, s), cudaSuccess);
   pageable[0] = 11;
   ASSERT_EQ(cudaMemcpyAsync(out.data, device, 32 * sizeof(int), cudaMemcpyDeviceToHost, s), cudaSuccess);
-  ASSERT_EQ(cudaStreamDestroy(s), cudaSuccess);  // its queued work is still done
+  ASSERT_EQ(cudaStreamDestroy(s), cudaSuccess);  // its queued work is still done, but later
+  EXPECT_EQ(out.data[0], 7);
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   EXPECT_EQ(out.data[0], 10);
   ASSERT_EQ(cudaFree(device), cudaSuccess);
@@ -453,6 +454,40 @@ TEST(CudaEmulator, StreamsKeepCudasImplicitOrderAndNoOther) {
   ASSERT_EQ(cudaStreamDestroy(non_blocking), cudaSuccess);
 }
 
+// An event waits for the work queued before its record, and no more; it outlives
+// its stream, and a record outlives its event.
+TEST(CudaEmulator, AnEventWaitsForTheWorkBeforeItsRecordOnly) {
+  cudaStream_t s = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  const PinnedInts x(32, 0);
+  cudaEvent_t first = nullptr, second = nullptr;
+  ASSERT_EQ(cudaEventCreate(&first), cudaSuccess);
+  ASSERT_EQ(cudaEventCreate(&second), cudaSuccess);
+  HELIX_LAUNCH(1, 32, 0, s, add_one)(x.data);
+  ASSERT_EQ(cudaEventRecord(first, s), cudaSuccess);
+  HELIX_LAUNCH(1, 32, 0, s, add_one)(x.data);
+  ASSERT_EQ(cudaEventRecord(second, s), cudaSuccess);
+  ASSERT_EQ(cudaEventSynchronize(first), cudaSuccess);
+  EXPECT_EQ(x.data[0], 1);
+  float ms = -1.0f;
+  EXPECT_EQ(cudaEventElapsedTime(&ms, first, second), cudaErrorNotReady);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorNotReady);
+  ASSERT_EQ(cudaStreamDestroy(s), cudaSuccess);  // its work not yet done...
+  EXPECT_EQ(x.data[0], 1);
+  ASSERT_EQ(cudaEventSynchronize(second), cudaSuccess);  // ...but waited for through the event
+  EXPECT_EQ(x.data[0], 2);
+  EXPECT_EQ(cudaEventElapsedTime(&ms, first, second), cudaSuccess);
+  EXPECT_GE(ms, 0.0f);
+  ASSERT_EQ(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking), cudaSuccess);
+  HELIX_LAUNCH(1, 32, 0, s, add_one)(x.data);
+  ASSERT_EQ(cudaEventRecord(first, s), cudaSuccess);
+  ASSERT_EQ(cudaEventDestroy(first), cudaSuccess);  // before its record runs
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(x.data[0], 3);
+  ASSERT_EQ(cudaEventDestroy(second), cudaSuccess);
+  ASSERT_EQ(cudaStreamDestroy(s), cudaSuccess);
+}
+
 // A kernel that fails while it runs breaks the device for the rest of the process,
 // as an illegal address does on a GPU (run in a child process, which it breaks).
 TEST(CudaEmulatorDeathTest, AKernelThatFailsBreaksTheDeviceForEveryLaterCall) {
@@ -462,7 +497,9 @@ TEST(CudaEmulatorDeathTest, AKernelThatFailsBreaksTheDeviceForEveryLaterCall) {
     HELIX_LAUNCH(1, 128, 0, nullptr, half_the_block_waits)(out.data());
     if (cudaGetLastError() != cudaSuccess) std::exit(1);  // queued: nothing has failed yet
     HELIX_LAUNCH(1, 32, 0, nullptr, warp_split_between_barriers)(out.data());
-    const bool reported = cudaDeviceSynchronize() == cudaErrorLaunchFailure;
+    std::vector<int> after(32, 0);
+    HELIX_LAUNCH(1, 32, 0, nullptr, add_one)(after.data());  // queued behind the failure: never runs
+    const bool reported = cudaDeviceSynchronize() == cudaErrorLaunchFailure && after[0] == 0;
     void* p = nullptr;
     const bool sticky = cudaGetLastError() == cudaErrorLaunchFailure && cudaMalloc(&p, 64) == cudaErrorLaunchFailure &&
                         cudaMemcpy(out.data(), out.data() + 1, 4, cudaMemcpyHostToHost) == cudaErrorLaunchFailure;

@@ -38,18 +38,25 @@ TEST(WorkerKvOptions, ItsOwnCapacityWinsThenTheCoordinatorsThenTheDevicesDefault
   EXPECT_EQ(stage_kv_options(share, 96, kCpu).capacity_tokens, 0);
 }
 
-// Workers started together on one GPU divide the default share by the layers they
-// hold; those alone on their GPU, and CPU workers, keep their default.
-TEST(WorkerKvOptions, WorkersThatShareAGpuDivideTheDefaultShareByTheirLayers) {
+// Workers started together on one GPU divide the default share by their weights;
+// those alone on their GPU, and CPU workers, keep their default.
+TEST(WorkerKvOptions, WorkersThatShareAGpuDivideTheDefaultShareByTheirWeights) {
   const DeviceName gpu1{true, 1};
   const auto shares = shared_gpu_shares(
-      {{"a", kGpu, 2}, {"b", kGpu, 4}, {"c", gpu1, 8}, {"d", kCpu, 1}, {"e", kCpu, 1}, {"f", kGpu, 2}});
+      {{"a", kGpu, 2e9}, {"b", kGpu, 4e9}, {"c", gpu1, 8e9}, {"d", kCpu, 1e9}, {"e", kCpu, 1e9}, {"f", kGpu, 2e9}});
   ASSERT_EQ(shares.size(), 3U);
   EXPECT_DOUBLE_EQ(shares.at("a"), kServingMemoryShare * 2 / 8);
   EXPECT_DOUBLE_EQ(shares.at("b"), kServingMemoryShare * 4 / 8);
   EXPECT_DOUBLE_EQ(shares.at("f"), kServingMemoryShare * 2 / 8);
-  EXPECT_TRUE(shared_gpu_shares({{"a", kGpu, 3}, {"b", gpu1, 3}, {"c", kCpu, 3}, {"d", kCpu, 3}}).empty());
-  // Without layers to weigh by, equal parts.
+  EXPECT_TRUE(shared_gpu_shares({{"a", kGpu, 3e9}, {"b", gpu1, 3e9}, {"c", kCpu, 3e9}, {"d", kCpu, 3e9}}).empty());
+  // Llama-3-8B in bf16 split 28 + 4 layers on one 24 GB GPU: each part holds its
+  // weights (the last stage's LM head included), which a split by layers did not.
+  const double layer = 436e6, table = 128256 * 4096 * 2.0, gpu = 24e9;  // bytes
+  const auto split = shared_gpu_shares({{"front", kGpu, 28 * layer + table}, {"back", kGpu, 4 * layer + table}});
+  EXPECT_GT(split.at("back") * gpu, 4 * layer + table);
+  EXPECT_GT(split.at("front") * gpu, 28 * layer + table);
+  EXPECT_LT(kServingMemoryShare * 4 / 32 * gpu, 4 * layer + table);  // what the split by layers gave the back
+  // Without weights to weigh by, equal parts.
   const auto unweighed = shared_gpu_shares({{"a", kGpu, 0}, {"b", kGpu, 0}});
   EXPECT_DOUBLE_EQ(unweighed.at("a"), kServingMemoryShare / 2);
 }
