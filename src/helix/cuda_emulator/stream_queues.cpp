@@ -28,10 +28,10 @@ namespace {
 
 constexpr std::uint64_t kEverything = std::numeric_limits<std::uint64_t>::max();
 
-// Recursive: work never queues more work, but a failure inside it may reach code
-// that asks about the queues.
+// Held while queued work runs: no piece of work (kernel, copy, GEMM, event stamp,
+// graph replay) calls back into the runtime.
 struct Queues {
-  std::recursive_mutex mutex;
+  std::mutex mutex;
   std::uint64_t issued = 0;
   CUstream_st legacy;                 // stream 0
   std::vector<CUstream_st*> streams;  // made and not destroyed
@@ -102,7 +102,7 @@ cudaError_t enqueue(cudaStream_t stream, std::function<void()> work, const char*
     return cudaSuccess;
   }
   Queues& q = queues();
-  const std::lock_guard<std::recursive_mutex> lock(q.mutex);
+  const std::lock_guard<std::mutex> lock(q.mutex);
   CUstream_st* s = stream_of(q, stream);
   s->queued.push_back(QueuedWork{++q.issued, std::move(work), implicit_order(q, s)});
   if (sequence != nullptr) *sequence = q.issued;
@@ -121,7 +121,7 @@ cudaError_t enqueue_copy(cudaStream_t stream, void* to, const void* from, std::s
 
 void run_queued(cudaStream_t stream) {
   Queues& q = queues();
-  const std::lock_guard<std::recursive_mutex> lock(q.mutex);
+  const std::lock_guard<std::mutex> lock(q.mutex);
   CUstream_st* s = stream_of(q, stream);
   if (s->queued.empty()) return;  // what it waits for came before its own work
   const DeviceAccess access;
@@ -131,7 +131,7 @@ void run_queued(cudaStream_t stream) {
 
 void run_queued_through(cudaStream_t stream, std::uint64_t sequence) {
   Queues& q = queues();
-  const std::lock_guard<std::recursive_mutex> lock(q.mutex);
+  const std::lock_guard<std::mutex> lock(q.mutex);
   CUstream_st* s = stream_of(q, stream);
   if (!is_live(q, s) || s->queued.empty() || s->queued.front().sequence > sequence) return;
   const DeviceAccess access;
@@ -141,7 +141,7 @@ void run_queued_through(cudaStream_t stream, std::uint64_t sequence) {
 
 void run_all_queued() {
   Queues& q = queues();
-  const std::lock_guard<std::recursive_mutex> lock(q.mutex);
+  const std::lock_guard<std::mutex> lock(q.mutex);
   const bool idle = q.legacy.queued.empty() &&
                     std::all_of(q.streams.begin(), q.streams.end(), [](const CUstream_st* s) { return s->queued.empty(); });
   if (idle) return;
@@ -161,7 +161,7 @@ cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int flags) 
   auto made = std::make_unique<CUstream_st>();
   made->blocking = (flags & cudaStreamNonBlocking) == 0;
   emu::Queues& q = emu::queues();
-  const std::lock_guard<std::recursive_mutex> lock(q.mutex);
+  const std::lock_guard<std::mutex> lock(q.mutex);
   q.streams.push_back(made.get());
   *stream = made.release();
   return cudaSuccess;
@@ -174,7 +174,7 @@ cudaError_t cudaStreamDestroy(cudaStream_t stream) {
   if (stream == nullptr) return emu::failed(cudaErrorInvalidValue);
   if (stream->capture != nullptr) return emu::failed(cudaErrorIllegalState);  // end its capture first
   emu::Queues& q = emu::queues();
-  const std::lock_guard<std::recursive_mutex> lock(q.mutex);
+  const std::lock_guard<std::mutex> lock(q.mutex);
   stream->destroyed = true;
   emu::forget_finished(q);
   return cudaSuccess;
