@@ -6,6 +6,7 @@
 #include "helix/core/error.h"
 #include "helix/cuda/attention_kernels.h"
 #include "helix/cuda/prefill_attention_kernels.h"
+#include "helix/cuda/tensor_core_attention_kernels.h"
 
 namespace helix::cuda {
 
@@ -19,15 +20,29 @@ std::int64_t split_workspace_floats(const PagedAttentionShape& shape, std::int64
   return tokens * shape.heads * splits * (shape.head_dim + 2);
 }
 
-StepAttention plan_step_attention(const std::vector<int>& chunk_lengths) {
+PrefillKernel prefill_kernel_for(const PagedAttentionShape& shape, int compute_major) {
+  return shape.kv_f16 && compute_major >= 8 && tensor_core_prefill_head_dim(shape.head_dim)
+             ? PrefillKernel::kTensorCores
+             : PrefillKernel::kCudaCores;
+}
+
+int prefill_tile_tokens(PrefillKernel kernel) {
+  return kernel == PrefillKernel::kTensorCores ? kTensorCorePrefillTileTokens : kPrefillTileTokens;
+}
+
+StepAttention plan_step_attention(const std::vector<int>& chunk_lengths, int tile_tokens) {
+  if (tile_tokens != kPrefillTileTokens && tile_tokens != kTensorCorePrefillTileTokens) {
+    fail("cuda plan_step_attention: tiles of {} tokens (the kernels take {} or {})", tile_tokens, kPrefillTileTokens,
+         kTensorCorePrefillTileTokens);
+  }
   StepAttention plan;
   std::int32_t t = 0;
   for (int length : chunk_lengths) {
     if (length <= 0) fail("cuda plan_step_attention: a chunk of {} tokens", length);
     if (length == 1) plan.single_tokens.push_back(t);
-    for (int done = 0; length > 1 && done < length; done += kPrefillTileTokens) {
+    for (int done = 0; length > 1 && done < length; done += tile_tokens) {
       plan.tiles.push_back(t + done);
-      plan.tiles.push_back(std::min(kPrefillTileTokens, length - done));
+      plan.tiles.push_back(std::min(tile_tokens, length - done));
     }
     t += length;
   }
@@ -48,12 +63,18 @@ void check_shape(const char* op, const PagedAttentionShape& shape) {
 
 }  // namespace
 
-void prefill_attention(const PagedAttentionShape& shape, const float* q, const void* keys, const void* values,
-                       const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
-                       const std::int32_t* tiles, std::int64_t tile_count, float* out) {
+void prefill_attention(const PagedAttentionShape& shape, PrefillKernel kernel, const float* q, const void* keys,
+                       const void* values, const std::int32_t* tables, const std::int32_t* table_starts,
+                       const std::int32_t* positions, const std::int32_t* tiles, std::int64_t tile_count, float* out) {
   check_shape("prefill_attention", shape);
   if (shape.head_dim > kPrefillMostHeadDim) {
     fail("cuda prefill_attention: head_dim must be at most {}, got {}", kPrefillMostHeadDim, shape.head_dim);
+  }
+  const bool tensor_cores = kernel == PrefillKernel::kTensorCores;
+  if (tensor_cores && (!shape.kv_f16 || !tensor_core_prefill_head_dim(shape.head_dim))) {
+    fail("cuda prefill_attention: the tensor cores' kernel takes an f16 cache and head_dim 16, 32, 64, 80, 96 or 128 "
+         "(got {} values of {})",
+         shape.kv_f16 ? "f16" : "f32", shape.head_dim);
   }
   if (tile_count < 0) fail("cuda prefill_attention: tile_count must be >= 0, got {}", tile_count);
   if (tile_count == 0) return;
@@ -62,7 +83,13 @@ void prefill_attention(const PagedAttentionShape& shape, const float* q, const v
       positions == nullptr || tiles == nullptr || out == nullptr) {
     fail("cuda prefill_attention: every array must be a device pointer, not null");
   }
-  cuda_detail::launch_prefill_attention(shape, q, keys, values, tables, table_starts, positions, tiles, tile_count, out);
+  if (tensor_cores) {
+    cuda_detail::launch_tensor_core_prefill_attention(shape, q, keys, values, tables, table_starts, positions, tiles,
+                                                      tile_count, out);
+  } else {
+    cuda_detail::launch_prefill_attention(shape, q, keys, values, tables, table_starts, positions, tiles, tile_count,
+                                          out);
+  }
 }
 
 void rotate_and_cache(float* q, const float* k, const float* v, std::int64_t tokens, int heads, int kv_heads,

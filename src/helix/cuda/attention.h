@@ -57,22 +57,37 @@ std::int64_t split_workspace_floats(const PagedAttentionShape& shape, std::int64
 inline constexpr int kPrefillTileTokens = 16;
 inline constexpr int kPrefillMostHeadDim = 128;  // its shared memory: 41 KiB at 128
 
+// With an f16 cache, from compute capability 8.0, and for the usual head sizes, the
+// prefill runs on the tensor cores instead (tensor_core_attention_kernels.cu): tiles
+// of up to 64 tokens, f16 products (the keys and values are f16 already; q and the
+// softmax weights each split into two f16 parts, so nothing is rounded to f16) and
+// f32 sums. Against float64 over the same cache it agrees as the CUDA cores' kernel
+// does, within f32 rounding (attention_test.cpp checks both).
+inline constexpr int kTensorCorePrefillTileTokens = 64;
+constexpr bool tensor_core_prefill_head_dim(int head_dim) {
+  return head_dim == 16 || head_dim == 32 || head_dim == 64 || head_dim == 80 || head_dim == 96 || head_dim == 128;
+}
+enum class PrefillKernel { kCudaCores, kTensorCores };
+PrefillKernel prefill_kernel_for(const PagedAttentionShape& shape, int compute_major);
+int prefill_tile_tokens(PrefillKernel kernel);
+
 // How a step of chunks of these lengths (back to back) is attended: the chunks of
-// more than one token by prefill tiles, (first token, tokens) pairs flattened; the
-// one-token chunks (decodes beside a prefill) by token, through paged_attention's
-// token list, where a tile of one would leave most of its block idle.
+// more than one token by prefill tiles of up to `tile_tokens`, (first token, tokens)
+// pairs flattened; the one-token chunks (decodes beside a prefill) by token, through
+// paged_attention's token list, where a tile of one would leave most of its block idle.
 struct StepAttention {
   std::vector<std::int32_t> tiles;
   std::vector<std::int32_t> single_tokens;
 };
-StepAttention plan_step_attention(const std::vector<int>& chunk_lengths);
+StepAttention plan_step_attention(const std::vector<int>& chunk_lengths, int tile_tokens = kPrefillTileTokens);
 
 // As paged_attention, over the tiles (`tiles`: tile_count pairs in device memory,
-// from plan_step_attention; every token of a tile at consecutive positions of one
-// sequence). head_dim at most kPrefillMostHeadDim.
-void prefill_attention(const PagedAttentionShape& shape, const float* q, const void* keys, const void* values,
-                       const std::int32_t* tables, const std::int32_t* table_starts, const std::int32_t* positions,
-                       const std::int32_t* tiles, std::int64_t tile_count, float* out);
+// from plan_step_attention with `kernel`'s tile size; every token of a tile at
+// consecutive positions of one sequence). head_dim at most kPrefillMostHeadDim; the
+// tensor cores' kernel only where prefill_kernel_for chose it.
+void prefill_attention(const PagedAttentionShape& shape, PrefillKernel kernel, const float* q, const void* keys,
+                       const void* values, const std::int32_t* tables, const std::int32_t* table_starts,
+                       const std::int32_t* positions, const std::int32_t* tiles, std::int64_t tile_count, float* out);
 
 // RoPE and the cache write of a layer in one launch: q (tokens x heads * head_dim)
 // rotated in place; k rotated and written, with v, to the cache rows slots[t] (k

@@ -181,10 +181,11 @@ CudaStageEngine::CudaStageEngine(ModelFiles model, LayerRange layers, const Cuda
   const LlamaConfig& c = model_.config;
   attention_context_ = static_cast<int>(
       std::min<std::int64_t>(c.max_position_embeddings, ledger_.total_blocks() * ledger_.block_tokens()));
+  const cuda::PagedAttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, ledger_.block_tokens(),
+                                        c.sliding_window, kv_dtype_ == KvDtype::F16};
+  prefill_kernel_ = cuda::prefill_kernel_for(shape, cublas_.compute_major());
   const int most_splits = cuda::plan_split(1, attention_context_, attention_context_).splits;
   if (most_splits > 1) {
-    const cuda::PagedAttentionShape shape{c.num_heads, c.num_kv_heads, c.head_dim, ledger_.block_tokens(),
-                                          c.sliding_window, kv_dtype_ == KvDtype::F16};
     split_workspace_ = DeviceArray<float>(sz(cuda::split_workspace_floats(shape, cuda::kSplitMostTokens, most_splits)));
   }
   if (largest_step_tokens_ > 0) reserve_buffers(largest_step_tokens_, weights_.last ? largest_step_tokens_ : 0);
@@ -273,7 +274,7 @@ void CudaStageEngine::fill_inputs(const StepInput& in, Work& work) {
   if (!work.decode && model_.config.head_dim <= cuda::kPrefillMostHeadDim) {
     std::vector<int> lengths;
     for (const SequenceChunk& ch : in.chunks) lengths.push_back(ch.length);
-    const cuda::StepAttention plan = cuda::plan_step_attention(lengths);
+    const cuda::StepAttention plan = cuda::plan_step_attention(lengths, cuda::prefill_tile_tokens(prefill_kernel_));
     std::copy(plan.tiles.begin(), plan.tiles.end(), b.host_tiles());
     std::copy(plan.single_tokens.begin(), plan.single_tokens.end(), b.host_single_tokens());
     work.prefill_tiles = static_cast<std::int64_t>(plan.tiles.size() / 2);
@@ -371,8 +372,8 @@ void CudaStageEngine::queue_attention(const Work& work, const cuda::AttentionSpl
                           s.attn.data(), split);
     return;
   }
-  cuda::prefill_attention(shape, s.q.data(), keys, values, s.tables(), s.table_starts(), s.positions(), s.tiles(),
-                          work.prefill_tiles, s.attn.data());
+  cuda::prefill_attention(shape, prefill_kernel_, s.q.data(), keys, values, s.tables(), s.table_starts(),
+                          s.positions(), s.tiles(), work.prefill_tiles, s.attn.data());
   if (work.single_tokens > 0) {
     cuda::paged_attention(shape, s.q.data(), keys, values, s.tables(), s.table_starts(), s.positions(),
                           work.single_tokens, s.attn.data(), split, s.single_tokens());

@@ -126,6 +126,7 @@ class CudaStageEngine final : public Stage {
   std::int64_t widest_input_ = 0;  // the widest projection input: hidden, q_dim or intermediate
   int largest_step_tokens_ = 0;    // CudaEngineOptions's
   int attention_context_ = 0;      // the longest a sequence can be here: the context, or the cache if smaller
+  cuda::PrefillKernel prefill_kernel_ = cuda::PrefillKernel::kCudaCores;  // attention.h: by cache and device
   StepPositions step_;
 };
 

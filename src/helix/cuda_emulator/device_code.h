@@ -4,7 +4,7 @@
 // static __shared__ arrays function-local statics (one grid runs at a time, its
 // blocks one after another; each block finds what the last one left there, where
 // dynamic shared memory starts as NaN), threadIdx and the rest the running fiber's place, the
-// barriers and shuffles those of thread_blocks.h, the tensor cores wmma.h's.
+// barriers and shuffles those of thread_blocks.h, the tensor cores wmma.h's and mma.h's.
 // __CUDA_ARCH__ stays undefined: the emulated device has compute capability 9.0.
 #pragma once
 
@@ -19,8 +19,13 @@
 #include <type_traits>
 
 #include "helix/cuda_emulator/kernel_launch.h"
+#include "helix/cuda_emulator/mma.h"
 #include "helix/cuda_emulator/thread_blocks.h"
 #include "helix/cuda_emulator/wmma.h"
+
+// What a .cu file tests to reach the emulator where nvcc would take inline PTX
+// (helix/cuda/tensor_core_mma.h).
+#define HELIX_CUDA_EMULATED 1
 
 #undef __global__
 #undef __device__

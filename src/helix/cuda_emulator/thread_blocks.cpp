@@ -56,7 +56,8 @@ struct Block {
   std::uint64_t block_generation = 0;
   std::vector<WarpBarrier> warps;
   std::vector<std::uint64_t> offered[2];  // per thread: its value at a shuffle, by turns
-  std::vector<std::uint64_t> exchanges;   // per thread: the shuffles it has been through
+  std::vector<std::uint64_t> exchanges;   // per thread: the shuffles and gathers it has been through
+  std::vector<std::byte> gathered[2];     // per thread, kMostGatheredBytes: its offer at a gather, by turns
   std::vector<SharedChunk> shared;
   std::size_t shared_bytes = 0;
   int step = 1;             // +1: threads in order; -1: in reverse (odd blocks)
@@ -291,6 +292,21 @@ std::uint64_t exchange_in_warp(unsigned mask, std::uint64_t bits, int source_lan
   return b.offered[turn][static_cast<std::size_t>(first + source_lane)];
 }
 
+const std::byte* gather_in_warp(unsigned mask, const char* what, const void* mine, std::size_t bytes) {
+  Block& b = running_block(what);
+  if (bytes == 0 || bytes > kMostGatheredBytes) {
+    throw std::logic_error(fmt::format("{}: a gather of {} bytes (1..{})", what, bytes, kMostGatheredBytes));
+  }
+  const int thread = b.current, first = thread / kWarpLanes * kWarpLanes;
+  // By turns, as exchange_in_warp's offers: lanes write their offers side by side
+  // (lane i at i * bytes), so that each reads the warp's in one piece.
+  std::vector<std::byte>& slots = b.gathered[b.exchanges[static_cast<std::size_t>(thread)]++ % 2];
+  std::byte* warp_slots = slots.data() + static_cast<std::size_t>(first) * kMostGatheredBytes;
+  std::memcpy(warp_slots + static_cast<std::size_t>(thread - first) * bytes, mine, bytes);
+  warp_barrier(b, mask, what, false);
+  return warp_slots;
+}
+
 void* dynamic_shared() {
   Block& b = running_block("dynamic shared memory");
   return b.shared.data();
@@ -314,6 +330,7 @@ std::string run_grid(dim3 grid, dim3 block, std::size_t dynamic_shared_bytes, co
   }
   b.warps.resize(static_cast<std::size_t>((b.threads + kWarpLanes - 1) / kWarpLanes));
   for (auto& slots : b.offered) slots.resize(static_cast<std::size_t>(b.threads));
+  for (auto& slots : b.gathered) slots.resize(static_cast<std::size_t>(b.threads) * kMostGatheredBytes);
   b.exchanges.resize(static_cast<std::size_t>(b.threads));
   b.shared_bytes = dynamic_shared_bytes;
   b.shared.resize((dynamic_shared_bytes + sizeof(SharedChunk) - 1) / sizeof(SharedChunk));

@@ -52,6 +52,13 @@ void defer_to_warp_sync(std::function<void()> write);
 // The shuffles' exchange: this lane offers `bits` and gets those of `source_lane`
 // (0..31 within the warp); `mask` must name every lane of the warp.
 std::uint64_t exchange_in_warp(unsigned mask, std::uint64_t bits, int source_lane);
+// A warp-wide exchange of more than a shuffle moves (the tensor cores' mma.sync,
+// whose operands are spread over the lanes' registers): this lane offers `bytes`
+// bytes (at most kMostGatheredBytes) at the warp-wide operation `what`, and gets
+// every lane's offer, lane i's at i * bytes. Valid until this lane's next warp-wide
+// operation.
+inline constexpr std::size_t kMostGatheredBytes = 64;
+const std::byte* gather_in_warp(unsigned mask, const char* what, const void* mine, std::size_t bytes);
 // The block's dynamic shared memory (the launch's third argument), filled with
 // 0xFF bytes at each block's start: a float read before it is written is a NaN.
 void* dynamic_shared();

@@ -5,6 +5,7 @@
 // everywhere.
 #include "helix/cuda/attention.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,17 +40,18 @@ struct Case {
   std::vector<std::int32_t> tables, table_starts, positions;
 };
 
-// Four sequences of 37, 5, 20 and 2 cached positions, their blocks dealt out of
-// order; tokens: the last 6 of the first (a prefill chunk), then the last of each
-// other (the last attends to 2 positions: warps with none to merge).
-Case make_case(int head_dim, int window, int block_tokens) {
+// Four sequences of 37 (or `first_length`), 5, 20 and 2 cached positions, their
+// blocks dealt out of order; tokens: the last 6 (or `chunk`) of the first (a
+// prefill chunk), then the last of each other (the last attends to 2 positions:
+// warps with none to merge).
+Case make_case(int head_dim, int window, int block_tokens, int first_length = 37, int chunk = 6) {
   Case c;
   c.shape = {8, 2, head_dim, block_tokens, window};
   const int kv_dim = c.shape.kv_heads * head_dim, q_dim = c.shape.heads * head_dim, bt = c.shape.block_tokens;
-  const std::vector<int> lengths = {37, 5, 20, 2};
+  const std::vector<int> lengths = {first_length, 5, 20, 2};
   std::vector<std::vector<std::int32_t>> tables(lengths.size());
   std::int32_t next = 0;
-  for (int round = 0; round * bt < 37; ++round)  // block i of every sequence before block i + 1 of any
+  for (int round = 0; round * bt < first_length; ++round)  // block i of every sequence before block i + 1 of any
     for (std::size_t s = 0; s < lengths.size(); ++s)
       if (round * bt < lengths[s]) tables[s].push_back(next++);
   for (auto& t : tables) std::reverse(t.begin(), t.end());
@@ -62,7 +64,7 @@ Case make_case(int head_dim, int window, int block_tokens) {
   for (std::size_t s = 0; s < lengths.size(); ++s) {
     const auto start = static_cast<std::int32_t>(c.tables.size());
     c.tables.insert(c.tables.end(), tables[s].begin(), tables[s].end());
-    const int first = s == 0 ? lengths[s] - 6 : lengths[s] - 1;
+    const int first = s == 0 ? lengths[s] - chunk : lengths[s] - 1;
     for (int p = first; p < lengths[s]; ++p) {
       c.table_starts.push_back(start);
       c.positions.push_back(p);
@@ -175,9 +177,9 @@ TEST_F(CudaAttention, PrefillTilesAndListedTokensMatchFloat64) {
             tiles{std::span<const std::int32_t>(plan.tiles)}, singles{std::span<const std::int32_t>(plan.single_tokens)};
         const auto single_count = static_cast<std::int64_t>(plan.single_tokens.size());
         DeviceArray<float> workspace(static_cast<std::size_t>(cuda::split_workspace_floats(c.shape, 3, 2)));
-        cuda::prefill_attention(c.shape, q.data(), keys.data(), values.data(), tables.data(), starts.data(),
-                                positions.data(), tiles.data(), static_cast<std::int64_t>(plan.tiles.size() / 2),
-                                out.data());
+        cuda::prefill_attention(c.shape, cuda::PrefillKernel::kCudaCores, q.data(), keys.data(), values.data(),
+                                tables.data(), starts.data(), positions.data(), tiles.data(),
+                                static_cast<std::int64_t>(plan.tiles.size() / 2), out.data());
         if (single_count > 0) {
           cuda::paged_attention(c.shape, q.data(), keys.data(), values.data(), tables.data(), starts.data(),
                                 positions.data(), single_count, out.data(), {2, 20, workspace.data()}, singles.data());
@@ -191,12 +193,101 @@ TEST_F(CudaAttention, PrefillTilesAndListedTokensMatchFloat64) {
     }
 }
 
+// The case's cache as an f16 cache holds it: keys and values rounded to f16, and
+// the floats those halves are (the float64 reference's inputs).
+struct F16Cache {
+  std::vector<std::uint16_t> keys, values;
+};
+F16Cache round_cache(Case& c) {
+  F16Cache h{std::vector<std::uint16_t>(c.keys.size()), std::vector<std::uint16_t>(c.values.size())};
+  round_to_f16(c.keys.data(), static_cast<std::int64_t>(c.keys.size()), h.keys.data());
+  round_to_f16(c.values.data(), static_cast<std::int64_t>(c.values.size()), h.values.data());
+  widen_f16(reinterpret_cast<const std::byte*>(h.keys.data()), static_cast<std::int64_t>(h.keys.size()), c.keys.data());
+  widen_f16(reinterpret_cast<const std::byte*>(h.values.data()), static_cast<std::int64_t>(h.values.size()),
+            c.values.data());
+  c.shape.kv_f16 = true;
+  return h;
+}
+
+// An f16 cache's prefill on the tensor cores (the engine's choice from compute
+// capability 8.0 on), on a first sequence of 100 positions: its last 70 as a chunk
+// (tiles of 64 and 6 tokens from position 30, key steps of 32 not aligned with
+// them; warps with 16, 6 and no queries) beside three decode tokens, then all 100
+// as one prefill. Against float64 over the same halves: within 5e-5 (the values
+// are N(0, 1)), as the CUDA cores' kernel is within 2e-5 on the same cache. Had q
+// or the softmax weights been rounded to f16 rather than split in two, the error
+// would be 1e-3 (the emulator's: 2e-6 split, 9.5e-4 rounded); the bound leaves the
+// GPU's tensor cores, whose f32 adds truncate, more room than the CUDA cores.
+TEST_F(CudaAttention, TensorCorePrefillOnAnF16CacheMatchesFloat64AsTheCudaCoresDo) {
+  for (int head_dim : {16, 32, 64, 80, 96, 128})
+    for (int window : {0, 9, 33}) {
+      Case c = make_case(head_dim, window, 16, 100, 70);
+      const F16Cache cache = round_cache(c);
+      std::vector<int> lengths = {70, 1, 1, 1};
+      for (int whole : {0, 1}) {
+        if (whole == 1) {
+          const std::int32_t start = c.table_starts[0];
+          c.table_starts.assign(100, start);
+          c.positions.clear();
+          for (int p = 0; p < 100; ++p) c.positions.push_back(p);
+          c.q = normal_values(100 * static_cast<std::size_t>(c.shape.heads * head_dim), 7, 1.0f);
+          lengths = {100};
+        }
+        const std::vector<double> want = reference(c);
+        for (cuda::PrefillKernel kernel : {cuda::PrefillKernel::kTensorCores, cuda::PrefillKernel::kCudaCores}) {
+          const bool tensor_cores = kernel == cuda::PrefillKernel::kTensorCores;
+          const cuda::StepAttention plan = cuda::plan_step_attention(lengths, cuda::prefill_tile_tokens(kernel));
+          DeviceArray<float> q{std::span<const float>(c.q)}, out(c.q.size());
+          DeviceArray<std::uint16_t> keys{std::span<const std::uint16_t>(cache.keys)},
+              values{std::span<const std::uint16_t>(cache.values)};
+          DeviceArray<std::int32_t> tables{std::span<const std::int32_t>(c.tables)},
+              starts{std::span<const std::int32_t>(c.table_starts)},
+              positions{std::span<const std::int32_t>(c.positions)}, tiles{std::span<const std::int32_t>(plan.tiles)},
+              singles{std::span<const std::int32_t>(plan.single_tokens)};
+          cuda::prefill_attention(c.shape, kernel, q.data(), keys.data(), values.data(), tables.data(), starts.data(),
+                                  positions.data(), tiles.data(), static_cast<std::int64_t>(plan.tiles.size() / 2),
+                                  out.data());
+          if (!plan.single_tokens.empty()) {
+            cuda::paged_attention(c.shape, q.data(), keys.data(), values.data(), tables.data(), starts.data(),
+                                  positions.data(), static_cast<std::int64_t>(plan.single_tokens.size()), out.data(),
+                                  {}, singles.data());
+          }
+          const std::vector<float> got = out.download();
+          const double bound = tensor_cores ? 5e-5 : 2e-5;
+          for (std::size_t i = 0; i < want.size(); ++i)
+            ASSERT_NEAR(got[i], want[i], bound) << "head_dim " << head_dim << " window " << window
+                                                << (whole ? " whole prefill" : " mixed")
+                                                << (tensor_cores ? " tensor cores" : " CUDA cores") << " at " << i;
+        }
+      }
+    }
+}
+
 TEST(CudaAttentionArguments, AStepsChunksGoByTilesAndOneTokenChunksByToken) {
   const cuda::StepAttention plan = cuda::plan_step_attention({6, 1, 40, 1});
   EXPECT_EQ(plan.tiles, (std::vector<std::int32_t>{0, 6, 7, 16, 23, 16, 39, 8}));
   EXPECT_EQ(plan.single_tokens, (std::vector<std::int32_t>{6, 47}));
   EXPECT_EQ(cuda::plan_step_attention({16}).tiles, (std::vector<std::int32_t>{0, 16}));
   EXPECT_THROW(cuda::plan_step_attention({3, 0}), Error);
+  const cuda::StepAttention wide = cuda::plan_step_attention({6, 1, 140}, cuda::kTensorCorePrefillTileTokens);
+  EXPECT_EQ(wide.tiles, (std::vector<std::int32_t>{0, 6, 7, 64, 71, 64, 135, 12}));
+  EXPECT_THROW(cuda::plan_step_attention({6}, 32), Error);
+}
+
+// The tensor cores take the prefill where the cache is f16, the device has them
+// for f16 products (compute capability 8.0 on) and a kernel exists for the head size.
+TEST(CudaAttentionArguments, ThePrefillGoesToTheTensorCoresForAnF16CacheFromComputeCapability8) {
+  const auto kernel = [](bool f16, int head_dim, int major) {
+    return cuda::prefill_kernel_for({8, 2, head_dim, 16, 0, f16}, major);
+  };
+  EXPECT_EQ(kernel(true, 128, 9), cuda::PrefillKernel::kTensorCores);
+  EXPECT_EQ(kernel(true, 64, 8), cuda::PrefillKernel::kTensorCores);
+  EXPECT_EQ(kernel(false, 128, 9), cuda::PrefillKernel::kCudaCores);  // f32 cache: f32 products
+  EXPECT_EQ(kernel(true, 128, 7), cuda::PrefillKernel::kCudaCores);   // T4: no mma.m16n8k16
+  EXPECT_EQ(kernel(true, 8, 9), cuda::PrefillKernel::kCudaCores);     // no kernel for the size
+  EXPECT_EQ(kernel(true, 112, 9), cuda::PrefillKernel::kCudaCores);
+  EXPECT_EQ(cuda::prefill_tile_tokens(cuda::PrefillKernel::kTensorCores), 64);
+  EXPECT_EQ(cuda::prefill_tile_tokens(cuda::PrefillKernel::kCudaCores), 16);
 }
 
 // RoPE and the cache write in one launch, against the CPU's Rope on the same angles
@@ -335,6 +426,18 @@ TEST(CudaAttentionArguments, BadShapesAreNamed) {
     FAIL() << "a split without a chunk ran";
   } catch (const Error& e) {
     EXPECT_EQ(std::string(e.what()), "cuda paged_attention: a split over 4 parts needs chunk > 0 (got 0) and a workspace");
+  }
+  for (const cuda::PagedAttentionShape& shape : {fine, cuda::PagedAttentionShape{8, 2, 112, 16, 0, true}}) {
+    try {
+      cuda::prefill_attention(shape, cuda::PrefillKernel::kTensorCores, &dummy, &dummy, &dummy, &index, &index, &index,
+                              &index, 1, &dummy);
+      FAIL() << "the tensor cores' kernel ran for head_dim " << shape.head_dim;
+    } catch (const Error& e) {
+      EXPECT_EQ(std::string(e.what()),
+                fmt::format("cuda prefill_attention: the tensor cores' kernel takes an f16 cache and head_dim 16, 32, "
+                            "64, 80, 96 or 128 (got {} values of {})",
+                            shape.kv_f16 ? "f16" : "f32", shape.head_dim));
+    }
   }
 }
 
