@@ -152,7 +152,8 @@ planned=$?
 echo "gpu_check: profile --device cuda:0: exit $profiled; plan from its tables: exit $planned; $(grep -m1 "max flow" "$LOGS/plan.log")"
 counts="$counts; profile: exit $profiled, plan: exit $planned"
 
-# The engine benchmark: issue 15's three ratios, per dtype, on an 8-layer
+# The engine benchmark: issue 15's three ratios, per dtype and KV cache (f32: the CUDA
+# cores' prefill attention; f16: the tensor cores'), on an 8-layer
 # LLaMA-7B-shaped model (written to /tmp: ~4 GB per dtype).
 bench=skipped
 if [ "$skipped" -eq 0 ] && [ "$passed" -gt 0 ]; then

@@ -12,13 +12,15 @@
 //     layers. Bar: >= 60%.
 //   - decode throughput at batch 1..64 (context 128): bar, batch 64 >= 10x batch 1.
 // BF16 and Q8_0 weights by default, every other block type on request (GGUF files
-// written by `helix model init`'s code, reused). --preset picks another shape (the
+// written by `helix model init`'s code, reused); each with an f32 and an f16 KV
+// cache (--kv-dtypes), whose prefill attention runs on the CUDA cores and on the
+// tensor cores (cuda/attention.h). --preset picks another shape (the
 // GEMM baseline follows it): `tiny` is for gpu_engine_bench_emulated, the same
 // benchmark on the CUDA emulator, which CI runs to show that it runs through (its
 // figures are the emulator's, no GPU's).
 //
 // Usage: gpu_engine_bench [work-dir] [--layers N] [--device N] [--dtypes bf16,q8_0,q4_0,q4_k,...] [--quick]
-//                         [--preset llama-7b-1l|small|tiny]
+//                         [--kv-dtypes f32,f16] [--preset llama-7b-1l|small|tiny]
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
@@ -229,7 +231,8 @@ int main(int argc, char** argv) {
   int layers = 8, device = 0;
   bool quick = false;
   std::vector<std::string> dtype_names = {"bf16", "q8_0"};
-  std::string kv_dtype = "f32", preset = "llama-7b-1l";
+  std::vector<std::string> kv_dtype_names = {"f32", "f16"};
+  std::string preset = "llama-7b-1l";
   int copy_mib = 1024;
   CLI::App app("GPU engine benchmark on a LLaMA-7B-shaped model: every figure a ratio against a baseline measured on "
                "the same device in the same run. Writes ~4 GB of model files per dtype into the work folder.");
@@ -241,7 +244,10 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::IsMember({"bf16", "q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "q4_k", "q5_k", "q6_k"}))
       ->capture_default_str();
-  app.add_option("--kv-dtype", kv_dtype, "What the KV cache stores: f32 or f16")
+  app.add_option("--kv-dtypes", kv_dtype_names,
+                 "What the KV cache stores, each in turn: f32, f16 (an f16 cache's prefill attention runs on the "
+                 "tensor cores)")
+      ->delimiter(',')
       ->check(CLI::IsMember({"f32", "f16"}))
       ->capture_default_str();
   app.add_option("--copy-mib", copy_mib, "MiB of the device-to-device copy that measures the bandwidth")
@@ -281,39 +287,42 @@ int main(int argc, char** argv) {
   for (const std::string& dtype_name : dtype_names) {
     const helix::DType dtype = *helix::parse_dtype(dtype_name);  // a member of --dtypes' list
     const auto path = make_model(dir, preset, dtype, layers);
-    helix::ModelFiles files = helix::open_model(path);
-    const std::size_t bytes = weight_bytes(files);
-    const int vocab = files.config.vocab_size;
-    helix::CudaEngineOptions o;
-    o.device = device;
-    o.kv.capacity_tokens = 64 * (context + steps + 2) + 1024;
-    o.kv.dtype = helix::parse_kv_dtype(kv_dtype, "--kv-dtype");
-    helix::CudaStageEngine engine(std::move(files), {0, layers}, o);
-    Run r{engine, vocab};
-    const std::string type(helix::dtype_name(dtype));
-    const double d1 = decode_step_seconds(r, 1, context, steps);
-    const double bw = static_cast<double>(bytes) / d1;
-    std::printf("%s (KV cache %s): %.2f GB of weights per token\n", type.c_str(), kv_dtype.c_str(),
-                static_cast<double>(bytes) / 1e9);
-    std::printf("  decode batch 1 (context %d): %.3f ms/token, %.0f GB/s = %.0f%% of the copy bandwidth\n", context,
-                d1 * 1e3, bw / 1e9, 100 * bw / copy_bw);
-    const double p512 = prefill_seconds(r, 512, quick ? 2 : 5);
-    const double gemm_all = gemm_layer * layers;
-    std::printf("  prefill 512 tokens: %.2f ms = %.0f%% of cuBLAS BF16 GEMM on the same shapes (%.2f ms)\n", p512 * 1e3,
-                100 * gemm_all / p512, gemm_all * 1e3);
-    std::printf("  decode scaling (context %d):\n  %6s %12s %12s %8s\n", context, "batch", "ms/step", "tokens/s", "x b=1");
-    double b64 = 0.0;
-    for (int b : batches) {
-      const double t = b == 1 ? d1 : decode_step_seconds(r, b, context, quick ? 6 : 12);
-      std::printf("  %6d %12.3f %12.1f %8.2f\n", b, t * 1e3, b / t, (b / t) * d1);
-      if (b == 64) b64 = (b / t) * d1;
+    for (const std::string& kv_dtype : kv_dtype_names) {
+      helix::ModelFiles files = helix::open_model(path);
+      const std::size_t bytes = weight_bytes(files);
+      const int vocab = files.config.vocab_size;
+      helix::CudaEngineOptions o;
+      o.device = device;
+      o.kv.capacity_tokens = 64 * (context + steps + 2) + 1024;
+      o.kv.dtype = helix::parse_kv_dtype(kv_dtype, "--kv-dtypes");
+      helix::CudaStageEngine engine(std::move(files), {0, layers}, o);
+      Run r{engine, vocab};
+      const std::string type(helix::dtype_name(dtype));
+      const double d1 = decode_step_seconds(r, 1, context, steps);
+      const double bw = static_cast<double>(bytes) / d1;
+      std::printf("%s (KV cache %s): %.2f GB of weights per token\n", type.c_str(), kv_dtype.c_str(),
+                  static_cast<double>(bytes) / 1e9);
+      std::printf("  decode batch 1 (context %d): %.3f ms/token, %.0f GB/s = %.0f%% of the copy bandwidth\n", context,
+                  d1 * 1e3, bw / 1e9, 100 * bw / copy_bw);
+      const double p512 = prefill_seconds(r, 512, quick ? 2 : 5);
+      const double gemm_all = gemm_layer * layers;
+      std::printf("  prefill 512 tokens: %.2f ms = %.0f%% of cuBLAS BF16 GEMM on the same shapes (%.2f ms)\n",
+                  p512 * 1e3, 100 * gemm_all / p512, gemm_all * 1e3);
+      std::printf("  decode scaling (context %d):\n  %6s %12s %12s %8s\n", context, "batch", "ms/step", "tokens/s",
+                  "x b=1");
+      double b64 = 0.0;
+      for (int b : batches) {
+        const double t = b == 1 ? d1 : decode_step_seconds(r, b, context, quick ? 6 : 12);
+        std::printf("  %6d %12.3f %12.1f %8.2f\n", b, t * 1e3, b / t, (b / t) * d1);
+        if (b == 64) b64 = (b / t) * d1;
+      }
+      std::printf("  graph replays %ld%s%s\n", engine.graph_replays(),
+                  engine.graph_failure().empty() ? "" : "; capture failed: ", engine.graph_failure().c_str());
+      std::printf("summary %s (KV %s): decode b1 %.0f%% of copy bandwidth (bar 70%%: %s); prefill-512 %.0f%% of "
+                  "cuBLAS BF16 GEMM (bar 60%%: %s); batch 64 %.1fx batch 1 (bar 10x: %s)\n\n",
+                  type.c_str(), kv_dtype.c_str(), 100 * bw / copy_bw, verdict(bw / copy_bw >= 0.7),
+                  100 * gemm_all / p512, verdict(gemm_all / p512 >= 0.6), b64, verdict(b64 >= 10.0));
     }
-    std::printf("  graph replays %ld%s%s\n", engine.graph_replays(), engine.graph_failure().empty() ? "" : "; capture failed: ",
-                engine.graph_failure().c_str());
-    std::printf("summary %s: decode b1 %.0f%% of copy bandwidth (bar 70%%: %s); prefill-512 %.0f%% of cuBLAS BF16 GEMM "
-                "(bar 60%%: %s); batch 64 %.1fx batch 1 (bar 10x: %s)\n\n",
-                type.c_str(), 100 * bw / copy_bw, verdict(bw / copy_bw >= 0.7), 100 * gemm_all / p512,
-                verdict(gemm_all / p512 >= 0.6), b64, verdict(b64 >= 10.0));
   }
   std::printf("gpu_engine_bench: done\n");
   return 0;
