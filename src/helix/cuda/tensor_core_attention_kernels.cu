@@ -6,9 +6,10 @@
 // rows padded by 8 halves, so that a warp's 32 reads hit 32 banks). Each warp then
 //   - scores its 16 queries against the 32 keys: S = Q · Kᵀ on the tensor cores,
 //     f32 sums, scaled by 1 / sqrt(d) in f32. The keys are exact (the cache is
-//     f16); q, an f32, is split into two f16 parts (tensor_core_mma.h's
-//     f16_split_pair), held in registers across the walk, and both multiplied, so
-//     the scores are as exact as f32 products would make them;
+//     f16); q, an f32, is scaled by a power of two per row (into f16's range)
+//     and split into two f16 parts (tensor_core_mma.h's f16_split_pair), held in
+//     registers across the walk, and both multiplied, so the scores are as exact
+//     as f32 products would make them;
 //   - keeps each query's online softmax: the row's maximum over its 4 lanes by
 //     shuffles, its weights exp(s - m) in f32, the running sum in f32, the
 //     accumulator's rows scaled as the maximum grows (their places in the
@@ -117,20 +118,40 @@ __global__ void __launch_bounds__(kWarps * 32)
     row_position[r] = first_position + warp_first + g8 + 8 * r;
   }
 
-  // q as A operands, one per 16 dimensions, each split in two (rows past the tile's
-  // end 0).
+  // This lane's q values of row `row` (0 or 1) for the 16 dimensions from 16 s, as
+  // A operands place them: register r holds dimensions 2 t4 + 8 (r / 2) and the next.
+  const auto q_row = [&](int row) {
+    return q + static_cast<std::int64_t>(t0 + warp_first + g8 + 8 * row) * q_dim + h * D + 2 * t4;
+  };
+  // Each row's scale: a power of two that brings its largest |q| into [2^14, 2^15),
+  // so that q / scale splits into f16 parts without leaving f16's range (65504)
+  // however large q is, nor its normal range however small. The scores take the
+  // scale back, exactly.
+  float up[2], row_scale[2];
+#pragma unroll
+  for (int row = 0; row < 2; ++row) {
+    float top = 0.0f;
+    if (row_live[row]) {
+      for (int d = 0; d < D; d += 8) top = fmaxf(top, fmaxf(fabsf(q_row(row)[d]), fabsf(q_row(row)[d + 1])));
+    }
+    top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, 1));
+    top = fmaxf(top, __shfl_xor_sync(0xffffffffu, top, 2));
+    int e = 0;
+    frexpf(top, &e);  // top < 2^e
+    const int shift = min(126, max(-126, 15 - e));
+    up[row] = ldexpf(1.0f, shift);
+    row_scale[row] = ldexpf(1.0f, -shift);
+  }
+  // q / scale as A operands, one per 16 dimensions, each split in two (rows past
+  // the tile's end 0).
   std::uint32_t q_big[D / 16][4], q_small[D / 16][4];
 #pragma unroll
   for (int s = 0; s < D / 16; ++s) {
 #pragma unroll
     for (int r = 0; r < 4; ++r) {
-      const int row = r % 2, d = s * 16 + 2 * t4 + 8 * (r / 2);
-      float lo = 0.0f, hi = 0.0f;
-      if (row_live[row]) {
-        const float* qr = q + static_cast<std::int64_t>(t0 + warp_first + g8 + 8 * row) * q_dim + h * D + d;
-        lo = qr[0];
-        hi = qr[1];
-      }
+      const int row = r % 2, d = s * 16 + 8 * (r / 2);
+      const float lo = row_live[row] ? q_row(row)[d] * up[row] : 0.0f;
+      const float hi = row_live[row] ? q_row(row)[d + 1] * up[row] : 0.0f;
       const F16Split split = f16_split_pair(lo, hi);
       q_big[s][r] = split.big;
       q_small[s][r] = split.small;
@@ -179,7 +200,7 @@ __global__ void __launch_bounds__(kWarps * 32)
         for (int c = 0; c < 2; ++c) {
           const int j = j0 + n * 8 + 2 * t4 + c;
           float& v = s[n][2 * r + c];
-          v = row_live[r] && j >= lo && j <= p ? v * scale : -INFINITY;
+          v = row_live[r] && j >= lo && j <= p ? v * (scale * row_scale[r]) : -INFINITY;
           top = fmaxf(top, v);
         }
       }

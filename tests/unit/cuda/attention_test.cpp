@@ -263,6 +263,43 @@ TEST_F(CudaAttention, TensorCorePrefillOnAnF16CacheMatchesFloat64AsTheCudaCoresD
     }
 }
 
+// q outside f16's range: 2^17 times larger (the keys 2^17 times smaller, so the
+// scores stay as they were; in the f16 cache they are subnormal, coarse but exact),
+// which split as they are would be infinite in f16; and 2^-17 times smaller, which
+// would be subnormal (scores near 0: nearly even weights, so this one shows only
+// that nothing breaks). The tensor cores' kernel scales each query row by a power
+// of two before splitting it, and agrees with float64 as the CUDA cores' does.
+TEST_F(CudaAttention, TensorCorePrefillTakesQueriesBeyondF16sRange) {
+  for (int head_dim : {64, 128})
+    for (float q_scale : {131072.0f, 1.0f / 131072.0f}) {
+      Case c = make_case(head_dim, 0, 16, 100, 100);
+      for (float& v : c.q) v *= q_scale;
+      if (q_scale > 1.0f) {
+        for (float& v : c.keys) v /= q_scale;
+      }
+      const F16Cache cache = round_cache(c);
+      const std::vector<double> want = reference(c);
+      for (cuda::PrefillKernel kernel : {cuda::PrefillKernel::kTensorCores, cuda::PrefillKernel::kCudaCores}) {
+        const bool tensor_cores = kernel == cuda::PrefillKernel::kTensorCores;
+        const cuda::StepAttention plan = cuda::plan_step_attention({100, 1, 1, 1}, cuda::prefill_tile_tokens(kernel));
+        DeviceArray<float> q{std::span<const float>(c.q)}, out(c.q.size());
+        DeviceArray<std::uint16_t> keys{std::span<const std::uint16_t>(cache.keys)},
+            values{std::span<const std::uint16_t>(cache.values)};
+        DeviceArray<std::int32_t> tables{std::span<const std::int32_t>(c.tables)},
+            starts{std::span<const std::int32_t>(c.table_starts)},
+            positions{std::span<const std::int32_t>(c.positions)}, tiles{std::span<const std::int32_t>(plan.tiles)};
+        cuda::prefill_attention(c.shape, kernel, q.data(), keys.data(), values.data(), tables.data(), starts.data(),
+                                positions.data(), tiles.data(), static_cast<std::int64_t>(plan.tiles.size() / 2),
+                                out.data());
+        const std::vector<float> got = out.download();
+        const double bound = tensor_cores ? 5e-5 : 2e-5;
+        for (std::size_t i = 0; i < 100 * static_cast<std::size_t>(c.shape.heads * head_dim); ++i)
+          ASSERT_NEAR(got[i], want[i], bound) << "head_dim " << head_dim << " q x " << q_scale
+                                              << (tensor_cores ? " tensor cores" : " CUDA cores") << " at " << i;
+      }
+    }
+}
+
 TEST(CudaAttentionArguments, AStepsChunksGoByTilesAndOneTokenChunksByToken) {
   const cuda::StepAttention plan = cuda::plan_step_attention({6, 1, 40, 1});
   EXPECT_EQ(plan.tiles, (std::vector<std::int32_t>{0, 6, 7, 16, 23, 16, 39, 8}));
