@@ -1,10 +1,14 @@
 #include "helix/cuda/attention.h"
 
+#include <cuda_runtime_api.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <limits>
 
 #include "helix/core/error.h"
 #include "helix/cuda/attention_kernels.h"
+#include "helix/cuda/cuda_status.h"
 #include "helix/cuda/prefill_attention_kernels.h"
 #include "helix/cuda/tensor_core_attention_kernels.h"
 
@@ -40,9 +44,14 @@ StepAttention plan_step_attention(const std::vector<int>& chunk_lengths, int til
   for (int length : chunk_lengths) {
     if (length <= 0) fail("cuda plan_step_attention: a chunk of {} tokens", length);
     if (length == 1) plan.single_tokens.push_back(t);
-    for (int done = 0; length > 1 && done < length; done += tile_tokens) {
+    // As few tiles as the size allows, their sizes within one of each other: no
+    // block left with a few tokens of a chunk just over a multiple of the size.
+    const int tiles = length > 1 ? (length + tile_tokens - 1) / tile_tokens : 0;
+    for (int i = 0, done = 0; i < tiles; ++i) {
+      const int size = length / tiles + (i < length % tiles ? 1 : 0);
       plan.tiles.push_back(t + done);
-      plan.tiles.push_back(std::min(tile_tokens, length - done));
+      plan.tiles.push_back(size);
+      done += size;
     }
     t += length;
   }
@@ -61,6 +70,28 @@ void check_shape(const char* op, const PagedAttentionShape& shape) {
   if (shape.heads > 65535) fail("cuda {}: {} heads exceed the grid's second dimension", op, shape.heads);
 }
 
+// The tensor cores' kernel: an f16 cache of a head size it is built for, read 16
+// bytes at a time, on a device with mma.m16n8k16 (below 8.0 the kernel traps).
+void check_tensor_cores_take(const PagedAttentionShape& shape, const void* keys, const void* values) {
+  if (!shape.kv_f16 || !tensor_core_prefill_head_dim(shape.head_dim)) {
+    fail("cuda prefill_attention: the tensor cores' kernel takes an f16 cache and head_dim 16, 32, 64, 80, 96 or 128 "
+         "(got {} values of {})",
+         shape.kv_f16 ? "f16" : "f32", shape.head_dim);
+  }
+  if (reinterpret_cast<std::uintptr_t>(keys) % 16 != 0 || reinterpret_cast<std::uintptr_t>(values) % 16 != 0) {
+    fail("cuda prefill_attention: the tensor cores' kernel reads the cache 16 bytes at a time: keys and values must be "
+         "16-byte aligned");
+  }
+  int device = 0, major = 0;
+  cuda_detail::check_cuda(cudaGetDevice(&device), "cudaGetDevice");
+  cuda_detail::check_cuda(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device),
+                          "cudaDeviceGetAttribute");
+  if (major < 8) {
+    fail("cuda prefill_attention: the tensor cores' kernel needs compute capability 8.0 or more (cuda:{} has {}.x)",
+         device, major);
+  }
+}
+
 }  // namespace
 
 void prefill_attention(const PagedAttentionShape& shape, PrefillKernel kernel, const float* q, const void* keys,
@@ -71,11 +102,7 @@ void prefill_attention(const PagedAttentionShape& shape, PrefillKernel kernel, c
     fail("cuda prefill_attention: head_dim must be at most {}, got {}", kPrefillMostHeadDim, shape.head_dim);
   }
   const bool tensor_cores = kernel == PrefillKernel::kTensorCores;
-  if (tensor_cores && (!shape.kv_f16 || !tensor_core_prefill_head_dim(shape.head_dim))) {
-    fail("cuda prefill_attention: the tensor cores' kernel takes an f16 cache and head_dim 16, 32, 64, 80, 96 or 128 "
-         "(got {} values of {})",
-         shape.kv_f16 ? "f16" : "f32", shape.head_dim);
-  }
+  if (tensor_cores) check_tensor_cores_take(shape, keys, values);
   if (tile_count < 0) fail("cuda prefill_attention: tile_count must be >= 0, got {}", tile_count);
   if (tile_count == 0) return;
   if (tile_count > std::numeric_limits<int>::max()) fail("cuda prefill_attention: {} tiles exceed one launch's grid", tile_count);

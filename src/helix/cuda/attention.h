@@ -72,8 +72,9 @@ PrefillKernel prefill_kernel_for(const PagedAttentionShape& shape, int compute_m
 int prefill_tile_tokens(PrefillKernel kernel);
 
 // How a step of chunks of these lengths (back to back) is attended: the chunks of
-// more than one token by prefill tiles of up to `tile_tokens`, (first token, tokens)
-// pairs flattened; the one-token chunks (decodes beside a prefill) by token, through
+// more than one token by prefill tiles of up to `tile_tokens` (as few as fit, of
+// sizes within one of each other), (first token, tokens) pairs flattened; the
+// one-token chunks (decodes beside a prefill) by token, through
 // paged_attention's token list, where a tile of one would leave most of its block idle.
 struct StepAttention {
   std::vector<std::int32_t> tiles;

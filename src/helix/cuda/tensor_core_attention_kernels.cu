@@ -14,9 +14,10 @@
 //     shuffles, its weights exp(s - m) in f32, the running sum in f32, the
 //     accumulator's rows scaled as the maximum grows (their places in the
 //     registers are PTX's, tensor_core_mma.h);
-//   - adds P · V on the tensor cores, the weights split in two f16 parts as q is
-//     (S's accumulator registers are already P's A operands, two 8-column tiles
-//     per 16 keys).
+//   - adds P · V on the tensor cores, the weights scaled by 2^15 and split in two
+//     f16 parts as q is (S's accumulator registers are already P's A operands, two
+//     8-column tiles per 16 keys), each step's products summed apart and added to
+//     the running sums in f32 (the tensor cores' adds truncate).
 // Splitting doubles the tensor cores' work, a few percent of a prefill whose
 // projections do 50 times as many products, and keeps the CUDA cores' kernel's
 // accuracy: against float64 over the same cache, within f32 rounding.
@@ -92,6 +93,7 @@ __global__ void __launch_bounds__(kWarps * 32)
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ < 800
   __trap();  // mma.m16n8k16: attention.cpp picks this kernel from compute capability 8.0 on
 #else
+  constexpr float kWeightScale = 32768.0f;  // 2^15: softmax weights (at most 1) times this go to the tensor cores
   HELIX_DYNAMIC_SHARED(uint4, shared);
   __half* ks = reinterpret_cast<__half*>(shared);
   __half* vt = ks + kPositions * key_stride(D);
@@ -218,7 +220,7 @@ __global__ void __launch_bounds__(kWarps * 32)
           sum += v;
         }
       }
-      l[r] = l[r] * shrink + sum;
+      l[r] = l[r] * shrink + sum * kWeightScale;
       m[r] = m_new;
 #pragma unroll
       for (int n = 0; n < D / 8; ++n) {
@@ -226,22 +228,36 @@ __global__ void __launch_bounds__(kWarps * 32)
         o[n][2 * r + 1] *= shrink;
       }
     }
-    // O += P · V: 16 keys at a time, P's A operands (split in two) from two of S's
-    // column tiles.
+    // O += P · V. P's A operands come from S's column tiles as they stand (two per
+    // 16 keys), each weight times 2^15 (exact; at most 32768, inside f16's range)
+    // and split in two, so that a weight far below the row's largest keeps its
+    // bits rather than going subnormal in f16; O and l end up 2^15 too large alike.
+    std::uint32_t p_big[2][4], p_small[2][4];
 #pragma unroll
     for (int k = 0; k < 2; ++k) {
-      const F16Split p[4] = {f16_split_pair(s[2 * k][0], s[2 * k][1]), f16_split_pair(s[2 * k][2], s[2 * k][3]),
-                             f16_split_pair(s[2 * k + 1][0], s[2 * k + 1][1]),
-                             f16_split_pair(s[2 * k + 1][2], s[2 * k + 1][3])};
-      const std::uint32_t p_big[4] = {p[0].big, p[1].big, p[2].big, p[3].big};
-      const std::uint32_t p_small[4] = {p[0].small, p[1].small, p[2].small, p[3].small};
 #pragma unroll
-      for (int n = 0; n < D / 8; ++n) {
+      for (int r = 0; r < 4; ++r) {
+        const float* from = s[2 * k + r / 2] + 2 * (r % 2);
+        const F16Split split = f16_split_pair(from[0] * kWeightScale, from[1] * kWeightScale);
+        p_big[k][r] = split.big;
+        p_small[k][r] = split.small;
+      }
+    }
+    // Each 8 dimensions' share of these 32 keys summed apart, then added to O in f32:
+    // the tensor cores truncate as they add, and adding each step's products to a
+    // long context's running sums on them would bias O by the steps' count.
+#pragma unroll
+    for (int n = 0; n < D / 8; ++n) {
+      float step_sum[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+#pragma unroll
+      for (int k = 0; k < 2; ++k) {
         const __half* value = vt + (n * 8 + g8) * value_stride() + k * 16 + 2 * t4;
         const std::uint32_t b[2] = {f16_pair_at(value), f16_pair_at(value + 8)};
-        mma_16x8x16(o[n], p_big, b);
-        mma_16x8x16(o[n], p_small, b);
+        mma_16x8x16(step_sum, p_big[k], b);
+        mma_16x8x16(step_sum, p_small[k], b);
       }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) o[n][i] += step_sum[i];
     }
   }
   // Each row's sum over its 4 lanes, then the rows out.

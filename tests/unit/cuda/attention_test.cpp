@@ -148,7 +148,7 @@ TEST_F(CudaAttention, SplitOverTheContextMatchesFloat64) {
 // A step's attention as the engine plans it (plan_step_attention) on the same
 // cases: the first sequence's 6 tokens one prefill tile, each other token by token
 // through paged_attention's token list (split in two: 2 splits of 20 positions);
-// then the first sequence's 37 positions as one prefill (tiles of 16, 16 and 5; key
+// then the first sequence's 37 positions as one prefill (tiles of 13, 12 and 12; key
 // tiles of 32 positions, crossing blocks; windows shorter and longer than a key
 // tile). Every token against float64.
 TEST_F(CudaAttention, PrefillTilesAndListedTokensMatchFloat64) {
@@ -211,14 +211,15 @@ F16Cache round_cache(Case& c) {
 
 // An f16 cache's prefill on the tensor cores (the engine's choice from compute
 // capability 8.0 on), on a first sequence of 100 positions: its last 70 as a chunk
-// (tiles of 64 and 6 tokens from position 30, key steps of 32 not aligned with
-// them; warps with 16, 6 and no queries) beside three decode tokens, then all 100
-// as one prefill. Against float64 over the same halves: within 5e-5 (the values
+// (tiles of 35 tokens from positions 30 and 65, key steps of 32 not aligned with
+// them; warps with 16, 3 and no queries) beside three decode tokens, then all 100
+// as one prefill (tiles of 50). Against float64 over the same halves: within 5e-5 (the values
 // are N(0, 1)), as the CUDA cores' kernel is within 2e-5 on the same cache. Had q
 // or the softmax weights been rounded to f16 rather than split in two, the error
 // would be 1e-3 (the emulator's: 2e-6 split, 9.5e-4 rounded); the bound leaves the
 // GPU's tensor cores, whose f32 adds truncate, more room than the CUDA cores.
 TEST_F(CudaAttention, TensorCorePrefillOnAnF16CacheMatchesFloat64AsTheCudaCoresDo) {
+  if (compute_major() < 8) GTEST_SKIP() << "mma.m16n8k16 needs compute capability 8.0, cuda:0 has " << compute_major();
   for (int head_dim : {16, 32, 64, 80, 96, 128})
     for (int window : {0, 9, 33}) {
       Case c = make_case(head_dim, window, 16, 100, 70);
@@ -270,6 +271,7 @@ TEST_F(CudaAttention, TensorCorePrefillOnAnF16CacheMatchesFloat64AsTheCudaCoresD
 // that nothing breaks). The tensor cores' kernel scales each query row by a power
 // of two before splitting it, and agrees with float64 as the CUDA cores' does.
 TEST_F(CudaAttention, TensorCorePrefillTakesQueriesBeyondF16sRange) {
+  if (compute_major() < 8) GTEST_SKIP() << "mma.m16n8k16 needs compute capability 8.0, cuda:0 has " << compute_major();
   for (int head_dim : {64, 128})
     for (float q_scale : {131072.0f, 1.0f / 131072.0f}) {
       Case c = make_case(head_dim, 0, 16, 100, 100);
@@ -300,14 +302,54 @@ TEST_F(CudaAttention, TensorCorePrefillTakesQueriesBeyondF16sRange) {
     }
 }
 
+// Softmax weights far below the row's largest, in numbers: one key scores 0 (its
+// values 0), 2047 others score -18 (values 1), so the output is 2047 e^-18 over
+// 1 + 2047 e^-18, about 3.1e-5, all of it from weights of 1.5e-8, below f16's
+// smallest subnormal's half. The tensor cores' kernel scales the weights by 2^15
+// before splitting them, so they keep their bits; unscaled, they would round to 0
+// and the output with them. Within 1e-3 of float64, relatively.
+TEST_F(CudaAttention, TensorCorePrefillKeepsWeightsFarBelowTheLargest) {
+  if (compute_major() < 8) GTEST_SKIP() << "mma.m16n8k16 needs compute capability 8.0, cuda:0 has " << compute_major();
+  const int head_dim = 16, positions = 2048;
+  Case c = make_case(head_dim, 0, 16, positions, 2);
+  const int kv_dim = c.shape.kv_heads * head_dim, q_dim = c.shape.heads * head_dim;
+  for (std::size_t t = 0; t < c.positions.size(); ++t)
+    for (int d = 0; d < q_dim; ++d) c.q[t * q_dim + d] = d % head_dim == 0 ? 4.0f : 0.0f;  // scores: k[0] / 4 * 4
+  const std::int32_t* table = c.tables.data() + c.table_starts[0];
+  for (int j = 0; j < positions; ++j) {
+    const std::size_t row = static_cast<std::size_t>(table[j / 16]) * 16 + j % 16;
+    for (int d = 0; d < kv_dim; ++d) {
+      c.keys[row * kv_dim + d] = j > 0 && d % head_dim == 0 ? -18.0f : 0.0f;
+      c.values[row * kv_dim + d] = j > 0 ? 1.0f : 0.0f;
+    }
+  }
+  const F16Cache cache = round_cache(c);
+  const std::vector<double> want = reference(c);
+  const cuda::StepAttention plan = cuda::plan_step_attention({2, 1, 1, 1}, cuda::kTensorCorePrefillTileTokens);
+  DeviceArray<float> q{std::span<const float>(c.q)}, out(c.q.size());
+  DeviceArray<std::uint16_t> keys{std::span<const std::uint16_t>(cache.keys)},
+      values{std::span<const std::uint16_t>(cache.values)};
+  DeviceArray<std::int32_t> tables{std::span<const std::int32_t>(c.tables)},
+      starts{std::span<const std::int32_t>(c.table_starts)},
+      positions_on_device{std::span<const std::int32_t>(c.positions)}, tiles{std::span<const std::int32_t>(plan.tiles)};
+  cuda::prefill_attention(c.shape, cuda::PrefillKernel::kTensorCores, q.data(), keys.data(), values.data(),
+                          tables.data(), starts.data(), positions_on_device.data(), tiles.data(), 1, out.data());
+  const std::vector<float> got = out.download();
+  for (std::size_t i = 0; i < 2 * static_cast<std::size_t>(q_dim); ++i) {
+    ASSERT_GT(want[i], 3e-5);
+    ASSERT_NEAR(got[i], want[i], 1e-3 * want[i]) << "at " << i;
+  }
+}
+
 TEST(CudaAttentionArguments, AStepsChunksGoByTilesAndOneTokenChunksByToken) {
   const cuda::StepAttention plan = cuda::plan_step_attention({6, 1, 40, 1});
-  EXPECT_EQ(plan.tiles, (std::vector<std::int32_t>{0, 6, 7, 16, 23, 16, 39, 8}));
+  EXPECT_EQ(plan.tiles, (std::vector<std::int32_t>{0, 6, 7, 14, 21, 13, 34, 13}));  // 40: 3 tiles, not 16 + 16 + 8
   EXPECT_EQ(plan.single_tokens, (std::vector<std::int32_t>{6, 47}));
   EXPECT_EQ(cuda::plan_step_attention({16}).tiles, (std::vector<std::int32_t>{0, 16}));
   EXPECT_THROW(cuda::plan_step_attention({3, 0}), Error);
   const cuda::StepAttention wide = cuda::plan_step_attention({6, 1, 140}, cuda::kTensorCorePrefillTileTokens);
-  EXPECT_EQ(wide.tiles, (std::vector<std::int32_t>{0, 6, 7, 64, 71, 64, 135, 12}));
+  EXPECT_EQ(wide.tiles, (std::vector<std::int32_t>{0, 6, 7, 47, 54, 47, 101, 46}));
+  EXPECT_EQ(cuda::plan_step_attention({65}, 64).tiles, (std::vector<std::int32_t>{0, 33, 33, 32}));  // not 64 + 1
   EXPECT_THROW(cuda::plan_step_attention({6}, 32), Error);
 }
 

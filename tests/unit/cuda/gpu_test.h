@@ -14,7 +14,12 @@ class GpuTest : public ::testing::Test {
     const CudaDevices found = cuda_devices();
     if (found.devices.empty()) GTEST_SKIP() << "no CUDA device: " << found.why_none;
     use_cuda_device(0);
+    compute_major_ = found.devices.front().compute_major;
   }
+  int compute_major() const { return compute_major_; }
+
+ private:
+  int compute_major_ = 0;
 };
 
 }  // namespace helix::test

@@ -18,7 +18,6 @@
 #include <vector>
 
 #include "helix/cuda/kernel_launch.h"
-#include "helix/cuda/tensor_core_mma.h"
 
 namespace {
 
@@ -312,51 +311,6 @@ TEST(CudaEmulator, TensorCoreTilesMultiplyAsTheirLayoutsSay) {
                 __bfloat162float(b[static_cast<std::size_t>(j * 16 + k)]);
       }
       EXPECT_EQ(c[static_cast<std::size_t>(i * 16 + j)], want) << i << ", " << j;
-    }
-  }
-}
-
-// One mma.m16n8k16 through the registers where PTX places its operands
-// (tensor_core_mma.h): each lane packs its A and B elements out of row-major a
-// (16 x 16) and b (16 x 8), and its C elements out of row-major c (16 x 8), and
-// writes its D elements to d.
-__global__ void register_product(const float* a, const float* b, const float* c, float* d) {
-  using helix::cuda_detail::f16_pair;
-  const int lane = static_cast<int>(threadIdx.x % 32), g = lane / 4, t = lane % 4;
-  std::uint32_t ra[4], rb[2];
-  for (int r = 0; r < 4; ++r) {
-    const int row = g + 8 * (r % 2), col = 2 * t + 8 * (r / 2);
-    ra[r] = f16_pair(a[row * 16 + col], a[row * 16 + col + 1]);
-  }
-  for (int r = 0; r < 2; ++r) {
-    const int k = 2 * t + 8 * r;
-    rb[r] = f16_pair(b[k * 8 + g], b[(k + 1) * 8 + g]);
-  }
-  float acc[4];
-  for (int i = 0; i < 4; ++i) acc[i] = c[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2];
-  helix::cuda_detail::mma_16x8x16(acc, ra, rb);
-  for (int i = 0; i < 4; ++i) d[(g + 8 * (i / 2)) * 8 + 2 * t + i % 2] = acc[i];
-}
-
-TEST(CudaEmulator, MmaOperandsAreWherePtxPlacesThem) {
-  // Every element different (small integers and quarters: f16 holds them, and the
-  // sums are exact), so an element read from the wrong place shows.
-  std::vector<float> a(256), b(128), c(128);
-  for (int i = 0; i < 256; ++i) a[static_cast<std::size_t>(i)] = static_cast<float>(i % 13) - 6.0f;
-  for (int i = 0; i < 128; ++i) {
-    b[static_cast<std::size_t>(i)] = static_cast<float>(i % 11) * 0.25f;
-    c[static_cast<std::size_t>(i)] = static_cast<float>(i);
-  }
-  std::vector<float> d(128, 0.0f);
-  HELIX_LAUNCH(1, 32, 0, nullptr, register_product)(a.data(), b.data(), c.data(), d.data());
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  for (int i = 0; i < 16; ++i) {
-    for (int j = 0; j < 8; ++j) {
-      float want = c[static_cast<std::size_t>(i * 8 + j)];
-      for (int k = 0; k < 16; ++k) {
-        want += a[static_cast<std::size_t>(i * 16 + k)] * b[static_cast<std::size_t>(k * 8 + j)];
-      }
-      EXPECT_EQ(d[static_cast<std::size_t>(i * 8 + j)], want) << i << ", " << j;
     }
   }
 }
