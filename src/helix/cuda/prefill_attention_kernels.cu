@@ -21,6 +21,7 @@
 #include "helix/cuda/kernel_launch.h"
 #include "helix/cuda/kv_values.h"
 #include "helix/cuda/launch_stream.h"
+#include "helix/cuda/prefill_tile.h"
 
 namespace helix::cuda_detail {
 namespace {
@@ -48,15 +49,14 @@ __global__ void __launch_bounds__(kWarps * 32)
   float* qs = vs + kPositions * row;
   const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
   const int h = static_cast<int>(blockIdx.y);
-  const int t0 = tiles[2 * blockIdx.x], count = tiles[2 * blockIdx.x + 1];
+  const PrefillTile tile = prefill_tile(shape, tiles, tables, table_starts, positions, static_cast<int>(blockIdx.x));
+  const int t0 = tile.first_token, count = tile.count, first_position = tile.first_position;
+  const int last_position = tile.last_position, lowest = tile.lowest;
+  const std::int32_t* table = tile.table;
   const int q_dim = shape.heads * hd, kv_dim = shape.kv_heads * hd;
   const int g = h / (shape.heads / shape.kv_heads);
   const float scale = 1.0f / sqrtf(static_cast<float>(hd));
-  const std::int32_t* table = tables + table_starts[t0];
   const int window = shape.sliding_window;
-  // The tile's tokens are consecutive positions of one sequence.
-  const int first_position = positions[t0], last_position = positions[t0 + count - 1];
-  const int lowest = window > 0 ? max(0, first_position - window + 1) : 0;
 
   for (int i = static_cast<int>(threadIdx.x); i < count * hd; i += static_cast<int>(blockDim.x)) {
     const int query = i / hd, d = i % hd;

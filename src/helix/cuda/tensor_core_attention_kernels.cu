@@ -30,6 +30,7 @@
 #include "helix/cuda/cuda_status.h"
 #include "helix/cuda/kernel_launch.h"
 #include "helix/cuda/launch_stream.h"
+#include "helix/cuda/prefill_tile.h"
 #include "helix/cuda/tensor_core_mma.h"
 
 namespace helix::cuda_detail {
@@ -100,14 +101,14 @@ __global__ void __launch_bounds__(kWarps * 32)
   const int lane = static_cast<int>(threadIdx.x % 32), warp = static_cast<int>(threadIdx.x / 32);
   const int g8 = lane / 4, t4 = lane % 4;  // the lane's places in the mma operands
   const int h = static_cast<int>(blockIdx.y);
-  const int t0 = tiles[2 * blockIdx.x], count = tiles[2 * blockIdx.x + 1];
+  const PrefillTile tile = prefill_tile(shape, tiles, tables, table_starts, positions, static_cast<int>(blockIdx.x));
+  const int t0 = tile.first_token, count = tile.count, first_position = tile.first_position;
+  const int last_position = tile.last_position, lowest = tile.lowest;
+  const std::int32_t* table = tile.table;
   const int q_dim = shape.heads * D;
   const int g = h / (shape.heads / shape.kv_heads);
   const float scale = 1.0f / sqrtf(static_cast<float>(D));
-  const std::int32_t* table = tables + table_starts[t0];
   const int window = shape.sliding_window;
-  const int first_position = positions[t0], last_position = positions[t0 + count - 1];
-  const int lowest = window > 0 ? max(0, first_position - window + 1) : 0;
 
   // The warp's queries: rows r of its 16 are tile queries warp * 16 + r; this lane
   // holds rows g8 and g8 + 8 (index 0 and 1 below).
