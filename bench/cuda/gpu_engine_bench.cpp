@@ -257,6 +257,8 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(helix::random_model_preset_names()))
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  // Line by line into gpu_check.sh's log: a run its timeout stops keeps what it printed.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
 
   const helix::CudaDevices found = helix::cuda_devices();
   if (found.devices.empty()) {

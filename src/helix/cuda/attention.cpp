@@ -34,21 +34,26 @@ int prefill_tile_tokens(PrefillKernel kernel) {
   return kernel == PrefillKernel::kTensorCores ? kTensorCorePrefillTileTokens : kPrefillTileTokens;
 }
 
-StepAttention plan_step_attention(const std::vector<int>& chunk_lengths, int tile_tokens) {
-  if (tile_tokens != kPrefillTileTokens && tile_tokens != kTensorCorePrefillTileTokens) {
-    fail("cuda plan_step_attention: tiles of {} tokens (the kernels take {} or {})", tile_tokens, kPrefillTileTokens,
-         kTensorCorePrefillTileTokens);
-  }
+StepAttention plan_step_attention(const std::vector<int>& chunk_lengths, PrefillKernel kernel) {
+  const int tile_tokens = prefill_tile_tokens(kernel);
+  // A warp's share of a tile: the CUDA cores' warps take 4 queries, the tensor
+  // cores' 16 (an mma's rows), each whether its queries are there or not.
+  const int warp_tokens = kernel == PrefillKernel::kTensorCores ? 16 : kPrefillTileTokens / 4;
+  const int tile_warps = tile_tokens / warp_tokens;
   StepAttention plan;
   std::int32_t t = 0;
   for (int length : chunk_lengths) {
     if (length <= 0) fail("cuda plan_step_attention: a chunk of {} tokens", length);
     if (length == 1) plan.single_tokens.push_back(t);
-    // As few tiles as the size allows, their sizes within one of each other: no
-    // block left with a few tokens of a chunk just over a multiple of the size.
-    const int tiles = length > 1 ? (length + tile_tokens - 1) / tile_tokens : 0;
+    // As few tiles as the size allows, the chunk's warps' shares dealt evenly over
+    // them (the last share the rest of the chunk): 65 tokens on the tensor cores
+    // are 48 + 17, five warps' work, where 64 + 1 would leave a block nearly idle
+    // and 33 + 32 takes as many warps. Every tile ends up with more than one token.
+    const int warps = length > 1 ? (length + warp_tokens - 1) / warp_tokens : 0;
+    const int tiles = (warps + tile_warps - 1) / tile_warps;
     for (int i = 0, done = 0; i < tiles; ++i) {
-      const int size = length / tiles + (i < length % tiles ? 1 : 0);
+      const int share = (warps / tiles + (i < warps % tiles ? 1 : 0)) * warp_tokens;
+      const int size = i + 1 < tiles ? share : length - done;
       plan.tiles.push_back(t + done);
       plan.tiles.push_back(size);
       done += size;
@@ -71,8 +76,9 @@ void check_shape(const char* op, const PagedAttentionShape& shape) {
 }
 
 // The tensor cores' kernel: an f16 cache of a head size it is built for, read 16
-// bytes at a time, on a device with mma.m16n8k16 (below 8.0 the kernel traps).
-void check_tensor_cores_take(const PagedAttentionShape& shape, const void* keys, const void* values) {
+// bytes at a time, out written 8, on a device with mma.m16n8k16 (below 8.0 the
+// kernel traps).
+void check_tensor_cores_take(const PagedAttentionShape& shape, const void* keys, const void* values, const float* out) {
   if (!shape.kv_f16 || !tensor_core_prefill_head_dim(shape.head_dim)) {
     fail("cuda prefill_attention: the tensor cores' kernel takes an f16 cache and head_dim 16, 32, 64, 80, 96 or 128 "
          "(got {} values of {})",
@@ -81,6 +87,9 @@ void check_tensor_cores_take(const PagedAttentionShape& shape, const void* keys,
   if (reinterpret_cast<std::uintptr_t>(keys) % 16 != 0 || reinterpret_cast<std::uintptr_t>(values) % 16 != 0) {
     fail("cuda prefill_attention: the tensor cores' kernel reads the cache 16 bytes at a time: keys and values must be "
          "16-byte aligned");
+  }
+  if (reinterpret_cast<std::uintptr_t>(out) % 8 != 0) {
+    fail("cuda prefill_attention: the tensor cores' kernel writes pairs of floats: out must be 8-byte aligned");
   }
   int device = 0, major = 0;
   cuda_detail::check_cuda(cudaGetDevice(&device), "cudaGetDevice");
@@ -102,7 +111,7 @@ void prefill_attention(const PagedAttentionShape& shape, PrefillKernel kernel, c
     fail("cuda prefill_attention: head_dim must be at most {}, got {}", kPrefillMostHeadDim, shape.head_dim);
   }
   const bool tensor_cores = kernel == PrefillKernel::kTensorCores;
-  if (tensor_cores) check_tensor_cores_take(shape, keys, values);
+  if (tensor_cores) check_tensor_cores_take(shape, keys, values, out);
   if (tile_count < 0) fail("cuda prefill_attention: tile_count must be >= 0, got {}", tile_count);
   if (tile_count == 0) return;
   if (tile_count > std::numeric_limits<int>::max()) fail("cuda prefill_attention: {} tiles exceed one launch's grid", tile_count);

@@ -72,20 +72,23 @@ PrefillKernel prefill_kernel_for(const PagedAttentionShape& shape, int compute_m
 int prefill_tile_tokens(PrefillKernel kernel);
 
 // How a step of chunks of these lengths (back to back) is attended: the chunks of
-// more than one token by prefill tiles of up to `tile_tokens` (as few as fit, of
-// sizes within one of each other), (first token, tokens) pairs flattened; the
-// one-token chunks (decodes beside a prefill) by token, through
+// more than one token by `kernel`'s prefill tiles (as few as fit, its warps' work
+// dealt evenly over them), (first token, tokens) pairs flattened; the one-token
+// chunks (decodes beside a prefill) by token, through
 // paged_attention's token list, where a tile of one would leave most of its block idle.
 struct StepAttention {
   std::vector<std::int32_t> tiles;
   std::vector<std::int32_t> single_tokens;
 };
-StepAttention plan_step_attention(const std::vector<int>& chunk_lengths, int tile_tokens = kPrefillTileTokens);
+StepAttention plan_step_attention(const std::vector<int>& chunk_lengths,
+                                  PrefillKernel kernel = PrefillKernel::kCudaCores);
 
 // As paged_attention, over the tiles (`tiles`: tile_count pairs in device memory,
-// from plan_step_attention with `kernel`'s tile size; every token of a tile at
+// from plan_step_attention for the same kernel; every token of a tile at
 // consecutive positions of one sequence). head_dim at most kPrefillMostHeadDim; the
-// tensor cores' kernel only where prefill_kernel_for chose it.
+// tensor cores' kernel only where prefill_kernel_for chose it, with the cache
+// 16-byte aligned and out 8-byte aligned (as device allocations and the engine's
+// layers are).
 void prefill_attention(const PagedAttentionShape& shape, PrefillKernel kernel, const float* q, const void* keys,
                        const void* values, const std::int32_t* tables, const std::int32_t* table_starts,
                        const std::int32_t* positions, const std::int32_t* tiles, std::int64_t tile_count, float* out);

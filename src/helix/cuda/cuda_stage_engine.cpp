@@ -274,7 +274,7 @@ void CudaStageEngine::fill_inputs(const StepInput& in, Work& work) {
   if (!work.decode && model_.config.head_dim <= cuda::kPrefillMostHeadDim) {
     std::vector<int> lengths;
     for (const SequenceChunk& ch : in.chunks) lengths.push_back(ch.length);
-    const cuda::StepAttention plan = cuda::plan_step_attention(lengths, cuda::prefill_tile_tokens(prefill_kernel_));
+    const cuda::StepAttention plan = cuda::plan_step_attention(lengths, prefill_kernel_);
     std::copy(plan.tiles.begin(), plan.tiles.end(), b.host_tiles());
     std::copy(plan.single_tokens.begin(), plan.single_tokens.end(), b.host_single_tokens());
     work.prefill_tiles = static_cast<std::int64_t>(plan.tiles.size() / 2);

@@ -231,8 +231,9 @@ __global__ void __launch_bounds__(kWarps * 32)
     }
     // O += P · V. P's A operands come from S's column tiles as they stand (two per
     // 16 keys), each weight times 2^15 (exact; at most 32768, inside f16's range)
-    // and split in two, so that a weight far below the row's largest keeps its
-    // bits rather than going subnormal in f16; O and l end up 2^15 too large alike.
+    // and split in two, so that a weight far below the row's largest is not lost to
+    // f16's subnormals (below 2^-17 its smaller part still is, an error of at most
+    // 2^-40 of the largest weight); O and l end up 2^15 too large alike.
     std::uint32_t p_big[2][4], p_small[2][4];
 #pragma unroll
     for (int k = 0; k < 2; ++k) {
