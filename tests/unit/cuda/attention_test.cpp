@@ -216,8 +216,8 @@ F16Cache round_cache(Case& c) {
 // 100 as one prefill (tiles of 64 and 36). Against float64 over the same halves: within 5e-5 (the values
 // are N(0, 1)), as the CUDA cores' kernel is within 2e-5 on the same cache. Had q
 // or the softmax weights been rounded to f16 rather than split in two, the error
-// would be 1e-3 (the emulator's: 2e-6 split, 9.5e-4 rounded); the bound leaves the
-// GPU's tensor cores, whose f32 adds truncate, more room than the CUDA cores.
+// would be 1e-3 (the emulator's: 9.5e-4 rounded; split, 2e-6 where its adds round
+// to nearest and 1.9e-5 where, as now, each truncates: more often than a GPU's).
 TEST_F(CudaAttention, TensorCorePrefillOnAnF16CacheMatchesFloat64AsTheCudaCoresDo) {
   if (compute_major() < 8) GTEST_SKIP() << "mma.m16n8k16 needs compute capability 8.0, cuda:0 has " << compute_major();
   for (int head_dim : {16, 32, 64, 80, 96, 128})
