@@ -307,6 +307,22 @@ TEST_F(CudaAttention, TensorCorePrefillTakesQueriesBeyondF16sRange) {
     }
 }
 
+// A case whose first sequence's chunk is one tensor-core tile, through the tensor
+// cores' kernel: out's rows for that chunk (the other tokens' rows unwritten).
+std::vector<float> tensor_core_first_chunk(const Case& c, const F16Cache& cache) {
+  DeviceArray<float> q{std::span<const float>(c.q)}, out(c.q.size());
+  DeviceArray<std::uint16_t> keys{std::span<const std::uint16_t>(cache.keys)},
+      values{std::span<const std::uint16_t>(cache.values)};
+  const std::int32_t chunk = static_cast<std::int32_t>(c.positions.size()) - 3;  // the other three: one token each
+  const std::vector<std::int32_t> tile = {0, chunk};
+  DeviceArray<std::int32_t> tables{std::span<const std::int32_t>(c.tables)},
+      starts{std::span<const std::int32_t>(c.table_starts)}, positions{std::span<const std::int32_t>(c.positions)},
+      tiles{std::span<const std::int32_t>(tile)};
+  cuda::prefill_attention(c.shape, cuda::PrefillKernel::kTensorCores, q.data(), keys.data(), values.data(),
+                          tables.data(), starts.data(), positions.data(), tiles.data(), 1, out.data());
+  return out.download();
+}
+
 // Softmax weights far below the row's largest, in numbers: one key scores 0 (its
 // values 0), 2047 others score -18 (values 1), so the output is 2047 e^-18 over
 // 1 + 2047 e^-18, about 3.1e-5, all of it from weights of 1.5e-8, below f16's
@@ -331,16 +347,7 @@ TEST_F(CudaAttention, TensorCorePrefillKeepsWeightsFarBelowTheLargest) {
   }
   const F16Cache cache = round_cache(c);
   const std::vector<double> want = reference(c);
-  const cuda::StepAttention plan = cuda::plan_step_attention({2, 1, 1, 1}, cuda::PrefillKernel::kTensorCores);
-  DeviceArray<float> q{std::span<const float>(c.q)}, out(c.q.size());
-  DeviceArray<std::uint16_t> keys{std::span<const std::uint16_t>(cache.keys)},
-      values{std::span<const std::uint16_t>(cache.values)};
-  DeviceArray<std::int32_t> tables{std::span<const std::int32_t>(c.tables)},
-      starts{std::span<const std::int32_t>(c.table_starts)},
-      positions_on_device{std::span<const std::int32_t>(c.positions)}, tiles{std::span<const std::int32_t>(plan.tiles)};
-  cuda::prefill_attention(c.shape, cuda::PrefillKernel::kTensorCores, q.data(), keys.data(), values.data(),
-                          tables.data(), starts.data(), positions_on_device.data(), tiles.data(), 1, out.data());
-  const std::vector<float> got = out.download();
+  const std::vector<float> got = tensor_core_first_chunk(c, cache);
   for (std::size_t i = 0; i < 2 * static_cast<std::size_t>(q_dim); ++i) {
     ASSERT_GT(want[i], 3e-5);
     ASSERT_NEAR(got[i], want[i], 1e-4 * want[i]) << "at " << i;
@@ -363,16 +370,7 @@ TEST_F(CudaAttention, TensorCorePrefillSumsALongContextWithoutDrift) {
   for (float& v : c.values) v = value(rng);
   const F16Cache cache = round_cache(c);
   const std::vector<double> want = reference(c);
-  const cuda::StepAttention plan = cuda::plan_step_attention({2, 1, 1, 1}, cuda::PrefillKernel::kTensorCores);
-  DeviceArray<float> q{std::span<const float>(c.q)}, out(c.q.size());
-  DeviceArray<std::uint16_t> keys{std::span<const std::uint16_t>(cache.keys)},
-      values{std::span<const std::uint16_t>(cache.values)};
-  DeviceArray<std::int32_t> tables{std::span<const std::int32_t>(c.tables)},
-      starts{std::span<const std::int32_t>(c.table_starts)},
-      positions_on_device{std::span<const std::int32_t>(c.positions)}, tiles{std::span<const std::int32_t>(plan.tiles)};
-  cuda::prefill_attention(c.shape, cuda::PrefillKernel::kTensorCores, q.data(), keys.data(), values.data(),
-                          tables.data(), starts.data(), positions_on_device.data(), tiles.data(), 1, out.data());
-  const std::vector<float> got = out.download();
+  const std::vector<float> got = tensor_core_first_chunk(c, cache);
   for (std::size_t i = 0; i < 2 * static_cast<std::size_t>(c.shape.heads * head_dim); ++i) {
     ASSERT_NEAR(got[i], want[i], 2e-5 * want[i]) << "at " << i;
   }
