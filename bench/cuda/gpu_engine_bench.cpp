@@ -224,6 +224,55 @@ double prefill_seconds(Run& r, int tokens, int repeats) {
 
 const char* verdict(bool met) { return met ? "met" : "NOT met"; }
 
+// What every engine's figures share: the run's settings and its baselines.
+struct Measures {
+  int device = 0, layers = 0;
+  bool quick = false;
+  double copy_bw = 0.0;     // bytes read + written per second
+  double gemm_layer = 0.0;  // seconds of cuBLAS BF16 GEMM on a layer's shapes at M = 512
+};
+
+// One stage of `path`'s weights (of `dtype`) with a KV cache of `kv_dtype`: its
+// figures and its summary line against the baselines.
+void measure_engine(const Measures& m, const std::filesystem::path& path, helix::DType dtype,
+                    const std::string& kv_dtype) {
+  const std::vector<int> batches = m.quick ? std::vector<int>{1, 8, 64} : std::vector<int>{1, 2, 4, 8, 16, 32, 64};
+  const int context = 128, steps = m.quick ? 10 : 30;
+  helix::ModelFiles files = helix::open_model(path);
+  const std::size_t bytes = weight_bytes(files);
+  const int vocab = files.config.vocab_size;
+  helix::CudaEngineOptions o;
+  o.device = m.device;
+  o.kv.capacity_tokens = 64 * (context + steps + 2) + 1024;
+  o.kv.dtype = helix::parse_kv_dtype(kv_dtype, "--kv-dtypes");
+  helix::CudaStageEngine engine(std::move(files), {0, m.layers}, o);
+  Run r{engine, vocab};
+  const std::string type(helix::dtype_name(dtype));
+  const double d1 = decode_step_seconds(r, 1, context, steps);
+  const double bw = static_cast<double>(bytes) / d1;
+  std::printf("%s (KV cache %s): %.2f GB of weights per token\n", type.c_str(), kv_dtype.c_str(),
+              static_cast<double>(bytes) / 1e9);
+  std::printf("  decode batch 1 (context %d): %.3f ms/token, %.0f GB/s = %.0f%% of the copy bandwidth\n", context,
+              d1 * 1e3, bw / 1e9, 100 * bw / m.copy_bw);
+  const double p512 = prefill_seconds(r, 512, m.quick ? 2 : 5);
+  const double gemm_all = m.gemm_layer * m.layers;
+  std::printf("  prefill 512 tokens: %.2f ms = %.0f%% of cuBLAS BF16 GEMM on the same shapes (%.2f ms)\n", p512 * 1e3,
+              100 * gemm_all / p512, gemm_all * 1e3);
+  std::printf("  decode scaling (context %d):\n  %6s %12s %12s %8s\n", context, "batch", "ms/step", "tokens/s", "x b=1");
+  double b64 = 0.0;
+  for (int b : batches) {
+    const double t = b == 1 ? d1 : decode_step_seconds(r, b, context, m.quick ? 6 : 12);
+    std::printf("  %6d %12.3f %12.1f %8.2f\n", b, t * 1e3, b / t, (b / t) * d1);
+    if (b == 64) b64 = (b / t) * d1;
+  }
+  std::printf("  graph replays %ld%s%s\n", engine.graph_replays(),
+              engine.graph_failure().empty() ? "" : "; capture failed: ", engine.graph_failure().c_str());
+  std::printf("summary %s (KV %s): decode b1 %.0f%% of copy bandwidth (bar 70%%: %s); prefill-512 %.0f%% of cuBLAS "
+              "BF16 GEMM (bar 60%%: %s); batch 64 %.1fx batch 1 (bar 10x: %s)\n\n",
+              type.c_str(), kv_dtype.c_str(), 100 * bw / m.copy_bw, verdict(bw / m.copy_bw >= 0.7),
+              100 * gemm_all / p512, verdict(gemm_all / p512 >= 0.6), b64, verdict(b64 >= 10.0));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -284,47 +333,11 @@ int main(int argc, char** argv) {
               "(%.3g TFLOP/s)\n\n",
               copy_bw / 1e9, preset.c_str(), gemm_layer * 1e3, layer_flops / gemm_layer / 1e12);
 
-  const std::vector<int> batches = quick ? std::vector<int>{1, 8, 64} : std::vector<int>{1, 2, 4, 8, 16, 32, 64};
-  const int context = 128, steps = quick ? 10 : 30;
+  const Measures measures{device, layers, quick, copy_bw, gemm_layer};
   for (const std::string& dtype_name : dtype_names) {
     const helix::DType dtype = *helix::parse_dtype(dtype_name);  // a member of --dtypes' list
     const auto path = make_model(dir, preset, dtype, layers);
-    for (const std::string& kv_dtype : kv_dtype_names) {
-      helix::ModelFiles files = helix::open_model(path);
-      const std::size_t bytes = weight_bytes(files);
-      const int vocab = files.config.vocab_size;
-      helix::CudaEngineOptions o;
-      o.device = device;
-      o.kv.capacity_tokens = 64 * (context + steps + 2) + 1024;
-      o.kv.dtype = helix::parse_kv_dtype(kv_dtype, "--kv-dtypes");
-      helix::CudaStageEngine engine(std::move(files), {0, layers}, o);
-      Run r{engine, vocab};
-      const std::string type(helix::dtype_name(dtype));
-      const double d1 = decode_step_seconds(r, 1, context, steps);
-      const double bw = static_cast<double>(bytes) / d1;
-      std::printf("%s (KV cache %s): %.2f GB of weights per token\n", type.c_str(), kv_dtype.c_str(),
-                  static_cast<double>(bytes) / 1e9);
-      std::printf("  decode batch 1 (context %d): %.3f ms/token, %.0f GB/s = %.0f%% of the copy bandwidth\n", context,
-                  d1 * 1e3, bw / 1e9, 100 * bw / copy_bw);
-      const double p512 = prefill_seconds(r, 512, quick ? 2 : 5);
-      const double gemm_all = gemm_layer * layers;
-      std::printf("  prefill 512 tokens: %.2f ms = %.0f%% of cuBLAS BF16 GEMM on the same shapes (%.2f ms)\n",
-                  p512 * 1e3, 100 * gemm_all / p512, gemm_all * 1e3);
-      std::printf("  decode scaling (context %d):\n  %6s %12s %12s %8s\n", context, "batch", "ms/step", "tokens/s",
-                  "x b=1");
-      double b64 = 0.0;
-      for (int b : batches) {
-        const double t = b == 1 ? d1 : decode_step_seconds(r, b, context, quick ? 6 : 12);
-        std::printf("  %6d %12.3f %12.1f %8.2f\n", b, t * 1e3, b / t, (b / t) * d1);
-        if (b == 64) b64 = (b / t) * d1;
-      }
-      std::printf("  graph replays %ld%s%s\n", engine.graph_replays(),
-                  engine.graph_failure().empty() ? "" : "; capture failed: ", engine.graph_failure().c_str());
-      std::printf("summary %s (KV %s): decode b1 %.0f%% of copy bandwidth (bar 70%%: %s); prefill-512 %.0f%% of "
-                  "cuBLAS BF16 GEMM (bar 60%%: %s); batch 64 %.1fx batch 1 (bar 10x: %s)\n\n",
-                  type.c_str(), kv_dtype.c_str(), 100 * bw / copy_bw, verdict(bw / copy_bw >= 0.7),
-                  100 * gemm_all / p512, verdict(gemm_all / p512 >= 0.6), b64, verdict(b64 >= 10.0));
-    }
+    for (const std::string& kv_dtype : kv_dtype_names) measure_engine(measures, path, dtype, kv_dtype);
   }
   std::printf("gpu_engine_bench: done\n");
   return 0;

@@ -74,8 +74,8 @@ int prefill_tile_tokens(PrefillKernel kernel);
 // How a step of chunks of these lengths (back to back) is attended: the chunks of
 // more than one token by `kernel`'s prefill tiles (as few as fit, its warps' work
 // dealt evenly over them), (first token, tokens) pairs flattened; the one-token
-// chunks (decodes beside a prefill) by token, through
-// paged_attention's token list, where a tile of one would leave most of its block idle.
+// chunks (decodes beside a prefill) by token, through paged_attention's token list,
+// where a tile of one would leave most of its block idle.
 struct StepAttention {
   std::vector<std::int32_t> tiles;
   std::vector<std::int32_t> single_tokens;

@@ -43,7 +43,7 @@ __device__ inline std::uint32_t f16_pair_at(const __half* p) { return *reinterpr
 // d += a · b.
 __device__ inline void mma_16x8x16(float (&d)[4], const std::uint32_t (&a)[4], const std::uint32_t (&b)[2]) {
 #if defined(HELIX_CUDA_EMULATED)
-  ::helix::cuda_emulator::mma_m16n8k16_f16_f32(d, a, b, d);
+  ::helix::cuda_emulator::mma_m16n8k16_f16_f32(d, a, b);
 #elif defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
                "{%0, %1, %2, %3};\n"

@@ -61,8 +61,8 @@ inline float add_toward_zero(float a, float b) {
 
 }  // namespace mma_detail
 
-inline void mma_m16n8k16_f16_f32(float (&d)[4], const std::uint32_t (&a)[4], const std::uint32_t (&b)[2],
-                                 const float (&c)[4]) {
+// d += a · b, each lane's d its four C (and D) elements.
+inline void mma_m16n8k16_f16_f32(float (&d)[4], const std::uint32_t (&a)[4], const std::uint32_t (&b)[2]) {
   mma_detail::Operands mine{};
   std::memcpy(mine.a, a, sizeof mine.a);
   std::memcpy(mine.b, b, sizeof mine.b);
@@ -72,11 +72,9 @@ inline void mma_m16n8k16_f16_f32(float (&d)[4], const std::uint32_t (&a)[4], con
   const int lane = static_cast<int>(place().linear % 32), g = lane / 4, t = lane % 4;
   for (int i = 0; i < 4; ++i) {
     const int row = g + 8 * (i / 2), col = 2 * t + i % 2;
-    float sum = c[i];
     for (int k = 0; k < 16; ++k) {
-      sum = mma_detail::add_toward_zero(sum, mma_detail::a_at(lanes, row, k) * mma_detail::b_at(lanes, k, col));
+      d[i] = mma_detail::add_toward_zero(d[i], mma_detail::a_at(lanes, row, k) * mma_detail::b_at(lanes, k, col));
     }
-    d[i] = sum;
   }
 }
 

@@ -102,6 +102,16 @@ std::vector<double> reference(const Case& c) {
   return out;
 }
 
+// The case's tokens become the first sequence's `length` positions, one prefill,
+// with new queries (N(0, 1), from `seed`).
+void whole_first_sequence(Case& c, int length, unsigned seed) {
+  c.table_starts.assign(static_cast<std::size_t>(length), c.table_starts[0]);
+  c.positions.clear();
+  for (int p = 0; p < length; ++p) c.positions.push_back(p);
+  c.q = normal_values(static_cast<std::size_t>(length) * static_cast<std::size_t>(c.shape.heads * c.shape.head_dim),
+                      seed, 1.0f);
+}
+
 class CudaAttention : public test::GpuTest {};
 
 TEST_F(CudaAttention, MatchesFloat64OverAPagedCache) {
@@ -159,14 +169,7 @@ TEST_F(CudaAttention, PrefillTilesAndListedTokensMatchFloat64) {
       std::vector<int> lengths = {6, 1, 1, 1};
       for (int whole : {0, 1}) {
         if (whole == 1) {
-          const std::int32_t start = c.table_starts[0];
-          c.table_starts.assign(37, start);
-          c.positions.clear();
-          for (int p = 0; p < 37; ++p) c.positions.push_back(p);
-          std::mt19937 rng(5);
-          std::normal_distribution<float> normal(0.0f, 1.0f);
-          c.q.resize(37 * static_cast<std::size_t>(c.shape.heads * head_dim));
-          for (float& v : c.q) v = normal(rng);
+          whole_first_sequence(c, 37, 5);
           lengths = {37};
         }
         const cuda::StepAttention plan = cuda::plan_step_attention(lengths);
@@ -227,11 +230,7 @@ TEST_F(CudaAttention, TensorCorePrefillOnAnF16CacheMatchesFloat64AsTheCudaCoresD
       std::vector<int> lengths = {70, 1, 1, 1};
       for (int whole : {0, 1}) {
         if (whole == 1) {
-          const std::int32_t start = c.table_starts[0];
-          c.table_starts.assign(100, start);
-          c.positions.clear();
-          for (int p = 0; p < 100; ++p) c.positions.push_back(p);
-          c.q = normal_values(100 * static_cast<std::size_t>(c.shape.heads * head_dim), 7, 1.0f);
+          whole_first_sequence(c, 100, 7);
           lengths = {100};
         }
         const std::vector<double> want = reference(c);
